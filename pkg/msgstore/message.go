@@ -1,0 +1,202 @@
+package msgstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Message statuses.
+const (
+	StatusPublished = "published"
+	StatusPending   = "pending"
+	StatusRejected  = "rejected"
+	StatusDeleted   = "deleted"
+)
+
+// TimeFormat is the wire format of message times: RFC 3339 with milliseconds,
+// always UTC, for example "2026-11-27T23:59:01.123Z".
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Message is one persisted hub message. Its JSON form is the wire form of the
+// protocol's message object.
+type Message struct {
+	ID              string          `json:"id"` // assigned by Append when empty: UUIDv7
+	HubName         string          `json:"-"`
+	RoomID          string          `json:"roomId"`
+	Seq             int64           `json:"seq"` // per (hub, room) strictly increasing from 1, assigned by Append
+	SenderID        string          `json:"senderId"`
+	MessageType     string          `json:"messageType"`
+	Content         json.RawMessage `json:"content"`
+	Timestamp       time.Time       `json:"timestamp"` // set by Append if zero; stored in UTC with millisecond precision
+	Status          string          `json:"status"`    // published | pending | rejected | deleted
+	ReplyTo         json.RawMessage `json:"replyTo,omitempty"`
+	Reaction        json.RawMessage `json:"reaction,omitempty"` // JSON array of {emoji,userId,timestamp}
+	Forwarded       *bool           `json:"forwarded,omitempty"`
+	ClientMessageID string          `json:"clientMessageId,omitempty"`
+	EditedAt        *time.Time      `json:"editedAt,omitempty"`
+}
+
+// messageFields has Message's fields without its JSON methods.
+type messageFields Message
+
+// MarshalJSON encodes m with its times in TimeFormat.
+func (m Message) MarshalJSON() ([]byte, error) {
+	out := struct {
+		messageFields
+		Timestamp string  `json:"timestamp"`
+		EditedAt  *string `json:"editedAt,omitempty"`
+	}{messageFields: messageFields(m), Timestamp: FormatTime(m.Timestamp)}
+	if m.EditedAt != nil {
+		s := FormatTime(*m.EditedAt)
+		out.EditedAt = &s
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON decodes m; times may be any RFC 3339 form and are kept in UTC.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	in := struct {
+		*messageFields
+		Timestamp string  `json:"timestamp"`
+		EditedAt  *string `json:"editedAt,omitempty"`
+	}{messageFields: (*messageFields)(m)}
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	ts, err := ParseTime(in.Timestamp)
+	if err != nil {
+		return fmt.Errorf("message timestamp: %w", err)
+	}
+	m.Timestamp = ts
+	m.EditedAt = nil
+	if in.EditedAt != nil {
+		at, err := ParseTime(*in.EditedAt)
+		if err != nil {
+			return fmt.Errorf("message editedAt: %w", err)
+		}
+		m.EditedAt = &at
+	}
+	return nil
+}
+
+// FormatTime formats t in TimeFormat (UTC, milliseconds).
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(TimeFormat)
+}
+
+// ParseTime parses an RFC 3339 time and returns it in UTC. The empty string is
+// the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// Clone returns a deep copy of m.
+func (m *Message) Clone() *Message {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.Content = slices.Clone(m.Content)
+	c.ReplyTo = slices.Clone(m.ReplyTo)
+	c.Reaction = slices.Clone(m.Reaction)
+	if m.Forwarded != nil {
+		f := *m.Forwarded
+		c.Forwarded = &f
+	}
+	if m.EditedAt != nil {
+		at := *m.EditedAt
+		c.EditedAt = &at
+	}
+	return &c
+}
+
+// ValidStatus reports whether s is one of the message statuses.
+func ValidStatus(s string) bool {
+	switch s {
+	case StatusPublished, StatusPending, StatusRejected, StatusDeleted:
+		return true
+	}
+	return false
+}
+
+// maxKeyLen bounds hub names, room, sender, message and client message ids.
+const maxKeyLen = 1024
+
+// Normalize brings m into the form every Store persists and returns: times in
+// UTC truncated to milliseconds (the wire precision), an empty Status as
+// published, Content as compact JSON (null when empty), ReplyTo and Reaction
+// compact or nil. It reports invalid fields as *InvalidError. Stores call it;
+// a caller only needs it to compare its own message with a stored one.
+func Normalize(m *Message) error {
+	for _, f := range []struct{ name, value string }{
+		{"hubName", m.HubName}, {"roomId", m.RoomID},
+	} {
+		if f.value == "" {
+			return invalid(f.name, "is required")
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"hubName", m.HubName}, {"roomId", m.RoomID}, {"id", m.ID},
+		{"senderId", m.SenderID}, {"clientMessageId", m.ClientMessageID},
+	} {
+		if len(f.value) > maxKeyLen {
+			return invalid(f.name, fmt.Sprintf("longer than %d bytes", maxKeyLen))
+		}
+	}
+	if m.Status == "" {
+		m.Status = StatusPublished
+	}
+	if !ValidStatus(m.Status) {
+		return invalid("status", fmt.Sprintf("unknown status %q", m.Status))
+	}
+	var err error
+	if len(m.Content) == 0 {
+		m.Content = json.RawMessage("null")
+	} else if m.Content, err = compactJSON(m.Content); err != nil {
+		return invalid("content", err.Error())
+	}
+	if m.ReplyTo, err = compactOptional(m.ReplyTo); err != nil {
+		return invalid("replyTo", err.Error())
+	}
+	if m.Reaction, err = compactOptional(m.Reaction); err != nil {
+		return invalid("reaction", err.Error())
+	}
+	m.Timestamp = m.Timestamp.UTC().Truncate(time.Millisecond)
+	if m.EditedAt != nil {
+		at := m.EditedAt.UTC().Truncate(time.Millisecond)
+		m.EditedAt = &at
+	}
+	return nil
+}
+
+func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	return json.RawMessage(buf.Bytes()), nil
+}
+
+func compactOptional(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	c, err := compactJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	if string(c) == "null" {
+		return nil, nil
+	}
+	return c, nil
+}
