@@ -1,0 +1,188 @@
+// Command hubload generates Socket.IO load against hubd (or any server
+// speaking the same hub protocol) and reports throughput, latency, memory per
+// connection and connection rate. It speaks Engine.IO 4 / Socket.IO 5 over
+// WebSocket itself, one reader goroutine per connection.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// config is every flag of hubload.
+type config struct {
+	URL         string
+	Path        string
+	Namespace   string
+	TokenSecret string
+	Scenario    string
+	Clients     int
+	Rooms       int
+	Senders     int
+	Rate        float64
+	Duration    time.Duration
+	Warmup      time.Duration
+	Drain       time.Duration
+	Settle      time.Duration
+	Timeout     time.Duration
+	Concurrency int
+	RoomPrefix  string
+	ServerPID   int
+	JSON        bool
+}
+
+var errUsage = errors.New("usage")
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("hubload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", "ws://127.0.0.1:8080", "server base URL (ws://, wss://, http:// or https://)")
+	fs.StringVar(&c.Path, "path", "/socket.io/", "Socket.IO handshake path")
+	fs.StringVar(&c.Namespace, "namespace", "/hub/chatHub", "Socket.IO namespace of the hub")
+	fs.StringVar(&c.TokenSecret, "token-secret", "", "HS256 secret; each client gets a token with userId u<i>, roleId user")
+	fs.StringVar(&c.Scenario, "scenario", "fanout", "fanout | rooms | idle | connect")
+	fs.IntVar(&c.Clients, "clients", 100, "number of client connections")
+	fs.IntVar(&c.Rooms, "rooms", 1, "rooms (rooms: clients are spread evenly; idle: joined round-robin)")
+	fs.IntVar(&c.Senders, "senders", 1, "fanout: how many of the clients send")
+	fs.Float64Var(&c.Rate, "rate", 100, "messages/s in total across all senders")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measurement window")
+	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "sending before the window opens (not counted)")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "max wait after the window for outstanding deliveries and acks")
+	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle: wait before the final server RSS reading")
+	fs.DurationVar(&c.Timeout, "timeout", 15*time.Second, "per-client dial, handshake and join timeout")
+	fs.IntVar(&c.Concurrency, "concurrency", 64, "max connection attempts in flight")
+	fs.StringVar(&c.RoomPrefix, "room-prefix", "bench-", "room ids are <prefix><n>, n from 0")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id; idle reports its VmRSS growth per connection")
+	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var problems []string
+	switch c.Scenario {
+	case "fanout", "rooms", "idle", "connect":
+	default:
+		problems = append(problems, fmt.Sprintf("--scenario %q: want fanout, rooms, idle or connect", c.Scenario))
+	}
+	if c.Clients < 1 {
+		problems = append(problems, "--clients must be at least 1")
+	}
+	if c.Rooms < 1 {
+		problems = append(problems, "--rooms must be at least 1")
+	}
+	if c.Concurrency < 1 {
+		problems = append(problems, "--concurrency must be at least 1")
+	}
+	if c.Scenario == "fanout" && (c.Senders < 1 || c.Senders > c.Clients) {
+		problems = append(problems, "--senders must be between 1 and --clients")
+	}
+	if c.Scenario == "rooms" && c.Clients%c.Rooms != 0 {
+		problems = append(problems, "--clients must be a multiple of --rooms")
+	}
+	if (c.Scenario == "fanout" || c.Scenario == "rooms") && (c.Rate <= 0 || c.Duration <= 0) {
+		problems = append(problems, "--rate and --duration must be positive")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", errUsage, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// socketURL turns the base URL into the Engine.IO WebSocket endpoint.
+func socketURL(base, path string) (string, error) {
+	switch {
+	case strings.HasPrefix(base, "http://"):
+		base = "ws://" + strings.TrimPrefix(base, "http://")
+	case strings.HasPrefix(base, "https://"):
+		base = "wss://" + strings.TrimPrefix(base, "https://")
+	case strings.HasPrefix(base, "ws://"), strings.HasPrefix(base, "wss://"):
+	default:
+		return "", fmt.Errorf("%w: --url %q: want ws://, wss://, http:// or https://", errUsage, base)
+	}
+	base = strings.TrimRight(base, "/")
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	return base + path + "?EIO=4&transport=websocket", nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+	defer func() { _ = log.Sync() }()
+	r, err := newRunner(cfg, log.Named("hubload"))
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var rep *Report
+	switch cfg.Scenario {
+	case "fanout":
+		rep, err = r.runFanout(ctx)
+	case "rooms":
+		rep, err = r.runRooms(ctx)
+	case "idle":
+		rep, err = r.runIdle(ctx)
+	case "connect":
+		rep, err = r.runConnect(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("scenario %s: %w", cfg.Scenario, err)
+	}
+	rep.Scenario = cfg.Scenario
+	rep.URL = cfg.URL
+	rep.Namespace = cfg.Namespace
+	rep.Clients = cfg.Clients
+	rep.Seconds = cfg.Duration.Seconds()
+	if cfg.Scenario == "idle" || cfg.Scenario == "connect" {
+		rep.Seconds = time.Since(start).Seconds()
+	}
+	rep.Errors = r.errs.snapshot()
+	if cfg.JSON {
+		return rep.writeJSON(stdout)
+	}
+	return rep.writeText(stdout)
+}
+
+func newLogger(w io.Writer) *zap.Logger {
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.TimeKey = ""
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), zapcore.InfoLevel)
+	return zap.New(core)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hubload:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}

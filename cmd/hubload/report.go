@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Report is what one hubload run prints; sections a scenario does not fill
+// are omitted.
+type Report struct {
+	Scenario  string         `json:"scenario"`
+	URL       string         `json:"url"`
+	Namespace string         `json:"namespace"`
+	Clients   int            `json:"clients"`
+	Seconds   float64        `json:"durationSec"`
+	Connect   *ConnectStats  `json:"connect,omitempty"`
+	Traffic   *TrafficStats  `json:"traffic,omitempty"`
+	Memory    *MemoryStats   `json:"memory,omitempty"`
+	Errors    map[string]int `json:"errors"`
+}
+
+// TrafficStats covers the fanout and rooms scenarios. Sent, Expected,
+// Delivered and the ack counts are about messages sent inside the window;
+// the per-second figures count what arrived while the window was open.
+type TrafficStats struct {
+	Rooms             int         `json:"rooms"`
+	Senders           int         `json:"senders"`
+	TargetRate        float64     `json:"targetRate"`
+	Sent              int64       `json:"sent"`
+	SendRate          float64     `json:"sendRate"`
+	SendWriteErrors   int64       `json:"sendWriteErrors"`
+	SkippedBehind     int64       `json:"skippedBehindSchedule"`
+	Expected          int64       `json:"expectedDeliveries"`
+	Delivered         int64       `json:"delivered"`
+	DeliveredPerSec   float64     `json:"deliveredPerSec"`
+	Latency           Percentiles `json:"latency"`
+	AcksOK            int64       `json:"acksOk"`
+	AcksFailed        int64       `json:"acksFailed"`
+	AcksMissing       int64       `json:"acksMissing"`
+	PersistedPerSec   float64     `json:"persistedPerSec"`
+	AckLatency        Percentiles `json:"ackLatency"`
+	UnparsedDelivered int64       `json:"unparsedDelivered"`
+}
+
+// MemoryStats is the server's resident memory around the ramp.
+type MemoryStats struct {
+	BeforeBytes    int64   `json:"beforeBytes"`
+	AfterRampBytes int64   `json:"afterRampBytes"`
+	AfterBytes     int64   `json:"afterBytes"`
+	PerConnBytes   float64 `json:"perConnBytes"`
+}
+
+func (rep *Report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func (rep *Report) writeText(w io.Writer) error {
+	var err error
+	pf := func(format string, a ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, a...)
+		}
+	}
+	pf("scenario %s  url %s  namespace %s  clients %d\n", rep.Scenario, rep.URL, rep.Namespace, rep.Clients)
+	if c := rep.Connect; c != nil {
+		pf("connect   opened %d  failed %d  in %.2fs  %.0f conn/s  (concurrency %d)\n",
+			c.Opened, c.Failed, c.Seconds, c.PerSec, c.Concurrent)
+		pf("          connect latency p50 %.1fms  p90 %.1fms  p99 %.1fms  max %.1fms\n",
+			c.LatencyMs.P50, c.LatencyMs.P90, c.LatencyMs.P99, c.LatencyMs.Max)
+	}
+	if t := rep.Traffic; t != nil {
+		pf("traffic   %d rooms  %d senders  target %.0f msg/s  sent %d (%.0f msg/s)  skipped %d  write errors %d\n",
+			t.Rooms, t.Senders, t.TargetRate, t.Sent, t.SendRate, t.SkippedBehind, t.SendWriteErrors)
+		pf("delivery  %.0f deliveries/s  delivered %d of %d expected (%.2f%%)\n",
+			t.DeliveredPerSec, t.Delivered, t.Expected, pct(t.Delivered, t.Expected))
+		pf("          latency p50 %.1fms  p90 %.1fms  p99 %.1fms  max %.1fms\n",
+			t.Latency.P50, t.Latency.P90, t.Latency.P99, t.Latency.Max)
+		pf("acks      ok %d  failed %d  missing %d  %.0f persisted/s\n",
+			t.AcksOK, t.AcksFailed, t.AcksMissing, t.PersistedPerSec)
+		pf("          ack latency p50 %.1fms  p90 %.1fms  p99 %.1fms  max %.1fms\n",
+			t.AckLatency.P50, t.AckLatency.P90, t.AckLatency.P99, t.AckLatency.Max)
+	}
+	if m := rep.Memory; m != nil {
+		pf("memory    server rss %.1f MiB -> %.1f MiB (after ramp %.1f MiB)  %.0f bytes/conn\n",
+			mib(m.BeforeBytes), mib(m.AfterBytes), mib(m.AfterRampBytes), m.PerConnBytes)
+	}
+	kinds := make([]string, 0, len(rep.Errors))
+	for k := range rep.Errors {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	if len(kinds) == 0 {
+		pf("errors    none\n")
+	}
+	for _, k := range kinds {
+		pf("error     %6d  %s\n", rep.Errors[k], k)
+	}
+	return err
+}
+
+func pct(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// trafficPlan says, per client index, which room it joins and whether it sends.
+type trafficPlan struct {
+	roomOf   func(i int) string
+	isSender func(i int) bool
+	rate     float64 // messages/s per sender
+}
+
+// senderResult is owned by one sender goroutine.
+type senderResult struct {
+	sentInWindow int64
+	sendErrors   int64
+	skipped      int64 // sends dropped because the sender fell behind
+	room         string
+}
+
+// runFanout: all clients in one room, the first --senders of them emit.
+func (r *runner) runFanout(ctx context.Context) (*Report, error) {
+	room := r.cfg.RoomPrefix + "0"
+	plan := trafficPlan{
+		roomOf:   func(int) string { return room },
+		isSender: func(i int) bool { return i < r.cfg.Senders },
+		rate:     r.cfg.Rate / float64(r.cfg.Senders),
+	}
+	return r.runTraffic(ctx, plan)
+}
+
+// runRooms: --rooms rooms of clients/rooms members, every client emits.
+func (r *runner) runRooms(ctx context.Context) (*Report, error) {
+	plan := trafficPlan{
+		roomOf:   func(i int) string { return fmt.Sprintf("%s%d", r.cfg.RoomPrefix, i%r.cfg.Rooms) },
+		isSender: func(int) bool { return true },
+		rate:     r.cfg.Rate / float64(r.cfg.Clients),
+	}
+	return r.runTraffic(ctx, plan)
+}
+
+func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, error) {
+	win := &window{}
+	// Until the window is set nothing counts.
+	win.start.Store(1<<63 - 1)
+	win.end.Store(1<<63 - 1)
+
+	rr := r.ramp(ctx, r.cfg.Clients, func(i int, c *client) error {
+		c.measure(win, plan.isSender(i))
+		if err := c.join(plan.roomOf(i)); err != nil {
+			return err
+		}
+		c.start()
+		return nil
+	})
+	defer closeAll(rr.clients, r.cfg.Concurrency)
+	if rr.opened == 0 {
+		return nil, fmt.Errorf("no client connected: %v", r.errs.snapshot())
+	}
+
+	members := map[string]int64{}
+	var senders []*client
+	for i, c := range rr.clients {
+		if c == nil {
+			continue
+		}
+		members[plan.roomOf(i)]++
+		if plan.isSender(i) {
+			senders = append(senders, c)
+		}
+	}
+	if len(senders) == 0 {
+		return nil, fmt.Errorf("no sender connected: %v", r.errs.snapshot())
+	}
+
+	start := time.Now().Add(r.cfg.Warmup)
+	end := start.Add(r.cfg.Duration)
+	win.start.Store(start.UnixNano())
+	win.end.Store(end.UnixNano())
+	r.log.Info("sending", zap.Int("senders", len(senders)), zap.Float64("ratePerSender", plan.rate),
+		zap.Duration("warmup", r.cfg.Warmup), zap.Duration("duration", r.cfg.Duration))
+
+	results := make([]senderResult, len(senders))
+	interval := time.Duration(float64(time.Second) / plan.rate)
+	var wg sync.WaitGroup
+	for k, c := range senders {
+		wg.Add(1)
+		// Spread the senders' phases over one interval.
+		offset := time.Duration(int64(interval) * int64(k) / int64(len(senders)))
+		results[k].room = plan.roomOf(c.id)
+		go func(c *client, res *senderResult) {
+			defer wg.Done()
+			r.sendLoop(ctx, c, win, []byte(quote(res.room)), interval, offset, end, res)
+		}(c, &results[k])
+	}
+	wg.Wait()
+
+	var sent, expected, sendErrs, skipped int64
+	for _, s := range results {
+		sent += s.sentInWindow
+		expected += s.sentInWindow * members[s.room]
+		sendErrs += s.sendErrors
+		skipped += s.skipped
+	}
+	r.drain(ctx, rr.clients, expected, sent)
+	closeAll(rr.clients, r.cfg.Concurrency)
+
+	var lat, ackLat histogram
+	var inWin, ofWin, acksOKIn, acksOf, acksOKOf, unparsed int64
+	for _, c := range rr.clients {
+		if c == nil {
+			continue
+		}
+		st := c.stats
+		inWin += st.deliveredInWindow.Load()
+		ofWin += st.deliveredOfWindow.Load()
+		acksOKIn += st.acksOKInWindow.Load()
+		acksOf += st.acksOfWindow.Load()
+		acksOKOf += st.acksOKOfWindow.Load()
+		unparsed += st.unparsed.Load()
+		lat.merge(&st.latency)
+		ackLat.merge(&st.ackLatency)
+	}
+	secs := r.cfg.Duration.Seconds()
+	rep := &Report{
+		Connect: ptr(r.connectStats(rr)),
+		Traffic: &TrafficStats{
+			Rooms:             len(members),
+			Senders:           len(senders),
+			TargetRate:        r.cfg.Rate,
+			Sent:              sent,
+			SendRate:          float64(sent) / secs,
+			SendWriteErrors:   sendErrs,
+			SkippedBehind:     skipped,
+			Expected:          expected,
+			Delivered:         ofWin,
+			DeliveredPerSec:   float64(inWin) / secs,
+			Latency:           lat.summary(),
+			AcksOK:            acksOKOf,
+			AcksFailed:        acksOf - acksOKOf,
+			AcksMissing:       sent - acksOf,
+			PersistedPerSec:   float64(acksOKIn) / secs,
+			AckLatency:        ackLat.summary(),
+			UnparsedDelivered: unparsed,
+		},
+	}
+	return rep, nil
+}
+
+// sendLoop emits at a fixed interval until end. A sender that falls more than
+// 100 ms behind its schedule skips the backlog rather than bursting.
+func (r *runner) sendLoop(ctx context.Context, c *client, win *window, roomJSON []byte,
+	interval, offset time.Duration, end time.Time, res *senderResult) {
+	next := time.Now().Add(offset)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if d := next.Sub(now); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+			now = time.Now()
+		} else if -d > 100*time.Millisecond {
+			missed := int64(-d / interval)
+			res.skipped += missed
+			next = next.Add(time.Duration(missed) * interval)
+		}
+		if !now.Before(end) {
+			return
+		}
+		ts, err := c.send(roomJSON)
+		if err != nil {
+			res.sendErrors++
+			r.errs.add(label(err))
+			return
+		}
+		if win.contains(ts) {
+			res.sentInWindow++
+		}
+		next = next.Add(interval)
+	}
+}
+
+// drain waits until every window send was delivered and acked, or until
+// cfg.Drain passes; it polls the readers' atomic counters.
+func (r *runner) drain(ctx context.Context, clients []*client, expected, sent int64) {
+	deadline := time.Now().Add(r.cfg.Drain)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var got, acks int64
+		for _, c := range clients {
+			if c != nil {
+				got += c.stats.deliveredOfWindow.Load()
+				acks += c.stats.acksOfWindow.Load()
+			}
+		}
+		if got >= expected && acks >= sent {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.log.Warn("drain timed out", zap.Int64("delivered", got), zap.Int64("expected", expected),
+				zap.Int64("acks", acks), zap.Int64("sent", sent))
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
