@@ -1,0 +1,149 @@
+// Handshake authentication and namespaces, over every transport mode.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  connect,
+  connectError,
+  disconnectAll,
+  emitWithAck,
+  JWT_SECRET,
+  makeToken,
+  startDaemon,
+  TRANSPORT_NAMES,
+} from './lib/harness.mjs';
+import { NSP, ROOMS, tokenFor, USERS } from './lib/fixtures.mjs';
+
+let hubd;
+
+before(async () => {
+  hubd = await startDaemon();
+});
+
+after(async () => {
+  disconnectAll();
+  await hubd?.close();
+});
+
+/** Joins general and returns the ack: proves the session is alice's. */
+async function joinAsProof(socket) {
+  const ack = await emitWithAck(socket, 'hub:join', { roomId: ROOMS.general });
+  assert.equal(ack.ok, true, `join failed: ${JSON.stringify(ack)}`);
+  return ack;
+}
+
+for (const transport of TRANSPORT_NAMES) {
+  describe(`handshake over ${transport}`, () => {
+    test('auth.token is accepted', async () => {
+      const s = await connect(hubd.url, NSP.chat, { transport, token: tokenFor('alice') });
+      assert.equal(s.connected, true);
+      if (transport !== 'polling') assert.equal(s.io.engine.transport.name, 'websocket');
+      else assert.equal(s.io.engine.transport.name, 'polling');
+      await joinAsProof(s);
+      s.disconnect();
+    });
+
+    test('Authorization: Bearer header is accepted', async () => {
+      const s = await connect(hubd.url, NSP.chat, {
+        transport,
+        headers: { Authorization: `Bearer ${tokenFor('alice')}` },
+      });
+      await joinAsProof(s);
+      s.disconnect();
+    });
+
+    test('token query parameter is accepted', async () => {
+      const s = await connect(hubd.url, NSP.chat, { transport, query: { token: tokenFor('alice') } });
+      await joinAsProof(s);
+      s.disconnect();
+    });
+
+    test('auth.token wins over header and query', async () => {
+      const bad = makeToken(USERS.alice, { secret: 'not-the-secret' });
+      const s = await connect(hubd.url, NSP.chat, {
+        transport,
+        token: tokenFor('alice'),
+        headers: { Authorization: `Bearer ${bad}` },
+        query: { token: bad },
+      });
+      await joinAsProof(s);
+      s.disconnect();
+    });
+
+    test('missing token is refused with "Authentication required"', async () => {
+      const err = await connectError(hubd.url, NSP.chat, { transport });
+      assert.equal(err.message, 'Authentication required');
+    });
+
+    const badTokens = [
+      { name: 'wrong secret', token: () => makeToken(USERS.alice, { secret: `${JWT_SECRET}-other` }) },
+      { name: 'expired', token: () => makeToken(USERS.alice, { ttlSeconds: -3600 }) },
+      { name: 'garbage', token: () => 'not.a.jwt' },
+      {
+        name: 'tampered payload',
+        token: () => {
+          const [h, , sig] = tokenFor('alice').split('.');
+          const p = Buffer.from(JSON.stringify({ ...USERS.admin, exp: 4102444800 })).toString('base64url');
+          return `${h}.${p}.${sig}`;
+        },
+      },
+    ];
+    for (const bt of badTokens) {
+      test(`bad token (${bt.name}) is refused with "Invalid token"`, async () => {
+        const err = await connectError(hubd.url, NSP.chat, { transport, token: bt.token() });
+        assert.equal(err.message, 'Invalid token');
+      });
+    }
+
+    test('bad Bearer header is refused with "Invalid token"', async () => {
+      const err = await connectError(hubd.url, NSP.chat, {
+        transport,
+        headers: { Authorization: 'Bearer not.a.jwt' },
+      });
+      assert.equal(err.message, 'Invalid token');
+    });
+
+    test('unknown hub namespace is refused', async () => {
+      const err = await connectError(hubd.url, '/hub/doesNotExist', { transport, token: tokenFor('alice') });
+      assert.ok(err instanceof Error);
+      assert.notEqual(err.message, '');
+    });
+
+    test('namespace with a path prefix reaches the same hub', async () => {
+      const s = await connect(hubd.url, '/chat-api/hub/chat', { transport, token: tokenFor('alice') });
+      const ack = await joinAsProof(s);
+      assert.equal(ack.roomId, ROOMS.general);
+      s.disconnect();
+    });
+
+    test('two hubs are independent namespaces', async () => {
+      const chat = await connect(hubd.url, NSP.chat, { transport, token: tokenFor('mallory') });
+      const lobby = await connect(hubd.url, NSP.lobby, { transport, token: tokenFor('mallory') });
+      // mallory has no membership: refused in chat, admitted by lobby's authScript
+      const denied = await emitWithAck(chat, 'hub:join', { roomId: ROOMS.general });
+      assert.equal(denied.ok, false);
+      assert.equal(denied.error.code, 'FORBIDDEN');
+      const admitted = await emitWithAck(lobby, 'hub:join', { roomId: ROOMS.general });
+      assert.equal(admitted.ok, true, JSON.stringify(admitted));
+      chat.disconnect();
+      lobby.disconnect();
+    });
+  });
+}
+
+describe('daemon endpoints', () => {
+  for (const p of ['/-/healthy', '/-/ready']) {
+    test(`${p} answers 200`, async () => {
+      const res = await fetch(hubd.url + p);
+      assert.equal(res.status, 200);
+    });
+  }
+
+  test('/metrics exposes hubd metrics', async () => {
+    const res = await fetch(`${hubd.url}/metrics`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /^hubd_/m);
+  });
+});
