@@ -100,7 +100,8 @@ func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 		var err error
 		jsonData, err = yaml.YAMLToJSONStrict(data)
 		if err != nil {
-			c.add("", "parse yaml: %s", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+			msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+			c.add("", "parse yaml: %s", strings.Join(strings.Fields(msg), " "))
 			return nil, c.errs
 		}
 	}

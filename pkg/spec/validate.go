@@ -43,15 +43,18 @@ type validator struct {
 	h    *Hub
 	opts LoadOptions
 	c    *collector
+	// badHubName suppresses the follow-up error on a dataObjectName derived
+	// from an invalid hub name.
+	badHubName bool
 }
 
 // validate adds every problem of h to c and fills HubCustomField.Default.
 func validate(h *Hub, opts LoadOptions, c *collector) {
 	v := &validator{h: h, opts: opts, c: c}
 	v.basics()
+	v.room()
 	v.roles()
 	v.messages()
-	v.room()
 	v.events()
 	v.guardrails()
 	v.logic()
@@ -98,9 +101,11 @@ func (u *uniqueSet) check(path, name string) bool {
 func (v *validator) basics() {
 	name := v.h.HubBasics.Name
 	if !v.required("hubBasics.name", name) {
+		v.badHubName = true
 		return
 	}
 	if !hubNameRe.MatchString(name) {
+		v.badHubName = true
 		v.c.add("hubBasics.name", "invalid hub name %q: must be camelCase (letters and digits, starting with a lowercase letter)", name)
 	}
 	reserved := append(append([]string{}, DefaultReservedNames...), v.opts.ReservedNames...)
@@ -194,7 +199,9 @@ func (v *validator) propRef(path, val string) {
 
 func (v *validator) messages() {
 	ms := &v.h.MessageSettings
-	v.codeName("messageSettings.dataObjectName", ms.DataObjectName)
+	if !v.badHubName || ms.DataObjectName != v.h.HubBasics.Name+"Message" {
+		v.codeName("messageSettings.dataObjectName", ms.DataObjectName)
+	}
 
 	seen := map[HubMessageType]bool{}
 	for i, t := range ms.MessageTypes {
