@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Runs every hubd test: go vet, go test (race detector where affordable),
+# builds bin/hubd, then the end-to-end suites in test/e2e with the official
+# socket.io-client. Idempotent; meant for a fresh Debian machine and CI.
+#
+# Environment:
+#   HUBD_TEST_SERVICES=1   install/start PostgreSQL and Redis first and export
+#                          HUBD_TEST_DATABASE_URL / HUBD_TEST_REDIS_ADDR
+#   HUBD_TEST_RACE=0       run go test without -race
+#   HUBD_RACE_SKIP=REGEX   packages (import path regex) tested without -race
+#   HUBD_GO_TEST_TIMEOUT   per-package go test timeout (default 10m)
+#   HUBD_E2E_TIMEOUT_MS    per-test timeout of the e2e suites (default 120000)
+#   HUBD_E2E_ONLY=1        skip vet and go test, run only build + e2e
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+log() { printf '\n==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+FAILED=()
+SUMMARY=()
+
+# step NAME CMD...: runs a step, records its result, keeps going.
+step() {
+  local name=$1; shift
+  local start=$SECONDS rc
+  log "$name"
+  # A subshell keeps errexit in force inside the step's functions.
+  set +e
+  (
+    set -e
+    "$@"
+  )
+  rc=$?
+  set -e
+  local took=$((SECONDS - start))
+  if [ "$rc" -eq 0 ]; then
+    SUMMARY+=("ok    $name (${took}s)")
+  else
+    SUMMARY+=("FAIL  $name (${took}s, exit $rc)")
+    FAILED+=("$name")
+  fi
+  return 0
+}
+
+check_tools() {
+  command -v go >/dev/null 2>&1 || die "go is not installed (need Go $(awk '/^go /{print $2}' go.mod))"
+  go version
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing nodejs and npm"
+    apt_install nodejs npm
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -ge 20 ] || die "node $major is too old, need >= 20"
+  echo "node $(node --version), npm $(npm --version)"
+}
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "cannot install $*: no apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- services ---------------------------------------------------------------
+# PostgreSQL and Redis on loopback for the integration suites. Only started
+# with HUBD_TEST_SERVICES=1. Safe to run again when they already run.
+PGPORT=${HUBD_TEST_PGPORT:-55432}
+REDIS_PORT=${HUBD_TEST_REDIS_PORT:-56379}
+PG_DB=hubd_test PG_USER=hubd_test PG_PASS=hubd_test
+SVC_DIR=${HUBD_TEST_SVC_DIR:-/tmp/hubd-test-services}
+
+pg_version() { ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1; }
+
+start_postgres() {
+  local v
+  v=$(pg_version)
+  if ! pg_lsclusters -h | awk -v v="$v" '$1==v && $2=="hubd"{f=1} END{exit !f}'; then
+    pg_createcluster --locale C.UTF-8 --port "$PGPORT" "$v" hubd >/dev/null
+  fi
+  # Pin the port and listen on loopback only; conf.d wins over the main file.
+  mkdir -p "/etc/postgresql/$v/hubd/conf.d"
+  printf "port = %s\nlisten_addresses = '127.0.0.1'\n" "$PGPORT" >"/etc/postgresql/$v/hubd/conf.d/zz-hubd-test.conf"
+  if ! pg_lsclusters -h | awk -v v="$v" '$1==v && $2=="hubd" && $4=="online"{f=1} END{exit !f}'; then
+    pg_ctlcluster "$v" hubd start
+  fi
+  pg_isready -q -h 127.0.0.1 -p "$PGPORT" -t 30
+  (cd / && runuser -u postgres -- psql -p "$PGPORT" -v ON_ERROR_STOP=1 -qAt) <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN
+    CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASS' CREATEDB;
+  END IF;
+END \$\$;
+SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER TEMPLATE template0 ENCODING ''UTF8'' LC_COLLATE ''C.UTF-8'' LC_CTYPE ''C.UTF-8'''
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')\gexec
+SQL
+  export HUBD_TEST_DATABASE_URL="postgres://$PG_USER:$PG_PASS@127.0.0.1:$PGPORT/$PG_DB?sslmode=disable"
+}
+
+start_redis() {
+  mkdir -p "$SVC_DIR"
+  if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+      --save '' --appendonly no --dir "$SVC_DIR" \
+      --pidfile "$SVC_DIR/redis.pid" --logfile "$SVC_DIR/redis.log"
+  fi
+  local i
+  for i in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG
+  export HUBD_TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
+}
+
+start_services() {
+  local need=()
+  { command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(pg_version)" ]; } || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt_install "${need[@]}"
+  fi
+  start_postgres
+  start_redis
+  echo "HUBD_TEST_DATABASE_URL=$HUBD_TEST_DATABASE_URL"
+  echo "HUBD_TEST_REDIS_ADDR=$HUBD_TEST_REDIS_ADDR"
+}
+
+# --- Go -----------------------------------------------------------------------
+GO_TEST_TIMEOUT=${HUBD_GO_TEST_TIMEOUT:-10m}
+# Packages whose tests are too slow under the race detector on 2 cores.
+RACE_SKIP=${HUBD_RACE_SKIP:-'^github.com/hubd/hubd/(cmd/hubload|bench)(/|$)'}
+
+go_vet() {
+  go vet ./...
+}
+
+go_tests() {
+  local all race=() plain=()
+  all=$(go list ./...)
+  local use_race=${HUBD_TEST_RACE:-1}
+  if [ "$use_race" = 1 ] && ! command -v gcc >/dev/null 2>&1; then
+    log "installing gcc for the race detector"
+    apt_install gcc libc6-dev || use_race=0
+  fi
+  local p
+  for p in $all; do
+    if [ "$use_race" = 1 ] && ! [[ $p =~ $RACE_SKIP ]]; then race+=("$p"); else plain+=("$p"); fi
+  done
+  local rc=0
+  if [ ${#race[@]} -gt 0 ]; then
+    log "go test -race (${#race[@]} packages)"
+    CGO_ENABLED=1 go test -race -count=1 -timeout "$GO_TEST_TIMEOUT" "${race[@]}" || rc=1
+  fi
+  if [ ${#plain[@]} -gt 0 ]; then
+    log "go test (${#plain[@]} packages)"
+    go test -count=1 -timeout "$GO_TEST_TIMEOUT" "${plain[@]}" || rc=1
+  fi
+  return $rc
+}
+
+build_hubd() {
+  mkdir -p bin
+  go build -o bin/hubd ./cmd/hubd
+}
+
+# --- end-to-end -----------------------------------------------------------------
+E2E=test/e2e
+
+npm_deps() {
+  # npm ci when node_modules is missing or older than the lock file.
+  local stamp=$E2E/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || ! cmp -s "$E2E/package-lock.json" "$E2E/node_modules/.hubd-lock-copy"; then
+    (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$E2E/package-lock.json" "$E2E/node_modules/.hubd-lock-copy"
+  fi
+}
+
+e2e_tests() {
+  local files=()
+  mapfile -t files < <(find "$E2E" -path "$E2E/node_modules" -prune -o -name '*.test.mjs' -type f -print | sort)
+  [ ${#files[@]} -gt 0 ] || die "no e2e test files under $E2E"
+  echo "${#files[@]} test files"
+  HUBD_BIN="$ROOT/bin/hubd" node --test \
+    --test-reporter=spec \
+    --test-concurrency=1 \
+    --test-timeout="${HUBD_E2E_TIMEOUT_MS:-120000}" \
+    "${files[@]}"
+}
+
+main() {
+  local t0=$SECONDS
+  check_tools
+  if [ "${HUBD_TEST_SERVICES:-0}" = 1 ]; then
+    log "start services"
+    # Not a step: it exports the service addresses to the later steps.
+    start_services
+  fi
+  if [ "${HUBD_E2E_ONLY:-0}" != 1 ]; then
+    step "go vet" go_vet
+    step "go test" go_tests
+  fi
+  step "build bin/hubd" build_hubd
+  if [[ " ${FAILED[*]} " == *" build bin/hubd "* ]]; then
+    SUMMARY+=("skip  e2e (no binary)")
+  else
+    step "npm ci (test/e2e)" npm_deps
+    step "e2e (node --test)" e2e_tests
+  fi
+
+  log "summary ($((SECONDS - t0))s)"
+  printf '  %s\n' "${SUMMARY[@]}"
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    printf 'test.sh: FAILED: %s\n' "${FAILED[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: all steps passed"
+}
+
+main "$@"

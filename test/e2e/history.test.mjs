@@ -1,0 +1,73 @@
+// Message history survives a daemon restart on the same data dir.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { connect, disconnectAll, emitWithAck, startDaemon, waitForEvent } from './lib/harness.mjs';
+import { NSP, ROOMS, tokenFor } from './lib/fixtures.mjs';
+
+let hubd;
+
+before(async () => {
+  hubd = await startDaemon();
+});
+
+after(async () => {
+  disconnectAll();
+  await hubd?.close();
+});
+
+async function joinHistory(user) {
+  const s = await connect(hubd.url, NSP.chat, { transport: 'websocket', token: tokenFor(user) });
+  const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.history });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  const h = await waitForEvent(s, 'hub:history', (d) => d.roomId === ROOMS.history);
+  return { socket: s, messages: h.messages };
+}
+
+function summary(m) {
+  return { id: m.id, seq: m.seq, messageType: m.messageType, content: m.content, senderId: m.senderId };
+}
+
+test('history survives a restart, oldest first', async () => {
+  const N = 7;
+  const { socket, messages: before } = await joinHistory('alice');
+  assert.deepEqual(before, [], 'fresh data dir has no history');
+
+  const sent = [];
+  for (let i = 0; i < N; i++) {
+    const messageType = i % 2 === 0 ? 'text' : 'taskCard';
+    const content = messageType === 'text' ? { body: `message ${i}` } : { title: `card ${i}`, points: i };
+    const ack = await emitWithAck(socket, 'hub:send', { roomId: ROOMS.history, messageType, content });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    sent.push(ack.message);
+  }
+  socket.disconnect();
+
+  // Before the restart a second user sees the same history.
+  const live = await joinHistory('bob');
+  assert.deepEqual(live.messages.map(summary), sent.map(summary));
+  live.socket.disconnect();
+
+  const firstAddr = hubd.addr;
+  const exit = await hubd.restart();
+  assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM is a clean exit');
+  assert.ok(hubd.addr, `restarted daemon listens (was ${firstAddr})`);
+
+  const afterRestart = await joinHistory('bob');
+  assert.equal(afterRestart.messages.length, N);
+  assert.deepEqual(afterRestart.messages.map(summary), sent.map(summary));
+  for (let i = 0; i < N; i++) {
+    assert.deepEqual(afterRestart.messages[i], sent[i], `message ${i} unchanged`);
+  }
+
+  // The sequence goes on after the restart.
+  const ack = await emitWithAck(afterRestart.socket, 'hub:send', {
+    roomId: ROOMS.history,
+    messageType: 'text',
+    content: { body: 'after restart' },
+  });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  assert.ok(ack.message.seq > sent[N - 1].seq, `seq ${ack.message.seq} after ${sent[N - 1].seq}`);
+  assert.ok(!sent.some((m) => m.id === ack.message.id), 'new id after restart');
+});
