@@ -1,0 +1,140 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+type eventRequest struct {
+	RoomID string          `json:"roomId"`
+	Event  string          `json:"event"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// handleEvent serves hub:event: the standard events the hub enables and
+// custom clientToRoom events. Anything else is UNKNOWN_EVENT and nothing
+// is broadcast.
+func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error) {
+	var req eventRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	if req.Event == "" {
+		return nil, newError(CodeBadRequest, "event is required")
+	}
+	m, err := in.c.membership(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	es := h.Definition().Spec.EventSettings
+	uid := in.c.sess.UserID
+	toOthers := func(name string, extra map[string]any) {
+		out := map[string]any{"roomId": req.RoomID, "userId": uid}
+		for k, v := range extra {
+			out[k] = v
+		}
+		_ = h.ns.To(readers(req.RoomID)).Except(in.s.ID()).Emit(name, out)
+	}
+	switch req.Event {
+	case "typing", "stopTyping":
+		if !es.EnableTypingIndicator {
+			break
+		}
+		toOthers("hub:"+req.Event, nil)
+		return nil, nil
+	case "recording", "stopRecording":
+		if !es.EnableRecordingIndicator {
+			break
+		}
+		toOthers("hub:"+req.Event, nil)
+		return nil, nil
+	case "messageRead":
+		if !es.EnableReadReceipts {
+			break
+		}
+		var d struct {
+			LastReadTimestamp string `json:"lastReadTimestamp"`
+		}
+		_ = json.Unmarshal(req.Data, &d)
+		ts, err := time.Parse(time.RFC3339Nano, d.LastReadTimestamp)
+		if err != nil {
+			return nil, newError(CodeBadRequest, "data.lastReadTimestamp must be an ISO 8601 timestamp")
+		}
+		if err := h.deps.Store.SetReadMark(ctx, h.name, req.RoomID, uid, ts); err != nil {
+			return nil, wrapError(CodeUnavailable, "read mark could not be stored", err)
+		}
+		toOthers("hub:messageRead", map[string]any{"lastReadTimestamp": d.LastReadTimestamp})
+		return nil, nil
+	case "messageDelivered":
+		if !es.EnableDeliveryReceipts {
+			break
+		}
+		var d struct {
+			MessageID string `json:"messageId"`
+		}
+		if json.Unmarshal(req.Data, &d) != nil || d.MessageID == "" {
+			return nil, newError(CodeBadRequest, "data.messageId is required")
+		}
+		toOthers("hub:messageDelivered", map[string]any{"messageId": d.MessageID})
+		return nil, nil
+	default:
+		for _, ce := range h.Definition().Spec.EventSettings.CustomEvents {
+			if ce.Name != req.Event || string(ce.Direction) != "clientToRoom" {
+				continue
+			}
+			if !h.effective(m).CanSend {
+				return nil, newError(CodeForbidden, "your role cannot send in this room")
+			}
+			var data any = nil
+			if len(req.Data) > 0 {
+				data = req.Data
+			}
+			_ = h.ns.To(readers(req.RoomID)).Emit(ce.Name, map[string]any{"roomId": req.RoomID, "userId": uid, "data": data})
+			return nil, nil
+		}
+	}
+	return nil, errorf(CodeUnknownEvent, "event %q is not enabled in this hub", req.Event)
+}
+
+func (h *Hub) handleRequestState(ctx context.Context, in *call) (map[string]any, error) {
+	var req joinRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	m, err := in.c.membership(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	if h.Definition().state == nil {
+		return nil, newError(CodeUnknownEvent, "this hub has no state script")
+	}
+	in.after = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+		defer cancel()
+		h.sendState(ctx, in.s, in.c, req.RoomID, m)
+	}
+	return map[string]any{"roomId": req.RoomID}, nil
+}
+
+// sendState runs the state script and sends hub:state to one socket.
+func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID string, m *member) {
+	def := h.Definition()
+	if def.state == nil {
+		return
+	}
+	state, err := def.Scripts.Eval(ctx, def.state, roomID, map[string]any{
+		"session": c.sess.Claims, "user": c.sess.Claims, "roomId": roomID, "room": m.decision.Room,
+	})
+	if err != nil {
+		h.log.Warn("state script failed", zap.String("room", roomID), zap.Error(err))
+		_ = s.Emit("hub:error", map[string]any{"error": "state unavailable", "code": CodeInternal,
+			"event": "hub:requestState", "roomId": roomID})
+		return
+	}
+	_ = s.Emit("hub:state", map[string]any{"roomId": roomID, "state": state})
+}

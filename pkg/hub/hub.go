@@ -1,0 +1,325 @@
+// Package hub runs one RealtimeHub: it serves the hub's Socket.IO namespace,
+// authorizes joins, validates, persists and broadcasts messages, and keeps
+// the live room state that survives spec reloads.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/metrics"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/scripting"
+	"github.com/hubd/hubd/pkg/sio"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// Deps are the shared services a hub uses.
+type Deps struct {
+	Store    msgstore.Store
+	Records  records.Source
+	Verifier *authz.Verifier
+	Metrics  *metrics.Metrics
+	Logger   *zap.Logger
+	// OpTimeout bounds one client operation (authorization, store write).
+	OpTimeout time.Duration
+}
+
+// Definition is the compiled, immutable form of a hub spec. Reloads build a
+// new Definition and swap it into the running Hub.
+type Definition struct {
+	Spec    *spec.Hub
+	Policy  *authz.Policy
+	Scripts *scripting.Engine
+	state   *scripting.Program
+}
+
+// NewDefinition compiles every script of h that the hub runs.
+func NewDefinition(h *spec.Hub, eng *scripting.Engine) (*Definition, error) {
+	pol, err := authz.Compile(h)
+	if err != nil {
+		return nil, err
+	}
+	d := &Definition{Spec: h, Policy: pol, Scripts: eng}
+	if h.HubLogic.StateScript != "" {
+		if d.state, err = scripting.Compile(string(h.HubLogic.StateScript)); err != nil {
+			return nil, fmt.Errorf("hubLogic.stateScript: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Hub is a running hub.
+type Hub struct {
+	name string
+	def  atomic.Pointer[Definition]
+	deps Deps
+	ns   *sio.Namespace
+	log  *zap.Logger
+	auth *authz.Authorizer
+
+	mu        sync.Mutex
+	rooms     map[string]*room
+	userRooms map[string]int // userID -> number of rooms joined
+	closed    bool
+}
+
+// New starts a hub for def. The namespace is named /hub/<name>; aliases
+// with a prefix are routed to it by the server.
+func New(def *Definition, deps Deps) *Hub {
+	if deps.OpTimeout <= 0 {
+		deps.OpTimeout = 5 * time.Second
+	}
+	if deps.Logger == nil {
+		deps.Logger = zap.NewNop()
+	}
+	name := def.Spec.Name()
+	h := &Hub{
+		name:      name,
+		deps:      deps,
+		ns:        sio.NewNamespace("/hub/" + name),
+		log:       deps.Logger.Named("hub").With(zap.String("hub", name)),
+		rooms:     make(map[string]*room),
+		userRooms: make(map[string]int),
+	}
+	h.def.Store(def)
+	h.auth = &authz.Authorizer{Records: deps.Records, Scripts: def.Scripts}
+	h.ns.OnConnect(h.onConnect)
+	h.ns.OnEvent(h.onEvent)
+	h.ns.OnDisconnect(h.onDisconnect)
+	return h
+}
+
+// Name returns the hub name.
+func (h *Hub) Name() string { return h.name }
+
+// Namespace returns the hub's Socket.IO namespace.
+func (h *Hub) Namespace() *sio.Namespace { return h.ns }
+
+// Definition returns the active definition.
+func (h *Hub) Definition() *Definition { return h.def.Load() }
+
+// Update swaps in a new definition; live rooms and sockets are kept.
+// Members keep the permissions they joined with until they rejoin.
+func (h *Hub) Update(def *Definition) {
+	h.def.Store(def)
+	h.mu.Lock()
+	h.auth = &authz.Authorizer{Records: h.deps.Records, Scripts: def.Scripts}
+	h.mu.Unlock()
+}
+
+// Close disconnects every socket of the hub (the hub was removed).
+func (h *Hub) Close(reason string) {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.ns.DisconnectAll(reason)
+}
+
+func (h *Hub) authorizer() *authz.Authorizer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.auth
+}
+
+// client is the per-socket state.
+type client struct {
+	sess  *authz.Session
+	mu    sync.Mutex
+	rooms map[string]*member // joined rooms of this socket
+}
+
+func clientOf(s *sio.Socket) *client {
+	c, _ := s.Data().(*client)
+	return c
+}
+
+func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return &connectError{msg: "Invalid namespace", code: CodeNotFound}
+	}
+	tok := authz.TokenFromHandshake(auth, s.Request())
+	if tok == "" {
+		h.countConnectError("auth_required")
+		return &connectError{msg: "Authentication required", code: CodeAuthRequired}
+	}
+	sess, err := h.deps.Verifier.Verify(tok)
+	if err != nil {
+		h.countConnectError("invalid_token")
+		h.log.Debug("token rejected", zap.Error(err))
+		return &connectError{msg: "Invalid token", code: CodeInvalidToken}
+	}
+	s.SetData(&client{sess: sess, rooms: make(map[string]*member)})
+	if m := h.deps.Metrics; m != nil {
+		m.SocketConnections.WithLabelValues(h.name).Inc()
+	}
+	return nil
+}
+
+func (h *Hub) countConnectError(reason string) {
+	if m := h.deps.Metrics; m != nil {
+		m.ConnectErrorsTotal.WithLabelValues(reason).Inc()
+	}
+}
+
+func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
+	c := clientOf(s)
+	if c == nil {
+		return
+	}
+	if m := h.deps.Metrics; m != nil {
+		m.SocketConnections.WithLabelValues(h.name).Dec()
+	}
+	c.mu.Lock()
+	ids := make([]string, 0, len(c.rooms))
+	for id := range c.rooms {
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		h.leave(s, c, id)
+	}
+}
+
+// call is one client event being handled.
+type call struct {
+	s       *sio.Socket
+	c       *client
+	payload json.RawMessage
+	after   func() // runs after the ack is written
+}
+
+// handler handles one client event and returns the ack payload fields.
+type handler func(ctx context.Context, in *call) (map[string]any, error)
+
+// handler returns the handler of a client event, or nil for unknown events.
+func (h *Hub) handler(name string) handler {
+	switch name {
+	case "hub:join":
+		return h.handleJoin
+	case "hub:leave":
+		return h.handleLeave
+	case "hub:send":
+		return h.handleSend
+	case "hub:loadHistory":
+		return h.handleLoadHistory
+	case "hub:requestState":
+		return h.handleRequestState
+	case "hub:event":
+		return h.handleEvent
+	}
+	return nil
+}
+
+func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
+	c := clientOf(s)
+	if c == nil {
+		return
+	}
+	start := time.Now()
+	name := ev.Name
+	metricName := name
+	fn := h.handler(name)
+	if fn == nil {
+		metricName = "unknown"
+	}
+	if m := h.deps.Metrics; m != nil {
+		m.EventsTotal.WithLabelValues(h.name, metricName).Inc()
+	}
+	var payload json.RawMessage
+	if len(ev.Args) > 0 {
+		payload = ev.Args[0]
+	}
+	var (
+		res map[string]any
+		err error
+	)
+	if fn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+		in := &call{s: s, c: c, payload: payload}
+		res, err = fn(ctx, in)
+		cancel()
+		if err == nil && in.after != nil {
+			defer in.after()
+		}
+	} else {
+		err = errorf(CodeUnknownEvent, "unknown event %q", name)
+	}
+	if m := h.deps.Metrics; m != nil {
+		m.EventDuration.WithLabelValues(h.name, metricName).Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		h.fail(s, ev, metricName, payload, err)
+		return
+	}
+	if ev.HasAck() {
+		if res == nil {
+			res = map[string]any{}
+		}
+		res["ok"] = true
+		_ = ev.Ack(res)
+	}
+}
+
+// fail acks the error (when an ack was asked for) and emits hub:error.
+func (h *Hub) fail(s *sio.Socket, ev *sio.Event, metricName string, payload json.RawMessage, err error) {
+	ce := asClientError(err)
+	if ce.Code == CodeInternal || ce.Code == CodeUnavailable {
+		h.log.Warn("event failed", zap.String("event", ev.Name), zap.String("code", ce.Code), zap.Error(err))
+	} else {
+		h.log.Debug("event rejected", zap.String("event", ev.Name), zap.String("code", ce.Code), zap.Error(err))
+	}
+	if m := h.deps.Metrics; m != nil {
+		m.EventErrorsTotal.WithLabelValues(h.name, metricName, ce.Code).Inc()
+	}
+	if ev.HasAck() {
+		_ = ev.Ack(map[string]any{"ok": false, "error": ce})
+	}
+	out := map[string]any{"error": ce.Message, "code": ce.Code, "event": ev.Name}
+	if ce.Details != nil {
+		out["details"] = ce.Details
+	}
+	if ce.RetryAfterMs > 0 {
+		out["retryAfterMs"] = ce.RetryAfterMs
+	}
+	if rid := roomIDOf(payload); rid != "" {
+		out["roomId"] = rid
+	}
+	_ = s.Emit("hub:error", out)
+}
+
+func roomIDOf(payload json.RawMessage) string {
+	var p struct {
+		RoomID any `json:"roomId"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	if s, ok := p.RoomID.(string); ok {
+		return s
+	}
+	return ""
+}
+
+// decode parses an event payload into v; a payload that is not a JSON
+// object is a BAD_REQUEST.
+func decode(payload json.RawMessage, v any) error {
+	if len(payload) == 0 || payload[0] != '{' {
+		return newError(CodeBadRequest, "payload must be an object")
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return wrapError(CodeBadRequest, "malformed payload", err)
+	}
+	return nil
+}

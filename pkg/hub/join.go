@@ -1,0 +1,323 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+type joinRequest struct {
+	RoomID string `json:"roomId"`
+	Since  string `json:"since"`
+}
+
+// maxSinceMessages caps one recovery reply; a client that was away longer
+// pages on with hub:loadHistory.
+const maxSinceMessages = 1000
+
+func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) {
+	s, c := in.s, in.c
+	var req joinRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	if req.RoomID == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	def := h.Definition()
+	g := def.Spec.Guardrails
+
+	c.mu.Lock()
+	m, already := c.rooms[req.RoomID]
+	c.mu.Unlock()
+
+	if !already {
+		dec, err := h.authorizer().Authorize(ctx, def.Policy, c.sess, req.RoomID)
+		h.countDecision(dec, err)
+		if err != nil {
+			var d *authz.Denied
+			if errors.As(err, &d) {
+				h.log.Debug("join denied", zap.String("layer", d.Layer), zap.String("code", d.Code),
+					zap.String("user", c.sess.UserID), zap.Error(d.Err))
+			}
+			return nil, err
+		}
+		if m, err = h.admit(s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, g.DefaultSilenced); err != nil {
+			return nil, err
+		}
+	}
+
+	perms := h.effective(m)
+	ack := map[string]any{
+		"roomId":      req.RoomID,
+		"hubRole":     nullable(m.decision.HubRole),
+		"permissions": perms,
+		"silenced":    m.silenced,
+	}
+	in.after = func() { h.afterJoin(s, c, req, m) }
+	return ack, nil
+}
+
+// afterJoin sends hub:joined, hub:history and hub:state to the joining socket.
+func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
+	def := h.Definition()
+	_ = s.Emit("hub:joined", map[string]any{
+		"roomId": req.RoomID, "hubRole": nullable(m.decision.HubRole), "permissions": h.effective(m),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	hs := def.Spec.HistorySettings
+	if req.Since != "" || hs.HistoryEnabled {
+		msgs, err := h.history(ctx, req.RoomID, req.Since, hs.HistoryLimit)
+		if err != nil {
+			h.log.Warn("history on join failed", zap.Error(err))
+			_ = s.Emit("hub:error", map[string]any{"error": "history unavailable", "code": CodeUnavailable,
+				"event": "hub:join", "roomId": req.RoomID})
+		} else {
+			_ = s.Emit("hub:history", map[string]any{"roomId": req.RoomID, "messages": msgs})
+		}
+	}
+	if def.state != nil {
+		h.sendState(ctx, s, c, req.RoomID, m)
+	}
+}
+
+// history returns the newest limit messages, or with since every message
+// after that one (up to maxSinceMessages), oldest first.
+func (h *Hub) history(ctx context.Context, roomID, since string, limit int) ([]*msgstore.Message, error) {
+	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
+	if since != "" {
+		ref, err := h.deps.Store.Get(ctx, h.name, since)
+		if err != nil && !errors.Is(err, msgstore.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && ref.RoomID == roomID {
+			q = msgstore.Query{AfterSeq: ref.Seq, Limit: maxSinceMessages, Statuses: visibleStatuses}
+		}
+	}
+	msgs, err := h.deps.Store.List(ctx, h.name, roomID, q)
+	if msgs == nil {
+		msgs = []*msgstore.Message{}
+	}
+	return msgs, err
+}
+
+// visibleStatuses are the statuses every reader may see.
+var visibleStatuses = []string{msgstore.StatusPublished}
+
+// admit adds the socket to the room's members after authorization,
+// enforcing the room and per-user limits.
+func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, defaultSilenced bool) (*member, error) {
+	uid := c.sess.UserID
+	h.mu.Lock()
+	r := h.rooms[roomID]
+	if r == nil {
+		r = newRoom(roomID)
+		h.rooms[roomID] = r
+	}
+	r.mu.Lock()
+	m := r.members[uid]
+	if m == nil {
+		if maxUsers > 0 && len(r.members) >= maxUsers {
+			r.mu.Unlock()
+			h.dropIfEmpty(r)
+			h.mu.Unlock()
+			return nil, errorf(CodeRoomFull, "room is full (%d users)", maxUsers)
+		}
+		if maxRooms > 0 && h.userRooms[uid] >= maxRooms {
+			r.mu.Unlock()
+			h.dropIfEmpty(r)
+			h.mu.Unlock()
+			return nil, errorf(CodeTooManyRooms, "already in %d rooms", maxRooms)
+		}
+		m = &member{userID: uid, roomID: roomID, sockets: make(map[*sio.Socket]struct{})}
+		m.silenced = defaultSilenced && !dec.Permissions.CanModerate
+		r.members[uid] = m
+		h.userRooms[uid]++
+		if mt := h.deps.Metrics; mt != nil {
+			mt.RoomMembers.WithLabelValues(h.name).Inc()
+		}
+	}
+	// The newest authorization wins for every socket of the member.
+	m.decision = dec
+	m.sockets[s] = struct{}{}
+	r.mu.Unlock()
+	h.mu.Unlock()
+
+	c.mu.Lock()
+	c.rooms[roomID] = m
+	c.mu.Unlock()
+	if dec.Permissions.CanRead {
+		s.Join(readers(roomID))
+	} else {
+		s.Leave(readers(roomID))
+	}
+	return m, nil
+}
+
+// dropIfEmpty forgets a room without members; h.mu must be held.
+func (h *Hub) dropIfEmpty(r *room) {
+	r.mu.Lock()
+	empty := len(r.members) == 0
+	r.mu.Unlock()
+	if empty && h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+	}
+}
+
+func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
+	s, c := in.s, in.c
+	var req joinRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	if req.RoomID == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	if !h.leave(s, c, req.RoomID) {
+		return nil, newError(CodeNotJoined, "not joined to this room")
+	}
+	in.after = func() { _ = s.Emit("hub:left", map[string]any{"roomId": req.RoomID}) }
+	return map[string]any{"roomId": req.RoomID}, nil
+}
+
+// leave removes the socket from the room; the member goes when its last
+// socket does. It reports whether the socket was in the room.
+func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
+	c.mu.Lock()
+	m, ok := c.rooms[roomID]
+	delete(c.rooms, roomID)
+	c.mu.Unlock()
+	if !ok {
+		return false
+	}
+	s.Leave(readers(roomID))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[roomID]
+	if r == nil {
+		return true
+	}
+	r.mu.Lock()
+	delete(m.sockets, s)
+	if len(m.sockets) == 0 && r.members[m.userID] == m {
+		delete(r.members, m.userID)
+		if h.userRooms[m.userID]--; h.userRooms[m.userID] <= 0 {
+			delete(h.userRooms, m.userID)
+		}
+		if mt := h.deps.Metrics; mt != nil {
+			mt.RoomMembers.WithLabelValues(h.name).Dec()
+		}
+	}
+	r.mu.Unlock()
+	h.dropIfEmpty(r)
+	return true
+}
+
+// membership returns the socket's member entry of a joined room.
+func (c *client) membership(roomID string) (*member, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.rooms[roomID]
+	if !ok {
+		return nil, newError(CodeNotJoined, "not joined to this room")
+	}
+	return m, nil
+}
+
+// room returns the live room, or nil.
+func (h *Hub) room(roomID string) *room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[roomID]
+}
+
+// effective returns the member's permissions with hub-wide overrides
+// applied: silenced members cannot send.
+func (h *Hub) effective(m *member) authz.Permissions {
+	p := m.decision.Permissions
+	if m.silenced {
+		p.CanSend = false
+	}
+	if h.Definition().Spec.Guardrails.GlobalModeration && !p.CanModerate {
+		p.Moderated = true
+	}
+	return p
+}
+
+func (h *Hub) countDecision(dec *authz.Decision, err error) {
+	mt := h.deps.Metrics
+	if mt == nil {
+		return
+	}
+	if err != nil {
+		var d *authz.Denied
+		layer := "error"
+		if errors.As(err, &d) {
+			layer = d.Layer
+		}
+		mt.AuthDecisionsTotal.WithLabelValues(h.name, layer, "denied").Inc()
+		return
+	}
+	mt.AuthDecisionsTotal.WithLabelValues(h.name, dec.Layer, "allowed").Inc()
+}
+
+type historyRequest struct {
+	RoomID string `json:"roomId"`
+	Before string `json:"before"`
+	Limit  int    `json:"limit"`
+}
+
+const maxPageSize = 200
+
+func (h *Hub) handleLoadHistory(ctx context.Context, in *call) (map[string]any, error) {
+	var req historyRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	m, err := in.c.membership(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	if !m.decision.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = h.Definition().Spec.HistorySettings.HistoryLimit
+	}
+	if limit <= 0 || limit > maxPageSize {
+		limit = maxPageSize
+	}
+	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
+	if req.Before != "" {
+		ref, err := h.deps.Store.Get(ctx, h.name, req.Before)
+		if errors.Is(err, msgstore.ErrNotFound) || (err == nil && ref.RoomID != req.RoomID) {
+			return nil, newError(CodeNotFound, "before: no such message in this room")
+		}
+		if err != nil {
+			return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+		}
+		q.BeforeSeq = ref.Seq
+	}
+	msgs, err := h.deps.Store.List(ctx, h.name, req.RoomID, q)
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	if msgs == nil {
+		msgs = []*msgstore.Message{}
+	}
+	return map[string]any{"roomId": req.RoomID, "messages": msgs}, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

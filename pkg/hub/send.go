@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+type sendRequest struct {
+	RoomID          string          `json:"roomId"`
+	MessageType     string          `json:"messageType"`
+	Content         json.RawMessage `json:"content"`
+	ReplyTo         json.RawMessage `json:"replyTo"`
+	Forwarded       *bool           `json:"forwarded"`
+	ClientMessageID string          `json:"clientMessageId"`
+}
+
+type replyTo struct {
+	ID      string `json:"id"`
+	Preview string `json:"preview,omitempty"`
+}
+
+// maxClientMessageID bounds the idempotency key a client may choose.
+const maxClientMessageID = 128
+
+func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) {
+	var req sendRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	msg, err := h.send(ctx, in.c.sess.UserID, in.c, &req)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"message": msg}
+	if msg.Status == msgstore.StatusPending {
+		res["status"] = msgstore.StatusPending
+	}
+	return res, nil
+}
+
+// send runs the message pipeline: checks, validation, persistence, then
+// broadcast in per-room order. It returns the stored message (the original
+// one for a repeated clientMessageId).
+func (h *Hub) send(ctx context.Context, senderID string, c *client, req *sendRequest) (*msgstore.Message, error) {
+	def := h.Definition()
+	hs := def.Spec
+	if req.RoomID == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	if req.MessageType == "" {
+		return nil, newError(CodeBadRequest, "messageType is required")
+	}
+	if len(req.ClientMessageID) > maxClientMessageID {
+		return nil, errorf(CodeBadRequest, "clientMessageId longer than %d bytes", maxClientMessageID)
+	}
+	m, err := c.membership(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	perms := h.effective(m)
+	if m.silenced {
+		return nil, newError(CodeSilenced, "you are silenced in this room")
+	}
+	if !perms.CanSend {
+		return nil, newError(CodeForbidden, "your role cannot send in this room")
+	}
+	if req.MessageType == string(spec.MessageSystem) {
+		return nil, newError(CodeTypeNotAllowed, "system messages are sent by the server only")
+	}
+	if !hs.MessageTypeEnabled(req.MessageType) {
+		return nil, errorf(CodeTypeNotAllowed, "message type %q is not enabled in this hub", req.MessageType)
+	}
+	if !perms.AllowsType(req.MessageType) {
+		return nil, errorf(CodeTypeNotAllowed, "your role cannot send %q messages", req.MessageType)
+	}
+	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(req.Content)+len(req.ReplyTo) > max {
+		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
+	}
+	content, problems := hs.ValidateContent(req.MessageType, req.Content)
+	var details []spec.FieldProblem
+	for _, p := range problems {
+		p.Field = "content." + p.Field
+		details = append(details, p)
+	}
+	ms := hs.MessageSettings
+	var reply json.RawMessage
+	if len(req.ReplyTo) > 0 && string(req.ReplyTo) != "null" {
+		if !ms.EnableReplyTo {
+			details = append(details, spec.FieldProblem{Field: "replyTo", Message: "replies are not enabled in this hub"})
+		} else if rt, p := h.checkReplyTo(ctx, req.RoomID, req.ReplyTo); p != "" {
+			details = append(details, spec.FieldProblem{Field: "replyTo", Message: p})
+		} else {
+			reply = rt
+		}
+	}
+	if req.Forwarded != nil && !ms.EnableForwarded {
+		details = append(details, spec.FieldProblem{Field: "forwarded", Message: "forwarding is not enabled in this hub"})
+	}
+	if len(details) > 0 {
+		return nil, &Error{Code: CodeInvalidMessage, Message: "message content is invalid", Details: details}
+	}
+
+	status := msgstore.StatusPublished
+	if perms.Moderated {
+		status = msgstore.StatusPending
+	}
+	msg := &msgstore.Message{
+		HubName:         h.name,
+		RoomID:          req.RoomID,
+		SenderID:        senderID,
+		MessageType:     req.MessageType,
+		Content:         content,
+		Status:          status,
+		ReplyTo:         reply,
+		ClientMessageID: req.ClientMessageID,
+	}
+	if ms.EnableForwarded && req.Forwarded != nil {
+		msg.Forwarded = req.Forwarded
+	}
+	if ms.EnableReaction {
+		msg.Reaction = json.RawMessage("[]")
+	}
+	return h.publish(ctx, msg)
+}
+
+// publish persists msg and, once the write is committed, broadcasts it to
+// the room in sequence order. Nothing is broadcast when the write fails.
+func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Message, error) {
+	start := time.Now()
+	stored, created, err := h.deps.Store.Append(ctx, msg)
+	if mt := h.deps.Metrics; mt != nil {
+		mt.StoreWriteDuration.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message could not be stored", err)
+	}
+	if !created {
+		return stored, nil
+	}
+	if mt := h.deps.Metrics; mt != nil {
+		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
+	}
+	emit := func() {}
+	if stored.Status == msgstore.StatusPublished {
+		emit = func() { h.broadcastMessage(stored) }
+	}
+	if r := h.room(stored.RoomID); r != nil {
+		r.seq.done(stored.Seq, emit)
+	} else {
+		emit()
+	}
+	return stored, nil
+}
+
+// broadcastMessage sends hub:messageArrived to the room's readers.
+func (h *Hub) broadcastMessage(m *msgstore.Message) {
+	payload, err := json.Marshal(map[string]any{
+		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
+	})
+	if err != nil {
+		h.log.Error("encode message")
+		return
+	}
+	_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", json.RawMessage(payload))
+}
+
+// checkReplyTo validates a replyTo object against the room and returns it
+// normalized, or a problem description.
+func (h *Hub) checkReplyTo(ctx context.Context, roomID string, raw json.RawMessage) (json.RawMessage, string) {
+	var rt replyTo
+	if err := json.Unmarshal(raw, &rt); err != nil || rt.ID == "" {
+		return nil, "must be an object with an id"
+	}
+	if len([]rune(rt.Preview)) > 500 {
+		return nil, "preview longer than 500 characters"
+	}
+	ref, err := h.deps.Store.Get(ctx, h.name, rt.ID)
+	if errors.Is(err, msgstore.ErrNotFound) || (err == nil && (ref.RoomID != roomID || ref.Status != msgstore.StatusPublished)) {
+		return nil, "no such message in this room"
+	}
+	if err != nil {
+		return nil, "could not be checked: message store unavailable"
+	}
+	out, _ := json.Marshal(rt)
+	return out, ""
+}

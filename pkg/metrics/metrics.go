@@ -1,0 +1,103 @@
+// Package metrics defines hubd's Prometheus metrics. Names follow
+// hubd_<subsystem>_<name>_<unit>; labels come only from bounded sets
+// (hub, event, code, result), never from users or rooms.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector the daemon updates. A nil *Metrics is not
+// valid; use New or NewUnregistered in tests.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HubsLoaded        prometheus.Gauge
+	ReloadsTotal      *prometheus.CounterVec // result=success|failure
+	ReloadLastSuccess prometheus.Gauge
+
+	SocketConnections  *prometheus.GaugeVec   // hub
+	EventsTotal        *prometheus.CounterVec // hub, event
+	EventErrorsTotal   *prometheus.CounterVec // hub, event, code
+	MessagesTotal      *prometheus.CounterVec // hub, type=builtin|custom
+	RoomMembers        *prometheus.GaugeVec   // hub
+	EventDuration      *prometheus.HistogramVec
+	StoreWriteDuration prometheus.Histogram
+	AuthDecisionsTotal *prometheus.CounterVec // hub, layer, result
+	ScriptDuration     *prometheus.HistogramVec
+	ScriptErrorsTotal  *prometheus.CounterVec
+	ConnectErrorsTotal *prometheus.CounterVec // reason
+}
+
+// New creates the metrics and registers them, with Go and process
+// collectors, on a fresh registry.
+func New() *Metrics {
+	m := NewUnregistered()
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// NewUnregistered creates the metrics on a fresh registry without the
+// runtime collectors (for tests).
+func NewUnregistered() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.HubsLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hubd_config_hubs_loaded", Help: "Number of hubs in the active registry.",
+	})
+	m.ReloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_config_reloads_total", Help: "Hub directory reloads by result.",
+	}, []string{"result"})
+	m.ReloadLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hubd_config_last_reload_successful", Help: "1 if the last reload succeeded, 0 otherwise.",
+	})
+	m.SocketConnections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hubd_hub_sockets", Help: "Sockets connected to a hub namespace.",
+	}, []string{"hub"})
+	m.EventsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_events_total", Help: "Client events received by hub and event name.",
+	}, []string{"hub", "event"})
+	m.EventErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_event_errors_total", Help: "Client events rejected, by hub, event and error code.",
+	}, []string{"hub", "event", "code"})
+	m.MessagesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_messages_total", Help: "Messages stored, by hub and status.",
+	}, []string{"hub", "status"})
+	m.RoomMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hubd_hub_room_members", Help: "Joined room memberships (user, room pairs) on this node.",
+	}, []string{"hub"})
+	m.EventDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hubd_hub_event_duration_seconds", Help: "Time to handle a client event.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"hub", "event"})
+	m.StoreWriteDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hubd_msgstore_write_duration_seconds", Help: "Time to persist one message.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
+	m.AuthDecisionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_authz_decisions_total", Help: "Room authorization decisions by hub, deciding layer and result.",
+	}, []string{"hub", "layer", "result"})
+	m.ScriptDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hubd_scripting_call_duration_seconds", Help: "MScript call duration.",
+		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1},
+	}, []string{"kind"})
+	m.ScriptErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_scripting_errors_total", Help: "MScript call failures by kind.",
+	}, []string{"kind"})
+	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by reason.",
+	}, []string{"reason"})
+	for _, c := range []prometheus.Collector{
+		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
+		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
+		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,
+	} {
+		f(c)
+	}
+	return m
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// Config is the daemon configuration. It is read, in increasing priority,
+// from the defaults below, a YAML file (--config), HUBD_* environment
+// variables and command-line flags. docs/configuration.md lists every key.
+type Config struct {
+	Listen          string        `koanf:"listen"`
+	Hubs            string        `koanf:"hubs"`
+	Records         string        `koanf:"records"`
+	Lib             string        `koanf:"lib"`
+	Data            string        `koanf:"data"`
+	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
+	OpTimeout       time.Duration `koanf:"opTimeout"`
+
+	Log       LogConfig       `koanf:"log"`
+	Auth      AuthConfig      `koanf:"auth"`
+	SocketIO  SocketIOConfig  `koanf:"socketio"`
+	Scripting ScriptingConfig `koanf:"scripting"`
+}
+
+// LogConfig selects the log level and encoding.
+type LogConfig struct {
+	Level  string `koanf:"level"`  // debug, info, warn, error
+	Format string `koanf:"format"` // console or json
+}
+
+// AuthConfig configures handshake token verification.
+type AuthConfig struct {
+	JWTSecret      string        `koanf:"jwtSecret"`
+	JWTSecrets     []string      `koanf:"jwtSecrets"`
+	PublicKeyFiles []string      `koanf:"publicKeyFiles"`
+	JWKSFile       string        `koanf:"jwksFile"`
+	Algorithms     []string      `koanf:"algorithms"`
+	Issuer         string        `koanf:"issuer"`
+	Audience       string        `koanf:"audience"`
+	Leeway         time.Duration `koanf:"leeway"`
+	MaxTokenBytes  int           `koanf:"maxTokenBytes"`
+}
+
+// SocketIOConfig configures the Socket.IO endpoint.
+type SocketIOConfig struct {
+	Path           string        `koanf:"path"`
+	PingInterval   time.Duration `koanf:"pingInterval"`
+	PingTimeout    time.Duration `koanf:"pingTimeout"`
+	MaxPayload     int64         `koanf:"maxPayload"`
+	AllowedOrigins []string      `koanf:"allowedOrigins"`
+	WriteQueueSize int           `koanf:"writeQueueSize"`
+}
+
+// ScriptingConfig configures the MScript engine.
+type ScriptingConfig struct {
+	Runtimes    int           `koanf:"runtimes"`
+	CallTimeout time.Duration `koanf:"callTimeout"`
+}
+
+// DefaultConfig returns the defaults: the embedded backends under ./data
+// and the example configs.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		Hubs:            "configs/hubs",
+		Records:         "configs/records",
+		Lib:             "configs/lib",
+		Data:            "data",
+		ShutdownTimeout: 10 * time.Second,
+		OpTimeout:       5 * time.Second,
+		Log:             LogConfig{Level: "info", Format: "console"},
+		Auth:            AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192},
+		SocketIO: SocketIOConfig{
+			Path: "/socket.io/", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second,
+			MaxPayload: 1_000_000, WriteQueueSize: 1024,
+		},
+		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond},
+	}
+}
+
+// flagKeys maps command-line flags to config keys.
+var flagKeys = map[string]string{
+	"listen":     "listen",
+	"hubs":       "hubs",
+	"records":    "records",
+	"lib":        "lib",
+	"data":       "data",
+	"jwt-secret": "auth.jwtSecret",
+	"log-level":  "log.level",
+	"log-format": "log.format",
+}
+
+// AddFlags registers the serve/check flags on fs.
+func AddFlags(fs *pflag.FlagSet) {
+	d := DefaultConfig()
+	fs.String("config", "", "YAML config file")
+	fs.String("listen", d.Listen, "HTTP listen address (host:port; port 0 picks a free one)")
+	fs.String("hubs", d.Hubs, "directory of hub spec files (*.yaml, *.yml, *.json)")
+	fs.String("records", d.Records, "directory of embedded records (<DataObject>.json)")
+	fs.String("lib", d.Lib, "directory of service library JavaScript modules")
+	fs.String("data", d.Data, "directory of the embedded message store")
+	fs.String("jwt-secret", "", "HS256 secret for handshake tokens (development)")
+	fs.String("log-level", d.Log.Level, "log level: debug, info, warn, error")
+	fs.String("log-format", d.Log.Format, "log format: console or json")
+}
+
+// LoadConfig merges defaults, the --config file, HUBD_* variables and the
+// flags that were set. environ is os.Environ() in the daemon.
+func LoadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
+	k := koanf.New(".")
+	cfg := DefaultConfig()
+	if path, _ := fs.GetString("config"); path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return cfg, fmt.Errorf("read config %s: %w", path, err)
+		}
+	}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "HUBD_") {
+			continue
+		}
+		if err := k.Set(envKey(name), val); err != nil {
+			return cfg, fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	var ferr error
+	fs.Visit(func(f *pflag.Flag) {
+		if key, ok := flagKeys[f.Name]; ok {
+			if err := k.Set(key, f.Value.String()); err != nil {
+				ferr = errors.Join(ferr, err)
+			}
+		}
+	})
+	if ferr != nil {
+		return cfg, ferr
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return cfg, fmt.Errorf("decode config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// envKey maps a HUBD_* variable to a config key: HUBD_JWT_SECRET is the
+// --jwt-secret flag's key; HUBD_AUTH__JWTSECRET is auth.jwtsecret (keys
+// match struct tags case-insensitively, and "_" inside a segment is dropped).
+func envKey(name string) string {
+	key := strings.ToLower(strings.TrimPrefix(name, "HUBD_"))
+	if fk, ok := flagKeys[strings.ReplaceAll(key, "_", "-")]; ok {
+		return fk
+	}
+	key = strings.ReplaceAll(key, "__", ".")
+	return strings.ReplaceAll(key, "_", "")
+}
+
+// Validate checks the configuration for values the daemon cannot use.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: must be set"))
+	}
+	if c.Hubs == "" {
+		errs = append(errs, errors.New("hubs: must be set"))
+	}
+	if c.Log.Format != "console" && c.Log.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format: %q is not console or json", c.Log.Format))
+	}
+	if !strings.HasPrefix(c.SocketIO.Path, "/") {
+		errs = append(errs, fmt.Errorf("socketio.path: %q must start with /", c.SocketIO.Path))
+	}
+	if c.SocketIO.MaxPayload <= 0 {
+		errs = append(errs, errors.New("socketio.maxPayload: must be positive"))
+	}
+	return errors.Join(errs...)
+}

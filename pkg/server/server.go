@@ -1,0 +1,269 @@
+// Package server wires hubd together: configuration, backends, the hub
+// registry with its validate-then-swap reload, the Socket.IO endpoint and
+// the HTTP endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/metrics"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/scripting"
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// registry is the immutable set of running hubs; reloads swap it whole.
+type registry struct {
+	hubs    map[string]*hub.Hub
+	scripts *scripting.Engine
+}
+
+// Server is the hubd daemon.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	metrics  *metrics.Metrics
+	sio      *sio.Server
+	store    msgstore.Store
+	records  *records.Embedded
+	verifier *authz.Verifier
+	handler  http.Handler
+
+	reloadMu sync.Mutex
+	reg      atomic.Pointer[registry]
+	ready    atomic.Bool
+	addr     atomic.Value // net.Addr once listening
+}
+
+// New opens the backends and loads the hub directory. A directory that
+// does not validate is an error: the daemon does not start half-configured.
+func New(cfg Config, log *zap.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+
+	secrets := cfg.Auth.JWTSecrets
+	if cfg.Auth.JWTSecret != "" {
+		secrets = append([]string{cfg.Auth.JWTSecret}, secrets...)
+	}
+	v, err := authz.NewVerifier(authz.VerifierConfig{
+		HS256Secrets: secrets, PublicKeyFiles: cfg.Auth.PublicKeyFiles, JWKSFile: cfg.Auth.JWKSFile,
+		Algorithms: cfg.Auth.Algorithms, MaxTokenBytes: cfg.Auth.MaxTokenBytes, Leeway: cfg.Auth.Leeway,
+		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	s.verifier = v
+
+	if s.records, err = records.NewEmbedded(cfg.Records); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	store, err := msgstore.OpenEmbedded(filepath.Join(cfg.Data, "messages.db"), msgstore.EmbeddedOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("message store: %w", err)
+	}
+	s.store = store
+
+	s.sio = sio.NewServer(sio.Options{
+		Path: cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
+		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
+		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
+	})
+	s.sio.SetNamespaceResolver(s.resolveNamespace)
+
+	loaded, err := Load(cfg, log)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	s.swap(loaded)
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) deps() hub.Deps {
+	return hub.Deps{
+		Store: s.store, Records: s.records, Verifier: s.verifier, Metrics: s.metrics,
+		Logger: s.log, OpTimeout: s.cfg.OpTimeout,
+	}
+}
+
+// swap applies a validated load; it cannot fail. Unchanged and changed
+// hubs keep their live rooms and sockets, new hubs start, removed hubs
+// disconnect their sockets.
+func (s *Server) swap(l *Loaded) {
+	old := s.reg.Load()
+	next := &registry{hubs: make(map[string]*hub.Hub, len(l.Defs)), scripts: l.Scripts}
+	for name, def := range l.Defs {
+		if old != nil {
+			if h, ok := old.hubs[name]; ok {
+				h.Update(def)
+				next.hubs[name] = h
+				continue
+			}
+		}
+		next.hubs[name] = hub.New(def, s.deps())
+	}
+	s.reg.Store(next)
+	s.metrics.HubsLoaded.Set(float64(len(next.hubs)))
+	if old == nil {
+		return
+	}
+	for name, h := range old.hubs {
+		if _, ok := next.hubs[name]; !ok {
+			h.Close("hub removed")
+		}
+	}
+	// Calls already running on the old engine finish first.
+	oldScripts := old.scripts
+	time.AfterFunc(2*s.cfg.Scripting.CallTimeout+time.Second, oldScripts.Close)
+}
+
+// Reload re-reads the records and the hub directory; on any error the
+// running hubs stay as they are and every error is returned.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	loaded, err := Load(s.cfg, s.log)
+	if err == nil {
+		err = s.records.Reload()
+		if err != nil {
+			loaded.Close()
+			err = fmt.Errorf("records: %w", err)
+		}
+	}
+	if err != nil {
+		s.metrics.ReloadsTotal.WithLabelValues("failure").Inc()
+		s.metrics.ReloadLastSuccess.Set(0)
+		s.log.Error("reload failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))
+		return err
+	}
+	s.swap(loaded)
+	s.metrics.ReloadsTotal.WithLabelValues("success").Inc()
+	s.metrics.ReloadLastSuccess.Set(1)
+	s.log.Info("reload complete", zap.Strings("hubs", s.HubNames()))
+	return nil
+}
+
+// HubNames lists the running hubs.
+func (s *Server) HubNames() []string {
+	reg := s.reg.Load()
+	names := make([]string, 0, len(reg.hubs))
+	for n := range reg.hubs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// hubByName returns a running hub.
+func (s *Server) hubByName(name string) (*hub.Hub, bool) {
+	h, ok := s.reg.Load().hubs[name]
+	return h, ok
+}
+
+// resolveNamespace maps /hub/<name> and <prefix>/hub/<name> to the hub.
+func (s *Server) resolveNamespace(name string) *sio.Namespace {
+	parts := strings.Split(strings.TrimRight(name, "/"), "/")
+	if len(parts) < 3 || parts[len(parts)-2] != "hub" {
+		return nil
+	}
+	if h, ok := s.hubByName(parts[len(parts)-1]); ok {
+		return h.Namespace()
+	}
+	return nil
+}
+
+// Handler returns the daemon's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr returns the bound address once Run listens, else nil.
+func (s *Server) Addr() net.Addr {
+	a, _ := s.addr.Load().(net.Addr)
+	return a
+}
+
+// Run serves until ctx is done, then shuts down in order: stop accepting,
+// disconnect sockets, close the store.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	s.addr.Store(ln.Addr())
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.ready.Store(true)
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("hubs", s.HubNames()))
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.log.Info("shutting down")
+	_ = s.sio.Close(sctx)
+	if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		s.log.Warn("http shutdown", zap.Error(serr))
+	}
+	if cerr := s.store.Close(); cerr != nil {
+		s.log.Warn("close message store", zap.Error(cerr))
+	}
+	if reg := s.reg.Load(); reg != nil {
+		reg.scripts.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.log.Info("stopped")
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(s.cfg.SocketIO.Path, s.sio)
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.Reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		_, _ = w.Write([]byte("reloaded\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
