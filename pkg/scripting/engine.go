@@ -1,0 +1,397 @@
+package scripting
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+	"go.uber.org/zap"
+)
+
+// Options configures an Engine. Zero values take the defaults below.
+type Options struct {
+	// LibDir holds the service library: CommonJS modules (module.exports /
+	// exports.x). lib/chess.js is lib.chess, lib/games/world.js is
+	// lib.games.world. Empty means an empty lib.
+	LibDir string
+	// Runtimes is the number of runtimes (and goroutines). Default
+	// runtime.GOMAXPROCS(0).
+	Runtimes int
+	// CallTimeout is the deadline of one Eval once it starts running.
+	// Default 500ms.
+	CallTimeout time.Duration
+	// LoadTimeout bounds loading the whole lib into one runtime. Default the
+	// larger of 5s and 10*CallTimeout.
+	LoadTimeout time.Duration
+	// MaxCallStackSize caps the JavaScript call depth. Default 1024.
+	MaxCallStackSize int
+	// MaxInputBytes caps the (estimated) JSON size of the vars of one Eval.
+	// Default 1 MiB.
+	MaxInputBytes int
+	// Logger receives engine events and script logs (named "scripting").
+	// Default zap.NewNop().
+	Logger *zap.Logger
+	// KV backs kv.get/set/del/incr. Default a new MemoryKV.
+	KV KV
+	// KVPrefix is prepended to every key a script uses.
+	KVPrefix string
+	// Observer, if set, is called after every Eval with Program.Name (or
+	// "mscript"), the time from the Eval call to its return, and the error.
+	Observer func(kind string, d time.Duration, err error)
+}
+
+// Defaults.
+const (
+	DefaultCallTimeout      = 500 * time.Millisecond
+	DefaultMaxCallStackSize = 1024
+	DefaultMaxInputBytes    = 1 << 20
+	// minLoadTimeout is the least default LoadTimeout.
+	minLoadTimeout = 5 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.Runtimes <= 0 {
+		o.Runtimes = runtime.GOMAXPROCS(0)
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.LoadTimeout <= 0 {
+		o.LoadTimeout = max(minLoadTimeout, 10*o.CallTimeout)
+	}
+	if o.MaxCallStackSize <= 0 {
+		o.MaxCallStackSize = DefaultMaxCallStackSize
+	}
+	if o.MaxInputBytes <= 0 {
+		o.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.KV == nil {
+		o.KV = NewMemoryKV()
+	}
+	return o
+}
+
+// Engine runs compiled MScript programs on a fixed set of goja runtimes.
+// Each runtime is owned by one goroutine that runs one call at a time; calls
+// with the same affinity always go to the same runtime.
+type Engine struct {
+	opts      Options
+	lib       *library
+	log       *zap.Logger
+	scriptLog *zap.Logger
+	reserved  map[string]bool // globals vars may not shadow
+
+	workers []*worker
+	next    atomic.Uint32 // round robin for calls without affinity
+
+	quit      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+type worker struct {
+	e    *Engine
+	id   int
+	rt   *jsRuntime // nil after a failed rebuild
+	jobs chan *job
+}
+
+type job struct {
+	ctx     context.Context
+	p       *Program
+	vars    map[string]any
+	asBool  bool
+	results chan result
+}
+
+type result struct {
+	val any
+	ok  bool
+	err error
+}
+
+// NewEngine compiles the lib and builds Options.Runtimes runtimes, each with
+// its own instance of every lib module. A module that fails to compile or to
+// load fails NewEngine with an error naming its file.
+func NewEngine(opts Options) (*Engine, error) {
+	opts = opts.withDefaults()
+	lib, err := loadLibrary(opts.LibDir)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger.Named("scripting")
+	e := &Engine{
+		opts:      opts,
+		lib:       lib,
+		log:       log,
+		scriptLog: log.Named("script"),
+		quit:      make(chan struct{}),
+	}
+	for i := 0; i < opts.Runtimes; i++ {
+		rt, err := newRuntime(e, e.opts.LoadTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("build script runtime: %w", err)
+		}
+		if i == 0 {
+			if e.reserved, err = globalNames(rt.vm); err != nil {
+				return nil, err
+			}
+		}
+		e.workers = append(e.workers, &worker{e: e, id: i, rt: rt, jobs: make(chan *job, 64)})
+	}
+	for _, w := range e.workers {
+		e.wg.Add(1)
+		go w.loop()
+	}
+	log.Debug("script engine started", zap.Int("runtimes", len(e.workers)), zap.Strings("lib", lib.ids))
+	return e, nil
+}
+
+// globalNames lists the global properties of a fresh runtime (built-ins and
+// host objects), which Eval vars may not replace.
+func globalNames(vm *goja.Runtime) (map[string]bool, error) {
+	v, err := vm.RunString("Object.getOwnPropertyNames(globalThis)")
+	if err != nil {
+		return nil, fmt.Errorf("list globals: %w", err)
+	}
+	var names []string
+	if err := vm.ExportTo(v, &names); err != nil {
+		return nil, fmt.Errorf("list globals: %w", err)
+	}
+	out := make(map[string]bool, len(names)+len(hostNames))
+	for _, n := range names {
+		out[n] = true
+	}
+	for _, n := range hostNames {
+		out[n] = true
+	}
+	return out, nil
+}
+
+// Lib returns the module names of the lib ("chess", "games/world"), sorted.
+func (e *Engine) Lib() []string {
+	return append([]string(nil), e.lib.ids...)
+}
+
+// Eval runs p with vars as global variables for this call only and returns
+// the result as plain Go values: map[string]any, []any, string, bool, int64
+// (whole numbers), float64, or nil for undefined and null. The call runs on
+// the runtime chosen by affinity (a room id); an empty affinity spreads calls
+// over all runtimes. Every failure is a *ScriptError.
+func (e *Engine) Eval(ctx context.Context, p *Program, affinity string, vars map[string]any) (any, error) {
+	r := e.do(ctx, p, affinity, vars, false)
+	return r.val, r.err
+}
+
+// EvalBool is Eval for conditions: the result's JavaScript truthiness.
+func (e *Engine) EvalBool(ctx context.Context, p *Program, affinity string, vars map[string]any) (bool, error) {
+	r := e.do(ctx, p, affinity, vars, true)
+	return r.ok, r.err
+}
+
+func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars map[string]any, asBool bool) (r result) {
+	start := time.Now()
+	if e.opts.Observer != nil {
+		defer func() {
+			name := "mscript"
+			if p != nil && p.Name != "" {
+				name = p.Name
+			}
+			e.opts.Observer(name, time.Since(start), r.err)
+		}()
+	}
+	if err := e.checkInput(p, vars); err != nil {
+		return result{err: err}
+	}
+	j := &job{ctx: ctx, p: p, vars: vars, asBool: asBool, results: make(chan result, 1)}
+	w := e.pick(affinity)
+	select {
+	case <-e.quit:
+		return result{err: newError(KindClosed, ErrClosed, "engine closed")}
+	default:
+	}
+	select {
+	case w.jobs <- j:
+	case <-ctx.Done():
+		return result{err: newError(KindCanceled, ctx.Err(), "script call canceled while queued: %v", ctx.Err())}
+	case <-e.quit:
+		return result{err: newError(KindClosed, ErrClosed, "engine closed")}
+	}
+	select {
+	case r = <-j.results:
+		return r
+	case <-e.quit:
+		select {
+		case r = <-j.results: // finished just before Close
+			return r
+		default:
+			return result{err: newError(KindClosed, ErrClosed, "engine closed")}
+		}
+	}
+}
+
+func (e *Engine) checkInput(p *Program, vars map[string]any) error {
+	if p == nil || p.prg == nil {
+		return newError(KindInput, nil, "program is nil or not compiled")
+	}
+	total := 0
+	for name, v := range vars {
+		if name == "" || e.reserved[name] {
+			return newError(KindInput, nil, "variable name %q is reserved", name)
+		}
+		n, err := inputSize(v, e.opts.MaxInputBytes-total, 0)
+		if err != nil {
+			return newError(KindInput, err, "variable %s: %v", name, err)
+		}
+		total += n + len(name)
+		if total > e.opts.MaxInputBytes {
+			return newError(KindInput, ErrInputTooLarge, "variables exceed %d bytes of JSON", e.opts.MaxInputBytes)
+		}
+	}
+	return nil
+}
+
+// pick returns the worker for affinity: a stable FNV-1a hash, or round robin
+// when affinity is empty.
+func (e *Engine) pick(affinity string) *worker {
+	n := uint32(len(e.workers))
+	if affinity == "" {
+		return e.workers[e.next.Add(1)%n]
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(affinity))
+	return e.workers[h.Sum32()%n]
+}
+
+// Close stops the workers after the calls they are running; queued and later
+// calls fail with ErrClosed. It is safe to call more than once.
+func (e *Engine) Close() {
+	e.closeOnce.Do(func() {
+		close(e.quit)
+		e.wg.Wait()
+	})
+}
+
+func (w *worker) loop() {
+	defer w.e.wg.Done()
+	for {
+		select {
+		case <-w.e.quit:
+			return
+		case j := <-w.jobs:
+			j.results <- w.run(j)
+		}
+	}
+}
+
+// run executes one job on the worker's runtime. A Go panic discards the
+// runtime (its state may be inconsistent) and builds a fresh one, which loses
+// that runtime's module state.
+func (w *worker) run(j *job) (r result) {
+	if err := j.ctx.Err(); err != nil {
+		return result{err: newError(KindCanceled, err, "script call canceled while queued: %v", err)}
+	}
+	if w.rt == nil {
+		rt, err := newRuntime(w.e, w.e.opts.LoadTimeout)
+		if err != nil {
+			return result{err: newError(KindPanic, err, "script runtime unavailable: %v", err)}
+		}
+		w.rt = rt
+	}
+	label := j.p.Name
+	defer func() {
+		if x := recover(); x != nil {
+			w.e.log.Error("script panicked; rebuilding runtime",
+				zap.String("script", label), zap.Int("runtime", w.id),
+				zap.Any("panic", x), zap.ByteString("stack", debug.Stack()))
+			w.rt = nil
+			err, _ := x.(error)
+			r = result{err: newError(KindPanic, err, "panic: %v", x)}
+			if rt, rerr := newRuntime(w.e, w.e.opts.LoadTimeout); rerr == nil {
+				w.rt = rt
+			} else {
+				w.e.log.Error("rebuild script runtime", zap.Error(rerr))
+			}
+		}
+	}()
+	rt := w.rt
+	callCtx, cancel := context.WithTimeout(j.ctx, w.e.opts.CallTimeout)
+	defer cancel()
+	rt.ctx, rt.label = callCtx, j.p.Name
+	defer func() { rt.ctx, rt.label = context.Background(), "" }()
+
+	names, err := rt.setVars(j.vars)
+	defer rt.clearVars(names)
+	if err != nil {
+		return result{err: newError(KindInput, err, "%v", err)}
+	}
+	err = rt.guarded(callCtx, func() error {
+		v, err := rt.vm.RunProgram(j.p.prg)
+		if err != nil {
+			return err
+		}
+		if j.asBool {
+			r.ok = v.ToBoolean()
+			return nil
+		}
+		r.val, err = rt.export(v)
+		if err != nil {
+			return asResultError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return result{err: classify(j.ctx, callCtx, err)}
+	}
+	return r
+}
+
+// asResultError marks a failed export as a result error unless the runtime
+// was interrupted or overflowed while exporting.
+func asResultError(err error) error {
+	switch err.(type) {
+	case *goja.InterruptedError, *goja.StackOverflowError:
+		return err
+	case *goja.Exception:
+		return newError(KindResult, err, "%s", err.(*goja.Exception).Value().String())
+	}
+	return newError(KindResult, err, "%v", err)
+}
+
+// setVars defines vars as globals in a stable order and returns their names.
+func (rt *jsRuntime) setVars(vars map[string]any) ([]string, error) {
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	g := rt.vm.GlobalObject()
+	for i, name := range names {
+		v, err := rt.toJS(vars[name], 0)
+		if err == nil {
+			err = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		}
+		if err != nil {
+			return names[:i], fmt.Errorf("variable %s: %w", name, err)
+		}
+	}
+	return names, nil
+}
+
+// clearVars removes the globals of the call.
+func (rt *jsRuntime) clearVars(names []string) {
+	g := rt.vm.GlobalObject()
+	for _, name := range names {
+		_ = g.Delete(name)
+	}
+}

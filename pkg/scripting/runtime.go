@@ -1,0 +1,147 @@
+package scripting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// jsRuntime is one goja runtime with the host functions and its own instance
+// of every lib module. It is used by one goroutine at a time (its worker); only
+// the interrupt guard is touched from other goroutines.
+type jsRuntime struct {
+	vm        *goja.Runtime
+	e         *Engine
+	jsonParse goja.Callable
+	jsonStr   goja.Callable
+	plain     goja.Callable
+	freeze    goja.Callable
+
+	// ctx is the context of the call in progress, for host functions.
+	ctx context.Context
+	// label names the program in progress, for logs.
+	label string
+
+	// guard serialises Interrupt against the end of a call, so that an
+	// interrupt can never land after ClearInterrupt and hit the next call.
+	guard   sync.Mutex
+	running bool
+}
+
+// interruptCause is what the runtime is interrupted with.
+type interruptCause struct{ err error }
+
+// newRuntime builds a runtime, captures the built-ins the host relies on
+// before any module can replace them, installs the host functions and loads
+// every lib module under a deadline of loadTimeout.
+func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
+	vm := goja.New()
+	vm.SetMaxCallStackSize(e.opts.MaxCallStackSize)
+	rt := &jsRuntime{vm: vm, e: e, ctx: context.Background()}
+
+	var err error
+	if rt.jsonParse, err = builtin(vm, "JSON.parse"); err != nil {
+		return nil, err
+	}
+	if rt.jsonStr, err = builtin(vm, "JSON.stringify"); err != nil {
+		return nil, err
+	}
+	if rt.freeze, err = builtin(vm, "Object.freeze"); err != nil {
+		return nil, err
+	}
+	if rt.plain, err = builtin(vm, plainJS); err != nil {
+		return nil, err
+	}
+	if err := rt.installHost(); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	var lib *goja.Object
+	err = rt.guarded(ctx, func() error {
+		var err error
+		lib, err = (&modules{rt: rt, lib: e.lib, cache: make(map[string]*goja.Object)}).build()
+		return err
+	})
+	if err != nil {
+		se := classify(context.Background(), ctx, err)
+		var le *libLoadError
+		if errors.As(err, &le) {
+			se.Msg = "lib " + le.file + ": " + se.Msg
+		}
+		return nil, se
+	}
+	if err := vm.GlobalObject().DefineDataProperty("lib", lib, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		return nil, fmt.Errorf("install lib: %w", err)
+	}
+	return rt, nil
+}
+
+func builtin(vm *goja.Runtime, expr string) (goja.Callable, error) {
+	v, err := vm.RunString(expr)
+	if err != nil {
+		return nil, fmt.Errorf("init %.40s: %w", expr, err)
+	}
+	fn, ok := goja.AssertFunction(v)
+	if !ok {
+		return nil, fmt.Errorf("init %.40s: not a function", expr)
+	}
+	return fn, nil
+}
+
+// guarded runs f with the runtime armed: when ctx ends, the running script is
+// interrupted. After f returns no interrupt can arrive and the flag is clear,
+// so the runtime is ready for the next call whatever happened.
+func (rt *jsRuntime) guarded(ctx context.Context, f func() error) error {
+	rt.guard.Lock()
+	rt.running = true
+	rt.guard.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		rt.guard.Lock()
+		defer rt.guard.Unlock()
+		if rt.running {
+			rt.vm.Interrupt(interruptCause{err: context.Cause(ctx)})
+		}
+	})
+	defer func() {
+		stop()
+		rt.guard.Lock()
+		rt.running = false
+		rt.guard.Unlock()
+		rt.vm.ClearInterrupt()
+	}()
+	return f()
+}
+
+// classify maps an error from goja (or from our own conversions) to a
+// ScriptError. parent is the caller's context, call the per-call one.
+func classify(parent, call context.Context, err error) *ScriptError {
+	var se *ScriptError
+	if errors.As(err, &se) {
+		return se
+	}
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		if perr := parent.Err(); perr != nil {
+			return newError(KindCanceled, perr, "script call canceled: %v", perr)
+		}
+		if call.Err() != nil {
+			return newError(KindTimeout, ErrTimeout, "script call timed out")
+		}
+		return newError(KindRuntime, err, "interrupted: %v", ie.Value())
+	}
+	var so *goja.StackOverflowError
+	if errors.As(err, &so) {
+		return newError(KindRuntime, ErrStackOverflow, "%s", so.Error())
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return newError(KindRuntime, err, "%s", ex.Error())
+	}
+	return newError(KindRuntime, err, "%v", err)
+}

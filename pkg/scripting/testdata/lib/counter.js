@@ -1,0 +1,5 @@
+let calls = 0;
+exports.next = function () {
+  calls += 1;
+  return calls;
+};
