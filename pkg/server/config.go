@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -156,8 +157,35 @@ func envKey(name string) string {
 	if fk, ok := flagKeys[strings.ReplaceAll(key, "_", "-")]; ok {
 		return fk
 	}
-	key = strings.ReplaceAll(key, "__", ".")
-	return strings.ReplaceAll(key, "_", "")
+	key = strings.ReplaceAll(strings.ReplaceAll(key, "__", "."), "_", "")
+	if canon, ok := canonicalKeys()[key]; ok {
+		return canon
+	}
+	return key
+}
+
+// canonicalKeys maps every config key, lowercased, to its spelling in the
+// koanf tags (so that an environment key and a file key are the same key).
+func canonicalKeys() map[string]string {
+	out := map[string]string{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("koanf")
+			if tag == "" {
+				continue
+			}
+			key := prefix + tag
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, key+".")
+				continue
+			}
+			out[strings.ToLower(key)] = key
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return out
 }
 
 // Validate checks the configuration for values the daemon cannot use.

@@ -53,7 +53,7 @@ func Load(cfg Config, log *zap.Logger) (*Loaded, error) {
 		LibDir:      cfg.Lib,
 		Runtimes:    cfg.Scripting.Runtimes,
 		CallTimeout: cfg.Scripting.CallTimeout,
-		Logger:      log.Named("scripting"),
+		Logger:      log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load service library %s: %w", cfg.Lib, err)

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+)
+
+func loadWith(t *testing.T, args []string, env []string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	AddFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	return LoadConfig(fs, env)
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hubd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+listen: 127.0.0.1:9000
+hubs: from-file
+data: file-data
+auth: {jwtSecret: file-secret, leeway: 5s}
+socketio: {pingInterval: 7s, allowedOrigins: [https://a.example]}
+`), 0o600))
+
+	tests := []struct {
+		name  string
+		args  []string
+		env   []string
+		check func(t *testing.T, c Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			d := DefaultConfig()
+			require.Equal(t, d, c)
+		}},
+		{name: "file over defaults", args: []string{"--config", file}, check: func(t *testing.T, c Config) {
+			require.Equal(t, "127.0.0.1:9000", c.Listen)
+			require.Equal(t, "from-file", c.Hubs)
+			require.Equal(t, "file-secret", c.Auth.JWTSecret)
+			require.Equal(t, 5*time.Second, c.Auth.Leeway)
+			require.Equal(t, 7*time.Second, c.SocketIO.PingInterval)
+			require.Equal(t, []string{"https://a.example"}, c.SocketIO.AllowedOrigins)
+			require.Equal(t, 20*time.Second, c.SocketIO.PingTimeout, "unset keys keep defaults")
+		}},
+		{name: "env over file", args: []string{"--config", file},
+			env: []string{"HUBD_LISTEN=127.0.0.1:9100", "HUBD_JWT_SECRET=env-secret", "HUBD_SOCKETIO__PING_INTERVAL=3s", "OTHER=x"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "127.0.0.1:9100", c.Listen)
+				require.Equal(t, "env-secret", c.Auth.JWTSecret)
+				require.Equal(t, 3*time.Second, c.SocketIO.PingInterval)
+				require.Equal(t, "from-file", c.Hubs)
+			}},
+		{name: "flags over env", args: []string{"--config", file, "--listen", "127.0.0.1:0", "--jwt-secret", "flag-secret", "--data", "d2"},
+			env: []string{"HUBD_LISTEN=127.0.0.1:9100", "HUBD_JWT_SECRET=env-secret"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "127.0.0.1:0", c.Listen)
+				require.Equal(t, "flag-secret", c.Auth.JWTSecret)
+				require.Equal(t, "d2", c.Data)
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadWith(t, tc.args, tc.env)
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("socketio: {pingInterval: soon}\n"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{name: "missing file", args: []string{"--config", filepath.Join(dir, "none.yaml")}, want: "read config"},
+		{name: "bad duration", args: []string{"--config", bad}, want: "decode config"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, want: "log.format"},
+		{name: "bad path", env: []string{"HUBD_SOCKETIO__PATH=socket"}, want: "socketio.path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadWith(t, tc.args, tc.env)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
