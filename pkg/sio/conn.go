@@ -1,0 +1,504 @@
+package sio
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// EngineConn is one Engine.IO session. Writes go through a bounded queue
+// drained by the active transport: the pending GET for polling, a writer
+// goroutine for WebSocket.
+type EngineConn struct {
+	id        string
+	e         *Engine
+	req       *http.Request
+	transport atomic.Value // "polling" | "websocket"
+
+	queue  chan *outbound
+	done   chan struct{} // closed when the session ends
+	wake   chan struct{} // asks a pending poll to return a noop
+	closed chan struct{} // closed after OnClose ran
+
+	pollActive atomic.Bool
+	readMu     sync.Mutex // serializes incoming packets of polling POSTs
+
+	mu           sync.Mutex
+	upgrading    bool
+	probeWS      *websocket.Conn
+	ws           *websocket.Conn
+	closing      bool
+	clientClosed bool
+	reason       string
+	awaitingPong bool
+	hb           *time.Timer
+
+	// Data is a slot for the EngineHandler (Server keeps its client here).
+	Data any
+}
+
+// ID is the Engine.IO session id.
+func (c *EngineConn) ID() string { return c.id }
+
+// Request is the handshake request (body not usable).
+func (c *EngineConn) Request() *http.Request { return c.req }
+
+// Transport is "polling" or "websocket".
+func (c *EngineConn) Transport() string { return c.transport.Load().(string) }
+
+// Done is closed when the connection has ended.
+func (c *EngineConn) Done() <-chan struct{} { return c.done }
+
+// SendMessage queues one message packet.
+func (c *EngineConn) SendMessage(data []byte, binaryData bool) error {
+	var f *frame
+	if binaryData {
+		f = binaryFrame(data)
+	} else {
+		b := newFrameBuf(len(data) + 1)
+		b = append(b, '4')
+		b = append(b, data...)
+		f = finish(b, false)
+	}
+	return c.enqueue(&outbound{frames: []*frame{f}})
+}
+
+// enqueue never blocks: a full queue closes the connection.
+func (c *EngineConn) enqueue(o *outbound) error {
+	select {
+	case <-c.done:
+		return ErrConnClosed
+	default:
+	}
+	select {
+	case c.queue <- o:
+		return nil
+	default:
+		c.e.stats.slowConsumers.Add(1)
+		c.e.wg.Go(func() { c.Close("slow consumer") })
+		return ErrSlowConsumer
+	}
+}
+
+// CloseGraceful flushes what is queued, sends a close, then ends the session.
+func (c *EngineConn) CloseGraceful() {
+	select {
+	case c.queue <- closeItem:
+	default:
+		c.Close("server shutting down")
+	}
+}
+
+// Close ends the session at once with the given reason.
+func (c *EngineConn) Close(reason string) { c.closeWith(reason, false) }
+
+func (c *EngineConn) closeWith(reason string, byClient bool) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.clientClosed = byClient
+	c.reason = reason
+	ws, probe := c.ws, c.probeWS
+	if c.hb != nil {
+		c.hb.Stop()
+	}
+	close(c.done)
+	c.mu.Unlock()
+
+	c.e.remove(c, byClient && c.Transport() == "polling" && !c.pollActive.Load())
+	if ws != nil {
+		_ = ws.Close()
+	}
+	if probe != nil {
+		_ = probe.Close()
+	}
+	c.e.log.Debug("connection closed", zap.String("sid", c.id), zap.String("reason", reason))
+	c.e.h.OnClose(c, reason)
+	close(c.closed)
+}
+
+func (c *EngineConn) heartbeat() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		c.mu.Unlock()
+		c.Close("ping timeout")
+		return
+	}
+	c.awaitingPong = true
+	c.hb.Reset(c.e.opts.PingTimeout)
+	c.mu.Unlock()
+	_ = c.enqueue(&outbound{frames: []*frame{framePing}})
+}
+
+func (c *EngineConn) onPong() {
+	c.mu.Lock()
+	if c.awaitingPong && !c.closing {
+		c.awaitingPong = false
+		c.hb.Reset(c.e.opts.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// handlePacket processes one decoded incoming Engine.IO packet.
+func (c *EngineConn) handlePacket(typ byte, data []byte, binaryData bool) error {
+	st := c.e.stats
+	st.packetsIn.Add(1)
+	st.bytesIn.Add(uint64(len(data) + 1))
+	switch typ {
+	case '4':
+		if err := c.e.h.OnMessage(c, data, binaryData); err != nil {
+			return err
+		}
+	case '3':
+		c.onPong()
+	case '1':
+		c.closeWith("transport close", true)
+	case '2', '5', '6':
+		// ping from a client, stray upgrade, noop: ignored as in EIO 4.
+	default:
+		return eioErr("unknown packet type")
+	}
+	return nil
+}
+
+// decodeEIOPacket splits one text packet into type and data.
+func decodeEIOPacket(p []byte) (byte, []byte, error) {
+	if len(p) == 0 {
+		return 0, nil, eioErr("empty packet")
+	}
+	t := p[0]
+	if t < '0' || t > '6' {
+		return 0, nil, eioErr("unknown packet type")
+	}
+	return t, p[1:], nil
+}
+
+// DecodePayload splits an HTTP long-polling payload into packets and calls fn
+// for each. Binary packets ("b" + base64) are decoded.
+func DecodePayload(body []byte, fn func(typ byte, data []byte, binary bool) error) error {
+	if len(body) == 0 {
+		return eioErr("empty payload")
+	}
+	for len(body) > 0 {
+		var p []byte
+		if i := bytes.IndexByte(body, 0x1e); i >= 0 {
+			p, body = body[:i], body[i+1:]
+			if len(body) == 0 {
+				return eioErr("trailing separator")
+			}
+		} else {
+			p, body = body, nil
+		}
+		if len(p) > 0 && p[0] == 'b' {
+			raw := make([]byte, base64.StdEncoding.DecodedLen(len(p)-1))
+			n, err := base64.StdEncoding.Decode(raw, p[1:])
+			if err != nil {
+				return eioErr("bad base64")
+			}
+			if err := fn('4', raw[:n], true); err != nil {
+				return err
+			}
+			continue
+		}
+		t, d, err := decodeEIOPacket(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(t, d, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// post receives a polling payload.
+func (c *EngineConn) post(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.e.opts.MaxPayload))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.Close("transport error")
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		c.Close("transport error")
+		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	c.readMu.Lock()
+	err = DecodePayload(body, c.handlePacket)
+	c.readMu.Unlock()
+	if err != nil {
+		c.e.log.Debug("bad polling payload", zap.String("sid", c.id), zap.Error(err))
+		c.Close("parse error")
+		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = w.Write([]byte("ok"))
+}
+
+// poll answers a long-polling GET with whatever is queued, waiting if empty.
+func (c *EngineConn) poll(w http.ResponseWriter, r *http.Request) {
+	if !c.pollActive.CompareAndSwap(false, true) {
+		// Concurrent GET on one session: close it, as the reference does.
+		c.Close("transport error")
+		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	defer c.pollActive.Store(false)
+	var out []byte
+	closeAfter := false
+	select {
+	case o := <-c.queue:
+		out, closeAfter = c.appendPolling(nil, o)
+		max := int(c.e.opts.MaxPayload)
+	drain:
+		for !closeAfter && len(out) < max {
+			select {
+			case o := <-c.queue:
+				out = append(out, 0x1e)
+				var cl bool
+				out, cl = c.appendPolling(out, o)
+				closeAfter = cl
+			default:
+				break drain
+			}
+		}
+	case <-c.wake:
+		out = []byte("6")
+	case <-c.done:
+		c.mu.Lock()
+		byClient := c.clientClosed
+		c.mu.Unlock()
+		if byClient {
+			out = []byte("6")
+		} else {
+			out = []byte("1")
+		}
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = w.Write(out)
+	c.e.stats.bytesOut.Add(uint64(len(out)))
+	if closeAfter {
+		c.Close("server shutting down")
+	}
+}
+
+func (c *EngineConn) appendPolling(out []byte, o *outbound) ([]byte, bool) {
+	if o.close {
+		c.e.stats.packetsOut.Add(1)
+		return append(out, '1'), true
+	}
+	for i, f := range o.frames {
+		if i > 0 {
+			out = append(out, 0x1e)
+		}
+		p := f.payload()
+		if f.binary {
+			out = append(out, 'b')
+			out = base64.StdEncoding.AppendEncode(out, p)
+		} else {
+			out = append(out, p...)
+		}
+	}
+	c.e.stats.packetsOut.Add(uint64(len(o.frames)))
+	return out, false
+}
+
+func (c *EngineConn) beginUpgrade() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.upgrading || c.Transport() != "polling" {
+		return false
+	}
+	c.upgrading = true
+	return true
+}
+
+// probe runs the upgrade handshake on a new WebSocket: 2probe/3probe, then
+// 5 switches the session to it.
+func (c *EngineConn) probe(ws *websocket.Conn) {
+	ws.SetReadLimit(c.e.opts.MaxPayload)
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
+	c.probeWS = ws
+	c.mu.Unlock()
+	fail := func() {
+		c.mu.Lock()
+		c.upgrading = false
+		c.probeWS = nil
+		c.mu.Unlock()
+		_ = ws.Close()
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(c.e.opts.PingInterval + c.e.opts.PingTimeout))
+	for {
+		mt, msg, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			fail()
+			return
+		}
+		switch string(msg) {
+		case "2probe":
+			_ = ws.SetWriteDeadline(time.Now().Add(c.e.opts.WriteTimeout))
+			if _, err := ws.NetConn().Write(framePongProbe.wire()); err != nil {
+				fail()
+				return
+			}
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		case "5":
+			c.mu.Lock()
+			if c.closing {
+				c.mu.Unlock()
+				_ = ws.Close()
+				return
+			}
+			c.upgrading = false
+			c.probeWS = nil
+			c.ws = ws
+			c.transport.Store("websocket")
+			c.mu.Unlock()
+			// Drop a wake token that nobody consumed.
+			select {
+			case <-c.wake:
+			default:
+			}
+			_ = ws.SetReadDeadline(time.Time{})
+			c.startWriter(ws)
+			c.readWebSocket(ws)
+			return
+		default:
+			fail()
+			return
+		}
+	}
+}
+
+func (c *EngineConn) attachWebSocket(ws *websocket.Conn) {
+	c.mu.Lock()
+	c.ws = ws
+	c.mu.Unlock()
+	c.startWriter(ws)
+}
+
+func (c *EngineConn) startWriter(ws *websocket.Conn) {
+	c.e.wg.Go(func() { c.writeWebSocket(ws.NetConn()) })
+}
+
+// readWebSocket is the read loop of an established WebSocket transport.
+func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
+	ws.SetReadLimit(c.e.opts.MaxPayload)
+	ws.SetPingHandler(func(data string) error {
+		b := newFrameBuf(len(data))
+		b = append(b, data...)
+		_ = c.enqueue(&outbound{frames: []*frame{finishOp(b, opPong, false)}})
+		return nil
+	})
+	ws.SetCloseHandler(func(int, string) error { return nil })
+	for {
+		mt, msg, err := ws.ReadMessage()
+		if err != nil {
+			reason := "transport close"
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				reason = "transport error"
+			}
+			c.Close(reason)
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			err = c.handlePacket('4', msg, true)
+		} else {
+			var t byte
+			var d []byte
+			t, d, err = decodeEIOPacket(msg)
+			if err == nil {
+				err = c.handlePacket(t, d, false)
+			}
+		}
+		if err != nil {
+			c.e.log.Debug("bad websocket packet", zap.String("sid", c.id), zap.Error(err))
+			c.Close("parse error")
+			return
+		}
+	}
+}
+
+// writeWebSocket drains the queue: it writes every frame already queued back
+// to back in one vectored write, then waits for more.
+func (c *EngineConn) writeWebSocket(nc net.Conn) {
+	bufs := make([][]byte, 0, 16)
+	timeout := c.e.opts.WriteTimeout
+	maxBatch := c.e.opts.WriteBatch
+	st := c.e.stats
+	for {
+		var o *outbound
+		select {
+		case o = <-c.queue:
+		case <-c.done:
+			return
+		}
+		bufs = bufs[:0]
+		closeAfter := false
+		var n, pk uint64
+		for {
+			if o.close {
+				bufs = append(bufs, wsCloseFrame.wire())
+				closeAfter = true
+				break
+			}
+			for _, f := range o.frames {
+				w := f.wire()
+				bufs = append(bufs, w)
+				n += uint64(len(w))
+			}
+			pk += uint64(len(o.frames))
+			if len(bufs) >= maxBatch {
+				break
+			}
+			select {
+			case o = <-c.queue:
+				continue
+			default:
+			}
+			break
+		}
+		_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+		nb := net.Buffers(bufs)
+		if _, err := nb.WriteTo(nc); err != nil {
+			c.Close("transport error")
+			return
+		}
+		st.packetsOut.Add(pk)
+		st.bytesOut.Add(n)
+		if closeAfter {
+			c.Close("server shutting down")
+			return
+		}
+	}
+}

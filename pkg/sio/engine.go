@@ -1,0 +1,354 @@
+package sio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// EngineHandler receives the messages of Engine.IO connections. Server
+// implements it for Socket.IO; tests may plug a plain echo handler.
+// Calls for one connection are never concurrent.
+type EngineHandler interface {
+	OnOpen(c *EngineConn)
+	// OnMessage gets a message packet. A returned error closes the
+	// connection with reason "parse error".
+	OnMessage(c *EngineConn, data []byte, binary bool) error
+	OnClose(c *EngineConn, reason string)
+}
+
+// Engine serves Engine.IO 4 over HTTP long-polling and WebSocket.
+type Engine struct {
+	opts    Options
+	h       EngineHandler
+	log     *zap.Logger
+	up      websocket.Upgrader
+	stats   *counters
+	closing atomic.Bool
+
+	mu    sync.RWMutex
+	conns map[string]*EngineConn
+	// closedByClient remembers, briefly, polling sessions the client closed
+	// with a "1" packet: a GET racing that POST gets a noop, not an error.
+	closedByClient map[string]struct{}
+
+	wg sync.WaitGroup
+}
+
+// Engine.IO error codes, as the protocol defines them.
+const (
+	codeTransportUnknown   = 0
+	codeUnknownSID         = 1
+	codeBadHandshakeMethod = 2
+	codeBadRequest         = 3
+	codeForbidden          = 4
+	codeUnsupportedVersion = 5
+)
+
+var codeMessages = [...]string{
+	"Transport unknown",
+	"Session ID unknown",
+	"Bad handshake method",
+	"Bad request",
+	"Forbidden",
+	"Unsupported protocol version",
+}
+
+// NewEngine returns an Engine.IO server delivering messages to h.
+func NewEngine(opts Options, h EngineHandler) *Engine {
+	opts = opts.withDefaults()
+	e := &Engine{
+		opts:  opts,
+		h:     h,
+		log:   opts.Logger.Named("engineio"),
+		stats: &counters{},
+		conns: make(map[string]*EngineConn),
+
+		closedByClient: make(map[string]struct{}),
+	}
+	e.up = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 1024,
+		CheckOrigin:     func(r *http.Request) bool { return e.originAllowed(r.Header.Get("Origin")) },
+	}
+	return e
+}
+
+// ConnCount is the number of open Engine.IO connections.
+func (e *Engine) ConnCount() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.conns)
+}
+
+func (e *Engine) originAllowed(origin string) bool {
+	if origin == "" || len(e.opts.AllowedOrigins) == 0 {
+		return true
+	}
+	for _, o := range e.opts.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) writeError(w http.ResponseWriter, status, code int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, codeMessages[code]})
+	_, _ = w.Write(b)
+}
+
+func (e *Engine) setCORS(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+}
+
+// ServeHTTP handles every Engine.IO request under Options.Path.
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if p != e.opts.Path && p != strings.TrimSuffix(e.opts.Path, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	if !e.originAllowed(r.Header.Get("Origin")) {
+		e.writeError(w, http.StatusForbidden, codeForbidden)
+		return
+	}
+	if r.Method == http.MethodOptions {
+		e.setCORS(w, r)
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	e.setCORS(w, r)
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	if transport != "polling" && transport != "websocket" {
+		e.writeError(w, http.StatusBadRequest, codeTransportUnknown)
+		return
+	}
+	if q.Get("EIO") != "4" {
+		e.writeError(w, http.StatusBadRequest, codeUnsupportedVersion)
+		return
+	}
+	sid := q.Get("sid")
+	if sid == "" {
+		if transport == "websocket" {
+			e.handshakeWebSocket(w, r)
+			return
+		}
+		if r.Method != http.MethodGet {
+			e.writeError(w, http.StatusBadRequest, codeBadHandshakeMethod)
+			return
+		}
+		e.handshakePolling(w, r)
+		return
+	}
+	c := e.lookup(sid)
+	if c == nil {
+		if transport == "polling" && r.Method == http.MethodGet && e.takeClosedByClient(sid) {
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = w.Write([]byte("6"))
+			return
+		}
+		e.writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	}
+	if transport == "websocket" {
+		e.upgrade(w, r, c)
+		return
+	}
+	if c.Transport() != "polling" {
+		e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		c.poll(w, r)
+	case http.MethodPost:
+		c.post(w, r)
+	default:
+		e.writeError(w, http.StatusBadRequest, codeBadRequest)
+	}
+}
+
+func (e *Engine) lookup(sid string) *EngineConn {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.conns[sid]
+}
+
+// newID returns 15 random bytes as 20 base64url characters.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
+	req := r.WithContext(context.Background())
+	req.Body = http.NoBody
+	c := &EngineConn{
+		id:     newID(),
+		e:      e,
+		req:    req,
+		queue:  make(chan *outbound, e.opts.WriteQueueSize),
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	c.transport.Store(transport)
+	return c
+}
+
+func (e *Engine) register(c *EngineConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing.Load() {
+		return false
+	}
+	e.conns[c.id] = c
+	e.stats.connsTotal.Add(1)
+	return true
+}
+
+func (e *Engine) handshakeJSON(c *EngineConn, upgrades []string) []byte {
+	b, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int64    `json:"maxPayload"`
+	}{c.id, upgrades, e.opts.PingInterval.Milliseconds(), e.opts.PingTimeout.Milliseconds(), e.opts.MaxPayload})
+	return b
+}
+
+func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
+	c := e.newConn(r, "polling")
+	if !e.register(c) {
+		http.Error(w, "server closing", http.StatusServiceUnavailable)
+		return
+	}
+	body := append([]byte{'0'}, e.handshakeJSON(c, []string{"websocket"})...)
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = w.Write(body)
+	e.stats.packetsOut.Add(1)
+	e.stats.bytesOut.Add(uint64(len(body)))
+	e.start(c)
+}
+
+func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := e.up.Upgrade(w, r, nil)
+	if err != nil {
+		e.log.Debug("websocket upgrade failed", zap.Error(err))
+		return
+	}
+	c := e.newConn(r, "websocket")
+	if !e.register(c) {
+		_ = ws.Close()
+		return
+	}
+	b := newFrameBuf(160)
+	b = append(b, '0')
+	b = append(b, e.handshakeJSON(c, []string{})...)
+	c.queue <- &outbound{frames: []*frame{finish(b, false)}}
+	c.attachWebSocket(ws)
+	e.start(c)
+	e.wg.Go(func() { c.readWebSocket(ws) })
+}
+
+func (e *Engine) start(c *EngineConn) {
+	c.hb = time.AfterFunc(e.opts.PingInterval, c.heartbeat)
+	e.h.OnOpen(c)
+}
+
+// upgrade handles a WebSocket request carrying the sid of a polling session.
+func (e *Engine) upgrade(w http.ResponseWriter, r *http.Request, c *EngineConn) {
+	ws, err := e.up.Upgrade(w, r, nil)
+	if err != nil {
+		e.log.Debug("websocket upgrade failed", zap.Error(err))
+		return
+	}
+	if !c.beginUpgrade() {
+		// Already upgraded or upgrading: accept then close, as the
+		// reference server does.
+		_, _ = ws.NetConn().Write(wsCloseFrame.wire())
+		_ = ws.Close()
+		return
+	}
+	e.wg.Go(func() { c.probe(ws) })
+}
+
+// Close closes every connection gracefully (pending packets are flushed) and
+// waits until they are gone or ctx ends, then closes the rest.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing.Store(true)
+	all := make([]*EngineConn, 0, len(e.conns))
+	for _, c := range e.conns {
+		all = append(all, c)
+	}
+	e.mu.Unlock()
+	for _, c := range all {
+		c.CloseGraceful()
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for e.ConnCount() > 0 {
+		select {
+		case <-ctx.Done():
+			for _, c := range all {
+				c.Close("server shutting down")
+			}
+			e.wg.Wait()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	e.wg.Wait()
+	return nil
+}
+
+func (e *Engine) remove(c *EngineConn, byClient bool) {
+	e.mu.Lock()
+	delete(e.conns, c.id)
+	if byClient {
+		e.closedByClient[c.id] = struct{}{}
+	}
+	e.mu.Unlock()
+	if byClient {
+		time.AfterFunc(time.Second, func() { e.takeClosedByClient(c.id) })
+	}
+}
+
+func (e *Engine) takeClosedByClient(sid string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.closedByClient[sid]
+	delete(e.closedByClient, sid)
+	return ok
+}

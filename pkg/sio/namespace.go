@@ -1,0 +1,260 @@
+package sio
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Namespace groups sockets and rooms. Handlers must be set before the
+// namespace receives connections.
+//
+// Lock order: Namespace.mu, then EngineConn.mu (taken by Close paths that are
+// never called with Namespace.mu held: a full queue closes asynchronously).
+type Namespace struct {
+	name string
+
+	onConnect    func(s *Socket, auth json.RawMessage) error
+	onConnection func(s *Socket)
+	onEvent      func(s *Socket, ev *Event)
+	onDisconnect func(s *Socket, reason string)
+
+	stats atomic.Pointer[counters]
+
+	mu      sync.RWMutex
+	sockets map[*Socket]struct{}
+	rooms   map[string]map[*Socket]struct{}
+}
+
+// NewNamespace returns a namespace not registered with any server, for
+// SetNamespaceResolver.
+func NewNamespace(name string) *Namespace {
+	return &Namespace{
+		name:    normNsp(name),
+		sockets: make(map[*Socket]struct{}),
+		rooms:   make(map[string]map[*Socket]struct{}),
+	}
+}
+
+// Name is the namespace name given at creation.
+func (n *Namespace) Name() string { return n.name }
+
+// OnConnect sets the admission hook, run before the client gets its CONNECT
+// reply. A non-nil error => CONNECT_ERROR with message err.Error(); if err
+// implements interface{ ErrorData() any } that is sent as "data".
+func (n *Namespace) OnConnect(h func(s *Socket, auth json.RawMessage) error) { n.onConnect = h }
+
+// OnConnection sets a hook run after the client got its CONNECT reply (the
+// place to emit a welcome).
+func (n *Namespace) OnConnection(h func(s *Socket)) { n.onConnection = h }
+
+// OnEvent sets the catch-all for every EVENT/BINARY_EVENT; it runs on the
+// socket's read goroutine, in arrival order per socket.
+func (n *Namespace) OnEvent(h func(s *Socket, ev *Event)) { n.onEvent = h }
+
+// OnDisconnect sets the hook run once when a socket leaves the namespace.
+func (n *Namespace) OnDisconnect(h func(s *Socket, reason string)) { n.onDisconnect = h }
+
+func (n *Namespace) add(s *Socket, st *counters) {
+	n.stats.CompareAndSwap(nil, st)
+	n.mu.Lock()
+	n.sockets[s] = struct{}{}
+	n.joinLocked(s, s.id)
+	n.mu.Unlock()
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	delete(n.sockets, s)
+	for r := range s.rooms {
+		n.leaveLocked(s, r)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Namespace) joinLocked(s *Socket, room string) {
+	m := n.rooms[room]
+	if m == nil {
+		m = make(map[*Socket]struct{})
+		n.rooms[room] = m
+	}
+	m[s] = struct{}{}
+	if s.rooms == nil {
+		s.rooms = make(map[string]struct{}, 2)
+	}
+	s.rooms[room] = struct{}{}
+}
+
+func (n *Namespace) leaveLocked(s *Socket, room string) {
+	if m := n.rooms[room]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(n.rooms, room)
+		}
+	}
+	delete(s.rooms, room)
+}
+
+// RoomSize is the number of sockets in room.
+func (n *Namespace) RoomSize(room string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms[room])
+}
+
+// SocketsIn lists the sockets in room.
+func (n *Namespace) SocketsIn(room string) []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.rooms[room]))
+	for s := range n.rooms[room] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// SocketCount is the number of sockets connected to the namespace.
+func (n *Namespace) SocketCount() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// DisconnectAll disconnects every socket of the namespace.
+func (n *Namespace) DisconnectAll(reason string) {
+	n.mu.RLock()
+	all := make([]*Socket, 0, len(n.sockets))
+	for s := range n.sockets {
+		all = append(all, s)
+	}
+	n.mu.RUnlock()
+	for _, s := range all {
+		s.Disconnect(reason)
+	}
+}
+
+// To starts a broadcast to the sockets in any of rooms.
+func (n *Namespace) To(rooms ...string) *Broadcast { return &Broadcast{ns: n, to: rooms} }
+
+// Except starts a broadcast to every socket not in any of rooms.
+func (n *Namespace) Except(rooms ...string) *Broadcast { return &Broadcast{ns: n, except: rooms} }
+
+// Emit sends to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return (&Broadcast{ns: n}).Emit(event, args...)
+}
+
+// Broadcast is an immutable broadcast target; To and Except return copies.
+type Broadcast struct {
+	ns     *Namespace
+	to     []string
+	except []string
+}
+
+// To adds rooms to the target set (union).
+func (b *Broadcast) To(rooms ...string) *Broadcast {
+	nb := *b
+	nb.to = append(slices.Clip(b.to), rooms...)
+	return &nb
+}
+
+// Except excludes the sockets in rooms.
+func (b *Broadcast) Except(rooms ...string) *Broadcast {
+	nb := *b
+	nb.except = append(slices.Clip(b.except), rooms...)
+	return &nb
+}
+
+// Emit encodes the event once per namespace name in use (normally one) and
+// queues the same frames to every recipient. It never blocks on a slow
+// connection: a full queue disconnects that connection.
+func (b *Broadcast) Emit(event string, args ...any) error {
+	n := b.ns
+	if st := n.stats.Load(); st != nil {
+		st.broadcasts.Add(1)
+	}
+	enc := broadcastEncoder{event: event, args: args}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var excluded map[*Socket]struct{}
+	if len(b.except) > 0 {
+		excluded = make(map[*Socket]struct{})
+		for _, r := range b.except {
+			for s := range n.rooms[r] {
+				excluded[s] = struct{}{}
+			}
+		}
+	}
+	send := func(s *Socket) error {
+		if _, skip := excluded[s]; skip {
+			return nil
+		}
+		o, err := enc.forNsp(s.nsp)
+		if err != nil {
+			return err
+		}
+		_ = s.client.conn.enqueue(o)
+		return nil
+	}
+	switch len(b.to) {
+	case 0:
+		for s := range n.sockets {
+			if err := send(s); err != nil {
+				return err
+			}
+		}
+	case 1:
+		for s := range n.rooms[b.to[0]] {
+			if err := send(s); err != nil {
+				return err
+			}
+		}
+	default:
+		seen := make(map[*Socket]struct{})
+		for _, r := range b.to {
+			for s := range n.rooms[r] {
+				if _, dup := seen[s]; dup {
+					continue
+				}
+				seen[s] = struct{}{}
+				if err := send(s); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// broadcastEncoder encodes lazily, once per namespace name.
+type broadcastEncoder struct {
+	event   string
+	args    []any
+	nsp     string
+	out     *outbound
+	aliases map[string]*outbound
+}
+
+func (e *broadcastEncoder) forNsp(nsp string) (*outbound, error) {
+	if e.out != nil && e.nsp == nsp {
+		return e.out, nil
+	}
+	if o, ok := e.aliases[nsp]; ok {
+		return o, nil
+	}
+	frames, err := encodePacket(nsp, pEvent, -1, e.event, true, e.args)
+	if err != nil {
+		return nil, err
+	}
+	o := &outbound{frames: frames}
+	if e.out == nil {
+		e.nsp, e.out = nsp, o
+	} else {
+		if e.aliases == nil {
+			e.aliases = make(map[string]*outbound)
+		}
+		e.aliases[nsp] = o
+	}
+	return o, nil
+}

@@ -1,0 +1,105 @@
+// Package sio is hubd's server side of the Socket.IO v4 protocol: Engine.IO 4
+// transports (WebSocket, HTTP long-polling, polling to WebSocket upgrade) and
+// Socket.IO 5 packets (namespaces, events, acks, binary attachments, rooms).
+//
+// Broadcasts are encoded once: the WebSocket frame of a packet is built a
+// single time and the same bytes are queued to every recipient. Each
+// connection has a bounded write queue; a connection whose queue is full is
+// closed with reason "slow consumer" instead of blocking the broadcaster.
+package sio
+
+import (
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configures a Server. The zero value is usable; defaults are applied
+// by withDefaults.
+type Options struct {
+	Path           string        // default "/socket.io/"
+	PingInterval   time.Duration // default 25s
+	PingTimeout    time.Duration // default 20s
+	MaxPayload     int64         // default 1_000_000 bytes
+	AllowedOrigins []string      // empty: any origin
+	WriteQueueSize int           // per connection, packets; default 1024; full => disconnect "slow consumer"
+	AckTimeout     time.Duration // default for EmitWithAck without ctx deadline; default 10s
+	Logger         *zap.Logger
+
+	// ConnectTimeout closes an Engine.IO connection that has not joined any
+	// namespace in time. Default 45s.
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds one WebSocket write (a batch of frames). Default 10s.
+	WriteTimeout time.Duration
+	// MaxDepth is the JSON nesting limit for incoming packets. Default 32.
+	MaxDepth int
+	// MaxAttachments is the largest attachment count accepted in a binary
+	// packet. Default 64.
+	MaxAttachments int
+	// WriteBatch is the most WebSocket frames written in one vectored
+	// write when several are queued. 1 writes each packet on its own.
+	// Default 256.
+	WriteBatch int
+}
+
+// Defaults, in one place.
+const (
+	DefaultPath           = "/socket.io/"
+	DefaultPingInterval   = 25 * time.Second
+	DefaultPingTimeout    = 20 * time.Second
+	DefaultMaxPayload     = 1_000_000
+	DefaultWriteQueueSize = 1024
+	DefaultAckTimeout     = 10 * time.Second
+	DefaultConnectTimeout = 45 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultMaxDepth       = 32
+	DefaultMaxAttachments = 64
+	DefaultWriteBatch     = 256
+)
+
+func (o Options) withDefaults() Options {
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if !strings.HasPrefix(o.Path, "/") {
+		o.Path = "/" + o.Path
+	}
+	if !strings.HasSuffix(o.Path, "/") {
+		o.Path += "/"
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = DefaultPingTimeout
+	}
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if o.WriteQueueSize <= 0 {
+		o.WriteQueueSize = DefaultWriteQueueSize
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = DefaultAckTimeout
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxAttachments <= 0 {
+		o.MaxAttachments = DefaultMaxAttachments
+	}
+	if o.WriteBatch <= 0 {
+		o.WriteBatch = DefaultWriteBatch
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}

@@ -1,0 +1,344 @@
+package sio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Server is a Socket.IO v4 server. Mount it at Options.Path.
+type Server struct {
+	opts   Options
+	engine *Engine
+	log    *zap.Logger
+	lim    Limits
+
+	mu       sync.RWMutex
+	nsps     map[string]*Namespace
+	resolver func(name string) *Namespace
+
+	sockets atomic.Int64
+}
+
+var _ EngineHandler = (*Server)(nil)
+var _ http.Handler = (*Server)(nil)
+
+// NewServer returns a Server with opts (defaults applied).
+func NewServer(opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		opts: opts,
+		log:  opts.Logger.Named("sio"),
+		lim:  Limits{MaxDepth: opts.MaxDepth, MaxAttachments: opts.MaxAttachments},
+		nsps: make(map[string]*Namespace),
+	}
+	s.engine = NewEngine(opts, s)
+	return s
+}
+
+// ServeHTTP serves Engine.IO requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func normNsp(name string) string {
+	if !strings.HasPrefix(name, "/") {
+		return "/" + name
+	}
+	return name
+}
+
+// Of returns the static namespace name, creating it on first use.
+func (s *Server) Of(name string) *Namespace {
+	name = normNsp(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.nsps[name]
+	if !ok {
+		ns = NewNamespace(name)
+		s.nsps[name] = ns
+	}
+	return ns
+}
+
+// SetNamespaceResolver is consulted for a CONNECT to a name that is not
+// static; returning nil => CONNECT_ERROR {"message":"Invalid namespace"}.
+// The same *Namespace may be returned for several names; its rooms are
+// shared and packets to a socket carry the name the client used.
+func (s *Server) SetNamespaceResolver(fn func(name string) *Namespace) {
+	s.mu.Lock()
+	s.resolver = fn
+	s.mu.Unlock()
+}
+
+func (s *Server) lookup(name string) *Namespace {
+	s.mu.RLock()
+	ns, ok := s.nsps[name]
+	fn := s.resolver
+	s.mu.RUnlock()
+	if ok {
+		return ns
+	}
+	if fn != nil {
+		return fn(name)
+	}
+	return nil
+}
+
+// ConnCount is the number of open Engine.IO connections.
+func (s *Server) ConnCount() int { return s.engine.ConnCount() }
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	c := s.engine.stats
+	return Stats{
+		Connections:             s.engine.ConnCount(),
+		ConnectionsTotal:        c.connsTotal.Load(),
+		Sockets:                 int(s.sockets.Load()),
+		PacketsIn:               c.packetsIn.Load(),
+		PacketsOut:              c.packetsOut.Load(),
+		BytesIn:                 c.bytesIn.Load(),
+		BytesOut:                c.bytesOut.Load(),
+		SlowConsumerDisconnects: c.slowConsumers.Load(),
+		ParseErrors:             c.parseErrors.Load(),
+		Broadcasts:              c.broadcasts.Load(),
+	}
+}
+
+// Close disconnects every socket with reason "server shutting down",
+// flushes and closes the connections, and waits for them until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	s.engine.mu.Lock()
+	s.engine.closing.Store(true)
+	conns := make([]*EngineConn, 0, len(s.engine.conns))
+	for _, c := range s.engine.conns {
+		conns = append(conns, c)
+	}
+	s.engine.mu.Unlock()
+	for _, c := range conns {
+		if cl, ok := c.Data.(*client); ok {
+			cl.disconnectAll("server shutting down", true)
+		}
+	}
+	if err := s.engine.Close(ctx); err != nil {
+		return errors.Join(ErrServerClosed, err)
+	}
+	return nil
+}
+
+// OnOpen implements EngineHandler.
+func (s *Server) OnOpen(c *EngineConn) {
+	cl := &client{s: s, conn: c, sockets: make(map[string]*Socket, 1)}
+	c.Data = cl
+	cl.connectTimer = time.AfterFunc(s.opts.ConnectTimeout, func() {
+		cl.mu.Lock()
+		n := len(cl.sockets)
+		cl.mu.Unlock()
+		if n == 0 {
+			c.Close("connect timeout")
+		}
+	})
+}
+
+// OnMessage implements EngineHandler.
+func (s *Server) OnMessage(c *EngineConn, data []byte, binaryData bool) error {
+	cl := c.Data.(*client)
+	if err := cl.handle(data, binaryData); err != nil {
+		s.engine.stats.parseErrors.Add(1)
+		return err
+	}
+	return nil
+}
+
+// OnClose implements EngineHandler.
+func (s *Server) OnClose(c *EngineConn, reason string) {
+	cl, ok := c.Data.(*client)
+	if !ok {
+		return
+	}
+	cl.connectTimer.Stop()
+	cl.disconnectAll(reason, false)
+}
+
+// client is the Socket.IO state of one Engine.IO connection.
+type client struct {
+	s            *Server
+	conn         *EngineConn
+	connectTimer *time.Timer
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by the namespace name the client used
+
+	// Binary packet being reassembled; read path only.
+	pending     *Packet
+	pendingArgs []json.RawMessage
+	pendingBufs [][]byte
+}
+
+func (cl *client) handle(data []byte, binaryData bool) error {
+	if binaryData {
+		if cl.pending == nil {
+			return sioErr("unexpected binary attachment")
+		}
+		cl.pendingBufs = append(cl.pendingBufs, data)
+		if len(cl.pendingBufs) < cl.pending.Attachments {
+			return nil
+		}
+		p, args, bufs := cl.pending, cl.pendingArgs, cl.pendingBufs
+		cl.pending, cl.pendingArgs, cl.pendingBufs = nil, nil, nil
+		return cl.dispatch(p, args, bufs)
+	}
+	if cl.pending != nil {
+		return sioErr("text packet while reassembling a binary packet")
+	}
+	p, err := DecodePacket(data, cl.s.lim)
+	if err != nil {
+		return err
+	}
+	var args []json.RawMessage
+	if p.Type == pEvent || p.Type == pAck || p.Type == pBinaryEvent || p.Type == pBinaryAck {
+		if args, err = splitArray(p.Data); err != nil {
+			return err
+		}
+	}
+	if p.Attachments > 0 {
+		if err := checkPlaceholders(args, p.Attachments); err != nil {
+			return err
+		}
+		cl.pending, cl.pendingArgs = &p, args
+		cl.pendingBufs = make([][]byte, 0, p.Attachments)
+		return nil
+	}
+	return cl.dispatch(&p, args, nil)
+}
+
+func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) error {
+	if p.Type == pConnect {
+		cl.connect(p)
+		return nil
+	}
+	cl.mu.Lock()
+	sock := cl.sockets[p.Nsp]
+	cl.mu.Unlock()
+	if sock == nil {
+		// Not connected to that namespace: ignored, as the reference does.
+		return nil
+	}
+	switch p.Type {
+	case pDisconnect:
+		sock.close("client namespace disconnect", false)
+	case pEvent, pBinaryEvent:
+		var name string
+		if err := json.Unmarshal(args[0], &name); err != nil {
+			return sioErr("event name must be a string")
+		}
+		ev := &Event{Name: name, Args: args[1:], Attachments: bufs, sock: sock, id: p.ID}
+		if h := sock.ns.onEvent; h != nil {
+			h(sock, ev)
+		}
+	case pAck, pBinaryAck:
+		sock.onAck(p.ID, args, bufs)
+	}
+	return nil
+}
+
+type invalidNamespaceError struct{}
+
+func (invalidNamespaceError) Error() string { return "Invalid namespace" }
+
+func (cl *client) connect(p *Packet) {
+	cl.mu.Lock()
+	_, dup := cl.sockets[p.Nsp]
+	cl.mu.Unlock()
+	if dup {
+		return
+	}
+	ns := cl.s.lookup(p.Nsp)
+	if ns == nil {
+		cl.connectError(p.Nsp, invalidNamespaceError{})
+		return
+	}
+	sock := &Socket{
+		id:     newID(),
+		nsp:    p.Nsp,
+		ns:     ns,
+		client: cl,
+		done:   make(chan struct{}),
+	}
+	var auth json.RawMessage
+	if len(p.Data) > 0 {
+		auth = json.RawMessage(p.Data)
+	}
+	if h := ns.onConnect; h != nil {
+		if err := h(sock, auth); err != nil {
+			cl.connectError(p.Nsp, err)
+			return
+		}
+	}
+	cl.mu.Lock()
+	select {
+	case <-cl.conn.done:
+		cl.mu.Unlock()
+		return
+	default:
+	}
+	cl.sockets[p.Nsp] = sock
+	cl.mu.Unlock()
+	cl.connectTimer.Stop()
+	sock.connected.Store(true)
+	cl.s.sockets.Add(1)
+	ns.add(sock, cl.s.engine.stats)
+	payload := make([]byte, 0, 40)
+	payload = append(payload, `{"sid":`...)
+	payload = appendJSONString(payload, sock.id)
+	payload = append(payload, '}')
+	if err := cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnect, p.Nsp, payload)}}); err != nil {
+		return
+	}
+	if h := ns.onConnection; h != nil {
+		h(sock)
+	}
+}
+
+func (cl *client) connectError(nsp string, err error) {
+	body := struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{Message: err.Error()}
+	var ed interface{ ErrorData() any }
+	if errors.As(err, &ed) {
+		body.Data = ed.ErrorData()
+	}
+	b, mErr := json.Marshal(body)
+	if mErr != nil {
+		b, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{err.Error()})
+	}
+	_ = cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnectError, nsp, b)}})
+}
+
+func (cl *client) remove(sock *Socket) {
+	cl.mu.Lock()
+	if cl.sockets[sock.nsp] == sock {
+		delete(cl.sockets, sock.nsp)
+	}
+	cl.mu.Unlock()
+}
+
+func (cl *client) disconnectAll(reason string, sendPacket bool) {
+	cl.mu.Lock()
+	socks := make([]*Socket, 0, len(cl.sockets))
+	for _, s := range cl.sockets {
+		socks = append(socks, s)
+	}
+	cl.mu.Unlock()
+	for _, s := range socks {
+		s.close(reason, sendPacket)
+	}
+}

@@ -1,0 +1,29 @@
+package sio
+
+import "sync/atomic"
+
+type counters struct {
+	connsTotal    atomic.Uint64
+	packetsIn     atomic.Uint64
+	packetsOut    atomic.Uint64
+	bytesIn       atomic.Uint64
+	bytesOut      atomic.Uint64
+	slowConsumers atomic.Uint64
+	parseErrors   atomic.Uint64
+	broadcasts    atomic.Uint64
+}
+
+// Stats is a snapshot of the server counters, for the daemon's metrics.
+// Totals only grow; Connections and Sockets are current values.
+type Stats struct {
+	Connections             int    // open Engine.IO connections
+	ConnectionsTotal        uint64 // Engine.IO handshakes accepted
+	Sockets                 int    // connected Socket.IO sockets, all namespaces
+	PacketsIn               uint64 // Engine.IO packets received
+	PacketsOut              uint64 // Engine.IO packets sent (attachments count as packets)
+	BytesIn                 uint64
+	BytesOut                uint64
+	SlowConsumerDisconnects uint64
+	ParseErrors             uint64 // connections closed for a malformed packet
+	Broadcasts              uint64 // Broadcast.Emit calls
+}
