@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func runReport(t *testing.T, args ...string) *Report {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, run(ctx, append(args, "--json"), &out, io.Discard))
+	var rep Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep), out.String())
+	return &rep
+}
+
+func TestScenariosAgainstFakeHub(t *testing.T) {
+	const secret = "test-secret"
+	tests := []struct {
+		name       string
+		rejectSend string
+		args       []string
+		check      func(t *testing.T, h *fakeHub, rep *Report)
+	}{
+		{
+			name: "fanout delivers every message to every member",
+			args: []string{"--scenario", "fanout", "--clients", "20", "--senders", "2", "--rate", "200",
+				"--warmup", "100ms", "--duration", "500ms"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Equal(t, 20, rep.Connect.Opened)
+				require.Equal(t, 1, tr.Rooms)
+				require.InDelta(t, 100, tr.Sent, 25, "about rate*duration sends")
+				require.Equal(t, tr.Sent*20, tr.Expected)
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Zero(t, tr.AcksFailed)
+				require.Zero(t, tr.UnparsedDelivered)
+				require.Positive(t, tr.DeliveredPerSec)
+				require.Positive(t, tr.Latency.Count)
+				require.GreaterOrEqual(t, tr.Latency.P99, tr.Latency.P50)
+				require.GreaterOrEqual(t, tr.Latency.Max, tr.Latency.P99)
+				require.Empty(t, rep.Errors)
+			},
+		},
+		{
+			name: "rooms counts deliveries per room and persisted acks",
+			args: []string{"--scenario", "rooms", "--clients", "20", "--rooms", "4", "--rate", "200",
+				"--warmup", "100ms", "--duration", "500ms"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Equal(t, 4, tr.Rooms)
+				require.Equal(t, 20, tr.Senders)
+				require.Positive(t, tr.Sent)
+				require.Equal(t, tr.Sent*5, tr.Expected)
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Positive(t, tr.PersistedPerSec)
+				require.Positive(t, tr.AckLatency.Count)
+			},
+		},
+		{
+			name:       "refused sends are counted by code",
+			rejectSend: "RATE_LIMITED",
+			args: []string{"--scenario", "fanout", "--clients", "3", "--senders", "1", "--rate", "50",
+				"--warmup", "50ms", "--duration", "300ms", "--drain", "2s"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Positive(t, tr.Sent)
+				require.Zero(t, tr.AcksOK)
+				require.Equal(t, tr.Sent, tr.AcksFailed)
+				require.Zero(t, tr.Delivered)
+				require.GreaterOrEqual(t, int64(rep.Errors["send: RATE_LIMITED"]), tr.Sent)
+			},
+		},
+		{
+			name: "idle reports memory of the given pid and answers pings",
+			args: []string{"--scenario", "idle", "--clients", "30", "--rooms", "3", "--settle", "10ms",
+				"--server-pid", strconv.Itoa(os.Getpid())},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				require.Equal(t, 30, rep.Connect.Opened)
+				require.Equal(t, int64(30), h.joined.Load())
+				require.NotNil(t, rep.Memory)
+				require.Positive(t, rep.Memory.BeforeBytes)
+				require.Positive(t, rep.Memory.AfterBytes)
+				require.Equal(t, int64(30), h.pongs.Load())
+			},
+		},
+		{
+			name: "connect opens every client",
+			args: []string{"--scenario", "connect", "--clients", "40", "--concurrency", "8"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				require.Equal(t, 40, rep.Connect.Opened)
+				require.Zero(t, rep.Connect.Failed)
+				require.Positive(t, rep.Connect.PerSec)
+				require.Equal(t, uint64(40), rep.Connect.LatencyMs.Count)
+				require.Zero(t, h.joined.Load())
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startFakeHub(t, secret)
+			h.rejectSend = tc.rejectSend
+			rep := runReport(t, append([]string{"--url", h.url(), "--token-secret", secret}, tc.args...)...)
+			tc.check(t, h, rep)
+		})
+	}
+}
+
+func TestConnectErrorsAreCountedByKind(t *testing.T) {
+	h := startFakeHub(t, "right")
+	tests := []struct {
+		name string
+		url  string
+		kind string
+	}{
+		{name: "wrong secret", url: h.url(), kind: "connect_error: Invalid token"},
+		{name: "no server", url: "ws://127.0.0.1:1", kind: "dial: connection refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := runReport(t, "--url", tc.url, "--token-secret", "wrong", "--scenario", "connect", "--clients", "5")
+			require.Zero(t, rep.Connect.Opened)
+			require.Equal(t, 5, rep.Connect.Failed)
+			require.Equal(t, map[string]int{tc.kind: 5}, rep.Errors)
+		})
+	}
+}
+
+func TestTextReport(t *testing.T) {
+	h := startFakeHub(t, "s")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--url", h.url(), "--token-secret", "s", "--scenario", "fanout",
+		"--clients", "4", "--rate", "40", "--warmup", "10ms", "--duration", "200ms"}, &out, io.Discard)
+	require.NoError(t, err)
+	for _, want := range []string{"scenario fanout", "deliveries/s", "latency p50", "persisted/s", "errors    none"} {
+		require.Contains(t, out.String(), want)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "defaults", args: nil},
+		{name: "unknown scenario", args: []string{"--scenario", "storm"}, wantErr: `--scenario "storm"`},
+		{name: "too many senders", args: []string{"--clients", "2", "--senders", "3"}, wantErr: "--senders"},
+		{name: "rooms not a divisor", args: []string{"--scenario", "rooms", "--clients", "10", "--rooms", "3"},
+			wantErr: "multiple of --rooms"},
+		{name: "zero rate", args: []string{"--rate", "0"}, wantErr: "--rate"},
+		{name: "idle ignores rate", args: []string{"--scenario", "idle", "--rate", "0"}},
+		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, errUsage)
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestSocketURL(t *testing.T) {
+	tests := []struct {
+		base, path, want string
+		wantErr          bool
+	}{
+		{base: "ws://127.0.0.1:9/", path: "/socket.io/", want: "ws://127.0.0.1:9/socket.io/?EIO=4&transport=websocket"},
+		{base: "http://h:1", path: "rt", want: "ws://h:1/rt/?EIO=4&transport=websocket"},
+		{base: "https://h", path: "/socket.io", want: "wss://h/socket.io/?EIO=4&transport=websocket"},
+		{base: "tcp://h", path: "/", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.base, func(t *testing.T) {
+			got, err := socketURL(tc.base, tc.path)
+			if tc.wantErr {
+				require.ErrorIs(t, err, errUsage)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	tests := []struct {
+		name, status string
+		want         int64
+		wantErr      bool
+	}{
+		{name: "linux status", status: "Name:\thubd\nVmPeak:\t  9 kB\nVmRSS:\t   12345 kB\nThreads: 4\n", want: 12345 * 1024},
+		{name: "missing", status: "Name:\tx\n", wantErr: true},
+		{name: "bad unit", status: "VmRSS:\t 1 MB\n", wantErr: true},
+		{name: "bad number", status: "VmRSS:\t x kB\n", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseVmRSS(strings.NewReader(tc.status))
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
