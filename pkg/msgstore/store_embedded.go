@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,10 @@ type EmbeddedOptions struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the writes group-committed in one transaction. Default 1000.
 	MaxBatch int
+	// MaxBatchDelay caps how long a transaction waits for more writes after
+	// the previous one held several (a lone write never waits). Default 2ms;
+	// negative disables waiting.
+	MaxBatchDelay time.Duration
 	// NoSync skips fsync on commit. Only for throwaway data (tests): a crash
 	// can lose or corrupt the file.
 	NoSync bool
@@ -39,6 +44,9 @@ func (o EmbeddedOptions) withDefaults() EmbeddedOptions {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000
+	}
+	if o.MaxBatchDelay == 0 {
+		o.MaxBatchDelay = 2 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -57,11 +65,17 @@ type EmbeddedStats struct {
 //
 // File layout (bucket paths, keys → values):
 //
-//	meta                   "version" → "1"
-//	hubs/<hub>/msgs/<room> seq (8 bytes big-endian) → message JSON; the bucket sequence is the room's last seq
-//	hubs/<hub>/ids         message id → seq (8 bytes) + room id
-//	hubs/<hub>/cmids       uvarint len(sender) + sender + clientMessageId → message id
-//	hubs/<hub>/reads       uvarint len(room) + room + user → unix nanoseconds (8 bytes)
+//	meta             "version" → "1"
+//	hubs/<hub>/rooms room id → room number (8 bytes) + last seq (8 bytes); the bucket sequence numbers rooms
+//	hubs/<hub>/msgs  room number + seq (8 + 8 bytes) → message JSON
+//	hubs/<hub>/ids   message id → its msgs key
+//	hubs/<hub>/cmids uvarint len(sender) + sender + clientMessageId → message id
+//	hubs/<hub>/reads uvarint len(room) + room + user → unix nanoseconds (8 bytes)
+//
+// All integers are big-endian, so a room's messages are one contiguous key
+// range in seq order. Keeping every room in one msgs bucket (rather than a
+// bucket per room) means a transaction appending to N rooms dirties about N
+// leaf pages instead of about 2N, which halves the bytes each fsync flushes.
 //
 // Reads run in concurrent read transactions; writes go through one
 // group-committing writer (see committer).
@@ -77,6 +91,7 @@ const schemaVersion = "1"
 var (
 	bucketMeta  = []byte("meta")
 	bucketHubs  = []byte("hubs")
+	bucketRooms = []byte("rooms")
 	bucketMsgs  = []byte("msgs")
 	bucketIDs   = []byte("ids")
 	bucketCmids = []byte("cmids")
@@ -108,7 +123,7 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	log := opts.Logger.Named("msgstore")
 	log.Info("message store opened", zap.String("path", path), zap.Bool("fsync", !opts.NoSync))
-	return &Embedded{db: db, path: path, log: log, w: newCommitter(db, log, opts.MaxBatch)}, nil
+	return &Embedded{db: db, path: path, log: log, w: newCommitter(db, log, opts.MaxBatch, opts.MaxBatchDelay)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -192,11 +207,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		rb, err := hb.Bucket(bucketMsgs).CreateBucketIfNotExists([]byte(in.RoomID))
-		if err != nil {
-			return err
-		}
-		seq, err := rb.NextSequence()
+		key, seq, err := nextKey(hb.Bucket(bucketRooms), []byte(in.RoomID))
 		if err != nil {
 			return err
 		}
@@ -206,10 +217,10 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		if err := rb.Put(seqKey(seq), val); err != nil {
+		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketIDs).Put([]byte(out.ID), idValue(seq, out.RoomID)); err != nil {
+		if err := hb.Bucket(bucketIDs).Put([]byte(out.ID), key); err != nil {
 			return err
 		}
 		if out.ClientMessageID != "" {
@@ -240,12 +251,12 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 		if hb == nil {
 			return nil
 		}
-		rb := hb.Bucket(bucketMsgs).Bucket([]byte(roomID))
-		if rb == nil {
+		room := hb.Bucket(bucketRooms).Get([]byte(roomID))
+		if len(room) != 16 {
 			return nil
 		}
 		var err error
-		out, err = scanRoom(rb.Cursor(), hub, q)
+		out, err = scanRoom(hb.Bucket(bucketMsgs).Cursor(), binary.BigEndian.Uint64(room), hub, q)
 		return err
 	})
 	if err != nil {
@@ -256,9 +267,10 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 
 // scanRoom walks one room's messages: forward from AfterSeq when it is set,
 // else backward from BeforeSeq (or the newest), and returns them oldest first.
-func scanRoom(c *bolt.Cursor, hub string, q Query) ([]*Message, error) {
+func scanRoom(c *bolt.Cursor, room uint64, hub string, q Query) ([]*Message, error) {
 	var out []*Message
-	full := func() bool { return q.Limit > 0 && len(out) >= q.Limit }
+	inRoom := func(k []byte) bool { return len(k) == 16 && binary.BigEndian.Uint64(k) == room }
+	more := func(k []byte) bool { return inRoom(k) && (q.Limit == 0 || len(out) < q.Limit) }
 	take := func(v []byte) error {
 		m, err := decodeMessage(hub, v)
 		if err != nil {
@@ -270,8 +282,8 @@ func scanRoom(c *bolt.Cursor, hub string, q Query) ([]*Message, error) {
 		return nil
 	}
 	if q.AfterSeq > 0 {
-		for k, v := c.Seek(seqKey(uint64(q.AfterSeq) + 1)); k != nil && !full(); k, v = c.Next() {
-			if q.BeforeSeq > 0 && int64(binary.BigEndian.Uint64(k)) >= q.BeforeSeq {
+		for k, v := c.Seek(msgKey(room, uint64(q.AfterSeq)+1)); more(k); k, v = c.Next() {
+			if q.BeforeSeq > 0 && int64(binary.BigEndian.Uint64(k[8:])) >= q.BeforeSeq {
 				break
 			}
 			if err := take(v); err != nil {
@@ -280,15 +292,17 @@ func scanRoom(c *bolt.Cursor, hub string, q Query) ([]*Message, error) {
 		}
 		return out, nil
 	}
-	k, v := c.Last()
+	end := uint64(math.MaxUint64)
 	if q.BeforeSeq > 0 {
-		if k, v = c.Seek(seqKey(uint64(q.BeforeSeq))); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
+		end = uint64(q.BeforeSeq)
 	}
-	for ; k != nil && !full(); k, v = c.Prev() {
+	k, v := c.Seek(msgKey(room, end))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; more(k); k, v = c.Prev() {
 		if err := take(v); err != nil {
 			return nil, err
 		}
@@ -345,8 +359,8 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if err != nil {
 			return noWrite(err)
 		}
-		rb := hb.Bucket(bucketMsgs).Bucket([]byte(next.RoomID))
-		if err := rb.Put(seqKey(uint64(next.Seq)), val); err != nil {
+		key := hb.Bucket(bucketIDs).Get([]byte(id))
+		if err := hb.Bucket(bucketMsgs).Put(slices.Clone(key), val); err != nil {
 			return err
 		}
 		updated = next
@@ -427,7 +441,7 @@ func hubBucket(hubs *bolt.Bucket, hub []byte) (*bolt.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range [][]byte{bucketMsgs, bucketIDs, bucketCmids, bucketReads} {
+	for _, name := range [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads} {
 		if _, err := hb.CreateBucket(name); err != nil {
 			return nil, err
 		}
@@ -436,19 +450,35 @@ func hubBucket(hubs *bolt.Bucket, hub []byte) (*bolt.Bucket, error) {
 }
 
 func getMessage(hb *bolt.Bucket, hub, id string) (*Message, error) {
-	loc := hb.Bucket(bucketIDs).Get([]byte(id))
-	if len(loc) < 8 {
+	key := hb.Bucket(bucketIDs).Get([]byte(id))
+	if key == nil {
 		return nil, ErrNotFound
 	}
-	rb := hb.Bucket(bucketMsgs).Bucket(loc[8:])
-	if rb == nil {
-		return nil, fmt.Errorf("index of %s names a missing room", id)
-	}
-	v := rb.Get(loc[:8])
+	v := hb.Bucket(bucketMsgs).Get(key)
 	if v == nil {
 		return nil, fmt.Errorf("index of %s names a missing message", id)
 	}
 	return decodeMessage(hub, v)
+}
+
+// nextKey assigns the next seq of a room (numbering the room on its first
+// message) and returns the message's msgs key.
+func nextKey(rooms *bolt.Bucket, roomID []byte) ([]byte, uint64, error) {
+	var num, seq uint64
+	if v := rooms.Get(roomID); len(v) == 16 {
+		num, seq = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+	} else {
+		var err error
+		if num, err = rooms.NextSequence(); err != nil {
+			return nil, 0, err
+		}
+	}
+	seq++
+	key := msgKey(num, seq)
+	if err := rooms.Put(roomID, slices.Clone(key)); err != nil {
+		return nil, 0, err
+	}
+	return key, seq, nil
 }
 
 func decodeMessage(hub string, v []byte) (*Message, error) {
@@ -460,12 +490,12 @@ func decodeMessage(hub string, v []byte) (*Message, error) {
 	return m, nil
 }
 
-func seqKey(seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
-}
-
-func idValue(seq uint64, room string) []byte {
-	return append(seqKey(seq), room...)
+// msgKey is a message's key in msgs: room number, seq.
+func msgKey(room, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, room)
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
 }
 
 // pairKey joins two strings unambiguously: uvarint len(a), a, b.

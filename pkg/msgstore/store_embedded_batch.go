@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -13,13 +14,20 @@ import (
 
 // committer is the embedded store's single writer. It group-commits: every
 // write waiting while a transaction commits goes into the next transaction,
-// so N concurrent writers pay for one fsync instead of N. An idle store
-// commits a lone write at once (no timer, unlike bolt.DB.Batch, which would
-// add its MaxBatchDelay to every write of a quiet room).
+// so N concurrent writers pay for one fsync instead of N.
+//
+// A lone write on a quiet store commits at once (unlike bolt.DB.Batch, which
+// adds its MaxBatchDelay to every write of a quiet room). When the previous
+// transaction held several writes, the writers it just answered are about to
+// send their next ones; the committer then lingers while writes keep arriving
+// (each within lingerGap of the last, lingerMax in all), so those writers join
+// this transaction instead of forming a second, half-sized group.
 type committer struct {
-	db       *bolt.DB
-	log      *zap.Logger
-	maxBatch int
+	db        *bolt.DB
+	log       *zap.Logger
+	maxBatch  int
+	lingerMax time.Duration
+	lingerGap time.Duration
 
 	mu     sync.RWMutex // guards closed and sends on ops
 	closed bool
@@ -58,13 +66,15 @@ func noWrite(err error) error {
 	return &cleanFailure{err: err}
 }
 
-func newCommitter(db *bolt.DB, log *zap.Logger, maxBatch int) *committer {
+func newCommitter(db *bolt.DB, log *zap.Logger, maxBatch int, lingerMax time.Duration) *committer {
 	c := &committer{
-		db:       db,
-		log:      log,
-		maxBatch: maxBatch,
-		ops:      make(chan *writeOp, maxBatch),
-		stopped:  make(chan struct{}),
+		db:        db,
+		log:       log,
+		maxBatch:  maxBatch,
+		lingerMax: lingerMax,
+		lingerGap: lingerMax / 8,
+		ops:       make(chan *writeOp, maxBatch),
+		stopped:   make(chan struct{}),
 	}
 	go c.loop()
 	return c
@@ -109,23 +119,55 @@ func (c *committer) close() {
 func (c *committer) loop() {
 	defer close(c.stopped)
 	batch := make([]*writeOp, 0, c.maxBatch)
+	gap := time.NewTimer(time.Hour)
+	gap.Stop()
+	prev := 0
 	for first := range c.ops {
 		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < c.maxBatch {
-			select {
-			case op, ok := <-c.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, op)
-			default:
-				break drain
-			}
-		}
+		batch = c.collect(batch, prev > 1, gap)
 		c.commit(batch)
+		prev = len(batch)
 		clear(batch)
 	}
+}
+
+// collect adds queued writes to batch; with linger it also waits for writes
+// arriving in quick succession (see committer).
+func (c *committer) collect(batch []*writeOp, linger bool, gap *time.Timer) []*writeOp {
+	for len(batch) < c.maxBatch {
+		select {
+		case op, ok := <-c.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+			continue
+		default:
+		}
+		break
+	}
+	if !linger || c.lingerMax <= 0 {
+		return batch
+	}
+	deadline := time.Now().Add(c.lingerMax)
+	for len(batch) < c.maxBatch {
+		wait := min(c.lingerGap, time.Until(deadline))
+		if wait <= 0 {
+			return batch
+		}
+		gap.Reset(wait)
+		select {
+		case op, ok := <-c.ops:
+			gap.Stop()
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+		case <-gap.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit runs ops in one transaction and answers each of them. An op that

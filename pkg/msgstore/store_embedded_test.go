@@ -1,0 +1,95 @@
+package msgstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/msgstore/storetest"
+)
+
+func openEmbedded(t testing.TB, path string) *msgstore.Embedded {
+	t.Helper()
+	s, err := msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestEmbeddedConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) msgstore.Store {
+		return openEmbedded(t, filepath.Join(t.TempDir(), "messages.db"))
+	})
+}
+
+func TestEmbeddedDurability(t *testing.T) {
+	storetest.RunDurability(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "data", "messages.db")
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{})
+		}
+	})
+}
+
+func TestEmbeddedOpen(t *testing.T) {
+	t.Run("creates missing directories", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a", "b", "messages.db")
+		s := openEmbedded(t, path)
+		require.Equal(t, path, s.Path())
+		require.FileExists(t, path)
+	})
+	t.Run("second open of a held file fails with ErrLocked", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "messages.db")
+		first := openEmbedded(t, path)
+		start := time.Now()
+		_, err := msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{LockTimeout: 50 * time.Millisecond})
+		require.ErrorIs(t, err, msgstore.ErrLocked)
+		require.Contains(t, err.Error(), path)
+		require.Less(t, time.Since(start), 5*time.Second)
+
+		require.NoError(t, first.Close())
+		again, err := msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{LockTimeout: time.Second})
+		require.NoError(t, err, "the lock is released on Close")
+		require.NoError(t, again.Close())
+	})
+	t.Run("a path that is a directory fails", func(t *testing.T) {
+		_, err := msgstore.OpenEmbedded(t.TempDir(), msgstore.EmbeddedOptions{})
+		require.Error(t, err)
+	})
+}
+
+// BenchmarkAppendParallel: 100 rooms, one writer each, fsync on every commit.
+//
+//	go test ./pkg/msgstore -run '^$' -bench AppendParallel -benchtime 20000x
+func BenchmarkAppendParallel(b *testing.B) {
+	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
+	storetest.BenchAppendParallel(b, s, 100)
+	st := s.Stats()
+	if st.Commits > 0 {
+		b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+	}
+}
+
+// BenchmarkAppendSerial: one writer, so every message pays a full commit.
+func BenchmarkAppendSerial(b *testing.B) {
+	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
+	ctx := context.Background()
+	for b.Loop() {
+		m := &msgstore.Message{HubName: "bench", RoomID: "r", SenderID: "u", MessageType: "text", Content: json.RawMessage(`{"text":"hi"}`)}
+		if _, _, err := s.Append(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkListNewest50: the history a join sends, from a room of 2,000 messages.
+func BenchmarkListNewest50(b *testing.B) {
+	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
+	storetest.BenchList(b, s, 2000, 50)
+}
