@@ -54,3 +54,28 @@ func TestCompileErrorPosition(t *testing.T) {
 	require.Equal(t, KindSyntax, se.Kind)
 	require.Contains(t, se.Msg, "line 2 column 11")
 }
+
+// FuzzCompile checks that Compile never panics, that failures are syntax
+// ScriptErrors, and that a success carries a compiled program.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		`a == 1`, "return 1", `{`, `}`, `)`, "1); }); (function () { return (1",
+		"return 1 }); (function () { return 2", "// only a comment", "/*", "`", `"\`,
+		"a\n)", "})()", "}\n})()\n(function () {",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Compile(src)
+		if err != nil {
+			var se *ScriptError
+			if !errors.As(err, &se) || se.Kind != KindSyntax {
+				t.Fatalf("Compile(%q): %T %v is not a syntax ScriptError", src, err, err)
+			}
+			return
+		}
+		if p.Src != src || p.prg == nil {
+			t.Fatalf("Compile(%q) returned an incomplete program", src)
+		}
+	})
+}

@@ -146,7 +146,7 @@ func TestVarsAreScopedToOneCall(t *testing.T) {
 
 func TestLibModules(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 2, LibDir: "testdata/lib"})
-	require.Equal(t, []string{"chess", "counter", "games/world", "rules"}, e.Lib())
+	require.Equal(t, []string{"chess", "counter", "games/world", "rules", "util/index"}, e.Lib())
 	ctx := context.Background()
 	handler := MustCompile(`lib.chess.processMove(roomId, session, message)`)
 	move := func(room, user, mv string) map[string]any {
@@ -181,6 +181,9 @@ func TestLibModules(t *testing.T) {
 	ok, err := e.EvalBool(ctx, MustCompile(`lib.games.world.usesParent()`), "roomA", nil)
 	require.NoError(t, err)
 	require.True(t, ok)
+	name, err := e.Eval(ctx, MustCompile(`lib.games.world.viaIndex() + "/" + lib.util.index.name`), "roomA", nil)
+	require.NoError(t, err)
+	require.Equal(t, "util/util", name)
 
 	// The lib namespace cannot be replaced by a script.
 	_, err = e.Eval(ctx, MustCompile("lib.chess = null; lib = null; return 1"), "roomA", nil)

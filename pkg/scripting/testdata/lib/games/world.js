@@ -6,3 +6,6 @@ exports.tick = function (roomId) {
 exports.usesParent = function () {
   return require("../counter").next() > 0;
 };
+exports.viaIndex = function () {
+  return require("../util").name;
+};
