@@ -489,3 +489,69 @@ func TestIssueHS256(t *testing.T) {
 	_, err = IssueHS256(testSecret, claims, -time.Minute)
 	require.Error(t, err)
 }
+
+func FuzzVerify(f *testing.F) {
+	good, err := IssueHS256(testSecret, map[string]any{"userId": "u"}, time.Hour)
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add("..")
+	f.Add("eyJhbGciOiJub25lIn0.eyJ1c2VySWQiOiJ1In0.")
+	f.Add(good[:len(good)-2])
+	f.Add(strings.Repeat("a", DefaultMaxTokenBytes+1))
+	v, err := NewVerifier(VerifierConfig{HS256Secrets: []string{testSecret}})
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, token string) {
+		s, err := v.Verify(token)
+		switch {
+		case token == "":
+			require.ErrorIs(t, err, ErrTokenMissing)
+		case err != nil:
+			require.ErrorIs(t, err, ErrInvalidToken)
+			require.Nil(t, s)
+		default:
+			require.NotEmpty(t, s.UserID)
+			require.Equal(t, s.UserID, s.Claims["userId"])
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(b, err)
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	dir := b.TempDir()
+	rsaDER, err := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	require.NoError(b, err)
+	ecDER, err := x509.MarshalPKIXPublicKey(&ek.PublicKey)
+	require.NoError(b, err)
+	rsaPath, ecPath := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "ec.pem")
+	require.NoError(b, os.WriteFile(rsaPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaDER}), 0o600))
+	require.NoError(b, os.WriteFile(ecPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o600))
+	v, err := NewVerifier(VerifierConfig{HS256Secrets: []string{testSecret}, PublicKeyFiles: []string{rsaPath, ecPath}})
+	require.NoError(b, err)
+
+	claims := jwt.MapClaims{"userId": "u1", "roleId": "user", "exp": time.Now().Add(time.Hour).Unix()}
+	for _, bc := range []struct {
+		name   string
+		method jwt.SigningMethod
+		key    any
+	}{
+		{"HS256", jwt.SigningMethodHS256, []byte(testSecret)},
+		{"RS256", jwt.SigningMethodRS256, rk},
+		{"ES256", jwt.SigningMethodES256, ek},
+	} {
+		tok, err := jwt.NewWithClaims(bc.method, claims).SignedString(bc.key)
+		require.NoError(b, err)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
