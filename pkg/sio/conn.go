@@ -399,13 +399,6 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 	}
 }
 
-func (c *EngineConn) attachWebSocket(ws *websocket.Conn) {
-	c.mu.Lock()
-	c.ws = ws
-	c.mu.Unlock()
-	c.startWriter(ws)
-}
-
 func (c *EngineConn) startWriter(ws *websocket.Conn) {
 	c.e.wg.Go(func() { c.writeWebSocket(ws.NetConn()) })
 }

@@ -249,7 +249,9 @@ func (e *Engine) handshakeJSON(c *EngineConn, upgrades []string) []byte {
 
 func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	c := e.newConn(r, "polling")
+	e.start(c)
 	if !e.register(c) {
+		c.Close("server shutting down")
 		http.Error(w, "server closing", http.StatusServiceUnavailable)
 		return
 	}
@@ -258,7 +260,6 @@ func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 	e.stats.packetsOut.Add(1)
 	e.stats.bytesOut.Add(uint64(len(body)))
-	e.start(c)
 }
 
 func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
@@ -268,21 +269,28 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := e.newConn(r, "websocket")
-	if !e.register(c) {
-		_ = ws.Close()
-		return
-	}
 	b := newFrameBuf(160)
 	b = append(b, '0')
 	b = append(b, e.handshakeJSON(c, []string{})...)
 	c.queue <- &outbound{frames: []*frame{finish(b, false)}}
-	c.attachWebSocket(ws)
+	c.mu.Lock()
+	c.ws = ws
+	c.mu.Unlock()
 	e.start(c)
+	if !e.register(c) {
+		c.Close("server shutting down")
+		return
+	}
+	c.startWriter(ws)
 	e.wg.Go(func() { c.readWebSocket(ws) })
 }
 
+// start arms the heartbeat and tells the handler, before the session is
+// reachable by other requests.
 func (e *Engine) start(c *EngineConn) {
+	c.mu.Lock()
 	c.hb = time.AfterFunc(e.opts.PingInterval, c.heartbeat)
+	c.mu.Unlock()
 	e.h.OnOpen(c)
 }
 
