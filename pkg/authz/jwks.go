@@ -95,7 +95,9 @@ func (j jwk) verificationKey() (verificationKey, error) {
 		if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
 			return verificationKey{}, errors.New("e: out of range")
 		}
-		return verificationKey{kid: j.Kid, family: familyRSA, key: &rsa.PublicKey{N: n, E: int(e.Int64())}}, nil
+		k, err := publicKey(&rsa.PublicKey{N: n, E: int(e.Int64())})
+		k.kid = j.Kid
+		return k, err
 	case "EC":
 		var curve elliptic.Curve
 		var fam keyFamily

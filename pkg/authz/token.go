@@ -24,6 +24,7 @@ import (
 const (
 	DefaultMaxTokenBytes = 8192
 	DefaultLeeway        = 60 * time.Second
+	MinRSABits           = 2048 // smaller RSA public keys are refused
 )
 
 // Errors returned by Verify. Every rejection other than an empty token wraps
@@ -317,6 +318,9 @@ func loadPEMFile(path string) ([]verificationKey, error) {
 func publicKey(pub any) (verificationKey, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
+		if k.N.BitLen() < MinRSABits {
+			return verificationKey{}, fmt.Errorf("RSA key of %d bits, want at least %d", k.N.BitLen(), MinRSABits)
+		}
 		return verificationKey{family: familyRSA, key: k}, nil
 	case *ecdsa.PublicKey:
 		switch k.Curve {

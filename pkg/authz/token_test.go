@@ -342,6 +342,34 @@ func writeJWKS(t *testing.T, keys ...map[string]any) string {
 	return path
 }
 
+// A PEM file may hold several keys, as PKIX, PKCS#1 or certificates.
+func TestVerifyPEMBundle(t *testing.T) {
+	a, b, c := rsaKey(t), rsaKey(t), ecKey(t, elliptic.P256())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.PublicKey, c)
+	require.NoError(t, err)
+	var bundle []byte
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: mustDER(t, &a.PublicKey)})...)
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&b.PublicKey)})...)
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert})...)
+	path := filepath.Join(t.TempDir(), "bundle.pem")
+	require.NoError(t, os.WriteFile(path, bundle, 0o600))
+
+	v, err := NewVerifier(VerifierConfig{PublicKeyFiles: []string{path}, Algorithms: []string{"RS256", "ES256"}})
+	require.NoError(t, err)
+	claims := jwt.MapClaims{"userId": "b"}
+	for name, tok := range map[string]string{
+		"pkix":        sign(t, jwt.SigningMethodRS256, a, claims, nil),
+		"pkcs1":       sign(t, jwt.SigningMethodRS256, b, claims, nil),
+		"certificate": sign(t, jwt.SigningMethodES256, c, claims, nil),
+	} {
+		_, err := v.Verify(tok)
+		require.NoError(t, err, name)
+	}
+	_, err = v.Verify(sign(t, jwt.SigningMethodRS512, a, claims, nil))
+	require.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid, "RS512 is outside the configured allow-list")
+}
+
 func TestVerifyJWKS(t *testing.T) {
 	a, b := rsaKey(t), rsaKey(t)
 	e := ecKey(t, elliptic.P256())
@@ -396,6 +424,11 @@ func TestNewVerifierErrors(t *testing.T) {
 	badJWKS := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(badJWKS, []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`), 0o600))
 
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	smallPath, _ := writePEM(t, &small.PublicKey)
+	p521Path, _ := writePEM(t, &ecKey(t, elliptic.P521()).PublicKey)
+
 	tests := []struct {
 		name    string
 		cfg     VerifierConfig
@@ -409,6 +442,9 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"not PEM", VerifierConfig{PublicKeyFiles: []string{notPEM}}, "no PEM public key"},
 		{"private key", VerifierConfig{PublicKeyFiles: []string{privPEM}}, "unsupported PEM type"},
 		{"bad jwks", VerifierConfig{JWKSFile: badJWKS}, "keys[0]: x:"},
+		{"small RSA key", VerifierConfig{PublicKeyFiles: []string{smallPath}}, "RSA key of 1024 bits"},
+		{"small RSA key in JWKS", VerifierConfig{JWKSFile: writeJWKS(t, rsaJWK("s", &small.PublicKey))}, "keys[0]: RSA key of 1024 bits"},
+		{"EC P-521 key", VerifierConfig{PublicKeyFiles: []string{p521Path}}, "unsupported EC curve P-521"},
 		{"negative leeway", VerifierConfig{HS256Secrets: []string{"x"}, Leeway: -time.Second}, "negative leeway"},
 	}
 	for _, tc := range tests {
