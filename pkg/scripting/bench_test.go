@@ -45,16 +45,12 @@ func BenchmarkEvalParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkEvalLibHandler runs a message handler through a lib module and
-// exports its result object.
-func BenchmarkEvalLibHandler(b *testing.B) {
+// BenchmarkEvalLibTick runs a scheduled action through a lib module and
+// exports its result object ({ serverMessages: [...] }).
+func BenchmarkEvalLibTick(b *testing.B) {
 	e := newEngine(b, Options{Runtimes: 1, LibDir: "testdata/lib"})
-	p := MustCompile(`lib.chess.processMove(roomId, session, message)`)
-	vars := map[string]any{
-		"roomId":  "r1",
-		"session": map[string]any{"userId": "u1"},
-		"message": map[string]any{"type": "chessMove", "content": map[string]any{"move": "e2e4"}},
-	}
+	p := MustCompile(`lib.games.world.tick(roomId)`)
+	vars := map[string]any{"roomId": "r1", "room": map[string]any{"id": "r1", "name": "lobby"}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

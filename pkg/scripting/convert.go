@@ -143,19 +143,18 @@ func (rt *jsRuntime) parseJSON(b []byte) (goja.Value, error) {
 var plainJS = `(function () {
 	var isArray = Array.isArray, keys = Object.keys, define = Object.defineProperty, PromiseCtor = Promise;
 	var maxDepth = ` + strconv.Itoa(maxDepth) + `;
-	function fail(path, what) {
-		throw new TypeError("result" + path + " is " + what + ", which cannot leave the script");
-	}
-	function plain(v, depth, path) {
+	// Refusal carries the path of the offending value, built only on failure.
+	function Refusal(what) { this.what = what; this.path = ""; }
+	function plain(v, depth) {
 		switch (typeof v) {
 		case "undefined":
 			return null;
 		case "function":
-			return fail(path, "a function");
+			throw new Refusal("a function");
 		case "symbol":
-			return fail(path, "a symbol");
+			throw new Refusal("a symbol");
 		case "bigint":
-			return fail(path, "a bigint");
+			throw new Refusal("a bigint");
 		case "object":
 			break;
 		default:
@@ -165,34 +164,54 @@ var plainJS = `(function () {
 			return null;
 		}
 		if (depth >= maxDepth) {
-			return fail(path, "nested too deeply (a cycle?)");
+			throw new Refusal("nested too deeply (a cycle?)");
 		}
 		if (v instanceof PromiseCtor) {
-			return fail(path, "a promise");
+			throw new Refusal("a promise");
 		}
 		if (typeof v.toJSON === "function") {
-			return plain(v.toJSON(), depth + 1, path);
+			return plain(v.toJSON(), depth + 1);
 		}
-		var out, i;
-		if (isArray(v)) {
-			out = [];
-			for (i = 0; i < v.length; i++) {
-				out[i] = plain(v[i], depth + 1, path + "[" + i + "]");
+		var out = [], i = 0;
+		try {
+			if (isArray(v)) {
+				for (; i < v.length; i++) {
+					out[i] = plain(v[i], depth + 1);
+				}
+				return out;
+			}
+			out = {};
+			var ks = keys(v), k, e;
+			for (; i < ks.length; i++) {
+				k = ks[i];
+				e = v[k];
+				if (e === undefined) {
+					continue;
+				}
+				if (k === "__proto__") {
+					define(out, k, {value: plain(e, depth + 1), enumerable: true, writable: true, configurable: true});
+				} else {
+					out[k] = plain(e, depth + 1);
+				}
 			}
 			return out;
-		}
-		out = {};
-		var ks = keys(v);
-		for (i = 0; i < ks.length; i++) {
-			var e = v[ks[i]];
-			if (e === undefined) {
-				continue;
+		} catch (err) {
+			if (err instanceof Refusal) {
+				err.path = (isArray(v) ? "[" + i + "]" : "." + ks[i]) + err.path;
 			}
-			define(out, ks[i], {value: plain(e, depth + 1, path + "." + ks[i]), enumerable: true, writable: true, configurable: true});
+			throw err;
 		}
-		return out;
 	}
-	return function (v) { return plain(v, 0, ""); };
+	return function (v) {
+		try {
+			return plain(v, 0);
+		} catch (err) {
+			if (err instanceof Refusal) {
+				throw new TypeError("result" + err.path + " is " + err.what + ", which cannot leave the script");
+			}
+			throw err;
+		}
+	};
 })()`
 
 // export turns a value returned by a script into plain Go values. Objects go

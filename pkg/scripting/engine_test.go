@@ -228,6 +228,7 @@ func TestInfiniteLoopIsInterrupted(t *testing.T) {
 		start := time.Now()
 		_, err = e.Eval(ctx, MustCompile(src), "r", map[string]any{"roomId": "r"})
 		elapsed := time.Since(start)
+		t.Logf("%s interrupted after %v (deadline %v)", src, elapsed, timeout)
 		requireKind(t, err, KindTimeout)
 		require.ErrorIs(t, err, ErrTimeout)
 		require.Less(t, elapsed, timeout+750*time.Millisecond, "interrupt took %v", elapsed)
