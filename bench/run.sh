@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Runs every hubload scenario against the socket.io 4 baseline (bench/node)
+# and against hubd (bench/hubs + bench/records, embedded store on), one server
+# after the other on this machine, and prints a comparison table.
+#
+#   bench/run.sh                      # all scenarios, both servers
+#   SCENARIOS="fanout rooms" bench/run.sh
+#   TARGETS=hubd bench/run.sh         # only hubd
+#   PROFILE=1 bench/run.sh            # hubd under bench/hubdprof: CPU and heap
+#                                     # profiles in bench/out/<scenario>-hubd.*.pprof
+#
+# Each scenario runs against a freshly started server and stays under ~30 s.
+# Reports land in bench/out/<scenario>-<target>.json; the table is also
+# written to bench/out/table.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+out="$here/out"
+bin="$out/bin"
+secret="${BENCH_SECRET:-bench-secret-$$}"
+
+SCENARIOS="${SCENARIOS:-fanout rooms idle connect}"
+TARGETS="${TARGETS:-node hubd}"
+
+# Scenario parameters (override with the environment).
+FANOUT_CLIENTS="${FANOUT_CLIENTS:-1000}"
+FANOUT_SENDERS="${FANOUT_SENDERS:-10}"
+FANOUT_RATE="${FANOUT_RATE:-500}"        # msgs/s -> FANOUT_RATE*FANOUT_CLIENTS deliveries/s
+ROOMS_ROOMS="${ROOMS_ROOMS:-100}"
+ROOMS_CLIENTS="${ROOMS_CLIENTS:-1000}"   # 100 rooms of 10
+ROOMS_RATE="${ROOMS_RATE:-10000}"        # msgs/s in total
+IDLE_CLIENTS="${IDLE_CLIENTS:-10000}"
+IDLE_ROOMS="${IDLE_ROOMS:-100}"
+CONNECT_CLIENTS="${CONNECT_CLIENTS:-5000}"
+CONCURRENCY="${CONCURRENCY:-64}"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+DRAIN="${DRAIN:-5s}"
+
+ulimit -n "$(ulimit -Hn)" || true
+mkdir -p "$bin"
+rm -f "$out"/*.json "$out"/*.pprof "$out"/table.md
+
+echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/{print $2}') memory, ulimit -n $(ulimit -n), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== building hubd and hubload"
+(cd "$root" && go build -o "$bin/hubd" ./cmd/hubd && go build -o "$bin/hubload" ./cmd/hubload)
+if [[ -n "${PROFILE:-}" ]]; then
+  (cd "$root" && go build -o "$bin/hubdprof" ./bench/hubdprof)
+fi
+if [[ " $TARGETS " == *" node "* && ! -d "$here/node/node_modules/socket.io" ]]; then
+  echo "== installing the node baseline"
+  (cd "$here/node" && npm ci --no-audit --no-fund >/dev/null)
+fi
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do
+    [[ -n "$p" ]] && kill "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server_pid=""
+server_url=""
+
+# wait_for FILE PATTERN: polls FILE until a line matches, for at most 15 s.
+wait_for() {
+  local file="$1" pattern="$2" i
+  for i in $(seq 1 150); do
+    if grep -q "$pattern" "$file" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server did not start; its output:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+start_server() {
+  local target="$1" scenario="$2" log="$work/$1.log"
+  : >"$log"
+  case "$target" in
+    node)
+      node "$here/node/server.mjs" --port 0 --secret "$secret" >"$log" 2>&1 &
+      server_pid=$!
+      wait_for "$log" '^listening '
+      server_url="ws://127.0.0.1:$(awk '/^listening /{print $2; exit}' "$log")"
+      ;;
+    hubd)
+      rm -rf "$work/data" && mkdir -p "$work/data" "$work/lib"
+      local cmd=("$bin/hubd")
+      if [[ -n "${PROFILE:-}" ]]; then
+        cmd=("$bin/hubdprof" --cpuprofile "$out/$scenario-hubd.cpu.pprof"
+          --memprofile "$out/$scenario-hubd.heap.pprof" --)
+      fi
+      "${cmd[@]}" serve --listen 127.0.0.1:0 --hubs "$here/hubs" --records "$here/records" \
+        --lib "$work/lib" --data "$work/data" --jwt-secret "$secret" --log-format json --log-level info \
+        2>"$log" >/dev/null &
+      server_pid=$!
+      wait_for "$log" '"msg":"listening"'
+      server_url="ws://$(grep -o '"addr":"[^"]*"' "$log" | head -1 | cut -d'"' -f4)"
+      ;;
+    *) echo "unknown target $target" >&2; return 1 ;;
+  esac
+  pids+=("$server_pid")
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+scenario_args() {
+  case "$1" in
+    fanout) echo "--clients $FANOUT_CLIENTS --senders $FANOUT_SENDERS --rate $FANOUT_RATE --duration $DURATION --warmup $WARMUP --drain $DRAIN" ;;
+    rooms) echo "--clients $ROOMS_CLIENTS --rooms $ROOMS_ROOMS --rate $ROOMS_RATE --duration $DURATION --warmup $WARMUP --drain $DRAIN" ;;
+    idle) echo "--clients $IDLE_CLIENTS --rooms $IDLE_ROOMS --settle 3s" ;;
+    connect) echo "--clients $CONNECT_CLIENTS" ;;
+  esac
+}
+
+for scenario in $SCENARIOS; do
+  for target in $TARGETS; do
+    start_server "$target" "$scenario"
+    echo "== $scenario against $target ($server_url, pid $server_pid; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    # shellcheck disable=SC2046
+    "$bin/hubload" --url "$server_url" --token-secret "$secret" --scenario "$scenario" \
+      --concurrency "$CONCURRENCY" --server-pid "$server_pid" $(scenario_args "$scenario") \
+      --json >"$out/$scenario-$target.json" 2>"$work/hubload.log" || {
+        echo "hubload failed:" >&2; cat "$work/hubload.log" >&2; }
+    grep -v '^$' "$work/hubload.log" | sed 's/^/   /' || true
+    stop_server
+  done
+done
+
+node "$here/table.mjs" "$out" $TARGETS | tee "$out/table.md"
