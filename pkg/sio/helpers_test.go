@@ -126,3 +126,13 @@ func httpPost(t *testing.T, u, body string) (int, string) {
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
 }
+
+func newBenchHTTP(b *testing.B, h http.Handler) string {
+	b.Helper()
+	hs := httptest.NewServer(h)
+	b.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return hs.URL
+}
