@@ -35,6 +35,7 @@ type committer struct {
 
 	stopped chan struct{}
 
+	queued   atomic.Uint64 // writes handed to the writer
 	commits  atomic.Uint64
 	written  atomic.Uint64
 	rollback atomic.Uint64
@@ -96,6 +97,7 @@ func (c *committer) do(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	select {
 	case c.ops <- op:
+		c.queued.Add(1)
 	case <-ctx.Done():
 		c.mu.RUnlock()
 		return ctx.Err()
