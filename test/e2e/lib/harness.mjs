@@ -98,6 +98,9 @@ export class Daemon {
    * @param {string} [opts.lib] lib dir (default fixtures/lib)
    * @param {string} [opts.data] data dir (default: a new temp dir, removed by close())
    * @param {string[]} [opts.args] extra arguments for `hubd serve`
+   * @param {string[]} [opts.argv] full argument list instead of the default
+   *   flags (for config-file and environment tests); the daemon must still
+   *   log JSON
    * @param {Record<string,string>} [opts.env] extra environment
    */
   constructor(opts = {}) {
@@ -107,6 +110,7 @@ export class Daemon {
     this.data = opts.data ?? null;
     this.ownsData = !opts.data;
     this.args = opts.args ?? [];
+    this.argv = opts.argv ?? null;
     this.env = opts.env ?? {};
     this.child = null;
     this.logs = [];
@@ -129,7 +133,7 @@ export class Daemon {
     if (!this.data) {
       this.data = await tempDir('hubd-e2e-data-');
     }
-    const argv = [
+    const argv = this.argv ?? [
       'serve',
       '--listen', '127.0.0.1:0',
       '--hubs', this.hubs,
@@ -534,13 +538,23 @@ export async function until(fn, { timeoutMs = TIMEOUT_MS, intervalMs = 20, what 
 /**
  * Reads the Engine.IO handshake of the daemon over HTTP polling and
  * returns the open packet ({ sid, upgrades, pingInterval, pingTimeout,
- * maxPayload }).
+ * maxPayload }). The session is closed again unless keepOpen is set.
  */
-export async function engineHandshake(baseUrl, ioPath = '/socket.io/') {
+export async function engineHandshake(baseUrl, { path: ioPath = '/socket.io/', keepOpen = false } = {}) {
   const res = await fetch(`${baseUrl}${ioPath}?EIO=4&transport=polling`);
   const body = await res.text();
   if (res.status !== 200 || !body.startsWith('0')) {
     throw new Error(`unexpected handshake response ${res.status}: ${body.slice(0, 200)}`);
   }
-  return JSON.parse(body.slice(1));
+  const open = JSON.parse(body.slice(1));
+  if (!keepOpen) {
+    // Engine.IO close packet "1".
+    const close = await fetch(`${baseUrl}${ioPath}?EIO=4&transport=polling&sid=${encodeURIComponent(open.sid)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      body: '1',
+    });
+    await close.text();
+  }
+  return open;
 }
