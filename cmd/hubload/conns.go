@@ -56,10 +56,12 @@ func (r *runner) runIdle(ctx context.Context) (*Report, error) {
 // runConnect opens --clients connections as fast as the concurrency cap
 // allows; each counts once the namespace CONNECT (with JWT check) is acked.
 func (r *runner) runConnect(ctx context.Context) (*Report, error) {
+	a := sampleCPU(r.cfg.ServerPID)
 	rr := r.ramp(ctx, r.cfg.Clients, func(_ int, c *client) error {
 		c.start()
 		return nil
 	})
+	cpu := cpuBetween(a, sampleCPU(r.cfg.ServerPID), r.cfg.ServerPID > 0)
 	defer closeAll(rr.clients, r.cfg.Concurrency)
-	return &Report{Connect: ptr(r.connectStats(rr))}, nil
+	return &Report{Connect: ptr(r.connectStats(rr)), CPU: cpu}, nil
 }

@@ -36,7 +36,7 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 		{
 			name: "fanout delivers every message to every member",
 			args: []string{"--scenario", "fanout", "--clients", "20", "--senders", "2", "--rate", "200",
-				"--warmup", "100ms", "--duration", "500ms"},
+				"--warmup", "100ms", "--duration", "500ms", "--server-pid", strconv.Itoa(os.Getpid())},
 			check: func(t *testing.T, h *fakeHub, rep *Report) {
 				tr := rep.Traffic
 				require.Equal(t, 20, rep.Connect.Opened)
@@ -52,6 +52,9 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 				require.GreaterOrEqual(t, tr.Latency.P99, tr.Latency.P50)
 				require.GreaterOrEqual(t, tr.Latency.Max, tr.Latency.P99)
 				require.Empty(t, rep.Errors)
+				require.NotNil(t, rep.CPU, "cpu is sampled over the window")
+				require.Positive(t, rep.CPU.ServerCores) // the fake hub runs in this process
+				require.Positive(t, rep.CPU.ClientCores)
 			},
 		},
 		{
@@ -216,6 +219,34 @@ func TestParseVmRSS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseVmRSS(strings.NewReader(tc.status))
+			if tc.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    time.Duration
+		wantErr bool
+	}{
+		{name: "plain", stat: "42 (hubd) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 1000 200",
+			want: 3 * time.Second},
+		{name: "name with spaces and parens", stat: "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 1 1",
+			want: 30 * time.Millisecond},
+		{name: "truncated", stat: "7 (x) R 1 2 3", wantErr: true},
+		{name: "no name", stat: "garbage", wantErr: true},
+		{name: "bad number", stat: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 x 2 0", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStatCPU([]byte(tc.stat))
 			if tc.wantErr {
 				require.Error(t, err)
 				return

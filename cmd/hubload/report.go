@@ -18,6 +18,7 @@ type Report struct {
 	Connect   *ConnectStats  `json:"connect,omitempty"`
 	Traffic   *TrafficStats  `json:"traffic,omitempty"`
 	Memory    *MemoryStats   `json:"memory,omitempty"`
+	CPU       *CPUStats      `json:"cpu,omitempty"`
 	Errors    map[string]int `json:"errors"`
 }
 
@@ -90,6 +91,9 @@ func (rep *Report) writeText(w io.Writer) error {
 	if m := rep.Memory; m != nil {
 		pf("memory    server rss %.1f MiB -> %.1f MiB (after ramp %.1f MiB)  %.0f bytes/conn\n",
 			mib(m.BeforeBytes), mib(m.AfterBytes), mib(m.AfterRampBytes), m.PerConnBytes)
+	}
+	if c := rep.CPU; c != nil {
+		pf("cpu       server %.2f cores  hubload %.2f cores (during the window)\n", c.ServerCores, c.ClientCores)
 	}
 	kinds := make([]string, 0, len(rep.Errors))
 	for k := range rep.Errors {

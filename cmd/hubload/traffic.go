@@ -86,6 +86,11 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 	r.log.Info("sending", zap.Int("senders", len(senders)), zap.Float64("ratePerSender", plan.rate),
 		zap.Duration("warmup", r.cfg.Warmup), zap.Duration("duration", r.cfg.Duration))
 
+	cpuDone := make(chan *CPUStats, 1)
+	go func() {
+		cpuDone <- r.cpuOver(ctx, start, end)
+	}()
+
 	results := make([]senderResult, len(senders))
 	interval := time.Duration(float64(time.Second) / plan.rate)
 	var wg sync.WaitGroup
@@ -108,6 +113,7 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 		sendErrs += s.sendErrors
 		skipped += s.skipped
 	}
+	cpu := <-cpuDone
 	r.drain(ctx, rr.clients, expected, sent)
 	closeAll(rr.clients, r.cfg.Concurrency)
 
@@ -130,6 +136,7 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 	secs := r.cfg.Duration.Seconds()
 	rep := &Report{
 		Connect: ptr(r.connectStats(rr)),
+		CPU:     cpu,
 		Traffic: &TrafficStats{
 			Rooms:             len(members),
 			Senders:           len(senders),
@@ -219,6 +226,22 @@ func (r *runner) drain(ctx context.Context, clients []*client, expected, sent in
 			return
 		}
 	}
+}
+
+// cpuOver samples CPU use at start and end; nil when ctx ends first.
+func (r *runner) cpuOver(ctx context.Context, start, end time.Time) *CPUStats {
+	var a cpuSample
+	for _, at := range []time.Time{start, end} {
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			return nil
+		}
+		if at == start {
+			a = sampleCPU(r.cfg.ServerPID)
+		}
+	}
+	return cpuBetween(a, sampleCPU(r.cfg.ServerPID), r.cfg.ServerPID > 0)
 }
 
 func ptr[T any](v T) *T { return &v }
