@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -213,4 +214,23 @@ func ramp(n int, unit time.Duration) []time.Duration {
 		out[i] = time.Duration(i+1) * unit
 	}
 	return out
+}
+
+// BenchmarkHandleDelivery is the receive hot path for one hub:messageArrived
+// frame as hubd sends it.
+func BenchmarkHandleDelivery(b *testing.B) {
+	p := newPackets("/hub/chatHub")
+	win := &window{}
+	win.start.Store(0)
+	win.end.Store(1 << 62)
+	c := &client{p: p, errs: &errorCounts{}}
+	c.measure(win, false)
+	frame := []byte(`42/hub/chatHub,["hub:messageArrived",{"roomId":"bench-0","message":{"id":"0193a6f4-7a51-7c2e-9b0e-5d3c1a2b4c6d",` +
+		`"roomId":"bench-0","seq":1234,"senderId":"u1","messageType":"text","content":{"body":"` +
+		strconv.FormatInt(time.Now().UnixNano(), 10) + `"},"timestamp":"2026-11-28T00:00:00.000Z","status":"published"},"sender":{"id":"u1"}}]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.handle(frame)
+	}
+	require.Equal(b, int64(b.N), c.stats.deliveredInWindow.Load())
 }
