@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Message statuses.
@@ -42,18 +44,108 @@ type Message struct {
 // messageFields has Message's fields without its JSON methods.
 type messageFields Message
 
-// MarshalJSON encodes m with its times in TimeFormat.
+// MarshalJSON encodes m with its times in TimeFormat, fields in declaration
+// order. Raw JSON fields are written as they are (Normalize compacts them);
+// an empty Content is null.
 func (m Message) MarshalJSON() ([]byte, error) {
-	out := struct {
-		messageFields
-		Timestamp string  `json:"timestamp"`
-		EditedAt  *string `json:"editedAt,omitempty"`
-	}{messageFields: messageFields(m), Timestamp: FormatTime(m.Timestamp)}
-	if m.EditedAt != nil {
-		s := FormatTime(*m.EditedAt)
-		out.EditedAt = &s
+	return m.appendJSON(make([]byte, 0, 256+len(m.Content)+len(m.Reaction)+len(m.ReplyTo))), nil
+}
+
+func (m *Message) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, m.ID)
+	b = append(b, `,"roomId":`...)
+	b = appendString(b, m.RoomID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, m.Seq, 10)
+	b = append(b, `,"senderId":`...)
+	b = appendString(b, m.SenderID)
+	b = append(b, `,"messageType":`...)
+	b = appendString(b, m.MessageType)
+	b = append(b, `,"content":`...)
+	if len(m.Content) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, m.Content...)
 	}
-	return json.Marshal(out)
+	b = append(b, `,"timestamp":"`...)
+	b = m.Timestamp.UTC().AppendFormat(b, TimeFormat)
+	b = append(b, `","status":`...)
+	b = appendString(b, m.Status)
+	if len(m.ReplyTo) > 0 {
+		b = append(b, `,"replyTo":`...)
+		b = append(b, m.ReplyTo...)
+	}
+	if len(m.Reaction) > 0 {
+		b = append(b, `,"reaction":`...)
+		b = append(b, m.Reaction...)
+	}
+	if m.Forwarded != nil {
+		b = append(b, `,"forwarded":`...)
+		b = strconv.AppendBool(b, *m.Forwarded)
+	}
+	if m.ClientMessageID != "" {
+		b = append(b, `,"clientMessageId":`...)
+		b = appendString(b, m.ClientMessageID)
+	}
+	if m.EditedAt != nil {
+		b = append(b, `,"editedAt":"`...)
+		b = m.EditedAt.UTC().AppendFormat(b, TimeFormat)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string, escaping as encoding/json does
+// (HTML characters aside): quotes, backslashes, control characters, U+2028,
+// U+2029, and invalid UTF-8 as U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // UnmarshalJSON decodes m; times may be any RFC 3339 form and are kept in UTC.

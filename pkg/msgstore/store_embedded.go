@@ -213,10 +213,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		}
 		out := in.Clone()
 		out.Seq = int64(seq)
-		val, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
+		val := out.appendJSON(nil) // Normalize made its raw fields valid JSON
 		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
 			return err
 		}
@@ -355,10 +352,7 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if err := Normalize(next); err != nil {
 			return noWrite(err)
 		}
-		val, err := json.Marshal(next)
-		if err != nil {
-			return noWrite(err)
-		}
+		val := next.appendJSON(nil)
 		key := hb.Bucket(bucketIDs).Get([]byte(id))
 		if err := hb.Bucket(bucketMsgs).Put(slices.Clone(key), val); err != nil {
 			return err
