@@ -71,3 +71,42 @@ test('history survives a restart, oldest first', async () => {
   assert.ok(ack.message.seq > sent[N - 1].seq, `seq ${ack.message.seq} after ${sent[N - 1].seq}`);
   assert.ok(!sent.some((m) => m.id === ack.message.id), 'new id after restart');
 });
+
+test('historyLimit on join, hub:loadHistory pages and join since', async () => {
+  // lobby keeps historyLimit 5
+  const N = 12;
+  const s = await connect(hubd.url, NSP.lobby, { transport: 'websocket', token: tokenFor('alice') });
+  const join = await emitWithAck(s, 'hub:join', { roomId: ROOMS.payload });
+  assert.equal(join.ok, true, JSON.stringify(join));
+  const sent = [];
+  for (let i = 0; i < N; i++) {
+    const ack = await emitWithAck(s, 'hub:send', { roomId: ROOMS.payload, messageType: 'text', content: { body: `p${i}` } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    sent.push(ack.message.id);
+  }
+  s.disconnect();
+
+  const r = await connect(hubd.url, NSP.lobby, { transport: 'websocket', token: tokenFor('bob') });
+  assert.equal((await emitWithAck(r, 'hub:join', { roomId: ROOMS.payload })).ok, true);
+  const h = await waitForEvent(r, 'hub:history', (d) => d.roomId === ROOMS.payload);
+  assert.deepEqual(h.messages.map((m) => m.id), sent.slice(N - 5), 'the newest 5, oldest first');
+
+  const page = await emitWithAck(r, 'hub:loadHistory', { roomId: ROOMS.payload, before: sent[N - 5], limit: 4 });
+  assert.equal(page.ok, true, JSON.stringify(page));
+  assert.deepEqual(page.messages.map((m) => m.id), sent.slice(N - 9, N - 5));
+
+  const last = await emitWithAck(r, 'hub:loadHistory', { roomId: ROOMS.payload, before: sent[N - 9], limit: 10 });
+  assert.equal(last.ok, true, JSON.stringify(last));
+  assert.deepEqual(last.messages.map((m) => m.id), sent.slice(0, N - 9));
+
+  const newest = await emitWithAck(r, 'hub:loadHistory', { roomId: ROOMS.payload, limit: 2 });
+  assert.deepEqual(newest.messages.map((m) => m.id), sent.slice(N - 2));
+  r.disconnect();
+
+  // since: everything after that message, even past historyLimit
+  const c = await connect(hubd.url, NSP.lobby, { transport: 'websocket', token: tokenFor('carol') });
+  assert.equal((await emitWithAck(c, 'hub:join', { roomId: ROOMS.payload, since: sent[2] })).ok, true);
+  const since = await waitForEvent(c, 'hub:history', (d) => d.roomId === ROOMS.payload);
+  assert.deepEqual(since.messages.map((m) => m.id), sent.slice(3));
+  c.disconnect();
+});
