@@ -43,6 +43,12 @@ test('check on the broken hubs dir exits 1 and reports every planted error', asy
   assert.ok(!lines.some((l) => l.includes('a_good.yaml:')), `a_good.yaml reported:\n${r.stderr}`);
 });
 
+test('check with a library that does not compile exits 1 naming the module', async () => {
+  const r = await runHubd(['check', '--hubs', path.join(FIXTURES, 'hubs'), '--lib', path.join(FIXTURES, 'broken', 'lib')]);
+  assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  assert.match(r.stderr, /access\.js/);
+});
+
 test('check on a missing dir fails', async () => {
   const r = await runHubd(['check', '--hubs', path.join(FIXTURES, 'no-such-dir')]);
   assert.notEqual(r.code, 0);
