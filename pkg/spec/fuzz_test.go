@@ -51,3 +51,43 @@ func FuzzLoad(f *testing.F) {
 		require.Equal(t, h, again)
 	})
 }
+
+// FuzzValidateContent checks that content validation never panics, that
+// accepted content is normalized to a JSON object, and that normalized
+// content validates again to itself.
+func FuzzValidateContent(f *testing.F) {
+	h, errs := parse("hub.yaml", []byte(customSpec), testOpts)
+	require.Empty(f, errs)
+	h.MessageSettings.MessageTypes = BuiltinMessageTypes
+	seeds := []struct{ typ, content string }{
+		{"text", `{"body":"hi"}`},
+		{"image", `{"mediaUrl":"u","width":1.0,"height":2}`},
+		{"audio", `{"mediaUrl":"u","waveform":[1,2,"x"]}`},
+		{"location", `{"lat":91,"lng":0}`},
+		{"system", `{"systemAction":"x","systemData":{"a":[null]}}`},
+		{"everything", `{"s":"x","i":1e2,"d":-0.0,"b":true,"id":"507f1f77bcf86cd799439011","at":"2024-01-01T00:00:00Z","e":"pawn","j":{}}`},
+		{"defaults", `{}`},
+		{"required", `{"cell":null}`},
+		{"text", `[]`},
+		{"nope", `{}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.typ, []byte(s.content))
+	}
+	f.Fuzz(func(t *testing.T, typ string, content []byte) {
+		out, problems := h.ValidateContent(typ, content)
+		if len(problems) > 0 {
+			require.Nil(t, out)
+			for _, p := range problems {
+				// Field may be empty: an unknown key "" is reported as is.
+				require.NotEmpty(t, p.Message)
+			}
+			return
+		}
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal(out, &obj))
+		again, problems := h.ValidateContent(typ, out)
+		require.Empty(t, problems, "normalized %s", out)
+		require.JSONEq(t, string(out), string(again))
+	})
+}

@@ -96,7 +96,8 @@ func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 	sum := sha256.Sum256(data)
 
 	jsonData := data
-	if strings.ToLower(filepath.Ext(file)) != ".json" {
+	isJSON := strings.ToLower(filepath.Ext(file)) == ".json"
+	if !isJSON {
 		var err error
 		jsonData, err = yaml.YAMLToJSONStrict(data)
 		if err != nil {
@@ -109,6 +110,12 @@ func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 	if err != nil {
 		c.add("", "parse json: %v", err)
 		return nil, c.errs
+	}
+	if isJSON {
+		jsonDuplicateKeys(jsonData, c)
+		if len(c.errs) > 0 {
+			return nil, c.errs
+		}
 	}
 	root, ok := raw.(map[string]any)
 	if !ok {

@@ -22,6 +22,7 @@ var badSpecs = []struct {
 		"hubBasics.title: unknown field",
 		"roomSettings.authSources[0].role: unknown field",
 	}},
+	{"json_duplicate_key.json", []string{"hubRoles[0].canSend: duplicate key"}},
 	{"type_mismatch.yaml", []string{
 		"guardrails.maxUsersPerRoom: expected integer, got string",
 		"hubRoles[0].canSend: expected boolean, got string",
