@@ -10,8 +10,9 @@ import (
 // Namespace groups sockets and rooms. Handlers must be set before the
 // namespace receives connections.
 //
-// Lock order: Namespace.mu, then EngineConn.mu (taken by Close paths that are
-// never called with Namespace.mu held: a full queue closes asynchronously).
+// Lock order: client.mu, then Namespace.mu. While Namespace.mu is held only
+// non-blocking channel sends happen; a full queue closes its connection from
+// another goroutine.
 type Namespace struct {
 	name string
 

@@ -173,6 +173,7 @@ type client struct {
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by the namespace name the client used
+	closed  bool               // the connection ended; no new sockets
 
 	// Binary packet being reassembled; read path only.
 	pending     *Packet
@@ -280,19 +281,19 @@ func (cl *client) connect(p *Packet) {
 			return
 		}
 	}
+	// Registration happens under cl.mu so that a concurrent close of the
+	// connection (disconnectAll) either sees the socket or refuses it.
 	cl.mu.Lock()
-	select {
-	case <-cl.conn.done:
+	if cl.closed {
 		cl.mu.Unlock()
 		return
-	default:
 	}
 	cl.sockets[p.Nsp] = sock
-	cl.mu.Unlock()
-	cl.connectTimer.Stop()
 	sock.connected.Store(true)
 	cl.s.sockets.Add(1)
 	ns.add(sock, cl.s.engine.stats)
+	cl.mu.Unlock()
+	cl.connectTimer.Stop()
 	payload := make([]byte, 0, 40)
 	payload = append(payload, `{"sid":`...)
 	payload = appendJSONString(payload, sock.id)
@@ -333,6 +334,7 @@ func (cl *client) remove(sock *Socket) {
 
 func (cl *client) disconnectAll(reason string, sendPacket bool) {
 	cl.mu.Lock()
+	cl.closed = true
 	socks := make([]*Socket, 0, len(cl.sockets))
 	for _, s := range cl.sockets {
 		socks = append(socks, s)

@@ -1,0 +1,69 @@
+package sio
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeSockets adds n sockets with real queues (no transport) to ns.
+func fakeSockets(t *testing.T, s *Server, ns *Namespace, n int, room string) []*EngineConn {
+	t.Helper()
+	conns := make([]*EngineConn, n)
+	req, _ := http.NewRequest("GET", "/socket.io/", nil)
+	for i := range conns {
+		c := s.engine.newConn(req, "polling")
+		cl := &client{s: s, conn: c, sockets: map[string]*Socket{}}
+		c.Data = cl
+		so := &Socket{id: newID(), nsp: ns.Name(), ns: ns, client: cl, done: make(chan struct{})}
+		so.connected.Store(true)
+		s.sockets.Add(1)
+		cl.sockets[so.nsp] = so
+		ns.add(so, s.engine.stats)
+		so.Join(room)
+		conns[i] = c
+	}
+	return conns
+}
+
+func drain(conns []*EngineConn) {
+	for _, c := range conns {
+		for len(c.queue) > 0 {
+			<-c.queue
+		}
+	}
+}
+
+// A broadcast encodes once: its allocations do not grow with the number of
+// recipients, and every recipient gets the very same frames.
+func TestBroadcastEncodesOnce(t *testing.T) {
+	s := NewServer(Options{})
+	ns := s.Of("/room-test")
+	payload := json.RawMessage(`{"roomId":"r1","content":"hello"}`)
+	allocs := func(n int) float64 {
+		conns := fakeSockets(t, s, ns, n, "r")
+		defer func() {
+			for _, c := range conns {
+				c.Data.(*client).disconnectAll("done", false)
+			}
+		}()
+		return testing.AllocsPerRun(50, func() {
+			require.NoError(t, ns.To("r").Emit("hub:messageArrived", payload))
+			drain(conns)
+		})
+	}
+	small, large := allocs(10), allocs(500)
+	t.Logf("allocs per broadcast: %v to 10 sockets, %v to 500", small, large)
+	require.LessOrEqual(t, large, small+1, "allocations grow with recipients: %v for 10, %v for 500", small, large)
+	require.Less(t, large, 10.0)
+
+	conns := fakeSockets(t, s, ns, 3, "same")
+	require.NoError(t, ns.To("same").Emit("x", []byte{1}))
+	first := <-conns[0].queue
+	require.Len(t, first.frames, 2)
+	for _, c := range conns[1:] {
+		require.Same(t, first, <-c.queue)
+	}
+}
