@@ -2,9 +2,11 @@ package scripting
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"sort"
 	"strconv"
 
@@ -135,137 +137,146 @@ func (rt *jsRuntime) parseJSON(b []byte) (goja.Value, error) {
 	return v, nil
 }
 
-// plainJS builds the function that turns a result into plain data inside the
-// runtime, where getters, proxies and toJSON run under the call deadline. It
-// follows JSON.stringify (toJSON, undefined properties dropped, undefined in
-// arrays as null) but refuses functions, promises, symbols, bigints and
-// structures deeper than maxDepth instead of dropping them silently.
-var plainJS = `(function () {
-	var isArray = Array.isArray, keys = Object.keys, define = Object.defineProperty, PromiseCtor = Promise;
-	var maxDepth = ` + strconv.Itoa(maxDepth) + `;
-	// Refusal carries the path of the offending value, built only on failure.
-	function Refusal(what) { this.what = what; this.path = ""; }
-	function plain(v, depth) {
-		switch (typeof v) {
-		case "undefined":
-			return null;
-		case "function":
-			throw new Refusal("a function");
-		case "symbol":
-			throw new Refusal("a symbol");
-		case "bigint":
-			throw new Refusal("a bigint");
-		case "object":
-			break;
-		default:
-			return v;
-		}
-		if (v === null) {
-			return null;
-		}
-		if (depth >= maxDepth) {
-			throw new Refusal("nested too deeply (a cycle?)");
-		}
-		if (v instanceof PromiseCtor) {
-			throw new Refusal("a promise");
-		}
-		if (typeof v.toJSON === "function") {
-			return plain(v.toJSON(), depth + 1);
-		}
-		var out = [], i = 0;
-		try {
-			if (isArray(v)) {
-				for (; i < v.length; i++) {
-					out[i] = plain(v[i], depth + 1);
-				}
-				return out;
-			}
-			out = {};
-			var ks = keys(v), k, e;
-			for (; i < ks.length; i++) {
-				k = ks[i];
-				e = v[k];
-				if (e === undefined) {
-					continue;
-				}
-				if (k === "__proto__") {
-					define(out, k, {value: plain(e, depth + 1), enumerable: true, writable: true, configurable: true});
-				} else {
-					out[k] = plain(e, depth + 1);
-				}
-			}
-			return out;
-		} catch (err) {
-			if (err instanceof Refusal) {
-				err.path = (isArray(v) ? "[" + i + "]" : "." + ks[i]) + err.path;
-			}
-			throw err;
-		}
-	}
-	return function (v) {
-		try {
-			return plain(v, 0);
-		} catch (err) {
-			if (err instanceof Refusal) {
-				throw new TypeError("result" + err.path + " is " + err.what + ", which cannot leave the script");
-			}
-			throw err;
-		}
-	};
-})()`
-
-// export turns a value returned by a script into plain Go values. Objects go
-// through the runtime's plain function first; call it only while the call
+// export turns a value returned by a script into plain Go values, following
+// JSON.stringify (toJSON is used, object properties holding undefined are
+// dropped, undefined elsewhere is nil) but refusing functions, promises,
+// symbols, bigints and nesting deeper than maxDepth instead of dropping them.
+// Objects are walked inside a native function called through goja, because
+// reading them can run script code (getters, proxies, toJSON): exceptions and
+// interrupts from that code come back as errors. Call it only while the call
 // deadline is armed.
 func (rt *jsRuntime) export(v goja.Value) (any, error) {
+	if _, ok := v.(*goja.Object); !ok {
+		return exportPrimitive(v, nil)
+	}
+	rt.exported, rt.exportErr, rt.exportBudget = nil, nil, maxExportValues
+	if _, err := rt.exportFn(goja.Undefined(), v); err != nil {
+		return nil, err
+	}
+	out, err := rt.exported, rt.exportErr
+	rt.exported, rt.exportErr = nil, nil
+	return out, err
+}
+
+// maxExportValues bounds the number of values in one result.
+const maxExportValues = 100_000
+
+// errExportInterrupted stops an export whose call deadline passed: the walk
+// runs in Go, where goja's interrupt is not checked.
+var errExportInterrupted = errors.New("result export interrupted")
+
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
+// exportPath is the way to a value inside a result, kept as a chain so the
+// string is built only for an error message.
+type exportPath struct {
+	parent *exportPath
+	key    string
+	index  int // used when key is ""
+}
+
+func (p *exportPath) String() string {
+	if p == nil {
+		return "result"
+	}
+	if p.key == "" {
+		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
+	}
+	return p.parent.String() + "." + p.key
+}
+
+// refusal is why a value cannot leave the script.
+type refusal struct {
+	path *exportPath
+	what string
+}
+
+func (r *refusal) Error() string {
+	return r.path.String() + " is " + r.what + ", which cannot leave the script"
+}
+
+func exportPrimitive(v goja.Value, path *exportPath) (any, error) {
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil, nil
 	}
 	if _, ok := v.(*goja.Symbol); ok {
-		return nil, fmt.Errorf("result is a symbol, which cannot leave the script")
+		return nil, &refusal{path, "a symbol"}
 	}
-	if _, ok := v.(*goja.Object); ok {
-		pv, err := rt.plain(goja.Undefined(), v)
-		if err != nil {
-			return nil, err
-		}
-		v = pv
-	}
-	return normalize(v.Export())
-}
-
-// normalize walks exported plain data: integral floats become int64 so that
-// callers see one type for whole numbers.
-func normalize(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, string, int64:
+	switch x := v.Export().(type) {
+	case bool, string, int64:
 		return x, nil
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
 			return int64(x), nil
 		}
 		return x, nil
-	case map[string]any:
-		for k, e := range x {
-			n, err := normalize(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = n
-		}
-		return x, nil
-	case []any:
-		for i, e := range x {
-			n, err := normalize(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = n
-		}
-		return x, nil
 	case *big.Int:
-		return nil, fmt.Errorf("result is a bigint, which cannot leave the script")
+		return nil, &refusal{path, "a bigint"}
 	default:
-		return nil, fmt.Errorf("result of type %T cannot leave the script", v)
+		return nil, &refusal{path, fmt.Sprintf("a %T", x)}
 	}
+}
+
+// exportNative is the body of rt.exportFn. It runs inside goja, so script
+// exceptions and interrupts raised while reading the value propagate to the
+// caller of exportFn; its own outcome goes back through rt.
+func (rt *jsRuntime) exportNative(call goja.FunctionCall) goja.Value {
+	rt.exported, rt.exportErr = rt.walk(call.Argument(0), 0, nil)
+	return goja.Undefined()
+}
+
+func (rt *jsRuntime) walk(v goja.Value, depth int, path *exportPath) (any, error) {
+	rt.exportBudget--
+	if rt.exportBudget < 0 {
+		return nil, &refusal{path, fmt.Sprintf("beyond %d values", maxExportValues)}
+	}
+	if rt.exportBudget%1024 == 0 && rt.ctx.Err() != nil {
+		return nil, errExportInterrupted
+	}
+	obj, ok := v.(*goja.Object)
+	if !ok {
+		return exportPrimitive(v, path)
+	}
+	if depth >= maxDepth {
+		return nil, &refusal{path, "nested too deeply (a cycle?)"}
+	}
+	if obj.ClassName() == "Function" {
+		return nil, &refusal{path, "a function"}
+	}
+	if obj.ExportType() == promiseType {
+		return nil, &refusal{path, "a promise"}
+	}
+	if tj, ok := goja.AssertFunction(obj.Get("toJSON")); ok {
+		j, err := tj(obj)
+		if err != nil {
+			panic(err) // rethrow the script's exception or interrupt
+		}
+		return rt.walk(j, depth+1, path)
+	}
+	if obj.ClassName() == "Array" {
+		n := obj.Get("length").ToInteger()
+		out := make([]any, 0, min(n, 1024))
+		for i := int64(0); i < n; i++ {
+			e, err := rt.walk(obj.Get(strconv.FormatInt(i, 10)), depth+1, &exportPath{parent: path, index: int(i)})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, nil
+	}
+	keys := obj.Keys()
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		ev := obj.Get(k)
+		if ev == nil || goja.IsUndefined(ev) {
+			continue
+		}
+		e, err := rt.walk(ev, depth+1, &exportPath{parent: path, key: k})
+		if err != nil {
+			return nil, err
+		}
+		out[k] = e
+	}
+	return out, nil
 }

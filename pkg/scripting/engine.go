@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
@@ -357,13 +358,16 @@ func (w *worker) run(j *job) (r result) {
 }
 
 // asResultError marks a failed export as a result error unless the runtime
-// was interrupted or overflowed while exporting.
+// was interrupted or overflowed while reading the result.
 func asResultError(err error) error {
-	switch err.(type) {
-	case *goja.InterruptedError, *goja.StackOverflowError:
+	var ex *goja.Exception
+	switch {
+	case errors.Is(err, errExportInterrupted):
 		return err
-	case *goja.Exception:
-		return newError(KindResult, err, "%s", err.(*goja.Exception).Value().String())
+	case errors.As(err, new(*goja.InterruptedError)), errors.As(err, new(*goja.StackOverflowError)):
+		return err
+	case errors.As(err, &ex):
+		return newError(KindResult, err, "reading the result: %s", ex.Error())
 	}
 	return newError(KindResult, err, "%v", err)
 }

@@ -106,7 +106,7 @@ func TestEvalResultsArePlainGoValues(t *testing.T) {
 }
 
 func TestEvalResultErrors(t *testing.T) {
-	e := newEngine(t, Options{Runtimes: 1})
+	e := newEngine(t, Options{Runtimes: 1, CallTimeout: 10 * time.Second})
 	tests := []struct {
 		name, src, want string
 	}{
@@ -116,6 +116,10 @@ func TestEvalResultErrors(t *testing.T) {
 		{"async function result", "const f = async () => 1;\nreturn f()", "promise"},
 		{"cycle", "const a = {};\na.self = a;\nreturn a", "nested too deeply"},
 		{"symbol", `Symbol("s")`, "symbol"},
+		{"bigint", `({ n: 10n })`, "result.n is a bigint"},
+		{"function in array", `[1, [2, () => 3]]`, "result[1][1] is a function"},
+		{"throwing getter", `({ get x() { throw new Error("getter broke") } })`, "getter broke"},
+		{"huge sparse array", "const a = [];\na.length = 1e8;\nreturn a", "beyond"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,7 +228,13 @@ func TestInfiniteLoopIsInterrupted(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), got)
 
-	for _, src := range []string{`for(;;){}`, "while (true) { try { for(;;){} } catch (e) {} }", `lib.chess.getState(roomId) && (() => { for(;;){} })()`} {
+	for _, src := range []string{
+		`for(;;){}`,
+		"while (true) { try { for(;;){} } catch (e) {} }",
+		`lib.chess.getState(roomId) && (() => { for(;;){} })()`,
+		`({ get x() { for(;;){} } })`, // runs while the result is read
+		`({ toJSON() { for(;;){} } })`,
+	} {
 		start := time.Now()
 		_, err = e.Eval(ctx, MustCompile(src), "r", map[string]any{"roomId": "r"})
 		elapsed := time.Since(start)

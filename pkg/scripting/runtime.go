@@ -18,8 +18,13 @@ type jsRuntime struct {
 	e         *Engine
 	jsonParse goja.Callable
 	jsonStr   goja.Callable
-	plain     goja.Callable
 	freeze    goja.Callable
+	exportFn  goja.Callable
+	// exported, exportErr carry the outcome of exportFn back to Go;
+	// exportBudget counts down the values one result may hold.
+	exported     any
+	exportErr    error
+	exportBudget int
 
 	// ctx is the context of the call in progress, for host functions.
 	ctx context.Context
@@ -53,9 +58,7 @@ func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
 	if rt.freeze, err = builtin(vm, "Object.freeze"); err != nil {
 		return nil, err
 	}
-	if rt.plain, err = builtin(vm, plainJS); err != nil {
-		return nil, err
-	}
+	rt.exportFn, _ = goja.AssertFunction(vm.ToValue(rt.exportNative))
 	if err := rt.installHost(); err != nil {
 		return nil, err
 	}
@@ -126,14 +129,14 @@ func classify(parent, call context.Context, err error) *ScriptError {
 		return se
 	}
 	var ie *goja.InterruptedError
-	if errors.As(err, &ie) {
+	if errors.As(err, &ie) || errors.Is(err, errExportInterrupted) {
 		if perr := parent.Err(); perr != nil {
 			return newError(KindCanceled, perr, "script call canceled: %v", perr)
 		}
 		if call.Err() != nil {
 			return newError(KindTimeout, ErrTimeout, "script call timed out")
 		}
-		return newError(KindRuntime, err, "interrupted: %v", ie.Value())
+		return newError(KindRuntime, err, "interrupted: %v", err)
 	}
 	var so *goja.StackOverflowError
 	if errors.As(err, &so) {
