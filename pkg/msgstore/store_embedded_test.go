@@ -3,6 +3,7 @@ package msgstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,15 +64,24 @@ func TestEmbeddedOpen(t *testing.T) {
 	})
 }
 
-// BenchmarkAppendParallel: 100 rooms, one writer each, fsync on every commit.
+// BenchmarkAppendParallel: 100 rooms, fsync on every commit; one writer per
+// room (the daemon's shape), the same with client message ids, and four
+// writers per room.
 //
 //	go test ./pkg/msgstore -run '^$' -bench AppendParallel -benchtime 20000x
 func BenchmarkAppendParallel(b *testing.B) {
-	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
-	storetest.BenchAppendParallel(b, s, 100)
-	st := s.Stats()
-	if st.Commits > 0 {
-		b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+	for _, o := range []storetest.BenchOptions{
+		{Rooms: 100, Writers: 100},
+		{Rooms: 100, Writers: 100, ClientMessageIDs: true},
+		{Rooms: 100, Writers: 400},
+	} {
+		b.Run(fmt.Sprintf("rooms=%d/writers=%d/cmid=%v", o.Rooms, o.Writers, o.ClientMessageIDs), func(b *testing.B) {
+			s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
+			storetest.BenchAppendParallel(b, s, o)
+			if st := s.Stats(); st.Commits > 0 {
+				b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+			}
+		})
 	}
 }
 

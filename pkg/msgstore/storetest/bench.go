@@ -11,26 +11,38 @@ import (
 	"github.com/hubd/hubd/pkg/msgstore"
 )
 
-// BenchAppendParallel measures Append throughput of one writer goroutine per
-// room (the daemon runs one sequential queue per room) over rooms rooms of
-// one hub, and reports msgs/s. The goroutine count is rounded up to a
-// multiple of GOMAXPROCS.
-func BenchAppendParallel(b *testing.B, s msgstore.Store, rooms int) {
+// BenchOptions shapes BenchAppendParallel.
+type BenchOptions struct {
+	Rooms   int // rooms of one hub
+	Writers int // goroutines, spread evenly over the rooms; rounded up to a multiple of GOMAXPROCS
+	// ClientMessageIDs gives every message a client message id, so every
+	// append also checks and writes the idempotency index.
+	ClientMessageIDs bool
+}
+
+// BenchAppendParallel measures Append throughput and reports msgs/s. The
+// daemon runs one sequential queue per room, so Writers == Rooms is its shape.
+func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 	ctx := context.Background()
 	content := json.RawMessage(`{"text":"a benchmark message of a typical chat length, some sixty bytes"}`)
 	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((rooms + procs - 1) / procs)
+	b.SetParallelism((o.Writers + procs - 1) / procs)
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		room := fmt.Sprintf("room-%d", next.Add(1)%int64(rooms))
-		for pb.Next() {
+		w := next.Add(1)
+		room := fmt.Sprintf("room-%d", w%int64(o.Rooms))
+		sender := fmt.Sprintf("user-%d", w)
+		for i := 0; pb.Next(); i++ {
 			m := &msgstore.Message{
-				HubName: "bench", RoomID: room, SenderID: "u", MessageType: "text", Content: content,
+				HubName: "bench", RoomID: room, SenderID: sender, MessageType: "text", Content: content,
 			}
-			if _, _, err := s.Append(ctx, m); err != nil {
-				b.Error(err)
+			if o.ClientMessageIDs {
+				m.ClientMessageID = fmt.Sprintf("c-%d", i)
+			}
+			if _, created, err := s.Append(ctx, m); err != nil || !created {
+				b.Errorf("append: created %v, %v", created, err)
 				return
 			}
 		}
