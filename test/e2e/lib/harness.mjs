@@ -65,6 +65,19 @@ export function hubdBin() {
   return path.resolve(bin);
 }
 
+/**
+ * The environment of a spawned hubd: the test process's, less its HUBD_*
+ * variables (HUBD_BIN and the test switches are not daemon configuration),
+ * plus extra.
+ */
+function daemonEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('HUBD_')) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
 /** Makes a fresh temporary directory. */
 export async function tempDir(prefix = 'hubd-e2e-') {
   return mkdtemp(path.join(tmpdir(), prefix));
@@ -149,7 +162,7 @@ export class Daemon {
     this.addr = null;
     this.exit = null;
     const child = spawn(hubdBin(), argv, {
-      env: { ...process.env, ...this.env },
+      env: daemonEnv(this.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -309,7 +322,7 @@ export async function startDaemon(opts) {
  */
 export async function runHubd(args, { timeoutMs = 30_000, env = {} } = {}) {
   const child = spawn(hubdBin(), args, {
-    env: { ...process.env, ...env },
+    env: daemonEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
