@@ -40,6 +40,7 @@ type EngineConn struct {
 	clientClosed bool
 	reason       string
 	awaitingPong bool
+	pongDeadline time.Time
 	hb           *time.Timer
 
 	// Data is a slot for the EngineHandler (Server keeps its client here).
@@ -141,9 +142,19 @@ func (c *EngineConn) heartbeat() {
 		return
 	}
 	c.awaitingPong = true
+	c.pongDeadline = time.Now().Add(c.e.opts.PingTimeout)
 	c.hb.Reset(c.e.opts.PingTimeout)
 	c.mu.Unlock()
 	_ = c.enqueue(&outbound{frames: []*frame{framePing}})
+}
+
+// expired reports a pong overdue whose timer has not fired yet (timers run
+// late on a loaded machine); requests check it so a dead session is not
+// revived by a late poll.
+func (c *EngineConn) expired() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.awaitingPong && time.Now().After(c.pongDeadline)
 }
 
 func (c *EngineConn) onPong() {

@@ -178,6 +178,11 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, http.StatusBadRequest, codeUnknownSID)
 		return
 	}
+	if c.expired() {
+		c.Close("ping timeout")
+		e.writeError(w, http.StatusBadRequest, codeUnknownSID)
+		return
+	}
 	if transport == "websocket" {
 		e.upgrade(w, r, c)
 		return
