@@ -122,6 +122,7 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	}
 	r.mu.Lock()
 	m := r.members[uid]
+	first := false
 	if m == nil {
 		if maxUsers > 0 && len(r.members) >= maxUsers {
 			r.mu.Unlock()
@@ -137,6 +138,7 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 		}
 		m = &member{userID: uid, roomID: roomID, sockets: make(map[*sio.Socket]struct{})}
 		m.silenced = defaultSilenced && !dec.Permissions.CanModerate
+		first = len(r.members) == 0
 		r.members[uid] = m
 		h.userRooms[uid]++
 		if mt := h.deps.Metrics; mt != nil {
@@ -156,6 +158,9 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 		s.Join(readers(roomID))
 	} else {
 		s.Leave(readers(roomID))
+	}
+	if first {
+		h.roomActive(roomID, dec.Room)
 	}
 	return m, nil
 }
@@ -198,9 +203,9 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
 	}
 	s.Leave(readers(roomID))
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	r := h.rooms[roomID]
 	if r == nil {
+		h.mu.Unlock()
 		return true
 	}
 	r.mu.Lock()
@@ -214,8 +219,13 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
 			mt.RoomMembers.WithLabelValues(h.name).Dec()
 		}
 	}
+	empty := len(r.members) == 0
 	r.mu.Unlock()
 	h.dropIfEmpty(r)
+	h.mu.Unlock()
+	if empty {
+		h.roomIdle(roomID)
+	}
 	return true
 }
 

@@ -11,12 +11,8 @@ import (
 )
 
 type sendRequest struct {
-	RoomID          string          `json:"roomId"`
-	MessageType     string          `json:"messageType"`
-	Content         json.RawMessage `json:"content"`
-	ReplyTo         json.RawMessage `json:"replyTo"`
-	Forwarded       *bool           `json:"forwarded"`
-	ClientMessageID string          `json:"clientMessageId"`
+	RoomID string `json:"roomId"`
+	SendInput
 }
 
 type replyTo struct {
@@ -32,7 +28,14 @@ func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) 
 	if err := decode(in.payload, &req); err != nil {
 		return nil, err
 	}
-	msg, err := h.send(ctx, in.c.sess.UserID, in.c, &req)
+	if req.RoomID == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	m, err := in.c.membership(req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := h.send(ctx, h.actorOf(in.c.sess, m), &req.SendInput)
 	if err != nil {
 		return nil, err
 	}
@@ -46,24 +49,17 @@ func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) 
 // send runs the message pipeline: checks, validation, persistence, then
 // broadcast in per-room order. It returns the stored message (the original
 // one for a repeated clientMessageId).
-func (h *Hub) send(ctx context.Context, senderID string, c *client, req *sendRequest) (*msgstore.Message, error) {
+func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Message, error) {
 	def := h.Definition()
 	hs := def.Spec
-	if req.RoomID == "" {
-		return nil, newError(CodeBadRequest, "roomId is required")
-	}
 	if req.MessageType == "" {
 		return nil, newError(CodeBadRequest, "messageType is required")
 	}
 	if len(req.ClientMessageID) > maxClientMessageID {
 		return nil, errorf(CodeBadRequest, "clientMessageId longer than %d bytes", maxClientMessageID)
 	}
-	m, err := c.membership(req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	perms := h.effective(m)
-	if m.silenced {
+	perms := a.Permissions
+	if a.Silenced {
 		return nil, newError(CodeSilenced, "you are silenced in this room")
 	}
 	if !perms.CanSend {
@@ -92,7 +88,7 @@ func (h *Hub) send(ctx context.Context, senderID string, c *client, req *sendReq
 	if len(req.ReplyTo) > 0 && string(req.ReplyTo) != "null" {
 		if !ms.EnableReplyTo {
 			details = append(details, spec.FieldProblem{Field: "replyTo", Message: "replies are not enabled in this hub"})
-		} else if rt, p := h.checkReplyTo(ctx, req.RoomID, req.ReplyTo); p != "" {
+		} else if rt, p := h.checkReplyTo(ctx, a.RoomID, req.ReplyTo); p != "" {
 			details = append(details, spec.FieldProblem{Field: "replyTo", Message: p})
 		} else {
 			reply = rt
@@ -105,14 +101,17 @@ func (h *Hub) send(ctx context.Context, senderID string, c *client, req *sendReq
 		return nil, &Error{Code: CodeInvalidMessage, Message: "message content is invalid", Details: details}
 	}
 
+	// hubLogic: a custom type with a messageHandler is routed through its
+	// script here instead of the standard flow.
+
 	status := msgstore.StatusPublished
 	if perms.Moderated {
 		status = msgstore.StatusPending
 	}
 	msg := &msgstore.Message{
 		HubName:         h.name,
-		RoomID:          req.RoomID,
-		SenderID:        senderID,
+		RoomID:          a.RoomID,
+		SenderID:        a.UserID(),
 		MessageType:     req.MessageType,
 		Content:         content,
 		Status:          status,

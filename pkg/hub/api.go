@@ -1,0 +1,191 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// Actor is a user acting in one room, with the permissions the layered
+// authorization gave them. Socket members and REST callers both act
+// through an Actor, so every path enforces the same rules.
+type Actor struct {
+	Session     *authz.Session
+	RoomID      string
+	HubRole     string
+	Permissions authz.Permissions // effective: hub-wide overrides applied
+	Silenced    bool
+	// Room is the room record the authorization saw.
+	Room records.Record
+}
+
+// UserID returns the acting user's id.
+func (a *Actor) UserID() string { return a.Session.UserID }
+
+// SendInput is a message a client sends.
+type SendInput struct {
+	MessageType     string          `json:"messageType"`
+	Content         json.RawMessage `json:"content"`
+	ReplyTo         json.RawMessage `json:"replyTo"`
+	Forwarded       *bool           `json:"forwarded"`
+	ClientMessageID string          `json:"clientMessageId"`
+}
+
+// ListInput selects a page of a room's messages by message ids.
+type ListInput struct {
+	Before string
+	After  string
+	Limit  int
+}
+
+// PresenceEntry is one user present in a room on this node.
+type PresenceEntry struct {
+	UserID  string `json:"userId"`
+	Status  string `json:"status"` // online | away
+	Sockets int    `json:"sockets"`
+}
+
+// Receipt is a user's read mark in a room.
+type Receipt struct {
+	UserID            string    `json:"userId"`
+	LastReadTimestamp time.Time `json:"lastReadTimestamp"`
+}
+
+// Spec returns the active spec of the hub.
+func (h *Hub) Spec() *spec.Hub { return h.Definition().Spec }
+
+// ActorFor runs the layered room authorization for a caller that is not
+// joined through a socket (REST). Errors are *Error.
+func (h *Hub) ActorFor(ctx context.Context, sess *authz.Session, roomID string) (*Actor, error) {
+	if roomID == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	def := h.Definition()
+	dec, err := h.authorizer().Authorize(ctx, def.Policy, sess, roomID)
+	h.countDecision(dec, err)
+	if err != nil {
+		return nil, asClientError(err)
+	}
+	m := &member{userID: sess.UserID, roomID: roomID, decision: dec}
+	// A member joined through a socket carries its live moderation state.
+	if r := h.room(roomID); r != nil {
+		r.mu.Lock()
+		if live := r.members[sess.UserID]; live != nil {
+			m.silenced = live.silenced
+		} else {
+			m.silenced = def.Spec.Guardrails.DefaultSilenced && !dec.Permissions.CanModerate
+		}
+		r.mu.Unlock()
+	} else {
+		m.silenced = def.Spec.Guardrails.DefaultSilenced && !dec.Permissions.CanModerate
+	}
+	return h.actorOf(sess, m), nil
+}
+
+// actorOf builds the actor of a member.
+func (h *Hub) actorOf(sess *authz.Session, m *member) *Actor {
+	return &Actor{
+		Session: sess, RoomID: m.roomID, HubRole: m.decision.HubRole,
+		Permissions: h.effective(m), Silenced: m.silenced, Room: m.decision.Room,
+	}
+}
+
+// Send runs the message pipeline for an actor (same as hub:send).
+func (h *Hub) Send(ctx context.Context, a *Actor, in SendInput) (*msgstore.Message, error) {
+	return h.send(ctx, a, &in)
+}
+
+// ListMessages returns a page of the room's published messages, oldest
+// first: the newest Limit, or those before/after a message id.
+func (h *Hub) ListMessages(ctx context.Context, a *Actor, in ListInput) ([]*msgstore.Message, error) {
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	limit := in.Limit
+	if limit <= 0 {
+		limit = h.Spec().HistorySettings.HistoryLimit
+	}
+	if limit <= 0 || limit > maxPageSize {
+		limit = maxPageSize
+	}
+	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
+	if in.Before != "" {
+		ref, err := h.messageIn(ctx, a.RoomID, in.Before)
+		if err != nil {
+			return nil, err
+		}
+		q.BeforeSeq = ref.Seq
+	}
+	if in.After != "" {
+		ref, err := h.messageIn(ctx, a.RoomID, in.After)
+		if err != nil {
+			return nil, err
+		}
+		q.AfterSeq = ref.Seq
+	}
+	msgs, err := h.deps.Store.List(ctx, h.name, a.RoomID, q)
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	if msgs == nil {
+		msgs = []*msgstore.Message{}
+	}
+	return msgs, nil
+}
+
+// messageIn loads a message and checks it belongs to the room.
+func (h *Hub) messageIn(ctx context.Context, roomID, id string) (*msgstore.Message, error) {
+	m, err := h.deps.Store.Get(ctx, h.name, id)
+	if errors.Is(err, msgstore.ErrNotFound) || (err == nil && m.RoomID != roomID) {
+		return nil, errorf(CodeNotFound, "no message %q in this room", id)
+	}
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	return m, nil
+}
+
+// MessageRoom returns the room of a message, so that a caller can be
+// authorized for it.
+func (h *Hub) MessageRoom(ctx context.Context, id string) (string, error) {
+	m, err := h.deps.Store.Get(ctx, h.name, id)
+	if errors.Is(err, msgstore.ErrNotFound) {
+		return "", errorf(CodeNotFound, "no message %q", id)
+	}
+	if err != nil {
+		return "", wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	return m.RoomID, nil
+}
+
+// GetMessage returns one message the actor may see.
+func (h *Hub) GetMessage(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	m, err := h.messageIn(ctx, a.RoomID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !visibleTo(m, a) {
+		return nil, errorf(CodeNotFound, "no message %q in this room", id)
+	}
+	return m, nil
+}
+
+// visibleTo reports whether the actor may see the message: published and
+// deleted ones to every reader, pending and rejected ones to the sender and
+// moderators.
+func visibleTo(m *msgstore.Message, a *Actor) bool {
+	switch m.Status {
+	case msgstore.StatusPublished, msgstore.StatusDeleted:
+		return true
+	}
+	return m.SenderID == a.UserID() || a.Permissions.CanModerate
+}
