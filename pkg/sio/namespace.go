@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// Namespace groups sockets and rooms. Handlers must be set before the
-// namespace receives connections.
+// Namespace groups sockets and rooms. Handlers may be set or replaced at any
+// time; a nil handler is allowed.
 //
 // Lock order: client.mu, then Namespace.mu. While Namespace.mu is held only
 // non-blocking channel sends happen; a full queue closes its connection from
@@ -16,10 +16,12 @@ import (
 type Namespace struct {
 	name string
 
-	onConnect    func(s *Socket, auth json.RawMessage) error
-	onConnection func(s *Socket)
-	onEvent      func(s *Socket, ev *Event)
-	onDisconnect func(s *Socket, reason string)
+	// Handlers are swapped atomically so they may be replaced while the
+	// namespace serves (a hub reload).
+	onConnect    atomic.Pointer[func(s *Socket, auth json.RawMessage) error]
+	onConnection atomic.Pointer[func(s *Socket)]
+	onEvent      atomic.Pointer[func(s *Socket, ev *Event)]
+	onDisconnect atomic.Pointer[func(s *Socket, reason string)]
 
 	stats atomic.Pointer[counters]
 
@@ -44,18 +46,18 @@ func (n *Namespace) Name() string { return n.name }
 // OnConnect sets the admission hook, run before the client gets its CONNECT
 // reply. A non-nil error => CONNECT_ERROR with message err.Error(); if err
 // implements interface{ ErrorData() any } that is sent as "data".
-func (n *Namespace) OnConnect(h func(s *Socket, auth json.RawMessage) error) { n.onConnect = h }
+func (n *Namespace) OnConnect(h func(s *Socket, auth json.RawMessage) error) { n.onConnect.Store(&h) }
 
 // OnConnection sets a hook run after the client got its CONNECT reply (the
 // place to emit a welcome).
-func (n *Namespace) OnConnection(h func(s *Socket)) { n.onConnection = h }
+func (n *Namespace) OnConnection(h func(s *Socket)) { n.onConnection.Store(&h) }
 
 // OnEvent sets the catch-all for every EVENT/BINARY_EVENT; it runs on the
 // socket's read goroutine, in arrival order per socket.
-func (n *Namespace) OnEvent(h func(s *Socket, ev *Event)) { n.onEvent = h }
+func (n *Namespace) OnEvent(h func(s *Socket, ev *Event)) { n.onEvent.Store(&h) }
 
 // OnDisconnect sets the hook run once when a socket leaves the namespace.
-func (n *Namespace) OnDisconnect(h func(s *Socket, reason string)) { n.onDisconnect = h }
+func (n *Namespace) OnDisconnect(h func(s *Socket, reason string)) { n.onDisconnect.Store(&h) }
 
 func (n *Namespace) add(s *Socket, st *counters) {
 	n.stats.CompareAndSwap(nil, st)
@@ -258,4 +260,14 @@ func (e *broadcastEncoder) forNsp(nsp string) (*outbound, error) {
 		e.aliases[nsp] = o
 	}
 	return o, nil
+}
+
+// handler loads a handler slot; nil when unset.
+func handler[F any](p *atomic.Pointer[F]) (F, bool) {
+	var zero F
+	f := p.Load()
+	if f == nil {
+		return zero, false
+	}
+	return *f, true
 }

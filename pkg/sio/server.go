@@ -239,7 +239,7 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 			return sioErr("event name must be a string")
 		}
 		ev := &Event{Name: name, Args: args[1:], Attachments: bufs, sock: sock, id: p.ID}
-		if h := sock.ns.onEvent; h != nil {
+		if h, ok := handler(&sock.ns.onEvent); ok && h != nil {
 			h(sock, ev)
 		}
 	case pAck, pBinaryAck:
@@ -275,7 +275,7 @@ func (cl *client) connect(p *Packet) {
 	if len(p.Data) > 0 {
 		auth = json.RawMessage(p.Data)
 	}
-	if h := ns.onConnect; h != nil {
+	if h, ok := handler(&ns.onConnect); ok && h != nil {
 		if err := h(sock, auth); err != nil {
 			cl.connectError(p.Nsp, err)
 			return
@@ -301,7 +301,7 @@ func (cl *client) connect(p *Packet) {
 	if err := cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnect, p.Nsp, payload)}}); err != nil {
 		return
 	}
-	if h := ns.onConnection; h != nil {
+	if h, ok := handler(&ns.onConnection); ok && h != nil {
 		h(sock)
 	}
 }

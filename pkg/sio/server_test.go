@@ -539,3 +539,22 @@ func TestConnectTimeout(t *testing.T) {
 	c.expectClosed()
 	eventually(t, func() bool { return s.ConnCount() == 0 }, "closed")
 }
+
+func TestPollingBinaryBothWays(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/")
+	ns.OnEvent(func(so *Socket, ev *Event) {
+		b, ok := ev.Binary(0)
+		require.True(t, ok)
+		require.NoError(t, ev.Ack(b, "t"))
+	})
+	sid := pollingSession(t, base)
+	u := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
+	httpPost(t, u, "40")
+	_, body := httpGet(t, u)
+	require.True(t, strings.HasPrefix(body, `40{"sid":`), body)
+	code, _ := httpPost(t, u, `451-3["up",{"_placeholder":true,"num":0}]`+"\x1ebAQID")
+	require.Equal(t, 200, code)
+	_, body = httpGet(t, u)
+	require.Equal(t, `461-3[{"_placeholder":true,"num":0},"t"]`+"\x1ebAQID", body)
+}

@@ -186,7 +186,7 @@ func (s *Socket) close(reason string, sendPacket bool) {
 		s.ns.remove(s)
 		s.client.s.sockets.Add(-1)
 		close(s.done)
-		if h := s.ns.onDisconnect; h != nil {
+		if h, ok := handler(&s.ns.onDisconnect); ok && h != nil {
 			h(s, reason)
 		}
 	})
