@@ -86,7 +86,10 @@ type Embedded struct {
 	w    *committer
 }
 
-const schemaVersion = "1"
+const (
+	schemaVersion   = "1"
+	initialMmapSize = 1 << 30
+)
 
 var (
 	bucketMeta  = []byte("meta")
@@ -110,6 +113,10 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
 		NoSync:       opts.NoSync,
+		// Growing the mapping makes the writer wait for every open read
+		// transaction; map address space for a large file up front (it is
+		// only address space: the file still grows as data is written).
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open message store %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)
