@@ -558,3 +558,25 @@ func TestPollingBinaryBothWays(t *testing.T) {
 	_, body = httpGet(t, u)
 	require.Equal(t, `461-3[{"_placeholder":true,"num":0},"t"]`+"\x1ebAQID", body)
 }
+
+func TestSlowConsumerWebSocket(t *testing.T) {
+	s, base := startServer(t, Options{WriteQueueSize: 8})
+	ns := s.Of("/")
+	conn := make(chan *Socket, 1)
+	ns.OnConnection(func(so *Socket) { conn <- so })
+	c := dialWS(t, base, "")
+	c.readText()
+	c.connectNsp("/", "")
+	so := <-conn
+	// The client stops reading: socket buffers fill, the writer blocks, the
+	// queue fills, and the connection must be dropped without blocking Emit.
+	big := json.RawMessage(`"` + strings.Repeat("x", 64<<10) + `"`)
+	start := time.Now()
+	for i := 0; i < 5000 && s.Stats().SlowConsumerDisconnects == 0; i++ {
+		_ = ns.Emit("big", big)
+	}
+	require.Equal(t, uint64(1), s.Stats().SlowConsumerDisconnects)
+	require.Less(t, time.Since(start), 5*time.Second, "emits were blocked")
+	<-so.Done()
+	eventually(t, func() bool { return s.ConnCount() == 0 }, "connection closed")
+}
