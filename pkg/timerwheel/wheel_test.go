@@ -1,0 +1,158 @@
+package timerwheel
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 5*time.Second, time.Millisecond, what)
+}
+
+func TestScheduleFiresEveryInterval(t *testing.T) {
+	cases := []struct {
+		name     string
+		interval time.Duration
+		advance  int // ticks, one at a time
+		want     int64
+	}{
+		{"every tick", 10 * time.Millisecond, 5, 5},
+		{"every third tick", 30 * time.Millisecond, 10, 3},
+		{"rounded up to whole ticks", 25 * time.Millisecond, 9, 3},
+		{"longer than one turn", 200 * time.Millisecond, 61, 3},
+		{"zero interval is one tick", 0, 4, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := New(Options{Tick: 10 * time.Millisecond, Slots: 8})
+			var n atomic.Int64
+			w.Schedule(tc.interval, func() { n.Add(1) })
+			for i := 0; i < tc.advance; i++ {
+				w.Advance(1)
+				// Let each callback finish so that no tick is coalesced.
+				waitFor(t, "callback done", func() bool { return uint64(n.Load()) == w.Stats().Fired })
+			}
+			require.Equal(t, tc.want, n.Load())
+			require.Zero(t, w.Stats().Skipped)
+		})
+	}
+}
+
+func TestCatchUpFiresOncePerTimer(t *testing.T) {
+	w := New(Options{Tick: 10 * time.Millisecond, Slots: 8})
+	var n atomic.Int64
+	w.Schedule(10*time.Millisecond, func() { n.Add(1) })
+	w.Advance(100) // far more than one turn at once
+	waitFor(t, "one call", func() bool { return n.Load() == 1 })
+	require.EqualValues(t, 100, w.Stats().Ticks)
+	// The timer is rescheduled relative to the catch-up point.
+	w.Advance(1)
+	waitFor(t, "second call", func() bool { return n.Load() == 2 })
+}
+
+func TestStop(t *testing.T) {
+	w := New(Options{Tick: 10 * time.Millisecond, Slots: 4})
+	var a, b atomic.Int64
+	ta := w.Schedule(10*time.Millisecond, func() { a.Add(1) })
+	w.Schedule(10*time.Millisecond, func() { b.Add(1) })
+	require.Equal(t, 2, w.Stats().Timers)
+	w.Advance(1)
+	waitFor(t, "both fired", func() bool { return a.Load() == 1 && b.Load() == 1 })
+	require.True(t, ta.Stop())
+	require.False(t, ta.Stop(), "second stop")
+	require.Equal(t, 1, w.Stats().Timers)
+	for i := 0; i < 3; i++ {
+		w.Advance(1)
+		want := int64(i + 2)
+		waitFor(t, "b fired", func() bool { return b.Load() == want })
+	}
+	require.EqualValues(t, 1, a.Load(), "a stopped")
+}
+
+func TestStopFromCallback(t *testing.T) {
+	w := New(Options{Tick: 10 * time.Millisecond, Slots: 4})
+	var n atomic.Int64
+	var tm *Timer
+	ready := make(chan struct{})
+	tm = w.Schedule(10*time.Millisecond, func() {
+		<-ready
+		n.Add(1)
+		tm.Stop()
+	})
+	close(ready)
+	w.Advance(1)
+	waitFor(t, "fired", func() bool { return n.Load() == 1 && w.Stats().Timers == 0 })
+	w.Advance(5)
+	require.EqualValues(t, 1, w.Stats().Fired)
+}
+
+func TestSlowCallbackIsCoalescedNotOverlapped(t *testing.T) {
+	w := New(Options{Tick: 10 * time.Millisecond, Slots: 8})
+	release := make(chan struct{})
+	var running, maxRunning, slowCalls, fastCalls atomic.Int64
+	w.Schedule(10*time.Millisecond, func() {
+		if cur := running.Add(1); cur > maxRunning.Load() {
+			maxRunning.Store(cur)
+		}
+		<-release
+		slowCalls.Add(1)
+		running.Add(-1)
+	})
+	w.Schedule(10*time.Millisecond, func() { fastCalls.Add(1) })
+	for i := 1; i <= 5; i++ {
+		w.Advance(1)
+		want := int64(i)
+		// The fast timer is not held back by the slow one.
+		waitFor(t, "fast timer fired", func() bool { return fastCalls.Load() == want })
+	}
+	require.EqualValues(t, 4, w.Stats().Skipped, "slow timer skipped the ticks while running")
+	close(release)
+	waitFor(t, "slow call done", func() bool { return slowCalls.Load() == 1 })
+	w.Advance(1)
+	waitFor(t, "slow timer fires again", func() bool { return slowCalls.Load() == 2 })
+	require.EqualValues(t, 1, maxRunning.Load())
+}
+
+func TestPanicInCallback(t *testing.T) {
+	var panics atomic.Int64
+	w := New(Options{Tick: 10 * time.Millisecond, Slots: 4, OnPanic: func(any) { panics.Add(1) }})
+	var n atomic.Int64
+	w.Schedule(10*time.Millisecond, func() {
+		n.Add(1)
+		panic("boom")
+	})
+	w.Advance(1)
+	waitFor(t, "panic reported", func() bool { return panics.Load() == 1 })
+	// The timer is not busy anymore and keeps running.
+	waitFor(t, "fires again", func() bool { w.Advance(1); return n.Load() >= 2 })
+}
+
+func TestRunDrivesTimersInRealTime(t *testing.T) {
+	w := New(Options{Tick: time.Millisecond, Slots: 16})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, "running", w.running.Load)
+	require.ErrorIs(t, w.Run(ctx), ErrRunning)
+
+	var n atomic.Int64
+	start := time.Now()
+	w.Schedule(5*time.Millisecond, func() { n.Add(1) })
+	waitFor(t, "ten calls", func() bool { return n.Load() >= 10 })
+	// Ten 5ms intervals cannot complete in less than 50ms.
+	require.GreaterOrEqual(t, time.Since(start), 45*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestSlotsRoundedToPowerOfTwo(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{0, DefaultSlots}, {1, 1}, {3, 4}, {8, 8}, {1000, 1024}} {
+		require.Len(t, New(Options{Slots: tc.in}).slots, tc.want, "slots %d", tc.in)
+	}
+}
