@@ -7,9 +7,12 @@ package msgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hubd/hubd/pkg/spec"
 )
 
 // Errors returned (wrapped) by every Store.
@@ -25,6 +28,17 @@ var (
 	ErrInvalid = errors.New("msgstore: invalid")
 	// ErrLocked: another process holds the embedded database file.
 	ErrLocked = errors.New("msgstore: database locked by another process")
+	// ErrUnavailable: the storage could not be reached or did not answer in
+	// time (a lost database connection, a timeout, a failed disk write). The
+	// write may be retried; the hub answers UNAVAILABLE and broadcasts
+	// nothing.
+	ErrUnavailable = errors.New("msgstore: storage unavailable")
+	// ErrNoSchema: a write for a hub whose schema was never created (see
+	// SchemaManager).
+	ErrNoSchema = errors.New("msgstore: hub has no schema")
+	// ErrUnsafeMigration: EnsureSchema refused a spec change that would lose
+	// data or cannot be applied in place; nothing was changed.
+	ErrUnsafeMigration = errors.New("msgstore: unsafe schema change")
 )
 
 // InvalidError names the field that made a message, query or update invalid.
@@ -108,8 +122,114 @@ type Store interface {
 	SetReadMark(ctx context.Context, hub, roomID, userID string, ts time.Time) error
 	// ReadMark returns the mark, or the zero time when none.
 	ReadMark(ctx context.Context, hub, roomID, userID string) (time.Time, error)
+	// ReadMarks returns every user's read mark in the room, by user id.
+	ReadMarks(ctx context.Context, hub, roomID string) ([]ReadMarkEntry, error)
+	// CountUnread counts the published messages of the room with a timestamp
+	// after the user's read mark (all of them when there is none) that the
+	// user did not send.
+	CountUnread(ctx context.Context, hub, roomID, userID string) (int64, error)
+	// SetDelivered records that userID received messageID (a delivery
+	// receipt). Idempotent: the first time recorded is kept.
+	SetDelivered(ctx context.Context, hub, roomID, userID, messageID string, at time.Time) error
+	// Delivered returns who received a message and when, by user id.
+	Delivered(ctx context.Context, hub, messageID string) ([]ReadMarkEntry, error)
+	// SetModeration stores the moderation record of (hub, room, user),
+	// replacing an earlier one. UpdatedAt is set when zero.
+	SetModeration(ctx context.Context, m *Moderation) error
+	// GetModeration returns the record, or ErrNotFound when none.
+	GetModeration(ctx context.Context, hub, roomID, userID string) (*Moderation, error)
+	// ListModeration returns the room's records by user id.
+	ListModeration(ctx context.Context, hub, roomID string) ([]*Moderation, error)
+	// SetRoomSettings replaces the hub-level settings of a room
+	// (hub:updateRoom); nil or JSON null removes them.
+	SetRoomSettings(ctx context.Context, hub, roomID string, settings json.RawMessage) error
+	// RoomSettings returns the settings as compact JSON, nil when none.
+	RoomSettings(ctx context.Context, hub, roomID string) (json.RawMessage, error)
 	// Close releases the store; later calls return ErrClosed.
 	Close() error
+}
+
+// SchemaManager is implemented by stores that keep a schema per hub
+// (PostgreSQL; not the embedded store).
+type SchemaManager interface {
+	// EnsureSchema creates or migrates the hub's tables for its spec; called
+	// for every hub on start and on reload, BEFORE the swap. An unsafe change
+	// returns an error wrapping ErrUnsafeMigration (the reload fails) and
+	// changes nothing.
+	EnsureSchema(ctx context.Context, h *spec.Hub) error
+}
+
+// ReadMarkEntry is one user's read mark or delivery receipt.
+type ReadMarkEntry struct {
+	UserID string
+	At     time.Time
+}
+
+// Moderation is the moderation record of one user in one room.
+type Moderation struct {
+	HubName, RoomID, UserID string
+	Blocked                 bool
+	BlockedUntil            time.Time // zero: until unblocked
+	Silenced                bool
+	Reason                  string
+	By                      string // moderator user id
+	UpdatedAt               time.Time
+}
+
+// Clone returns a copy of m.
+func (m *Moderation) Clone() *Moderation {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	return &c
+}
+
+// normalizeModeration validates m and returns the form stores persist: times
+// in UTC with millisecond precision, UpdatedAt set when zero.
+func normalizeModeration(m *Moderation) (*Moderation, error) {
+	if m == nil {
+		return nil, invalid("moderation", "is nil")
+	}
+	if m.HubName == "" || m.RoomID == "" || m.UserID == "" {
+		return nil, invalid("hubName, roomId and userId", "are required")
+	}
+	for _, v := range []string{m.HubName, m.RoomID, m.UserID, m.By} {
+		if len(v) > maxKeyLen {
+			return nil, invalid("moderation", fmt.Sprintf("key longer than %d bytes", maxKeyLen))
+		}
+	}
+	c := m.Clone()
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = time.Now()
+	}
+	c.UpdatedAt = c.UpdatedAt.UTC().Truncate(time.Millisecond)
+	if !c.BlockedUntil.IsZero() {
+		c.BlockedUntil = c.BlockedUntil.UTC().Truncate(time.Millisecond)
+	}
+	return c, nil
+}
+
+// normalizeSettings compacts room settings; nil means none.
+func normalizeSettings(raw json.RawMessage) (json.RawMessage, error) {
+	c, err := compactOptional(raw)
+	if err != nil {
+		return nil, invalid("settings", err.Error())
+	}
+	return c, nil
+}
+
+// requireKeys reports an empty or oversized key as *InvalidError.
+func requireKeys(names string, keys ...string) error {
+	for _, k := range keys {
+		if k == "" {
+			return invalid(names, "are required")
+		}
+		if len(k) > maxKeyLen {
+			return invalid(names, fmt.Sprintf("longer than %d bytes", maxKeyLen))
+		}
+	}
+	return nil
 }
 
 // CheckUpdate returns an *InvalidError when an update changed a field that

@@ -71,6 +71,9 @@ type EmbeddedStats struct {
 //	hubs/<hub>/ids   message id → its msgs key
 //	hubs/<hub>/cmids uvarint len(sender) + sender + clientMessageId → message id
 //	hubs/<hub>/reads uvarint len(room) + room + user → unix nanoseconds (8 bytes)
+//	hubs/<hub>/delivered  uvarint len(message id) + message id + user → unix nanoseconds (8 bytes)
+//	hubs/<hub>/moderation uvarint len(room) + room + user → moderation record JSON
+//	hubs/<hub>/roomsettings room id → settings JSON
 //
 // All integers are big-endian, so a room's messages are one contiguous key
 // range in seq order. Keeping every room in one msgs bucket (rather than a
@@ -99,7 +102,12 @@ var (
 	bucketIDs   = []byte("ids")
 	bucketCmids = []byte("cmids")
 	bucketReads = []byte("reads")
+	bucketDeliv = []byte("delivered")
+	bucketMods  = []byte("moderation")
+	bucketRoomS = []byte("roomsettings")
 	keyVersion  = []byte("version")
+
+	hubSubBuckets = [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads, bucketDeliv, bucketMods, bucketRoomS}
 )
 
 // OpenEmbedded opens (creating it and its directories when missing) the
@@ -146,8 +154,27 @@ func initSchema(tx *bolt.Tx) error {
 	case string(v) != schemaVersion:
 		return fmt.Errorf("unsupported schema version %q (want %s)", v, schemaVersion)
 	}
-	_, err = tx.CreateBucketIfNotExists(bucketHubs)
-	return err
+	hubs, err := tx.CreateBucketIfNotExists(bucketHubs)
+	if err != nil {
+		return err
+	}
+	// Hubs created by an earlier build lack the buckets added since.
+	var names [][]byte
+	if err := hubs.ForEachBucket(func(k []byte) error {
+		names = append(names, slices.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range names {
+		hb := hubs.Bucket(name)
+		for _, sub := range hubSubBuckets {
+			if _, err := hb.CreateBucketIfNotExists(sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Path returns the database file's path.
@@ -392,9 +419,7 @@ func (e *Embedded) SetReadMark(ctx context.Context, hub, roomID, userID string, 
 		if err != nil {
 			return err
 		}
-		val := make([]byte, 8)
-		binary.BigEndian.PutUint64(val, uint64(ts.UnixNano()))
-		return hb.Bucket(bucketReads).Put(key, val)
+		return hb.Bucket(bucketReads).Put(key, timeVal(ts))
 	})
 	if err != nil {
 		return fmt.Errorf("set read mark %s/%s/%s: %w", hub, roomID, userID, err)
@@ -413,15 +438,26 @@ func (e *Embedded) ReadMark(ctx context.Context, hub, roomID, userID string) (ti
 		if hb == nil {
 			return nil
 		}
-		if v := hb.Bucket(bucketReads).Get(readKey(roomID, userID)); len(v) == 8 {
-			ts = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
-		}
+		ts = parseTimeVal(hb.Bucket(bucketReads).Get(readKey(roomID, userID)))
 		return nil
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read mark %s/%s/%s: %w", hub, roomID, userID, err)
 	}
 	return ts, nil
+}
+
+// timeVal encodes a time (UTC, milliseconds: the precision of every store) as
+// unix nanoseconds.
+func timeVal(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(t.UTC().Truncate(time.Millisecond).UnixNano()))
+}
+
+func parseTimeVal(v []byte) time.Time {
+	if len(v) != 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
 }
 
 // view runs a read transaction, mapping a closed database to ErrClosed.
@@ -442,7 +478,7 @@ func hubBucket(hubs *bolt.Bucket, hub []byte) (*bolt.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads} {
+	for _, name := range hubSubBuckets {
 		if _, err := hb.CreateBucket(name); err != nil {
 			return nil, err
 		}

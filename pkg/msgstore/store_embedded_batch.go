@@ -204,6 +204,7 @@ func (c *committer) commit(ops []*writeOp) {
 		case hard < 0:
 			if err != nil {
 				c.log.Error("commit failed", zap.Int("writes", len(ops)), zap.Error(err))
+				err = fmt.Errorf("%w: commit: %w", ErrUnavailable, err)
 			} else {
 				c.commits.Add(1)
 			}
