@@ -20,6 +20,7 @@ import (
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
+	"github.com/hubd/hubd/pkg/timerwheel"
 )
 
 // Deps are the shared services a hub uses.
@@ -29,6 +30,8 @@ type Deps struct {
 	Verifier *authz.Verifier
 	Metrics  *metrics.Metrics
 	Logger   *zap.Logger
+	// Wheel runs the scheduled actions of every hub; nil disables them.
+	Wheel *timerwheel.Wheel
 	// OpTimeout bounds one client operation (authorization, store write).
 	OpTimeout time.Duration
 }
@@ -40,6 +43,7 @@ type Definition struct {
 	Policy  *authz.Policy
 	Scripts *scripting.Engine
 	state   *scripting.Program
+	logic   *compiledLogic
 }
 
 // NewDefinition compiles every script of h that the hub runs.
@@ -53,6 +57,10 @@ func NewDefinition(h *spec.Hub, eng *scripting.Engine) (*Definition, error) {
 		if d.state, err = scripting.Compile(string(h.HubLogic.StateScript)); err != nil {
 			return nil, fmt.Errorf("hubLogic.stateScript: %w", err)
 		}
+		d.state.Name = ScriptKindState
+	}
+	if d.logic, err = compileLogic(&h.HubLogic); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -65,6 +73,8 @@ type Hub struct {
 	ns   *sio.Namespace
 	log  *zap.Logger
 	auth *authz.Authorizer
+	// logic holds the handler queues and scheduled actions (logic.go).
+	logic logicState
 
 	mu        sync.Mutex
 	rooms     map[string]*room

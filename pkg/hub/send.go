@@ -101,9 +101,6 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 		return nil, &Error{Code: CodeInvalidMessage, Message: "message content is invalid", Details: details}
 	}
 
-	// hubLogic: a custom type with a messageHandler is routed through its
-	// script here instead of the standard flow.
-
 	status := msgstore.StatusPublished
 	if perms.Moderated {
 		status = msgstore.StatusPending
@@ -123,6 +120,11 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 	}
 	if ms.EnableReaction {
 		msg.Reaction = json.RawMessage("[]")
+	}
+	// hubLogic: a custom type with a messageHandler is routed through its
+	// script instead of the standard flow.
+	if prog := def.handler(req.MessageType); prog != nil {
+		return h.runHandler(ctx, a, def, prog, msg)
 	}
 	return h.publish(ctx, msg)
 }

@@ -92,8 +92,9 @@ type Engine struct {
 	scriptLog *zap.Logger
 	reserved  map[string]bool // globals vars may not shadow
 
-	workers []*worker
-	next    atomic.Uint32 // round robin for calls without affinity
+	workers  []*worker
+	next     atomic.Uint32 // round robin for calls without affinity
+	observer atomic.Pointer[func(kind string, d time.Duration, err error)]
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -138,6 +139,9 @@ func NewEngine(opts Options) (*Engine, error) {
 		scriptLog: log.Named("script"),
 		quit:      make(chan struct{}),
 	}
+	if opts.Observer != nil {
+		e.observer.Store(&opts.Observer)
+	}
 	for i := 0; i < opts.Runtimes; i++ {
 		rt, err := newRuntime(e, e.opts.LoadTimeout)
 		if err != nil {
@@ -179,6 +183,16 @@ func globalNames(vm *goja.Runtime) (map[string]bool, error) {
 	return out, nil
 }
 
+// SetObserver replaces Options.Observer; nil removes it. Calls already
+// running report to the observer they started with.
+func (e *Engine) SetObserver(fn func(kind string, d time.Duration, err error)) {
+	if fn == nil {
+		e.observer.Store(nil)
+		return
+	}
+	e.observer.Store(&fn)
+}
+
 // Lib returns the module names of the lib ("chess", "games/world"), sorted.
 func (e *Engine) Lib() []string {
 	return append([]string(nil), e.lib.ids...)
@@ -202,13 +216,13 @@ func (e *Engine) EvalBool(ctx context.Context, p *Program, affinity string, vars
 
 func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars map[string]any, asBool bool) (r result) {
 	start := time.Now()
-	if e.opts.Observer != nil {
+	if obs := e.observer.Load(); obs != nil {
 		defer func() {
 			name := "mscript"
 			if p != nil && p.Name != "" {
 				name = p.Name
 			}
-			e.opts.Observer(name, time.Since(start), r.err)
+			(*obs)(name, time.Since(start), r.err)
 		}()
 	}
 	if err := e.checkInput(p, vars); err != nil {

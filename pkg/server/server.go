@@ -27,6 +27,7 @@ import (
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
+	"github.com/hubd/hubd/pkg/timerwheel"
 )
 
 // registry is the immutable set of running hubs; reloads swap it whole.
@@ -44,6 +45,7 @@ type Server struct {
 	store    msgstore.Store
 	records  *records.Embedded
 	verifier *authz.Verifier
+	wheel    *timerwheel.Wheel // scheduled actions of every hub
 	handler  http.Handler
 
 	reloadMu sync.Mutex
@@ -59,6 +61,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
+		log.Error("scheduled action panicked", zap.Any("panic", v))
+	}})
 
 	secrets := cfg.Auth.JWTSecrets
 	if cfg.Auth.JWTSecret != "" {
@@ -106,7 +111,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 func (s *Server) deps() hub.Deps {
 	return hub.Deps{
 		Store: s.store, Records: s.records, Verifier: s.verifier, Metrics: s.metrics,
-		Logger: s.log, OpTimeout: s.cfg.OpTimeout,
+		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel,
 	}
 }
 
@@ -116,6 +121,7 @@ func (s *Server) deps() hub.Deps {
 func (s *Server) swap(l *Loaded) {
 	old := s.reg.Load()
 	next := &registry{hubs: make(map[string]*hub.Hub, len(l.Defs)), scripts: l.Scripts}
+	l.Scripts.SetObserver(s.observeScript)
 	for name, def := range l.Defs {
 		if old != nil {
 			if h, ok := old.hubs[name]; ok {
@@ -213,6 +219,12 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
 	s.addr.Store(ln.Addr())
+	wctx, stopWheel := context.WithCancel(context.Background())
+	wheelDone := make(chan struct{})
+	go func() {
+		defer close(wheelDone)
+		_ = s.wheel.Run(wctx)
+	}()
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -231,6 +243,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		s.log.Warn("http shutdown", zap.Error(serr))
 	}
+	stopWheel()
+	<-wheelDone
 	if cerr := s.store.Close(); cerr != nil {
 		s.log.Warn("close message store", zap.Error(cerr))
 	}
@@ -242,6 +256,23 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// scriptKinds are the script metric labels; other program names count as
+// "mscript".
+var scriptKinds = map[string]bool{
+	hub.ScriptKindState: true, hub.ScriptKindHandler: true, hub.ScriptKindScheduled: true,
+}
+
+// observeScript records one MScript call in the script metrics.
+func (s *Server) observeScript(kind string, d time.Duration, err error) {
+	if !scriptKinds[kind] {
+		kind = "mscript"
+	}
+	s.metrics.ScriptDuration.WithLabelValues(kind).Observe(d.Seconds())
+	if err != nil {
+		s.metrics.ScriptErrorsTotal.WithLabelValues(kind).Inc()
+	}
 }
 
 func (s *Server) routes() http.Handler {

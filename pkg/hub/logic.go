@@ -1,0 +1,641 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/scripting"
+	"github.com/hubd/hubd/pkg/sio"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// Script kinds: the Program names the scripting Observer reports, and so the
+// label values of the script metrics.
+const (
+	ScriptKindState     = "state"
+	ScriptKindHandler   = "handler"
+	ScriptKindScheduled = "scheduled"
+)
+
+// compiledLogic is the compiled hubLogic of a Definition.
+type compiledLogic struct {
+	handlers map[string]*scripting.Program // by message type
+	actions  []*scheduledAction
+}
+
+// scheduledAction is one compiled hubLogic.scheduledActions entry.
+type scheduledAction struct {
+	name      string
+	interval  time.Duration
+	keepAlive bool
+	prog      *scripting.Program
+}
+
+// compileLogic compiles the message handlers and scheduled actions.
+func compileLogic(hl *spec.HubLogic) (*compiledLogic, error) {
+	cl := &compiledLogic{handlers: make(map[string]*scripting.Program, len(hl.MessageHandlers))}
+	for i, mh := range hl.MessageHandlers {
+		p, err := scripting.Compile(string(mh.Script))
+		if err != nil {
+			return nil, fmt.Errorf("hubLogic.messageHandlers[%d].script: %w", i, err)
+		}
+		p.Name = ScriptKindHandler
+		cl.handlers[mh.MessageType] = p
+	}
+	for i, sa := range hl.ScheduledActions {
+		p, err := scripting.Compile(string(sa.Script))
+		if err != nil {
+			return nil, fmt.Errorf("hubLogic.scheduledActions[%d].script: %w", i, err)
+		}
+		p.Name = ScriptKindScheduled
+		cl.actions = append(cl.actions, &scheduledAction{
+			name: sa.Name, interval: time.Duration(sa.IntervalMs) * time.Millisecond, keepAlive: sa.KeepAlive, prog: p,
+		})
+	}
+	return cl, nil
+}
+
+// handler returns the compiled handler of a message type, or nil.
+func (d *Definition) handler(messageType string) *scripting.Program {
+	if d.logic == nil {
+		return nil
+	}
+	return d.logic.handlers[messageType]
+}
+
+// action returns the compiled scheduled action called name, or nil.
+func (d *Definition) action(name string) *scheduledAction {
+	if d.logic == nil {
+		return nil
+	}
+	for _, a := range d.logic.actions {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// logicState is the hub's live hubLogic state: the per-room queues that
+// serialise handlers and scheduled ticks, and the running scheduled actions.
+// The zero value is ready to use.
+type logicState struct {
+	mu     sync.Mutex
+	queues map[string]*roomQueue
+	sched  map[string]*roomSchedule // by room id
+}
+
+// roomQueue admits one holder at a time, in the order they asked.
+type roomQueue struct {
+	busy    bool
+	waiters []chan struct{}
+	refs    int // holders and waiters; the queue is dropped at zero
+}
+
+// acquire waits for the room's turn. The returned release must be called
+// exactly once. Waiting ends early with ctx.
+func (l *logicState) acquire(ctx context.Context, roomID string) (release func(), err error) {
+	l.mu.Lock()
+	if l.queues == nil {
+		l.queues = make(map[string]*roomQueue)
+	}
+	q := l.queues[roomID]
+	if q == nil {
+		q = &roomQueue{}
+		l.queues[roomID] = q
+	}
+	q.refs++
+	release = func() { l.release(roomID, q) }
+	if !q.busy {
+		q.busy = true
+		l.mu.Unlock()
+		return release, nil
+	}
+	ch := make(chan struct{})
+	q.waiters = append(q.waiters, ch)
+	l.mu.Unlock()
+	select {
+	case <-ch:
+		return release, nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	for i, w := range q.waiters {
+		if w == ch {
+			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+			q.refs--
+			if q.refs == 0 {
+				delete(l.queues, roomID)
+			}
+			l.mu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+	l.mu.Unlock()
+	// The turn was handed over just as ctx ended: pass it on.
+	release()
+	return nil, ctx.Err()
+}
+
+func (l *logicState) release(roomID string, q *roomQueue) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q.refs--
+	if len(q.waiters) > 0 {
+		next := q.waiters[0]
+		q.waiters = q.waiters[1:]
+		close(next) // busy stays true: the turn passes to next
+		return
+	}
+	q.busy = false
+	if q.refs == 0 && l.queues[roomID] == q {
+		delete(l.queues, roomID)
+	}
+}
+
+// Targets of a broadcast.
+const (
+	toAll    = "all"
+	toOthers = "others"
+	toSender = "sender"
+	toUsers  = "users"
+)
+
+// target is where a message goes: everyone, everyone but the sender, the
+// sender, or a list of user ids.
+type target struct {
+	kind  string
+	users []string
+}
+
+// handlerResult is the validated return value of a message handler (or, with
+// only serverMessages, of a scheduled action).
+type handlerResult struct {
+	accept       bool
+	rejectReason string
+	broadcast    bool
+	to           target
+	modified     json.RawMessage // nil: keep the content
+	persist      bool
+	server       []*serverMessage
+}
+
+// serverMessage is a message the script asks the hub to send as "system".
+type serverMessage struct {
+	typ     string
+	content json.RawMessage
+	to      target
+	persist bool
+}
+
+// resultError is a script result that does not have the documented shape.
+type resultError struct {
+	field string
+	msg   string
+}
+
+func (e *resultError) Error() string { return e.field + ": " + e.msg }
+
+func badResult(field, format string, args ...any) error {
+	return &resultError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// defaultRejectReason is sent when a handler rejects without a reason.
+const defaultRejectReason = "rejected by the message handler"
+
+var (
+	handlerKeys   = []string{"accept", "rejectReason", "broadcast", "broadcastTo", "modifiedContent", "persist", "serverMessages"}
+	scheduledKeys = []string{"serverMessages"}
+	serverMsgKeys = []string{"type", "content", "to", "persist"}
+)
+
+// parseResult checks a script result. For a handler (handler true) accept
+// is required; for a scheduled action only serverMessages is allowed and
+// null/undefined means nothing to do. Server message contents are validated
+// against their type; modifiedContent is left to the caller.
+func parseResult(v any, hs *spec.Hub, handler bool) (*handlerResult, error) {
+	res := &handlerResult{broadcast: true, persist: true, to: target{kind: toAll}}
+	if v == nil && !handler {
+		return res, nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, badResult("result", "must be an object, got %s", jsKind(v))
+	}
+	keys := scheduledKeys
+	if handler {
+		keys = handlerKeys
+	}
+	if err := knownKeys("result", obj, keys); err != nil {
+		return nil, err
+	}
+	if handler {
+		acc, ok := obj["accept"].(bool)
+		if !ok {
+			return nil, badResult("result.accept", "must be true or false")
+		}
+		res.accept = acc
+		res.rejectReason = defaultRejectReason
+		if r, ok := obj["rejectReason"]; ok && r != nil {
+			s, ok := r.(string)
+			if !ok {
+				return nil, badResult("result.rejectReason", "must be a string")
+			}
+			if s != "" {
+				res.rejectReason = s
+			}
+		}
+		var err error
+		if res.broadcast, err = optBool(obj, "broadcast", true); err != nil {
+			return nil, err
+		}
+		if res.persist, err = optBool(obj, "persist", true); err != nil {
+			return nil, err
+		}
+		if res.to, err = parseTarget("result.broadcastTo", obj["broadcastTo"]); err != nil {
+			return nil, err
+		}
+		if mc, ok := obj["modifiedContent"]; ok && mc != nil {
+			if _, isObj := mc.(map[string]any); !isObj {
+				return nil, badResult("result.modifiedContent", "must be an object, got %s", jsKind(mc))
+			}
+			if res.modified, err = json.Marshal(mc); err != nil {
+				return nil, badResult("result.modifiedContent", "cannot be encoded: %v", err)
+			}
+		}
+	}
+	sm, ok := obj["serverMessages"]
+	if !ok || sm == nil {
+		return res, nil
+	}
+	list, ok := sm.([]any)
+	if !ok {
+		return nil, badResult("result.serverMessages", "must be an array, got %s", jsKind(sm))
+	}
+	for i, item := range list {
+		m, err := parseServerMessage(fmt.Sprintf("result.serverMessages[%d]", i), item, hs)
+		if err != nil {
+			return nil, err
+		}
+		res.server = append(res.server, m)
+	}
+	return res, nil
+}
+
+func parseServerMessage(path string, v any, hs *spec.Hub) (*serverMessage, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, badResult(path, "must be an object, got %s", jsKind(v))
+	}
+	if err := knownKeys(path, obj, serverMsgKeys); err != nil {
+		return nil, err
+	}
+	typ, _ := obj["type"].(string)
+	if typ == "" {
+		return nil, badResult(path+".type", "required")
+	}
+	if typ != string(spec.MessageSystem) && !hs.MessageTypeEnabled(typ) {
+		return nil, badResult(path+".type", "message type %q is not enabled in this hub", typ)
+	}
+	raw, err := json.Marshal(obj["content"])
+	if err != nil {
+		return nil, badResult(path+".content", "cannot be encoded: %v", err)
+	}
+	content, problems := hs.ValidateContent(typ, raw)
+	if len(problems) > 0 {
+		p := problems[0]
+		return nil, badResult(path+".content", "%s: %s", p.Field, p.Message)
+	}
+	m := &serverMessage{typ: typ, content: content}
+	if m.to, err = parseTarget(path+".to", obj["to"]); err != nil {
+		return nil, err
+	}
+	if m.persist, err = optBool(obj, "persist", true); err != nil {
+		return nil, badResult(path+".persist", "must be true or false")
+	}
+	return m, nil
+}
+
+// parseTarget reads "all" | "others" | "sender" | [userId...]; absent is all.
+func parseTarget(path string, v any) (target, error) {
+	switch t := v.(type) {
+	case nil:
+		return target{kind: toAll}, nil
+	case string:
+		switch t {
+		case toAll, toOthers, toSender:
+			return target{kind: t}, nil
+		}
+		return target{}, badResult(path, `must be "all", "others", "sender" or an array of user ids, got %q`, t)
+	case []any:
+		users := make([]string, 0, len(t))
+		for i, u := range t {
+			s, ok := u.(string)
+			if !ok || s == "" {
+				return target{}, badResult(fmt.Sprintf("%s[%d]", path, i), "must be a user id string")
+			}
+			users = append(users, s)
+		}
+		return target{kind: toUsers, users: users}, nil
+	}
+	return target{}, badResult(path, `must be "all", "others", "sender" or an array of user ids, got %s`, jsKind(v))
+}
+
+func optBool(obj map[string]any, key string, def bool) (bool, error) {
+	v, ok := obj[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, badResult("result."+key, "must be true or false")
+	}
+	return b, nil
+}
+
+func knownKeys(path string, obj map[string]any, keys []string) error {
+	var unknown []string
+	for k := range obj {
+		known := false
+		for _, want := range keys {
+			if k == want {
+				known = true
+				break
+			}
+		}
+		if !known {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return badResult(path, "unknown field %q", unknown[0])
+	}
+	return nil
+}
+
+func jsKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case int64, float64:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// runHandler routes a validated message through the messageHandler of its
+// type. Handlers of one room run one at a time in arrival order; the caller
+// gets its answer once the result was applied (stored and emitted). A
+// handler that fails (throws, times out, panics) or returns a malformed
+// result rejects the message: nothing is stored or sent.
+func (h *Hub) runHandler(ctx context.Context, a *Actor, def *Definition, prog *scripting.Program, msg *msgstore.Message) (*msgstore.Message, error) {
+	release, err := h.logic.acquire(ctx, a.RoomID)
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "room is busy, try again", err)
+	}
+	defer release()
+
+	message := map[string]any{
+		"type": msg.MessageType, "content": msg.Content, "senderId": a.UserID(),
+	}
+	if msg.ClientMessageID != "" {
+		message["clientMessageId"] = msg.ClientMessageID
+	}
+	if len(msg.ReplyTo) > 0 {
+		message["replyTo"] = msg.ReplyTo
+	}
+	var claims any = map[string]any{}
+	if a.Session.Claims != nil {
+		claims = a.Session.Claims
+	}
+	out, err := def.Scripts.Eval(ctx, prog, a.RoomID, map[string]any{
+		"session": claims, "user": claims, "message": message, "roomId": a.RoomID, "room": recordOrNull(a.Room),
+	})
+	if err != nil {
+		return nil, h.handlerFailed(msg, err)
+	}
+	hs := def.Spec
+	res, err := parseResult(out, hs, true)
+	if err != nil {
+		h.log.Warn("message handler returned an invalid result", zap.String("type", msg.MessageType),
+			zap.String("room", a.RoomID), zap.Error(err))
+		h.countScriptError(ScriptKindHandler)
+		return nil, &Error{Code: CodeRejected, Message: "message handler returned an invalid result",
+			Details: map[string]string{"reason": "invalid_result", "problem": err.Error()}, cause: err}
+	}
+	if res.modified != nil && res.accept {
+		content, problems := hs.ValidateContent(msg.MessageType, res.modified)
+		if len(problems) > 0 {
+			details := make([]spec.FieldProblem, 0, len(problems))
+			for _, p := range problems {
+				p.Field = "content." + p.Field
+				details = append(details, p)
+			}
+			return nil, &Error{Code: CodeInvalidMessage, Message: "modified content is invalid", Details: details}
+		}
+		msg.Content = content
+	}
+	var stored *msgstore.Message
+	if res.accept {
+		var to *target
+		if res.broadcast {
+			to = &res.to
+		}
+		if stored, err = h.deliver(ctx, msg, res.persist, to, a.UserID()); err != nil {
+			return nil, err
+		}
+	}
+	h.sendServerMessages(ctx, a.RoomID, res.server, a.UserID())
+	if !res.accept {
+		return nil, newError(CodeRejected, res.rejectReason)
+	}
+	return stored, nil
+}
+
+// handlerFailed logs a failed handler call and maps it to the client error.
+func (h *Hub) handlerFailed(msg *msgstore.Message, err error) error {
+	reason, text := "error", "message handler failed"
+	var se *scripting.ScriptError
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case scripting.KindTimeout:
+			reason, text = "timeout", "message handler timed out"
+		case scripting.KindCanceled:
+			reason, text = "canceled", "message handler did not finish in time"
+		default:
+			reason = se.Kind
+		}
+	}
+	h.log.Warn("message handler failed", zap.String("type", msg.MessageType), zap.String("room", msg.RoomID),
+		zap.String("reason", reason), zap.Error(err))
+	return &Error{Code: CodeRejected, Message: text, Details: map[string]string{"reason": reason}, cause: err}
+}
+
+// countScriptError counts a script failure the engine did not see (a
+// malformed result).
+func (h *Hub) countScriptError(kind string) {
+	if mt := h.deps.Metrics; mt != nil {
+		mt.ScriptErrorsTotal.WithLabelValues(kind).Inc()
+	}
+}
+
+// recordOrNull avoids handing scripts a typed nil map.
+func recordOrNull(r map[string]any) any {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
+// deliver stores msg when persist is set and emits it to `to` (nil: to
+// nobody) once stored, in the room's sequence order. An unpersisted message
+// gets an id and a timestamp but no sequence number and is emitted at once.
+// Only published messages are emitted.
+func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, to *target, sender string) (*msgstore.Message, error) {
+	if !persist {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, wrapError(CodeInternal, "message id", err)
+		}
+		msg.ID = id.String()
+		msg.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
+		if to != nil && msg.Status == msgstore.StatusPublished {
+			h.emitTo(msg, *to, sender)
+		}
+		return msg, nil
+	}
+	start := time.Now()
+	stored, created, err := h.deps.Store.Append(ctx, msg)
+	if mt := h.deps.Metrics; mt != nil {
+		mt.StoreWriteDuration.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message could not be stored", err)
+	}
+	if !created {
+		return stored, nil
+	}
+	if mt := h.deps.Metrics; mt != nil {
+		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
+	}
+	emit := func() {}
+	if to != nil && stored.Status == msgstore.StatusPublished {
+		t := *to
+		emit = func() { h.emitTo(stored, t, sender) }
+	}
+	if r := h.room(stored.RoomID); r != nil {
+		r.seq.done(stored.Seq, emit)
+	} else {
+		emit()
+	}
+	return stored, nil
+}
+
+// sendServerMessages stores and emits the server messages of a script
+// result, in order, as sender "system". sender is the user the "sender"
+// and "others" targets refer to ("" for scheduled actions). A message that
+// cannot be stored is logged and skipped.
+func (h *Hub) sendServerMessages(ctx context.Context, roomID string, msgs []*serverMessage, sender string) {
+	for _, sm := range msgs {
+		m := &msgstore.Message{
+			HubName: h.name, RoomID: roomID, SenderID: SystemSender, MessageType: sm.typ,
+			Content: sm.content, Status: msgstore.StatusPublished,
+		}
+		to := sm.to
+		if _, err := h.deliver(ctx, m, sm.persist, &to, sender); err != nil {
+			h.log.Warn("server message not sent", zap.String("room", roomID), zap.String("type", sm.typ), zap.Error(err))
+		}
+	}
+}
+
+// SystemSender is the senderId of server messages.
+const SystemSender = "system"
+
+// emitTo sends hub:messageArrived for m to the target's sockets. Targets are
+// limited to the room's readers, except "sender", which reaches the
+// sender's own sockets in the room.
+func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
+	payload, err := json.Marshal(map[string]any{
+		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
+	})
+	if err != nil {
+		h.log.Error("encode message", zap.Error(err))
+		return
+	}
+	raw := json.RawMessage(payload)
+	if to.kind == toAll || (to.kind == toOthers && sender == "") {
+		_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", raw)
+		return
+	}
+	for _, s := range h.targetSockets(m.RoomID, to, sender) {
+		_ = s.Emit("hub:messageArrived", raw)
+	}
+}
+
+// targetSockets resolves a target other than "all" to sockets.
+func (h *Hub) targetSockets(roomID string, to target, sender string) []*sio.Socket {
+	isReader := make(map[*sio.Socket]bool)
+	for _, s := range h.ns.SocketsIn(readers(roomID)) {
+		isReader[s] = true
+	}
+	var out []*sio.Socket
+	h.mu.Lock()
+	r := h.rooms[roomID]
+	if r != nil {
+		r.mu.Lock()
+		switch to.kind {
+		case toSender:
+			if m := r.members[sender]; m != nil {
+				for s := range m.sockets {
+					out = append(out, s)
+				}
+			}
+		case toOthers:
+			var mine map[*sio.Socket]struct{}
+			if m := r.members[sender]; m != nil {
+				mine = m.sockets
+			}
+			for s := range isReader {
+				if _, skip := mine[s]; !skip {
+					out = append(out, s)
+				}
+			}
+		case toUsers:
+			seen := make(map[string]bool, len(to.users))
+			for _, uid := range to.users {
+				if seen[uid] {
+					continue
+				}
+				seen[uid] = true
+				if m := r.members[uid]; m != nil {
+					for s := range m.sockets {
+						if isReader[s] {
+							out = append(out, s)
+						}
+					}
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	h.mu.Unlock()
+	return out
+}
