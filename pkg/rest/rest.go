@@ -1,0 +1,217 @@
+// Package rest serves the REST API of the hubs under /{hubName}/... and the
+// OpenAPI 3.1 document generated from each hub's spec. Callers are
+// authorized exactly as socket members are: the token gives the session,
+// and Hub.ActorFor runs the layered room authorization.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// Hub is what the REST layer needs from a running hub; *hub.Hub implements
+// it. Errors are *hub.Error; any other error is answered as INTERNAL.
+type Hub interface {
+	Spec() *spec.Hub
+	// ActorFor runs the layered authorization of the user for the room.
+	ActorFor(ctx context.Context, sess *authz.Session, roomID string) (*hub.Actor, error)
+	Send(ctx context.Context, a *hub.Actor, in hub.SendInput) (*msgstore.Message, error)
+	ListMessages(ctx context.Context, a *hub.Actor, in hub.ListInput) ([]*msgstore.Message, error)
+	// MessageRoom returns the room of a message, to authorize /messages/{id}.
+	MessageRoom(ctx context.Context, messageID string) (string, error)
+	GetMessage(ctx context.Context, a *hub.Actor, id string) (*msgstore.Message, error)
+	EditMessage(ctx context.Context, a *hub.Actor, id string, content json.RawMessage) (*msgstore.Message, error)
+	DeleteMessage(ctx context.Context, a *hub.Actor, id string) (*msgstore.Message, error)
+	React(ctx context.Context, a *hub.Actor, id, emoji string) (*msgstore.Message, error)
+	Presence(ctx context.Context, a *hub.Actor) ([]hub.PresenceEntry, error)
+	Receipts(ctx context.Context, a *hub.Actor) ([]hub.Receipt, error)
+	Unread(ctx context.Context, a *hub.Actor) (int64, error)
+	// EmitServerEvent emits a custom event to the room (toUserID "") or to
+	// one user's sockets in the room.
+	EmitServerEvent(ctx context.Context, roomID, event string, data json.RawMessage, toUserID string) error
+	PendingMessages(ctx context.Context, a *hub.Actor) ([]*msgstore.Message, error)
+	Approve(ctx context.Context, a *hub.Actor, id string) (*msgstore.Message, error)
+	Reject(ctx context.Context, a *hub.Actor, id, reason string) (*msgstore.Message, error)
+	Block(ctx context.Context, a *hub.Actor, userID, reason string, d time.Duration) error
+	Unblock(ctx context.Context, a *hub.Actor, userID string) error
+	Silence(ctx context.Context, a *hub.Actor, userID string) error
+	Unsilence(ctx context.Context, a *hub.Actor, userID string) error
+	Kick(ctx context.Context, a *hub.Actor, userID, reason string) error
+	UpdateRoom(ctx context.Context, a *hub.Actor, settings json.RawMessage) (json.RawMessage, error)
+}
+
+// Verifier turns a token into a session (*authz.Verifier).
+type Verifier interface {
+	Verify(token string) (*authz.Session, error)
+}
+
+// Defaults applied by NewHandler when Options leaves a field zero.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultServiceRole  = "service"
+)
+
+// Options configures the REST handler.
+type Options struct {
+	// Hubs looks a hub up in the live registry (it changes on reload).
+	Hubs     func(name string) (Hub, bool)
+	Verifier Verifier
+	// ServiceRoles are the session roleIds allowed to call the service
+	// endpoints (server events). Default [DefaultServiceRole].
+	ServiceRoles []string
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	Logger       *zap.Logger
+}
+
+// handler serves the REST routes of every hub.
+type handler struct {
+	opts Options
+	log  *zap.Logger
+	mux  *http.ServeMux
+}
+
+// NewHandler returns the REST handler. It is mounted as a fallback at "/":
+// it serves only /{hubName}/... paths of hubs that exist and answers every
+// other path with a JSON 404.
+func NewHandler(opts Options) http.Handler {
+	if len(opts.ServiceRoles) == 0 {
+		opts.ServiceRoles = []string{DefaultServiceRole}
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Hubs == nil {
+		opts.Hubs = func(string) (Hub, bool) { return nil, false }
+	}
+	h := &handler{opts: opts, log: opts.Logger.Named("rest"), mux: http.NewServeMux()}
+	for _, rt := range routes {
+		h.mux.Handle(rt.method+" /{hub}"+rt.path, h.wrap(rt))
+	}
+	h.mux.HandleFunc("/", h.unmatched)
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// unmatched answers paths no route matches: 405 when the path exists with
+// another method, 404 otherwise.
+func (h *handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, &hub.Error{Code: hub.CodeBadRequest, Message: "method " + r.Method + " not allowed"})
+		return
+	}
+	writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "no such route"})
+}
+
+// call is one request being served.
+type call struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	hubName string
+	hub     Hub
+	spec    *spec.Hub
+	sess    *authz.Session // nil for routes without auth
+	maxBody int64
+}
+
+// wrap resolves the hub, checks the route is enabled for it, authenticates
+// and runs the route, then writes the result or the error.
+func (h *handler) wrap(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("hub")
+		hb, ok := h.opts.Hubs(name)
+		if !ok {
+			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "unknown hub " + quote(name)})
+			return
+		}
+		c := &call{w: w, r: r, hubName: name, hub: hb, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes}
+		if rt.enabled != nil && !rt.enabled(c.spec) {
+			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: rt.disabledMsg})
+			return
+		}
+		if rt.auth != authNone {
+			sess, err := h.authenticate(r)
+			if err != nil {
+				h.fail(c, err)
+				return
+			}
+			if rt.auth == authService && !slices.Contains(h.opts.ServiceRoles, sess.RoleID) {
+				h.fail(c, &hub.Error{Code: hub.CodeForbidden, Message: "service credentials required"})
+				return
+			}
+			c.sess = sess
+		}
+		res, err := rt.serve(c)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		if res.raw != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(res.status)
+			_, _ = w.Write(res.raw)
+			return
+		}
+		writeJSON(w, res.status, res.body)
+	})
+}
+
+// authenticate verifies the request's token.
+func (h *handler) authenticate(r *http.Request) (*authz.Session, error) {
+	tok := authz.TokenFromHTTP(r)
+	if tok == "" {
+		return nil, &hub.Error{Code: hub.CodeAuthRequired, Message: "Authentication required"}
+	}
+	if h.opts.Verifier == nil {
+		return nil, &hub.Error{Code: hub.CodeInvalidToken, Message: "Invalid token"}
+	}
+	sess, err := h.opts.Verifier.Verify(tok)
+	if err != nil || sess == nil {
+		return nil, &hub.Error{Code: hub.CodeInvalidToken, Message: "Invalid token"}
+	}
+	return sess, nil
+}
+
+// fail writes err as a JSON error and logs the internal ones.
+func (h *handler) fail(c *call, err error) {
+	ce := clientError(err)
+	status := StatusOf(ce.Code)
+	if status >= 500 {
+		h.log.Warn("request failed", zap.String("hub", c.hubName), zap.String("method", c.r.Method),
+			zap.String("path", c.r.URL.Path), zap.String("code", ce.Code), zap.Error(err))
+	}
+	if ce.Code == hub.CodeAuthRequired || ce.Code == hub.CodeInvalidToken {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="hubd"`)
+	}
+	writeError(c.w, status, ce)
+}

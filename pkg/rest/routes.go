@@ -1,0 +1,155 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// authKind says how a route authenticates its caller.
+type authKind int
+
+const (
+	authNone    authKind = iota // public
+	authUser                    // a user token; the room authorization runs per request
+	authService                 // a token whose roleId is one of Options.ServiceRoles
+)
+
+// queryParam is a query parameter of a route, for the OpenAPI document.
+type queryParam struct {
+	name, desc string
+	schema     map[string]any
+}
+
+// route is one REST operation. The table below drives both the mux and
+// the OpenAPI document, so the two cannot drift apart.
+type route struct {
+	method, path  string // path below /{hub}
+	opID, summary string
+	desc          string
+	auth          authKind
+	// enabled reports whether the hub's spec turns the route on; nil means
+	// always. A disabled route answers 404 and is left out of the document.
+	enabled     func(*spec.Hub) bool
+	disabledMsg string
+	query       []queryParam
+	request     string // component schema of the body; "" for none
+	optional    bool   // the body may be empty
+	status      int    // success status
+	response    string // component schema of the success body
+	serve       func(*call) (result, error)
+}
+
+// result is a route's success response: body is encoded as JSON, raw is
+// written as it is.
+type result struct {
+	status int
+	body   any
+	raw    []byte
+}
+
+func reactionsOn(h *spec.Hub) bool    { return h.MessageSettings.EnableReaction }
+func receiptsOn(h *spec.Hub) bool     { return h.EventSettings.EnableReadReceipts }
+func presenceOn(h *spec.Hub) bool     { return h.EventSettings.EnablePresence }
+func serverEventsOn(h *spec.Hub) bool { return len(serverEvents(h)) > 0 }
+
+// moderationOn reports whether messages can ever wait for approval: global
+// moderation or a moderated role.
+func moderationOn(h *spec.Hub) bool {
+	if h.Guardrails.GlobalModeration {
+		return true
+	}
+	for i := range h.HubRoles {
+		if h.HubRoles[i].Moderated {
+			return true
+		}
+	}
+	return false
+}
+
+// serverEvents lists the hub's custom events a server may emit.
+func serverEvents(h *spec.Hub) []spec.HubCustomEvent {
+	var out []spec.HubCustomEvent
+	for _, e := range h.EventSettings.CustomEvents {
+		if e.Direction == spec.ServerToRoom || e.Direction == spec.ServerToClient {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var limitParam = queryParam{name: "limit", desc: "Page size (at least 1); the hub clamps it to its page limit. Default: the hub's historyLimit.",
+	schema: map[string]any{"type": "integer", "minimum": 1}}
+
+// routes is every REST operation, in document order. It is set in init
+// because the OpenAPI route reads the table itself.
+var routes []*route
+
+func init() { routes = routeTable() }
+
+func routeTable() []*route {
+	return []*route{
+		{method: http.MethodGet, path: "/openapi.json", opID: "getOpenAPI", summary: "This hub's OpenAPI document",
+			auth: authNone, status: http.StatusOK, serve: serveOpenAPI},
+
+		{method: http.MethodGet, path: "/rooms/{roomId}/messages", opID: "listMessages", summary: "List a room's messages, oldest first",
+			desc: "Without before/after: the newest `limit` messages. `before`/`after` are message ids of the same room.",
+			auth: authUser, status: http.StatusOK, response: "MessageList", serve: serveList,
+			query: []queryParam{
+				{name: "before", desc: "Only messages older than this message id.", schema: map[string]any{"type": "string"}},
+				{name: "after", desc: "Only messages newer than this message id.", schema: map[string]any{"type": "string"}},
+				limitParam,
+			}},
+		{method: http.MethodPost, path: "/rooms/{roomId}/messages", opID: "sendMessage", summary: "Send a message (same pipeline and broadcast as hub:send)",
+			desc: "A repeated clientMessageId from the same sender returns the first message (also 201) and stores nothing new. " +
+				"In a moderated room the message has status pending and `status` is set in the response.",
+			auth: authUser, request: "SendMessageRequest", status: http.StatusCreated, response: "MessageResult", serve: serveSend},
+
+		{method: http.MethodGet, path: "/messages/{messageId}", opID: "getMessage", summary: "Get one message",
+			auth: authUser, status: http.StatusOK, response: "MessageResult", serve: serveGet},
+		{method: http.MethodPatch, path: "/messages/{messageId}", opID: "editMessage", summary: "Edit the content of one's own message",
+			auth: authUser, request: "EditMessageRequest", status: http.StatusOK, response: "MessageResult", serve: serveEdit},
+		{method: http.MethodDelete, path: "/messages/{messageId}", opID: "deleteMessage", summary: "Delete a message (own, or any with canDeleteAny)",
+			auth: authUser, status: http.StatusOK, response: "MessageResult", serve: serveDelete},
+		{method: http.MethodPost, path: "/messages/{messageId}/reactions", opID: "reactToMessage", summary: "Toggle the caller's emoji reaction",
+			auth: authUser, enabled: reactionsOn, disabledMsg: "reactions are not enabled in this hub",
+			request: "ReactionRequest", status: http.StatusOK, response: "MessageResult", serve: serveReact},
+
+		{method: http.MethodGet, path: "/rooms/{roomId}/presence", opID: "getPresence", summary: "Users present in the room",
+			auth: authUser, enabled: presenceOn, disabledMsg: "presence is not enabled in this hub",
+			status: http.StatusOK, response: "PresenceResult", serve: servePresence},
+		{method: http.MethodGet, path: "/rooms/{roomId}/receipts", opID: "getReceipts", summary: "Read receipts of the room",
+			auth: authUser, enabled: receiptsOn, disabledMsg: "read receipts are not enabled in this hub",
+			status: http.StatusOK, response: "ReceiptsResult", serve: serveReceipts},
+		{method: http.MethodGet, path: "/rooms/{roomId}/unread", opID: "getUnread", summary: "The caller's unread message count",
+			auth: authUser, enabled: receiptsOn, disabledMsg: "read receipts are not enabled in this hub",
+			status: http.StatusOK, response: "UnreadResult", serve: serveUnread},
+
+		{method: http.MethodPost, path: "/rooms/{roomId}/events", opID: "emitServerEvent", summary: "Emit a custom event to the room or to one user (service credentials)",
+			desc: "Only for tokens whose roleId is a service role. serverToRoom events go to the room; serverToClient events need userId.",
+			auth: authService, enabled: serverEventsOn, disabledMsg: "this hub has no server-emitted custom events",
+			request: "ServerEventRequest", status: http.StatusOK, response: "ServerEventResult", serve: serveEvent},
+
+		{method: http.MethodGet, path: "/rooms/{roomId}/pending", opID: "listPending", summary: "Messages waiting for approval (canModerate)",
+			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
+			status: http.StatusOK, response: "MessageList", serve: servePending},
+		{method: http.MethodPost, path: "/messages/{messageId}/approve", opID: "approveMessage", summary: "Approve a pending message (canModerate)",
+			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
+			status: http.StatusOK, response: "MessageResult", serve: serveApprove},
+		{method: http.MethodPost, path: "/messages/{messageId}/reject", opID: "rejectMessage", summary: "Reject a pending message (canModerate)",
+			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
+			request: "RejectRequest", optional: true, status: http.StatusOK, response: "MessageResult", serve: serveReject},
+		{method: http.MethodPost, path: "/rooms/{roomId}/blocks", opID: "blockUser", summary: "Block a user from the room (canModerate)",
+			auth: authUser, request: "BlockRequest", status: http.StatusOK, response: "ModerationResult", serve: serveBlock},
+		{method: http.MethodDelete, path: "/rooms/{roomId}/blocks/{userId}", opID: "unblockUser", summary: "Lift a block (canModerate)",
+			auth: authUser, status: http.StatusOK, response: "ModerationResult", serve: serveUnblock},
+		{method: http.MethodPost, path: "/rooms/{roomId}/silences", opID: "silenceUser", summary: "Silence a user in the room (canModerate)",
+			auth: authUser, request: "UserRequest", status: http.StatusOK, response: "ModerationResult", serve: serveSilence},
+		{method: http.MethodDelete, path: "/rooms/{roomId}/silences/{userId}", opID: "unsilenceUser", summary: "Let a silenced user speak (canModerate)",
+			auth: authUser, status: http.StatusOK, response: "ModerationResult", serve: serveUnsilence},
+		{method: http.MethodPost, path: "/rooms/{roomId}/kicks", opID: "kickUser", summary: "Remove a user's sockets from the room (canManageRoom)",
+			auth: authUser, request: "KickRequest", status: http.StatusOK, response: "ModerationResult", serve: serveKick},
+		{method: http.MethodPatch, path: "/rooms/{roomId}", opID: "updateRoom", summary: "Update the hub-level settings of a room (canManageRoom)",
+			auth: authUser, request: "UpdateRoomRequest", status: http.StatusOK, response: "RoomResult", serve: serveUpdateRoom},
+	}
+}
