@@ -130,6 +130,16 @@ const failureLogEvery = 100
 // logged and counted; the next tick simply tries again.
 func (run *actionRun) tick() {
 	h := run.h
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	release, err := h.logic.acquire(ctx, run.roomID)
+	if err != nil {
+		run.failed("room queue", err)
+		return
+	}
+	defer release()
+	// Checked with the room's turn held, so that once stopSchedule returned
+	// and the queue drained no further tick of a stopped action runs.
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
@@ -140,14 +150,6 @@ func (run *actionRun) tick() {
 		h.logic.forget(run.roomID, run.name, run.timer)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
-	defer cancel()
-	release, err := h.logic.acquire(ctx, run.roomID)
-	if err != nil {
-		run.failed("room queue", err)
-		return
-	}
-	defer release()
 	out, err := def.Scripts.Eval(ctx, a.prog, run.roomID, map[string]any{
 		"roomId": run.roomID, "room": recordOrNull(room),
 	})
