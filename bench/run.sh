@@ -7,6 +7,7 @@
 #   SCENARIOS="fanout rooms" bench/run.sh
 #   TARGETS=hubd bench/run.sh         # only hubd
 #   BUILD_REF=HEAD bench/run.sh       # build from a commit (git archive), not the work tree
+#   SKIP_BUILD=1 bench/run.sh         # reuse the binaries in bench/out/bin
 #   PROFILE=1 bench/run.sh            # hubd under bench/hubdprof: CPU and heap
 #                                     # profiles in bench/out/<scenario>-hubd.*.pprof
 #
@@ -45,18 +46,22 @@ rm -f "$out"/*.json "$out"/*.pprof "$out"/table.md
 
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/{print $2}') memory, ulimit -n $(ulimit -n), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 src="$root"
-if [[ -n "${BUILD_REF:-}" ]]; then
+if [[ -n "${SKIP_BUILD:-}" ]]; then
+  echo "== reusing the binaries in $bin"
+elif [[ -n "${BUILD_REF:-}" ]]; then
   src="$(mktemp -d)"
   git -C "$root" archive "$BUILD_REF" | tar -x -C "$src"
   echo "== building hubd and hubload from $BUILD_REF ($(git -C "$root" rev-parse --short "$BUILD_REF"))"
 else
   echo "== building hubd and hubload from the work tree"
 fi
-(cd "$src" && go build -o "$bin/hubd" ./cmd/hubd && go build -o "$bin/hubload" ./cmd/hubload)
-if [[ -n "${PROFILE:-}" ]]; then
-  (cd "$src" && go build -o "$bin/hubdprof" ./bench/hubdprof)
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  (cd "$src" && go build -o "$bin/hubd" ./cmd/hubd && go build -o "$bin/hubload" ./cmd/hubload)
+  if [[ -n "${PROFILE:-}" ]]; then
+    (cd "$src" && go build -o "$bin/hubdprof" ./bench/hubdprof)
+  fi
+  if [[ -n "${BUILD_REF:-}" ]]; then rm -rf "$src"; fi
 fi
-if [[ -n "${BUILD_REF:-}" ]]; then rm -rf "$src"; fi
 if [[ " $TARGETS " == *" node "* && ! -d "$here/node/node_modules/socket.io" ]]; then
   echo "== installing the node baseline"
   (cd "$here/node" && npm ci --no-audit --no-fund >/dev/null)
