@@ -1,0 +1,306 @@
+package msgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/msgstore/storetest"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// testDSN returns HUBD_TEST_DATABASE_URL or skips the test.
+func testDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
+	if dsn == "" {
+		t.Skip("HUBD_TEST_DATABASE_URL not set: PostgreSQL tests need a server (scripts/test.sh with HUBD_TEST_SERVICES=1 starts one)")
+	}
+	return dsn
+}
+
+// freshSchema returns the name of a new schema that is dropped after the test.
+func freshSchema(t testing.TB, dsn string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "msgstore_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			t.Logf("drop schema %s: %v", name, err)
+			return
+		}
+		defer pool.Close()
+		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`); err != nil {
+			t.Logf("drop schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func openPostgres(t testing.TB, dsn, schema string) *msgstore.Postgres {
+	t.Helper()
+	s, err := msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestPostgresConformance(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.Run(t, func(t *testing.T) msgstore.Store {
+		return openPostgres(t, dsn, freshSchema(t, dsn))
+	})
+}
+
+func TestPostgresDurability(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.RunDurability(t, func(t *testing.T) storetest.Opener {
+		schema := freshSchema(t, dsn)
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: schema})
+		}
+	})
+}
+
+// hubSpec is a hub with the given built-in and custom types and toggles.
+func hubSpec(name, dataObject string, types []spec.HubMessageType, custom []string, reply, reaction, fwd bool) *spec.Hub {
+	h := &spec.Hub{HubBasics: spec.HubBasics{Name: name}}
+	h.MessageSettings = spec.HubMessageSettings{
+		DataObjectName: dataObject, MessageTypes: types,
+		EnableReplyTo: reply, EnableReaction: reaction, EnableForwarded: fwd,
+	}
+	for _, c := range custom {
+		h.MessageSettings.CustomMessageTypes = append(h.MessageSettings.CustomMessageTypes, spec.HubCustomMessageType{Name: c})
+	}
+	return h
+}
+
+func typedMsg(hub, mt string) *msgstore.Message {
+	return &msgstore.Message{HubName: hub, RoomID: "r1", SenderID: "alice", MessageType: mt, Content: json.RawMessage(`{"text":"x"}`)}
+}
+
+// enumLabels reads the labels of a hub table's messageType enum.
+func enumLabels(t *testing.T, pool *pgxpool.Pool, schema, dataObject string) []string {
+	t.Helper()
+	var labels []string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT coalesce(array_agg(e.enumlabel::text ORDER BY e.enumsortorder), '{}')
+		FROM pg_enum e JOIN pg_type ty ON ty.oid = e.enumtypid JOIN pg_namespace n ON n.oid = ty.typnamespace
+		WHERE n.nspname = $1 AND ty.typname = $2`, schema, dataObject+"_messageType").Scan(&labels))
+	return labels
+}
+
+func columns(t *testing.T, pool *pgxpool.Pool, schema, table string) map[string]string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT column_name::text, data_type::text FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = $2`, schema, table)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var c, ty string
+		require.NoError(t, rows.Scan(&c, &ty))
+		out[c] = ty
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func TestPostgresSchema(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	schema := freshSchema(t, dsn)
+	s := openPostgres(t, dsn, schema)
+	pool := s.Pool()
+	text, image, video := spec.MessageText, spec.MessageImage, spec.MessageVideo
+
+	// step 1: text only, no toggles
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text}, nil, false, false, false)))
+	cols := columns(t, pool, schema, "chatMessage")
+	for _, c := range []string{"id", "roomId", "seq", "senderId", "messageType", "content", "timestamp", "status", "clientMessageId", "editedAt"} {
+		require.Contains(t, cols, c)
+	}
+	require.Equal(t, "jsonb", cols["content"])
+	require.Equal(t, "USER-DEFINED", cols["messageType"])
+	for _, c := range []string{"replyTo", "reaction", "forwarded"} {
+		require.NotContains(t, cols, c, "toggle off: no column")
+	}
+	require.Equal(t, []string{"text"}, enumLabels(t, pool, schema, "chatMessage"))
+	first, _, err := s.Append(ctx, typedMsg("chat", "text"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name  string
+		edit  func(m *msgstore.Message)
+		field string
+	}{
+		{"type not in the spec", func(m *msgstore.Message) { m.MessageType = "image" }, "messageType"},
+		{"reaction not enabled", func(m *msgstore.Message) { m.Reaction = json.RawMessage(`[]`) }, "reaction"},
+		{"replyTo not enabled", func(m *msgstore.Message) { m.ReplyTo = json.RawMessage(`{"id":"x"}`) }, "replyTo"},
+		{"id not a uuid", func(m *msgstore.Message) { m.ID = "not-a-uuid" }, "id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := typedMsg("chat", "text")
+			tc.edit(m)
+			_, _, err := s.Append(ctx, m)
+			var inv *msgstore.InvalidError
+			require.ErrorAs(t, err, &inv)
+			require.Equal(t, tc.field, inv.Field)
+		})
+	}
+
+	// step 2: new built-in types, a custom type, reaction enabled
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text, image, video}, []string{"poll"}, false, true, false)))
+	require.Equal(t, []string{"text", "image", "video", "poll"}, enumLabels(t, pool, schema, "chatMessage"))
+	require.Contains(t, columns(t, pool, schema, "chatMessage"), "reaction")
+	got, err := s.Get(ctx, "chat", first.ID)
+	require.NoError(t, err)
+	require.Equal(t, first, got, "existing messages survive the migration")
+	_, _, err = s.Append(ctx, typedMsg("chat", "image"))
+	require.NoError(t, err)
+	_, _, err = s.Append(ctx, typedMsg("chat", "poll"))
+	require.NoError(t, err)
+	reacted, err := s.Update(ctx, "chat", first.ID, func(m *msgstore.Message) error {
+		m.Reaction = json.RawMessage(`[{"emoji":"x","userId":"bob","timestamp":"2026-11-28T00:00:00.000Z"}]`)
+		return nil
+	})
+	require.NoError(t, err)
+
+	// step 3: removing a used type is refused and changes nothing
+	err = s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text}, nil, true, true, false))
+	require.ErrorIs(t, err, msgstore.ErrUnsafeMigration)
+	require.ErrorContains(t, err, "image")
+	require.ErrorContains(t, err, "poll")
+	require.NotContains(t, columns(t, pool, schema, "chatMessage"), "replyTo", "a refused migration changes nothing")
+	_, _, err = s.Append(ctx, typedMsg("chat", "image"))
+	require.NoError(t, err, "the previous schema stays in force")
+
+	// step 4: removing an unused type (video) is allowed; the label stays in
+	// the enum, but the store refuses new messages of it. Reaction turned
+	// off: column and data kept.
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text, image}, []string{"poll"}, false, false, false)))
+	require.Equal(t, []string{"text", "image", "video", "poll"}, enumLabels(t, pool, schema, "chatMessage"))
+	_, _, err = s.Append(ctx, typedMsg("chat", "video"))
+	require.ErrorIs(t, err, msgstore.ErrInvalid)
+	require.Contains(t, columns(t, pool, schema, "chatMessage"), "reaction", "turning a toggle off keeps the column")
+	got, err = s.Get(ctx, "chat", first.ID)
+	require.NoError(t, err)
+	require.Equal(t, reacted, got)
+
+	// a reopened store reads the schema from hubd_schema
+	other, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{DSN: dsn, Schema: schema})
+	require.NoError(t, err)
+	got, err = other.Get(ctx, "chat", first.ID)
+	require.NoError(t, err)
+	require.Equal(t, reacted, got)
+	_, _, err = other.Append(ctx, typedMsg("chat", "poll"))
+	require.NoError(t, err)
+	require.NoError(t, other.Close())
+
+	// a new dataObjectName is a new, empty table; the old one stays
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("chat", "ChatLine", []spec.HubMessageType{text}, nil, false, false, false)))
+	list, err := s.List(ctx, "chat", "r1", msgstore.Query{})
+	require.NoError(t, err)
+	require.Empty(t, list)
+	m, _, err := s.Append(ctx, typedMsg("chat", "text"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), m.Seq, "sequences are per table")
+	require.Contains(t, columns(t, pool, schema, "chatMessage"), "reaction", "old table kept")
+	var oldRows int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM "`+schema+`"."chatMessage"`).Scan(&oldRows))
+	require.Equal(t, 5, oldRows)
+
+	refused := []struct {
+		name string
+		hub  *spec.Hub
+		want string
+	}{
+		{"table of another hub", hubSpec("other", "ChatLine", []spec.HubMessageType{text}, nil, false, false, false), "belongs to hub chat"},
+		{"foreign table", hubSpec("legacy", "legacyTable", []spec.HubMessageType{text}, nil, false, false, false), "not a hubd message table"},
+	}
+	_, err = pool.Exec(ctx, `CREATE TABLE "`+schema+`"."legacyTable" (id int)`)
+	require.NoError(t, err)
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.EnsureSchema(ctx, tc.hub)
+			require.ErrorIs(t, err, msgstore.ErrUnsafeMigration)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	_, _, err = s.Append(ctx, typedMsg("other", "text"))
+	require.ErrorIs(t, err, msgstore.ErrNoSchema)
+
+	var logged int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM "`+schema+`".hubd_schema_log WHERE hub = 'chat'`).Scan(&logged))
+	require.Equal(t, 3, logged, "create, step 2, the new table; the other steps changed nothing")
+}
+
+func TestPostgresUnavailable(t *testing.T) {
+	t.Run("no server", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{DSN: "postgres://u:p@127.0.0.1:1/db?sslmode=disable&connect_timeout=2"})
+		require.ErrorIs(t, err, msgstore.ErrUnavailable)
+	})
+	t.Run("write timeout stores nothing", func(t *testing.T) {
+		dsn := testDSN(t)
+		ctx := context.Background()
+		schema := freshSchema(t, dsn)
+		s, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{DSN: dsn, Schema: schema, WriteTimeout: 300 * time.Millisecond})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		storetest.EnsureHubs(t, s, "chat")
+		_, _, err = s.Append(ctx, typedMsg("chat", "text"))
+		require.NoError(t, err)
+
+		// hold the room's sequence row so the next append cannot finish
+		tx, err := s.Pool().Begin(ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, `SELECT * FROM "`+schema+`".hubd_room_seq FOR UPDATE`)
+		require.NoError(t, err)
+		_, _, err = s.Append(ctx, typedMsg("chat", "text"))
+		require.ErrorIs(t, err, msgstore.ErrUnavailable)
+		require.NoError(t, tx.Rollback(ctx))
+
+		list, err := s.List(ctx, "chat", "r1", msgstore.Query{})
+		require.NoError(t, err)
+		require.Len(t, list, 1, "the failed append stored nothing")
+		next, _, err := s.Append(ctx, typedMsg("chat", "text"))
+		require.NoError(t, err)
+		require.Equal(t, int64(2), next.Seq, "and used no seq")
+	})
+}
+
+// BenchmarkPostgresAppendParallel: 100 rooms against the real server.
+//
+//	HUBD_TEST_DATABASE_URL=... go test ./pkg/msgstore -run '^$' -bench PostgresAppendParallel -benchtime 20000x
+func BenchmarkPostgresAppendParallel(b *testing.B) {
+	dsn := testDSN(b)
+	for _, o := range []storetest.BenchOptions{
+		{Rooms: 100, Writers: 100},
+		{Rooms: 100, Writers: 100, ClientMessageIDs: true},
+		{Rooms: 100, Writers: 400},
+	} {
+		b.Run(fmt.Sprintf("rooms=%d/writers=%d/cmid=%v", o.Rooms, o.Writers, o.ClientMessageIDs), func(b *testing.B) {
+			s := openPostgres(b, dsn, freshSchema(b, dsn))
+			storetest.EnsureHubs(b, s, "bench")
+			storetest.BenchAppendParallel(b, s, o)
+			if st := s.Stats(); st.Commits > 0 {
+				b.ReportMetric(float64(st.Appends)/float64(st.Commits), "appends/commit")
+			}
+		})
+	}
+}
