@@ -148,7 +148,8 @@ func TestTextReport(t *testing.T) {
 	err := run(context.Background(), []string{"--url", h.url(), "--token-secret", "s", "--scenario", "fanout",
 		"--clients", "4", "--rate", "40", "--warmup", "10ms", "--duration", "200ms"}, &out, io.Discard)
 	require.NoError(t, err)
-	for _, want := range []string{"scenario fanout", "deliveries/s", "latency p50", "persisted/s", "errors    none"} {
+	for _, want := range []string{"scenario fanout", "deliveries/s", "latency p50", "persisted/s", "errors    none",
+		"machine   load average"} {
 		require.Contains(t, out.String(), want)
 	}
 }

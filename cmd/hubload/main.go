@@ -172,6 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Seconds = time.Since(start).Seconds()
 	}
 	rep.Errors = r.errs.snapshot()
+	rep.LoadAverage = loadAverage()
 	if cfg.JSON {
 		return rep.writeJSON(stdout)
 	}

@@ -119,3 +119,17 @@ func cpuBetween(a, b cpuSample, haveServer bool) *CPUStats {
 	}
 	return st
 }
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "" when
+// /proc/loadavg cannot be read.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := bytes.Fields(data)
+	if len(f) < 3 {
+		return ""
+	}
+	return string(bytes.Join(f[:3], []byte(" ")))
+}

@@ -20,6 +20,9 @@ type Report struct {
 	Memory    *MemoryStats   `json:"memory,omitempty"`
 	CPU       *CPUStats      `json:"cpu,omitempty"`
 	Errors    map[string]int `json:"errors"`
+	// LoadAverage is /proc/loadavg's first three fields at the end of the
+	// run: on a shared machine it says how much the figures can be trusted.
+	LoadAverage string `json:"loadAverage,omitempty"`
 }
 
 // TrafficStats covers the fanout and rooms scenarios. Sent, Expected,
@@ -94,6 +97,9 @@ func (rep *Report) writeText(w io.Writer) error {
 	}
 	if c := rep.CPU; c != nil {
 		pf("cpu       server %.2f cores  hubload %.2f cores (during the window)\n", c.ServerCores, c.ClientCores)
+	}
+	if rep.LoadAverage != "" {
+		pf("machine   load average %s\n", rep.LoadAverage)
 	}
 	kinds := make([]string, 0, len(rep.Errors))
 	for k := range rep.Errors {
