@@ -56,4 +56,7 @@ for (const scenario of ["fanout", "rooms", "idle", "connect"]) {
     return r ? num(errs(r)) : "not run";
   })]);
 }
+for (const scenario of ["fanout", "rooms", "idle", "connect"]) {
+  lines.push([scenario, "load average at end", "", ...targets.map((t) => load(scenario, t)?.loadAverage ?? "not run")]);
+}
 for (const l of lines) console.log(`| ${l.join(" | ")} |`);
