@@ -57,6 +57,9 @@ for (const scenario of ["fanout", "rooms", "idle", "connect"]) {
   })]);
 }
 for (const scenario of ["fanout", "rooms", "idle", "connect"]) {
-  lines.push([scenario, "load average at end", "", ...targets.map((t) => load(scenario, t)?.loadAverage ?? "not run")]);
+  lines.push([scenario, "load average at end", "", ...targets.map((t) => {
+    const r = load(scenario, t);
+    return r ? r.loadAverage ?? "n/a" : "not run";
+  })]);
 }
 for (const l of lines) console.log(`| ${l.join(" | ")} |`);
