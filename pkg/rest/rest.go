@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -108,6 +109,13 @@ func NewHandler(opts Options) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// ServeMux would redirect unclean paths ("/a/../b", "//a"); an API
+	// answers them as unknown routes instead.
+	p := r.URL.Path
+	if clean := path.Clean(p); clean != p && (clean == "/" || clean+"/" != p) {
+		writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "no such route"})
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

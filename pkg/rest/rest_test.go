@@ -121,8 +121,9 @@ func (fx *fixture) do(method, path, token string, body string) *httptest.Respons
 	switch {
 	case known && v.Has(method, r.URL.Path):
 		require.NoError(t, v.Response(method, r.URL.Path, w.Code, w.Body.Bytes()), "response %s", w.Body.String())
-		if w.Code < 300 {
-			require.NoError(t, v.Request(method, r.URL.Path, []byte(body)))
+		// Routes without a request body ignore one.
+		if err := v.Request(method, r.URL.Path, []byte(body)); w.Code < 300 && !errors.Is(err, apitest.ErrNoRequestBody) {
+			require.NoError(t, err)
 		}
 	default:
 		// Not in any document: must be a 404/405 in the error shape.

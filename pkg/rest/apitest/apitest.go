@@ -36,8 +36,13 @@ type operation struct {
 	op       map[string]any
 }
 
-// ErrNoRoute reports a method and path the document does not describe.
-var ErrNoRoute = errors.New("no operation in the document")
+// Errors of Request and Response.
+var (
+	// ErrNoRoute reports a method and path the document does not describe.
+	ErrNoRoute = errors.New("no operation in the document")
+	// ErrNoRequestBody reports a body sent to an operation without one.
+	ErrNoRequestBody = errors.New("the operation takes no request body")
+)
 
 // NewValidator parses and validates doc: OpenAPI 3.1 structure (with
 // kin-openapi) and every request and response schema compiled as JSON
@@ -163,7 +168,7 @@ func (v *Validator) Request(method, path string, body []byte) error {
 	rb, ok := o.op["requestBody"].(map[string]any)
 	if !ok {
 		if len(bytes.TrimSpace(body)) > 0 {
-			return fmt.Errorf("%s %s: the operation takes no request body", method, path)
+			return fmt.Errorf("%s %s: %w", method, path, ErrNoRequestBody)
 		}
 		return nil
 	}
