@@ -29,8 +29,9 @@ type EngineConn struct {
 	wake   chan struct{} // asks a pending poll to return a noop
 	closed chan struct{} // closed after OnClose ran
 
-	pollActive atomic.Bool
-	readMu     sync.Mutex // serializes incoming packets of polling POSTs
+	pollActive   atomic.Bool
+	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
+	readMu       sync.Mutex   // serializes incoming packets of polling POSTs
 
 	mu           sync.Mutex
 	upgrading    bool
@@ -55,6 +56,10 @@ func (c *EngineConn) Request() *http.Request { return c.req }
 
 // Transport is "polling" or "websocket".
 func (c *EngineConn) Transport() string { return c.transport.Load().(string) }
+
+// LastActivity is when the last packet of any kind (pongs included) was
+// received on the connection; the handshake time before the first one.
+func (c *EngineConn) LastActivity() time.Time { return time.Unix(0, c.lastActivity.Load()) }
 
 // Done is closed when the connection has ended.
 func (c *EngineConn) Done() <-chan struct{} { return c.done }
@@ -168,6 +173,7 @@ func (c *EngineConn) onPong() {
 
 // handlePacket processes one decoded incoming Engine.IO packet.
 func (c *EngineConn) handlePacket(typ byte, data []byte, binaryData bool) error {
+	c.lastActivity.Store(time.Now().UnixNano())
 	st := c.e.stats
 	st.packetsIn.Add(1)
 	st.bytesIn.Add(uint64(len(data) + 1))
@@ -418,6 +424,7 @@ func (c *EngineConn) startWriter(ws *websocket.Conn) {
 func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	ws.SetReadLimit(c.e.opts.MaxPayload)
 	ws.SetPingHandler(func(data string) error {
+		c.lastActivity.Store(time.Now().UnixNano())
 		b := newFrameBuf(len(data))
 		b = append(b, data...)
 		_ = c.enqueue(&outbound{frames: []*frame{finishOp(b, opPong, false)}})

@@ -227,6 +227,7 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 		closed: make(chan struct{}),
 	}
 	c.transport.Store(transport)
+	c.lastActivity.Store(time.Now().UnixNano())
 	return c
 }
 

@@ -23,7 +23,8 @@ type Namespace struct {
 	onEvent      atomic.Pointer[func(s *Socket, ev *Event)]
 	onDisconnect atomic.Pointer[func(s *Socket, reason string)]
 
-	stats atomic.Pointer[counters]
+	stats    atomic.Pointer[counters]
+	eventCap atomic.Pointer[eventCap]
 
 	mu      sync.RWMutex
 	sockets map[*Socket]struct{}
@@ -58,6 +59,29 @@ func (n *Namespace) OnEvent(h func(s *Socket, ev *Event)) { n.onEvent.Store(&h) 
 
 // OnDisconnect sets the hook run once when a socket leaves the namespace.
 func (n *Namespace) OnDisconnect(h func(s *Socket, reason string)) { n.onDisconnect.Store(&h) }
+
+// eventCap is a namespace's application-level event size limit.
+type eventCap struct {
+	limit      int
+	onOversize func(s *Socket, ev *Event, size int)
+}
+
+// SetMaxEventBytes caps incoming EVENT and BINARY_EVENT packets of the
+// namespace at limit bytes: the Socket.IO packet as received (header, namespace,
+// ack id and JSON) plus its binary attachments. The cap is checked on the raw
+// packet before any JSON parsing. An event over the cap is not delivered to
+// OnEvent; onOversize (may be nil) is called instead, on the socket's read
+// goroutine, with an Event whose Name and Args are empty but whose HasAck and
+// Ack work, so the client's ack callback can be answered with an error. The
+// connection stays open: this is an application limit, unlike
+// Options.MaxPayload. limit <= 0 removes the cap.
+func (n *Namespace) SetMaxEventBytes(limit int, onOversize func(s *Socket, ev *Event, size int)) {
+	if limit <= 0 {
+		n.eventCap.Store(nil)
+		return
+	}
+	n.eventCap.Store(&eventCap{limit: limit, onOversize: onOversize})
+}
 
 func (n *Namespace) add(s *Socket, st *counters) {
 	n.stats.CompareAndSwap(nil, st)

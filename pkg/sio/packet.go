@@ -40,6 +40,19 @@ var defaultLimits = Limits{MaxDepth: DefaultMaxDepth, MaxAttachments: DefaultMax
 // binary packets need a positive attachment count, JSON must be valid and no
 // deeper than lim.MaxDepth.
 func DecodePacket(b []byte, lim Limits) (Packet, error) {
+	p, err := decodeHeader(b, lim)
+	if err != nil {
+		return p, err
+	}
+	if err := p.validate(lim); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// decodeHeader parses the type, attachment count, namespace and ack id of a
+// packet without looking at its JSON payload, which is left in Data.
+func decodeHeader(b []byte, lim Limits) (Packet, error) {
 	p := Packet{ID: -1, Nsp: "/"}
 	if len(b) == 0 {
 		return p, sioErr("empty packet")
@@ -90,9 +103,6 @@ func DecodePacket(b []byte, lim Limits) (Packet, error) {
 		i = j
 	}
 	p.Data = b[i:]
-	if err := p.validate(lim); err != nil {
-		return p, err
-	}
 	return p, nil
 }
 

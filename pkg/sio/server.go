@@ -106,6 +106,7 @@ func (s *Server) Stats() Stats {
 		BytesOut:                c.bytesOut.Load(),
 		SlowConsumerDisconnects: c.slowConsumers.Load(),
 		ParseErrors:             c.parseErrors.Load(),
+		OversizeEvents:          c.oversizeEvents.Load(),
 		Broadcasts:              c.broadcasts.Load(),
 	}
 }
@@ -179,26 +180,34 @@ type client struct {
 	pending     *Packet
 	pendingArgs []json.RawMessage
 	pendingBufs [][]byte
+	pendingSize int  // bytes so far, text part included
+	pendingSeen int  // attachments received
+	pendingDrop bool // over the event cap: attachments are discarded
 }
 
 func (cl *client) handle(data []byte, binaryData bool) error {
 	if binaryData {
-		if cl.pending == nil {
-			return sioErr("unexpected binary attachment")
-		}
-		cl.pendingBufs = append(cl.pendingBufs, data)
-		if len(cl.pendingBufs) < cl.pending.Attachments {
-			return nil
-		}
-		p, args, bufs := cl.pending, cl.pendingArgs, cl.pendingBufs
-		cl.pending, cl.pendingArgs, cl.pendingBufs = nil, nil, nil
-		return cl.dispatch(p, args, bufs)
+		return cl.attachment(data)
 	}
 	if cl.pending != nil {
 		return sioErr("text packet while reassembling a binary packet")
 	}
-	p, err := DecodePacket(data, cl.s.lim)
+	p, err := decodeHeader(data, cl.s.lim)
 	if err != nil {
+		return err
+	}
+	if p.Type == pEvent || p.Type == pBinaryEvent {
+		// The event cap is checked on the raw packet, before any JSON work.
+		if sock, c := cl.eventCap(p.Nsp); c != nil && len(data) > c.limit {
+			if p.Attachments > 0 {
+				// Its attachments still arrive; they are read and dropped.
+				cl.pending, cl.pendingDrop, cl.pendingSeen = &p, true, 0
+			}
+			cl.oversize(sock, c, &p, len(data))
+			return nil
+		}
+	}
+	if err := p.validate(cl.s.lim); err != nil {
 		return err
 	}
 	var args []json.RawMessage
@@ -213,9 +222,62 @@ func (cl *client) handle(data []byte, binaryData bool) error {
 		}
 		cl.pending, cl.pendingArgs = &p, args
 		cl.pendingBufs = make([][]byte, 0, p.Attachments)
+		cl.pendingSize, cl.pendingSeen, cl.pendingDrop = len(data), 0, false
 		return nil
 	}
 	return cl.dispatch(&p, args, nil)
+}
+
+// attachment takes one binary attachment of the packet being reassembled.
+func (cl *client) attachment(data []byte) error {
+	p := cl.pending
+	if p == nil {
+		return sioErr("unexpected binary attachment")
+	}
+	cl.pendingSeen++
+	cl.pendingSize += len(data)
+	if !cl.pendingDrop {
+		cl.pendingBufs = append(cl.pendingBufs, data)
+	}
+	if cl.pendingSeen < p.Attachments {
+		return nil
+	}
+	args, bufs, size, drop := cl.pendingArgs, cl.pendingBufs, cl.pendingSize, cl.pendingDrop
+	cl.pending, cl.pendingArgs, cl.pendingBufs, cl.pendingDrop = nil, nil, nil, false
+	if drop {
+		return nil
+	}
+	if p.Type == pBinaryEvent {
+		if sock, c := cl.eventCap(p.Nsp); c != nil && size > c.limit {
+			cl.oversize(sock, c, p, size)
+			return nil
+		}
+	}
+	return cl.dispatch(p, args, bufs)
+}
+
+// eventCap returns the socket for nsp and its namespace's event size cap,
+// or nil when there is no socket or no cap.
+func (cl *client) eventCap(nsp string) (*Socket, *eventCap) {
+	cl.mu.Lock()
+	sock := cl.sockets[nsp]
+	cl.mu.Unlock()
+	if sock == nil {
+		return nil, nil
+	}
+	c := sock.ns.eventCap.Load()
+	if c == nil || c.limit <= 0 {
+		return nil, nil
+	}
+	return sock, c
+}
+
+// oversize reports an event over the namespace cap; the connection stays open.
+func (cl *client) oversize(sock *Socket, c *eventCap, p *Packet, size int) {
+	cl.s.engine.stats.oversizeEvents.Add(1)
+	if c.onOversize != nil {
+		c.onOversize(sock, &Event{sock: sock, id: p.ID}, size)
+	}
 }
 
 func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) error {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Socket is one client connected to one namespace.
@@ -45,6 +46,11 @@ func (s *Socket) Request() *http.Request { return s.client.conn.req }
 
 // Transport is the current transport, "polling" or "websocket".
 func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// LastActivity is when the last packet of any kind (pongs included) was
+// received on the socket's Engine.IO connection. It is shared by the sockets
+// of all namespaces on that connection.
+func (s *Socket) LastActivity() time.Time { return s.client.conn.LastActivity() }
 
 // Connected reports whether the socket is still connected.
 func (s *Socket) Connected() bool { return s.connected.Load() }

@@ -3,14 +3,15 @@ package sio
 import "sync/atomic"
 
 type counters struct {
-	connsTotal    atomic.Uint64
-	packetsIn     atomic.Uint64
-	packetsOut    atomic.Uint64
-	bytesIn       atomic.Uint64
-	bytesOut      atomic.Uint64
-	slowConsumers atomic.Uint64
-	parseErrors   atomic.Uint64
-	broadcasts    atomic.Uint64
+	connsTotal     atomic.Uint64
+	packetsIn      atomic.Uint64
+	packetsOut     atomic.Uint64
+	bytesIn        atomic.Uint64
+	bytesOut       atomic.Uint64
+	slowConsumers  atomic.Uint64
+	parseErrors    atomic.Uint64
+	oversizeEvents atomic.Uint64
+	broadcasts     atomic.Uint64
 }
 
 // Stats is a snapshot of the server counters, for the daemon's metrics.
@@ -25,5 +26,6 @@ type Stats struct {
 	BytesOut                uint64
 	SlowConsumerDisconnects uint64
 	ParseErrors             uint64 // connections closed for a malformed packet
+	OversizeEvents          uint64 // events dropped by a namespace's SetMaxEventBytes cap
 	Broadcasts              uint64 // Broadcast.Emit calls
 }
