@@ -40,8 +40,12 @@ type PostgresOptions struct {
 	// MaxBatch caps the appends group-committed in one transaction.
 	// Default 500.
 	MaxBatch int
+	// MaxBatchDelay caps how long a writer waits for more appends after its
+	// previous transaction held several (a lone append never waits).
+	// Default 2ms; negative disables waiting.
+	MaxBatchDelay time.Duration
 	// Writers is the number of append transactions in flight at once; each
-	// takes every append queued when it starts. Default 4.
+	// takes every append queued when it starts. Default 2.
 	Writers int
 	// Logger receives the store's logs. Default: none.
 	Logger *zap.Logger
@@ -60,8 +64,11 @@ func (o PostgresOptions) withDefaults() PostgresOptions {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 500
 	}
+	if o.MaxBatchDelay == 0 {
+		o.MaxBatchDelay = 2 * time.Millisecond
+	}
 	if o.Writers <= 0 {
-		o.Writers = 4
+		o.Writers = 2
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

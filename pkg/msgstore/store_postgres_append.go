@@ -82,23 +82,60 @@ func (a *pgAppender) close() {
 
 func (a *pgAppender) loop() {
 	batch := make([]*pgAppendOp, 0, a.p.opts.MaxBatch)
+	gap := time.NewTimer(time.Hour)
+	gap.Stop()
+	prev := 0
 	for first := range a.ops {
-		batch = append(batch[:0], first)
-	collect:
-		for len(batch) < a.p.opts.MaxBatch {
-			select {
-			case op, ok := <-a.ops:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, op)
-			default:
-				break collect
-			}
-		}
+		batch = a.collect(append(batch[:0], first), prev > 1, gap)
 		a.run(batch)
+		prev = len(batch)
 		clear(batch)
 	}
+}
+
+// collect adds the queued appends to batch. After a transaction that held
+// several appends, their callers are about to send their next ones; with
+// linger it then waits while appends keep arriving (each within
+// MaxBatchDelay/8 of the last, MaxBatchDelay in all) so that they share this
+// transaction rather than forming a second, smaller one. A lone append on a
+// quiet store never waits.
+func (a *pgAppender) collect(batch []*pgAppendOp, linger bool, gap *time.Timer) []*pgAppendOp {
+	maxBatch := a.p.opts.MaxBatch
+	for len(batch) < maxBatch {
+		select {
+		case op, ok := <-a.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+			continue
+		default:
+		}
+		break
+	}
+	delay := a.p.opts.MaxBatchDelay
+	if !linger || delay <= 0 {
+		return batch
+	}
+	deadline := time.Now().Add(delay)
+	for len(batch) < maxBatch {
+		wait := min(delay/8, time.Until(deadline))
+		if wait <= 0 {
+			return batch
+		}
+		gap.Reset(wait)
+		select {
+		case op, ok := <-a.ops:
+			gap.Stop()
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+		case <-gap.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // run stores a batch in one transaction; when that fails for another reason
@@ -140,8 +177,7 @@ func (a *pgAppender) run(batch []*pgAppendOp) {
 func (a *pgAppender) tx(ops []*pgAppendOp) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.p.opts.WriteTimeout)
 	defer cancel()
-	err := a.p.inTx(ctx, func(tx pgx.Tx) error { return a.p.appendBatch(ctx, tx, ops) })
-	if err != nil {
+	if err := pgErr(a.p.appendBatch(ctx, ops)); err != nil {
 		return err
 	}
 	a.commits.Add(1)
@@ -221,18 +257,28 @@ func (t *pgTable) check(m, before *Message) error {
 
 type pgCmidKey struct{ table, sender, cmid string }
 
-type roomKey struct{ table, room string }
-
-// appendBatch stores ops inside tx. Lock order, the same in every hubd
-// process: advisory locks of the client message ids (sorted), then the room
-// sequence rows (sorted), then the inserts. Failures that leave tx untouched
-// (a repeated client message id, a duplicate explicit id) are set on the op;
-// a returned error fails the transaction.
-func (p *Postgres) appendBatch(ctx context.Context, tx pgx.Tx, ops []*pgAppendOp) error {
+// appendBatch stores ops atomically with at most two round trips.
+//
+// Without client message ids or explicit ids (the common case) it sends one
+// pipeline holding one statement per hub table, which PostgreSQL runs as one
+// implicit transaction: each statement bumps the sequence rows of its rooms
+// (hubd_room_seq, INSERT ... ON CONFLICT DO UPDATE, rooms in byte order) and
+// inserts the messages with the seqs that returned. Otherwise a first
+// pipeline opens a transaction, takes transaction-scoped advisory locks on
+// the client message ids (sorted) and looks up repeats and taken ids; the
+// second holds the inserts and COMMIT.
+//
+// Lock order, the same in every hubd process: client message id locks, then
+// sequence rows by (table, room). Failures that change nothing (a repeated
+// client message id, a duplicate explicit id) are set on the op; a returned
+// error means nothing of the batch was stored.
+func (p *Postgres) appendBatch(ctx context.Context, ops []*pgAppendOp) error {
 	leaders := map[pgCmidKey]*pgAppendOp{}
 	var locks []int64
+	explicit := false
 	for _, op := range ops {
 		op.leader, op.stored, op.created, op.err = nil, nil, false, nil
+		explicit = explicit || op.explicit
 		if op.m.ClientMessageID == "" {
 			continue
 		}
@@ -244,14 +290,6 @@ func (p *Postgres) appendBatch(ctx context.Context, tx pgx.Tx, ops []*pgAppendOp
 		leaders[k] = op
 		locks = append(locks, lockKey(k.table, k.sender, k.cmid))
 	}
-	if len(locks) > 0 {
-		slices.Sort(locks)
-		locks = slices.Compact(locks)
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", locks); err != nil {
-			return err
-		}
-	}
-
 	byTable := map[*pgTable][]*pgAppendOp{}
 	var tables []*pgTable
 	for _, op := range ops {
@@ -265,70 +303,51 @@ func (p *Postgres) appendBatch(ctx context.Context, tx pgx.Tx, ops []*pgAppendOp
 	}
 	slices.SortFunc(tables, func(a, b *pgTable) int { return strings.Compare(a.dataObject, b.dataObject) })
 
-	// repeats and duplicate ids
-	for _, t := range tables {
-		if err := p.resolveExisting(ctx, tx, t, byTable[t]); err != nil {
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	explicitTx := len(locks) > 0 || explicit
+	if explicitTx {
+		if err := p.resolveExisting(ctx, conn.Conn(), tables, byTable, locks); err != nil {
+			rollback(conn.Conn())
 			return err
 		}
 	}
 
-	// sequences
-	counts := map[roomKey]int64{}
+	b := &pgx.Batch{}
+	var inserting [][]*pgAppendOp
+	var insertTables []*pgTable
 	for _, t := range tables {
+		var fresh []*pgAppendOp
 		for _, op := range byTable[t] {
 			if op.stored == nil && op.err == nil {
-				counts[roomKey{t.dataObject, op.m.RoomID}]++
-			}
-		}
-	}
-	if len(counts) > 0 {
-		keys := make([]roomKey, 0, len(counts))
-		for k := range counts {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b roomKey) int {
-			if c := strings.Compare(a.table, b.table); c != 0 {
-				return c
-			}
-			return strings.Compare(a.room, b.room)
-		})
-		objs, rooms, ns := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
-		for i, k := range keys {
-			objs[i], rooms[i], ns[i] = k.table, k.room, counts[k]
-		}
-		rows, err := tx.Query(ctx, `INSERT INTO `+p.shared("hubd_room_seq")+` AS s (data_object, room, seq)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-			ON CONFLICT (data_object, room) DO UPDATE SET seq = s.seq + EXCLUDED.seq
-			RETURNING data_object, room, seq`, objs, rooms, ns)
-		if err != nil {
-			return err
-		}
-		next := map[roomKey]int64{} // first seq of the batch per room
-		for rows.Next() {
-			var k roomKey
-			var last int64
-			if err := rows.Scan(&k.table, &k.room, &last); err != nil {
-				return err
-			}
-			next[k] = last - counts[k] + 1
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, t := range tables {
-			var fresh []*pgAppendOp
-			for _, op := range byTable[t] {
-				if op.stored != nil || op.err != nil {
-					continue
-				}
-				k := roomKey{t.dataObject, op.m.RoomID}
-				op.m.Seq = next[k]
-				next[k]++
 				fresh = append(fresh, op)
 			}
-			if err := p.insert(ctx, tx, t, fresh); err != nil {
-				return err
+		}
+		if len(fresh) == 0 {
+			continue
+		}
+		sql, args := insertStatement(p, t, fresh)
+		b.Queue(sql, args...)
+		inserting = append(inserting, fresh)
+		insertTables = append(insertTables, t)
+	}
+	if explicitTx {
+		b.Queue("COMMIT")
+	}
+	if b.Len() > 0 {
+		br := conn.Conn().SendBatch(ctx, b)
+		err := readInserts(br, insertTables, inserting)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			if explicitTx {
+				rollback(conn.Conn())
 			}
+			return err
 		}
 	}
 	for _, op := range ops {
@@ -339,168 +358,243 @@ func (p *Postgres) appendBatch(ctx context.Context, tx pgx.Tx, ops []*pgAppendOp
 	return nil
 }
 
-// resolveExisting answers the ops whose client message id is stored already
-// (with the original) and those whose explicit id is taken.
-func (p *Postgres) resolveExisting(ctx context.Context, tx pgx.Tx, t *pgTable, ops []*pgAppendOp) error {
-	var senders, cmids, ids []string
-	for _, op := range ops {
-		if op.m.ClientMessageID != "" {
-			senders = append(senders, op.m.SenderID)
-			cmids = append(cmids, op.m.ClientMessageID)
-		}
-		if op.explicit {
-			ids = append(ids, op.m.ID)
-		}
+// rollback ends a failed explicit transaction so the connection goes back
+// to the pool clean (pgxpool drops connections left inside a transaction).
+func rollback(conn *pgx.Conn) {
+	if conn.PgConn().TxStatus() == 'I' {
+		return
 	}
-	if len(cmids) > 0 {
-		rows, err := tx.Query(ctx, `SELECT `+t.selectList+` FROM `+t.ident+
-			` WHERE ("senderId", "clientMessageId") IN (SELECT * FROM unnest($1::text[], $2::text[]))`, senders, cmids)
-		if err != nil {
-			return err
-		}
-		orig := map[[2]string]*Message{}
-		for rows.Next() {
-			m, err := t.scan(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			orig[[2]string{m.SenderID, m.ClientMessageID}] = m
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, op := range ops {
-			if m := orig[[2]string{op.m.SenderID, op.m.ClientMessageID}]; m != nil && op.m.ClientMessageID != "" {
-				op.stored, op.created = m, false
-			}
-		}
-	}
-	if len(ids) > 0 {
-		var taken []string
-		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(id::text), '{}') FROM `+t.ident+` WHERE id = ANY($1::uuid[])`, ids).Scan(&taken); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, id := range taken {
-			seen[id] = true
-		}
-		for _, op := range ops {
-			if !op.explicit || op.stored != nil {
-				continue
-			}
-			if seen[op.m.ID] {
-				op.err = fmt.Errorf("id %s: %w", op.m.ID, ErrDuplicateID)
-				continue
-			}
-			seen[op.m.ID] = true // a second op of the batch with the same id
-		}
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, "ROLLBACK")
 }
 
-// insert writes fresh messages (seq assigned) and sets their stored copies,
-// with JSON fields as PostgreSQL returns them.
-func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, t *pgTable, ops []*pgAppendOp) error {
-	if len(ops) == 0 {
-		return nil
+// resolveExisting opens the transaction, takes the client message id locks
+// and answers the ops whose client message id is stored already (with the
+// original) and those whose explicit id is taken, in one round trip.
+func (p *Postgres) resolveExisting(ctx context.Context, conn *pgx.Conn, tables []*pgTable, byTable map[*pgTable][]*pgAppendOp, locks []int64) error {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if len(locks) > 0 {
+		slices.Sort(locks)
+		locks = slices.Compact(locks)
+		b.Queue("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", locks)
 	}
-	n := len(ops)
+	type lookup struct {
+		t   *pgTable
+		ids bool // explicit ids, else client message ids
+	}
+	var lookups []lookup
+	for _, t := range tables {
+		var senders, cmids, ids []string
+		for _, op := range byTable[t] {
+			if op.m.ClientMessageID != "" {
+				senders = append(senders, op.m.SenderID)
+				cmids = append(cmids, op.m.ClientMessageID)
+			}
+			if op.explicit {
+				ids = append(ids, op.m.ID)
+			}
+		}
+		if len(cmids) > 0 {
+			b.Queue(`SELECT `+t.selectList+` FROM `+t.ident+
+				` WHERE ("senderId", "clientMessageId") IN (SELECT * FROM unnest($1::text[], $2::text[]))`, senders, cmids)
+			lookups = append(lookups, lookup{t: t})
+		}
+		if len(ids) > 0 {
+			b.Queue(`SELECT id::text FROM `+t.ident+` WHERE id = ANY($1::uuid[])`, ids)
+			lookups = append(lookups, lookup{t: t, ids: true})
+		}
+	}
+	br := conn.SendBatch(ctx, b)
+	err := func() error {
+		if _, err := br.Exec(); err != nil { // BEGIN
+			return err
+		}
+		if len(locks) > 0 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		for _, l := range lookups {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			if l.ids {
+				taken := map[string]bool{}
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						rows.Close()
+						return err
+					}
+					taken[id] = true
+				}
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				for _, op := range byTable[l.t] {
+					if !op.explicit || op.stored != nil {
+						continue
+					}
+					if taken[op.m.ID] {
+						op.err = fmt.Errorf("id %s: %w", op.m.ID, ErrDuplicateID)
+						continue
+					}
+					taken[op.m.ID] = true // a later op of the batch with the same id
+				}
+				continue
+			}
+			orig := map[[2]string]*Message{}
+			for rows.Next() {
+				m, err := l.t.scan(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				orig[[2]string{m.SenderID, m.ClientMessageID}] = m
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, op := range byTable[l.t] {
+				if m := orig[[2]string{op.m.SenderID, op.m.ClientMessageID}]; m != nil && op.m.ClientMessageID != "" {
+					op.stored, op.created = m, false
+				}
+			}
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// insertStatement builds the statement that assigns the seqs of fresh (ops
+// of table t) and inserts them, returning what PostgreSQL stored for the
+// JSON fields.
+func insertStatement(p *Postgres, t *pgTable, fresh []*pgAppendOp) (string, []any) {
+	counts := map[string]int64{}
+	n := len(fresh)
 	var (
 		ids, rooms, senders, types, contents, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs                                           = make([]int64, n)
+		ks                                             = make([]int64, n)
 		times                                          = make([]time.Time, n)
 		cmids, replies, reactions                      = make([]*string, n), make([]*string, n), make([]*string, n)
 		edited                                         = make([]*time.Time, n)
 		forwarded                                      = make([]*bool, n)
 	)
-	for i, op := range ops {
+	for i, op := range fresh {
 		m := op.m
+		counts[m.RoomID]++
+		ks[i] = counts[m.RoomID] // 1-based position within its room in this batch
 		ids[i], rooms[i], senders[i], types[i], contents[i], statuses[i] = m.ID, m.RoomID, m.SenderID, m.MessageType, string(m.Content), m.Status
-		seqs[i], times[i], edited[i], forwarded[i] = m.Seq, m.Timestamp, m.EditedAt, m.Forwarded
+		times[i], edited[i], forwarded[i] = m.Timestamp, m.EditedAt, m.Forwarded
 		cmids[i] = optString(m.ClientMessageID)
 		replies[i], reactions[i] = optJSON(m.ReplyTo), optJSON(m.Reaction)
 	}
+	seqRooms := make([]string, 0, len(counts))
+	for r := range counts {
+		seqRooms = append(seqRooms, r)
+	}
+	slices.Sort(seqRooms)
+	seqCounts := make([]int64, len(seqRooms))
+	for i, r := range seqRooms {
+		seqCounts[i] = counts[r]
+	}
+
+	args := []any{seqRooms, seqCounts, t.dataObject, ids, rooms, ks, senders, types, contents, times, statuses, cmids, edited}
 	cols := `id, "roomId", seq, "senderId", "messageType", content, "timestamp", status, "clientMessageId", "editedAt"`
-	vals := `u.id::uuid, u.room, u.seq, u.sender, u.mt::` + t.enum + `, u.content::jsonb, u.ts, u.status, u.cmid, u.edited`
-	ret := `id::text, content::text`
-	args := []any{ids, rooms, seqs, senders, types, contents, times, statuses, cmids, edited}
-	params := `$1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[]`
-	names := `id, room, seq, sender, mt, content, ts, status, cmid, edited`
+	vals := `u.id::uuid, u.room, s.seq - c.n + u.k, u.sender, u.mt::` + t.enum + `, u.content::jsonb, u.ts, u.status, u.cmid, u.edited`
+	params := `$4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[]`
+	names := `id, room, k, sender, mt, content, ts, status, cmid, edited`
+	ret := `id::text, seq, content::text`
 	if t.cols[colReplyTo] {
-		cols += `, "replyTo"`
-		vals += `, u.reply::jsonb`
-		ret += `, "replyTo"::text`
 		args = append(args, replies)
+		cols, vals, names, ret = cols+`, "replyTo"`, vals+`, u.reply::jsonb`, names+`, reply`, ret+`, "replyTo"::text`
 		params += fmt.Sprintf(`, $%d::text[]`, len(args))
-		names += `, reply`
 	}
 	if t.cols[colReaction] {
-		cols += `, reaction`
-		vals += `, u.reaction::jsonb`
-		ret += `, reaction::text`
 		args = append(args, reactions)
+		cols, vals, names, ret = cols+`, reaction`, vals+`, u.reaction::jsonb`, names+`, reaction`, ret+`, reaction::text`
 		params += fmt.Sprintf(`, $%d::text[]`, len(args))
-		names += `, reaction`
 	}
 	if t.cols[colForwarded] {
-		cols += `, forwarded`
-		vals += `, u.fwd`
 		args = append(args, forwarded)
+		cols, vals, names = cols+`, forwarded`, vals+`, u.fwd`, names+`, fwd`
 		params += fmt.Sprintf(`, $%d::boolean[]`, len(args))
-		names += `, fwd`
 	}
-	sql := `INSERT INTO ` + t.ident + ` (` + cols + `) SELECT ` + vals + ` FROM unnest(` + params + `) AS u(` + names + `) RETURNING ` + ret
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*pgAppendOp, n)
-	for _, op := range ops {
-		byID[op.m.ID] = op
-	}
-	for rows.Next() {
-		var (
-			id, content     string
-			reply, reaction *string
-		)
-		dest := []any{&id, &content}
-		if t.cols[colReplyTo] {
-			dest = append(dest, &reply)
+	sql := `WITH c AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(room, n)),
+	s AS (
+		INSERT INTO ` + p.shared("hubd_room_seq") + ` AS s (data_object, room, seq)
+		SELECT $3, c.room, c.n FROM c ORDER BY c.room COLLATE "C"
+		ON CONFLICT (data_object, room) DO UPDATE SET seq = s.seq + EXCLUDED.seq
+		RETURNING s.room, s.seq)
+	INSERT INTO ` + t.ident + ` (` + cols + `)
+	SELECT ` + vals + `
+	FROM unnest(` + params + `) AS u(` + names + `)
+	JOIN s ON s.room = u.room JOIN c ON c.room = u.room
+	RETURNING ` + ret
+	return sql, args
+}
+
+// readInserts reads the insert statements' results (queued in the order of
+// tables) and sets the ops' stored copies.
+func readInserts(br pgx.BatchResults, tables []*pgTable, inserting [][]*pgAppendOp) error {
+	for i, t := range tables {
+		ops := inserting[i]
+		byID := make(map[string]*pgAppendOp, len(ops))
+		for _, op := range ops {
+			byID[op.m.ID] = op
 		}
-		if t.cols[colReaction] {
-			dest = append(dest, &reaction)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
+		rows, err := br.Query()
+		if err != nil {
 			return err
 		}
-		op := byID[id]
-		if op == nil {
-			rows.Close()
-			return fmt.Errorf("insert returned unknown id %s", id)
+		for rows.Next() {
+			var (
+				id, content     string
+				seq             int64
+				reply, reaction *string
+			)
+			dest := []any{&id, &seq, &content}
+			if t.cols[colReplyTo] {
+				dest = append(dest, &reply)
+			}
+			if t.cols[colReaction] {
+				dest = append(dest, &reaction)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return err
+			}
+			op := byID[id]
+			if op == nil {
+				rows.Close()
+				return fmt.Errorf("insert returned unknown id %s", id)
+			}
+			out := op.m.Clone()
+			out.Seq = seq
+			if out.Content, err = compactJSON([]byte(content)); err == nil {
+				if out.ReplyTo, err = compactPtr(reply); err == nil {
+					out.Reaction, err = compactPtr(reaction)
+				}
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			op.stored, op.created = out, true
 		}
-		out := op.m.Clone()
-		if out.Content, err = compactJSON([]byte(content)); err != nil {
-			rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		if out.ReplyTo, err = compactPtr(reply); err != nil {
-			rows.Close()
-			return err
-		}
-		if out.Reaction, err = compactPtr(reaction); err != nil {
-			rows.Close()
-			return err
-		}
-		op.stored, op.created = out, true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, op := range ops {
-		if op.stored == nil {
-			return fmt.Errorf("insert did not return message %s", op.m.ID)
+		for _, op := range ops {
+			if op.stored == nil {
+				return fmt.Errorf("insert did not return message %s", op.m.ID)
+			}
 		}
 	}
 	return nil
@@ -527,3 +621,4 @@ func compactPtr(s *string) ([]byte, error) {
 	}
 	return compactOptional([]byte(*s))
 }
+
