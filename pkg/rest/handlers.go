@@ -124,7 +124,7 @@ func messageOp(c *call, op func(a *hub.Actor, id string) (*msgstore.Message, err
 }
 
 func serveOpenAPI(c *call) (result, error) {
-	doc, err := OpenAPI(c.spec)
+	doc, err := c.handler.openAPI(c.hubName, c.spec)
 	if err != nil {
 		return result{}, err
 	}

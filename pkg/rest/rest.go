@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,6 +83,31 @@ type handler struct {
 	opts Options
 	log  *zap.Logger
 	mux  *http.ServeMux
+
+	docsMu sync.Mutex
+	docs   map[string]cachedDoc // by hub name
+}
+
+// cachedDoc is the OpenAPI document generated for one spec. Specs are
+// immutable and a reload installs a new one, so the pointer is the key.
+type cachedDoc struct {
+	spec *spec.Hub
+	doc  []byte
+}
+
+// openAPI returns the hub's document, generating it once per spec.
+func (h *handler) openAPI(name string, s *spec.Hub) ([]byte, error) {
+	h.docsMu.Lock()
+	defer h.docsMu.Unlock()
+	if c, ok := h.docs[name]; ok && c.spec == s {
+		return c.doc, nil
+	}
+	doc, err := OpenAPI(s)
+	if err != nil {
+		return nil, err
+	}
+	h.docs[name] = cachedDoc{spec: s, doc: doc}
+	return doc, nil
 }
 
 // NewHandler returns the REST handler. It is mounted as a fallback at "/":
@@ -100,7 +126,7 @@ func NewHandler(opts Options) http.Handler {
 	if opts.Hubs == nil {
 		opts.Hubs = func(string) (Hub, bool) { return nil, false }
 	}
-	h := &handler{opts: opts, log: opts.Logger.Named("rest"), mux: http.NewServeMux()}
+	h := &handler{opts: opts, log: opts.Logger.Named("rest"), mux: http.NewServeMux(), docs: map[string]cachedDoc{}}
 	for _, rt := range routes {
 		h.mux.Handle(rt.method+" /{hub}"+rt.path, h.wrap(rt))
 	}
@@ -150,6 +176,7 @@ type call struct {
 	spec    *spec.Hub
 	sess    *authz.Session // nil for routes without auth
 	maxBody int64
+	handler *handler
 }
 
 // wrap resolves the hub, checks the route is enabled for it, authenticates
@@ -162,7 +189,7 @@ func (h *handler) wrap(rt *route) http.Handler {
 			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "unknown hub " + quote(name)})
 			return
 		}
-		c := &call{w: w, r: r, hubName: name, hub: hb, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes}
+		c := &call{w: w, r: r, hubName: name, hub: hb, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes, handler: h}
 		if rt.enabled != nil && !rt.enabled(c.spec) {
 			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: rt.disabledMsg})
 			return

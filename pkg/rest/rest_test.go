@@ -34,7 +34,7 @@ type cachedHub struct {
 
 // cachedSpec loads a spec and the validator of its document once per test
 // binary; specs are immutable and documents deterministic.
-func cachedSpec(t *testing.T, file string) (*spec.Hub, *apitest.Validator) {
+func cachedSpec(t testing.TB, file string) (*spec.Hub, *apitest.Validator) {
 	t.Helper()
 	specCacheMu.Lock()
 	defer specCacheMu.Unlock()
@@ -52,14 +52,14 @@ func cachedSpec(t *testing.T, file string) (*spec.Hub, *apitest.Validator) {
 
 // fixture is a handler over fake hubs with their validators.
 type fixture struct {
-	t          *testing.T
+	t          testing.TB
 	handler    http.Handler
 	hubs       map[string]*fakeHub
 	validators map[string]*apitest.Validator
 	tokens     map[string]string
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
 	fx := &fixture{t: t, hubs: map[string]*fakeHub{}, validators: map[string]*apitest.Validator{}, tokens: map[string]string{}}
 	for _, file := range []string{"../../configs/hubs/chat.yaml", "testdata/hubs/full.yaml", "testdata/hubs/minimal.yaml", "testdata/hubs/systemonly.yaml"} {
@@ -415,4 +415,23 @@ func TestHubRegistryChanges(t *testing.T) {
 	live["fullHub"], live["chatHub"] = true, false
 	require.Equal(t, http.StatusOK, get("/fullHub/openapi.json"))
 	require.Equal(t, http.StatusNotFound, get("/chatHub/openapi.json"))
+}
+
+func TestOpenAPIDocumentFollowsReload(t *testing.T) {
+	fx := newFixture(t, Options{})
+	w := fx.do("GET", "/chatHub/openapi.json", "", "")
+	require.Contains(t, w.Body.String(), "reactToMessage")
+
+	// A reload installs a new spec value; the next document follows it.
+	reloaded := *fx.hubs["chatHub"].spec
+	reloaded.MessageSettings.EnableReaction = false
+	fx.hubs["chatHub"].spec = &reloaded
+	r := httptest.NewRequest("GET", "/chatHub/openapi.json", nil)
+	w = httptest.NewRecorder()
+	fx.handler.ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.NotContains(t, w.Body.String(), "reactToMessage")
+	want, err := OpenAPI(&reloaded)
+	require.NoError(t, err)
+	require.JSONEq(t, string(want), w.Body.String())
 }
