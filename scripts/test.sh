@@ -11,6 +11,9 @@
 #   HUBD_GO_TEST_TIMEOUT   per-package go test timeout (default 10m)
 #   HUBD_E2E_TIMEOUT_MS    per-test timeout of the e2e suites (default 120000)
 #   HUBD_E2E_ONLY=1        skip vet and go test, run only build + e2e
+#
+# `scripts/test.sh services` only starts the services and prints the export
+# lines for them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -226,4 +229,14 @@ main() {
   echo "test.sh: all steps passed"
 }
 
-main "$@"
+case "${1:-all}" in
+  all) main ;;
+  services)
+    # Start only the services, for running integration tests by hand:
+    #   eval "$(scripts/test.sh services | grep ^export)"
+    start_services >&2
+    echo "export HUBD_TEST_DATABASE_URL='$HUBD_TEST_DATABASE_URL'"
+    echo "export HUBD_TEST_REDIS_ADDR='$HUBD_TEST_REDIS_ADDR'"
+    ;;
+  *) die "usage: $0 [all|services]" ;;
+esac
