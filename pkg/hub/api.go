@@ -72,18 +72,22 @@ func (h *Hub) ActorFor(ctx context.Context, sess *authz.Session, roomID string) 
 	if err != nil {
 		return nil, asClientError(err)
 	}
-	m := &member{userID: sess.UserID, roomID: roomID, decision: dec}
-	// A member joined through a socket carries its live moderation state.
+	mod, err := h.moderationOf(ctx, roomID, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if mod != nil && mod.Blocked && !dec.Permissions.CanModerate {
+		return nil, blockedError(mod)
+	}
+	m := &member{userID: sess.UserID, roomID: roomID, decision: dec,
+		silenced: h.initialSilence(mod, dec.Permissions.CanModerate)}
+	// A member joined through a socket carries its live state.
 	if r := h.room(roomID); r != nil {
 		r.mu.Lock()
 		if live := r.members[sess.UserID]; live != nil {
 			m.silenced = live.silenced
-		} else {
-			m.silenced = def.Spec.Guardrails.DefaultSilenced && !dec.Permissions.CanModerate
 		}
 		r.mu.Unlock()
-	} else {
-		m.silenced = def.Spec.Guardrails.DefaultSilenced && !dec.Permissions.CanModerate
 	}
 	return h.actorOf(sess, m), nil
 }
@@ -188,4 +192,80 @@ func visibleTo(m *msgstore.Message, a *Actor) bool {
 		return true
 	}
 	return m.SenderID == a.UserID() || a.Permissions.CanModerate
+}
+
+// Presence lists the users present in the actor's room on this node.
+func (h *Hub) Presence(_ context.Context, a *Actor) ([]PresenceEntry, error) {
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	return h.presenceOf(a.RoomID), nil
+}
+
+// Receipts returns every user's read mark in the room.
+func (h *Hub) Receipts(ctx context.Context, a *Actor) ([]Receipt, error) {
+	if !h.Spec().EventSettings.EnableReadReceipts {
+		return nil, newError(CodeUnknownEvent, "read receipts are not enabled in this hub")
+	}
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	marks, err := h.deps.Store.ReadMarks(ctx, h.name, a.RoomID)
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	out := make([]Receipt, 0, len(marks))
+	for _, m := range marks {
+		out = append(out, Receipt{UserID: m.UserID, LastReadTimestamp: m.At})
+	}
+	return out, nil
+}
+
+// Unread counts the published messages of others in the room after the
+// actor's read mark.
+func (h *Hub) Unread(ctx context.Context, a *Actor) (int64, error) {
+	if !a.Permissions.CanRead {
+		return 0, newError(CodeForbidden, "no read permission in this room")
+	}
+	n, err := h.deps.Store.CountUnread(ctx, h.name, a.RoomID, a.UserID())
+	if err != nil {
+		return 0, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	return n, nil
+}
+
+// EmitServerEvent emits a custom event from the server side: to the whole
+// room (serverToRoom, or clientToRoom events relayed by a service), or to
+// one user's sockets in the room (serverToClient).
+func (h *Hub) EmitServerEvent(_ context.Context, roomID, event string, data json.RawMessage, toUserID string) error {
+	if roomID == "" || event == "" {
+		return newError(CodeBadRequest, "roomId and event are required")
+	}
+	var ce *spec.HubCustomEvent
+	for i := range h.Spec().EventSettings.CustomEvents {
+		if e := &h.Spec().EventSettings.CustomEvents[i]; e.Name == event {
+			ce = e
+		}
+	}
+	if ce == nil {
+		return errorf(CodeUnknownEvent, "event %q is not a custom event of this hub", event)
+	}
+	if len(data) > 0 && !json.Valid(data) {
+		return newError(CodeBadRequest, "data must be JSON")
+	}
+	var payloadData any
+	if len(data) > 0 {
+		payloadData = data
+	}
+	payload := map[string]any{"roomId": roomID, "data": payloadData}
+	switch {
+	case ce.Direction == spec.ServerToClient && toUserID == "":
+		return newError(CodeBadRequest, "userId is required for a serverToClient event")
+	case toUserID != "":
+		payload["userId"] = toUserID
+		h.emitUser(roomID, toUserID, event, payload)
+	default:
+		h.emitRoom(roomID, event, payload)
+	}
+	return nil
 }

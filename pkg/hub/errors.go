@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/records"
 )
 
 // Error codes of the wire contract (docs/protocol.md).
@@ -91,3 +92,16 @@ type connectError struct {
 
 func (e *connectError) Error() string  { return e.msg }
 func (e *connectError) ErrorData() any { return map[string]string{"code": e.code} }
+
+// unavailableErrors are the sentinels backends wrap when they are down.
+var unavailableErrors = []error{records.ErrUnavailable}
+
+// isUnavailable reports whether err says a backend is down.
+func isUnavailable(err error) bool {
+	for _, u := range unavailableErrors {
+		if errors.Is(err, u) {
+			return true
+		}
+	}
+	return false
+}

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/sio"
+	"github.com/hubd/hubd/pkg/spec"
 )
 
 type eventRequest struct {
@@ -32,7 +33,12 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 		return nil, err
 	}
 	es := h.Definition().Spec.EventSettings
-	uid := in.c.sess.UserID
+	uid := in.c.session().UserID
+	if ephemeralEvent(req.Event, es.CustomEvents) {
+		if err := h.checkSignalRate(ctx, uid); err != nil {
+			return nil, err
+		}
+	}
 	toOthers := func(name string, extra map[string]any) {
 		out := map[string]any{"roomId": req.RoomID, "userId": uid}
 		for k, v := range extra {
@@ -45,13 +51,19 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 		if !es.EnableTypingIndicator {
 			break
 		}
-		toOthers("hub:"+req.Event, nil)
+		h.signal(in.s, m, "typing", req.Event == "typing")
 		return nil, nil
 	case "recording", "stopRecording":
 		if !es.EnableRecordingIndicator {
 			break
 		}
-		toOthers("hub:"+req.Event, nil)
+		h.signal(in.s, m, "recording", req.Event == "recording")
+		return nil, nil
+	case "away", "back":
+		if !es.EnablePresence {
+			break
+		}
+		h.setAway(in.s, m, req.Event == "away")
 		return nil, nil
 	case "messageRead":
 		if !es.EnableReadReceipts {
@@ -101,6 +113,20 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 	return nil, errorf(CodeUnknownEvent, "event %q is not enabled in this hub", req.Event)
 }
 
+// ephemeralEvent reports whether a hub:event is an ephemeral signal.
+func ephemeralEvent(name string, custom []spec.HubCustomEvent) bool {
+	switch name {
+	case "typing", "stopTyping", "recording", "stopRecording", "away", "back":
+		return true
+	}
+	for _, ce := range custom {
+		if ce.Name == name {
+			return ce.Ephemeral
+		}
+	}
+	return false
+}
+
 func (h *Hub) handleRequestState(ctx context.Context, in *call) (map[string]any, error) {
 	var req joinRequest
 	if err := decode(in.payload, &req); err != nil {
@@ -128,7 +154,7 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 		return
 	}
 	state, err := def.Scripts.Eval(ctx, def.state, roomID, map[string]any{
-		"session": c.sess.Claims, "user": c.sess.Claims, "roomId": roomID, "room": m.decision.Room,
+		"session": c.session().Claims, "user": c.session().Claims, "roomId": roomID, "room": m.decision.Room,
 	})
 	if err != nil {
 		h.log.Warn("state script failed", zap.String("room", roomID), zap.Error(err))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/ratelimit"
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
@@ -32,8 +34,20 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.
 	Wheel *timerwheel.Wheel
+	// Sessions resolves a verified token to its session (claims, a Redis
+	// session record, or an introspection endpoint); nil means the claims.
+	Sessions SessionResolver
+	// Limiter enforces the rate guardrails; nil means the node-local one.
+	// A shared (Redis) limiter makes limits hold across nodes.
+	Limiter ratelimit.Limiter
 	// OpTimeout bounds one client operation (authorization, store write).
 	OpTimeout time.Duration
+}
+
+// SessionResolver turns a verified token into the session scripts and
+// authorization see (the authz resolvers implement it).
+type SessionResolver interface {
+	Resolve(ctx context.Context, token string, claims *authz.Session) (*authz.Session, error)
 }
 
 // Definition is the compiled, immutable form of a hub spec. Reloads build a
@@ -75,10 +89,13 @@ type Hub struct {
 	auth *authz.Authorizer
 	// logic holds the handler queues and scheduled actions (logic.go).
 	logic logicState
+	// localLimiter stands in when the configured limiter fails.
+	localLimiter *ratelimit.Local
 
 	mu        sync.Mutex
 	rooms     map[string]*room
-	userRooms map[string]int // userID -> number of rooms joined
+	userRooms map[string]int         // userID -> number of rooms joined
+	offline   map[string]*time.Timer // pending hub:offline by presenceKey
 	closed    bool
 }
 
@@ -92,13 +109,19 @@ func New(def *Definition, deps Deps) *Hub {
 		deps.Logger = zap.NewNop()
 	}
 	name := def.Spec.Name()
+	local := ratelimit.NewLocal()
+	if deps.Limiter == nil {
+		deps.Limiter = local
+	}
 	h := &Hub{
-		name:      name,
-		deps:      deps,
-		ns:        sio.NewNamespace("/hub/" + name),
-		log:       deps.Logger.Named("hub").With(zap.String("hub", name)),
-		rooms:     make(map[string]*room),
-		userRooms: make(map[string]int),
+		localLimiter: local,
+		name:         name,
+		deps:         deps,
+		ns:           sio.NewNamespace("/hub/" + name),
+		log:          deps.Logger.Named("hub").With(zap.String("hub", name)),
+		rooms:        make(map[string]*room),
+		userRooms:    make(map[string]int),
+		offline:      make(map[string]*time.Timer),
 	}
 	h.def.Store(def)
 	h.auth = &authz.Authorizer{Records: deps.Records, Scripts: def.Scripts}
@@ -142,9 +165,10 @@ func (h *Hub) authorizer() *authz.Authorizer {
 
 // client is the per-socket state.
 type client struct {
-	sess  *authz.Session
-	mu    sync.Mutex
-	rooms map[string]*member // joined rooms of this socket
+	mu     sync.Mutex
+	sess   *authz.Session     // replaced by hub:refreshToken
+	rooms  map[string]*member // joined rooms of this socket
+	expiry *time.Timer        // ends the session when its token expires
 }
 
 func clientOf(s *sio.Socket) *client {
@@ -164,13 +188,22 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 		h.countConnectError("auth_required")
 		return &connectError{msg: "Authentication required", code: CodeAuthRequired}
 	}
-	sess, err := h.deps.Verifier.Verify(tok)
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	sess, err := h.resolveSession(ctx, tok)
 	if err != nil {
-		h.countConnectError("invalid_token")
-		h.log.Debug("token rejected", zap.Error(err))
+		ce := asClientError(err)
+		h.countConnectError(strings.ToLower(ce.Code))
+		if ce.Code == CodeUnavailable {
+			return &connectError{msg: "Session backend unavailable", code: CodeUnavailable}
+		}
 		return &connectError{msg: "Invalid token", code: CodeInvalidToken}
 	}
-	s.SetData(&client{sess: sess, rooms: make(map[string]*member)})
+	c := &client{sess: sess, rooms: make(map[string]*member)}
+	c.mu.Lock()
+	h.armExpiry(s, c)
+	c.mu.Unlock()
+	s.SetData(c)
 	if m := h.deps.Metrics; m != nil {
 		m.SocketConnections.WithLabelValues(h.name).Inc()
 	}
@@ -192,13 +225,16 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 		m.SocketConnections.WithLabelValues(h.name).Dec()
 	}
 	c.mu.Lock()
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
 	ids := make([]string, 0, len(c.rooms))
 	for id := range c.rooms {
 		ids = append(ids, id)
 	}
 	c.mu.Unlock()
 	for _, id := range ids {
-		h.leave(s, c, id)
+		h.leave(s, c, id, false)
 	}
 }
 
@@ -228,6 +264,19 @@ func (h *Hub) handler(name string) handler {
 		return h.handleRequestState
 	case "hub:event":
 		return h.handleEvent
+	case "hub:refreshToken":
+		return h.handleRefreshToken
+	case "hub:edit":
+		return h.handleEdit
+	case "hub:delete":
+		return h.handleDelete
+	case "hub:react":
+		return h.handleReact
+	case "hub:approve", "hub:reject", "hub:block", "hub:unblock", "hub:silence",
+		"hub:unsilence", "hub:requestSpeak", "hub:kick", "hub:updateRoom":
+		return func(ctx context.Context, in *call) (map[string]any, error) {
+			return h.handleModeration(ctx, in, name)
+		}
 	}
 	return nil
 }
@@ -332,4 +381,11 @@ func decode(payload json.RawMessage, v any) error {
 		return wrapError(CodeBadRequest, "malformed payload", err)
 	}
 	return nil
+}
+
+// session returns the socket's current session.
+func (c *client) session() *authz.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
 }

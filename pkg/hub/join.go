@@ -37,17 +37,25 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 	c.mu.Unlock()
 
 	if !already {
-		dec, err := h.authorizer().Authorize(ctx, def.Policy, c.sess, req.RoomID)
+		dec, err := h.authorizer().Authorize(ctx, def.Policy, c.session(), req.RoomID)
 		h.countDecision(dec, err)
 		if err != nil {
 			var d *authz.Denied
 			if errors.As(err, &d) {
 				h.log.Debug("join denied", zap.String("layer", d.Layer), zap.String("code", d.Code),
-					zap.String("user", c.sess.UserID), zap.Error(d.Err))
+					zap.String("user", c.session().UserID), zap.Error(d.Err))
 			}
 			return nil, err
 		}
-		if m, err = h.admit(s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, g.DefaultSilenced); err != nil {
+		mod, err := h.moderationOf(ctx, req.RoomID, c.session().UserID)
+		if err != nil {
+			return nil, err
+		}
+		if mod != nil && mod.Blocked && !dec.Permissions.CanModerate {
+			return nil, blockedError(mod)
+		}
+		silenced := h.initialSilence(mod, dec.Permissions.CanModerate)
+		if m, err = h.admit(s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, silenced); err != nil {
 			return nil, err
 		}
 	}
@@ -112,8 +120,8 @@ var visibleStatuses = []string{msgstore.StatusPublished}
 
 // admit adds the socket to the room's members after authorization,
 // enforcing the room and per-user limits.
-func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, defaultSilenced bool) (*member, error) {
-	uid := c.sess.UserID
+func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, silenced bool) (*member, error) {
+	uid := c.session().UserID
 	h.mu.Lock()
 	r := h.rooms[roomID]
 	if r == nil {
@@ -122,7 +130,7 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	}
 	r.mu.Lock()
 	m := r.members[uid]
-	first := false
+	first, newMember := false, false
 	if m == nil {
 		if maxUsers > 0 && len(r.members) >= maxUsers {
 			r.mu.Unlock()
@@ -137,8 +145,9 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 			return nil, errorf(CodeTooManyRooms, "already in %d rooms", maxRooms)
 		}
 		m = &member{userID: uid, roomID: roomID, sockets: make(map[*sio.Socket]struct{})}
-		m.silenced = defaultSilenced && !dec.Permissions.CanModerate
+		m.silenced = silenced
 		first = len(r.members) == 0
+		newMember = true
 		r.members[uid] = m
 		h.userRooms[uid]++
 		if mt := h.deps.Metrics; mt != nil {
@@ -162,6 +171,9 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	if first {
 		h.roomActive(roomID, dec.Room)
 	}
+	if newMember {
+		h.memberJoined(s, roomID, uid)
+	}
 	return m, nil
 }
 
@@ -184,7 +196,7 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 	if req.RoomID == "" {
 		return nil, newError(CodeBadRequest, "roomId is required")
 	}
-	if !h.leave(s, c, req.RoomID) {
+	if !h.leave(s, c, req.RoomID, true) {
 		return nil, newError(CodeNotJoined, "not joined to this room")
 	}
 	in.after = func() { _ = s.Emit("hub:left", map[string]any{"roomId": req.RoomID}) }
@@ -192,8 +204,9 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 }
 
 // leave removes the socket from the room; the member goes when its last
-// socket does. It reports whether the socket was in the room.
-func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
+// socket does. intentional is false for a disconnect. It reports whether
+// the socket was in the room.
+func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) bool {
 	c.mu.Lock()
 	m, ok := c.rooms[roomID]
 	delete(c.rooms, roomID)
@@ -210,7 +223,8 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
 	}
 	r.mu.Lock()
 	delete(m.sockets, s)
-	if len(m.sockets) == 0 && r.members[m.userID] == m {
+	gone := len(m.sockets) == 0 && r.members[m.userID] == m
+	if gone {
 		delete(r.members, m.userID)
 		if h.userRooms[m.userID]--; h.userRooms[m.userID] <= 0 {
 			delete(h.userRooms, m.userID)
@@ -223,6 +237,10 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string) bool {
 	r.mu.Unlock()
 	h.dropIfEmpty(r)
 	h.mu.Unlock()
+	if gone {
+		h.clearSignals(r, m)
+		h.memberLeft(roomID, m.userID, intentional)
+	}
 	if empty {
 		h.roomIdle(roomID)
 	}

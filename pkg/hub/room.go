@@ -20,6 +20,16 @@ type member struct {
 	decision *authz.Decision
 	silenced bool
 	sockets  map[*sio.Socket]struct{}
+
+	// Guarded by the room's mu.
+	away    bool
+	signals map[string]*signalState // typing, recording
+}
+
+// signalState is a running typing or recording indicator.
+type signalState struct {
+	timer *time.Timer
+	sent  time.Time // when the start event was last broadcast
 }
 
 // room is the live state of a room on this node.

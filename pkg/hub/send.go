@@ -35,7 +35,7 @@ func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
-	msg, err := h.send(ctx, h.actorOf(in.c.sess, m), &req.SendInput)
+	msg, err := h.send(ctx, h.actorOf(in.c.session(), m), &req.SendInput)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +73,9 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 	}
 	if !perms.AllowsType(req.MessageType) {
 		return nil, errorf(CodeTypeNotAllowed, "your role cannot send %q messages", req.MessageType)
+	}
+	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
+		return nil, err
 	}
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(req.Content)+len(req.ReplyTo) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
@@ -147,8 +150,13 @@ func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Mes
 		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
 	}
 	emit := func() {}
-	if stored.Status == msgstore.StatusPublished {
+	switch stored.Status {
+	case msgstore.StatusPublished:
 		emit = func() { h.broadcastMessage(stored) }
+	case msgstore.StatusPending:
+		emit = func() {
+			h.emitModerators(stored.RoomID, "hub:pendingMessage", map[string]any{"roomId": stored.RoomID, "message": stored})
+		}
 	}
 	if r := h.room(stored.RoomID); r != nil {
 		r.seq.done(stored.Seq, emit)

@@ -1,0 +1,246 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// errAbort carries a client error out of a store update function.
+type errAbort struct{ err *Error }
+
+func (e errAbort) Error() string { return e.err.Error() }
+
+// update applies fn to a message of the actor's room through the store and
+// maps the outcome to client errors.
+func (h *Hub) update(ctx context.Context, a *Actor, id string, fn func(m *msgstore.Message) *Error) (*msgstore.Message, error) {
+	out, err := h.deps.Store.Update(ctx, h.name, id, func(m *msgstore.Message) error {
+		if m.RoomID != a.RoomID {
+			return errAbort{errorf(CodeNotFound, "no message %q in this room", id)}
+		}
+		if e := fn(m); e != nil {
+			return errAbort{e}
+		}
+		return nil
+	})
+	var ab errAbort
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.As(err, &ab):
+		return nil, ab.err
+	case errors.Is(err, msgstore.ErrNotFound):
+		return nil, errorf(CodeNotFound, "no message %q in this room", id)
+	default:
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+}
+
+// EditMessage replaces the content of the actor's own message.
+func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json.RawMessage) (*msgstore.Message, error) {
+	hs := h.Spec()
+	if a.Silenced {
+		return nil, newError(CodeSilenced, "you are silenced in this room")
+	}
+	if !a.Permissions.CanSend {
+		return nil, newError(CodeForbidden, "your role cannot send in this room")
+	}
+	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(content) > max {
+		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
+	}
+	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+		if m.SenderID != a.UserID() {
+			return newError(CodeForbidden, "only the sender can edit a message")
+		}
+		if m.Status != msgstore.StatusPublished && m.Status != msgstore.StatusPending {
+			return errorf(CodeForbidden, "a %s message cannot be edited", m.Status)
+		}
+		norm, problems := hs.ValidateContent(m.MessageType, content)
+		if len(problems) > 0 {
+			details := make([]spec.FieldProblem, 0, len(problems))
+			for _, p := range problems {
+				p.Field = "content." + p.Field
+				details = append(details, p)
+			}
+			return &Error{Code: CodeInvalidMessage, Message: "message content is invalid", Details: details}
+		}
+		now := time.Now().UTC()
+		m.Content = norm
+		m.EditedAt = &now
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Status == msgstore.StatusPublished {
+		h.emitRoom(out.RoomID, "hub:messageEdited", map[string]any{"roomId": out.RoomID, "message": out})
+	}
+	return out, nil
+}
+
+// DeleteMessage soft-deletes a message: the sender's own, or any with
+// canDeleteAny.
+func (h *Hub) DeleteMessage(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
+	var wasPublished bool
+	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+		if m.SenderID != a.UserID() && !a.Permissions.CanDeleteAny {
+			return newError(CodeForbidden, "you can delete only your own messages")
+		}
+		if m.Status == msgstore.StatusDeleted {
+			return errorf(CodeNotFound, "message %q is already deleted", id)
+		}
+		wasPublished = m.Status == msgstore.StatusPublished
+		m.Status = msgstore.StatusDeleted
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wasPublished {
+		h.emitRoom(out.RoomID, "hub:messageDeleted", map[string]any{
+			"roomId": out.RoomID, "messageId": out.ID, "deletedBy": a.UserID(),
+		})
+	}
+	return out, nil
+}
+
+// reactionEntry is one emoji reaction on a message.
+type reactionEntry struct {
+	Emoji     string `json:"emoji"`
+	UserID    string `json:"userId"`
+	Timestamp string `json:"timestamp"`
+}
+
+const maxEmojiBytes = 64
+
+// React toggles the actor's emoji reaction on a published message.
+func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.Message, error) {
+	if !h.Spec().MessageSettings.EnableReaction {
+		return nil, newError(CodeUnknownEvent, "reactions are not enabled in this hub")
+	}
+	if emoji == "" || len(emoji) > maxEmojiBytes || !utf8.ValidString(emoji) {
+		return nil, &Error{Code: CodeInvalidMessage, Message: "emoji is invalid",
+			Details: []spec.FieldProblem{{Field: "emoji", Message: "must be 1 to 64 bytes of text"}}}
+	}
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+		if m.Status != msgstore.StatusPublished {
+			return errorf(CodeNotFound, "no message %q in this room", id)
+		}
+		var list []reactionEntry
+		if len(m.Reaction) > 0 {
+			if err := json.Unmarshal(m.Reaction, &list); err != nil {
+				return wrapError(CodeInternal, "stored reactions are corrupt", err)
+			}
+		}
+		kept := list[:0]
+		removed := false
+		for _, r := range list {
+			if r.Emoji == emoji && r.UserID == a.UserID() {
+				removed = true
+				continue
+			}
+			kept = append(kept, r)
+		}
+		if !removed {
+			kept = append(kept, reactionEntry{Emoji: emoji, UserID: a.UserID(), Timestamp: msgstore.FormatTime(time.Now())})
+		}
+		b, err := json.Marshal(kept)
+		if err != nil {
+			return wrapError(CodeInternal, "encode reactions", err)
+		}
+		m.Reaction = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.emitRoom(out.RoomID, "hub:reaction", map[string]any{
+		"roomId": out.RoomID, "messageId": out.ID, "reaction": out.Reaction, "userId": a.UserID(), "emoji": emoji,
+	})
+	return out, nil
+}
+
+// emitRoom sends an event to every reader of a room.
+func (h *Hub) emitRoom(roomID, event string, payload any) {
+	_ = h.ns.To(readers(roomID)).Emit(event, payload)
+}
+
+type messageRequest struct {
+	RoomID    string          `json:"roomId"`
+	MessageID string          `json:"messageId"`
+	Content   json.RawMessage `json:"content"`
+	Emoji     string          `json:"emoji"`
+	Reason    string          `json:"reason"`
+}
+
+// memberActor decodes a request that names a room and returns the joined
+// socket's actor for it.
+func (h *Hub) memberActor(in *call, req any, roomID func() string) (*Actor, error) {
+	if err := decode(in.payload, req); err != nil {
+		return nil, err
+	}
+	rid := roomID()
+	if rid == "" {
+		return nil, newError(CodeBadRequest, "roomId is required")
+	}
+	m, err := in.c.membership(rid)
+	if err != nil {
+		return nil, err
+	}
+	return h.actorOf(in.c.session(), m), nil
+}
+
+func (h *Hub) handleEdit(ctx context.Context, in *call) (map[string]any, error) {
+	var req messageRequest
+	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	if err != nil {
+		return nil, err
+	}
+	if req.MessageID == "" {
+		return nil, newError(CodeBadRequest, "messageId is required")
+	}
+	m, err := h.EditMessage(ctx, a, req.MessageID, req.Content)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"message": m}, nil
+}
+
+func (h *Hub) handleDelete(ctx context.Context, in *call) (map[string]any, error) {
+	var req messageRequest
+	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	if err != nil {
+		return nil, err
+	}
+	if req.MessageID == "" {
+		return nil, newError(CodeBadRequest, "messageId is required")
+	}
+	if _, err := h.DeleteMessage(ctx, a, req.MessageID); err != nil {
+		return nil, err
+	}
+	return map[string]any{"roomId": req.RoomID, "messageId": req.MessageID}, nil
+}
+
+func (h *Hub) handleReact(ctx context.Context, in *call) (map[string]any, error) {
+	var req messageRequest
+	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	if err != nil {
+		return nil, err
+	}
+	if req.MessageID == "" {
+		return nil, newError(CodeBadRequest, "messageId is required")
+	}
+	m, err := h.React(ctx, a, req.MessageID, req.Emoji)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"messageId": m.ID, "reaction": m.Reaction}, nil
+}

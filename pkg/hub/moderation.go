@@ -1,0 +1,376 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// maxRoomSettingsBytes bounds hub:updateRoom settings.
+const maxRoomSettingsBytes = 16 << 10
+
+// moderationOf returns the stored moderation state of a user in a room;
+// expired blocks count as not blocked.
+func (h *Hub) moderationOf(ctx context.Context, roomID, userID string) (*msgstore.Moderation, error) {
+	mod, err := h.deps.Store.GetModeration(ctx, h.name, roomID, userID)
+	if errors.Is(err, msgstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "moderation state unavailable", err)
+	}
+	if mod.Blocked && !mod.BlockedUntil.IsZero() && time.Now().After(mod.BlockedUntil) {
+		mod.Blocked = false
+	}
+	return mod, nil
+}
+
+// blockedError is the error a blocked user gets.
+func blockedError(mod *msgstore.Moderation) *Error {
+	e := newError(CodeBlocked, "you are blocked in this room")
+	if !mod.BlockedUntil.IsZero() {
+		e.Details = map[string]any{"until": msgstore.FormatTime(mod.BlockedUntil)}
+	}
+	return e
+}
+
+// initialSilence decides whether a member starts silenced: a stored
+// moderation record wins, else defaultSilenced for non-moderators.
+func (h *Hub) initialSilence(mod *msgstore.Moderation, canModerate bool) bool {
+	if canModerate {
+		return false
+	}
+	if mod != nil {
+		return mod.Silenced
+	}
+	return h.Spec().Guardrails.DefaultSilenced
+}
+
+func (h *Hub) requireModerator(a *Actor) error {
+	if !a.Permissions.CanModerate {
+		return newError(CodeForbidden, "moderator permission required")
+	}
+	return nil
+}
+
+func (h *Hub) requireManager(a *Actor) error {
+	if !a.Permissions.CanManageRoom {
+		return newError(CodeForbidden, "room management permission required")
+	}
+	return nil
+}
+
+// socketsOf returns the sockets of a user in a room on this node.
+func (h *Hub) socketsOf(roomID, userID string) []*sio.Socket {
+	r := h.room(roomID)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.members[userID]
+	if m == nil {
+		return nil
+	}
+	out := make([]*sio.Socket, 0, len(m.sockets))
+	for s := range m.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// emitUser sends an event to every socket of a user in a room.
+func (h *Hub) emitUser(roomID, userID, event string, payload any) {
+	for _, s := range h.socketsOf(roomID, userID) {
+		_ = s.Emit(event, payload)
+	}
+}
+
+// emitModerators sends an event to the sockets of the room's moderators.
+func (h *Hub) emitModerators(roomID, event string, payload any) {
+	r := h.room(roomID)
+	if r == nil {
+		return
+	}
+	var targets []*sio.Socket
+	r.mu.Lock()
+	for _, m := range r.members {
+		if m.decision.Permissions.CanModerate {
+			for s := range m.sockets {
+				targets = append(targets, s)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range targets {
+		_ = s.Emit(event, payload)
+	}
+}
+
+// removeUser makes every socket of a user leave a room, after sending
+// them event.
+func (h *Hub) removeUser(roomID, userID, event string, payload any) {
+	for _, s := range h.socketsOf(roomID, userID) {
+		_ = s.Emit(event, payload)
+		if c := clientOf(s); c != nil {
+			h.leave(s, c, roomID, true)
+		}
+	}
+}
+
+// PendingMessages lists the room's messages waiting for approval.
+func (h *Hub) PendingMessages(ctx context.Context, a *Actor) ([]*msgstore.Message, error) {
+	if err := h.requireModerator(a); err != nil {
+		return nil, err
+	}
+	msgs, err := h.deps.Store.List(ctx, h.name, a.RoomID, msgstore.Query{Limit: maxPageSize, Statuses: []string{msgstore.StatusPending}})
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	if msgs == nil {
+		msgs = []*msgstore.Message{}
+	}
+	return msgs, nil
+}
+
+// Approve publishes a pending message and broadcasts it.
+func (h *Hub) Approve(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
+	if err := h.requireModerator(a); err != nil {
+		return nil, err
+	}
+	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+		if m.Status != msgstore.StatusPending {
+			return errorf(CodeNotFound, "message %q is not pending", id)
+		}
+		m.Status = msgstore.StatusPublished
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.broadcastMessage(out)
+	return out, nil
+}
+
+// Reject refuses a pending message and tells its sender.
+func (h *Hub) Reject(ctx context.Context, a *Actor, id, reason string) (*msgstore.Message, error) {
+	if err := h.requireModerator(a); err != nil {
+		return nil, err
+	}
+	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+		if m.Status != msgstore.StatusPending {
+			return errorf(CodeNotFound, "message %q is not pending", id)
+		}
+		m.Status = msgstore.StatusRejected
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.emitUser(out.RoomID, out.SenderID, "hub:messageRejected", map[string]any{
+		"roomId": out.RoomID, "messageId": out.ID, "reason": reason, "message": out,
+	})
+	return out, nil
+}
+
+// saveModeration updates the stored moderation record of a user.
+func (h *Hub) saveModeration(ctx context.Context, a *Actor, userID string, fn func(m *msgstore.Moderation)) (*msgstore.Moderation, error) {
+	mod, err := h.moderationOf(ctx, a.RoomID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if mod == nil {
+		mod = &msgstore.Moderation{HubName: h.name, RoomID: a.RoomID, UserID: userID}
+	}
+	fn(mod)
+	mod.By = a.UserID()
+	mod.UpdatedAt = time.Now().UTC()
+	if err := h.deps.Store.SetModeration(ctx, mod); err != nil {
+		return nil, wrapError(CodeUnavailable, "moderation state could not be stored", err)
+	}
+	return mod, nil
+}
+
+// Block removes a user from the room and keeps them out, for d or until
+// unblocked (d zero).
+func (h *Hub) Block(ctx context.Context, a *Actor, userID, reason string, d time.Duration) error {
+	if err := h.requireModerator(a); err != nil {
+		return err
+	}
+	if userID == "" {
+		return newError(CodeBadRequest, "userId is required")
+	}
+	if userID == a.UserID() {
+		return newError(CodeBadRequest, "you cannot block yourself")
+	}
+	if d < 0 {
+		return newError(CodeBadRequest, "durationSeconds must not be negative")
+	}
+	mod, err := h.saveModeration(ctx, a, userID, func(m *msgstore.Moderation) {
+		m.Blocked = true
+		m.Reason = reason
+		m.BlockedUntil = time.Time{}
+		if d > 0 {
+			m.BlockedUntil = time.Now().Add(d).UTC()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	payload := map[string]any{"roomId": a.RoomID, "userId": userID, "reason": reason, "by": a.UserID()}
+	if !mod.BlockedUntil.IsZero() {
+		payload["until"] = msgstore.FormatTime(mod.BlockedUntil)
+	}
+	h.removeUser(a.RoomID, userID, "hub:blocked", payload)
+	return nil
+}
+
+// Unblock lifts a block.
+func (h *Hub) Unblock(ctx context.Context, a *Actor, userID string) error {
+	if err := h.requireModerator(a); err != nil {
+		return err
+	}
+	if userID == "" {
+		return newError(CodeBadRequest, "userId is required")
+	}
+	_, err := h.saveModeration(ctx, a, userID, func(m *msgstore.Moderation) {
+		m.Blocked = false
+		m.BlockedUntil = time.Time{}
+	})
+	return err
+}
+
+// Silence stops a user from sending in the room; Unsilence lets them
+// speak again (and so grants a speak request).
+func (h *Hub) Silence(ctx context.Context, a *Actor, userID string) error {
+	return h.setSilenced(ctx, a, userID, true)
+}
+
+// Unsilence lifts a silence or grants a speak request.
+func (h *Hub) Unsilence(ctx context.Context, a *Actor, userID string) error {
+	return h.setSilenced(ctx, a, userID, false)
+}
+
+func (h *Hub) setSilenced(ctx context.Context, a *Actor, userID string, silenced bool) error {
+	if err := h.requireModerator(a); err != nil {
+		return err
+	}
+	if userID == "" {
+		return newError(CodeBadRequest, "userId is required")
+	}
+	if _, err := h.saveModeration(ctx, a, userID, func(m *msgstore.Moderation) { m.Silenced = silenced }); err != nil {
+		return err
+	}
+	if r := h.room(a.RoomID); r != nil {
+		r.mu.Lock()
+		if m := r.members[userID]; m != nil {
+			m.silenced = silenced && !m.decision.Permissions.CanModerate
+		}
+		r.mu.Unlock()
+	}
+	event := "hub:unsilenced"
+	if silenced {
+		event = "hub:silenced"
+	}
+	h.emitUser(a.RoomID, userID, event, map[string]any{"roomId": a.RoomID, "userId": userID, "by": a.UserID()})
+	return nil
+}
+
+// RequestSpeak asks the room's moderators to unsilence the actor.
+func (h *Hub) RequestSpeak(_ context.Context, a *Actor) error {
+	if !a.Silenced {
+		return newError(CodeBadRequest, "you are not silenced")
+	}
+	h.emitModerators(a.RoomID, "hub:speakRequest", map[string]any{"roomId": a.RoomID, "userId": a.UserID()})
+	return nil
+}
+
+// Kick removes a user's sockets from the room; they may rejoin.
+func (h *Hub) Kick(_ context.Context, a *Actor, userID, reason string) error {
+	if err := h.requireManager(a); err != nil {
+		return err
+	}
+	if userID == "" {
+		return newError(CodeBadRequest, "userId is required")
+	}
+	h.removeUser(a.RoomID, userID, "hub:kicked", map[string]any{"roomId": a.RoomID, "userId": userID, "reason": reason, "by": a.UserID()})
+	return nil
+}
+
+// UpdateRoom stores hub-level settings of the room and broadcasts them.
+func (h *Hub) UpdateRoom(ctx context.Context, a *Actor, settings json.RawMessage) (json.RawMessage, error) {
+	if err := h.requireManager(a); err != nil {
+		return nil, err
+	}
+	if len(settings) == 0 || settings[0] != '{' || !json.Valid(settings) {
+		return nil, newError(CodeBadRequest, "settings must be a JSON object")
+	}
+	if len(settings) > maxRoomSettingsBytes {
+		return nil, errorf(CodeMessageTooLarge, "settings larger than %d bytes", maxRoomSettingsBytes)
+	}
+	if err := h.deps.Store.SetRoomSettings(ctx, h.name, a.RoomID, settings); err != nil {
+		return nil, wrapError(CodeUnavailable, "room settings could not be stored", err)
+	}
+	h.emitRoom(a.RoomID, "hub:roomUpdated", map[string]any{"roomId": a.RoomID, "settings": settings, "by": a.UserID()})
+	return settings, nil
+}
+
+// Moderation socket events.
+
+type moderationRequest struct {
+	RoomID          string          `json:"roomId"`
+	MessageID       string          `json:"messageId"`
+	UserID          string          `json:"userId"`
+	Reason          string          `json:"reason"`
+	DurationSeconds float64         `json:"durationSeconds"`
+	Settings        json.RawMessage `json:"settings"`
+}
+
+func (h *Hub) handleModeration(ctx context.Context, in *call, event string) (map[string]any, error) {
+	var req moderationRequest
+	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"roomId": req.RoomID}
+	switch event {
+	case "hub:approve", "hub:reject":
+		if req.MessageID == "" {
+			return nil, newError(CodeBadRequest, "messageId is required")
+		}
+		var m *msgstore.Message
+		if event == "hub:approve" {
+			m, err = h.Approve(ctx, a, req.MessageID)
+		} else {
+			m, err = h.Reject(ctx, a, req.MessageID, req.Reason)
+		}
+		if err == nil {
+			res["message"] = m
+		}
+	case "hub:block":
+		err = h.Block(ctx, a, req.UserID, req.Reason, time.Duration(req.DurationSeconds*float64(time.Second)))
+	case "hub:unblock":
+		err = h.Unblock(ctx, a, req.UserID)
+	case "hub:silence":
+		err = h.Silence(ctx, a, req.UserID)
+	case "hub:unsilence":
+		err = h.Unsilence(ctx, a, req.UserID)
+	case "hub:requestSpeak":
+		err = h.RequestSpeak(ctx, a)
+	case "hub:kick":
+		err = h.Kick(ctx, a, req.UserID, req.Reason)
+	case "hub:updateRoom":
+		var s json.RawMessage
+		if s, err = h.UpdateRoom(ctx, a, req.Settings); err == nil {
+			res["settings"] = s
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

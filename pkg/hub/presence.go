@@ -1,0 +1,192 @@
+package hub
+
+import (
+	"time"
+
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// Presence and indicator timings.
+const (
+	// presenceGrace delays hub:offline after a disconnect, so that a client
+	// that reconnects at once does not flap offline/online.
+	presenceGrace = 3 * time.Second
+	// signalTimeout stops a typing/recording indicator that was not
+	// refreshed.
+	signalTimeout = 6 * time.Second
+	// signalThrottle is the least time between two broadcasts of the same
+	// indicator by one user; refreshes in between only extend it.
+	signalThrottle = 2 * time.Second
+)
+
+func presenceKey(roomID, userID string) string { return roomID + "\x00" + userID }
+
+// presenceEvent emits the spec's hub:<event> and the hub:presence event to
+// the room, except the sockets of the user themselves.
+func (h *Hub) presenceEvent(roomID, userID, event string, except []string) {
+	b := h.ns.To(readers(roomID)).Except(except...)
+	if event != "left" {
+		_ = b.Emit("hub:"+event, map[string]any{"roomId": roomID, "userId": userID})
+	}
+	_ = b.Emit("hub:presence", map[string]any{"roomId": roomID, "event": event, "user": map[string]string{"id": userID}})
+}
+
+// memberJoined announces a new member, unless it comes back within the
+// grace period of its disconnect.
+func (h *Hub) memberJoined(s *sio.Socket, roomID, userID string) {
+	if !h.Spec().EventSettings.EnablePresence {
+		return
+	}
+	key := presenceKey(roomID, userID)
+	h.mu.Lock()
+	t := h.offline[key]
+	delete(h.offline, key)
+	h.mu.Unlock()
+	if t != nil && t.Stop() {
+		return // reconnected in time: nobody saw it go
+	}
+	h.presenceEvent(roomID, userID, "online", []string{s.ID()})
+}
+
+// memberLeft announces that a member's last socket left: at once for an
+// explicit leave, after the grace period for a disconnect.
+func (h *Hub) memberLeft(roomID, userID string, intentional bool) {
+	if !h.Spec().EventSettings.EnablePresence {
+		return
+	}
+	if intentional {
+		h.presenceEvent(roomID, userID, "left", nil)
+		h.presenceEvent(roomID, userID, "offline", nil)
+		return
+	}
+	key := presenceKey(roomID, userID)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.offline[key]; old != nil {
+		old.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(presenceGrace, func() {
+		h.mu.Lock()
+		current := h.offline[key] == t
+		if current {
+			delete(h.offline, key)
+		}
+		h.mu.Unlock()
+		if current {
+			h.presenceEvent(roomID, userID, "offline", nil)
+		}
+	})
+	h.offline[key] = t
+}
+
+// setAway marks a member away or back and announces the change.
+func (h *Hub) setAway(s *sio.Socket, m *member, away bool) {
+	r := h.room(m.roomID)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	changed := m.away != away
+	m.away = away
+	r.mu.Unlock()
+	if !changed {
+		return
+	}
+	ev := "online"
+	if away {
+		ev = "away"
+	}
+	h.presenceEvent(m.roomID, m.userID, ev, []string{s.ID()})
+}
+
+// presenceOf lists the room's members on this node.
+func (h *Hub) presenceOf(roomID string) []PresenceEntry {
+	r := h.room(roomID)
+	out := []PresenceEntry{}
+	if r == nil {
+		return out
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for uid, m := range r.members {
+		st := "online"
+		if m.away {
+			st = "away"
+		}
+		out = append(out, PresenceEntry{UserID: uid, Status: st, Sockets: len(m.sockets)})
+	}
+	return out
+}
+
+// signal starts or stops a typing/recording indicator of a member and
+// broadcasts hub:<kind> / hub:stop<Kind> to the rest of the room,
+// throttled, and stopped automatically when not refreshed.
+func (h *Hub) signal(s *sio.Socket, m *member, kind string, on bool) {
+	r := h.room(m.roomID)
+	if r == nil {
+		return
+	}
+	stopEvent := "hub:stop" + string(kind[0]-'a'+'A') + kind[1:]
+	except := []string{s.ID()}
+	now := time.Now()
+	r.mu.Lock()
+	st := m.signals[kind]
+	if !on {
+		if st == nil {
+			r.mu.Unlock()
+			return
+		}
+		st.timer.Stop()
+		delete(m.signals, kind)
+		r.mu.Unlock()
+		h.emitOthers(m, stopEvent, except)
+		return
+	}
+	send := st == nil || now.Sub(st.sent) >= signalThrottle
+	if st == nil {
+		if m.signals == nil {
+			m.signals = make(map[string]*signalState)
+		}
+		st = &signalState{}
+		m.signals[kind] = st
+		st.timer = time.AfterFunc(signalTimeout, func() {
+			r.mu.Lock()
+			if m.signals[kind] != st {
+				r.mu.Unlock()
+				return
+			}
+			delete(m.signals, kind)
+			r.mu.Unlock()
+			h.emitOthers(m, stopEvent, nil)
+		})
+	} else {
+		st.timer.Reset(signalTimeout)
+	}
+	if send {
+		st.sent = now
+	}
+	r.mu.Unlock()
+	if send {
+		h.emitOthers(m, "hub:"+kind, except)
+	}
+}
+
+// clearSignals stops every running indicator of a member that leaves.
+func (h *Hub) clearSignals(r *room, m *member) {
+	r.mu.Lock()
+	kinds := make([]string, 0, len(m.signals))
+	for k, st := range m.signals {
+		st.timer.Stop()
+		kinds = append(kinds, k)
+	}
+	m.signals = nil
+	r.mu.Unlock()
+	for _, k := range kinds {
+		h.emitOthers(m, "hub:stop"+string(k[0]-'a'+'A')+k[1:], nil)
+	}
+}
+
+func (h *Hub) emitOthers(m *member, event string, except []string) {
+	_ = h.ns.To(readers(m.roomID)).Except(except...).Emit(event, map[string]any{"roomId": m.roomID, "userId": m.userID})
+}

@@ -1,0 +1,107 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// tokenWarning is how long before its token expires a socket is told to
+// refresh it.
+const tokenWarning = 30 * time.Second
+
+// armExpiry schedules the end of a socket's session at its token's expiry:
+// hub:tokenExpiring first, then a disconnect unless hub:refreshToken
+// brought a later token. Called with c.mu held or before the client is
+// shared.
+func (h *Hub) armExpiry(s *sio.Socket, c *client) {
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	exp := c.sess.ExpiresAt
+	if exp.IsZero() {
+		return
+	}
+	warnIn := time.Until(exp) - tokenWarning
+	sess := c.sess
+	var fire func()
+	fire = func() {
+		c.mu.Lock()
+		if c.sess != sess {
+			c.mu.Unlock()
+			return // refreshed meanwhile
+		}
+		left := time.Until(exp)
+		if left > 0 {
+			c.expiry = time.AfterFunc(left, fire)
+			c.mu.Unlock()
+			_ = s.Emit("hub:tokenExpiring", map[string]any{"expiresAt": exp.UTC().Format(time.RFC3339)})
+			return
+		}
+		c.mu.Unlock()
+		h.log.Debug("token expired", zap.String("user", sess.UserID))
+		_ = s.Emit("hub:error", map[string]any{"error": "token expired", "code": CodeInvalidToken, "event": "hub:refreshToken"})
+		s.Disconnect("token expired")
+	}
+	if warnIn < 0 {
+		warnIn = 0
+	}
+	c.expiry = time.AfterFunc(warnIn, fire)
+}
+
+type refreshRequest struct {
+	Token string `json:"token"`
+}
+
+// handleRefreshToken replaces the socket's session with a newer token of
+// the same user, so that the connection outlives the first token.
+func (h *Hub) handleRefreshToken(ctx context.Context, in *call) (map[string]any, error) {
+	var req refreshRequest
+	if err := decode(in.payload, &req); err != nil {
+		return nil, err
+	}
+	if req.Token == "" {
+		return nil, newError(CodeAuthRequired, "token is required")
+	}
+	sess, err := h.resolveSession(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	c := in.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sess.UserID != c.sess.UserID {
+		return nil, newError(CodeInvalidToken, "token is for another user")
+	}
+	c.sess = sess
+	h.armExpiry(in.s, c)
+	res := map[string]any{}
+	if !sess.ExpiresAt.IsZero() {
+		res["expiresAt"] = sess.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return res, nil
+}
+
+// resolveSession verifies a token and resolves its session.
+func (h *Hub) resolveSession(ctx context.Context, token string) (*authz.Session, error) {
+	sess, err := h.deps.Verifier.Verify(token)
+	if err != nil {
+		h.log.Debug("token rejected", zap.Error(err))
+		return nil, wrapError(CodeInvalidToken, "Invalid token", err)
+	}
+	if h.deps.Sessions != nil {
+		if sess, err = h.deps.Sessions.Resolve(ctx, token, sess); err != nil {
+			code := CodeInvalidToken
+			if isUnavailable(err) {
+				code = CodeUnavailable
+			}
+			return nil, wrapError(code, "Invalid token", err)
+		}
+	}
+	return sess, nil
+}
