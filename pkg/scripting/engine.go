@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -43,6 +44,24 @@ type Options struct {
 	KV KV
 	// KVPrefix is prepended to every key a script uses.
 	KVPrefix string
+	// SQL backs sql.query: read-only queries (a pgx pool, for example
+	// *pgxpool.Pool). Nil: sql.query throws "no database is configured".
+	SQL SQLDB
+	// SQLMaxRows caps the rows of one sql.query. Default 1000.
+	SQLMaxRows int
+	// HTTPAllow lists the hosts http.get/http.post may call: "host" (any
+	// port), "host:port", or "*.example.com" (subdomains). Empty: every
+	// http call throws.
+	HTTPAllow []string
+	// HTTPTimeout bounds one http call (scripts may ask for less with
+	// {timeout}); the call deadline (CallTimeout) always applies too.
+	// Default 2s.
+	HTTPTimeout time.Duration
+	// HTTPMaxBody caps a response body in bytes. Default 1 MiB.
+	HTTPMaxBody int64
+	// HTTPClient is the client to use (transport, proxies); redirects are
+	// always limited to allowed hosts. Default a plain http.Client.
+	HTTPClient *http.Client
 	// Observer, if set, is called after every Eval with Program.Name (or
 	// "mscript"), the time from the Eval call to its return, and the error.
 	Observer func(kind string, d time.Duration, err error)
@@ -79,6 +98,15 @@ func (o Options) withDefaults() Options {
 	if o.KV == nil {
 		o.KV = NewMemoryKV()
 	}
+	if o.SQLMaxRows <= 0 {
+		o.SQLMaxRows = DefaultSQLMaxRows
+	}
+	if o.HTTPTimeout <= 0 {
+		o.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if o.HTTPMaxBody <= 0 {
+		o.HTTPMaxBody = DefaultHTTPMaxBody
+	}
 	return o
 }
 
@@ -91,6 +119,7 @@ type Engine struct {
 	log       *zap.Logger
 	scriptLog *zap.Logger
 	reserved  map[string]bool // globals vars may not shadow
+	http      *http.Client
 
 	workers  []*worker
 	next     atomic.Uint32 // round robin for calls without affinity
@@ -138,6 +167,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		log:       log,
 		scriptLog: log.Named("script"),
 		quit:      make(chan struct{}),
+		http:      opts.httpClient(),
 	}
 	if opts.Observer != nil {
 		e.observer.Store(&opts.Observer)

@@ -14,9 +14,9 @@ import (
 const maxKeyBytes = 1024
 
 // hostNames are the globals the host installs; Eval vars may not use them.
-var hostNames = []string{"lib", "log", "kv", "console"}
+var hostNames = []string{"lib", "log", "kv", "console", "sql", "http"}
 
-// installHost defines log, console and kv as read-only globals.
+// installHost defines log, console, kv, sql and http as read-only globals.
 func (rt *jsRuntime) installHost() error {
 	vm := rt.vm
 	logObj := vm.NewObject()
@@ -39,7 +39,17 @@ func (rt *jsRuntime) installHost() error {
 			return err
 		}
 	}
-	for name, obj := range map[string]*goja.Object{"log": logObj, "console": console, "kv": kv} {
+	sqlObj := vm.NewObject()
+	if err := sqlObj.Set("query", rt.sqlQuery); err != nil {
+		return err
+	}
+	httpObj := vm.NewObject()
+	for name, method := range map[string]string{"get": "GET", "post": "POST"} {
+		if err := httpObj.Set(name, rt.httpFunc(method)); err != nil {
+			return err
+		}
+	}
+	for name, obj := range map[string]*goja.Object{"log": logObj, "console": console, "kv": kv, "sql": sqlObj, "http": httpObj} {
 		if _, err := rt.freeze(goja.Undefined(), obj); err != nil {
 			return err
 		}
