@@ -75,6 +75,59 @@ func encodePacket(nsp string, typ int, id int64, name string, hasName bool, args
 	return frames, nil
 }
 
+// encodeEventBody encodes the payload of a broadcast EVENT, the JSON array
+// ["event",args...], with placeholders for []byte arguments, which are
+// returned as attachments (not copied).
+func encodeEventBody(name string, args []any) ([]byte, [][]byte, error) {
+	size := 8 + len(name)
+	var atts [][]byte
+	for _, a := range args {
+		switch v := a.(type) {
+		case []byte:
+			atts = append(atts, v)
+			size += 32
+		case json.RawMessage:
+			size += len(v) + 1
+		case string:
+			size += len(v) + 3
+		default:
+			size += 16
+		}
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	buf = appendJSONString(buf, name)
+	num := 0
+	for _, a := range args {
+		buf = append(buf, ',')
+		var err error
+		if buf, err = appendArg(buf, a, &num); err != nil {
+			return nil, nil, err
+		}
+	}
+	return append(buf, ']'), atts, nil
+}
+
+// eventFrame frames an encoded event payload for namespace nsp: an EVENT,
+// or a BINARY_EVENT when it has attachments.
+func eventFrame(nsp string, body []byte, attachments int) *frame {
+	buf := newFrameBuf(len(body) + len(nsp) + 8)
+	buf = append(buf, '4')
+	if attachments > 0 {
+		buf = append(buf, byte('0'+pBinaryEvent))
+		buf = strconv.AppendInt(buf, int64(attachments), 10)
+		buf = append(buf, '-')
+	} else {
+		buf = append(buf, byte('0'+pEvent))
+	}
+	if nsp != "/" {
+		buf = append(buf, nsp...)
+		buf = append(buf, ',')
+	}
+	buf = append(buf, body...)
+	return finish(buf, false)
+}
+
 func appendArg(buf []byte, a any, num *int) ([]byte, error) {
 	switch v := a.(type) {
 	case nil:

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,9 @@ type Namespace struct {
 
 	stats    atomic.Pointer[counters]
 	eventCap atomic.Pointer[eventCap]
+
+	bindMu sync.Mutex // serializes attach/detach
+	bound  atomic.Pointer[binding]
 
 	mu      sync.RWMutex
 	sockets map[*Socket]struct{}
@@ -193,97 +197,148 @@ func (b *Broadcast) Except(rooms ...string) *Broadcast {
 	return &nb
 }
 
-// Emit encodes the event once per namespace name in use (normally one) and
-// queues the same frames to every recipient. It never blocks on a slow
-// connection: a full queue disconnects that connection.
+// Emit encodes the event once and queues the same frames to every local
+// recipient (one frame per namespace alias in use). It never blocks on a
+// slow connection: a full queue disconnects that connection. When the
+// namespace is attached to an Adapter, the encoded event is also published
+// once for the other nodes; a failure there does not affect local delivery
+// and is counted in Stats().AdapterErrors.
 func (b *Broadcast) Emit(event string, args ...any) error {
 	n := b.ns
-	if st := n.stats.Load(); st != nil {
+	st := n.stats.Load()
+	if st != nil {
 		st.broadcasts.Add(1)
 	}
-	enc := broadcastEncoder{event: event, args: args}
+	body, atts, err := encodeEventBody(event, args)
+	if err != nil {
+		return fmt.Errorf("broadcast %q: %w", event, err)
+	}
+	if bd := n.bound.Load(); bd != nil {
+		m := BroadcastMessage{Node: bd.a.NodeID(), Namespace: n.name, Rooms: b.to, Except: b.except, Data: body, Attachments: atts}
+		if err := bd.a.Publish(&m); err != nil && st != nil {
+			st.adapterErrors.Add(1)
+		}
+	}
+	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts})
+	return nil
+}
+
+// deliverRemote delivers a broadcast published by another node to the
+// local sockets.
+func (n *Namespace) deliverRemote(m *BroadcastMessage) {
+	if st := n.stats.Load(); st != nil {
+		st.remoteBroadcasts.Add(1)
+	}
+	n.deliver(m.Rooms, m.Except, &broadcastEncoder{body: m.Data, atts: m.Attachments})
+}
+
+// deliver queues the encoder's frames to the local sockets in any of to
+// (all sockets if empty) and in none of except.
+func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	var excluded map[*Socket]struct{}
-	if len(b.except) > 0 {
+	if len(except) > 0 {
 		excluded = make(map[*Socket]struct{})
-		for _, r := range b.except {
+		for _, r := range except {
 			for s := range n.rooms[r] {
 				excluded[s] = struct{}{}
 			}
 		}
 	}
-	send := func(s *Socket) error {
+	send := func(s *Socket) {
 		if _, skip := excluded[s]; skip {
-			return nil
+			return
 		}
-		o, err := enc.forNsp(s.nsp)
-		if err != nil {
-			return err
-		}
-		_ = s.client.conn.enqueue(o)
-		return nil
+		_ = s.client.conn.enqueue(enc.forNsp(s.nsp))
 	}
-	switch len(b.to) {
+	switch len(to) {
 	case 0:
 		for s := range n.sockets {
-			if err := send(s); err != nil {
-				return err
-			}
+			send(s)
 		}
 	case 1:
-		for s := range n.rooms[b.to[0]] {
-			if err := send(s); err != nil {
-				return err
-			}
+		for s := range n.rooms[to[0]] {
+			send(s)
 		}
 	default:
 		seen := make(map[*Socket]struct{})
-		for _, r := range b.to {
+		for _, r := range to {
 			for s := range n.rooms[r] {
 				if _, dup := seen[s]; dup {
 					continue
 				}
 				seen[s] = struct{}{}
-				if err := send(s); err != nil {
-					return err
-				}
+				send(s)
 			}
 		}
 	}
-	return nil
 }
 
-// broadcastEncoder encodes lazily, once per namespace name.
+// broadcastEncoder frames an encoded event lazily, once per namespace name;
+// the attachment frames are built once and shared by all names.
 type broadcastEncoder struct {
-	event   string
-	args    []any
+	body    []byte
+	atts    [][]byte
 	nsp     string
 	out     *outbound
 	aliases map[string]*outbound
 }
 
-func (e *broadcastEncoder) forNsp(nsp string) (*outbound, error) {
+func (e *broadcastEncoder) forNsp(nsp string) *outbound {
 	if e.out != nil && e.nsp == nsp {
-		return e.out, nil
+		return e.out
 	}
 	if o, ok := e.aliases[nsp]; ok {
-		return o, nil
+		return o
 	}
-	frames, err := encodePacket(nsp, pEvent, -1, e.event, true, e.args)
-	if err != nil {
-		return nil, err
-	}
-	o := &outbound{frames: frames}
+	frames := make([]*frame, 1, 1+len(e.atts))
+	frames[0] = eventFrame(nsp, e.body, len(e.atts))
 	if e.out == nil {
-		e.nsp, e.out = nsp, o
-	} else {
-		if e.aliases == nil {
-			e.aliases = make(map[string]*outbound)
+		for _, a := range e.atts {
+			frames = append(frames, binaryFrame(a))
 		}
-		e.aliases[nsp] = o
+		e.nsp, e.out = nsp, &outbound{frames: frames}
+		return e.out
 	}
-	return o, nil
+	frames = append(frames, e.out.frames[1:]...)
+	o := &outbound{frames: frames}
+	if e.aliases == nil {
+		e.aliases = make(map[string]*outbound)
+	}
+	e.aliases[nsp] = o
+	return o
+}
+
+// binding ties a namespace to the Adapter it publishes to and receives from.
+type binding struct {
+	a      Adapter
+	cancel func()
+}
+
+// attach subscribes the namespace to a; it is a no-op when the namespace is
+// already attached.
+func (n *Namespace) attach(a Adapter) error {
+	n.bindMu.Lock()
+	defer n.bindMu.Unlock()
+	if n.bound.Load() != nil {
+		return nil
+	}
+	cancel, err := a.Subscribe(n.name, n.deliverRemote)
+	if err != nil {
+		return fmt.Errorf("subscribe namespace %s: %w", n.name, err)
+	}
+	n.bound.Store(&binding{a: a, cancel: cancel})
+	return nil
+}
+
+// detach stops publishing to and receiving from the adapter.
+func (n *Namespace) detach() {
+	n.bindMu.Lock()
+	defer n.bindMu.Unlock()
+	if bd := n.bound.Swap(nil); bd != nil {
+		bd.cancel()
+	}
 }
 
 // handler loads a handler slot; nil when unset.

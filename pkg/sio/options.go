@@ -37,6 +37,9 @@ type Options struct {
 	// MaxAttachments is the largest attachment count accepted in a binary
 	// packet. Default 64.
 	MaxAttachments int
+	// Adapter carries broadcasts to the other nodes (see RedisAdapter).
+	// Default: a MemoryAdapter of its own, i.e. this node alone.
+	Adapter Adapter
 	// WriteBatch is the most WebSocket frames written in one vectored
 	// write when several are queued. 1 writes each packet on its own.
 	// Default 256.
@@ -97,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteBatch <= 0 {
 		o.WriteBatch = DefaultWriteBatch
+	}
+	if o.Adapter == nil {
+		o.Adapter = NewMemoryAdapter()
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()

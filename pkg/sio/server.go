@@ -62,9 +62,34 @@ func (s *Server) Of(name string) *Namespace {
 	if !ok {
 		ns = NewNamespace(name)
 		s.nsps[name] = ns
+		s.attach(ns)
 	}
 	return ns
 }
+
+// Attach ties a namespace made with NewNamespace to the server's Adapter,
+// so its broadcasts reach the other nodes and theirs reach its sockets. A
+// namespace returned by the resolver is attached when a client first
+// connects to it; Attach it right away when it may broadcast before that.
+// Attaching twice is a no-op.
+func (s *Server) Attach(ns *Namespace) error {
+	ns.stats.CompareAndSwap(nil, s.engine.stats)
+	return ns.attach(s.opts.Adapter)
+}
+
+// Detach stops a namespace's cross-node broadcasts (a removed hub). Its
+// local broadcasts keep working.
+func (s *Server) Detach(ns *Namespace) { ns.detach() }
+
+// attach is Attach for internal callers, which log instead of failing.
+func (s *Server) attach(ns *Namespace) {
+	if err := s.Attach(ns); err != nil {
+		s.log.Warn("attach namespace to adapter", zap.String("namespace", ns.Name()), zap.Error(err))
+	}
+}
+
+// NodeID is the Adapter's id of this node.
+func (s *Server) NodeID() string { return s.opts.Adapter.NodeID() }
 
 // SetNamespaceResolver is consulted for a CONNECT to a name that is not
 // static; returning nil => CONNECT_ERROR {"message":"Invalid namespace"}.
@@ -85,7 +110,12 @@ func (s *Server) lookup(name string) *Namespace {
 		return ns
 	}
 	if fn != nil {
-		return fn(name)
+		if ns := fn(name); ns != nil {
+			if ns.bound.Load() == nil {
+				s.attach(ns)
+			}
+			return ns
+		}
 	}
 	return nil
 }
@@ -108,6 +138,8 @@ func (s *Server) Stats() Stats {
 		ParseErrors:             c.parseErrors.Load(),
 		OversizeEvents:          c.oversizeEvents.Load(),
 		Broadcasts:              c.broadcasts.Load(),
+		RemoteBroadcasts:        c.remoteBroadcasts.Load(),
+		AdapterErrors:           c.adapterErrors.Load(),
 	}
 }
 

@@ -3,15 +3,17 @@ package sio
 import "sync/atomic"
 
 type counters struct {
-	connsTotal     atomic.Uint64
-	packetsIn      atomic.Uint64
-	packetsOut     atomic.Uint64
-	bytesIn        atomic.Uint64
-	bytesOut       atomic.Uint64
-	slowConsumers  atomic.Uint64
-	parseErrors    atomic.Uint64
-	oversizeEvents atomic.Uint64
-	broadcasts     atomic.Uint64
+	connsTotal       atomic.Uint64
+	packetsIn        atomic.Uint64
+	packetsOut       atomic.Uint64
+	bytesIn          atomic.Uint64
+	bytesOut         atomic.Uint64
+	slowConsumers    atomic.Uint64
+	parseErrors      atomic.Uint64
+	oversizeEvents   atomic.Uint64
+	broadcasts       atomic.Uint64
+	remoteBroadcasts atomic.Uint64
+	adapterErrors    atomic.Uint64
 }
 
 // Stats is a snapshot of the server counters, for the daemon's metrics.
@@ -28,4 +30,6 @@ type Stats struct {
 	ParseErrors             uint64 // connections closed for a malformed packet
 	OversizeEvents          uint64 // events dropped by a namespace's SetMaxEventBytes cap
 	Broadcasts              uint64 // Broadcast.Emit calls
+	RemoteBroadcasts        uint64 // broadcasts received from other nodes through the Adapter
+	AdapterErrors           uint64 // broadcasts the Adapter failed to publish (local delivery still done)
 }
