@@ -1,0 +1,153 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hubd/hubd/pkg/records"
+)
+
+// CachedDecision is a Decision as stored by a Cache. It is JSON-serializable
+// so shared caches can hold it.
+type CachedDecision struct {
+	HubRole     string         `json:"hubRole"`
+	Permissions Permissions    `json:"permissions"`
+	Layer       string         `json:"layer"`
+	Source      string         `json:"source,omitempty"`
+	Room        records.Record `json:"room,omitempty"`
+}
+
+// Cache holds room authorization decisions per (hub, room, user) for the
+// hub's authCacheTTL. A TTL of zero or less disables caching: Set does
+// nothing. Implementations are safe for concurrent use.
+//
+// Get reports a miss with ok false. An error from Get (a shared cache that
+// cannot be reached) must be handled as a miss, never as an allow; the
+// caller logs it and authorizes normally. Set returns its errors.
+// InvalidateHub forgets every decision of hub; the daemon calls it when a
+// reload changes the hub's spec.
+type Cache interface {
+	Get(ctx context.Context, hub, roomID, userID string) (*CachedDecision, bool, error)
+	Set(ctx context.Context, hub, roomID, userID string, d *CachedDecision, ttl time.Duration) error
+	InvalidateHub(ctx context.Context, hub string) error
+}
+
+// NewCachedDecision copies d for caching.
+func NewCachedDecision(d *Decision) *CachedDecision {
+	return &CachedDecision{
+		HubRole:     d.HubRole,
+		Permissions: clonePermissions(d.Permissions),
+		Layer:       d.Layer,
+		Source:      d.Source,
+		Room:        cloneRecord(d.Room),
+	}
+}
+
+// Decision returns a copy of the cached decision.
+func (c *CachedDecision) Decision() *Decision {
+	return &Decision{
+		HubRole:     c.HubRole,
+		Permissions: clonePermissions(c.Permissions),
+		Layer:       c.Layer,
+		Source:      c.Source,
+		Room:        cloneRecord(c.Room),
+	}
+}
+
+// clone deep-copies c.
+func (c *CachedDecision) clone() *CachedDecision {
+	d := *c
+	d.Permissions = clonePermissions(c.Permissions)
+	d.Room = cloneRecord(c.Room)
+	return &d
+}
+
+func clonePermissions(p Permissions) Permissions {
+	p.AllowedMessageTypes = slices.Clone(p.AllowedMessageTypes)
+	if p.AllowedMessageTypes == nil {
+		p.AllowedMessageTypes = []string{}
+	}
+	return p
+}
+
+func cloneRecord(r records.Record) records.Record {
+	if r == nil {
+		return nil
+	}
+	return cloneValue(r).(map[string]any)
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = cloneValue(e)
+		}
+		return s
+	default:
+		return v
+	}
+}
+
+// encodeDecision and decodeDecision are the wire form of shared caches.
+// Decoding keeps integers of the room record as int64, as record sources
+// return them.
+func encodeDecision(d *CachedDecision) ([]byte, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("authz: encode cached decision: %w", err)
+	}
+	return b, nil
+}
+
+func decodeDecision(b []byte) (*CachedDecision, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var d CachedDecision
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("authz: decode cached decision: %w", err)
+	}
+	if d.Room != nil {
+		d.Room = numbers(d.Room).(map[string]any)
+	}
+	if d.Permissions.AllowedMessageTypes == nil {
+		d.Permissions.AllowedMessageTypes = []string{}
+	}
+	return &d, nil
+}
+
+// numbers turns json.Number into int64 when integral, float64 otherwise.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+		return x
+	default:
+		return v
+	}
+}
