@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
@@ -119,6 +120,12 @@ func OpenPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) 
 			return nil, fmt.Errorf("open postgres message store: %w", invalid("dsn", err.Error()))
 		}
 		cfg.MaxConns = opts.MaxConns
+		// A write that times out is cancelled on the server too (pgx's
+		// default only closes the socket, and a pipelined statement then
+		// still runs and commits when the server gets to it).
+		cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+			return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: time.Second}
+		}
 		if p.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("open postgres message store: %w", pgErr(err))
 		}
@@ -217,8 +224,12 @@ CREATE TABLE IF NOT EXISTS %[1]s.hubd_room_settings (
 // ddlLockKey serializes DDL of every hubd process on the database.
 var ddlLockKey = lockKey("hubd", "ddl")
 
+// ddlTimeout bounds opening and EnsureSchema, which may wait for other
+// processes' DDL.
+func (p *Postgres) ddlTimeout() time.Duration { return max(4*p.opts.WriteTimeout, 30*time.Second) }
+
 func (p *Postgres) initShared(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.ddlTimeout())
 	defer cancel()
 	return p.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLockKey); err != nil {

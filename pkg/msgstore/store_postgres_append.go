@@ -621,4 +621,3 @@ func compactPtr(s *string) ([]byte, error) {
 	}
 	return compactOptional([]byte(*s))
 }
-

@@ -139,7 +139,7 @@ func (p *Postgres) EnsureSchema(ctx context.Context, h *spec.Hub) error {
 	if err != nil {
 		return fmt.Errorf("ensure schema of hub %s: %w", h.Name(), err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 4*p.opts.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.ddlTimeout())
 	defer cancel()
 	var (
 		applied []string
