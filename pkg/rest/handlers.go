@@ -252,8 +252,10 @@ func serveUnread(c *call) (result, error) {
 	return ok(unreadResult{OK: true, RoomID: a.RoomID, Unread: n})
 }
 
-// serveEvent emits a custom event for a backend. There is no room
-// authorization: the service role is the credential.
+// serveEvent emits a custom event for a backend: any custom event of the
+// hub (serverToRoom and serverToClient ones, and clientToRoom ones a service
+// relays), to the room or, with userId, to one user's sockets in it. There
+// is no room authorization: the service role is the credential.
 func serveEvent(c *call) (result, error) {
 	var in serverEventRequest
 	if err := c.decodeBody(&in, false); err != nil {
@@ -262,15 +264,12 @@ func serveEvent(c *call) (result, error) {
 	if in.Event == "" {
 		return result{}, invalid("event", "required")
 	}
-	ev, found := findServerEvent(c.spec, in.Event)
+	ev, found := findCustomEvent(c.spec, in.Event)
 	if !found {
-		return result{}, &hub.Error{Code: hub.CodeUnknownEvent, Message: "no server-emitted custom event " + quote(in.Event)}
+		return result{}, &hub.Error{Code: hub.CodeUnknownEvent, Message: "no custom event " + quote(in.Event)}
 	}
-	switch {
-	case ev.Direction == spec.ServerToClient && in.UserID == "":
+	if ev.Direction == spec.ServerToClient && in.UserID == "" {
 		return result{}, invalid("userId", "required for a serverToClient event")
-	case ev.Direction == spec.ServerToRoom && in.UserID != "":
-		return result{}, invalid("userId", "not allowed for a serverToRoom event")
 	}
 	roomID := c.r.PathValue("roomId")
 	if err := c.hub.EmitServerEvent(c.r.Context(), roomID, in.Event, in.Data, in.UserID); err != nil {
@@ -279,8 +278,8 @@ func serveEvent(c *call) (result, error) {
 	return ok(serverEventResult{OK: true, RoomID: roomID, Event: in.Event, UserID: in.UserID})
 }
 
-func findServerEvent(h *spec.Hub, name string) (spec.HubCustomEvent, bool) {
-	for _, e := range serverEvents(h) {
+func findCustomEvent(h *spec.Hub, name string) (spec.HubCustomEvent, bool) {
+	for _, e := range h.EventSettings.CustomEvents {
 		if e.Name == name {
 			return e, true
 		}

@@ -219,15 +219,15 @@ func (g *docGen) requestSchemas() {
 		"properties": obj{"emoji": obj{"type": "string", "minLength": 1}}}
 
 	var events []string
-	for _, e := range serverEvents(g.h) {
+	for _, e := range g.h.EventSettings.CustomEvents {
 		events = append(events, e.Name)
 	}
 	if len(events) > 0 {
 		g.schemas["ServerEventRequest"] = obj{"type": "object", "required": []string{"event"}, "additionalProperties": false,
 			"properties": obj{
-				"event":  obj{"type": "string", "enum": events, "description": "A custom event with direction serverToRoom or serverToClient."},
+				"event":  obj{"type": "string", "enum": events, "description": "A custom event of the hub."},
 				"data":   obj{"description": "Any JSON value, emitted as `data`."},
-				"userId": obj{"type": "string", "description": "Required for serverToClient events, not allowed for serverToRoom ones."},
+				"userId": obj{"type": "string", "description": "Send to this user's sockets in the room only; required for serverToClient events."},
 			}}
 	}
 	g.schemas["RejectRequest"] = obj{"type": "object", "additionalProperties": false,
@@ -288,7 +288,7 @@ func (g *docGen) resultSchemas() {
 		"roomId": obj{"type": "string"},
 		"unread": obj{"type": "integer", "minimum": 0},
 	}, "roomId", "unread")
-	if serverEventsOn(g.h) {
+	if customEventsOn(g.h) {
 		s["ServerEventResult"] = resultSchema(obj{
 			"roomId": obj{"type": "string"},
 			"event":  obj{"type": "string"},

@@ -248,11 +248,14 @@ func TestRoutes(t *testing.T) {
 		{name: "event to client", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"notice","userId":"u2"}`,
 			wantStatus: 200, wantCall: `EmitServerEvent r1 notice  to="u2"`, wantBody: `"userId":"u2"`},
 		{name: "event to client without user", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"notice"}`, wantStatus: 400, wantCode: "INVALID_MESSAGE"},
-		{name: "event to room with user", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"announce","userId":"u2"}`, wantStatus: 400, wantCode: "INVALID_MESSAGE"},
-		{name: "client event", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"poke"}`, wantStatus: 404, wantCode: "UNKNOWN_EVENT"},
+		{name: "room event to one user", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"announce","userId":"u2"}`,
+			wantStatus: 200, wantCall: `EmitServerEvent r1 announce  to="u2"`},
+		{name: "relayed client event", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"poke","data":[1]}`,
+			wantStatus: 200, wantCall: `EmitServerEvent r1 poke [1] to=""`},
+		{name: "event without name", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"data":1}`, wantStatus: 400, wantCode: "INVALID_MESSAGE"},
 		{name: "unknown event", method: "POST", path: "/fullHub/rooms/r1/events", token: "svc", body: `{"event":"nope"}`, wantStatus: 404, wantCode: "UNKNOWN_EVENT"},
 		{name: "event other service role", method: "POST", path: "/fullHub/rooms/r1/events", token: "backend", body: `{"event":"announce"}`, wantStatus: 403, wantCode: "FORBIDDEN"},
-		{name: "events disabled", method: "POST", path: "/chatHub/rooms/r1/events", token: "svc", body: `{"event":"announce"}`, wantStatus: 404, wantCode: "NOT_FOUND"},
+		{name: "events disabled", method: "POST", path: "/minimalHub/rooms/r1/events", token: "svc", body: `{"event":"announce"}`, wantStatus: 404, wantCode: "NOT_FOUND"},
 
 		// moderation
 		{name: "pending", method: "GET", path: "/fullHub/rooms/r1/pending", token: "mod", wantStatus: 200, wantBody: `"status":"pending"`},
@@ -434,4 +437,31 @@ func TestOpenAPIDocumentFollowsReload(t *testing.T) {
 	want, err := OpenAPI(&reloaded)
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), w.Body.String())
+}
+
+// TestConcurrentRequests runs requests of several hubs at once; with -race
+// it checks the document cache and the handler share nothing unsafely.
+func TestConcurrentRequests(t *testing.T) {
+	fx := newFixture(t, Options{})
+	paths := []string{"/chatHub/openapi.json", "/fullHub/openapi.json", "/chatHub/rooms/r1/messages", "/fullHub/rooms/r1/presence"}
+	var wg sync.WaitGroup
+	codes := make(chan int, 8*len(paths))
+	for i := 0; i < 8; i++ {
+		for _, p := range paths {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := httptest.NewRequest("GET", p, nil)
+				r.Header.Set("Authorization", "Bearer "+fx.tokens["u1"])
+				w := httptest.NewRecorder()
+				fx.handler.ServeHTTP(w, r)
+				codes <- w.Code
+			}()
+		}
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		require.Equal(t, http.StatusOK, c)
+	}
 }

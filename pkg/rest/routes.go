@@ -51,7 +51,7 @@ type result struct {
 func reactionsOn(h *spec.Hub) bool    { return h.MessageSettings.EnableReaction }
 func receiptsOn(h *spec.Hub) bool     { return h.EventSettings.EnableReadReceipts }
 func presenceOn(h *spec.Hub) bool     { return h.EventSettings.EnablePresence }
-func serverEventsOn(h *spec.Hub) bool { return len(serverEvents(h)) > 0 }
+func customEventsOn(h *spec.Hub) bool { return len(h.EventSettings.CustomEvents) > 0 }
 
 // moderationOn reports whether messages can ever wait for approval: global
 // moderation or a moderated role.
@@ -65,17 +65,6 @@ func moderationOn(h *spec.Hub) bool {
 		}
 	}
 	return false
-}
-
-// serverEvents lists the hub's custom events a server may emit.
-func serverEvents(h *spec.Hub) []spec.HubCustomEvent {
-	var out []spec.HubCustomEvent
-	for _, e := range h.EventSettings.CustomEvents {
-		if e.Direction == spec.ServerToRoom || e.Direction == spec.ServerToClient {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 var limitParam = queryParam{name: "limit", desc: "Page size (at least 1); the hub clamps it to its page limit. Default: the hub's historyLimit.",
@@ -125,9 +114,9 @@ func routeTable() []*route {
 			auth: authUser, enabled: receiptsOn, disabledMsg: "read receipts are not enabled in this hub",
 			status: http.StatusOK, response: "UnreadResult", serve: serveUnread},
 
-		{method: http.MethodPost, path: "/rooms/{roomId}/events", opID: "emitServerEvent", summary: "Emit a custom event to the room or to one user (service credentials)",
-			desc: "Only for tokens whose roleId is a service role. serverToRoom events go to the room; serverToClient events need userId.",
-			auth: authService, enabled: serverEventsOn, disabledMsg: "this hub has no server-emitted custom events",
+		{method: http.MethodPost, path: "/rooms/{roomId}/events", opID: "emitServerEvent", summary: "Emit a custom event to the room or to one user in it (service credentials)",
+			desc: "Only for tokens whose roleId is a service role. Without userId the event goes to the room; with userId to that user's sockets in the room. serverToClient events need userId.",
+			auth: authService, enabled: customEventsOn, disabledMsg: "this hub has no custom events",
 			request: "ServerEventRequest", status: http.StatusOK, response: "ServerEventResult", serve: serveEvent},
 
 		{method: http.MethodGet, path: "/rooms/{roomId}/pending", opID: "listPending", summary: "Messages waiting for approval (canModerate)",
