@@ -9,7 +9,7 @@ import (
 )
 
 // fakeSockets adds n sockets with real queues (no transport) to ns.
-func fakeSockets(t *testing.T, s *Server, ns *Namespace, n int, room string) []*EngineConn {
+func fakeSockets(t testing.TB, s *Server, ns *Namespace, n int, room string) []*EngineConn {
 	t.Helper()
 	conns := make([]*EngineConn, n)
 	req, _ := http.NewRequest("GET", "/socket.io/", nil)
