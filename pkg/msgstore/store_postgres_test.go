@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,4 +305,84 @@ func BenchmarkPostgresAppendParallel(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPostgresTwoStores: two stores (as two hubd processes) on one database
+// keep seqs gap-free and client message ids unique between them.
+func TestPostgresTwoStores(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	schema := freshSchema(t, dsn)
+	a, b := openPostgres(t, dsn, schema), openPostgres(t, dsn, schema)
+	stores := []*msgstore.Postgres{a, b}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, s := range stores {
+		wg.Go(func() { errs <- s.EnsureSchema(ctx, storetest.TestHub("chat")) })
+	}
+	wg.Wait()
+	for range stores {
+		require.NoError(t, <-errs)
+	}
+
+	const perStore, retries = 40, 8
+	var (
+		mu      sync.Mutex
+		seqs    []int64
+		created int
+		ids     = map[string]bool{}
+	)
+	for i, s := range stores {
+		for w := range 4 {
+			wg.Go(func() {
+				for range perStore / 4 {
+					m := typedMsg("chat", "text")
+					m.SenderID = fmt.Sprintf("s%d-w%d", i, w)
+					got, _, err := s.Append(ctx, m)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					seqs = append(seqs, got.Seq)
+					mu.Unlock()
+				}
+			})
+		}
+		for range retries {
+			wg.Go(func() {
+				m := typedMsg("chat", "text")
+				m.RoomID, m.ClientMessageID = "r2", "same"
+				got, c, err := s.Append(ctx, m)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				ids[got.ID] = true
+				if c {
+					created++
+				}
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	slices.Sort(seqs)
+	want := make([]int64, 2*perStore)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	require.Equal(t, want, seqs, "gap-free, no duplicates across stores")
+	require.Equal(t, 1, created, "one retried client message id stored once")
+	require.Len(t, ids, 1)
+	list, err := b.List(ctx, "chat", "r2", msgstore.Query{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, int64(1), list[0].Seq)
 }

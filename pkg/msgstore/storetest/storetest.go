@@ -64,7 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 type Opener func() (msgstore.Store, error)
 
 // RunDurability checks that a store reopened after Close keeps everything:
-// messages, sequences, the client message id index and read marks.
+// messages (pending ones too), sequences, the client message id index, read
+// marks, delivery receipts, moderation records and room settings.
 // location must return an Opener for a new, empty location.
 func RunDurability(t *testing.T, location func(t *testing.T) Opener) {
 	t.Run("reopen after close keeps everything", func(t *testing.T) {
@@ -93,6 +94,14 @@ func RunDurability(t *testing.T, location func(t *testing.T) Opener) {
 		want[2] = edited
 		mark := time.Date(2026, 11, 27, 23, 59, 1, 123456789, time.UTC)
 		require.NoError(t, s.SetReadMark(ctx, "chat", "room-0", "alice", mark))
+		pendingIn := msg("chat", "room-1", "bob", 7)
+		pendingIn.Status = msgstore.StatusPending
+		pending, _, err := s.Append(ctx, pendingIn)
+		require.NoError(t, err)
+		require.NoError(t, s.SetDelivered(ctx, "chat", "room-0", "bob", want[0].ID, mark))
+		mod := &msgstore.Moderation{HubName: "chat", RoomID: "room-0", UserID: "bob", Silenced: true, By: "mod", UpdatedAt: mark.Truncate(time.Millisecond)}
+		require.NoError(t, s.SetModeration(ctx, mod))
+		require.NoError(t, s.SetRoomSettings(ctx, "chat", "room-0", json.RawMessage(`{"topic":"kept"}`)))
 		require.NoError(t, s.Close())
 
 		s, err = reopen()
@@ -123,6 +132,19 @@ func RunDurability(t *testing.T, location func(t *testing.T) Opener) {
 		got, err := s.ReadMark(ctx, "chat", "room-0", "alice")
 		require.NoError(t, err)
 		require.True(t, mark.Truncate(time.Millisecond).Equal(got), "read mark %s, want %s", got, mark)
+
+		pendingList, err := s.List(ctx, "chat", "room-1", msgstore.Query{Statuses: []string{msgstore.StatusPending}})
+		require.NoError(t, err)
+		require.Equal(t, []*msgstore.Message{pending}, pendingList, "pending messages survive")
+		delivered, err := s.Delivered(ctx, "chat", want[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, []msgstore.ReadMarkEntry{{UserID: "bob", At: mark.Truncate(time.Millisecond)}}, delivered)
+		gotMod, err := s.GetModeration(ctx, "chat", "room-0", "bob")
+		require.NoError(t, err)
+		require.Equal(t, mod, gotMod)
+		settings, err := s.RoomSettings(ctx, "chat", "room-0")
+		require.NoError(t, err)
+		require.JSONEq(t, `{"topic":"kept"}`, string(settings))
 	})
 }
 
@@ -892,5 +914,20 @@ func testClosed(t *testing.T, s msgstore.Store) {
 	require.ErrorIs(t, err, msgstore.ErrClosed)
 	require.ErrorIs(t, s.SetReadMark(ctx, "chat", "r1", "alice", time.Now()), msgstore.ErrClosed)
 	_, err = s.ReadMark(ctx, "chat", "r1", "alice")
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	_, err = s.ReadMarks(ctx, "chat", "r1")
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	_, err = s.CountUnread(ctx, "chat", "r1", "alice")
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	require.ErrorIs(t, s.SetDelivered(ctx, "chat", "r1", "bob", m.ID, time.Now()), msgstore.ErrClosed)
+	_, err = s.Delivered(ctx, "chat", m.ID)
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	require.ErrorIs(t, s.SetModeration(ctx, &msgstore.Moderation{HubName: "chat", RoomID: "r1", UserID: "bob"}), msgstore.ErrClosed)
+	_, err = s.GetModeration(ctx, "chat", "r1", "bob")
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	_, err = s.ListModeration(ctx, "chat", "r1")
+	require.ErrorIs(t, err, msgstore.ErrClosed)
+	require.ErrorIs(t, s.SetRoomSettings(ctx, "chat", "r1", json.RawMessage(`{}`)), msgstore.ErrClosed)
+	_, err = s.RoomSettings(ctx, "chat", "r1")
 	require.ErrorIs(t, err, msgstore.ErrClosed)
 }
