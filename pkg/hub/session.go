@@ -89,13 +89,23 @@ func (h *Hub) handleRefreshToken(ctx context.Context, in *call) (map[string]any,
 
 // resolveSession verifies a token and resolves its session.
 func (h *Hub) resolveSession(ctx context.Context, token string) (*authz.Session, error) {
-	sess, err := h.deps.Verifier.Verify(token)
+	sess, err := ResolveSession(ctx, h.deps, token)
 	if err != nil {
 		h.log.Debug("token rejected", zap.Error(err))
+	}
+	return sess, err
+}
+
+// ResolveSession verifies a token and resolves its session with the
+// configured resolver; errors are *Error (INVALID_TOKEN or UNAVAILABLE).
+// Sockets and REST calls share it.
+func ResolveSession(ctx context.Context, deps Deps, token string) (*authz.Session, error) {
+	sess, err := deps.Verifier.Verify(token)
+	if err != nil {
 		return nil, wrapError(CodeInvalidToken, "Invalid token", err)
 	}
-	if h.deps.Sessions != nil {
-		if sess, err = h.deps.Sessions.Resolve(ctx, token, sess); err != nil {
+	if deps.Sessions != nil {
+		if sess, err = deps.Sessions.Resolve(ctx, token, sess); err != nil {
 			code := CodeInvalidToken
 			if isUnavailable(err) {
 				code = CodeUnavailable

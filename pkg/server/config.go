@@ -25,10 +25,59 @@ type Config struct {
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	OpTimeout       time.Duration `koanf:"opTimeout"`
 
+	// Store selects the message store: "auto" (PostgreSQL when
+	// postgres.dsn is set, else embedded), "embedded" or "postgres".
+	Store        string             `koanf:"store"`
+	RecordSource RecordSourceConfig `koanf:"recordSource"`
+	Postgres     PostgresConfig     `koanf:"postgres"`
+	Redis        RedisConfig        `koanf:"redis"`
+
 	Log       LogConfig       `koanf:"log"`
 	Auth      AuthConfig      `koanf:"auth"`
 	SocketIO  SocketIOConfig  `koanf:"socketio"`
 	Scripting ScriptingConfig `koanf:"scripting"`
+}
+
+// RecordSourceConfig selects where rooms and memberships are read.
+type RecordSourceConfig struct {
+	// Kind is "embedded" (the records directory), "postgres" or
+	// "elasticsearch".
+	Kind string `koanf:"kind"`
+	// TablePattern / Tables / Schema name the PostgreSQL table of each
+	// DataObject ("%s" by default: table chatMember for chatMember).
+	TablePattern string            `koanf:"tablePattern"`
+	Tables       map[string]string `koanf:"tables"`
+	Schema       string            `koanf:"schema"`
+	// Elasticsearch (also OpenSearch and compatible servers).
+	Elasticsearch ElasticConfig `koanf:"elasticsearch"`
+	// QueryTimeout bounds one lookup.
+	QueryTimeout time.Duration `koanf:"queryTimeout"`
+}
+
+// ElasticConfig locates an Elasticsearch-compatible cluster.
+type ElasticConfig struct {
+	URLs         []string          `koanf:"urls"`
+	Username     string            `koanf:"username"`
+	Password     string            `koanf:"password"`
+	IndexPattern string            `koanf:"indexPattern"`
+	Indices      map[string]string `koanf:"indices"`
+}
+
+// PostgresConfig locates the PostgreSQL database.
+type PostgresConfig struct {
+	DSN      string `koanf:"dsn"`
+	Schema   string `koanf:"schema"` // hubd's message tables
+	MaxConns int32  `koanf:"maxConns"`
+}
+
+// RedisConfig locates the Redis server shared by hubd nodes.
+type RedisConfig struct {
+	Addr     string `koanf:"addr"`
+	Username string `koanf:"username"`
+	Password string `koanf:"password"`
+	DB       int    `koanf:"db"`
+	// Prefix starts every key and channel hubd uses.
+	Prefix string `koanf:"prefix"`
 }
 
 // LogConfig selects the log level and encoding.
@@ -77,6 +126,10 @@ func DefaultConfig() Config {
 		Data:            "data",
 		ShutdownTimeout: 10 * time.Second,
 		OpTimeout:       5 * time.Second,
+		Store:           "auto",
+		RecordSource:    RecordSourceConfig{Kind: "embedded", QueryTimeout: 2 * time.Second},
+		Postgres:        PostgresConfig{Schema: "public", MaxConns: 16},
+		Redis:           RedisConfig{Prefix: "hubd:"},
 		Log:             LogConfig{Level: "info", Format: "console"},
 		Auth:            AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192},
 		SocketIO: SocketIOConfig{
@@ -196,6 +249,28 @@ func (c Config) Validate() error {
 	}
 	if c.Hubs == "" {
 		errs = append(errs, errors.New("hubs: must be set"))
+	}
+	switch c.Store {
+	case "auto", "embedded":
+	case "postgres":
+		if c.Postgres.DSN == "" {
+			errs = append(errs, errors.New("store: postgres needs postgres.dsn"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store: %q is not auto, embedded or postgres", c.Store))
+	}
+	switch c.RecordSource.Kind {
+	case "embedded":
+	case "postgres":
+		if c.Postgres.DSN == "" {
+			errs = append(errs, errors.New("recordSource.kind: postgres needs postgres.dsn"))
+		}
+	case "elasticsearch":
+		if len(c.RecordSource.Elasticsearch.URLs) == 0 {
+			errs = append(errs, errors.New("recordSource.kind: elasticsearch needs recordSource.elasticsearch.urls"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("recordSource.kind: %q is not embedded, postgres or elasticsearch", c.RecordSource.Kind))
 	}
 	if c.Log.Format != "console" && c.Log.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format: %q is not console or json", c.Log.Format))

@@ -38,13 +38,14 @@ func testServer(t *testing.T) (*Server, Config) {
 	writeHub(t, cfg.Hubs, "a.yaml", "alpha")
 	srv, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.store.Close() })
+	t.Cleanup(srv.back.close)
 	return srv, cfg
 }
 
 func TestReloadValidateThenSwap(t *testing.T) {
 	srv, cfg := testServer(t)
 	require.Equal(t, []string{"alpha"}, srv.HubNames())
+	require.Equal(t, 1.0, gaugeValue(t, srv, "hubd_config_last_reload_successful"))
 	alpha := srv.resolveNamespace("/hub/alpha")
 	require.NotNil(t, alpha)
 	require.Same(t, alpha, srv.resolveNamespace("/chat-api/hub/alpha"), "prefixed alias reaches the same hub")

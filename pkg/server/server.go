@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -24,7 +22,7 @@ import (
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
-	"github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/timerwheel"
@@ -42,8 +40,7 @@ type Server struct {
 	log      *zap.Logger
 	metrics  *metrics.Metrics
 	sio      *sio.Server
-	store    msgstore.Store
-	records  *records.Embedded
+	back     *backends
 	verifier *authz.Verifier
 	wheel    *timerwheel.Wheel // scheduled actions of every hub
 	handler  http.Handler
@@ -79,17 +76,9 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s.verifier = v
 
-	if s.records, err = records.NewEmbedded(cfg.Records); err != nil {
-		return nil, fmt.Errorf("records: %w", err)
+	if s.back, err = openBackends(context.Background(), cfg, log); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	store, err := msgstore.OpenEmbedded(filepath.Join(cfg.Data, "messages.db"), msgstore.EmbeddedOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("message store: %w", err)
-	}
-	s.store = store
 
 	s.sio = sio.NewServer(sio.Options{
 		Path: cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
@@ -98,19 +87,20 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
 
-	loaded, err := Load(cfg, log)
+	loaded, err := s.load()
 	if err != nil {
-		_ = store.Close()
+		s.back.close()
 		return nil, err
 	}
 	s.swap(loaded)
+	s.metrics.ReloadLastSuccess.Set(1)
 	s.handler = s.routes()
 	return s, nil
 }
 
 func (s *Server) deps() hub.Deps {
 	return hub.Deps{
-		Store: s.store, Records: s.records, Verifier: s.verifier, Metrics: s.metrics,
+		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
 		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel,
 	}
 }
@@ -152,10 +142,9 @@ func (s *Server) swap(l *Loaded) {
 func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	loaded, err := Load(s.cfg, s.log)
-	if err == nil {
-		err = s.records.Reload()
-		if err != nil {
+	loaded, err := s.load()
+	if err == nil && s.back.embedded != nil {
+		if err = s.back.embedded.Reload(); err != nil {
 			loaded.Close()
 			err = fmt.Errorf("records: %w", err)
 		}
@@ -171,6 +160,27 @@ func (s *Server) Reload() error {
 	s.metrics.ReloadLastSuccess.Set(1)
 	s.log.Info("reload complete", zap.Strings("hubs", s.HubNames()))
 	return nil
+}
+
+// load runs the reload path up to the swap: read and compile the hub
+// directory, then create or migrate each hub's message schema when the
+// store has one. Any error leaves everything as it was.
+func (s *Server) load() (*Loaded, error) {
+	loaded, err := Load(s.cfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if sm, ok := s.back.store.(msgstore.SchemaManager); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, h := range loaded.Specs {
+			if err := sm.EnsureSchema(ctx, h); err != nil {
+				loaded.Close()
+				return nil, fmt.Errorf("%s: message schema: %w", h.File, err)
+			}
+		}
+	}
+	return loaded, nil
 }
 
 // HubNames lists the running hubs.
@@ -200,6 +210,17 @@ func (s *Server) resolveNamespace(name string) *sio.Namespace {
 		return h.Namespace()
 	}
 	return nil
+}
+
+var _ rest.Hub = (*hub.Hub)(nil)
+
+// restVerifier resolves REST tokens exactly as socket handshakes are.
+type restVerifier struct{ s *Server }
+
+func (v restVerifier) Verify(token string) (*authz.Session, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), v.s.cfg.OpTimeout)
+	defer cancel()
+	return hub.ResolveSession(ctx, v.s.deps(), token)
 }
 
 // Handler returns the daemon's HTTP handler.
@@ -245,9 +266,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopWheel()
 	<-wheelDone
-	if cerr := s.store.Close(); cerr != nil {
-		s.log.Warn("close message store", zap.Error(cerr))
-	}
+	s.back.close()
 	if reg := s.reg.Load(); reg != nil {
 		reg.scripts.Close()
 	}
@@ -296,5 +315,17 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("reloaded\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	// Everything else is a hub's REST API (/{hubName}/...).
+	mux.Handle("/", rest.NewHandler(rest.Options{
+		Hubs: func(name string) (rest.Hub, bool) {
+			h, ok := s.hubByName(name)
+			if !ok {
+				return nil, false
+			}
+			return h, true
+		},
+		Verifier: restVerifier{s},
+		Logger:   s.log.Named("rest"),
+	}))
 	return mux
 }
