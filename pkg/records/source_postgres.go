@@ -59,8 +59,8 @@ type PostgresOptions struct {
 // "true"/"false", numeric columns without trailing zeros (trim_scale), other
 // types by their PostgreSQL text form. When several rows match, the smallest
 // id in byte order (COLLATE "C") wins. The column list of each table is read
-// once and cached; a query failing on a missing table or column drops the
-// cached entry.
+// once and cached; a match on a column missing from the cached list, or a
+// query failing on a missing table or column, reads it again.
 type Postgres struct {
 	pool    *pgxpool.Pool
 	ownPool bool
@@ -166,6 +166,14 @@ func (p *Postgres) findOne(ctx context.Context, object string, match map[string]
 		return nil, p.mapErr(ctx, object, err)
 	}
 	sql, args, err := tbl.selectSQL(match)
+	if errors.Is(err, ErrUnknownField) {
+		// The column may have been added since the list was read.
+		p.forget(object)
+		if tbl, err = p.table(qctx, object); err != nil {
+			return nil, p.mapErr(ctx, object, err)
+		}
+		sql, args, err = tbl.selectSQL(match)
+	}
 	if err != nil {
 		return nil, err
 	}

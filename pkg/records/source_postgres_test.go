@@ -245,16 +245,29 @@ func TestPostgresColumnTypes(t *testing.T) {
 		})
 	}
 
-	// A column added later is seen once a lookup on it fails.
+	// Columns added and dropped after the first lookup are seen.
 	_, err = pool.Exec(ctx, `ALTER TABLE `+tbl+` ADD COLUMN status text DEFAULT 'open'`)
 	require.NoError(t, err)
+	rec, err = src.FindOne(ctx, "event", map[string]string{"status": "open"})
+	require.NoError(t, err)
+	require.Equal(t, int64(10), rec["id"])
 	_, err = pool.Exec(ctx, `ALTER TABLE `+tbl+` DROP COLUMN "ownerId"`)
 	require.NoError(t, err)
 	_, err = src.FindOne(ctx, "event", map[string]string{"ownerId": "u1"})
 	require.ErrorIs(t, err, records.ErrUnknownField)
-	rec, err = src.FindOne(ctx, "event", map[string]string{"status": "open"})
+	_, err = src.FindOne(ctx, "event", map[string]string{"ownerId": "u1", "status": "open"})
+	require.ErrorIs(t, err, records.ErrUnknownField)
+
+	// A table created after a lookup found it missing is seen.
+	_, err = src.Get(ctx, "late", "1")
+	require.ErrorIs(t, err, records.ErrUnknownObject)
+	_, err = pool.Exec(ctx, `CREATE TABLE `+pgx.Identifier{schema, "late"}.Sanitize()+` (id int)`)
 	require.NoError(t, err)
-	require.Equal(t, int64(10), rec["id"])
+	_, err = pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{schema, "late"}.Sanitize()+` VALUES (1)`)
+	require.NoError(t, err)
+	rec, err = src.Get(ctx, "late", "1")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), rec["id"])
 }
 
 func TestPostgresUnavailable(t *testing.T) {
