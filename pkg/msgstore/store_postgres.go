@@ -267,7 +267,6 @@ func (p *Postgres) shared(table string) string { return p.schema + "." + table }
 // PostgreSQL error codes the store tells apart.
 const (
 	pgUniqueViolation = "23505"
-	pgUndefinedTable  = "42P01"
 )
 
 // pgErr maps driver errors: lost connections, timeouts and server
@@ -287,6 +286,9 @@ func pgErr(err error) error {
 			strings.HasPrefix(pe.Code, "58"), // system error (I/O)
 			pe.Code == "40001", pe.Code == "40P01":
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		case pe.Code == pgUniqueViolation && strings.HasSuffix(pe.ConstraintName, "_pkey"):
+			// two appends with the same explicit id raced
+			return fmt.Errorf("%w: %w", ErrDuplicateID, err)
 		case strings.HasPrefix(pe.Code, "22"): // data exception
 			return &InvalidError{Field: "value", Reason: pe.Message}
 		}
