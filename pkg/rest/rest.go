@@ -53,6 +53,8 @@ type Hub interface {
 	UpdateRoom(ctx context.Context, a *hub.Actor, settings json.RawMessage) (json.RawMessage, error)
 }
 
+var _ Hub = (*hub.Hub)(nil)
+
 // Verifier turns a token into a session (*authz.Verifier).
 type Verifier interface {
 	Verify(token string) (*authz.Session, error)
