@@ -278,3 +278,32 @@ func TestRedisCacheErrors(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, ok)
 }
+
+func benchmarkCacheGet(b *testing.B, c Cache) {
+	ctx := context.Background()
+	d := &CachedDecision{HubRole: "host", Layer: LayerAuthSource, Permissions: DefaultPermissions(),
+		Room: records.Record{"id": "r1", "title": "Room", "capacity": int64(10)}}
+	require.NoError(b, c.Set(ctx, "chat", "r1", "u1", d, time.Minute))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok, err := c.Get(ctx, "chat", "r1", "u1"); err != nil || !ok {
+				b.Errorf("get: ok=%v err=%v", ok, err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkMemoryCacheGet(b *testing.B) { benchmarkCacheGet(b, NewMemoryCache(0)) }
+
+func BenchmarkRedisCacheGet(b *testing.B) {
+	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
+	if addr == "" {
+		b.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
+	}
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	require.NoError(b, err)
+	defer client.Close()
+	benchmarkCacheGet(b, NewRedisCache(client, fmt.Sprintf("hubdbench:%d:", os.Getpid())))
+}

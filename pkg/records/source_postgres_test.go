@@ -338,3 +338,36 @@ func TestPostgresUnavailable(t *testing.T) {
 		require.NotContains(t, err.Error(), "s3cret")
 	})
 }
+
+func BenchmarkPostgresFindOne(b *testing.B) {
+	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
+	if dsn == "" {
+		b.Skip("HUBD_TEST_DATABASE_URL not set: run scripts/test.sh")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	require.NoError(b, err)
+	defer pool.Close()
+	schema := fmt.Sprintf("hubd_bench_%d", os.Getpid())
+	ident := pgx.Identifier{schema, "member"}.Sanitize()
+	_, err = pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
+	require.NoError(b, err)
+	defer pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE") //nolint:errcheck
+	_, err = pool.Exec(ctx, `CREATE TABLE `+ident+` (id text PRIMARY KEY, "userId" text, "roomId" text, role text)`)
+	require.NoError(b, err)
+	_, err = pool.Exec(ctx, `INSERT INTO `+ident+` SELECT 'm'||i, 'u'||(i % 1000), 'r'||(i / 1000), 'guest' FROM generate_series(1, 10000) i`)
+	require.NoError(b, err)
+	_, err = pool.Exec(ctx, `CREATE INDEX ON `+ident+` ("userId", "roomId")`)
+	require.NoError(b, err)
+	src, err := records.NewPostgres(ctx, records.PostgresOptions{Pool: pool, Schema: schema})
+	require.NoError(b, err)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := src.FindOne(ctx, "member", map[string]string{"userId": "u7", "roomId": "r3"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
