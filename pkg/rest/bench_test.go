@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/spec"
 )
 
 func BenchmarkOpenAPI(b *testing.B) {
@@ -44,4 +46,30 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRealHub measures REST requests over the real chat hub with an
+// embedded message store: the full send pipeline (authorization against
+// the example records, validation, durable write) and a page of history.
+func BenchmarkRealHub(b *testing.B) {
+	// Without the rate guardrail: the benchmark is one user sending.
+	e := newRealEnv(b, "../../configs/hubs/chat.yaml", func(h *spec.Hub) { h.Guardrails.MessageRateLimit = 0 }, zap.NewNop())
+	run := func(b *testing.B, method, path, body string, want int) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(method, path, strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+e.tokens["u1"])
+			w := httptest.NewRecorder()
+			e.handler.ServeHTTP(w, r)
+			if w.Code != want {
+				b.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("send", func(b *testing.B) {
+		run(b, "POST", "/chatHub/rooms/chat1/messages", `{"messageType":"text","content":{"body":"hello there"}}`, http.StatusCreated)
+	})
+	b.Run("list50", func(b *testing.B) {
+		run(b, "GET", "/chatHub/rooms/chat1/messages?limit=50", "", http.StatusOK)
+	})
 }

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/hubd/hubd/pkg/authz"
@@ -21,23 +23,30 @@ import (
 	"github.com/hubd/hubd/pkg/spec"
 )
 
-// realEnv is the REST handler over a real hub running configs/hubs/chat.yaml
-// with the example records and an embedded message store.
+// realEnv is the REST handler over a real hub running one of the example
+// configs with the example records, lib and an embedded message store.
 type realEnv struct {
-	t       *testing.T
-	handler http.Handler
-	v       *apitest.Validator
-	tokens  map[string]string
+	t        testing.TB
+	handler  http.Handler
+	hubs     func(name string) (Hub, bool)
+	verifier *authz.Verifier
+	v        *apitest.Validator
+	tokens   map[string]string
 }
 
-func newRealEnv(t *testing.T) *realEnv {
+// newRealEnv starts the hub of file; edit, when set, changes the loaded
+// spec first.
+func newRealEnv(t testing.TB, file string, edit func(*spec.Hub), log *zap.Logger) *realEnv {
 	t.Helper()
 	const secret = "rest-real-hub-secret-0123456789"
-	hs, err := spec.LoadFile("../../configs/hubs/chat.yaml", spec.LoadOptions{CompileScript: func(src string) error {
+	hs, err := spec.LoadFile(file, spec.LoadOptions{CompileScript: func(src string) error {
 		_, err := scripting.Compile(src)
 		return err
 	}})
 	require.NoError(t, err)
+	if edit != nil {
+		edit(hs)
+	}
 	eng, err := scripting.NewEngine(scripting.Options{LibDir: "../../configs/lib", Runtimes: 1})
 	require.NoError(t, err)
 	t.Cleanup(eng.Close)
@@ -50,29 +59,26 @@ func newRealEnv(t *testing.T) *realEnv {
 	require.NoError(t, err)
 	ver, err := authz.NewVerifier(authz.VerifierConfig{HS256Secrets: []string{secret}})
 	require.NoError(t, err)
-	h := hub.New(def, hub.Deps{Store: store, Records: recs, Verifier: ver, OpTimeout: 5 * time.Second, Logger: zaptest.NewLogger(t)})
+	h := hub.New(def, hub.Deps{Store: store, Records: recs, Verifier: ver, OpTimeout: 5 * time.Second, Logger: log})
 	t.Cleanup(func() { h.Close("test done") })
 
 	doc, err := OpenAPI(hs)
 	require.NoError(t, err)
 	v, err := apitest.NewValidator(doc)
 	require.NoError(t, err)
-	env := &realEnv{t: t, v: v, tokens: map[string]string{}}
+	env := &realEnv{t: t, v: v, tokens: map[string]string{}, verifier: ver}
 	for _, u := range []struct{ name, role string }{{"u1", "user"}, {"u2", "user"}, {"u3", "user"}, {"u4", "user"}, {"svc", "service"}} {
 		tok, err := authz.IssueHS256(secret, map[string]any{"userId": u.name, "roleId": u.role}, time.Hour)
 		require.NoError(t, err)
 		env.tokens[u.name] = tok
 	}
-	env.handler = NewHandler(Options{
-		Hubs: func(name string) (Hub, bool) {
-			if name == h.Name() {
-				return h, true
-			}
-			return nil, false
-		},
-		Verifier: ver,
-		Logger:   zaptest.NewLogger(t),
-	})
+	env.hubs = func(name string) (Hub, bool) {
+		if name == h.Name() {
+			return h, true
+		}
+		return nil, false
+	}
+	env.handler = NewHandler(Options{Hubs: env.hubs, Verifier: ver, Logger: log})
 	return env
 }
 
@@ -113,10 +119,10 @@ func messageID(t *testing.T, body map[string]any) string {
 	return id
 }
 
-// TestRealHub drives the REST API over the real hub; every response is
+// TestRealHubChat drives the REST API over the real hub; every response is
 // checked against the hub's generated document.
-func TestRealHub(t *testing.T) {
-	e := newRealEnv(t)
+func TestRealHubChat(t *testing.T) {
+	e := newRealEnv(t, "../../configs/hubs/chat.yaml", nil, zaptest.NewLogger(t))
 	const room = "/chatHub/rooms/chat1"
 
 	// Authorization layers.
@@ -219,4 +225,48 @@ func TestRealHub(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code, body)
 	code, body = e.call("u1", "GET", room+"/pending", "")
 	require.Equal(t, http.StatusNotFound, code, body)
+}
+
+// TestRealHubGame plays tic-tac-toe over REST: handler rejections are 422
+// REJECTED, and the server's gameOver message validates as a system
+// message of the document.
+func TestRealHubGame(t *testing.T) {
+	e := newRealEnv(t, "../../configs/hubs/game.yaml", nil, zaptest.NewLogger(t))
+	const room = "/ticTacToe/rooms/game1"
+	move := func(user string, cell int) (int, map[string]any) {
+		return e.call(user, "POST", room+"/messages", `{"messageType":"move","content":{"cell":`+strconv.Itoa(cell)+`}}`)
+	}
+
+	code, body := move("u1", 4)
+	require.Equal(t, http.StatusCreated, code, body)
+	code, body = move("u1", 0)
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	require.Equal(t, "REJECTED", errCode(body))
+	code, body = move("u2", 4)
+	require.Equal(t, http.StatusUnprocessableEntity, code, body)
+	code, body = e.call("u3", "POST", room+"/messages", `{"messageType":"text","content":{"body":"go X"}}`)
+	require.Equal(t, http.StatusForbidden, code, body, "spectators cannot send")
+	code, body = e.call("u2", "POST", room+"/messages", `{"messageType":"move","content":{"cell":"4"}}`)
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Equal(t, "INVALID_MESSAGE", errCode(body))
+
+	for _, m := range []struct {
+		user string
+		cell int
+	}{{"u2", 0}, {"u1", 2}, {"u2", 1}, {"u1", 6}} {
+		code, body = move(m.user, m.cell)
+		require.Equal(t, http.StatusCreated, code, body)
+	}
+	// The spectator reads the game, ending with the server's gameOver.
+	var last map[string]any
+	require.Eventually(t, func() bool {
+		code, body = e.call("u3", "GET", room+"/messages", "")
+		require.Equal(t, http.StatusOK, code, body)
+		msgs := body["messages"].([]any)
+		last = msgs[len(msgs)-1].(map[string]any)
+		return last["messageType"] == "system"
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, "gameOver", last["content"].(map[string]any)["systemAction"])
+	code, body = move("u2", 8)
+	require.Equal(t, http.StatusUnprocessableEntity, code, body, "the game is over")
 }
