@@ -8,9 +8,6 @@
 #   TARGETS=hubd bench/run.sh         # only hubd
 #   BUILD_REF=HEAD bench/run.sh       # build from a commit (git archive), not the work tree
 #   SKIP_BUILD=1 bench/run.sh         # reuse the binaries in bench/out/bin
-#   NICE=-10 bench/run.sh             # run servers and hubload at this nice level
-#                                     # (negative needs root): on a shared box the
-#                                     # measured processes then win the CPU
 #   PROFILE=1 bench/run.sh            # hubd under bench/hubdprof: CPU and heap
 #                                     # profiles in bench/out/<scenario>-hubd.*.pprof
 #
@@ -44,12 +41,9 @@ WARMUP="${WARMUP:-2s}"
 DRAIN="${DRAIN:-5s}"
 
 ulimit -n "$(ulimit -Hn)" || true
-prio=()
-if [[ -n "${NICE:-}" ]]; then prio=(nice -n "$NICE"); fi
 mkdir -p "$bin"
 rm -f "$out"/*.json "$out"/*.pprof "$out"/table.md
 
-echo "== nice level: ${NICE:-0}"
 echo "== machine: $(nproc) cores, $(free -h | awk '/^Mem:/{print $2}') memory, ulimit -n $(ulimit -n), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 src="$root"
 if [[ -n "${SKIP_BUILD:-}" ]]; then
@@ -103,7 +97,7 @@ start_server() {
   : >"$log"
   case "$target" in
     node)
-      "${prio[@]}" node "$here/node/server.mjs" --port 0 --secret "$secret" >"$log" 2>&1 &
+      node "$here/node/server.mjs" --port 0 --secret "$secret" >"$log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
       wait_for "$log" '^listening '
@@ -116,7 +110,7 @@ start_server() {
         cmd=("$bin/hubdprof" --cpuprofile "$out/$scenario-hubd.cpu.pprof"
           --memprofile "$out/$scenario-hubd.heap.pprof" --)
       fi
-      "${prio[@]}" "${cmd[@]}" serve --listen 127.0.0.1:0 --hubs "$here/hubs" --records "$here/records" \
+      "${cmd[@]}" serve --listen 127.0.0.1:0 --hubs "$here/hubs" --records "$here/records" \
         --lib "$work/lib" --data "$work/data" --jwt-secret "$secret" --log-format json --log-level info \
         2>"$log" >/dev/null &
       server_pid=$!
@@ -148,7 +142,7 @@ for scenario in $SCENARIOS; do
     start_server "$target" "$scenario"
     echo "== $scenario against $target ($server_url, pid $server_pid; load average $(cut -d' ' -f1-3 /proc/loadavg))"
     # shellcheck disable=SC2046
-    "${prio[@]}" "$bin/hubload" --url "$server_url" --token-secret "$secret" --scenario "$scenario" \
+    "$bin/hubload" --url "$server_url" --token-secret "$secret" --scenario "$scenario" \
       --concurrency "$CONCURRENCY" --server-pid "$server_pid" $(scenario_args "$scenario") \
       --json >"$out/$scenario-$target.json" 2>"$work/hubload.log" || {
         echo "hubload failed:" >&2; cat "$work/hubload.log" >&2; }
