@@ -14,6 +14,9 @@
 //     "server-ack-result" with what the client answered;
 //   - "disconnect-me" makes the server disconnect the socket.
 //
+// With -redis, broadcasts are shared with the other servers using the same
+// Redis and -redis-prefix (a cluster of test servers).
+//
 // Mode "eio" serves plain Engine.IO at /engine.io/ and echoes every message.
 package main
 
@@ -31,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/rueidis"
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/sio"
@@ -53,6 +57,8 @@ func run() error {
 	connectTimeout := flag.Duration("connect-timeout", 45*time.Second, "namespace connect timeout")
 	writeBatch := flag.Int("write-batch", 0, "WebSocket frames per write (0: default, 1: no coalescing)")
 	verbose := flag.Bool("v", false, "debug logging")
+	redisAddr := flag.String("redis", "", "Redis address: share broadcasts with the other servers on it (sio mode)")
+	redisPrefix := flag.String("redis-prefix", sio.DefaultRedisPrefix, "Redis channel prefix")
 	flag.Parse()
 
 	log := zap.NewNop()
@@ -72,8 +78,32 @@ func run() error {
 	var closer func(context.Context) error
 	switch *mode {
 	case "sio":
+		var ad *sio.RedisAdapter
+		if *redisAddr != "" {
+			client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{*redisAddr}, DisableCache: true})
+			if err != nil {
+				return fmt.Errorf("redis: %w", err)
+			}
+			defer client.Close()
+			if ad, err = sio.NewRedisAdapter(sio.RedisAdapterOptions{Client: client, Prefix: *redisPrefix, Logger: log}); err != nil {
+				return err
+			}
+			defer func() { _ = ad.Close() }()
+			opts.Adapter = ad
+		}
 		s := newSIO(opts)
 		h, closer = s, s.Close
+		if ad != nil {
+			// Ready only once the subscriptions are live, so a test's
+			// first broadcast crosses.
+			deadline := time.Now().Add(10 * time.Second)
+			for !ad.Subscribed("/") || !ad.Subscribed("/custom") {
+				if time.Now().After(deadline) {
+					return errors.New("redis: subscriptions not confirmed")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 	case "eio":
 		if opts.Path == "" {
 			opts.Path = "/engine.io/"
