@@ -94,3 +94,11 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigEnvOverFileCaseInsensitive(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hubd.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("socketio:\n  maxPayload: 11111\n"), 0o600))
+	c, err := loadWith(t, []string{"--config", file}, []string{"HUBD_SOCKETIO__MAXPAYLOAD=22222"})
+	require.NoError(t, err)
+	require.EqualValues(t, 22222, c.SocketIO.MaxPayload)
+}

@@ -120,7 +120,6 @@ async function overriddenConfig(work) {
 
 test(
   'HUBD_* variables win over the config file',
-  { todo: 'daemon bug: a key set in the --config file is not overridden by its HUBD_* variable' },
   async () => {
     const work = await dir();
     const cfg = await overriddenConfig(work);
