@@ -77,7 +77,8 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	Logger       *zap.Logger
+	// Logger is used as given (the caller names it); default zap.NewNop().
+	Logger *zap.Logger
 }
 
 // handler serves the REST routes of every hub.
@@ -128,7 +129,7 @@ func NewHandler(opts Options) http.Handler {
 	if opts.Hubs == nil {
 		opts.Hubs = func(string) (Hub, bool) { return nil, false }
 	}
-	h := &handler{opts: opts, log: opts.Logger.Named("rest"), mux: http.NewServeMux(), docs: map[string]cachedDoc{}}
+	h := &handler{opts: opts, log: opts.Logger, mux: http.NewServeMux(), docs: map[string]cachedDoc{}}
 	for _, rt := range routes {
 		h.mux.Handle(rt.method+" /{hub}"+rt.path, h.wrap(rt))
 	}
