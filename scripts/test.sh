@@ -4,8 +4,9 @@
 # socket.io-client. Idempotent; meant for a fresh Debian machine and CI.
 #
 # Environment:
-#   HUBD_TEST_SERVICES=1   install/start PostgreSQL and Redis first and export
-#                          HUBD_TEST_DATABASE_URL / HUBD_TEST_REDIS_ADDR
+#   HUBD_TEST_SERVICES=0   do not install/start PostgreSQL and Redis (default 1:
+#                          start them and export HUBD_TEST_DATABASE_URL /
+#                          HUBD_TEST_REDIS_ADDR, so integration tests run)
 #   HUBD_TEST_RACE=0       run go test without -race
 #   HUBD_RACE_SKIP=REGEX   packages (import path regex) tested without -race
 #   HUBD_GO_TEST_TIMEOUT   per-package go test timeout (default 10m)
@@ -75,7 +76,7 @@ apt_install() {
 
 # --- services ---------------------------------------------------------------
 # PostgreSQL and Redis on loopback for the integration suites. Only started
-# with HUBD_TEST_SERVICES=1. Safe to run again when they already run.
+# unless HUBD_TEST_SERVICES=0. Safe to run again when they already run.
 PGPORT=${HUBD_TEST_PGPORT:-55432}
 REDIS_PORT=${HUBD_TEST_REDIS_PORT:-56379}
 PG_DB=hubd_test PG_USER=hubd_test PG_PASS=hubd_test
@@ -203,7 +204,7 @@ e2e_tests() {
 main() {
   local t0=$SECONDS
   check_tools
-  if [ "${HUBD_TEST_SERVICES:-0}" = 1 ]; then
+  if [ "${HUBD_TEST_SERVICES:-1}" != 0 ]; then
     log "start services"
     # Not a step: it exports the service addresses to the later steps.
     start_services
