@@ -2,6 +2,7 @@ package sio
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -303,6 +304,9 @@ func (a *RedisAdapter) session() error {
 	defer release()
 	wait := dc.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
+			if fromNode(m.Message, a.opts.NodeID) {
+				return // our own broadcast, already delivered locally
+			}
 			select {
 			case a.deliver <- m:
 			default:
@@ -376,6 +380,19 @@ func (a *RedisAdapter) session() error {
 			return a.ctx.Err()
 		}
 	}
+}
+
+// fromNode reports, without decoding the whole message, whether an encoded
+// BroadcastMessage was published by node.
+func fromNode(msg, node string) bool {
+	if len(msg) < 2 || msg[0] != broadcastVersion {
+		return false
+	}
+	n, k := binary.Uvarint([]byte(msg[1:min(len(msg), 11)]))
+	if k <= 0 || n != uint64(len(node)) || 1+k+len(node) > len(msg) {
+		return false
+	}
+	return msg[1+k:1+k+len(node)] == node
 }
 
 func (a *RedisAdapter) deliveryLoop() {

@@ -3,6 +3,7 @@ package sio
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,6 +197,32 @@ func TestBroadcastMessageRoundTrip(t *testing.T) {
 			require.Error(t, new(BroadcastMessage).UnmarshalBinary(b[:i]), "truncated at %d", i)
 		}
 		require.ErrorIs(t, new(BroadcastMessage).UnmarshalBinary(append(b, 0)), ErrBadBroadcast)
+	}
+}
+
+func TestFromNode(t *testing.T) {
+	enc := func(node string) string {
+		b, err := (&BroadcastMessage{Node: node, Namespace: "/", Data: []byte(`["a"]`)}).MarshalBinary()
+		require.NoError(t, err)
+		return string(b)
+	}
+	long := strings.Repeat("n", 300) // a two-byte length
+	cases := []struct {
+		name, msg, node string
+		want            bool
+	}{
+		{"same node", enc("node-1"), "node-1", true},
+		{"other node", enc("node-2"), "node-1", false},
+		{"prefix of the id", enc("node-12"), "node-1", false},
+		{"long id", enc(long), long, true},
+		{"empty", "", "node-1", false},
+		{"bad version", "\x02" + enc("node-1")[1:], "node-1", false},
+		{"truncated", enc("node-1")[:4], "node-1", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, fromNode(tc.msg, tc.node))
+		})
 	}
 }
 
