@@ -84,7 +84,7 @@ type specSchema struct {
 }
 
 func schemaOf(h *spec.Hub) (specSchema, error) {
-	s := specSchema{hub: h.Name(), dataObject: h.MessageSettings.DataObjectName}
+	s := specSchema{hub: h.Name(), dataObject: h.MessageSettings.DataObjectName, types: []string{}, cols: []string{}}
 	if s.hub == "" {
 		return s, invalid("hubBasics.name", "is required")
 	}
@@ -111,9 +111,6 @@ func schemaOf(h *spec.Hub) (specSchema, error) {
 	}
 	for _, ct := range h.MessageSettings.CustomMessageTypes {
 		add(ct.Name)
-	}
-	if len(s.types) == 0 {
-		return s, invalid("messageSettings.messageTypes", "no message type enabled")
 	}
 	ms := h.MessageSettings
 	for _, c := range []struct {

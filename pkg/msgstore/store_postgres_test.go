@@ -245,6 +245,12 @@ func TestPostgresSchema(t *testing.T) {
 	_, _, err = s.Append(ctx, typedMsg("other", "text"))
 	require.ErrorIs(t, err, msgstore.ErrNoSchema)
 
+	// a hub without message types (events only) gets an empty enum
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("quiet", "", []spec.HubMessageType{}, nil, false, false, false)))
+	require.Empty(t, enumLabels(t, pool, schema, "quietMessage"))
+	_, _, err = s.Append(ctx, typedMsg("quiet", "text"))
+	require.ErrorIs(t, err, msgstore.ErrInvalid)
+
 	var logged int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM "`+schema+`".hubd_schema_log WHERE hub = 'chat'`).Scan(&logged))
 	require.Equal(t, 3, logged, "create, step 2, the new table; the other steps changed nothing")
