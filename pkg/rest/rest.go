@@ -151,6 +151,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // unmatched answers paths no route matches: 405 when the path exists with
 // another method, 404 otherwise.
 func (h *handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if _, ok := h.opts.Hubs(name); !ok {
+		writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "no such route"})
+		return
+	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {

@@ -180,6 +180,7 @@ func TestRoutes(t *testing.T) {
 		{name: "unknown route", method: "GET", path: "/chatHub/rooms/r1/nothing", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
 		{name: "root", method: "GET", path: "/", wantStatus: 404, wantCode: "NOT_FOUND"},
 		{name: "wrong method", method: "PUT", path: "/chatHub/rooms/r1/messages", token: "u1", wantStatus: 405, wantCode: "BAD_REQUEST"},
+		{name: "wrong method unknown hub", method: "PUT", path: "/nope/rooms/r1/messages", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
 		{name: "disabled route", method: "POST", path: "/minimalHub/messages/m1/reactions", token: "u1", body: `{"emoji":"👍"}`, wantStatus: 404, wantCode: "NOT_FOUND", wantBody: "reactions are not enabled"},
 		{name: "disabled receipts", method: "GET", path: "/minimalHub/rooms/r1/receipts", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
 
