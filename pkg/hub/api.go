@@ -67,8 +67,7 @@ func (h *Hub) ActorFor(ctx context.Context, sess *authz.Session, roomID string) 
 		return nil, newError(CodeBadRequest, "roomId is required")
 	}
 	def := h.Definition()
-	dec, err := h.authorizer().Authorize(ctx, def.Policy, sess, roomID)
-	h.countDecision(dec, err)
+	dec, err := h.authorize(ctx, def, sess, roomID)
 	if err != nil {
 		return nil, asClientError(err)
 	}

@@ -34,6 +34,8 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.
 	Wheel *timerwheel.Wheel
+	// Cache holds authorization decisions for authCacheTTL; nil disables.
+	Cache authz.Cache
 	// Sessions resolves a verified token to its session (claims, a Redis
 	// session record, or an introspection endpoint); nil means the claims.
 	Sessions SessionResolver

@@ -37,14 +37,8 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 	c.mu.Unlock()
 
 	if !already {
-		dec, err := h.authorizer().Authorize(ctx, def.Policy, c.session(), req.RoomID)
-		h.countDecision(dec, err)
+		dec, err := h.authorize(ctx, def, c.session(), req.RoomID)
 		if err != nil {
-			var d *authz.Denied
-			if errors.As(err, &d) {
-				h.log.Debug("join denied", zap.String("layer", d.Layer), zap.String("code", d.Code),
-					zap.String("user", c.session().UserID), zap.Error(d.Err))
-			}
 			return nil, err
 		}
 		mod, err := h.moderationOf(ctx, req.RoomID, c.session().UserID)
