@@ -2,7 +2,7 @@ package sio
 
 import (
 	"encoding/json"
-	"io"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -151,6 +151,8 @@ type proxy struct {
 	target string
 	wg     sync.WaitGroup
 
+	gate sync.RWMutex // write-locked: nothing is relayed
+
 	mu    sync.Mutex
 	down  bool
 	conns map[net.Conn]struct{}
@@ -191,13 +193,34 @@ func (p *proxy) accept() {
 		p.conns[c], p.conns[r] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		pipe := func(dst, src net.Conn) {
-			_, _ = io.Copy(dst, src)
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					p.gate.RLock() // held for writing while stalled
+					_, werr := dst.Write(buf[:n])
+					p.gate.RUnlock()
+					if werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
 			_ = dst.Close()
 			_ = src.Close()
 		}
 		p.wg.Go(func() { pipe(r, c) })
 		p.wg.Go(func() { pipe(c, r) })
 	}
+}
+
+// stall stops relaying without closing anything; the returned func resumes.
+func (p *proxy) stall() (resume func()) {
+	p.gate.Lock()
+	var once sync.Once
+	return func() { once.Do(p.gate.Unlock) }
 }
 
 func (p *proxy) setDown(down bool) {
@@ -253,4 +276,68 @@ func TestRedisOutage(t *testing.T) {
 	require.NoError(t, b.ns.To("room").Emit("back"))
 	names := a1.until("back")
 	require.Equal(t, "back", names[len(names)-1])
+}
+
+// TestRedisBackpressure: a node that cannot keep up drops what overflows its
+// delivery queue (counted) and never slows the publisher; a publisher whose
+// Redis stalls keeps serving its own sockets and drops what overflows its
+// publish queue (counted), without Emit blocking or failing.
+func TestRedisBackpressure(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := "hubd-test:" + newID() + ":"
+	p := startProxy(t, addr)
+	mk := func(client string) *RedisAdapter {
+		a, err := NewRedisAdapter(RedisAdapterOptions{Client: newRedisClient(t, client), Prefix: prefix, PublishQueue: 4, DeliveryQueue: 4})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = a.Close() })
+		return a
+	}
+	pub, slow := mk(addr), mk(p.ln.Addr().String())
+
+	t.Run("slow subscriber", func(t *testing.T) {
+		release := make(chan struct{})
+		var got sync.WaitGroup
+		got.Add(1)
+		var once sync.Once
+		cancel, err := slow.Subscribe("/slow", func(*BroadcastMessage) {
+			once.Do(got.Done)
+			<-release
+		})
+		require.NoError(t, err)
+		defer cancel()
+		eventually(t, func() bool { return slow.Subscribed("/slow") }, "subscribed")
+		const n = 200
+		sent := 0
+		for sent < n {
+			// The publisher's own queue is small too: pace on it, not on
+			// the subscriber.
+			if pub.Publish(&BroadcastMessage{Namespace: "/slow", Data: []byte(`["x"]`)}) == nil {
+				sent++
+			}
+		}
+		eventually(t, func() bool { return pub.Stats().Published == n }, "publisher not held back by the slow node")
+		got.Wait()
+		eventually(t, func() bool { return slow.Stats().DeliveryDropped > 0 }, "overflow dropped and counted")
+		close(release)
+		require.Less(t, slow.Stats().Received, uint64(n))
+	})
+
+	t.Run("stalled Redis", func(t *testing.T) {
+		s, base := startServer(t, Options{Adapter: slow})
+		ns := s.Of("/stall")
+		c := dialWS(t, base, "")
+		c.readText()
+		c.connectNsp("/stall", "")
+		eventually(t, func() bool { return slow.Subscribed("/stall") }, "subscribed")
+		resume := p.stall()
+		defer resume()
+		for i := 0; i < 20; i++ {
+			require.NoError(t, ns.Emit("tick", i))
+		}
+		for i := 0; i < 20; i++ {
+			require.Equal(t, fmt.Sprintf(`42/stall,["tick",%d]`, i), c.readText(), "local delivery while Redis stalls")
+		}
+		require.Positive(t, slow.Stats().PublishDropped)
+		require.Equal(t, slow.Stats().PublishDropped, s.Stats().AdapterErrors)
+	})
 }
