@@ -175,6 +175,8 @@ go_tests() {
 build_hubd() {
   mkdir -p bin
   go build -o bin/hubd ./cmd/hubd
+  # Validates the e2e REST traffic against the daemon's OpenAPI documents.
+  go build -o bin/apicheck ./test/e2e/tools/apicheck
 }
 
 # --- end-to-end -----------------------------------------------------------------
@@ -194,7 +196,7 @@ e2e_tests() {
   mapfile -t files < <(find "$E2E" -path "$E2E/node_modules" -prune -o -name '*.test.mjs' -type f -print | sort)
   [ ${#files[@]} -gt 0 ] || die "no e2e test files under $E2E"
   echo "${#files[@]} test files"
-  HUBD_BIN="$ROOT/bin/hubd" node --test \
+  HUBD_BIN="$ROOT/bin/hubd" HUBD_APICHECK="$ROOT/bin/apicheck" node --test \
     --test-reporter=spec \
     --test-concurrency=1 \
     --test-timeout="${HUBD_E2E_TIMEOUT_MS:-120000}" \

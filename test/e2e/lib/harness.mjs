@@ -5,8 +5,8 @@
 // Every daemon and socket made here is tracked and killed when the test
 // process exits, whatever the outcome.
 
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -115,6 +115,9 @@ export class Daemon {
    *   flags (for config-file and environment tests); the daemon must still
    *   log JSON
    * @param {Record<string,string>} [opts.env] extra environment
+   * @param {string} [opts.store] message store: "embedded" or "postgres"
+   *   (default HUBD_E2E_STORE, else embedded); postgres uses
+   *   HUBD_TEST_DATABASE_URL and a schema of its own, dropped by close()
    */
   constructor(opts = {}) {
     this.hubs = opts.hubs ?? path.join(FIXTURES, 'hubs');
@@ -125,6 +128,19 @@ export class Daemon {
     this.args = opts.args ?? [];
     this.argv = opts.argv ?? null;
     this.env = opts.env ?? {};
+    this.store = opts.store ?? E2E_STORE;
+    this.pgSchema = null;
+    if (this.store === 'postgres') {
+      this.pgSchema = uniqueSchema('e2e_msg');
+      this.env = {
+        HUBD_STORE: 'postgres',
+        HUBD_POSTGRES__DSN: databaseUrl(),
+        HUBD_POSTGRES__SCHEMA: this.pgSchema,
+        ...this.env,
+      };
+    } else if (this.store !== 'embedded') {
+      throw new Error(`unknown store ${this.store}`);
+    }
     this.child = null;
     this.logs = [];
     this.stdout = '';
@@ -305,7 +321,51 @@ export class Daemon {
         await rm(this.data, { recursive: true, force: true });
         this.data = null;
       }
+      if (this.pgSchema) {
+        dropSchema(this.pgSchema);
+        this.pgSchema = null;
+      }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL
+
+/** Message store of the daemons of this run: HUBD_E2E_STORE or embedded. */
+export const E2E_STORE = process.env.HUBD_E2E_STORE || 'embedded';
+
+/** HUBD_TEST_DATABASE_URL, or an Error telling how to get one. */
+export function databaseUrl() {
+  const url = process.env.HUBD_TEST_DATABASE_URL;
+  if (!url) throw new Error('HUBD_TEST_DATABASE_URL is not set: run scripts/test.sh (it starts PostgreSQL)');
+  return url;
+}
+
+/** A schema name nobody else uses: prefix, pid and random hex. */
+export function uniqueSchema(prefix) {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Runs SQL with psql against HUBD_TEST_DATABASE_URL (stops at the first
+ * error) and returns its stdout.
+ */
+export function psql(sql) {
+  const r = spawnSync('psql', [databaseUrl(), '-v', 'ON_ERROR_STOP=1', '-qAt', '-f', '-'], {
+    input: sql,
+    encoding: 'utf8',
+  });
+  if (r.error) throw new Error(`psql: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`psql exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function dropSchema(schema) {
+  try {
+    psql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE;`);
+  } catch (err) {
+    process.stderr.write(`warning: dropping schema ${schema}: ${err.message}\n`);
   }
 }
 
