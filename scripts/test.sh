@@ -191,9 +191,12 @@ npm_deps() {
   fi
 }
 
+# e2e_tests [FILE...]: node --test over the given suites (default: all).
 e2e_tests() {
-  local files=()
-  mapfile -t files < <(find "$E2E" -path "$E2E/node_modules" -prune -o -name '*.test.mjs' -type f -print | sort)
+  local files=("$@")
+  if [ ${#files[@]} -eq 0 ]; then
+    mapfile -t files < <(find "$E2E" -path "$E2E/node_modules" -prune -o -name '*.test.mjs' -type f -print | sort)
+  fi
   [ ${#files[@]} -gt 0 ] || die "no e2e test files under $E2E"
   echo "${#files[@]} test files"
   HUBD_BIN="$ROOT/bin/hubd" HUBD_APICHECK="$ROOT/bin/apicheck" node --test \
@@ -201,6 +204,16 @@ e2e_tests() {
     --test-concurrency=1 \
     --test-timeout="${HUBD_E2E_TIMEOUT_MS:-120000}" \
     "${files[@]}"
+}
+
+# Suites that run a second time with the PostgreSQL message store: the same
+# hubs must behave the same on both stores.
+E2E_PG_SUITES=(messages history ops)
+
+e2e_postgres() {
+  local files=() s
+  for s in "${E2E_PG_SUITES[@]}"; do files+=("$E2E/$s.test.mjs"); done
+  HUBD_E2E_STORE=postgres e2e_tests "${files[@]}"
 }
 
 main() {
@@ -221,6 +234,11 @@ main() {
   else
     step "npm ci (test/e2e)" npm_deps
     step "e2e (node --test)" e2e_tests
+    if [ -n "${HUBD_TEST_DATABASE_URL:-}" ]; then
+      step "e2e on PostgreSQL (${E2E_PG_SUITES[*]})" e2e_postgres
+    else
+      SUMMARY+=("skip  e2e on PostgreSQL (HUBD_TEST_DATABASE_URL unset)")
+    fi
   fi
 
   log "summary ($((SECONDS - t0))s)"

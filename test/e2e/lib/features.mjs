@@ -89,3 +89,4 @@ export async function sendText(socket, roomId, body, extra = {}) {
   if (!ack.ok) throw new Error(`send ${JSON.stringify(body)}: ${JSON.stringify(ack)}`);
   return ack.message;
 }
+

@@ -215,6 +215,13 @@ export class Daemon {
       timeoutMs: 20_000,
     });
     this.addr = entry.addr;
+    if (this.pgSchema) {
+      // The daemon must really run on PostgreSQL: its schema holds tables.
+      const n = Number(
+        psql(`SELECT count(*) FROM information_schema.tables WHERE table_schema = '${this.pgSchema}';`).trim(),
+      );
+      if (!(n > 0)) throw new Error(`schema ${this.pgSchema} has no tables: the daemon does not use PostgreSQL`);
+    }
     return this;
   }
 

@@ -1,0 +1,257 @@
+// Message operations on hub "ops": history paging, recovery after a
+// disconnect, edit, delete, reactions, replyTo checks, read and delivery
+// receipts, and the same operations over REST (validated against the
+// daemon's OpenAPI document). Runs on the store named by HUBD_E2E_STORE.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { disconnectAll, E2E_STORE, emitWithAck, waitForEvent } from './lib/harness.mjs';
+import { FROOMS, joinAs, PEOPLE, refusedWith, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import { RestClient } from './lib/rest.mjs';
+
+let hubd;
+let rest;
+
+before(async () => {
+  hubd = await startFeatures();
+  rest = new RestClient(hubd, 'ops');
+});
+
+after(async () => {
+  disconnectAll();
+  await hubd?.close();
+});
+
+const ids = (messages) => messages.map((m) => m.id);
+
+describe(`message operations (${E2E_STORE} store)`, () => {
+  test('hub:loadHistory pages walk the room exactly once, in order', async () => {
+    const room = FROOMS.room1;
+    const { socket: alice } = await joinAs(hubd, 'ops', 'alice', room);
+    const sent = [];
+    for (let i = 0; i < 23; i++) sent.push(await sendText(alice, room, `page ${i}`));
+    const pages = [];
+    let before;
+    for (;;) {
+      const ack = await emitWithAck(alice, 'hub:loadHistory', { roomId: room, limit: 5, ...(before ? { before } : {}) });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      assert.ok(ack.messages.length <= 5);
+      if (ack.messages.length === 0) break;
+      const seqs = ack.messages.map((m) => m.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'a page is oldest first');
+      pages.unshift(...ack.messages);
+      before = ack.messages[0].id;
+    }
+    assert.deepEqual(ids(pages), ids(sent));
+  });
+
+  for (const transport of ['websocket', 'polling']) {
+    test(`recovery over ${transport}: rejoin with since has every message once, in order`, async () => {
+      const room = transport === 'websocket' ? FROOMS.room2 : FROOMS.room3;
+      const { socket: alice } = await joinAs(hubd, 'ops', 'alice', room, { transport });
+      let { socket: bob } = await joinAs(hubd, 'ops', 'bob', room, { transport });
+      const sent = [];
+      for (let i = 0; i < 4; i++) sent.push(await sendText(alice, room, `before ${i}`));
+      await waitForEvent(bob, 'hub:messageArrived', (d) => d.message.id === sent[3].id);
+      // bob drops while alice keeps sending.
+      const sending = (async () => {
+        for (let i = 0; i < 8; i++) sent.push(await sendText(alice, room, `during ${i}`));
+      })();
+      await new Promise((r) => setImmediate(r));
+      bob.disconnect();
+      const seen = bob.received.filter((e) => e.name === 'hub:messageArrived').map((e) => e.data.message);
+      await sending;
+      for (let i = 0; i < 3; i++) sent.push(await sendText(alice, room, `after ${i}`));
+      const last = seen[seen.length - 1];
+      ({ socket: bob } = await joinAs(hubd, 'ops', 'bob', room, { transport, since: last.id }));
+      const hist = await waitForEvent(bob, 'hub:history', (d) => d.roomId === room);
+      const all = [...seen, ...hist.messages];
+      assert.deepEqual(ids(all), ids(sent), 'every message exactly once, in order');
+    });
+  }
+
+  describe('edit, delete, react, replyTo', () => {
+    const room = FROOMS.room4;
+    let alice;
+    let bob;
+    let mod;
+
+    before(async () => {
+      ({ socket: alice } = await joinAs(hubd, 'ops', 'alice', room));
+      ({ socket: bob } = await joinAs(hubd, 'ops', 'bob', room));
+      ({ socket: mod } = await joinAs(hubd, 'ops', 'frank', room, { claims: { roleId: 'mod' } }));
+    });
+
+    test('edit own message broadcasts hub:messageEdited', async () => {
+      const m = await sendText(alice, room, 'first draft');
+      const ack = await emitWithAck(alice, 'hub:edit', { roomId: room, messageId: m.id, content: { body: 'second draft' } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      assert.deepEqual(ack.message.content, { body: 'second draft' });
+      assert.equal(ack.message.id, m.id);
+      assert.equal(typeof ack.message.editedAt, 'string');
+      const ev = await waitForEvent(bob, 'hub:messageEdited', (d) => d.message.id === m.id);
+      assert.equal(ev.roomId, room);
+      assert.deepEqual(ev.message.content, { body: 'second draft' });
+    });
+
+    test("editing someone else's message is FORBIDDEN, bad content INVALID_MESSAGE", async () => {
+      const m = await sendText(alice, room, 'mine');
+      await refusedWith(bob, 'hub:edit', { roomId: room, messageId: m.id, content: { body: 'yours now' } }, 'FORBIDDEN');
+      const err = await refusedWith(alice, 'hub:edit', { roomId: room, messageId: m.id, content: { body: 42 } }, 'INVALID_MESSAGE');
+      assert.ok(err.details.some((d) => d.field.replace(/^content\./, '') === 'body'), JSON.stringify(err));
+    });
+
+    test('delete own, or any with canDeleteAny; deleted messages leave history', async () => {
+      const a = await sendText(alice, room, 'delete me');
+      const b = await sendText(bob, room, 'moderator deletes me');
+      await refusedWith(bob, 'hub:delete', { roomId: room, messageId: a.id }, 'FORBIDDEN');
+      let ack = await emitWithAck(alice, 'hub:delete', { roomId: room, messageId: a.id });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      let ev = await waitForEvent(bob, 'hub:messageDeleted', (d) => d.messageId === a.id);
+      assert.equal(ev.deletedBy, PEOPLE.alice.userId);
+      ack = await emitWithAck(mod, 'hub:delete', { roomId: room, messageId: b.id });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      ev = await waitForEvent(alice, 'hub:messageDeleted', (d) => d.messageId === b.id);
+      assert.equal(ev.roomId, room);
+      const hist = await emitWithAck(alice, 'hub:loadHistory', { roomId: room, limit: 200 });
+      assert.ok(!ids(hist.messages).includes(a.id) && !ids(hist.messages).includes(b.id), 'deleted messages are not in history');
+    });
+
+    test('react toggles: add then remove, each broadcast as hub:reaction', async () => {
+      const m = await sendText(alice, room, 'react to me');
+      let ack = await emitWithAck(bob, 'hub:react', { roomId: room, messageId: m.id, emoji: '👍' });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      let ev = await waitForEvent(alice, 'hub:reaction', (d) => d.messageId === m.id && d.reaction.length === 1);
+      assert.equal(ev.reaction[0].emoji, '👍');
+      assert.equal(ev.reaction[0].userId, PEOPLE.bob.userId);
+      assert.equal(ev.emoji, '👍');
+      ack = await emitWithAck(bob, 'hub:react', { roomId: room, messageId: m.id, emoji: '👍' });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      ev = await waitForEvent(alice, 'hub:reaction', (d) => d.messageId === m.id && d.reaction.length === 0);
+      assert.deepEqual(ev.reaction, []);
+    });
+
+    test('replyTo a message of another room is INVALID_MESSAGE', async () => {
+      const { socket: other } = await joinAs(hubd, 'ops', 'alice', FROOMS.room5);
+      const foreign = await sendText(other, FROOMS.room5, 'elsewhere');
+      const err = await refusedWith(
+        alice,
+        'hub:send',
+        { roomId: room, messageType: 'text', content: { body: 're' }, replyTo: { id: foreign.id } },
+        'INVALID_MESSAGE',
+      );
+      assert.ok(err.details.some((d) => d.field === 'replyTo'), JSON.stringify(err));
+      const local = await sendText(alice, room, 'here');
+      const reply = await sendText(bob, room, 're: here', { replyTo: { id: local.id } });
+      assert.equal(reply.replyTo.id, local.id);
+    });
+  });
+
+  describe('read and delivery receipts', () => {
+    const room = FROOMS.room6;
+    let alice;
+    let bob;
+
+    before(async () => {
+      ({ socket: alice } = await joinAs(hubd, 'ops', 'alice', room));
+      ({ socket: bob } = await joinAs(hubd, 'ops', 'bob', room));
+    });
+
+    test('three unread for the other user, zero after messageRead; receipts list it', async () => {
+      const sent = [];
+      for (let i = 0; i < 3; i++) sent.push(await sendText(alice, room, `unread ${i}`));
+      let res = await rest.get(`/rooms/${room}/unread`, { token: tokenOf('bob') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.unread, 3);
+      const lastReadTimestamp = sent[2].timestamp;
+      const ack = await emitWithAck(bob, 'hub:event', { roomId: room, event: 'messageRead', data: { lastReadTimestamp } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const ev = await waitForEvent(alice, 'hub:messageRead', (d) => d.userId === PEOPLE.bob.userId);
+      assert.equal(ev.roomId, room);
+      assert.equal(ev.lastReadTimestamp, lastReadTimestamp);
+      res = await rest.get(`/rooms/${room}/receipts`, { token: tokenOf('alice') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const mine = res.body.receipts.find((r) => r.userId === PEOPLE.bob.userId);
+      assert.ok(mine, JSON.stringify(res.body));
+      assert.equal(Date.parse(mine.lastReadTimestamp), Date.parse(lastReadTimestamp));
+      res = await rest.get(`/rooms/${room}/unread`, { token: tokenOf('bob') });
+      assert.equal(res.body.unread, 0, JSON.stringify(res.body));
+    });
+
+    test('messageDelivered reaches the others', async () => {
+      const m = await sendText(alice, room, 'delivered?');
+      const ack = await emitWithAck(bob, 'hub:event', { roomId: room, event: 'messageDelivered', data: { messageId: m.id } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const ev = await waitForEvent(alice, 'hub:messageDelivered', (d) => d.messageId === m.id);
+      assert.equal(ev.userId, PEOPLE.bob.userId);
+    });
+  });
+
+  describe('REST', () => {
+    const room = FROOMS.room7;
+    let watcher;
+
+    before(async () => {
+      ({ socket: watcher } = await joinAs(hubd, 'ops', 'carol', room));
+    });
+
+    test('send, list, get, edit, react, delete', async () => {
+      const alice = tokenOf('alice');
+      let res = await rest.post(`/rooms/${room}/messages`, { messageType: 'text', content: { body: 'rest 1' }, clientMessageId: 'r-1' }, { token: alice });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const m = res.body.message;
+      await waitForEvent(watcher, 'hub:messageArrived', (d) => d.message.id === m.id);
+      res = await rest.post(`/rooms/${room}/messages`, { messageType: 'text', content: { body: 'rest 1' }, clientMessageId: 'r-1' }, { token: alice });
+      assert.equal(res.status, 201);
+      assert.equal(res.body.message.id, m.id, 'a retried clientMessageId returns the first message');
+      res = await rest.get(`/rooms/${room}/messages?limit=10`, { token: alice });
+      assert.equal(res.status, 200);
+      assert.deepEqual(ids(res.body.messages), [m.id]);
+      res = await rest.get(`/messages/${m.id}`, { token: tokenOf('bob') });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.message.content, { body: 'rest 1' });
+      res = await rest.patch(`/messages/${m.id}`, { content: { body: 'rest 1 edited' } }, { token: tokenOf('bob') });
+      assert.equal(res.status, 403);
+      assert.equal(res.body.error.code, 'FORBIDDEN');
+      res = await rest.patch(`/messages/${m.id}`, { content: { body: 'rest 1 edited' } }, { token: alice });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      await waitForEvent(watcher, 'hub:messageEdited', (d) => d.message.id === m.id);
+      res = await rest.post(`/messages/${m.id}/reactions`, { emoji: '🎉' }, { token: tokenOf('bob') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.message.reaction.length, 1);
+      res = await rest.delete(`/messages/${m.id}`, { token: alice });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      await waitForEvent(watcher, 'hub:messageDeleted', (d) => d.messageId === m.id);
+      res = await rest.get(`/rooms/${room}/messages`, { token: alice });
+      assert.deepEqual(res.body.messages, []);
+      res = await rest.get(`/messages/${m.id}`, { token: alice, query: true });
+      assert.ok([200, 404].includes(res.status));
+    });
+
+    test('server events need a service token', async () => {
+      let res = await rest.post(`/rooms/${room}/events`, { event: 'announce', data: { text: 'doors close' } }, { token: tokenOf('alice') });
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'FORBIDDEN');
+      res = await rest.post(`/rooms/${room}/events`, { event: 'announce', data: { text: 'doors close' } }, { token: tokenOf('service') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const ev = await waitForEvent(watcher, 'announce', (d) => d.roomId === room);
+      assert.deepEqual(ev.data, { text: 'doors close' });
+      res = await rest.post(`/rooms/${room}/events`, { event: 'announce' }, {});
+      assert.equal(res.status, 401);
+    });
+
+    test('401 without a token, INVALID_TOKEN with a bad one', async () => {
+      let res = await rest.get(`/rooms/${room}/messages`);
+      assert.equal(res.status, 401);
+      assert.equal(res.body.error.code, 'AUTH_REQUIRED');
+      res = await rest.get(`/rooms/${room}/unread`, { token: 'not.a.token' });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.error.code, 'INVALID_TOKEN');
+    });
+
+    test('every REST response matches /ops/openapi.json', async () => {
+      await rest.validateExchanges();
+    });
+  });
+});
