@@ -292,9 +292,10 @@ func TestPostgresUnavailable(t *testing.T) {
 	})
 }
 
-// BenchmarkPostgresAppendParallel: 100 rooms against the real server.
+// BenchmarkPostgresAppendParallel: 100 rooms against the real server, the
+// same shapes as BenchmarkAppendParallel.
 //
-//	HUBD_TEST_DATABASE_URL=... go test ./pkg/msgstore -run '^$' -bench PostgresAppendParallel -benchtime 20000x
+//	HUBD_TEST_DATABASE_URL=... go test ./pkg/msgstore -run '^$' -bench Postgres -benchtime 20000x
 func BenchmarkPostgresAppendParallel(b *testing.B) {
 	dsn := testDSN(b)
 	for _, o := range []storetest.BenchOptions{
@@ -391,4 +392,13 @@ func TestPostgresTwoStores(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, int64(1), list[0].Seq)
+}
+
+// BenchmarkPostgresListNewest50: the history a join sends, from a room of
+// 2,000 messages.
+func BenchmarkPostgresListNewest50(b *testing.B) {
+	dsn := testDSN(b)
+	s := openPostgres(b, dsn, freshSchema(b, dsn))
+	storetest.EnsureHubs(b, s, "bench")
+	storetest.BenchList(b, s, 2000, 50)
 }
