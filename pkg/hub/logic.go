@@ -508,9 +508,10 @@ func recordOrNull(r map[string]any) any {
 // deliver stores msg when persist is set and emits it to `to` (nil: to
 // nobody) once stored, in the room's sequence order. An unpersisted message
 // gets an id and a timestamp but no sequence number and is emitted at once.
-// Only published messages are emitted.
+// A pending message (moderated sender) is always stored, since moderation
+// works on stored messages, and goes to the moderators only.
 func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, to *target, sender string) (*msgstore.Message, error) {
-	if !persist {
+	if !persist && msg.Status != msgstore.StatusPending {
 		id, err := uuid.NewV7()
 		if err != nil {
 			return nil, wrapError(CodeInternal, "message id", err)
@@ -537,9 +538,14 @@ func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, 
 		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
 	}
 	emit := func() {}
-	if to != nil && stored.Status == msgstore.StatusPublished {
+	switch {
+	case stored.Status == msgstore.StatusPublished && to != nil:
 		t := *to
 		emit = func() { h.emitTo(stored, t, sender) }
+	case stored.Status == msgstore.StatusPending:
+		emit = func() {
+			h.emitModerators(stored.RoomID, "hub:pendingMessage", map[string]any{"roomId": stored.RoomID, "message": stored})
+		}
 	}
 	if r := h.room(stored.RoomID); r != nil {
 		r.seq.done(stored.Seq, emit)

@@ -399,3 +399,19 @@ func TestRoomQueue(t *testing.T) {
 	defer l.mu.Unlock()
 	require.Empty(t, l.queues, "idle queues are dropped")
 }
+
+func TestHandledMessageOfModeratedSenderIsPending(t *testing.T) {
+	env := newLogicEnv(t, scripting.Options{Runtimes: 1})
+	for _, op := range []string{"accept", "ephemeral"} {
+		room := "moderated-" + op
+		a := env.actor(room, "u1")
+		a.Permissions.Moderated = true
+		msg, err := env.send(a, `{"op":"`+op+`"}`)
+		require.NoError(t, err)
+		require.Equal(t, msgstore.StatusPending, msg.Status)
+		require.Positive(t, msg.Seq, "%s: a pending message is stored for moderation", op)
+		stored := env.stored(t, room)
+		require.Len(t, stored, 1)
+		require.Equal(t, msgstore.StatusPending, stored[0].Status)
+	}
+}
