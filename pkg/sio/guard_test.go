@@ -11,6 +11,7 @@ import (
 )
 
 type oversizeCall struct {
+	name   string
 	sock   *Socket
 	hasAck bool
 	size   int
@@ -26,20 +27,22 @@ func TestMaxEventBytes(t *testing.T) {
 	}
 	binText := `452-/g,3["bin","` + big + `",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`
 	cases := []struct {
-		name string
-		text string   // packet sent
-		bins [][]byte // attachments sent after it
-		over bool     // expected to hit the cap
-		ack  string   // expected ack sent by the oversize handler
+		name  string
+		text  string   // packet sent
+		bins  [][]byte // attachments sent after it
+		over  bool     // expected to hit the cap
+		event string   // name seen by the oversize handler
+		ack   string   // expected ack sent by the oversize handler
 	}{
 		{name: "under the cap", text: `42/g,["small","a"]`},
 		{name: "exactly the cap", text: pad(limit)},
-		{name: "over by one", text: pad(limit + 1), over: true},
-		{name: "oversize with ack id", text: `42/g,7["big","` + big + `"]`, over: true, ack: `43/g,7[{"code":"MESSAGE_TOO_LARGE"}]`},
+		{name: "over by one", text: pad(limit + 1), over: true, event: "e"},
+		{name: "oversize with ack id", text: `42/g,7["big","` + big + `"]`, over: true, event: "big", ack: `43/g,7[{"code":"MESSAGE_TOO_LARGE"}]`},
 		// Not parsed: an oversize packet is dropped before its JSON is looked at.
-		{name: "oversize invalid JSON is dropped, not fatal", text: `42/g,["big",` + big + `]`, over: true},
-		{name: "binary text part oversize, attachments dropped", text: binText, bins: [][]byte{{1}, {2}}, over: true, ack: `43/g,3[{"code":"MESSAGE_TOO_LARGE"}]`},
-		{name: "binary attachments push it over", text: `451-/g,["bin",{"_placeholder":true,"num":0}]`, bins: [][]byte{make([]byte, 40)}, over: true},
+		{name: "oversize invalid JSON is dropped, not fatal", text: `42/g,["big",` + big + `]`, over: true, event: "big"},
+		{name: "oversize with an escaped name", text: `42/g,["b\"g","` + big + `"]`, over: true},
+		{name: "binary text part oversize, attachments dropped", text: binText, bins: [][]byte{{1}, {2}}, over: true, event: "bin", ack: `43/g,3[{"code":"MESSAGE_TOO_LARGE"}]`},
+		{name: "binary attachments push it over", text: `451-/g,["bin",{"_placeholder":true,"num":0}]`, bins: [][]byte{make([]byte, 40)}, over: true, event: "bin"},
 		{name: "binary under the cap", text: `451-/g,["bin",{"_placeholder":true,"num":0}]`, bins: [][]byte{{9}}},
 	}
 	s, base := startServer(t, Options{})
@@ -48,8 +51,8 @@ func TestMaxEventBytes(t *testing.T) {
 	calls := make(chan oversizeCall, 16)
 	ns.OnEvent(func(_ *Socket, ev *Event) { events <- ev })
 	ns.SetMaxEventBytes(limit, func(so *Socket, ev *Event, size int) {
-		calls <- oversizeCall{sock: so, hasAck: ev.HasAck(), size: size}
-		require.Empty(t, ev.Name)
+		calls <- oversizeCall{name: ev.Name, sock: so, hasAck: ev.HasAck(), size: size}
+		require.Empty(t, ev.Args)
 		if ev.HasAck() {
 			require.NoError(t, ev.Ack(map[string]string{"code": "MESSAGE_TOO_LARGE"}))
 		}
@@ -78,6 +81,7 @@ func TestMaxEventBytes(t *testing.T) {
 					}
 				}
 				require.Equal(t, size, call.size)
+				require.Equal(t, tc.event, call.name)
 				require.Equal(t, sid, call.sock.ID())
 				require.Equal(t, tc.ack != "", call.hasAck)
 				if tc.ack != "" {
@@ -87,7 +91,7 @@ func TestMaxEventBytes(t *testing.T) {
 			require.Equal(t, "marker", recv(t, events).Name)
 		})
 	}
-	require.Equal(t, uint64(5), s.Stats().OversizeEvents)
+	require.Equal(t, uint64(6), s.Stats().OversizeEvents)
 	require.Zero(t, s.Stats().ParseErrors)
 
 	// Removing the cap delivers big events again.
@@ -134,5 +138,24 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	case <-time.After(5 * time.Second):
 		t.Fatal("nothing received")
 		panic("unreachable")
+	}
+}
+
+func TestPeekEventName(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`["hub:send",{}]`, "hub:send"},
+		{` [ "a" ]`, "a"},
+		{`["",1]`, ""},
+		{`["a\"b"]`, ""},
+		{`["` + strings.Repeat("n", 128) + `"]`, strings.Repeat("n", 128)},
+		{`["` + strings.Repeat("n", 129) + `"]`, ""},
+		{`["unterminated`, ""},
+		{`[1,"a"]`, ""},
+		{`{"a":1}`, ""},
+		{``, ""},
+		{"[\"\xff\"]", ""},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, peekEventName([]byte(tc.in)), tc.in)
 	}
 }

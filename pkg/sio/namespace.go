@@ -75,8 +75,10 @@ type eventCap struct {
 // ack id and JSON) plus its binary attachments. The cap is checked on the raw
 // packet before any JSON parsing. An event over the cap is not delivered to
 // OnEvent; onOversize (may be nil) is called instead, on the socket's read
-// goroutine, with an Event whose Name and Args are empty but whose HasAck and
-// Ack work, so the client's ack callback can be answered with an error. The
+// goroutine, with an Event whose Args are empty but whose HasAck and Ack
+// work, so the client's ack callback can be answered with an error. Its Name
+// is the event name when it is a plain string (no escapes, at most 128
+// bytes) at the start of the packet, else "". The
 // connection stays open: this is an application limit, unlike
 // Options.MaxPayload. limit <= 0 removes the cap.
 func (n *Namespace) SetMaxEventBytes(limit int, onOversize func(s *Socket, ev *Event, size int)) {

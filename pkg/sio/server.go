@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -308,8 +309,41 @@ func (cl *client) eventCap(nsp string) (*Socket, *eventCap) {
 func (cl *client) oversize(sock *Socket, c *eventCap, p *Packet, size int) {
 	cl.s.engine.stats.oversizeEvents.Add(1)
 	if c.onOversize != nil {
-		c.onOversize(sock, &Event{sock: sock, id: p.ID}, size)
+		c.onOversize(sock, &Event{Name: peekEventName(p.Data), sock: sock, id: p.ID}, size)
 	}
+}
+
+// peekEventName returns the event name at the start of an unparsed event
+// payload when it is a plain JSON string (no escapes) of at most 128 bytes,
+// else "". It does not validate the rest of the payload.
+func peekEventName(d []byte) string {
+	i := 0
+	for i < len(d) && isSpace(d[i]) {
+		i++
+	}
+	if i >= len(d) || d[i] != '[' {
+		return ""
+	}
+	i++
+	for i < len(d) && isSpace(d[i]) {
+		i++
+	}
+	if i >= len(d) || d[i] != '"' {
+		return ""
+	}
+	i++
+	for j := i; j < len(d) && j-i <= 128; j++ {
+		switch c := d[j]; {
+		case c == '"':
+			if !utf8.Valid(d[i:j]) {
+				return ""
+			}
+			return string(d[i:j])
+		case c == '\\' || c < 0x20:
+			return ""
+		}
+	}
+	return ""
 }
 
 func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) error {
