@@ -80,6 +80,7 @@ type RedisAdapter struct {
 	published, publishErrors, publishDropped atomic.Uint64
 	received, deliveryDropped, decodeErrors  atomic.Uint64
 	reconnects                               atomic.Uint64
+	dropLog, deliverLog, errLog              atomic.Int64 // last warning, unix ns
 }
 
 type redisSub struct{ fn func(*BroadcastMessage) }
@@ -176,15 +177,25 @@ func (a *RedisAdapter) Publish(m *BroadcastMessage) error {
 		return nil
 	default:
 		a.publishDropped.Add(1)
+		a.logEvery(&a.dropLog, "publish queue full: broadcasts not published", zap.Uint64("dropped_total", a.publishDropped.Load()))
 		return ErrPublishQueueFull
 	}
+}
+
+// logEvery logs a warning at most every 5 s per slot.
+func (a *RedisAdapter) logEvery(last *atomic.Int64, msg string, fields ...zap.Field) {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	if now-prev < int64(5*time.Second) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	a.log.Warn(msg, fields...)
 }
 
 func (a *RedisAdapter) publishLoop() {
 	client := a.opts.Client
 	batch := make([]pubItem, 0, a.opts.PublishBatch)
 	cmds := make(rueidis.Commands, 0, a.opts.PublishBatch)
-	lastLog := time.Time{}
 	for {
 		select {
 		case it := <-a.pubq:
@@ -221,10 +232,7 @@ func (a *RedisAdapter) publishLoop() {
 			if a.ctx.Err() != nil {
 				return
 			}
-			if time.Since(lastLog) > 5*time.Second {
-				lastLog = time.Now()
-				a.log.Warn("publish broadcasts", zap.Int("failed", failed), zap.Error(firstErr))
-			}
+			a.logEvery(&a.errLog, "publish broadcasts", zap.Int("failed", failed), zap.Error(firstErr))
 		}
 	}
 }
@@ -311,6 +319,7 @@ func (a *RedisAdapter) session() error {
 			case a.deliver <- m:
 			default:
 				a.deliveryDropped.Add(1)
+				a.logEvery(&a.deliverLog, "delivery queue full: remote broadcasts dropped", zap.Uint64("dropped_total", a.deliveryDropped.Load()))
 			}
 		},
 		OnSubscription: func(s rueidis.PubSubSubscription) {
