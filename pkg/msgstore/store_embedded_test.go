@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/msgstore/storetest"
@@ -102,4 +103,39 @@ func BenchmarkAppendSerial(b *testing.B) {
 func BenchmarkListNewest50(b *testing.B) {
 	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))
 	storetest.BenchList(b, s, 2000, 50)
+}
+
+// TestEmbeddedOpensOlderLayout: a file whose hubs predate the receipt,
+// moderation and room settings buckets gets them on open.
+func TestEmbeddedOpensOlderLayout(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "messages.db")
+	s := openEmbedded(t, path)
+	m, _, err := s.Append(ctx, &msgstore.Message{HubName: "chat", RoomID: "r1", SenderID: "alice", MessageType: "text", Content: json.RawMessage(`{"text":"old"}`)})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		hb := tx.Bucket([]byte("hubs")).Bucket([]byte("chat"))
+		for _, name := range []string{"delivered", "moderation", "roomsettings"} {
+			if err := hb.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, db.Close())
+
+	s = openEmbedded(t, path)
+	got, err := s.Get(ctx, "chat", m.ID)
+	require.NoError(t, err)
+	require.Equal(t, m, got)
+	require.NoError(t, s.SetDelivered(ctx, "chat", "r1", "bob", m.ID, time.Now()))
+	require.NoError(t, s.SetModeration(ctx, &msgstore.Moderation{HubName: "chat", RoomID: "r1", UserID: "bob", Silenced: true}))
+	require.NoError(t, s.SetRoomSettings(ctx, "chat", "r1", json.RawMessage(`{"a":1}`)))
+	list, err := s.ListModeration(ctx, "chat", "r1")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
 }
