@@ -77,6 +77,7 @@ func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json
 	if err != nil {
 		return nil, err
 	}
+	h.dataEvent(OpUpdated, out)
 	if out.Status == msgstore.StatusPublished {
 		h.emitRoom(out.RoomID, "hub:messageEdited", map[string]any{"roomId": out.RoomID, "message": out})
 	}
@@ -101,6 +102,7 @@ func (h *Hub) DeleteMessage(ctx context.Context, a *Actor, id string) (*msgstore
 	if err != nil {
 		return nil, err
 	}
+	h.dataEvent(OpDeleted, out)
 	if wasPublished {
 		h.emitRoom(out.RoomID, "hub:messageDeleted", map[string]any{
 			"roomId": out.RoomID, "messageId": out.ID, "deletedBy": a.UserID(),
@@ -162,6 +164,7 @@ func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.
 	if err != nil {
 		return nil, err
 	}
+	h.dataEvent(OpUpdated, out)
 	h.emitRoom(out.RoomID, "hub:reaction", map[string]any{
 		"roomId": out.RoomID, "messageId": out.ID, "reaction": out.Reaction, "userId": a.UserID(), "emoji": emoji,
 	})

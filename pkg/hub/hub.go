@@ -34,6 +34,8 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.
 	Wheel *timerwheel.Wheel
+	// DataEvents receives committed message changes (nil: none).
+	DataEvents DataEvents
 	// Cache holds authorization decisions for authCacheTTL; nil disables.
 	Cache authz.Cache
 	// Sessions resolves a verified token to its session (claims, a Redis

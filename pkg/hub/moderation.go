@@ -152,6 +152,7 @@ func (h *Hub) Approve(ctx context.Context, a *Actor, id string) (*msgstore.Messa
 	if err != nil {
 		return nil, err
 	}
+	h.dataEvent(OpUpdated, out)
 	h.broadcastMessage(out)
 	return out, nil
 }
@@ -171,6 +172,7 @@ func (h *Hub) Reject(ctx context.Context, a *Actor, id, reason string) (*msgstor
 	if err != nil {
 		return nil, err
 	}
+	h.dataEvent(OpUpdated, out)
 	h.emitUser(out.RoomID, out.SenderID, "hub:messageRejected", map[string]any{
 		"roomId": out.RoomID, "messageId": out.ID, "reason": reason, "message": out,
 	})

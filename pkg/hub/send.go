@@ -149,6 +149,7 @@ func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Mes
 	if mt := h.deps.Metrics; mt != nil {
 		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
 	}
+	h.dataEvent(OpCreated, stored)
 	emit := func() {}
 	switch stored.Status {
 	case msgstore.StatusPublished:

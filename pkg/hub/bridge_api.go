@@ -1,0 +1,124 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// DataEvents receives the hub's message data events after each committed
+// write, so that other services see chat traffic (the Kafka bridge
+// publishes them). Implementations must not block for long.
+type DataEvents interface {
+	MessageEvent(ctx context.Context, h *spec.Hub, op string, m *msgstore.Message)
+}
+
+// Data event operations.
+const (
+	OpCreated = "created"
+	OpUpdated = "updated"
+	OpDeleted = "deleted"
+)
+
+// dataEvent hands a committed message change to the configured sink.
+func (h *Hub) dataEvent(op string, m *msgstore.Message) {
+	if h.deps.DataEvents == nil || m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	h.deps.DataEvents.MessageEvent(ctx, h.Spec(), op, m)
+}
+
+// BridgeEvent emits an event from a backend (a Kafka data event or a
+// kafkaEvents entry) to every reader of a room on this node.
+func (h *Hub) BridgeEvent(roomID, event string, payload any) {
+	h.emitRoom(roomID, event, payload)
+}
+
+// SystemMessage stores and broadcasts a system message in a room when the
+// hub enables the system type; otherwise it does nothing and returns nil.
+func (h *Hub) SystemMessage(ctx context.Context, roomID, action string, data any) (*msgstore.Message, error) {
+	if !h.Spec().MessageTypeEnabled(string(spec.MessageSystem)) {
+		return nil, nil
+	}
+	content, err := json.Marshal(map[string]any{"systemAction": action, "systemData": data})
+	if err != nil {
+		return nil, wrapError(CodeInternal, "encode system message", err)
+	}
+	return h.publish(ctx, &msgstore.Message{
+		HubName: h.name, RoomID: roomID, SenderID: SystemSender,
+		MessageType: string(spec.MessageSystem), Content: content, Status: msgstore.StatusPublished,
+	})
+}
+
+// CloseRoom ends a room's sessions on this node: every member's sockets
+// get event (hub:roomClosed) and leave the room.
+func (h *Hub) CloseRoom(roomID string, payload any) {
+	r := h.room(roomID)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	users := make([]string, 0, len(r.members))
+	for uid := range r.members {
+		users = append(users, uid)
+	}
+	r.mu.Unlock()
+	for _, uid := range users {
+		h.removeUser(roomID, uid, "hub:roomClosed", payload)
+	}
+}
+
+// RoomMembers lists the users joined to a room on this node.
+func (h *Hub) RoomMembers(roomID string) []string {
+	r := h.room(roomID)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.members))
+	for uid := range r.members {
+		out = append(out, uid)
+	}
+	return out
+}
+
+// Reauthorize runs the layered authorization again for a user joined to a
+// room (a membership record changed) and removes their sockets with
+// event when they are no longer authorized. It bypasses the auth cache.
+// It reports whether the user was removed.
+func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, payload any) bool {
+	socks := h.socketsOf(roomID, userID)
+	if len(socks) == 0 {
+		return false
+	}
+	c := clientOf(socks[0])
+	if c == nil {
+		return false
+	}
+	sess := c.session()
+	if h.deps.Cache != nil {
+		// The cache has no per-user delete; a generation bump is cheap and
+		// keeps a removed member from rejoining on a stale grant.
+		_ = h.deps.Cache.InvalidateHub(ctx, h.name)
+	}
+	_, err := h.authorizer().Authorize(ctx, h.Definition().Policy, sess, roomID)
+	if err == nil {
+		return false
+	}
+	var d *authz.Denied
+	if !errors.As(err, &d) || d.Code == authz.CodeUnavailable {
+		h.log.Warn("reauthorization failed; member kept", zap.Error(err))
+		return false
+	}
+	h.removeUser(roomID, userID, event, payload)
+	return true
+}
