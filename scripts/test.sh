@@ -208,7 +208,7 @@ e2e_tests() {
 
 # Suites that run a second time with the PostgreSQL message store: the same
 # hubs must behave the same on both stores.
-E2E_PG_SUITES=(messages history ops)
+E2E_PG_SUITES=(messages history ops moderation)
 
 e2e_postgres() {
   local files=() s
