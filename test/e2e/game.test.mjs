@@ -46,6 +46,13 @@ async function assembleDirs() {
   await cp(path.join(LOGIC, 'hubs'), hubs, { recursive: true });
   await cp(path.join(CONFIGS, 'records'), records, { recursive: true });
   await cp(path.join(LOGIC, 'records'), records, { recursive: true });
+  // One more game for the concurrency test, played by u5 and u6.
+  const games = JSON.parse(await readFile(path.join(CONFIGS, 'records', 'game.json'), 'utf8'));
+  games.push({ id: 'game4', title: 'Race', status: 'open', isPublic: true });
+  await writeFile(path.join(records, 'game.json'), JSON.stringify(games));
+  const players = JSON.parse(await readFile(path.join(CONFIGS, 'records', 'gamePlayer.json'), 'utf8'));
+  players.push({ id: 'gp-race-1', gameId: 'game4', userId: 'u5' }, { id: 'gp-race-2', gameId: 'game4', userId: 'u6' });
+  await writeFile(path.join(records, 'gamePlayer.json'), JSON.stringify(players));
   const rules = await readFile(path.join(CONFIGS, 'lib', 'tictactoe.js'), 'utf8');
   const fastRules = rules.replace('var TURN_TIMEOUT_MS = 30000;', `var TURN_TIMEOUT_MS = ${TURN_TIMEOUT_MS};`);
   assert.notEqual(fastRules, rules, 'configs/lib/tictactoe.js has the 30s turn timeout');
@@ -183,6 +190,34 @@ describe('tic-tac-toe (configs/hubs/game.yaml)', () => {
       hist.messages.map((m) => m.messageType),
       ['move', 'move', 'move', 'move', 'move', 'system'],
     );
+    for (const s of [x, o, watcher]) s.disconnect();
+  });
+
+  test('concurrent moves of both players are processed strictly in order', async () => {
+    const room = 'game4';
+    const { s: x } = await joinRoom(GAME, 'u5', room);
+    const { s: o } = await joinRoom(GAME, 'u6', room);
+    const { s: watcher } = await joinRoom(GAME, 'race-watcher', room);
+    assert.equal((await move(x, room, 0)).ok, true);
+    // Both fire their moves at once, without waiting for acks.
+    const [oAcks, xAcks] = await Promise.all([
+      Promise.all([1, 2, 3].map((c) => move(o, room, c))),
+      Promise.all([4, 5, 6].map((c) => move(x, room, c))),
+    ]);
+    const accepted = [...oAcks, ...xAcks].filter((k) => k.ok);
+    for (const k of [...oAcks, ...xAcks].filter((k) => !k.ok)) assert.equal(k.error.code, 'REJECTED');
+    await emitWithAck(watcher, 'hub:requestState', { roomId: room });
+    const st = await waitForEvent(watcher, 'hub:state', (d) => d.roomId === room && d.state.moves === accepted.length + 1);
+    const moves = arrived(watcher, room, (m) => m.messageType === 'move').map((d) => d.message);
+    assert.equal(moves.length, accepted.length + 1);
+    // Accepted moves alternate between the players, as the handler saw them.
+    moves.forEach((m, i) => assert.equal(m.senderId, i % 2 === 0 ? 'u5' : 'u6', JSON.stringify(moves)));
+    const board = Array(9).fill(null);
+    moves.forEach((m, i) => {
+      board[m.content.cell] = i % 2 === 0 ? 'X' : 'O';
+    });
+    assert.deepEqual(st.state.board, board);
+    for (let i = 1; i < moves.length; i++) assert.ok(moves[i].seq > moves[i - 1].seq);
     for (const s of [x, o, watcher]) s.disconnect();
   });
 
