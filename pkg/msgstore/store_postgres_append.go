@@ -290,16 +290,26 @@ func (p *Postgres) appendBatch(ctx context.Context, ops []*pgAppendOp) error {
 		leaders[k] = op
 		locks = append(locks, lockKey(k.table, k.sender, k.cmid))
 	}
+	// One statement per table, whatever description of it each op saw: an
+	// EnsureSchema during the batch may have replaced it. Columns are only
+	// ever added, so the description with the most columns covers all ops.
+	latest := map[string]*pgTable{}
+	for _, op := range ops {
+		if cur := latest[op.t.dataObject]; cur == nil || len(op.t.cols) > len(cur.cols) {
+			latest[op.t.dataObject] = op.t
+		}
+	}
 	byTable := map[*pgTable][]*pgAppendOp{}
 	var tables []*pgTable
 	for _, op := range ops {
 		if op.leader != nil {
 			continue
 		}
-		if byTable[op.t] == nil {
-			tables = append(tables, op.t)
+		t := latest[op.t.dataObject]
+		if byTable[t] == nil {
+			tables = append(tables, t)
 		}
-		byTable[op.t] = append(byTable[op.t], op)
+		byTable[t] = append(byTable[t], op)
 	}
 	slices.SortFunc(tables, func(a, b *pgTable) int { return strings.Compare(a.dataObject, b.dataObject) })
 
