@@ -402,3 +402,59 @@ func BenchmarkPostgresListNewest50(b *testing.B) {
 	storetest.EnsureHubs(b, s, "bench")
 	storetest.BenchList(b, s, 2000, 50)
 }
+
+// TestPostgresMigrateWhileAppending: a reload that adds a type and a column
+// while appends run loses none of them and leaves no gap.
+func TestPostgresMigrateWhileAppending(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	s := openPostgres(t, dsn, freshSchema(t, dsn))
+	text := spec.MessageText
+	require.NoError(t, s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text}, nil, false, false, false)))
+
+	const writers, each = 4, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			for range each {
+				m := typedMsg("chat", "text")
+				m.SenderID = fmt.Sprintf("w%d", w)
+				if _, _, err := s.Append(ctx, m); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		errs <- s.EnsureSchema(ctx, hubSpec("chat", "", []spec.HubMessageType{text, spec.MessageImage}, nil, true, true, true))
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	list, err := s.List(ctx, "chat", "r1", msgstore.Query{})
+	require.NoError(t, err)
+	got := make([]int64, 0, len(list))
+	for _, m := range list {
+		got = append(got, m.Seq)
+	}
+	want := make([]int64, writers*each)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	require.Equal(t, want, got)
+
+	fwd := true
+	m := typedMsg("chat", "image")
+	m.Reaction, m.ReplyTo, m.Forwarded = json.RawMessage(`[]`), json.RawMessage(`{"id":"x"}`), &fwd
+	stored, _, err := s.Append(ctx, m)
+	require.NoError(t, err)
+	again, err := s.Get(ctx, "chat", stored.ID)
+	require.NoError(t, err)
+	require.Equal(t, stored, again)
+	require.JSONEq(t, `{"id":"x"}`, string(again.ReplyTo))
+	require.True(t, *again.Forwarded)
+}
