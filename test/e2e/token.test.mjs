@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { disconnectAll, emitWithAck, TRANSPORT_NAMES, waitForDisconnect, waitForEvent } from './lib/harness.mjs';
+import {
+  connect,
+  disconnectAll,
+  emitWithAck,
+  makeToken,
+  TRANSPORT_NAMES,
+  waitForDisconnect,
+  waitForEvent,
+} from './lib/harness.mjs';
 import { connectAs, FROOMS, joinAs, refusedWith, sendText, startFeatures, tokenOf } from './lib/features.mjs';
 
 let hubd;
@@ -84,4 +92,19 @@ test('the warning comes 30 s before exp, not at once', async () => {
   assert.ok(at < due + 2000, `warned ${at - due}ms late`);
   const ack = await emitWithAck(s, 'hub:refreshToken', { token: tokenOf('carol') });
   assert.equal(ack.ok, true);
+});
+
+test('a token past exp (within the verifier leeway) never gets a working session', async () => {
+  // The verifier accepts exp up to its leeway (60 s) late, but the session
+  // ends at exp: the socket is refused or disconnected at once.
+  const token = makeToken({ userId: 'late0000-0000-4000-8000-000000000010', roleId: 'user' }, { ttlSeconds: -10 });
+  let s;
+  try {
+    s = await connect(hubd.url, '/hub/ops', { token });
+  } catch (err) {
+    assert.equal(err.message, 'Invalid token');
+    return;
+  }
+  await waitForDisconnect(s, 5000);
+  assert.ok(s.received.some((e) => e.name === 'hub:error' && e.data.code === 'INVALID_TOKEN'));
 });
