@@ -31,9 +31,9 @@ type pgAppendOp struct {
 }
 
 // pgAppender group-commits appends: each of its writers takes every append
-// queued when it starts a transaction (up to MaxBatch) and stores them with
-// a handful of set-based statements, so concurrent appends share the round
-// trips and the commit's WAL flush.
+// queued when it starts a transaction (up to MaxBatch, lingering briefly
+// after a busy one) and stores them with one or two pipelined round trips
+// (see appendBatch), so concurrent appends share the commit's WAL flush.
 type pgAppender struct {
 	p   *Postgres
 	ops chan *pgAppendOp
