@@ -32,7 +32,13 @@ type logicEnv struct {
 
 func newLogicEnv(t testing.TB, opts scripting.Options) *logicEnv {
 	t.Helper()
-	hs, err := spec.LoadFile("testdata/logic/hub.yaml", spec.LoadOptions{CompileScript: func(src string) error {
+	return newLogicEnvFrom(t, "testdata/logic/hub.yaml", opts)
+}
+
+// newLogicEnvFrom is newLogicEnv with another hub spec (same lib).
+func newLogicEnvFrom(t testing.TB, specFile string, opts scripting.Options) *logicEnv {
+	t.Helper()
+	hs, err := spec.LoadFile(specFile, spec.LoadOptions{CompileScript: func(src string) error {
 		_, err := scripting.Compile(src)
 		return err
 	}})
