@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/records"
 )
 
@@ -94,7 +95,7 @@ func (e *connectError) Error() string  { return e.msg }
 func (e *connectError) ErrorData() any { return map[string]string{"code": e.code} }
 
 // unavailableErrors are the sentinels backends wrap when they are down.
-var unavailableErrors = []error{records.ErrUnavailable}
+var unavailableErrors = []error{records.ErrUnavailable, msgstore.ErrUnavailable, authz.ErrSessionUnavailable}
 
 // isUnavailable reports whether err says a backend is down.
 func isUnavailable(err error) bool {

@@ -101,6 +101,7 @@ type Hub struct {
 	userRooms map[string]int         // userID -> number of rooms joined
 	offline   map[string]*time.Timer // pending hub:offline by presenceKey
 	closed    bool
+	stop      chan struct{} // closed by Close: ends the idle loop
 }
 
 // New starts a hub for def. The namespace is named /hub/<name>; aliases
@@ -129,6 +130,9 @@ func New(def *Definition, deps Deps) *Hub {
 	}
 	h.def.Store(def)
 	h.auth = &authz.Authorizer{Records: deps.Records, Scripts: def.Scripts}
+	h.applyGuardrails(def)
+	h.stop = make(chan struct{})
+	go h.idleLoop(h.stop)
 	h.ns.OnConnect(h.onConnect)
 	h.ns.OnEvent(h.onEvent)
 	h.ns.OnDisconnect(h.onDisconnect)
@@ -148,6 +152,7 @@ func (h *Hub) Definition() *Definition { return h.def.Load() }
 // Members keep the permissions they joined with until they rejoin.
 func (h *Hub) Update(def *Definition) {
 	h.def.Store(def)
+	h.applyGuardrails(def)
 	h.mu.Lock()
 	h.auth = &authz.Authorizer{Records: h.deps.Records, Scripts: def.Scripts}
 	h.mu.Unlock()
@@ -156,8 +161,12 @@ func (h *Hub) Update(def *Definition) {
 // Close disconnects every socket of the hub (the hub was removed).
 func (h *Hub) Close(reason string) {
 	h.mu.Lock()
+	already := h.closed
 	h.closed = true
 	h.mu.Unlock()
+	if !already {
+		close(h.stop)
+	}
 	h.ns.DisconnectAll(reason)
 }
 

@@ -106,7 +106,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	loaded, err := Load(cfg, zap.NewNop())
+	loaded, err := Load(cfg, zap.NewNop(), HostServices{})
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintln(stderr, line)

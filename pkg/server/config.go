@@ -97,6 +97,21 @@ type AuthConfig struct {
 	Audience       string        `koanf:"audience"`
 	Leeway         time.Duration `koanf:"leeway"`
 	MaxTokenBytes  int           `koanf:"maxTokenBytes"`
+	// CacheMaxEntries bounds the in-memory auth cache (without Redis).
+	CacheMaxEntries int           `koanf:"cacheMaxEntries"`
+	Session         SessionConfig `koanf:"session"`
+}
+
+// SessionConfig selects how a verified token becomes a session.
+type SessionConfig struct {
+	// Resolver is "claims" (the token's claims), "redis" (a session record
+	// under RedisKey, e.g. "session:{sessionId}") or "introspection" (an
+	// HTTP endpoint called with the bearer token).
+	Resolver            string        `koanf:"resolver"`
+	RedisKey            string        `koanf:"redisKey"`
+	IntrospectionURL    string        `koanf:"introspectionURL"`
+	IntrospectionMethod string        `koanf:"introspectionMethod"`
+	TTL                 time.Duration `koanf:"ttl"`
 }
 
 // SocketIOConfig configures the Socket.IO endpoint.
@@ -113,6 +128,11 @@ type SocketIOConfig struct {
 type ScriptingConfig struct {
 	Runtimes    int           `koanf:"runtimes"`
 	CallTimeout time.Duration `koanf:"callTimeout"`
+	// HTTPAllow lists the hosts scripts may call with http.get/post.
+	HTTPAllow   []string      `koanf:"httpAllow"`
+	HTTPTimeout time.Duration `koanf:"httpTimeout"`
+	// SQL enables sql.query (read-only) on postgres.dsn.
+	SQL bool `koanf:"sql"`
 }
 
 // DefaultConfig returns the defaults: the embedded backends under ./data
@@ -131,12 +151,13 @@ func DefaultConfig() Config {
 		Postgres:        PostgresConfig{Schema: "public", MaxConns: 16},
 		Redis:           RedisConfig{Prefix: "hubd:"},
 		Log:             LogConfig{Level: "info", Format: "console"},
-		Auth:            AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192},
+		Auth: AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192, CacheMaxEntries: 100_000,
+			Session: SessionConfig{Resolver: "claims", TTL: time.Minute}},
 		SocketIO: SocketIOConfig{
 			Path: "/socket.io/", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second,
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
 		},
-		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond},
+		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second},
 	}
 }
 

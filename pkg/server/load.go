@@ -38,7 +38,7 @@ func reservedNames(socketPath string) []string {
 // Load reads, validates and compiles the hub directory and the service
 // library. It is the whole reload path short of the swap, and what
 // `hubd check` runs. Errors list every problem found.
-func Load(cfg Config, log *zap.Logger) (*Loaded, error) {
+func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
 	specs, err := spec.LoadDir(cfg.Hubs, spec.LoadOptions{
 		CompileScript: func(src string) error {
 			_, err := scripting.Compile(src)
@@ -54,6 +54,10 @@ func Load(cfg Config, log *zap.Logger) (*Loaded, error) {
 		Runtimes:    cfg.Scripting.Runtimes,
 		CallTimeout: cfg.Scripting.CallTimeout,
 		Logger:      log,
+		KV:          hosts.KV,
+		SQL:         hosts.SQL,
+		HTTPAllow:   hosts.HTTPAllow,
+		HTTPTimeout: hosts.HTTPTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load service library %s: %w", cfg.Lib, err)

@@ -41,6 +41,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	sio      *sio.Server
 	back     *backends
+	shared   *sharedServices
 	verifier *authz.Verifier
 	wheel    *timerwheel.Wheel // scheduled actions of every hub
 	handler  http.Handler
@@ -79,8 +80,26 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if s.back, err = openBackends(context.Background(), cfg, log); err != nil {
 		return nil, err
 	}
+	if s.shared, err = openShared(context.Background(), cfg, log); err != nil {
+		s.back.close()
+		return nil, err
+	}
 
+	var adapter sio.Adapter
+	if s.shared.redis != nil {
+		ra, err := sio.NewRedisAdapter(sio.RedisAdapterOptions{
+			Client: s.shared.redis, Prefix: cfg.Redis.Prefix + "sio:", Logger: log.Named("sio"),
+		})
+		if err != nil {
+			s.shared.close()
+			s.back.close()
+			return nil, fmt.Errorf("redis adapter: %w", err)
+		}
+		adapter = ra
+		s.shared.closers = append(s.shared.closers, func() { _ = ra.Close() })
+	}
 	s.sio = sio.NewServer(sio.Options{
+		Adapter: adapter,
 		Path: cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
 		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
@@ -89,6 +108,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 
 	loaded, err := s.load()
 	if err != nil {
+		s.shared.close()
 		s.back.close()
 		return nil, err
 	}
@@ -102,6 +122,7 @@ func (s *Server) deps() hub.Deps {
 	return hub.Deps{
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
 		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel,
+		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
 	}
 }
 
@@ -115,12 +136,24 @@ func (s *Server) swap(l *Loaded) {
 	for name, def := range l.Defs {
 		if old != nil {
 			if h, ok := old.hubs[name]; ok {
+				if h.Spec().Hash != def.Spec.Hash {
+					// Roles or rules may have changed: cached grants go.
+					ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+					if err := h.InvalidateAuthCache(ctx); err != nil {
+						s.log.Warn("invalidate auth cache", zap.String("hub", name), zap.Error(err))
+					}
+					cancel()
+				}
 				h.Update(def)
 				next.hubs[name] = h
 				continue
 			}
 		}
-		next.hubs[name] = hub.New(def, s.deps())
+		h := hub.New(def, s.deps())
+		if err := s.sio.Attach(h.Namespace()); err != nil {
+			s.log.Warn("attach hub to the cluster adapter", zap.String("hub", name), zap.Error(err))
+		}
+		next.hubs[name] = h
 	}
 	s.reg.Store(next)
 	s.metrics.HubsLoaded.Set(float64(len(next.hubs)))
@@ -130,6 +163,7 @@ func (s *Server) swap(l *Loaded) {
 	for name, h := range old.hubs {
 		if _, ok := next.hubs[name]; !ok {
 			h.Close("hub removed")
+			s.sio.Detach(h.Namespace())
 		}
 	}
 	// Calls already running on the old engine finish first.
@@ -166,7 +200,7 @@ func (s *Server) Reload() error {
 // directory, then create or migrate each hub's message schema when the
 // store has one. Any error leaves everything as it was.
 func (s *Server) load() (*Loaded, error) {
-	loaded, err := Load(s.cfg, s.log)
+	loaded, err := Load(s.cfg, s.log, s.shared.hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopWheel()
 	<-wheelDone
+	s.shared.close()
 	s.back.close()
 	if reg := s.reg.Load(); reg != nil {
 		reg.scripts.Close()

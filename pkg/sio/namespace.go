@@ -147,6 +147,17 @@ func (n *Namespace) SocketsIn(room string) []*Socket {
 	return out
 }
 
+// Sockets lists the sockets connected to the namespace on this node.
+func (n *Namespace) Sockets() []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for s := range n.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
 // SocketCount is the number of sockets connected to the namespace.
 func (n *Namespace) SocketCount() int {
 	n.mu.RLock()

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/ratelimit"
+	"github.com/hubd/hubd/pkg/scripting"
+)
+
+// sharedServices are the services every hub uses and that outlive
+// reloads: the Redis client, the auth cache, the session resolver, the
+// rate limiter and the host services of scripts.
+type sharedServices struct {
+	redis    rueidis.Client // nil without redis.addr
+	cache    authz.Cache
+	sessions hub.SessionResolver
+	limiter  ratelimit.Limiter
+	hosts    HostServices
+	closers  []func()
+}
+
+// HostServices are the backends MScript host functions use (kv, sql,
+// http); they survive reloads.
+type HostServices struct {
+	KV          scripting.KV
+	SQL         scripting.SQLDB
+	HTTPAllow   []string
+	HTTPTimeout time.Duration
+}
+
+func (s *sharedServices) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// openShared connects to Redis when configured and builds the shared
+// services, with embedded defaults for what is not configured.
+func openShared(ctx context.Context, cfg Config, log *zap.Logger) (*sharedServices, error) {
+	sh := &sharedServices{}
+	fail := func(err error) (*sharedServices, error) {
+		sh.close()
+		return nil, err
+	}
+	if cfg.Redis.Addr != "" {
+		c, err := rueidis.NewClient(rueidis.ClientOption{
+			InitAddress: []string{cfg.Redis.Addr}, Username: cfg.Redis.Username, Password: cfg.Redis.Password,
+			SelectDB: cfg.Redis.DB, DisableCache: true,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err))
+		}
+		sh.redis = c
+		sh.closers = append(sh.closers, c.Close)
+		log.Info("redis connected", zap.String("addr", cfg.Redis.Addr))
+	}
+
+	if sh.redis != nil {
+		sh.cache = authz.NewRedisCache(sh.redis, cfg.Redis.Prefix)
+		sh.limiter = ratelimit.NewRedis(sh.redis, cfg.Redis.Prefix)
+		sh.hosts.KV = scripting.NewRedisKV(sh.redis, cfg.Redis.Prefix+"kv:")
+	} else {
+		sh.cache = authz.NewMemoryCache(cfg.Auth.CacheMaxEntries)
+		sh.limiter = ratelimit.NewLocal()
+		sh.hosts.KV = scripting.NewMemoryKV()
+	}
+
+	switch sc := cfg.Auth.Session; sc.Resolver {
+	case "", "claims":
+	case "redis":
+		if sh.redis == nil {
+			return fail(fmt.Errorf("auth.session.resolver: redis needs redis.addr"))
+		}
+		r, err := authz.NewRedisSessionResolver(sh.redis, sc.RedisKey, sc.TTL)
+		if err != nil {
+			return fail(fmt.Errorf("auth.session: %w", err))
+		}
+		sh.sessions = r
+	case "introspection":
+		if sc.IntrospectionURL == "" {
+			return fail(fmt.Errorf("auth.session.resolver: introspection needs auth.session.introspectionURL"))
+		}
+		sh.sessions = &authz.IntrospectionResolver{URL: sc.IntrospectionURL, Method: sc.IntrospectionMethod, TTL: sc.TTL}
+	default:
+		return fail(fmt.Errorf("auth.session.resolver: %q is not claims, redis or introspection", sc.Resolver))
+	}
+
+	sh.hosts.HTTPAllow = cfg.Scripting.HTTPAllow
+	sh.hosts.HTTPTimeout = cfg.Scripting.HTTPTimeout
+	if cfg.Scripting.SQL && cfg.Postgres.DSN != "" {
+		pcfg, err := pgxpool.ParseConfig(cfg.Postgres.DSN)
+		if err != nil {
+			return fail(fmt.Errorf("scripting.sql: postgres.dsn: %w", err))
+		}
+		pcfg.MaxConns = 4
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+		if err != nil {
+			return fail(fmt.Errorf("scripting.sql: %w", err))
+		}
+		sh.hosts.SQL = pool
+		sh.closers = append(sh.closers, pool.Close)
+	}
+	return sh, nil
+}
