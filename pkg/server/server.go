@@ -100,7 +100,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
-		Path: cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
+		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
 		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
 	})
