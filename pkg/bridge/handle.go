@@ -1,0 +1,261 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// Events emitted to rooms by the auto-bridge.
+const (
+	EventRoomUpdated  = "hub:roomUpdated"
+	EventRoomClosed   = "hub:roomClosed"
+	EventMemberJoined = "hub:memberJoined"
+	EventMemberLeft   = "hub:memberLeft"
+)
+
+// Reasons a room is closed (payload field "reason").
+const (
+	CloseDeleted    = "deleted"
+	CloseInactive   = "inactive"
+	CloseIneligible = "ineligible"
+)
+
+// handle delivers one record to every hub that consumes its topic. It never
+// fails: a record that cannot be used is logged, counted and skipped so the
+// partition moves on.
+func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record) {
+	rts := r.topics[rec.Topic]
+	if len(rts) == 0 {
+		return // a topic dropped by a reload while its records were in flight
+	}
+	log := b.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	var doc map[string]any // data events: decoded once for every hub
+	var docErr error
+	decoded := false
+	for _, rt := range rts {
+		octx, cancel := context.WithTimeout(ctx, b.opts.OpTimeout)
+		var res string
+		if rt.kind == KindKafkaEvent {
+			res = b.kafkaEvent(octx, rt, rec.Value, log)
+		} else {
+			if !decoded {
+				doc, docErr = decodeObject(rec.Value)
+				decoded = true
+			}
+			switch {
+			case docErr != nil:
+				log.Warn("malformed data event skipped", zap.String("hub", rt.target.Name()), zap.Error(docErr))
+				res = ResultMalformed
+			case rt.kind == KindRoom:
+				res = b.roomEvent(octx, rt, doc, log)
+			default:
+				res = b.memberEvent(octx, rt, doc, log)
+			}
+		}
+		cancel()
+		b.opts.Observer("in", rt.kind, res)
+	}
+}
+
+// dataEventError is a data event payload that is not a JSON object.
+type dataEventError struct{ err error }
+
+func (e *dataEventError) Error() string { return "data event is not a JSON object: " + e.err.Error() }
+func (e *dataEventError) Unwrap() error { return e.err }
+
+func decodeObject(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, &dataEventError{err: err}
+	}
+	if m == nil {
+		return nil, &dataEventError{err: errNull}
+	}
+	return m, nil
+}
+
+var errNull = errors.New("null")
+
+// unwrap finds the record of a data event: `{ old_<object>, <object> }` or
+// `{ <object> }` give the record under the object name, anything else is
+// the record itself.
+func unwrap(doc map[string]any, object string) (rec, old map[string]any) {
+	if r, ok := doc[object].(map[string]any); ok {
+		old, _ = doc["old_"+object].(map[string]any)
+		return r, old
+	}
+	return doc, nil
+}
+
+// idOf turns a JSON id (string or number) into a string; "" if it is
+// neither.
+func idOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	}
+	return ""
+}
+
+func inactive(rec map[string]any) bool {
+	v, ok := rec["isActive"].(bool)
+	return ok && !v
+}
+
+// roomEvent handles an update or delete of the room DataObject.
+func (b *Bridge) roomEvent(ctx context.Context, rt route, doc map[string]any, log *zap.Logger) string {
+	rec, old := unwrap(doc, rt.object)
+	roomID := idOf(rec["id"])
+	if roomID == "" {
+		log.Warn("room data event without an id skipped", zap.String("hub", rt.target.Name()))
+		return ResultMalformed
+	}
+	t := rt.target
+	reason := ""
+	switch {
+	case rt.op == OpDeleted:
+		reason = CloseDeleted
+	case inactive(rec):
+		reason = CloseInactive
+	case rt.eligibility != nil:
+		ok, err := t.Definition().Scripts.EvalBool(ctx, rt.eligibility, roomID, map[string]any{rt.object: rec, "room": rec})
+		if err != nil {
+			// Joins fail closed on this error; open sessions are kept, a
+			// rejoin will be refused.
+			log.Warn("roomEligibility failed on a room update; room kept open", zap.String("hub", t.Name()), zap.Error(err))
+		} else if !ok {
+			reason = CloseIneligible
+		}
+	}
+	payload := map[string]any{"roomId": roomID, "record": rec}
+	if reason != "" {
+		payload["reason"] = reason
+		b.systemMessage(ctx, t, roomID, "roomClosed", map[string]any{"reason": reason}, log)
+		t.CloseRoom(roomID, payload)
+		return ResultHandled
+	}
+	if old != nil {
+		payload["old"] = old
+	}
+	t.BridgeEvent(roomID, EventRoomUpdated, payload)
+	b.systemMessage(ctx, t, roomID, "roomUpdated", map[string]any{}, log)
+	return ResultHandled
+}
+
+// memberEvent handles a change of a membership DataObject (an authSource's
+// sourceObject).
+func (b *Bridge) memberEvent(ctx context.Context, rt route, doc map[string]any, log *zap.Logger) string {
+	rec, _ := unwrap(doc, rt.object)
+	t := rt.target
+	res := ResultMalformed
+	type pair struct{ room, user string }
+	seen := map[pair]bool{}
+	for _, l := range rt.links {
+		p := pair{idOf(rec[l.roomField]), idOf(rec[l.userField])}
+		if p.room == "" || p.user == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		res = ResultHandled
+		payload := map[string]any{"roomId": p.room, "userId": p.user, "record": rec}
+		left := func() {
+			t.BridgeEvent(p.room, EventMemberLeft, payload)
+			b.systemMessage(ctx, t, p.room, "memberLeft", map[string]any{"userId": p.user}, log)
+		}
+		switch {
+		case rt.op == OpCreated && !inactive(rec):
+			t.BridgeEvent(p.room, EventMemberJoined, payload)
+			b.systemMessage(ctx, t, p.room, "memberJoined", map[string]any{"userId": p.user}, log)
+		case rt.op == OpDeleted || inactive(rec):
+			// The member's own sockets get hub:memberLeft when they are
+			// removed; the room hears it after, without them.
+			t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload)
+			left()
+		case rt.op == OpUpdated:
+			if t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload) {
+				left()
+			}
+		}
+	}
+	if res == ResultMalformed {
+		log.Warn("membership data event without room and user fields skipped", zap.String("hub", t.Name()))
+	}
+	return res
+}
+
+// kafkaEvent handles a record of a kafkaEvents topic: filter, target room,
+// emit `{ roomId, data }` under the entry's name.
+func (b *Bridge) kafkaEvent(ctx context.Context, rt route, value []byte, log *zap.Logger) string {
+	t := rt.target
+	if !json.Valid(value) {
+		log.Warn("kafka event is not JSON; skipped", zap.String("hub", t.Name()), zap.String("event", rt.event))
+		return ResultMalformed
+	}
+	data := json.RawMessage(value)
+	eng := t.Definition().Scripts
+	vars := map[string]any{"data": data}
+	if rt.filter != nil {
+		ok, err := eng.EvalBool(ctx, rt.filter, "", vars)
+		if err != nil {
+			log.Warn("filterExpression failed; record skipped", zap.String("hub", t.Name()), zap.String("event", rt.event), zap.Error(err))
+			return ResultError
+		}
+		if !ok {
+			return ResultSkipped
+		}
+	}
+	v, err := eng.Eval(ctx, rt.room, "", vars)
+	if err != nil {
+		log.Warn("targetRoomExpression failed; record skipped", zap.String("hub", t.Name()), zap.String("event", rt.event), zap.Error(err))
+		return ResultError
+	}
+	rooms := roomsOf(v)
+	if len(rooms) == 0 {
+		log.Debug("targetRoomExpression gave no room; record skipped", zap.String("hub", t.Name()), zap.String("event", rt.event))
+		return ResultSkipped
+	}
+	for _, roomID := range rooms {
+		t.BridgeEvent(roomID, rt.event, map[string]any{"roomId": roomID, "data": data})
+	}
+	return ResultHandled
+}
+
+// roomsOf reads the result of a targetRoomExpression: one id, or an array
+// of ids.
+func roomsOf(v any) []string {
+	if arr, ok := v.([]any); ok {
+		out := make([]string, 0, len(arr))
+		for _, e := range arr {
+			if id := idOf(e); id != "" {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	if id := idOf(v); id != "" {
+		return []string{id}
+	}
+	return nil
+}
+
+func (b *Bridge) systemMessage(ctx context.Context, t Target, roomID, action string, data any, log *zap.Logger) {
+	if _, err := t.SystemMessage(ctx, roomID, action, data); err != nil {
+		log.Warn("system message not stored", zap.String("hub", t.Name()), zap.String("action", action), zap.Error(err))
+	}
+}
