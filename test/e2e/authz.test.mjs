@@ -84,6 +84,22 @@ describe('authorization over REST gives the same answers', () => {
         assert.ok(Array.isArray(res.body.messages));
       }
     });
+
+    test(`${c.name} (POST messages)`, async () => {
+      const body = { messageType: 'text', content: { body: `REST as ${c.user}` } };
+      const res = await rest.post(`/rooms/${FROOMS[c.room]}/messages`, body, { token: tokenOf(c.user, c.claims) });
+      if (c.code) {
+        assert.equal(res.status, c.status, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, c.code);
+        if (c.layer) assert.equal(res.body.error.details?.layer, c.layer, JSON.stringify(res.body));
+      } else if (c.perms.canSend === false) {
+        assert.equal(res.status, 403, JSON.stringify(res.body));
+        assert.equal(res.body.error.code, 'FORBIDDEN');
+      } else {
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        assert.equal(res.body.message.senderId, PEOPLE[c.user].userId);
+      }
+    });
   }
 });
 
