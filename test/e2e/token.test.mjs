@@ -49,7 +49,7 @@ for (const transport of TRANSPORT_NAMES) {
       await waitForDisconnect(s, 10_000);
       const late = Date.now() - exp.getTime();
       assert.ok(late > -300, `disconnected ${-late}ms before exp`);
-      assert.ok(late < 3000, `disconnected ${late}ms after exp`);
+      assert.ok(late < 5000, `disconnected ${late}ms after exp`);
       assert.ok(s.received.some((e) => e.name === 'hub:error' && e.data.code === 'INVALID_TOKEN'), 'hub:error INVALID_TOKEN before the disconnect');
       assert.equal(s.disconnectReason, 'io server disconnect');
     });
@@ -89,7 +89,7 @@ test('the warning comes 30 s before exp, not at once', async () => {
   assert.equal(Date.parse(warn.expiresAt), exp.getTime());
   const due = exp.getTime() - WARNING_S * 1000;
   assert.ok(at >= due - 300, `warned ${due - at}ms early (connected at ${t0}, due ${due})`);
-  assert.ok(at < due + 2000, `warned ${at - due}ms late`);
+  assert.ok(at < due + 3000, `warned ${at - due}ms late`);
   const ack = await emitWithAck(s, 'hub:refreshToken', { token: tokenOf('carol') });
   assert.equal(ack.ok, true);
 });
