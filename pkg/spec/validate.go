@@ -276,9 +276,15 @@ func (v *validator) events() {
 	for i, e := range es.CustomEvents {
 		path := fmt.Sprintf("eventSettings.customEvents[%d]", i)
 		if v.required(path+".name", e.Name) {
-			if standardEvents[e.Name] {
+			switch {
+			case standardEvents[e.Name]:
 				v.c.add(path+".name", "custom event %q collides with the standard event", e.Name)
-			} else {
+			case HubMessageType(e.Name).IsBuiltin():
+				// persisted events are stored as messages of their name
+				v.c.add(path+".name", "custom event %q collides with the built-in message type", e.Name)
+			case v.customType(e.Name):
+				v.c.add(path+".name", "custom event %q collides with the custom message type", e.Name)
+			default:
 				custom.check(path+".name", e.Name)
 			}
 		}
@@ -301,6 +307,16 @@ func (v *validator) events() {
 		v.required(path+".topic", k.Topic)
 		v.required(path+".targetRoomExpression", string(k.TargetRoomExpression))
 	}
+}
+
+// customType reports whether name is one of the hub's custom message types.
+func (v *validator) customType(name string) bool {
+	for _, ct := range v.h.MessageSettings.CustomMessageTypes {
+		if ct.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *validator) guardrails() {

@@ -105,6 +105,10 @@ var badSpecs = []struct {
 		"eventSettings.customEvents[3].direction: required",
 	}},
 	{"duplicate_custom_event.yaml", []string{`eventSettings.customEvents[1].name: duplicate custom event "nudge"`}},
+	{"custom_event_message_type.yaml", []string{
+		`eventSettings.customEvents[0].name: custom event "image" collides with the built-in message type`,
+		`eventSettings.customEvents[1].name: custom event "move" collides with the custom message type`,
+	}},
 	{"guardrails.yaml", []string{
 		"guardrails.maxUsersPerRoom: must be greater than 0, got -1",
 		"guardrails.maxMessageSize: must be greater than 0, got 0",
