@@ -236,7 +236,7 @@ func (h *Hub) Unread(ctx context.Context, a *Actor) (int64, error) {
 // EmitServerEvent emits a custom event from the server side: to the whole
 // room (serverToRoom, or clientToRoom events relayed by a service), or to
 // one user's sockets in the room (serverToClient).
-func (h *Hub) EmitServerEvent(_ context.Context, roomID, event string, data json.RawMessage, toUserID string) error {
+func (h *Hub) EmitServerEvent(ctx context.Context, roomID, event string, data json.RawMessage, toUserID string) error {
 	if roomID == "" || event == "" {
 		return newError(CodeBadRequest, "roomId and event are required")
 	}
@@ -249,22 +249,9 @@ func (h *Hub) EmitServerEvent(_ context.Context, roomID, event string, data json
 	if ce == nil {
 		return errorf(CodeUnknownEvent, "event %q is not a custom event of this hub", event)
 	}
-	if len(data) > 0 && !json.Valid(data) {
-		return newError(CodeBadRequest, "data must be JSON")
-	}
-	var payloadData any
-	if len(data) > 0 {
-		payloadData = data
-	}
-	payload := map[string]any{"roomId": roomID, "data": payloadData}
-	switch {
-	case ce.Direction == spec.ServerToClient && toUserID == "":
+	if ce.Direction == spec.ServerToClient && toUserID == "" {
 		return newError(CodeBadRequest, "userId is required for a serverToClient event")
-	case toUserID != "":
-		payload["userId"] = toUserID
-		h.emitUser(roomID, toUserID, event, payload)
-	default:
-		h.emitRoom(roomID, event, payload)
 	}
-	return nil
+	_, err := h.customEvent(ctx, ce, roomID, "", data, toUserID)
+	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
 )
@@ -99,14 +100,20 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 			if ce.Name != req.Event || string(ce.Direction) != "clientToRoom" {
 				continue
 			}
-			if !h.effective(m).CanSend {
+			perms := h.effective(m)
+			if m.silenced {
+				return nil, newError(CodeSilenced, "you are silenced in this room")
+			}
+			if !perms.CanSend {
 				return nil, newError(CodeForbidden, "your role cannot send in this room")
 			}
-			var data any = nil
-			if len(req.Data) > 0 {
-				data = req.Data
+			stored, err := h.customEvent(ctx, &ce, req.RoomID, uid, req.Data, "")
+			if err != nil {
+				return nil, err
 			}
-			_ = h.ns.To(readers(req.RoomID)).Emit(ce.Name, map[string]any{"roomId": req.RoomID, "userId": uid, "data": data})
+			if stored != nil {
+				return map[string]any{"messageId": stored.ID, "seq": stored.Seq}, nil
+			}
 			return nil, nil
 		}
 	}
@@ -163,4 +170,61 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 		return
 	}
 	_ = s.Emit("hub:state", map[string]any{"roomId": roomID, "state": state})
+}
+
+// customEvent emits a custom event to the room (or to one user), and
+// persists it first unless it is ephemeral: a persisted event is stored as
+// a message whose messageType is the event name and whose content is
+// {"data": ...}, so it is replayed with history in order. It returns the
+// stored message, or nil for an ephemeral event.
+func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, senderID string, data json.RawMessage, toUserID string) (*msgstore.Message, error) {
+	if len(data) == 0 || string(data) == "null" {
+		data = nil
+	} else if !json.Valid(data) {
+		return nil, newError(CodeBadRequest, "data must be JSON")
+	}
+	if max := h.Spec().Guardrails.MaxMessageSize; max > 0 && len(data) > max {
+		return nil, errorf(CodeMessageTooLarge, "event data larger than %d bytes", max)
+	}
+	payload := map[string]any{"roomId": roomID, "data": data}
+	if senderID != "" {
+		payload["userId"] = senderID
+	}
+	emit := func() {
+		if toUserID != "" {
+			h.emitUser(roomID, toUserID, ce.Name, payload)
+			return
+		}
+		h.emitRoom(roomID, ce.Name, payload)
+	}
+	if ce.Ephemeral {
+		emit()
+		return nil, nil
+	}
+	content, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		return nil, wrapError(CodeInternal, "encode event", err)
+	}
+	sender := senderID
+	if sender == "" {
+		sender = SystemSender
+	}
+	stored, created, err := h.deps.Store.Append(ctx, &msgstore.Message{
+		HubName: h.name, RoomID: roomID, SenderID: sender, MessageType: ce.Name,
+		Content: content, Status: msgstore.StatusPublished,
+	})
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "event could not be stored", err)
+	}
+	if !created {
+		return stored, nil
+	}
+	payload["messageId"], payload["seq"] = stored.ID, stored.Seq
+	h.dataEvent(OpCreated, stored)
+	if r := h.room(roomID); r != nil {
+		r.seq.done(stored.Seq, emit)
+	} else {
+		emit()
+	}
+	return stored, nil
 }
