@@ -93,6 +93,12 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 		if json.Unmarshal(req.Data, &d) != nil || d.MessageID == "" {
 			return nil, newError(CodeBadRequest, "data.messageId is required")
 		}
+		if _, err := h.messageIn(ctx, req.RoomID, d.MessageID); err != nil {
+			return nil, err
+		}
+		if err := h.deps.Store.SetDelivered(ctx, h.name, req.RoomID, uid, d.MessageID, time.Now()); err != nil {
+			return nil, wrapError(CodeUnavailable, "delivery receipt could not be stored", err)
+		}
 		toOthers("hub:messageDelivered", map[string]any{"messageId": d.MessageID})
 		return nil, nil
 	default:

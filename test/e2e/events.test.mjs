@@ -64,19 +64,28 @@ for (const transport of TRANSPORT_NAMES) {
         extra: { lastReadTimestamp: '2026-11-27T10:00:00.000Z' },
       },
       {
+        // A delivery receipt is stored, so it must name a message of the room.
         event: 'messageDelivered',
         emitted: 'hub:messageDelivered',
-        data: { messageId: 'some-message-id' },
-        extra: { messageId: 'some-message-id' },
+        prepare: async () => {
+          const sent = await emitWithAck(bob, 'hub:send', {
+            roomId: ROOMS.random,
+            messageType: 'text',
+            content: { body: 'deliver me' },
+          });
+          assert.equal(sent.ok, true, JSON.stringify(sent));
+          return { data: { messageId: sent.message.id }, extra: { messageId: sent.message.id } };
+        },
       },
     ];
     for (const s of standard) {
       test(`${s.event} reaches the others as ${s.emitted}, not the sender`, async () => {
+        const { data, extra } = s.prepare ? await s.prepare() : s;
         const mark = alice.received.length;
-        const ack = await emitWithAck(alice, 'hub:event', { roomId: ROOMS.random, event: s.event, data: s.data });
+        const ack = await emitWithAck(alice, 'hub:event', { roomId: ROOMS.random, event: s.event, data });
         assert.equal(ack.ok, true, JSON.stringify(ack));
         const got = await waitForEvent(bob, s.emitted, (d) => d.roomId === ROOMS.random && d.userId === USERS.alice.userId);
-        assert.deepEqual(got, { roomId: ROOMS.random, userId: USERS.alice.userId, ...s.extra });
+        assert.deepEqual(got, { roomId: ROOMS.random, userId: USERS.alice.userId, ...extra });
         await sync(alice);
         assert.equal(alice.received.slice(mark).filter((e) => e.name === s.emitted).length, 0);
       });
@@ -95,6 +104,11 @@ for (const transport of TRANSPORT_NAMES) {
     const refused = [
       { name: 'messageRead without a timestamp', payload: { event: 'messageRead', data: {} }, code: 'BAD_REQUEST' },
       { name: 'messageDelivered without messageId', payload: { event: 'messageDelivered', data: {} }, code: 'BAD_REQUEST' },
+      {
+        name: 'messageDelivered for a message not in the room',
+        payload: { event: 'messageDelivered', data: { messageId: 'no-such-message' } },
+        code: 'NOT_FOUND',
+      },
       { name: 'an event the hub does not define', payload: { event: 'teleport' }, code: 'UNKNOWN_EVENT' },
       { name: 'an event without a name', payload: {}, code: 'BAD_REQUEST' },
     ];
