@@ -110,6 +110,10 @@ type Store interface {
 	List(ctx context.Context, hub, roomID string, q Query) ([]*Message, error)
 	// Get returns one message; ErrNotFound when the hub has no such id.
 	Get(ctx context.Context, hub, id string) (*Message, error)
+	// GetByClientID returns the message senderID stored in the hub with
+	// that clientMessageId (the one a repeated Append returns), as it is now;
+	// ErrNotFound when there is none or clientMessageID is empty.
+	GetByClientID(ctx context.Context, hub, senderID, clientMessageID string) (*Message, error)
 	// Update applies fn to a copy of the stored message atomically (edit, soft
 	// delete, reactions, approve/reject) and returns the new copy. fn may
 	// return an error to abort; Update then returns it wrapped and nothing

@@ -363,6 +363,34 @@ func (e *Embedded) Get(ctx context.Context, hub, id string) (*Message, error) {
 	return m, nil
 }
 
+// GetByClientID implements Store.
+func (e *Embedded) GetByClientID(ctx context.Context, hub, senderID, clientMessageID string) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if clientMessageID == "" {
+		return nil, fmt.Errorf("get %s by client id: %w", hub, ErrNotFound)
+	}
+	var m *Message
+	err := e.view(func(tx *bolt.Tx) error {
+		hb := tx.Bucket(bucketHubs).Bucket([]byte(hub))
+		if hb == nil {
+			return ErrNotFound
+		}
+		id := hb.Bucket(bucketCmids).Get(cmidKey(senderID, clientMessageID))
+		if id == nil {
+			return ErrNotFound
+		}
+		var err error
+		m, err = getMessage(hb, hub, string(id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get %s by client id %q of %s: %w", hub, clientMessageID, senderID, err)
+	}
+	return m, nil
+}
+
 // Update implements Store.
 func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Message) error) (*Message, error) {
 	var updated *Message

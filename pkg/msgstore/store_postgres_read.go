@@ -163,6 +163,39 @@ func (p *Postgres) get(ctx context.Context, q interface {
 	return m, err
 }
 
+// GetByClientID implements Store.
+func (p *Postgres) GetByClientID(ctx context.Context, hub, senderID, clientMessageID string) (*Message, error) {
+	ctx, cancel, err := p.readCtx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get %s by client id: %w", hub, err)
+	}
+	defer cancel()
+	m, err := p.getByClientID(ctx, hub, senderID, clientMessageID)
+	if err != nil {
+		return nil, fmt.Errorf("get %s by client id %q of %s: %w", hub, clientMessageID, senderID, pgErr(err))
+	}
+	return m, nil
+}
+
+func (p *Postgres) getByClientID(ctx context.Context, hub, senderID, clientMessageID string) (*Message, error) {
+	if clientMessageID == "" {
+		return nil, ErrNotFound
+	}
+	t, err := p.table(ctx, hub)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, ErrNotFound
+	}
+	sql := `SELECT ` + t.selectList + ` FROM ` + t.ident + ` WHERE "senderId" = $1 AND "clientMessageId" = $2`
+	m, err := t.scan(p.pool.QueryRow(ctx, sql, senderID, clientMessageID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return m, err
+}
+
 // Update implements Store.
 func (p *Postgres) Update(ctx context.Context, hub, id string, fn func(m *Message) error) (*Message, error) {
 	if p.closed.Load() {

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 		{"concurrent appends across rooms", testConcurrentRooms},
 		{"client message id is idempotent per sender", testIdempotent},
 		{"concurrent duplicate client message id stores once", testIdempotentConcurrent},
+		{"get by client message id", testGetByClientID},
 		{"list", testList},
 		{"paging walks a room exactly once in order", testPaging},
 		{"status filter", testStatusFilter},
