@@ -79,7 +79,7 @@ func cmidIndexName(dataObject string) string { return dataObject + "_clientMessa
 // specSchema is what a spec asks of its hub's table.
 type specSchema struct {
 	hub, dataObject string
-	types           []string // enabled built-in types, then custom types
+	types           []string // enabled built-in types, custom types, then persisted custom events
 	cols            []string // optional columns enabled
 }
 
@@ -112,6 +112,13 @@ func schemaOf(h *spec.Hub) (specSchema, error) {
 	for _, ct := range h.MessageSettings.CustomMessageTypes {
 		add(ct.Name)
 	}
+	// A non-ephemeral custom event is stored as a message whose type is the
+	// event's name, so it is replayed with the history.
+	for _, e := range h.EventSettings.CustomEvents {
+		if !e.Ephemeral {
+			add(e.Name)
+		}
+	}
 	ms := h.MessageSettings
 	for _, c := range []struct {
 		name string
@@ -128,8 +135,10 @@ func schemaOf(h *spec.Hub) (specSchema, error) {
 // advisory lock shared by every hubd process on the database, it creates
 // the hub's enum type, table and indexes, or migrates them: new message
 // types are added to the enum, optional columns of newly enabled toggles are
-// added. It refuses (ErrUnsafeMigration, nothing changed) to drop a message
-// type that messages still use, to take over a table that another hub uses
+// added (the enum holds the enabled built-in types, the custom types and
+// the non-ephemeral custom events). It refuses (ErrUnsafeMigration, nothing
+// changed) to drop a message type or persisted event that messages still
+// use, to take over a table that another hub uses
 // or whose layout is not hubd's.
 func (p *Postgres) EnsureSchema(ctx context.Context, h *spec.Hub) error {
 	want, err := schemaOf(h)
@@ -241,7 +250,7 @@ func (p *Postgres) migrate(ctx context.Context, tx pgx.Tx, want specSchema, hash
 		}
 		if len(used) > 0 {
 			slices.Sort(used)
-			return nil, nil, fmt.Errorf("%w: message type(s) %s removed from the spec but still used by stored messages of table %s",
+			return nil, nil, fmt.Errorf("%w: message type(s) or persisted custom event(s) %s removed from the spec (or made ephemeral) but still used by stored messages of table %s",
 				ErrUnsafeMigration, strings.Join(used, ", "), want.dataObject)
 		}
 	}

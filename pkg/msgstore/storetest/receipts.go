@@ -16,8 +16,9 @@ import (
 var Hubs = []string{"chat", "games", "bench"}
 
 // TestHub returns a minimal valid spec of a hub named name with every
-// built-in message type, a custom type "poll", and replyTo, reaction and
-// forwarded enabled: the schema the suite's messages need.
+// built-in message type, a custom type "poll", replyTo, reaction and
+// forwarded enabled, a persisted custom event "nudge" and an ephemeral one
+// "wave": the schema the suite's messages need.
 func TestHub(name string) *spec.Hub {
 	return &spec.Hub{
 		HubBasics: spec.HubBasics{Name: name},
@@ -29,8 +30,17 @@ func TestHub(name string) *spec.Hub {
 			EnableForwarded:    true,
 			CustomMessageTypes: []spec.HubCustomMessageType{{Name: "poll"}},
 		},
+		EventSettings: spec.HubEventSettings{
+			CustomEvents: []spec.HubCustomEvent{
+				{Name: PersistedEvent, Direction: spec.ClientToRoom},
+				{Name: "wave", Direction: spec.ClientToRoom, Ephemeral: true},
+			},
+		},
 	}
 }
+
+// PersistedEvent is TestHub's non-ephemeral custom event.
+const PersistedEvent = "nudge"
 
 // EnsureHubs creates the schema of TestHub(name) for each name when s is a
 // msgstore.SchemaManager; other stores need nothing.

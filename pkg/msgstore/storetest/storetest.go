@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 		{"delivery receipts", testDelivered},
 		{"moderation records", testModeration},
 		{"room settings", testRoomSettings},
+		{"persisted custom events replay in order", testPersistedEvents},
 		{"closed store refuses calls", testClosed},
 	}
 	for _, tc := range tests {
