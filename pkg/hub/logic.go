@@ -412,6 +412,18 @@ func (h *Hub) runHandler(ctx context.Context, a *Actor, def *Definition, prog *s
 		return nil, wrapError(CodeUnavailable, "room is busy, try again", err)
 	}
 	defer release()
+	// A repeated clientMessageId returns the message the first send stored,
+	// without running the handler again. Looked up under the room queue, so a
+	// repeat sent while the first is still handled waits for it.
+	if msg.ClientMessageID != "" {
+		orig, err := h.deps.Store.GetByClientID(ctx, h.name, msg.SenderID, msg.ClientMessageID)
+		switch {
+		case err == nil:
+			return orig, nil
+		case !errors.Is(err, msgstore.ErrNotFound):
+			return nil, wrapError(CodeUnavailable, "message could not be checked", err)
+		}
+	}
 
 	message := map[string]any{
 		"type": msg.MessageType, "content": msg.Content, "senderId": a.UserID(),

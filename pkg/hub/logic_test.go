@@ -421,3 +421,74 @@ func TestHandledMessageOfModeratedSenderIsPending(t *testing.T) {
 		require.Equal(t, msgstore.StatusPending, stored[0].Status)
 	}
 }
+
+func TestRepeatedClientMessageIDDoesNotRunTheHandlerAgain(t *testing.T) {
+	env := newLogicEnv(t, scripting.Options{Runtimes: 2})
+	ctx := context.Background()
+	send := func(a *Actor, cmid, content string) (*msgstore.Message, error) {
+		return env.h.Send(ctx, a, SendInput{MessageType: "cmd", ClientMessageID: cmid, Content: json.RawMessage(content)})
+	}
+	num := func(m *msgstore.Message) float64 { return contentOf(t, m)["num"].(float64) }
+
+	t.Run("sequential repeat returns the stored message", func(t *testing.T) {
+		a := env.actor("seq", "u1")
+		first, err := send(a, "c1", `{"op":"count","arg":"first"}`)
+		require.NoError(t, err)
+		require.Equal(t, float64(1), num(first))
+		again, err := send(a, "c1", `{"op":"count","arg":"second"}`)
+		require.NoError(t, err)
+		require.Equal(t, first, again, "the original, not a second handler result")
+		other, err := send(env.actor("seq", "u2"), "c1", `{"op":"count"}`)
+		require.NoError(t, err)
+		require.Equal(t, float64(2), num(other), "another sender's id is its own; the handler ran once for c1")
+		require.Len(t, env.stored(t, "seq"), 2)
+	})
+	t.Run("concurrent repeats run the handler once", func(t *testing.T) {
+		a := env.actor("conc", "u1")
+		const n = 8
+		got := make([]*msgstore.Message, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, err := send(a, "same", `{"op":"count"}`)
+				require.NoError(t, err)
+				got[i] = m
+			}()
+		}
+		wg.Wait()
+		for _, m := range got {
+			require.Equal(t, got[0], m)
+		}
+		require.Equal(t, float64(1), num(got[0]))
+		next, err := send(a, "next", `{"op":"count"}`)
+		require.NoError(t, err)
+		require.Equal(t, float64(2), num(next))
+		require.Len(t, env.stored(t, "conc"), 2)
+	})
+	t.Run("nothing stored: the handler runs again", func(t *testing.T) {
+		tests := []struct {
+			name, op string
+		}{
+			{"rejected", "reject"},
+			{"not persisted", "ephemeral"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				a := env.actor("again-"+tc.op, "u1")
+				first, err1 := send(a, "c", `{"op":"`+tc.op+`"}`)
+				second, err2 := send(a, "c", `{"op":"`+tc.op+`"}`)
+				if tc.op == "reject" {
+					require.Equal(t, CodeRejected, clientErr(t, err1).Code)
+					require.Equal(t, CodeRejected, clientErr(t, err2).Code)
+					require.Len(t, env.stored(t, a.RoomID), 2, "each run stored its server message")
+					return
+				}
+				require.NoError(t, err1)
+				require.NoError(t, err2)
+				require.NotEqual(t, first.ID, second.ID, "a new id: the handler ran again")
+			})
+		}
+	})
+}
