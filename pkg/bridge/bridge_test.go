@@ -583,3 +583,18 @@ func TestRoutes(t *testing.T) {
 	require.Equal(t, []link{{roomField: "chatId", userField: "userId"}}, mem[0].links)
 	require.NotContains(t, r.topics, "svc-dbevent-chat-created")
 }
+
+func TestTopicCreatedAfterStart(t *testing.T) {
+	e := newEnv(t)
+	s := chatSpec("chatHub")
+	s.EventSettings.AutoBridgeDataEvents = false
+	s.EventSettings.KafkaEvents = []spec.HubKafkaEvent{{Name: "late", Topic: "late-events", TargetRoomExpression: "data.chatId"}}
+	h := newFakeHub(t, s)
+	obs := newObserved()
+	startBridge(t, e, groupName(t), obs, h)
+	// The topic does not exist when the consumer starts; it is picked up
+	// once created. Records produced before the pick-up are read too: the
+	// tests reset new groups to the start.
+	e.produce(t, "late-events", `{"chatId":"r1"}`)
+	require.Equal(t, "r1", h.waitCalls(t, 1)[0].RoomID)
+}
