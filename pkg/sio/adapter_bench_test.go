@@ -37,7 +37,9 @@ func BenchmarkRedisFanout(b *testing.B) {
 		go func() {
 			for {
 				select {
-				case <-c.queue:
+				case <-c.ready:
+					for c.pop() != nil {
+					}
 				case <-stop:
 					return
 				}

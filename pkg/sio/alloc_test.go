@@ -30,8 +30,7 @@ func fakeSockets(t testing.TB, s *Server, ns *Namespace, n int, room string) []*
 
 func drain(conns []*EngineConn) {
 	for _, c := range conns {
-		for len(c.queue) > 0 {
-			<-c.queue
+		for c.pop() != nil {
 		}
 	}
 }
@@ -61,9 +60,9 @@ func TestBroadcastEncodesOnce(t *testing.T) {
 
 	conns := fakeSockets(t, s, ns, 3, "same")
 	require.NoError(t, ns.To("same").Emit("x", []byte{1}))
-	first := <-conns[0].queue
+	first := conns[0].pop()
 	require.Len(t, first.frames, 2)
 	for _, c := range conns[1:] {
-		require.Same(t, first, <-c.queue)
+		require.Same(t, first, c.pop())
 	}
 }

@@ -24,7 +24,18 @@ type EngineConn struct {
 	req       *http.Request
 	transport atomic.Value // "polling" | "websocket"
 
-	queue  chan *outbound
+	// Write queue: a FIFO slice that starts empty and grows on demand up
+	// to Options.WriteQueueSize items, guarded by wmu. For WebSocket a
+	// writer goroutine runs only while there is something to write.
+	wmu     sync.Mutex
+	q       []*outbound // items q[qh:] are queued
+	qh      int
+	spare   []*outbound   // the writer's previous batch, reused when small
+	writing bool          // a writer goroutine owns the socket's writes
+	wconn   net.Conn      // WebSocket transport, nil while polling
+	ready   chan struct{} // cap 1: tells a pending poll that q is not empty
+	wdl     time.Time     // write deadline last set (writer only)
+
 	done   chan struct{} // closed when the session ends
 	wake   chan struct{} // asks a pending poll to return a noop
 	closed chan struct{} // closed after OnClose ran
@@ -85,23 +96,91 @@ func (c *EngineConn) enqueue(o *outbound) error {
 		return ErrConnClosed
 	default:
 	}
-	select {
-	case c.queue <- o:
-		return nil
-	default:
+	c.wmu.Lock()
+	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
+		c.wmu.Unlock()
 		c.e.stats.slowConsumers.Add(1)
 		c.e.wg.Go(func() { c.Close("slow consumer") })
 		return ErrSlowConsumer
+	}
+	c.pushLocked(o)
+	return nil
+}
+
+// pushLocked appends o, wakes whoever drains the queue and unlocks wmu.
+func (c *EngineConn) pushLocked(o *outbound) {
+	c.q = append(c.q, o)
+	start := false
+	if c.wconn != nil {
+		if !c.writing {
+			c.writing = true
+			start = true
+		}
+	} else if len(c.q)-c.qh == 1 {
+		select {
+		case c.ready <- struct{}{}:
+		default:
+		}
+	}
+	c.wmu.Unlock()
+	if start {
+		c.e.writers.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// pop removes the oldest queued item, nil if none.
+func (c *EngineConn) pop() *outbound {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.qh == len(c.q) {
+		return nil
+	}
+	o := c.q[c.qh]
+	c.q[c.qh] = nil
+	c.qh++
+	if c.qh == len(c.q) {
+		c.qh = 0
+		c.q = c.q[:0]
+		if cap(c.q) > 64 {
+			c.q = nil // a burst is over: give its memory back
+		}
+	}
+	return o
+}
+
+// queued is the number of items waiting in the queue.
+func (c *EngineConn) queued() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.q) - c.qh
+}
+
+// setWriter switches writes to the WebSocket nc and starts a writer for
+// anything already queued.
+func (c *EngineConn) setWriter(nc net.Conn) {
+	c.wmu.Lock()
+	c.wconn = nc
+	start := len(c.q) > c.qh && !c.writing
+	if start {
+		c.writing = true
+	}
+	c.wmu.Unlock()
+	if start {
+		c.e.writers.Add(1)
+		go c.writeLoop()
 	}
 }
 
 // CloseGraceful flushes what is queued, sends a close, then ends the session.
 func (c *EngineConn) CloseGraceful() {
-	select {
-	case c.queue <- closeItem:
-	default:
+	c.wmu.Lock()
+	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
+		c.wmu.Unlock()
 		c.Close("server shutting down")
+		return
 	}
+	c.pushLocked(closeItem)
 }
 
 // Close ends the session at once with the given reason.
@@ -282,35 +361,39 @@ func (c *EngineConn) poll(w http.ResponseWriter, r *http.Request) {
 	defer c.pollActive.Store(false)
 	var out []byte
 	closeAfter := false
-	select {
-	case o := <-c.queue:
-		out, closeAfter = c.appendPolling(nil, o)
-		max := int(c.e.opts.MaxPayload)
-	drain:
-		for !closeAfter && len(out) < max {
-			select {
-			case o := <-c.queue:
+wait:
+	for {
+		if o := c.pop(); o != nil {
+			out, closeAfter = c.appendPolling(nil, o)
+			max := int(c.e.opts.MaxPayload)
+			for !closeAfter && len(out) < max {
+				o := c.pop()
+				if o == nil {
+					break
+				}
 				out = append(out, 0x1e)
-				var cl bool
-				out, cl = c.appendPolling(out, o)
-				closeAfter = cl
-			default:
-				break drain
+				out, closeAfter = c.appendPolling(out, o)
 			}
+			break
 		}
-	case <-c.wake:
-		out = []byte("6")
-	case <-c.done:
-		c.mu.Lock()
-		byClient := c.clientClosed
-		c.mu.Unlock()
-		if byClient {
+		select {
+		case <-c.ready:
+			continue
+		case <-c.wake:
 			out = []byte("6")
-		} else {
-			out = []byte("1")
+		case <-c.done:
+			c.mu.Lock()
+			byClient := c.clientClosed
+			c.mu.Unlock()
+			if byClient {
+				out = []byte("6")
+			} else {
+				out = []byte("1")
+			}
+		case <-r.Context().Done():
+			return
 		}
-	case <-r.Context().Done():
-		return
+		break wait
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	_, _ = w.Write(out)
@@ -416,9 +499,7 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 	}
 }
 
-func (c *EngineConn) startWriter(ws *websocket.Conn) {
-	c.e.wg.Go(func() { c.writeWebSocket(ws.NetConn()) })
-}
+func (c *EngineConn) startWriter(ws *websocket.Conn) { c.setWriter(ws.NetConn()) }
 
 // readWebSocket is the read loop of an established WebSocket transport.
 func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
@@ -460,24 +541,37 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	}
 }
 
-// writeWebSocket drains the queue: it writes every frame already queued back
-// to back in one vectored write, then waits for more.
-func (c *EngineConn) writeWebSocket(nc net.Conn) {
-	bufs := make([][]byte, 0, 16)
+// writeLoop drains the queue to the WebSocket while it has items: every
+// frame queued by the time it looks is written back to back in one
+// vectored write. After a write it waits for the engine's next coalescing
+// tick (Options.WriteDelay) so that frames arriving meanwhile share the
+// next system call; it exits when a tick finds the queue empty. The first
+// frame after a quiet period goes out at once.
+func (c *EngineConn) writeLoop() {
+	defer c.e.writers.Add(-1)
+	nc := c.wconn
 	timeout := c.e.opts.WriteTimeout
 	maxBatch := c.e.opts.WriteBatch
+	delay := c.e.opts.WriteDelay
 	st := c.e.stats
+	var bufs [][]byte
 	for {
-		var o *outbound
-		select {
-		case o = <-c.queue:
-		case <-c.done:
+		c.wmu.Lock()
+		items := c.q[c.qh:]
+		if len(items) == 0 {
+			c.writing = false
+			c.wmu.Unlock()
 			return
 		}
-		bufs = bufs[:0]
+		c.q, c.qh, c.spare = c.spare, 0, nil
+		c.wmu.Unlock()
+
+		if bufs == nil {
+			bufs = make([][]byte, 0, min(len(items)+2, maxBatch))
+		}
 		closeAfter := false
 		var n, pk uint64
-		for {
+		for _, o := range items {
 			if o.close {
 				bufs = append(bufs, wsCloseFrame.wire())
 				closeAfter = true
@@ -490,19 +584,12 @@ func (c *EngineConn) writeWebSocket(nc net.Conn) {
 			}
 			pk += uint64(len(o.frames))
 			if len(bufs) >= maxBatch {
-				break
+				if !c.writeBufs(nc, &bufs, timeout) {
+					return
+				}
 			}
-			select {
-			case o = <-c.queue:
-				continue
-			default:
-			}
-			break
 		}
-		_ = nc.SetWriteDeadline(time.Now().Add(timeout))
-		nb := net.Buffers(bufs)
-		if _, err := nb.WriteTo(nc); err != nil {
-			c.Close("transport error")
+		if len(bufs) > 0 && !c.writeBufs(nc, &bufs, timeout) {
 			return
 		}
 		st.packetsOut.Add(pk)
@@ -511,5 +598,41 @@ func (c *EngineConn) writeWebSocket(nc net.Conn) {
 			c.Close("server shutting down")
 			return
 		}
+		clear(items)
+		if cap(items) <= 64 {
+			c.wmu.Lock()
+			if c.spare == nil {
+				c.spare = items[:0]
+			}
+			c.wmu.Unlock()
+		}
+		if delay > 0 {
+			select {
+			case <-c.e.pacer.wait():
+			case <-c.done:
+				return
+			}
+		}
 	}
+}
+
+// writeBufs writes bufs in one vectored write and empties it; false when
+// the connection failed (it is then closed).
+func (c *EngineConn) writeBufs(nc net.Conn, bufs *[][]byte, timeout time.Duration) bool {
+	// Moving the deadline costs a timer update: do it only when a quarter
+	// of the timeout has passed, so a write always has at least 3/4 of it.
+	if now := time.Now(); now.Add(timeout - timeout/4).After(c.wdl) {
+		c.wdl = now.Add(timeout)
+		_ = nc.SetWriteDeadline(c.wdl)
+	}
+	nb := net.Buffers(*bufs)
+	_, err := nb.WriteTo(nc)
+	clear((*bufs)[:cap(*bufs)])
+	*bufs = (*bufs)[:0]
+	c.e.stats.writes.Add(1)
+	if err != nil {
+		c.Close("transport error")
+		return false
+	}
+	return true
 }

@@ -41,7 +41,9 @@ type Engine struct {
 	// with a "1" packet: a GET racing that POST gets a noop, not an error.
 	closedByClient map[string]struct{}
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	writers atomic.Int64 // running WebSocket writer goroutines
+	pacer   *pacer       // coalescing ticks shared by all writers
 }
 
 // Engine.IO error codes, as the protocol defines them.
@@ -74,6 +76,7 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		conns: make(map[string]*EngineConn),
 
 		closedByClient: make(map[string]struct{}),
+		pacer:          &pacer{interval: opts.WriteDelay},
 	}
 	e.up = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -221,7 +224,7 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 		id:     newID(),
 		e:      e,
 		req:    req,
-		queue:  make(chan *outbound, e.opts.WriteQueueSize),
+		ready:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
@@ -278,7 +281,9 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 	b := newFrameBuf(160)
 	b = append(b, '0')
 	b = append(b, e.handshakeJSON(c, []string{})...)
-	c.queue <- &outbound{frames: []*frame{finish(b, false)}}
+	c.wmu.Lock()
+	c.q = append(c.q, &outbound{frames: []*frame{finish(b, false)}})
+	c.wmu.Unlock()
 	c.mu.Lock()
 	c.ws = ws
 	c.mu.Unlock()
@@ -344,6 +349,13 @@ func (e *Engine) Close(ctx context.Context) error {
 		}
 	}
 	e.wg.Wait()
+	for e.writers.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 	return nil
 }
 

@@ -44,6 +44,12 @@ type Options struct {
 	// write when several are queued. 1 writes each packet on its own.
 	// Default 256.
 	WriteBatch int
+	// WriteDelay is the coalescing window of a busy connection: after a
+	// WebSocket write, frames queued within the next tick of this period
+	// go out together in one system call. The first frame after a quiet
+	// period is written at once. Default 2ms; a negative value turns
+	// coalescing off (each writer writes whatever is queued when it runs).
+	WriteDelay time.Duration
 }
 
 // Defaults, in one place.
@@ -59,6 +65,7 @@ const (
 	DefaultMaxDepth       = 32
 	DefaultMaxAttachments = 64
 	DefaultWriteBatch     = 256
+	DefaultWriteDelay     = 2 * time.Millisecond
 )
 
 func (o Options) withDefaults() Options {
@@ -100,6 +107,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteBatch <= 0 {
 		o.WriteBatch = DefaultWriteBatch
+	}
+	if o.WriteDelay == 0 {
+		o.WriteDelay = DefaultWriteDelay
+	} else if o.WriteDelay < 0 {
+		o.WriteDelay = 0
 	}
 	if o.Adapter == nil {
 		o.Adapter = NewMemoryAdapter()

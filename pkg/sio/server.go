@@ -135,6 +135,7 @@ func (s *Server) Stats() Stats {
 		PacketsOut:              c.packetsOut.Load(),
 		BytesIn:                 c.bytesIn.Load(),
 		BytesOut:                c.bytesOut.Load(),
+		Writes:                  c.writes.Load(),
 		SlowConsumerDisconnects: c.slowConsumers.Load(),
 		ParseErrors:             c.parseErrors.Load(),
 		OversizeEvents:          c.oversizeEvents.Load(),

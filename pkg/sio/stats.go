@@ -8,6 +8,7 @@ type counters struct {
 	packetsOut       atomic.Uint64
 	bytesIn          atomic.Uint64
 	bytesOut         atomic.Uint64
+	writes           atomic.Uint64
 	slowConsumers    atomic.Uint64
 	parseErrors      atomic.Uint64
 	oversizeEvents   atomic.Uint64
@@ -26,6 +27,7 @@ type Stats struct {
 	PacketsOut              uint64 // Engine.IO packets sent (attachments count as packets)
 	BytesIn                 uint64
 	BytesOut                uint64
+	Writes                  uint64 // WebSocket write system calls (each carries one or more packets)
 	SlowConsumerDisconnects uint64
 	ParseErrors             uint64 // connections closed for a malformed packet
 	OversizeEvents          uint64 // events dropped by a namespace's SetMaxEventBytes cap

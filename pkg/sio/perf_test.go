@@ -1,0 +1,340 @@
+package sio
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// rawClient is a minimal Engine.IO WebSocket client over a bare TCP
+// connection, so that in-process measurements of the server are not
+// swamped by a full client library's own buffers and goroutines.
+type rawClient struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+const rawUpgrade = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: bench\r\n" +
+	"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+// rawConnect dials addr, upgrades, reads the open packet, joins nsp with
+// the given auth payload and reads the CONNECT reply.
+func rawConnect(addr, nsp, auth string) (*rawClient, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &rawClient{nc: nc, br: bufio.NewReaderSize(nc, 512)}
+	if _, err := io.WriteString(nc, rawUpgrade); err != nil {
+		return nil, errors.Join(err, nc.Close())
+	}
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return nil, errors.Join(err, nc.Close())
+		}
+		if len(line) == 2 {
+			break
+		}
+	}
+	open, err := c.readFrame()
+	if err != nil || len(open) == 0 || open[0] != '0' {
+		return nil, errors.Join(fmt.Errorf("open packet %q", open), err, nc.Close())
+	}
+	msg := "40"
+	if nsp != "/" {
+		msg += nsp + ","
+	}
+	if err := c.writeText(msg + auth); err != nil {
+		return nil, errors.Join(err, nc.Close())
+	}
+	reply, err := c.readFrame()
+	if err != nil || !bytes.HasPrefix(reply, []byte("40")) {
+		return nil, errors.Join(fmt.Errorf("connect reply %q", reply), err, nc.Close())
+	}
+	return c, nil
+}
+
+// readFrame reads one unmasked server frame and returns its payload.
+func (c *rawClient) readFrame() ([]byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		return nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		if _, err := io.ReadFull(c.br, l[:]); err != nil {
+			return nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(l[:]))
+	case 127:
+		var l [8]byte
+		if _, err := io.ReadFull(c.br, l[:]); err != nil {
+			return nil, err
+		}
+		n = binary.BigEndian.Uint64(l[:])
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(c.br, p)
+	return p, err
+}
+
+// writeText sends one masked text frame (zero mask key).
+func (c *rawClient) writeText(s string) error {
+	if len(s) > 125 {
+		return errors.New("rawClient: frame too long")
+	}
+	b := make([]byte, 0, 6+len(s))
+	b = append(b, 0x81, 0x80|byte(len(s)), 0, 0, 0, 0)
+	b = append(b, s...)
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// BenchmarkConnect measures one connection: WebSocket upgrade, Engine.IO
+// open, namespace CONNECT with an auth payload checked by OnConnect, CONNECT
+// reply, close. The client side is minimal (rawClient), so allocs/op are
+// mostly the server's.
+//
+//	go test -run '^$' -bench BenchmarkConnect -benchtime 2000x -benchmem ./pkg/sio
+func BenchmarkConnect(b *testing.B) {
+	s := NewServer(Options{})
+	type authPayload struct {
+		Token string `json:"token"`
+	}
+	s.Of("/hub/chat").OnConnect(func(so *Socket, auth json.RawMessage) error {
+		var a authPayload
+		if err := json.Unmarshal(auth, &a); err != nil || a.Token == "" {
+			return errors.New("no token")
+		}
+		return nil
+	})
+	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
+	auth := `{"token":"` + strings.Repeat("t", 80) + `"}`
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := rawConnect(addr, "/hub/chat", auth)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_ = c.nc.Close()
+		}
+	})
+}
+
+// BenchmarkIdleConnections opens b.N idle WebSocket connections joined to a
+// namespace and a room, and reports the Go memory (heap in use plus
+// goroutine stacks) and goroutines they add, per connection. Run it with a
+// fixed count:
+//
+//	go test -run '^$' -bench BenchmarkIdleConnections -benchtime 10000x ./pkg/sio
+//
+// The figure includes rawClient's side of each connection (a net.Conn, a
+// few hundred bytes) and is therefore an upper bound for the server.
+func BenchmarkIdleConnections(b *testing.B) {
+	if b.N < 100 {
+		return // the first probe run of a fixed -benchtime Nx
+	}
+	s := NewServer(Options{PingInterval: time.Minute, PingTimeout: time.Minute})
+	ns := s.Of("/hub/chat")
+	ns.OnConnection(func(so *Socket) { so.Join("room-" + so.ID()[:1]) })
+	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
+	before := memNow()
+	g0 := runtime.NumGoroutine()
+	conns := make([]net.Conn, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(conns) {
+					return
+				}
+				c, err := rawConnect(addr, "/hub/chat", `{"token":"x"}`)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				conns[i] = c.nc
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	for s.ConnCount() < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	after := memNow()
+	g1 := runtime.NumGoroutine()
+	n := float64(b.N)
+	b.ReportMetric(float64(after-before)/n, "bytes/conn")
+	b.ReportMetric(float64(g1-g0)/n, "goroutines/conn")
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.ConnCount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// memNow is heap in use plus stacks in use, after a full collection.
+func memNow() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// The raw client used by the benchmarks really connects.
+func TestRawConnect(t *testing.T) {
+	s, base := startServer(t, Options{})
+	var got atomic.Value
+	s.Of("/hub/chat").OnConnect(func(so *Socket, auth json.RawMessage) error {
+		got.Store(string(auth))
+		return nil
+	})
+	c, err := rawConnect(strings.TrimPrefix(base, "http://"), "/hub/chat", `{"token":"abc"}`)
+	require.NoError(t, err)
+	defer c.nc.Close()
+	require.Equal(t, `{"token":"abc"}`, got.Load())
+	require.Equal(t, 1, s.ConnCount())
+}
+
+// BenchmarkFanoutPaced sends b.N broadcasts to fanoutPacedConns WebSocket
+// clients in one room at a fixed rate (fanoutPacedRate per second, as the
+// daemon's fanout benchmark offers) and reports write system calls per
+// delivery (from /proc/self/io; the clients only read) and the time from
+// the last broadcast until every client had everything.
+//
+//	go test -run '^$' -bench BenchmarkFanoutPaced -benchtime 1000x ./pkg/sio
+func BenchmarkFanoutPaced(b *testing.B) {
+	const conns = fanoutPacedConns
+	s := NewServer(Options{WriteQueueSize: 1 << 14})
+	ns := s.Of("/hub/chat")
+	ns.OnConnection(func(so *Socket) { so.Join("room") })
+	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
+	var received atomic.Int64
+	var readers sync.WaitGroup
+	clients := make([]*rawClient, conns)
+	for i := range clients {
+		c, err := rawConnect(addr, "/hub/chat", `{"token":"x"}`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients[i] = c
+		readers.Go(func() {
+			for {
+				if err := c.skipFrame(); err != nil {
+					return
+				}
+				received.Add(1)
+			}
+		})
+	}
+	for ns.RoomSize("room") < conns {
+		time.Sleep(time.Millisecond)
+	}
+	payload := json.RawMessage(`{"roomId":"r1","userId":"u1","id":"0001","content":"` + strings.Repeat("hello ", 24) + `"}`)
+	interval := time.Second / fanoutPacedRate
+	w0 := procSyscw(b)
+	b.ResetTimer()
+	next := time.Now()
+	for i := 0; i < b.N; i++ {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		next = next.Add(interval)
+		if err := ns.To("room").Emit("hub:messageArrived", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	last := time.Now()
+	want := int64(b.N * conns)
+	deadline := time.Now().Add(60 * time.Second)
+	for received.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	tail := time.Since(last)
+	if got := received.Load(); got < want {
+		b.Fatalf("delivered %d of %d", got, want)
+	}
+	b.ReportMetric(float64(procSyscw(b)-w0)/float64(want), "writes/delivery")
+	b.ReportMetric(float64(tail.Microseconds())/1000, "tail-ms")
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
+	for _, c := range clients {
+		_ = c.nc.Close()
+	}
+	readers.Wait()
+}
+
+const (
+	fanoutPacedConns = 1000
+	fanoutPacedRate  = 500
+)
+
+// skipFrame reads past one server frame.
+func (c *rawClient) skipFrame() error {
+	var h [2]byte
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		return err
+	}
+	n := int(h[1] & 0x7f)
+	if n == 126 {
+		var l [2]byte
+		if _, err := io.ReadFull(c.br, l[:]); err != nil {
+			return err
+		}
+		n = int(binary.BigEndian.Uint16(l[:]))
+	} else if n == 127 {
+		return errors.New("rawClient: frame too long")
+	}
+	_, err := c.br.Discard(n)
+	return err
+}
+
+// procSyscw is the count of write system calls of this process.
+func procSyscw(b *testing.B) uint64 {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skip("no /proc/self/io")
+	}
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Skip("no syscw in /proc/self/io")
+	return 0
+}
