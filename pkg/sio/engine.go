@@ -46,6 +46,10 @@ type Engine struct {
 	pacer   *pacer       // coalescing ticks shared by all writers
 }
 
+// wsReadBufferSize is the per-connection read buffer of an established
+// WebSocket: room for a typical event, small for idle connections.
+const wsReadBufferSize = 512
+
 // Engine.IO error codes, as the protocol defines them.
 const (
 	codeTransportUnknown   = 0
@@ -79,8 +83,13 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		pacer:          &pacer{interval: opts.WriteDelay},
 	}
 	e.up = websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 1024,
+		// Frames are read through a small buffer (larger messages are
+		// read straight into their destination), and gorilla's own
+		// writer is never used (frames are written to the net.Conn), so
+		// its write buffer comes from a pool and is never allocated.
+		// Neither keeps the HTTP server's 4 KB reader after the hijack.
+		ReadBufferSize:  wsReadBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(r *http.Request) bool { return e.originAllowed(r.Header.Get("Origin")) },
 	}
 	return e

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	ns := s.Of("/hub/chat")
 	ns.OnConnection(func(so *Socket) { so.Join("room-" + so.ID()[:1]) })
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
-	before := memNow()
+	before, stack0 := memNow()
 	g0 := runtime.NumGoroutine()
 	conns := make([]net.Conn, b.N)
 	var next atomic.Int64
@@ -189,10 +190,17 @@ func BenchmarkIdleConnections(b *testing.B) {
 	for s.ConnCount() < b.N {
 		time.Sleep(time.Millisecond)
 	}
-	after := memNow()
+	after, stack1 := memNow()
 	g1 := runtime.NumGoroutine()
+	if p := os.Getenv("SIO_IDLE_HEAP_PROFILE"); p != "" { // heap at the peak
+		f, err := os.Create(p)
+		require.NoError(b, err)
+		require.NoError(b, pprof.WriteHeapProfile(f))
+		require.NoError(b, f.Close())
+	}
 	n := float64(b.N)
 	b.ReportMetric(float64(after-before)/n, "bytes/conn")
+	b.ReportMetric(float64(stack1-stack0)/n, "stack-bytes/conn")
 	b.ReportMetric(float64(g1-g0)/n, "goroutines/conn")
 	for _, c := range conns {
 		_ = c.Close()
@@ -203,13 +211,14 @@ func BenchmarkIdleConnections(b *testing.B) {
 	}
 }
 
-// memNow is heap in use plus stacks in use, after a full collection.
-func memNow() uint64 {
+// memNow is heap in use plus stacks in use, and stacks alone, after a full
+// collection.
+func memNow() (total, stacks uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return m.HeapInuse + m.StackInuse, m.StackInuse
 }
 
 // The raw client used by the benchmarks really connects.
