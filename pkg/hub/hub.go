@@ -95,6 +95,8 @@ type Hub struct {
 	logic logicState
 	// localLimiter stands in when the configured limiter fails.
 	localLimiter *ratelimit.Local
+	// hot is reused by every client event (hotpath.go).
+	hot hotPath
 
 	mu        sync.Mutex
 	rooms     map[string]*room
@@ -306,8 +308,10 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	if fn == nil {
 		metricName = "unknown"
 	}
+	var series *eventSeries
 	if m := h.deps.Metrics; m != nil {
-		m.EventsTotal.WithLabelValues(h.name, metricName).Inc()
+		series = h.hot.eventSeries(m, h.name, metricName)
+		series.total.Inc()
 	}
 	var payload json.RawMessage
 	if len(ev.Args) > 0 {
@@ -318,29 +322,28 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 		err error
 	)
 	if fn != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 		in := &call{s: s, c: c, payload: payload}
-		res, err = fn(ctx, in)
-		cancel()
+		res, err = fn(h.hot.ctxs.get(start, h.deps.OpTimeout), in)
 		if err == nil && in.after != nil {
 			defer in.after()
 		}
 	} else {
 		err = errorf(CodeUnknownEvent, "unknown event %q", name)
 	}
-	if m := h.deps.Metrics; m != nil {
-		m.EventDuration.WithLabelValues(h.name, metricName).Observe(time.Since(start).Seconds())
+	if series != nil {
+		series.duration.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		h.fail(s, ev, metricName, payload, err)
 		return
 	}
 	if ev.HasAck() {
-		if res == nil {
-			res = map[string]any{}
+		ack, err := appendAck(make([]byte, 0, ackSize(res)), res)
+		if err != nil {
+			h.fail(s, ev, metricName, payload, wrapError(CodeInternal, "reply could not be encoded", err))
+			return
 		}
-		res["ok"] = true
-		_ = ev.Ack(res)
+		_ = ev.Ack(json.RawMessage(ack))
 	}
 }
 

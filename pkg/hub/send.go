@@ -147,7 +147,7 @@ func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Mes
 		return stored, nil
 	}
 	if mt := h.deps.Metrics; mt != nil {
-		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
+		h.hot.messageCounter(mt, h.name, stored.Status).Inc()
 	}
 	h.dataEvent(OpCreated, stored)
 	emit := func() {}
@@ -167,15 +167,10 @@ func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Mes
 	return stored, nil
 }
 
-// broadcastMessage sends hub:messageArrived to the room's readers.
+// broadcastMessage sends hub:messageArrived to the room's readers. The
+// payload is written in one buffer by the message's own encoder.
 func (h *Hub) broadcastMessage(m *msgstore.Message) {
-	payload, err := json.Marshal(map[string]any{
-		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
-	})
-	if err != nil {
-		h.log.Error("encode message")
-		return
-	}
+	payload := appendArrived(make([]byte, 0, arrivedSize(m)), m)
 	_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", json.RawMessage(payload))
 }
 

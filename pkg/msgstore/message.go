@@ -51,6 +51,11 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	return m.appendJSON(make([]byte, 0, 256+len(m.Content)+len(m.Reaction)+len(m.ReplyTo))), nil
 }
 
+// AppendJSON appends m's JSON form (the one MarshalJSON returns) to b. It
+// lets a caller embed messages in a larger payload without encoding/json
+// re-validating and re-compacting the output of MarshalJSON.
+func (m *Message) AppendJSON(b []byte) []byte { return m.appendJSON(b) }
+
 func (m *Message) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, m.ID)
@@ -95,6 +100,9 @@ func (m *Message) appendJSON(b []byte) []byte {
 	}
 	return append(b, '}')
 }
+
+// AppendJSONString appends s as a JSON string, escaped as in AppendJSON.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
 
 // appendString appends s as a JSON string, escaping as encoding/json does
 // (HTML characters aside): quotes, backslashes, control characters, U+2028,

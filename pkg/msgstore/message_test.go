@@ -2,6 +2,7 @@ package msgstore_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func TestMessageJSON(t *testing.T) {
 			ptr, err := json.Marshal(&tc.msg)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, string(ptr), "pointer and value encode alike")
+			require.Equal(t, "prefix"+tc.want, string(tc.msg.AppendJSON([]byte("prefix"))), "AppendJSON appends the same form")
 
 			var back msgstore.Message
 			require.NoError(t, json.Unmarshal(got, &back))
@@ -63,6 +65,30 @@ func TestMessageJSON(t *testing.T) {
 				want.EditedAt = &at
 			}
 			require.Equal(t, want, &back)
+		})
+	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "plain", in: "room-1", want: `"room-1"`},
+		{name: "empty", in: "", want: `""`},
+		{name: "quote and backslash", in: `a"b\c`, want: `"a\"b\\c"`},
+		{name: "control characters", in: "a\nb\tc\x01", want: `"a\nb\tc\u0001"`},
+		{name: "html is kept", in: "<b>&</b>", want: `"<b>&</b>"`},
+		{name: "line separators", in: "a\u2028b\u2029", want: `"a\u2028b\u2029"`},
+		{name: "invalid utf-8", in: "a\xffb", want: `"a\ufffdb"`},
+		{name: "multi-byte", in: "héllo ✓", want: `"héllo ✓"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := msgstore.AppendJSONString([]byte("x"), tc.in)
+			require.Equal(t, "x"+tc.want, string(got))
+			var back string
+			require.NoError(t, json.Unmarshal(got[1:], &back))
+			require.Equal(t, strings.ToValidUTF8(tc.in, "\ufffd"), back)
 		})
 	}
 }
