@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,15 +255,22 @@ func (e *Engine) register(c *EngineConn) bool {
 	return true
 }
 
-func (e *Engine) handshakeJSON(c *EngineConn, upgrades []string) []byte {
-	b, _ := json.Marshal(struct {
-		SID          string   `json:"sid"`
-		Upgrades     []string `json:"upgrades"`
-		PingInterval int64    `json:"pingInterval"`
-		PingTimeout  int64    `json:"pingTimeout"`
-		MaxPayload   int64    `json:"maxPayload"`
-	}{c.id, upgrades, e.opts.PingInterval.Milliseconds(), e.opts.PingTimeout.Milliseconds(), e.opts.MaxPayload})
-	return b
+// appendHandshake appends the open packet's JSON body (the sid is
+// base64url, so it needs no escaping).
+func (e *Engine) appendHandshake(b []byte, c *EngineConn, upgrades bool) []byte {
+	b = append(b, `{"sid":"`...)
+	b = append(b, c.id...)
+	if upgrades {
+		b = append(b, `","upgrades":["websocket"],"pingInterval":`...)
+	} else {
+		b = append(b, `","upgrades":[],"pingInterval":`...)
+	}
+	b = strconv.AppendInt(b, e.opts.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, e.opts.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, e.opts.MaxPayload, 10)
+	return append(b, '}')
 }
 
 func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
@@ -273,7 +281,7 @@ func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server closing", http.StatusServiceUnavailable)
 		return
 	}
-	body := append([]byte{'0'}, e.handshakeJSON(c, []string{"websocket"})...)
+	body := e.appendHandshake(append(make([]byte, 0, 160), '0'), c, true)
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	_, _ = w.Write(body)
 	e.stats.packetsOut.Add(1)
@@ -289,7 +297,7 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 	c := e.newConn(r, "websocket")
 	b := newFrameBuf(160)
 	b = append(b, '0')
-	b = append(b, e.handshakeJSON(c, []string{})...)
+	b = e.appendHandshake(b, c, false)
 	c.wmu.Lock()
 	c.q = append(c.q, &outbound{frames: []*frame{finish(b, false)}})
 	c.wmu.Unlock()

@@ -170,6 +170,8 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) OnOpen(c *EngineConn) {
 	cl := &client{s: s, conn: c, sockets: make(map[string]*Socket, 1)}
 	c.Data = cl
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	cl.connectTimer = time.AfterFunc(s.opts.ConnectTimeout, func() {
 		cl.mu.Lock()
 		n := len(cl.sockets)
@@ -196,7 +198,7 @@ func (s *Server) OnClose(c *EngineConn, reason string) {
 	if !ok {
 		return
 	}
-	cl.connectTimer.Stop()
+	cl.stopConnectTimer()
 	cl.disconnectAll(reason, false)
 }
 
@@ -204,7 +206,7 @@ func (s *Server) OnClose(c *EngineConn, reason string) {
 type client struct {
 	s            *Server
 	conn         *EngineConn
-	connectTimer *time.Timer
+	connectTimer *time.Timer // until the first CONNECT; nil after (guarded by mu)
 
 	mu      sync.Mutex
 	sockets map[string]*Socket // by the namespace name the client used
@@ -217,6 +219,18 @@ type client struct {
 	pendingSize int  // bytes so far, text part included
 	pendingSeen int  // attachments received
 	pendingDrop bool // over the event cap: attachments are discarded
+}
+
+// stopConnectTimer stops and drops the connect timer, so that a connected
+// client does not keep it.
+func (cl *client) stopConnectTimer() {
+	cl.mu.Lock()
+	t := cl.connectTimer
+	cl.connectTimer = nil
+	cl.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
 }
 
 func (cl *client) handle(data []byte, binaryData bool) error {
@@ -363,9 +377,11 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 	case pDisconnect:
 		sock.close("client namespace disconnect", false)
 	case pEvent, pBinaryEvent:
-		var name string
-		if err := json.Unmarshal(args[0], &name); err != nil {
-			return sioErr("event name must be a string")
+		name, ok := plainString(args[0])
+		if !ok {
+			if err := json.Unmarshal(args[0], &name); err != nil {
+				return sioErr("event name must be a string")
+			}
 		}
 		ev := &Event{Name: name, Args: args[1:], Attachments: bufs, sock: sock, id: p.ID}
 		if h, ok := handler(&sock.ns.onEvent); ok && h != nil {
@@ -375,6 +391,25 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 		sock.onAck(p.ID, args, bufs)
 	}
 	return nil
+}
+
+// plainString decodes a JSON string without escapes or control characters
+// (every usual event name) without going through encoding/json; ok is
+// false for anything else, which the caller then decodes in full.
+func plainString(b []byte) (string, bool) {
+	n := len(b)
+	if n < 2 || b[0] != '"' || b[n-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : n-1] {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(b[1 : n-1]) {
+		return "", false
+	}
+	return string(b[1 : n-1]), true
 }
 
 type invalidNamespaceError struct{}
@@ -422,7 +457,7 @@ func (cl *client) connect(p *Packet) {
 	cl.s.sockets.Add(1)
 	ns.add(sock, cl.s.engine.stats)
 	cl.mu.Unlock()
-	cl.connectTimer.Stop()
+	cl.stopConnectTimer()
 	payload := make([]byte, 0, 40)
 	payload = append(payload, `{"sid":`...)
 	payload = appendJSONString(payload, sock.id)
