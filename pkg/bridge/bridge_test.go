@@ -42,7 +42,7 @@ type fakeHub struct {
 	calls []call
 }
 
-func newFakeHub(t *testing.T, s *spec.Hub) *fakeHub {
+func newFakeHub(t testing.TB, s *spec.Hub) *fakeHub {
 	t.Helper()
 	eng, err := scripting.NewEngine(scripting.Options{Runtimes: 1})
 	require.NoError(t, err)
@@ -132,7 +132,7 @@ type env struct {
 	prod    *kgo.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, allTopics...))
 	require.NoError(t, err)
@@ -169,7 +169,7 @@ func (o *observed) get(key string) int {
 
 // startBridge runs a bridge for targets until the test ends (or stop is
 // called) and returns it.
-func startBridge(t *testing.T, e *env, group string, obs *observed, targets ...Target) (*Bridge, func()) {
+func startBridge(t testing.TB, e *env, group string, obs *observed, targets ...Target) (*Bridge, func()) {
 	t.Helper()
 	var mu sync.Mutex
 	current := targets
@@ -210,7 +210,7 @@ func startBridge(t *testing.T, e *env, group string, obs *observed, targets ...T
 
 func newObserved() *observed { return &observed{counts: map[string]int{}} }
 
-func groupName(t *testing.T) string {
+func groupName(t testing.TB) string {
 	return "g-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
 }
 

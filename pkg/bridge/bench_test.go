@@ -1,0 +1,107 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/msgstore"
+)
+
+// benchHub is a Target that only counts (the fake of the tests records
+// every payload, which would dominate).
+type benchHub struct {
+	*fakeHub
+	n int
+}
+
+func (h *benchHub) BridgeEvent(string, string, any) { h.n++ }
+func (h *benchHub) SystemMessage(context.Context, string, string, any) (*msgstore.Message, error) {
+	return nil, nil
+}
+
+// BenchmarkHandle measures handling one consumed record (decode, scripts,
+// emit) without the broker.
+func BenchmarkHandle(b *testing.B) {
+	cases := []struct {
+		name, topic, value string
+	}{
+		{"roomUpdated", "svc-dbevent-chat-updated", `{"old_chat":{"id":"r1","title":"a","chatEnabled":true},"chat":{"id":"r1","title":"b","chatEnabled":true}}`},
+		{"memberJoined", "svc-dbevent-chatMember-created", `{"id":"m1","chatId":"r1","userId":"u1","status":"active"}`},
+		{"kafkaEvent", "calls-events", `{"type":"participant.added","chatId":"r1","who":"u2"}`},
+	}
+	h := &benchHub{fakeHub: newFakeHub(b, chatSpec("chatHub"))}
+	br, err := New(Options{Brokers: []string{"127.0.0.1:1"}, Service: "svc", Hubs: func() []Target { return []Target{h} }, Logger: zap.NewNop()})
+	require.NoError(b, err)
+	defer br.Close()
+	r := br.current()
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			rec := &kgo.Record{Topic: tc.topic, Value: []byte(tc.value)}
+			before := h.n
+			for b.Loop() {
+				br.handle(context.Background(), r, rec)
+			}
+			require.Positive(b, h.n-before)
+		})
+	}
+}
+
+// BenchmarkMessageEvent measures MessageEvent: encode and hand the record
+// to the producer (delivery to an in-process broker is asynchronous).
+func BenchmarkMessageEvent(b *testing.B) {
+	e := newEnv(b)
+	obs := newObserved()
+	br, err := New(Options{Brokers: e.addrs, Service: "svc", Observer: obs.observe, Logger: zap.NewNop()})
+	require.NoError(b, err)
+	s := chatSpec("chatHub")
+	m := &msgstore.Message{RoomID: "r1", Seq: 1, SenderID: "u1", MessageType: "text", Content: json.RawMessage(`{"body":"hello there"}`), Timestamp: time.Now(), Status: msgstore.StatusPublished}
+	i := 0
+	for b.Loop() {
+		i++
+		m.ID = fmt.Sprint(i)
+		br.MessageEvent(context.Background(), s, hub.OpCreated, m)
+	}
+	br.Close()
+	require.Equal(b, i, obs.get("out/message/ok")+obs.get("out/message/error"))
+}
+
+// countingHub counts emits across goroutines.
+type countingHub struct {
+	*fakeHub
+	n atomic.Int64
+}
+
+func (h *countingHub) BridgeEvent(string, string, any) { h.n.Add(1) }
+
+// BenchmarkConsume measures records per second through an in-process
+// broker: b.N memberJoined records are produced first, then one bridge
+// consumes them all (group join included).
+func BenchmarkConsume(b *testing.B) {
+	e := newEnv(b)
+	s := chatSpec("chatHub")
+	s.EventSettings.KafkaEvents = nil
+	h := &countingHub{fakeHub: newFakeHub(b, s)}
+	recs := make([]*kgo.Record, b.N)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: "svc-dbevent-chatMember-created", Value: fmt.Appendf(nil, `{"id":"m%d","chatId":"r1","userId":"u%d"}`, i, i)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(b, e.prod.ProduceSync(ctx, recs...).FirstErr())
+	b.ResetTimer()
+	start := time.Now()
+	_, stop := startBridge(b, e, fmt.Sprintf("bench-%d", time.Now().UnixNano()), newObserved(), h)
+	require.Eventually(b, func() bool { return h.n.Load() == int64(b.N) }, time.Minute, time.Millisecond)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	b.StopTimer()
+	stop()
+}
