@@ -347,7 +347,9 @@ func TestMemberEvents(t *testing.T) {
 	}
 	// The updated-and-kept case must not have been followed by a memberLeft:
 	// the next record's calls come right after its reauthorization.
+	// A membership created inactive is no member: nothing happens.
 	n := len(h.snapshot())
+	e.produce(t, "svc-dbevent-chatMember-created", `{"id":"m3","chatId":"r8","userId":"u8","isActive":false}`)
 	e.produce(t, "svc-dbevent-chatMember-created", `{"id":"m2","chatId":"r9","userId":"u9"}`)
 	got := h.waitCalls(t, n+2)
 	require.Equal(t, "r9", got[n].RoomID)

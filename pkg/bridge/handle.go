@@ -179,7 +179,9 @@ func (b *Bridge) memberEvent(ctx context.Context, rt route, doc map[string]any, 
 			b.systemMessage(ctx, t, p.room, "memberLeft", map[string]any{"userId": p.user}, log)
 		}
 		switch {
-		case rt.op == OpCreated && !inactive(rec):
+		case rt.op == OpCreated && inactive(rec):
+			res = ResultSkipped // created inactive: not a member
+		case rt.op == OpCreated:
 			t.BridgeEvent(p.room, EventMemberJoined, payload)
 			b.systemMessage(ctx, t, p.room, "memberJoined", map[string]any{"userId": p.user}, log)
 		case rt.op == OpDeleted || inactive(rec):
