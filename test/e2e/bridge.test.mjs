@@ -1,7 +1,7 @@
 // Kafka bridge: data events of the room and membership DataObjects and a
 // kafkaEvents topic reach the clients of a room; the hub's own message
 // events are published. The broker is test/e2e/tools/kafka (kfake, in
-// memory) and hubd is configured with kafka.brokers/service/group.
+// memory) and hubd is configured with kafka.brokers/service/topicPattern/group.
 //
 // The tests are todo until the daemon reads the kafka.* config keys and
 // runs the bridge (pkg/bridge).
@@ -35,7 +35,9 @@ const TODO = { todo: 'the daemon does not wire pkg/bridge (kafka.* config keys) 
 const SERVICE = 'e2e';
 const HUB = 'bridged';
 const NSP = `/hub/${HUB}`;
-const topic = (object, op) => `${SERVICE}-dbevent-${object}-${op}`;
+// A pattern other than the default, so that kafka.topicPattern is exercised.
+const TOPIC_PATTERN = '{service}.{objectLower}.{op}';
+const topic = (object, op) => `${SERVICE}.${object.toLowerCase()}.${op}`;
 
 /** The kafka tool binary: HUBD_KAFKATOOL, else built into a temp dir. */
 async function kafkaTool() {
@@ -78,7 +80,7 @@ function setup() {
     const cfg = path.join(dir, 'hubd.yaml');
     await writeFile(
       cfg,
-      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  group: e2e-bridge-${process.pid}`, ''].join('\n'),
+      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: e2e-bridge-${process.pid}`, ''].join('\n'),
     );
     e.hubd = await startDaemon({ hubs: path.join(FIXTURES, 'bridge', 'hubs'), args: ['--config', cfg] });
     await e.hubd.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), {
