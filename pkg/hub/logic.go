@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
@@ -92,6 +95,50 @@ type logicState struct {
 	mu     sync.Mutex
 	queues map[string]*roomQueue
 	sched  map[string]*roomSchedule // by room id
+	frozen frozenCache
+}
+
+// frozenCache holds the scripting.Frozen form of the context values that
+// many script calls share, so that each script runtime converts them once:
+// a session's claims (keyed by the session) and a room record (keyed by the
+// record's map; records are snapshots that are replaced, never changed in
+// place). A key keeps its session or record alive while cached.
+type frozenCache struct {
+	mu sync.Mutex
+	m  map[any]*scripting.Frozen
+}
+
+// maxFrozenCached bounds the cache; it is emptied when full.
+const maxFrozenCached = 4096
+
+func (c *frozenCache) get(key, v any) *scripting.Frozen {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.m[key]; ok {
+		return f
+	}
+	if c.m == nil || len(c.m) >= maxFrozenCached {
+		c.m = make(map[any]*scripting.Frozen)
+	}
+	f := scripting.Freeze(v)
+	c.m[key] = f
+	return f
+}
+
+// claims returns the frozen claims of a session ({} when it has none).
+func (c *frozenCache) claims(s *authz.Session) *scripting.Frozen {
+	if s.Claims == nil {
+		return c.get(s, map[string]any{})
+	}
+	return c.get(s, s.Claims)
+}
+
+// record returns the frozen room record, nil (null) for none.
+func (c *frozenCache) record(r records.Record) *scripting.Frozen {
+	if r == nil {
+		return nil
+	}
+	return c.get(reflect.ValueOf(r).UnsafePointer(), map[string]any(r))
 }
 
 // roomQueue admits one holder at a time, in the order they asked.
@@ -434,12 +481,9 @@ func (h *Hub) runHandler(ctx context.Context, a *Actor, def *Definition, prog *s
 	if len(msg.ReplyTo) > 0 {
 		message["replyTo"] = msg.ReplyTo
 	}
-	var claims any = map[string]any{}
-	if a.Session.Claims != nil {
-		claims = a.Session.Claims
-	}
+	claims := h.logic.frozen.claims(a.Session)
 	out, err := def.Scripts.Eval(ctx, prog, a.RoomID, map[string]any{
-		"session": claims, "user": claims, "message": message, "roomId": a.RoomID, "room": recordOrNull(a.Room),
+		"session": claims, "user": claims, "message": message, "roomId": a.RoomID, "room": h.logic.frozen.record(a.Room),
 	})
 	if err != nil {
 		return nil, h.handlerFailed(msg, err)
@@ -507,14 +551,6 @@ func (h *Hub) countScriptError(kind string) {
 	if mt := h.deps.Metrics; mt != nil {
 		mt.ScriptErrorsTotal.WithLabelValues(kind).Inc()
 	}
-}
-
-// recordOrNull avoids handing scripts a typed nil map.
-func recordOrNull(r map[string]any) any {
-	if r == nil {
-		return nil
-	}
-	return r
 }
 
 // deliver stores msg when persist is set and emits it to `to` (nil: to

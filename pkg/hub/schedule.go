@@ -151,7 +151,7 @@ func (run *actionRun) tick() {
 		return
 	}
 	out, err := def.Scripts.Eval(ctx, a.prog, run.roomID, map[string]any{
-		"roomId": run.roomID, "room": recordOrNull(room),
+		"roomId": run.roomID, "room": h.logic.frozen.record(room),
 	})
 	if err != nil {
 		run.failed("script", err)

@@ -26,6 +26,11 @@ func inputSize(v any, limit, depth int) (int, error) {
 	switch x := v.(type) {
 	case nil:
 		return 4, nil
+	case *Frozen:
+		if x == nil {
+			return 4, nil
+		}
+		return x.size, x.err
 	case bool:
 		return 5, nil
 	case string:
@@ -81,6 +86,11 @@ func (rt *jsRuntime) toJS(v any, depth int) (goja.Value, error) {
 	switch x := v.(type) {
 	case nil:
 		return goja.Null(), nil
+	case *Frozen:
+		if x == nil {
+			return goja.Null(), nil
+		}
+		return rt.frozenJS(x)
 	case bool, string, float64, float32, int, int64, int32, int16, int8, uint, uint32, uint16, uint8:
 		return vm.ToValue(x), nil
 	case uint64:
@@ -89,7 +99,7 @@ func (rt *jsRuntime) toJS(v any, depth int) (goja.Value, error) {
 		}
 		return vm.ToValue(int64(x)), nil
 	case json.RawMessage:
-		return rt.parseJSON(x)
+		return rt.decodeJSON(x)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {

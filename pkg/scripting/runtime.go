@@ -25,6 +25,8 @@ type jsRuntime struct {
 	exported     any
 	exportErr    error
 	exportBudget int
+	// frozen holds the converted values of Frozen vars (see Frozen).
+	frozen map[*Frozen]goja.Value
 
 	// ctx is the context of the call in progress, for host functions.
 	ctx context.Context
