@@ -121,14 +121,14 @@ describe('webinar moderation', () => {
   });
 
   test('a timed block expires', async () => {
+    const t0 = Date.now();
     const res = await rest.post(`/rooms/${room}/blocks`, { userId: PEOPLE.erin.userId, durationSeconds: 2 }, { token: HOST_TOKEN() });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const erin = await connectAs(hubd, 'webinar', 'erin');
-    const t0 = Date.now();
     const err = await refusedWith(erin, 'hub:join', { roomId: room }, 'BLOCKED');
     assert.ok(err.details?.until, `a timed block names its end: ${JSON.stringify(err)}`);
     await until(async () => (await emitWithAck(erin, 'hub:join', { roomId: room })).ok, { timeoutMs: 8000, intervalMs: 200, what: 'the block to expire' });
-    assert.ok(Date.now() - t0 >= 1000, 'the block lasted');
+    assert.ok(Date.now() - t0 >= 1900, `the 2 s block ended after ${Date.now() - t0}ms`);
   });
 
   test('REST moderation endpoints', async () => {
