@@ -600,3 +600,57 @@ func TestTopicCreatedAfterStart(t *testing.T) {
 	e.produce(t, "late-events", `{"chatId":"r1"}`)
 	require.Equal(t, "r1", h.waitCalls(t, 1)[0].RoomID)
 }
+
+func TestRebalanceKeepsEveryRecord(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "svc-dbevent-chatMember-created"))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	t.Cleanup(prod.Close)
+	e := &env{cluster: c, addrs: c.ListenAddrs(), prod: prod}
+
+	s := chatSpec("chatHub")
+	s.EventSettings.KafkaEvents = nil
+	a, b := newFakeHub(t, s), newFakeHub(t, s)
+	seen := func() map[string]bool {
+		out := map[string]bool{}
+		for _, h := range []*fakeHub{a, b} {
+			for _, c := range h.snapshot() {
+				if c.Op == "emit" {
+					out[c.Payload["userId"].(string)] = true
+				}
+			}
+		}
+		return out
+	}
+	next := 0
+	produceBatch := func(n int) {
+		recs := make([]*kgo.Record, n)
+		for i := range recs {
+			next++
+			recs[i] = &kgo.Record{Topic: "svc-dbevent-chatMember-created", Key: fmt.Appendf(nil, "k%d", next),
+				Value: fmt.Appendf(nil, `{"id":"m%d","chatId":"r1","userId":"u%d"}`, next, next)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		require.NoError(t, prod.ProduceSync(ctx, recs...).FirstErr())
+	}
+	waitAll := func() {
+		require.Eventually(t, func() bool { return len(seen()) == next }, waitFor, tick, "handled %d of %d", len(seen()), next)
+	}
+
+	group := groupName(t)
+	_, stopA := startBridge(t, e, group, newObserved(), a)
+	produceBatch(50)
+	waitAll()
+	// B joins: the partitions are shared after a rebalance.
+	startBridge(t, e, group, newObserved(), b)
+	produceBatch(50)
+	waitAll()
+	// A leaves: B takes every partition and nothing is lost.
+	stopA()
+	produceBatch(50)
+	waitAll()
+	require.NotEmpty(t, b.snapshot())
+}
