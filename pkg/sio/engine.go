@@ -1,10 +1,14 @@
 package sio
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -289,18 +293,27 @@ func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
-	ws, err := e.up.Upgrade(w, r, nil)
+	hw := &holdingHijacker{ResponseWriter: w}
+	ws, err := e.up.Upgrade(hw, r, nil)
 	if err != nil {
 		e.log.Debug("websocket upgrade failed", zap.Error(err))
 		return
 	}
 	c := e.newConn(r, "websocket")
-	b := newFrameBuf(160)
-	b = append(b, '0')
-	b = e.appendHandshake(b, c, false)
-	c.wmu.Lock()
-	c.q = append(c.q, &outbound{frames: []*frame{finish(b, false)}})
-	c.wmu.Unlock()
+	// The 101 response and the open packet go out in one write.
+	open := newFrameBuf(160)
+	open = append(open, '0')
+	open = e.appendHandshake(open, c, false)
+	f := finish(open, false)
+	hc := hw.conn
+	out := append(hc.held, f.wire()...)
+	hc.held, hc.holding = nil, false
+	if _, err := hc.Conn.Write(out); err != nil {
+		_ = ws.Close()
+		return
+	}
+	e.stats.packetsOut.Add(1)
+	e.stats.bytesOut.Add(uint64(len(f.wire())))
 	c.mu.Lock()
 	c.ws = ws
 	c.mu.Unlock()
@@ -309,8 +322,47 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 		c.Close("server shutting down")
 		return
 	}
-	c.startWriter(ws)
+	c.setWriter(hc.Conn)
 	e.wg.Go(func() { c.readWebSocket(ws) })
+}
+
+// holdingHijacker hands the WebSocket library a connection that holds back
+// what is written to it (the 101 response) until the handshake sends it
+// together with the Engine.IO open packet: one system call instead of two.
+type holdingHijacker struct {
+	http.ResponseWriter
+	conn *holdingConn
+}
+
+func (h *holdingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("sio: response writer cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sio: hijack: %w", err)
+	}
+	h.conn = &holdingConn{Conn: nc, holding: true}
+	return h.conn, brw, nil
+}
+
+// holdingConn buffers writes while holding is set (only during the
+// upgrade, on the handshake goroutine); reads and everything else go
+// straight to the connection. Frames are written to Conn directly, so
+// vectored writes are kept.
+type holdingConn struct {
+	net.Conn
+	holding bool
+	held    []byte
+}
+
+func (h *holdingConn) Write(p []byte) (int, error) {
+	if h.holding {
+		h.held = append(h.held, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
 }
 
 // start arms the heartbeat and tells the handler, before the session is

@@ -12,10 +12,10 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,14 +238,26 @@ func TestRawConnect(t *testing.T) {
 
 // BenchmarkFanoutPaced sends b.N broadcasts to fanoutPacedConns WebSocket
 // clients in one room at a fixed rate (fanoutPacedRate per second, as the
-// daemon's fanout benchmark offers) and reports write system calls per
-// delivery (from /proc/self/io; the clients only read) and the time from
-// the last broadcast until every client had everything.
+// daemon's fanout benchmark offers), for several coalescing windows
+// (Options.WriteDelay, "off" = -1), and reports write system calls per
+// delivery (Stats.Writes: vectored writes of the server), the process CPU
+// per delivery (server and clients), and the time from the last broadcast
+// until every client had everything.
 //
 //	go test -run '^$' -bench BenchmarkFanoutPaced -benchtime 1000x ./pkg/sio
 func BenchmarkFanoutPaced(b *testing.B) {
+	for _, d := range []time.Duration{-1, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond} {
+		name := "delay=" + d.String()
+		if d < 0 {
+			name = "delay=off"
+		}
+		b.Run(name, func(b *testing.B) { benchFanoutPaced(b, d) })
+	}
+}
+
+func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	const conns = fanoutPacedConns
-	s := NewServer(Options{WriteQueueSize: 1 << 14})
+	s := NewServer(Options{WriteQueueSize: 1 << 14, WriteDelay: delay})
 	ns := s.Of("/hub/chat")
 	ns.OnConnection(func(so *Socket) { so.Join("room") })
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
@@ -272,7 +284,7 @@ func BenchmarkFanoutPaced(b *testing.B) {
 	}
 	payload := json.RawMessage(`{"roomId":"r1","userId":"u1","id":"0001","content":"` + strings.Repeat("hello ", 24) + `"}`)
 	interval := time.Second / fanoutPacedRate
-	w0 := procSyscw(b)
+	w0, cpu0 := s.Stats().Writes, cpuTime()
 	b.ResetTimer()
 	next := time.Now()
 	for i := 0; i < b.N; i++ {
@@ -295,7 +307,8 @@ func BenchmarkFanoutPaced(b *testing.B) {
 	if got := received.Load(); got < want {
 		b.Fatalf("delivered %d of %d", got, want)
 	}
-	b.ReportMetric(float64(procSyscw(b)-w0)/float64(want), "writes/delivery")
+	b.ReportMetric(float64(s.Stats().Writes-w0)/float64(want), "writes/delivery")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
 	b.ReportMetric(float64(tail.Microseconds())/1000, "tail-ms")
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
 	for _, c := range clients {
@@ -305,7 +318,7 @@ func BenchmarkFanoutPaced(b *testing.B) {
 }
 
 const (
-	fanoutPacedConns = 1000
+	fanoutPacedConns = 250
 	fanoutPacedRate  = 500
 )
 
@@ -329,82 +342,11 @@ func (c *rawClient) skipFrame() error {
 	return err
 }
 
-// procSyscw is the count of write system calls of this process.
-func procSyscw(b *testing.B) uint64 {
-	raw, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		b.Skip("no /proc/self/io")
+// cpuTime is the user plus system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
-	for line := range strings.Lines(string(raw)) {
-		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Skip("no syscw in /proc/self/io")
-	return 0
-}
-
-// The hand-written open packet is the JSON encoding/json would produce.
-func TestAppendHandshake(t *testing.T) {
-	tests := []struct {
-		name     string
-		opts     Options
-		upgrades []string
-	}{
-		{"polling, defaults", Options{}, []string{"websocket"}},
-		{"websocket, custom", Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond, MaxPayload: 1e6}, []string{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := NewEngine(tt.opts, nil)
-			c := &EngineConn{id: newID()}
-			want, err := json.Marshal(struct {
-				SID          string   `json:"sid"`
-				Upgrades     []string `json:"upgrades"`
-				PingInterval int64    `json:"pingInterval"`
-				PingTimeout  int64    `json:"pingTimeout"`
-				MaxPayload   int64    `json:"maxPayload"`
-			}{c.id, tt.upgrades, e.opts.PingInterval.Milliseconds(), e.opts.PingTimeout.Milliseconds(), e.opts.MaxPayload})
-			require.NoError(t, err)
-			require.Equal(t, string(want), string(e.appendHandshake(nil, c, len(tt.upgrades) > 0)))
-		})
-	}
-}
-
-// plainString agrees with encoding/json where it answers, and leaves
-// escapes, control characters, invalid UTF-8 and non-strings to it.
-func TestPlainString(t *testing.T) {
-	tests := []struct {
-		in     string
-		want   string
-		wantOK bool
-	}{
-		{`"hub:send"`, "hub:send", true},
-		{`""`, "", true},
-		{`"héllo"`, "héllo", true},
-		{`"a\"b"`, "", false},
-		{`"a\nb"`, "", false},
-		{"\"a\tb\"", "", false},
-		{"\"\xff\"", "", false},
-		{`"a"b"`, "", false},
-		{`42`, "", false},
-		{`"`, "", false},
-		{` "x"`, "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := plainString([]byte(tt.in))
-			require.Equal(t, tt.wantOK, ok)
-			require.Equal(t, tt.want, got)
-			if ok {
-				var viaJSON string
-				require.NoError(t, json.Unmarshal([]byte(tt.in), &viaJSON))
-				require.Equal(t, viaJSON, got)
-			}
-		})
-	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
