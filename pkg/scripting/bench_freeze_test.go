@@ -1,0 +1,3 @@
+package scripting
+
+func freezeForBench(v any) any { return Freeze(v) }
