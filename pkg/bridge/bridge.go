@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -104,6 +105,10 @@ type Bridge struct {
 	opts     Options
 	log      *zap.Logger
 	producer *kgo.Client
+	// produceFailures counts failed message events; lastProduceLog
+	// (unix ns) rate-limits their logs.
+	produceFailures atomic.Int64
+	lastProduceLog  atomic.Int64
 
 	mu      sync.Mutex
 	routes  *routes

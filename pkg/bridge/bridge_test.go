@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
@@ -522,7 +524,8 @@ func TestMessageEventBufferFull(t *testing.T) {
 	// A broker that never answers: records pile up in the buffer, and
 	// MessageEvent drops beyond it without blocking.
 	obs := newObserved()
-	b, err := New(Options{Brokers: []string{"127.0.0.1:1"}, Service: "svc", MaxBufferedRecords: 2, OpTimeout: 100 * time.Millisecond, Observer: obs.observe, Logger: zaptest.NewLogger(t)})
+	core, logs := observer.New(zap.WarnLevel)
+	b, err := New(Options{Brokers: []string{"127.0.0.1:1"}, Service: "svc", MaxBufferedRecords: 2, OpTimeout: 100 * time.Millisecond, Observer: obs.observe, Logger: zap.New(core)})
 	require.NoError(t, err)
 	s := chatSpec("chatHub")
 	start := time.Now()
@@ -531,6 +534,8 @@ func TestMessageEventBufferFull(t *testing.T) {
 	}
 	require.Less(t, time.Since(start), time.Second)
 	require.Eventually(t, func() bool { return obs.get("out/message/error") == 3 }, waitFor, tick)
+	// Failures are counted one by one but logged once per interval.
+	require.Equal(t, 1, logs.FilterMessage("message event not produced").Len())
 	b.Close()
 }
 

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -40,8 +41,10 @@ func (b *Bridge) MessageEvent(_ context.Context, h *spec.Hub, op string, m *msgs
 	}
 	b.producer.TryProduce(context.Background(), rec, func(r *kgo.Record, err error) {
 		if err != nil {
-			b.log.Warn("message event not produced", zap.String("topic", r.Topic), zap.Error(err))
 			b.opts.Observer("out", KindMessage, ResultError)
+			if n := b.produceFailures.Add(1); b.logProduceFailure() {
+				b.log.Warn("message event not produced", zap.String("topic", r.Topic), zap.Int64("failuresSoFar", n), zap.Error(err))
+			}
 			return
 		}
 		b.opts.Observer("out", KindMessage, ResultOK)
@@ -57,4 +60,15 @@ func messageValue(m *msgstore.Message) ([]byte, error) {
 		return append(b[:len(b)-1], `,"isActive":false}`...), nil
 	}
 	return append(b[:len(b)-1], `,"isActive":true}`...), nil
+}
+
+// produceLogEvery spaces the logs of failed message events: a broker
+// outage fails every message, the Observer counts them all.
+const produceLogEvery = 10 * time.Second
+
+// logProduceFailure reports whether a failure may be logged now.
+func (b *Bridge) logProduceFailure() bool {
+	now := time.Now().UnixNano()
+	last := b.lastProduceLog.Load()
+	return now-last >= int64(produceLogEvery) && b.lastProduceLog.CompareAndSwap(last, now)
 }
