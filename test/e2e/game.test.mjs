@@ -327,6 +327,35 @@ describe('hub logic (fixtures/logic)', () => {
     for (const s of [a, b, watcher]) s.disconnect();
   });
 
+  test('a repeated clientMessageId returns the stored message without running the handler again', async () => {
+    const room = 'lab7';
+    const { s: a } = await joinRoom(LAB, 'ia', room);
+    const { s: watcher } = await joinRoom(LAB, 'iw', room);
+    const send = (clientMessageId) =>
+      emitWithAck(a, 'hub:send', { roomId: room, messageType: 'op', content: { kind: 'count' }, clientMessageId });
+    const first = await send('idem-1');
+    assert.equal(first.ok, true, JSON.stringify(first));
+    const n = first.message.content.count;
+    // Sequential and concurrent repeats, one of them racing a new id.
+    const again = await send('idem-1');
+    const [r1, r2, other] = await Promise.all([send('idem-1'), send('idem-1'), send('idem-2')]);
+    for (const k of [again, r1, r2]) {
+      assert.equal(k.ok, true, JSON.stringify(k));
+      assert.deepEqual(k.message, first.message, 'the stored original');
+    }
+    assert.equal(other.message.content.count, n + 1, 'the handler ran once for idem-1');
+    const [o1, o2] = await Promise.all([send('idem-3'), send('idem-3')]);
+    assert.equal(o1.message.id, o2.message.id);
+    assert.equal(o1.message.content.count, n + 2);
+    const next = await send(undefined);
+    assert.equal(next.message.content.count, n + 3, 'no handler call was lost or repeated');
+    await waitForEvent(watcher, 'hub:messageArrived', (d) => d.message.id === next.message.id);
+    const ids = arrived(watcher, room, (m) => m.content.kind === 'count').map((d) => d.message.id);
+    assert.deepEqual(ids, [first.message.id, other.message.id, o1.message.id, next.message.id], 'each message broadcast once');
+    a.disconnect();
+    watcher.disconnect();
+  });
+
   test('a runaway handler is stopped at its deadline while other rooms keep working', async () => {
     const busy = 'lab4';
     const calm = ['lab5', 'lab6', 'lab7', 'lab8'].find((r) => runtimeOf(r) !== runtimeOf(busy));
