@@ -113,7 +113,8 @@ func (c *rawClient) writeText(s string) error {
 // BenchmarkConnect measures one connection: WebSocket upgrade, Engine.IO
 // open, namespace CONNECT with an auth payload checked by OnConnect, CONNECT
 // reply, close. The client side is minimal (rawClient), so allocs/op are
-// mostly the server's.
+// mostly the server's. cpu-us/op is process CPU (server and client) per
+// connection, steadier than ns/op on a shared machine.
 //
 //	go test -run '^$' -bench BenchmarkConnect -benchtime 2000x -benchmem ./pkg/sio
 func BenchmarkConnect(b *testing.B) {
@@ -131,6 +132,7 @@ func BenchmarkConnect(b *testing.B) {
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
 	auth := `{"token":"` + strings.Repeat("t", 80) + `"}`
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -142,6 +144,8 @@ func BenchmarkConnect(b *testing.B) {
 			_ = c.nc.Close()
 		}
 	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }
 
 // BenchmarkIdleConnections opens b.N idle WebSocket connections joined to a
@@ -349,4 +353,65 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// The hand-written open packet is the JSON encoding/json would produce.
+func TestAppendHandshake(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		upgrades []string
+	}{
+		{"polling, defaults", Options{}, []string{"websocket"}},
+		{"websocket, custom", Options{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond, MaxPayload: 1e6}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := NewEngine(tt.opts, nil)
+			c := &EngineConn{id: newID()}
+			want, err := json.Marshal(struct {
+				SID          string   `json:"sid"`
+				Upgrades     []string `json:"upgrades"`
+				PingInterval int64    `json:"pingInterval"`
+				PingTimeout  int64    `json:"pingTimeout"`
+				MaxPayload   int64    `json:"maxPayload"`
+			}{c.id, tt.upgrades, e.opts.PingInterval.Milliseconds(), e.opts.PingTimeout.Milliseconds(), e.opts.MaxPayload})
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(e.appendHandshake(nil, c, len(tt.upgrades) > 0)))
+		})
+	}
+}
+
+// plainString agrees with encoding/json where it answers, and leaves
+// escapes, control characters, invalid UTF-8 and non-strings to it.
+func TestPlainString(t *testing.T) {
+	tests := []struct {
+		in     string
+		want   string
+		wantOK bool
+	}{
+		{`"hub:send"`, "hub:send", true},
+		{`""`, "", true},
+		{`"héllo"`, "héllo", true},
+		{`"a\"b"`, "", false},
+		{`"a\nb"`, "", false},
+		{"\"a\tb\"", "", false},
+		{"\"\xff\"", "", false},
+		{`"a"b"`, "", false},
+		{`42`, "", false},
+		{`"`, "", false},
+		{` "x"`, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := plainString([]byte(tt.in))
+			require.Equal(t, tt.wantOK, ok)
+			require.Equal(t, tt.want, got)
+			if ok {
+				var viaJSON string
+				require.NoError(t, json.Unmarshal([]byte(tt.in), &viaJSON))
+				require.Equal(t, viaJSON, got)
+			}
+		})
+	}
 }
