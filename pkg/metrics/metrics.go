@@ -28,6 +28,7 @@ type Metrics struct {
 	ScriptDuration     *prometheus.HistogramVec
 	ScriptErrorsTotal  *prometheus.CounterVec
 	ConnectErrorsTotal *prometheus.CounterVec // reason
+	BridgeRecordsTotal *prometheus.CounterVec // direction, kind, result
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -92,7 +93,11 @@ func NewUnregistered() *Metrics {
 	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by reason.",
 	}, []string{"reason"})
+	m.BridgeRecordsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_bridge_records_total", Help: "Kafka records consumed (in) and produced (out), by kind and result.",
+	}, []string{"direction", "kind", "result"})
 	for _, c := range []prometheus.Collector{
+		m.BridgeRecordsTotal,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

@@ -31,6 +31,7 @@ type Config struct {
 	RecordSource RecordSourceConfig `koanf:"recordSource"`
 	Postgres     PostgresConfig     `koanf:"postgres"`
 	Redis        RedisConfig        `koanf:"redis"`
+	Kafka        KafkaConfig        `koanf:"kafka"`
 
 	Log       LogConfig       `koanf:"log"`
 	Auth      AuthConfig      `koanf:"auth"`
@@ -78,6 +79,17 @@ type RedisConfig struct {
 	DB       int    `koanf:"db"`
 	// Prefix starts every key and channel hubd uses.
 	Prefix string `koanf:"prefix"`
+}
+
+// KafkaConfig turns on the Kafka bridge (data events in and out,
+// kafkaEvents) when Brokers is set.
+type KafkaConfig struct {
+	Brokers []string `koanf:"brokers"`
+	// Service is the <service> of topic names
+	// (<service>-dbevent-<dataObject>-<op>).
+	Service      string `koanf:"service"`
+	TopicPattern string `koanf:"topicPattern"`
+	Group        string `koanf:"group"`
 }
 
 // LogConfig selects the log level and encoding.
@@ -292,6 +304,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("recordSource.kind: %q is not embedded, postgres or elasticsearch", c.RecordSource.Kind))
+	}
+	if len(c.Kafka.Brokers) > 0 && c.Kafka.Service == "" {
+		errs = append(errs, errors.New("kafka.service: required with kafka.brokers"))
 	}
 	if c.Log.Format != "console" && c.Log.Format != "json" {
 		errs = append(errs, fmt.Errorf("log.format: %q is not console or json", c.Log.Format))

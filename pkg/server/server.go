@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/bridge"
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
@@ -44,6 +45,7 @@ type Server struct {
 	shared   *sharedServices
 	verifier *authz.Verifier
 	wheel    *timerwheel.Wheel // scheduled actions of every hub
+	bridge   *bridge.Bridge    // nil without kafka.brokers
 	handler  http.Handler
 
 	reloadMu sync.Mutex
@@ -106,8 +108,27 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
 
+	if len(cfg.Kafka.Brokers) > 0 {
+		b, err := bridge.New(bridge.Options{
+			Brokers: cfg.Kafka.Brokers, Service: cfg.Kafka.Service, TopicPattern: cfg.Kafka.TopicPattern,
+			Group: cfg.Kafka.Group, Hubs: s.bridgeTargets, OpTimeout: cfg.OpTimeout,
+			Observer: func(direction, kind, result string) {
+				s.metrics.BridgeRecordsTotal.WithLabelValues(direction, kind, result).Inc()
+			},
+			Logger: log.Named("bridge"),
+		})
+		if err != nil {
+			s.shared.close()
+			s.back.close()
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		s.bridge = b
+	}
 	loaded, err := s.load()
 	if err != nil {
+		if s.bridge != nil {
+			s.bridge.Close()
+		}
 		s.shared.close()
 		s.back.close()
 		return nil, err
@@ -123,7 +144,30 @@ func (s *Server) deps() hub.Deps {
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
 		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
+		DataEvents: s.dataEvents(),
 	}
+}
+
+// dataEvents is the sink of message data events: the Kafka bridge when
+// configured (never a nil *Bridge inside the interface).
+func (s *Server) dataEvents() hub.DataEvents {
+	if s.bridge == nil {
+		return nil
+	}
+	return s.bridge
+}
+
+// bridgeTargets lists the running hubs for the Kafka bridge.
+func (s *Server) bridgeTargets() []bridge.Target {
+	reg := s.reg.Load()
+	if reg == nil {
+		return nil
+	}
+	out := make([]bridge.Target, 0, len(reg.hubs))
+	for _, h := range reg.hubs {
+		out = append(out, h)
+	}
+	return out
 }
 
 // swap applies a validated load; it cannot fail. Unchanged and changed
@@ -157,6 +201,9 @@ func (s *Server) swap(l *Loaded) {
 	}
 	s.reg.Store(next)
 	s.metrics.HubsLoaded.Set(float64(len(next.hubs)))
+	if s.bridge != nil {
+		s.bridge.Update()
+	}
 	if old == nil {
 		return
 	}
@@ -280,6 +327,15 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(wheelDone)
 		_ = s.wheel.Run(wctx)
 	}()
+	bridgeDone := make(chan struct{})
+	go func() {
+		defer close(bridgeDone)
+		if s.bridge != nil {
+			if err := s.bridge.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("kafka bridge stopped", zap.Error(err))
+			}
+		}
+	}()
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -300,6 +356,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopWheel()
 	<-wheelDone
+	<-bridgeDone
+	if s.bridge != nil {
+		s.bridge.Close()
+	}
 	s.shared.close()
 	s.back.close()
 	if reg := s.reg.Load(); reg != nil {

@@ -2,9 +2,6 @@
 // kafkaEvents topic reach the clients of a room; the hub's own message
 // events are published. The broker is test/e2e/tools/kafka (kfake, in
 // memory) and hubd is configured with kafka.brokers/service/topicPattern/group.
-//
-// The tests are todo until the daemon reads the kafka.* config keys and
-// runs the bridge (pkg/bridge).
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -30,7 +27,6 @@ import { ROOMS, tokenFor, USERS } from './lib/fixtures.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
-const TODO = { todo: 'the daemon does not wire pkg/bridge (kafka.* config keys) yet' };
 
 const SERVICE = 'e2e';
 const HUB = 'bridged';
@@ -132,7 +128,7 @@ after(async () => {
 });
 
 describe('kafka bridge', () => {
-  test('kafkaEvents: filtered records are dropped, matching ones reach the target room', TODO, async () => {
+  test('kafkaEvents: filtered records are dropped, matching ones reach the target room', async () => {
     const { alice, bob } = await setup();
     const mark = alice.received.length;
     await produce('e2e-scores', { kind: 'other', roomId: ROOMS.general, n: 1 });
@@ -148,7 +144,7 @@ describe('kafka bridge', () => {
     );
   });
 
-  test('room update gives hub:roomUpdated and a system message', TODO, async () => {
+  test('room update gives hub:roomUpdated and a system message', async () => {
     const { alice, bob } = await setup();
     const record = { id: ROOMS.general, name: 'general (renamed)', chatEnabled: true };
     await produce(topic('chatRoom', 'updated'), { old_chatRoom: { ...record, name: 'general' }, chatRoom: record });
@@ -166,7 +162,7 @@ describe('kafka bridge', () => {
     }
   });
 
-  test('membership created gives hub:memberJoined', TODO, async () => {
+  test('membership created gives hub:memberJoined', async () => {
     const { alice } = await setup();
     const record = { id: 'm-new', roomId: ROOMS.general, userId: USERS.carol.userId, status: 'active' };
     await produce(topic('chatMember', 'created'), record);
@@ -174,7 +170,7 @@ describe('kafka bridge', () => {
     assert.deepEqual(ev, { roomId: ROOMS.general, userId: USERS.carol.userId, record });
   });
 
-  test('the hub publishes its message data events', TODO, async () => {
+  test('the hub publishes its message data events', async () => {
     const { alice } = await setup();
     const ack = await emitWithAck(alice, 'hub:send', { roomId: ROOMS.general, messageType: 'text', content: { body: 'to kafka' } });
     assert.equal(ack.ok, true, JSON.stringify(ack));
@@ -193,7 +189,7 @@ describe('kafka bridge', () => {
     assert.equal(found.value.isActive, true);
   });
 
-  test('room soft delete closes the room: hub:roomClosed and the members leave', TODO, async () => {
+  test('room soft delete closes the room: hub:roomClosed and the members leave', async () => {
     const { alice, bob } = await setup();
     await produce(topic('chatRoom', 'deleted'), { id: ROOMS.general, name: 'general', isActive: false });
     for (const s of [alice, bob]) {
