@@ -32,9 +32,11 @@ type EngineConn struct {
 	qh      int
 	spare   []*outbound   // the writer's previous batch, reused when small
 	writing bool          // a writer goroutine owns the socket's writes
+	parked  bool          // that writer waits on ready for new items
 	wconn   net.Conn      // WebSocket transport, nil while polling
-	ready   chan struct{} // cap 1: tells a pending poll that q is not empty
+	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty
 	wdl     time.Time     // write deadline last set (writer only)
+	nb      net.Buffers   // the vectored write in progress (writer only)
 
 	done   chan struct{} // closed when the session ends
 	wake   chan struct{} // asks a pending poll to return a noop
@@ -112,9 +114,16 @@ func (c *EngineConn) pushLocked(o *outbound) {
 	c.q = append(c.q, o)
 	start := false
 	if c.wconn != nil {
-		if !c.writing {
+		switch {
+		case !c.writing:
 			c.writing = true
 			start = true
+		case c.parked:
+			c.parked = false
+			select {
+			case c.ready <- struct{}{}:
+			default:
+			}
 		}
 	} else if len(c.q)-c.qh == 1 {
 		select {
@@ -541,12 +550,15 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	}
 }
 
-// writeLoop drains the queue to the WebSocket while it has items: every
-// frame queued by the time it looks is written back to back in one
-// vectored write. After a write it waits for the engine's next coalescing
-// tick (Options.WriteDelay) so that frames arriving meanwhile share the
-// next system call; it exits when a tick finds the queue empty. The first
-// frame after a quiet period goes out at once.
+// writeLoop drains the queue to the WebSocket: every frame queued by the
+// time it looks is written back to back in one vectored write. Coalescing:
+// when frames arrive while it writes, or within Options.WriteDelay of its
+// last write, it waits for the engine's next coalescing tick so that they
+// share one system call; the first frame after a quiet period is written
+// at once. With nothing to write it parks until an enqueue wakes it, and
+// it exits at the next linger tick that finds the queue still empty, so an
+// idle connection has no writer goroutine while a busy one is not
+// restarted for every message.
 func (c *EngineConn) writeLoop() {
 	defer c.e.writers.Add(-1)
 	nc := c.wconn
@@ -555,13 +567,33 @@ func (c *EngineConn) writeLoop() {
 	delay := c.e.opts.WriteDelay
 	st := c.e.stats
 	var bufs [][]byte
+	var lastWrite time.Time
 	for {
 		c.wmu.Lock()
 		items := c.q[c.qh:]
 		if len(items) == 0 {
-			c.writing = false
+			// Nothing queued: park until an enqueue or the linger tick.
+			c.parked = true
 			c.wmu.Unlock()
-			return
+			select {
+			case <-c.ready:
+				if delay > 0 && time.Since(lastWrite) < delay && !c.waitTick() {
+					return
+				}
+				continue
+			case <-c.e.linger.wait():
+				c.wmu.Lock()
+				if len(c.q) == c.qh {
+					c.writing, c.parked = false, false
+					c.wmu.Unlock()
+					return
+				}
+				c.parked = false
+				c.wmu.Unlock()
+				continue
+			case <-c.done:
+				return
+			}
 		}
 		c.q, c.qh, c.spare = c.spare, 0, nil
 		c.wmu.Unlock()
@@ -598,21 +630,28 @@ func (c *EngineConn) writeLoop() {
 			c.Close("server shutting down")
 			return
 		}
+		lastWrite = time.Now()
 		clear(items)
-		if cap(items) <= 64 {
-			c.wmu.Lock()
-			if c.spare == nil {
-				c.spare = items[:0]
-			}
-			c.wmu.Unlock()
+		c.wmu.Lock()
+		if c.spare == nil && cap(items) <= 64 {
+			c.spare = items[:0]
 		}
-		if delay > 0 {
-			select {
-			case <-c.e.pacer.wait():
-			case <-c.done:
-				return
-			}
+		more := len(c.q) > c.qh
+		c.wmu.Unlock()
+		if more && delay > 0 && !c.waitTick() {
+			return
 		}
+	}
+}
+
+// waitTick waits for the next coalescing tick; false when the connection
+// ended meanwhile.
+func (c *EngineConn) waitTick() bool {
+	select {
+	case <-c.e.pacer.wait():
+		return true
+	case <-c.done:
+		return false
 	}
 }
 
@@ -625,8 +664,11 @@ func (c *EngineConn) writeBufs(nc net.Conn, bufs *[][]byte, timeout time.Duratio
 		c.wdl = now.Add(timeout)
 		_ = nc.SetWriteDeadline(c.wdl)
 	}
-	nb := net.Buffers(*bufs)
-	_, err := nb.WriteTo(nc)
+	// WriteTo consumes its receiver; a field, not a local, so that it does
+	// not escape to the heap on every write.
+	c.nb = net.Buffers(*bufs)
+	_, err := c.nb.WriteTo(nc)
+	c.nb = nil
 	clear((*bufs)[:cap(*bufs)])
 	*bufs = (*bufs)[:0]
 	c.e.stats.writes.Add(1)

@@ -49,7 +49,13 @@ type Engine struct {
 	wg      sync.WaitGroup
 	writers atomic.Int64 // running WebSocket writer goroutines
 	pacer   *pacer       // coalescing ticks shared by all writers
+	linger  *pacer       // ticks at which parked writers with nothing to do exit
 }
+
+// writerLinger is how long, at most, an idle WebSocket writer goroutine
+// stays parked before it exits (it exits at the first linger tick that
+// finds its queue empty).
+const writerLinger = 100 * time.Millisecond
 
 // wsReadBufferSize is the per-connection read buffer of an established
 // WebSocket: room for a typical event, small for idle connections.
@@ -86,6 +92,7 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 
 		closedByClient: make(map[string]struct{}),
 		pacer:          &pacer{interval: opts.WriteDelay},
+		linger:         &pacer{interval: writerLinger},
 	}
 	e.up = websocket.Upgrader{
 		// Frames are read through a small buffer (larger messages are

@@ -191,7 +191,9 @@ func BenchmarkIdleConnections(b *testing.B) {
 	if err, ok := failed.Load().(error); ok {
 		b.Fatal(err)
 	}
-	for s.ConnCount() < b.N {
+	// Wait until every connection is registered and its writer, started
+	// for the CONNECT reply, has exited after its linger period.
+	for s.ConnCount() < b.N || s.engine.writers.Load() > 0 {
 		time.Sleep(time.Millisecond)
 	}
 	after, stack1 := memNow()
@@ -326,23 +328,24 @@ const (
 	fanoutPacedRate  = 500
 )
 
-// skipFrame reads past one server frame.
+// skipFrame reads past one server frame without allocating.
 func (c *rawClient) skipFrame() error {
-	var h [2]byte
-	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+	h, err := c.br.Peek(2)
+	if err != nil {
 		return err
 	}
-	n := int(h[1] & 0x7f)
-	if n == 126 {
-		var l [2]byte
-		if _, err := io.ReadFull(c.br, l[:]); err != nil {
+	n, hl := int(h[1]&0x7f), 2
+	switch n {
+	case 126:
+		l, err := c.br.Peek(4)
+		if err != nil {
 			return err
 		}
-		n = int(binary.BigEndian.Uint16(l[:]))
-	} else if n == 127 {
+		n, hl = int(binary.BigEndian.Uint16(l[2:])), 4
+	case 127:
 		return errors.New("rawClient: frame too long")
 	}
-	_, err := c.br.Discard(n)
+	_, err = c.br.Discard(hl + n)
 	return err
 }
 
