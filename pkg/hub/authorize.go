@@ -16,8 +16,11 @@ import (
 func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Session, roomID string) (*authz.Decision, error) {
 	ttl := time.Duration(def.Spec.Guardrails.AuthCacheTTL) * time.Second
 	cache := h.deps.Cache
+	// The role is part of the key: a user whose roleId changed is
+	// authorized afresh rather than on a grant made for the old role.
+	cacheUser := sess.UserID + "\x00" + sess.RoleID
 	if ttl > 0 && cache != nil {
-		cd, ok, err := cache.Get(ctx, h.name, roomID, sess.UserID)
+		cd, ok, err := cache.Get(ctx, h.name, roomID, cacheUser)
 		if err != nil {
 			h.log.Warn("auth cache read failed", zap.Error(err))
 		}
@@ -38,7 +41,7 @@ func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Sessio
 		return nil, err
 	}
 	if ttl > 0 && cache != nil {
-		if err := cache.Set(ctx, h.name, roomID, sess.UserID, authz.NewCachedDecision(dec), ttl); err != nil {
+		if err := cache.Set(ctx, h.name, roomID, cacheUser, authz.NewCachedDecision(dec), ttl); err != nil {
 			h.log.Warn("auth cache write failed", zap.Error(err))
 		}
 	}

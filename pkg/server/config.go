@@ -164,7 +164,7 @@ func DefaultConfig() Config {
 		Redis:           RedisConfig{Prefix: "hubd:"},
 		Log:             LogConfig{Level: "info", Format: "console"},
 		Auth: AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192, CacheMaxEntries: 100_000,
-			Session: SessionConfig{Resolver: "claims", TTL: time.Minute}},
+			Session: SessionConfig{Resolver: "claims", TTL: 300 * time.Second}},
 		SocketIO: SocketIOConfig{
 			Path: "/socket.io/", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second,
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
