@@ -418,3 +418,48 @@ func TestPlainString(t *testing.T) {
 		})
 	}
 }
+
+// A connection's writer writes the first frame after a quiet period at
+// once, coalesces frames queued within WriteDelay of its last write into
+// one write, delivers everything in order, and exits when idle.
+func TestWriteCoalescing(t *testing.T) {
+	tests := []struct {
+		name      string
+		delay     time.Duration
+		maxWrites uint64 // for the burst; 0: not checked
+	}{
+		{"coalescing", 200 * time.Millisecond, 2},
+		{"off", -1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, base := startServer(t, Options{WriteDelay: tt.delay})
+			sockets := make(chan *Socket, 1)
+			s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
+			w := dialWS(t, base, "")
+			require.True(t, strings.HasPrefix(w.readText(), "0{"))
+			w.connectNsp("/", "")
+			so := <-sockets
+			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "idle writer did not exit")
+
+			w0 := s.Stats().Writes
+			require.NoError(t, so.Emit("first"))
+			require.Equal(t, `42["first"]`, w.readText())
+			eventually(t, func() bool { return s.Stats().Writes == w0+1 }, "the first frame is one write of its own")
+
+			const burst = 20
+			for i := range burst {
+				require.NoError(t, so.Emit("b", i))
+			}
+			for i := range burst {
+				require.Equal(t, fmt.Sprintf(`42["b",%d]`, i), w.readText())
+			}
+			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "writer did not exit after the burst")
+			if tt.maxWrites > 0 {
+				require.LessOrEqual(t, s.Stats().Writes-w0-1, tt.maxWrites, "burst not coalesced")
+			}
+			require.NoError(t, so.Emit("again"))
+			require.Equal(t, `42["again"]`, w.readText())
+		})
+	}
+}
