@@ -292,6 +292,7 @@ func (h *Hub) countDecision(dec *authz.Decision, err error) {
 type historyRequest struct {
 	RoomID string `json:"roomId"`
 	Before string `json:"before"`
+	After  string `json:"after"`
 	Limit  int    `json:"limit"`
 }
 
@@ -306,33 +307,10 @@ func (h *Hub) handleLoadHistory(ctx context.Context, in *call) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	if !m.decision.Permissions.CanRead {
-		return nil, newError(CodeForbidden, "no read permission in this room")
-	}
-	limit := req.Limit
-	if limit <= 0 {
-		limit = h.Definition().Spec.HistorySettings.HistoryLimit
-	}
-	if limit <= 0 || limit > maxPageSize {
-		limit = maxPageSize
-	}
-	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
-	if req.Before != "" {
-		ref, err := h.deps.Store.Get(ctx, h.name, req.Before)
-		if errors.Is(err, msgstore.ErrNotFound) || (err == nil && ref.RoomID != req.RoomID) {
-			return nil, newError(CodeNotFound, "before: no such message in this room")
-		}
-		if err != nil {
-			return nil, wrapError(CodeUnavailable, "message store unavailable", err)
-		}
-		q.BeforeSeq = ref.Seq
-	}
-	msgs, err := h.deps.Store.List(ctx, h.name, req.RoomID, q)
+	a := h.actorOf(in.c.session(), m)
+	msgs, err := h.ListMessages(ctx, a, ListInput{Before: req.Before, After: req.After, Limit: req.Limit})
 	if err != nil {
-		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
-	}
-	if msgs == nil {
-		msgs = []*msgstore.Message{}
+		return nil, err
 	}
 	return map[string]any{"roomId": req.RoomID, "messages": msgs}, nil
 }

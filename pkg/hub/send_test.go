@@ -66,3 +66,29 @@ func TestSendStoreDownIsUnavailableAndNothingIsPublished(t *testing.T) {
 	require.Equal(t, int64(1), m.Seq, "the failed write used no sequence number")
 	require.Equal(t, []string{"created:" + m.ID}, events.ops)
 }
+
+func TestListMessagesPagesBothWays(t *testing.T) {
+	e := newLogicEnv(t, scripting.Options{})
+	a := e.actor("r1", "u1")
+	e.addMember("r1", "u1")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		m, err := e.h.Send(context.Background(), a, SendInput{MessageType: "text", Content: json.RawMessage(`{"body":"m"}`)})
+		require.NoError(t, err)
+		ids = append(ids, m.ID)
+	}
+	page := func(in ListInput) []string {
+		msgs, err := e.h.ListMessages(context.Background(), a, in)
+		require.NoError(t, err)
+		var out []string
+		for _, m := range msgs {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	require.Equal(t, ids[3:], page(ListInput{Limit: 2}), "newest, oldest first")
+	require.Equal(t, ids[1:3], page(ListInput{Before: ids[3], Limit: 2}), "backwards")
+	require.Equal(t, ids[2:4], page(ListInput{After: ids[1], Limit: 2}), "forwards")
+	_, err := e.h.ListMessages(context.Background(), a, ListInput{After: "no-such-id"})
+	require.Equal(t, CodeNotFound, clientErr(t, err).Code)
+}

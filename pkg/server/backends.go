@@ -72,7 +72,7 @@ func openBackends(ctx context.Context, cfg Config, log *zap.Logger) (*backends, 
 	if usePG {
 		st, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{
 			DSN: cfg.Postgres.DSN, Schema: cfg.Postgres.Schema, MaxConns: cfg.Postgres.MaxConns,
-			Logger: log,
+			WriteTimeout: cfg.Postgres.WriteTimeout, MaxBatch: cfg.Postgres.MaxBatch, Logger: log,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("message store: %w", err))

@@ -69,6 +69,10 @@ type PostgresConfig struct {
 	DSN      string `koanf:"dsn"`
 	Schema   string `koanf:"schema"` // hubd's message tables
 	MaxConns int32  `koanf:"maxConns"`
+	// WriteTimeout bounds each message store write; MaxBatch caps the
+	// appends grouped into one transaction.
+	WriteTimeout time.Duration `koanf:"writeTimeout"`
+	MaxBatch     int           `koanf:"maxBatch"`
 }
 
 // RedisConfig locates the Redis server shared by hubd nodes.
