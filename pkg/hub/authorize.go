@@ -2,7 +2,11 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,9 +20,9 @@ import (
 func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Session, roomID string) (*authz.Decision, error) {
 	ttl := time.Duration(def.Spec.Guardrails.AuthCacheTTL) * time.Second
 	cache := h.deps.Cache
-	// The role is part of the key: a user whose roleId changed is
-	// authorized afresh rather than on a grant made for the old role.
-	cacheUser := sess.UserID + "\x00" + sess.RoleID
+	// The session is part of the key: a user whose role or claims changed
+	// is authorized afresh rather than on a grant made for other claims.
+	cacheUser := sess.UserID + "\x00" + sessionFingerprint(sess)
 	if ttl > 0 && cache != nil {
 		cd, ok, err := cache.Get(ctx, h.name, roomID, cacheUser)
 		if err != nil {
@@ -54,4 +58,29 @@ func (h *Hub) InvalidateAuthCache(ctx context.Context) error {
 		return nil
 	}
 	return h.deps.Cache.InvalidateHub(ctx, h.name)
+}
+
+// volatileClaims change with every token of the same session; they do not
+// take part in authorization.
+var volatileClaims = map[string]bool{"exp": true, "iat": true, "nbf": true, "jti": true}
+
+// sessionFingerprint is a short hash of the session's claims (without the
+// volatile ones), so cached grants are per distinct session content.
+func sessionFingerprint(sess *authz.Session) string {
+	keys := make([]string, 0, len(sess.Claims))
+	for k := range sess.Claims {
+		if !volatileClaims[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		b, _ := json.Marshal(sess.Claims[k])
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
 }

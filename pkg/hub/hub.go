@@ -136,6 +136,7 @@ func New(def *Definition, deps Deps) *Hub {
 	h.stop = make(chan struct{})
 	go h.idleLoop(h.stop)
 	h.ns.OnConnect(h.onConnect)
+	h.ns.OnConnection(h.onConnection)
 	h.ns.OnEvent(h.onEvent)
 	h.ns.OnDisconnect(h.onDisconnect)
 	return h
@@ -214,15 +215,24 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 		}
 		return &connectError{msg: "Invalid token", code: CodeInvalidToken}
 	}
-	c := &client{sess: sess, rooms: make(map[string]*member)}
-	c.mu.Lock()
-	h.armExpiry(s, c)
-	c.mu.Unlock()
-	s.SetData(c)
+	// The expiry timer starts once the socket is connected (onConnection),
+	// so that its warning cannot be lost on a socket not yet connected.
+	s.SetData(&client{sess: sess, rooms: make(map[string]*member)})
 	if m := h.deps.Metrics; m != nil {
 		m.SocketConnections.WithLabelValues(h.name).Inc()
 	}
 	return nil
+}
+
+// onConnection runs once the client has its CONNECT reply.
+func (h *Hub) onConnection(s *sio.Socket) {
+	c := clientOf(s)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	h.armExpiry(s, c)
+	c.mu.Unlock()
 }
 
 func (h *Hub) countConnectError(reason string) {

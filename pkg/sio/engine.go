@@ -400,6 +400,10 @@ func (e *Engine) upgrade(w http.ResponseWriter, r *http.Request, c *EngineConn) 
 
 // Close closes every connection gracefully (pending packets are flushed) and
 // waits until they are gone or ctx ends, then closes the rest.
+// closeDrain bounds how long Close waits for sessions to take their close
+// packet before it drops them.
+const closeDrain = time.Second
+
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing.Store(true)
@@ -413,6 +417,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
+	// A polling session whose client is not polling right now cannot be
+	// told goodbye; after a short drain every remaining session is closed
+	// at once rather than holding shutdown for the whole ctx.
+	drain := time.NewTimer(closeDrain)
+	defer drain.Stop()
 	for e.ConnCount() > 0 {
 		select {
 		case <-ctx.Done():
@@ -421,6 +430,10 @@ func (e *Engine) Close(ctx context.Context) error {
 			}
 			e.wg.Wait()
 			return ctx.Err()
+		case <-drain.C:
+			for _, c := range all {
+				c.Close("server shutting down")
+			}
 		case <-t.C:
 		}
 	}

@@ -206,7 +206,6 @@ test('SIGTERM with clients connected: they are disconnected, exit 0, messages ke
 
 test(
   'SIGTERM does not wait for an idle polling session',
-  { todo: 'daemon bug: a polling session with no pending GET holds shutdown for the whole shutdownTimeout (10s)' },
   async () => {
     const hubd = await startDaemon();
     cleanup.push(() => hubd.close());

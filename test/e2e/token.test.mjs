@@ -55,12 +55,10 @@ for (const transport of TRANSPORT_NAMES) {
       assert.equal(s.disconnectReason, 'io server disconnect');
     });
 
-    // The daemon arms the expiry timer in the namespace admission hook, before
-    // the socket is connected; with less than 30 s left the warning fires at
-    // once and Emit on the not yet connected socket drops it.
+    // With less than 30 s left the warning fires at once: the daemon must
+    // arm the timer only once the socket is connected.
     test(
       'a token with less than 30 s left gets hub:tokenExpiring before the disconnect',
-      { todo: 'daemon bug: hub:tokenExpiring is sometimes lost when the token has < 30 s left at connect (emitted before the socket is connected)' },
       async () => {
         const { token, exp } = expiring('alice', 3);
         const s = await connectAs(hubd, 'ops', 'alice', { transport, token });
