@@ -255,3 +255,32 @@ func (h *Hub) EmitServerEvent(ctx context.Context, roomID, event string, data js
 	_, err := h.customEvent(ctx, ce, roomID, "", data, toUserID)
 	return err
 }
+
+// Delivery is one user's delivery receipt of a message.
+type Delivery struct {
+	UserID      string    `json:"userId"`
+	DeliveredAt time.Time `json:"deliveredAt"`
+}
+
+// Deliveries returns the stored delivery receipts of a message of the
+// actor's room.
+func (h *Hub) Deliveries(ctx context.Context, a *Actor, messageID string) ([]Delivery, error) {
+	if !h.Spec().EventSettings.EnableDeliveryReceipts {
+		return nil, newError(CodeUnknownEvent, "delivery receipts are not enabled in this hub")
+	}
+	if !a.Permissions.CanRead {
+		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	if _, err := h.messageIn(ctx, a.RoomID, messageID); err != nil {
+		return nil, err
+	}
+	marks, err := h.deps.Store.Delivered(ctx, h.name, messageID)
+	if err != nil {
+		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
+	}
+	out := make([]Delivery, 0, len(marks))
+	for _, m := range marks {
+		out = append(out, Delivery{UserID: m.UserID, DeliveredAt: m.At})
+	}
+	return out, nil
+}
