@@ -1,0 +1,245 @@
+// Two hubd nodes sharing rooms, rate limits and the auth cache through
+// Redis, both on one PostgreSQL message store and one PostgreSQL record
+// source; and the Redis session resolver.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  connectError,
+  disconnectAll,
+  emitWithAck,
+  eventsNamed,
+  psql,
+  tempDir,
+  uniqueSchema,
+  waitForEvent,
+} from './lib/harness.mjs';
+import { connectAs, FEATURES, FROOMS, joinAs, PEOPLE, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
+
+const skip =
+  process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
+    ? false
+    : 'HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR are needed (scripts/test.sh starts PostgreSQL and Redis)';
+
+/** Runs redis-cli against HUBD_TEST_REDIS_ADDR and returns its trimmed stdout. */
+function redis(...args) {
+  const [host, port] = process.env.HUBD_TEST_REDIS_ADDR.split(':');
+  const r = spawnSync('redis-cli', ['-h', host, '-p', port, ...args], { encoding: 'utf8' });
+  if (r.error) throw new Error(`redis-cli: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`redis-cli exited ${r.status}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const RATE_LIMIT = 6;
+
+/** A hub reading chatRoom/chatMember records; description varies per write. */
+function relaySpec(name, { description = 'Two nodes, one room.', rateLimit = 100000 } = {}) {
+  return `hubBasics:
+  name: ${name}
+  description: ${description}
+roomSettings:
+  roomDataObject: chatRoom
+  roomEligibility: chatRoom.chatEnabled == true
+  authSources:
+    - name: activeMember
+      sourceObject: chatMember
+      userField: userId
+      roomField: roomId
+      condition: chatMember.status == "active"
+      hubRole: member
+hubRoles:
+  - name: member
+    canRead: true
+    canSend: true
+messageSettings:
+  messageTypes:
+    - text
+historySettings:
+  historyEnabled: true
+  historyLimit: 50
+guardrails:
+  messageRateLimit: ${rateLimit}
+  authCacheTTL: 300
+`;
+}
+
+describe('two nodes through Redis', { skip }, () => {
+  let hubs;
+  let recSchema;
+  let msgSchema;
+  let prefix;
+  let a;
+  let b;
+
+  before(async () => {
+    hubs = await tempDir('hubd-e2e-cluster-hubs-');
+    await writeFile(path.join(hubs, 'relay.yaml'), relaySpec('relay'));
+    await writeFile(path.join(hubs, 'metered.yaml'), relaySpec('metered', { rateLimit: RATE_LIMIT }));
+    recSchema = uniqueSchema('e2e_crec');
+    msgSchema = uniqueSchema('e2e_cmsg');
+    psql(await recordsSQL(FEATURES.records, recSchema));
+    prefix = `e2e:${process.pid}:${randomBytes(4).toString('hex')}:`;
+    const env = {
+      HUBD_STORE: 'postgres',
+      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
+      HUBD_POSTGRES__SCHEMA: msgSchema,
+      HUBD_RECORDSOURCE__KIND: 'postgres',
+      HUBD_RECORDSOURCE__SCHEMA: recSchema,
+      HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
+      HUBD_REDIS__PREFIX: prefix,
+    };
+    a = await startFeatures({ store: 'embedded', hubs, env });
+    b = await startFeatures({ store: 'embedded', hubs, env });
+  });
+
+  after(async () => {
+    disconnectAll();
+    await a?.close();
+    await b?.close();
+    if (recSchema) psql(`DROP SCHEMA IF EXISTS ${ident(recSchema)} CASCADE;`);
+    if (msgSchema) psql(`DROP SCHEMA IF EXISTS ${ident(msgSchema)} CASCADE;`);
+    if (prefix) {
+      const keys = redis('--scan', '--pattern', `${prefix}*`).split('\n').filter(Boolean);
+      for (let i = 0; i < keys.length; i += 100) redis('DEL', ...keys.slice(i, i + 100));
+    }
+    if (hubs) await rm(hubs, { recursive: true, force: true });
+  });
+
+  test('a message sent on one node reaches the room on the other exactly once, both ways', async () => {
+    const room = FROOMS.general;
+    const { socket: onA } = await joinAs(a, 'relay', 'alice', room);
+    const { socket: onB } = await joinAs(b, 'relay', 'bob', room);
+
+    const fromA = await sendText(onA, room, 'from node A');
+    const fromB = await sendText(onB, room, 'from node B');
+    // Markers sent after the messages: once they arrived, any duplicate
+    // would have arrived too (one room, one ordered stream per node).
+    const markA = await sendText(onA, room, 'marker A');
+    const markB = await sendText(onB, room, 'marker B');
+    for (const s of [onA, onB]) {
+      for (const m of [markA, markB]) {
+        await waitForEvent(s, 'hub:messageArrived', (d) => d.message.id === m.id);
+      }
+    }
+    for (const [s, who] of [
+      [onA, 'alice on A'],
+      [onB, 'bob on B'],
+    ]) {
+      for (const m of [fromA, fromB]) {
+        const got = eventsNamed(s, 'hub:messageArrived', (d) => d.message.id === m.id);
+        assert.equal(got.length, 1, `${who} received ${m.content.body} ${got.length} times`);
+        assert.deepEqual(got[0].message.content, m.content);
+        assert.equal(got[0].sender.id, m.senderId);
+      }
+    }
+    // One store: seq is one sequence across the nodes.
+    assert.ok(fromB.seq > fromA.seq, `seq ${fromA.seq} then ${fromB.seq}`);
+    // Either node's history has all four, in order.
+    const hist = await emitWithAck(onB, 'hub:loadHistory', { roomId: room });
+    assert.equal(hist.ok, true, JSON.stringify(hist));
+    const ids = hist.messages.map((m) => m.id);
+    assert.deepEqual(ids.slice(-4), [fromA.id, fromB.id, markA.id, markB.id]);
+  });
+
+  test('messageRateLimit holds across the nodes: N accepted in total, N+1 rejected', async () => {
+    const room = FROOMS.random;
+    const { socket: onA } = await joinAs(a, 'metered', 'alice', room);
+    const { socket: onB } = await joinAs(b, 'metered', 'alice', room);
+    const acks = [];
+    for (let i = 0; i < RATE_LIMIT; i++) {
+      const s = i % 2 === 0 ? onA : onB;
+      acks.push(await emitWithAck(s, 'hub:send', { roomId: room, messageType: 'text', content: { body: `m${i}` } }));
+    }
+    assert.deepEqual(
+      acks.map((x) => x.ok),
+      Array(RATE_LIMIT).fill(true),
+      JSON.stringify(acks.filter((x) => !x.ok)),
+    );
+    for (const s of [onA, onB]) {
+      const over = await emitWithAck(s, 'hub:send', { roomId: room, messageType: 'text', content: { body: 'one too many' } });
+      assert.equal(over.ok, false, 'message N+1 must be refused on either node');
+      assert.equal(over.error.code, 'RATE_LIMITED');
+      assert.ok(over.error.details?.retryAfterMs > 0 || over.error.retryAfterMs > 0, JSON.stringify(over.error));
+    }
+  });
+
+  test('a grant cached on one node is used by the other; a spec change through SIGHUP invalidates it', async () => {
+    const room = FROOMS.room3;
+    const join = async (node) => {
+      const s = await connectAs(node, 'relay', 'mallory');
+      const ack = await emitWithAck(s, 'hub:join', { roomId: room });
+      s.disconnect();
+      return ack.ok ? 'ok' : ack.error.code;
+    };
+    assert.equal(await join(a), 'FORBIDDEN', 'mallory has no membership yet');
+    psql(
+      `INSERT INTO ${ident(recSchema)}."chatMember" (id, "userId", "roomId", status) VALUES ('cache-1', ${literal(PEOPLE.mallory.userId)}, ${literal(room)}, 'active');`,
+    );
+    assert.equal(await join(a), 'ok', 'the new membership grants the join on A');
+    psql(`DELETE FROM ${ident(recSchema)}."chatMember" WHERE id = 'cache-1';`);
+    // B never decided this join: only the shared cache can grant it now.
+    assert.equal(await join(b), 'ok', "B uses the grant A cached in Redis");
+    assert.ok(redis('--scan', '--pattern', `${prefix}authz:relay:*`).length > 0, 'the grant is a Redis key');
+
+    await writeFile(path.join(hubs, 'relay.yaml'), relaySpec('relay', { description: 'Changed spec.' }));
+    const res = await b.reload();
+    assert.equal(res.msg, 'reload complete', JSON.stringify(res));
+    assert.equal(await join(b), 'FORBIDDEN', 'B authorizes afresh after the spec change');
+    assert.equal(await join(a), 'FORBIDDEN', 'the invalidation is shared: A authorizes afresh too');
+  });
+});
+
+describe('Redis session resolver', { skip }, () => {
+  let d;
+  const keyPrefix = `e2e:${process.pid}:${randomBytes(4).toString('hex')}:session:`;
+
+  before(async () => {
+    d = await startFeatures({
+      env: {
+        HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
+        HUBD_REDIS__PREFIX: `${keyPrefix}hubd:`,
+        HUBD_AUTH__SESSION__RESOLVER: 'redis',
+        HUBD_AUTH__SESSION__REDISKEY: `${keyPrefix}{sessionId}`,
+      },
+    });
+  });
+
+  after(async () => {
+    disconnectAll();
+    await d?.close();
+    const keys = redis('--scan', '--pattern', `${keyPrefix}*`).split('\n').filter(Boolean);
+    if (keys.length) redis('DEL', ...keys);
+  });
+
+  test('the session record from Redis decides the role: admin takes the absoluteRoles path', async () => {
+    redis(
+      'SET',
+      `${keyPrefix}s-admin`,
+      JSON.stringify({ userId: PEOPLE.mallory.userId, roleId: 'superAdmin' }),
+    );
+    // The token itself says roleId user, which gate refuses for mallory.
+    const s = await connectAs(d, 'gate', 'mallory', { claims: { sessionId: 's-admin' } });
+    const ack = await emitWithAck(s, 'hub:join', { roomId: FROOMS.random });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    assert.equal(ack.hubRole, 'system');
+
+    redis('SET', `${keyPrefix}s-user`, JSON.stringify({ userId: PEOPLE.mallory.userId, roleId: 'user' }));
+    const plain = await connectAs(d, 'gate', 'mallory', { claims: { sessionId: 's-user', roleId: 'superAdmin' } });
+    const refused = await emitWithAck(plain, 'hub:join', { roomId: FROOMS.random });
+    assert.equal(refused.ok, false, 'the stored roleId user replaces the token claim superAdmin');
+    assert.equal(refused.error.code, 'FORBIDDEN');
+  });
+
+  test('a token whose session record is missing gets connect_error Invalid token', async () => {
+    const err = await connectError(d.url, '/hub/gate', {
+      token: tokenOf('alice', { sessionId: 'no-such-session' }),
+    });
+    assert.equal(err.message, 'Invalid token');
+  });
+});
