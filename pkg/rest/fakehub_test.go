@@ -200,6 +200,16 @@ func (f *fakeHub) Receipts(_ context.Context, a *hub.Actor) ([]hub.Receipt, erro
 	return []hub.Receipt{{UserID: "u2", LastReadTimestamp: fakeTime}}, nil
 }
 
+func (f *fakeHub) Deliveries(_ context.Context, a *hub.Actor, id string) ([]hub.Delivery, error) {
+	if err := f.record("Deliveries %s", id); err != nil {
+		return nil, err
+	}
+	if _, err := f.message(a, id); err != nil {
+		return nil, err
+	}
+	return []hub.Delivery{{UserID: "u2", DeliveredAt: fakeTime}}, nil
+}
+
 func (f *fakeHub) Unread(_ context.Context, a *hub.Actor) (int64, error) {
 	if err := f.record("Unread %s", a.RoomID); err != nil {
 		return 0, err

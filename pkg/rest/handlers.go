@@ -35,6 +35,11 @@ type (
 		RoomID   string        `json:"roomId"`
 		Receipts []hub.Receipt `json:"receipts"`
 	}
+	deliveriesResult struct {
+		OK         bool           `json:"ok"`
+		MessageID  string         `json:"messageId"`
+		Deliveries []hub.Delivery `json:"deliveries"`
+	}
 	unreadResult struct {
 		OK     bool   `json:"ok"`
 		RoomID string `json:"roomId"`
@@ -238,6 +243,21 @@ func serveReceipts(c *call) (result, error) {
 		rs = []hub.Receipt{}
 	}
 	return ok(receiptsResult{OK: true, RoomID: a.RoomID, Receipts: rs})
+}
+
+func serveDeliveries(c *call) (result, error) {
+	a, id, err := c.messageActor()
+	if err != nil {
+		return result{}, err
+	}
+	ds, err := c.hub.Deliveries(c.r.Context(), a, id)
+	if err != nil {
+		return result{}, err
+	}
+	if ds == nil {
+		ds = []hub.Delivery{}
+	}
+	return ok(deliveriesResult{OK: true, MessageID: id, Deliveries: ds})
 }
 
 func serveUnread(c *call) (result, error) {

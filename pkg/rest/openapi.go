@@ -284,6 +284,17 @@ func (g *docGen) resultSchemas() {
 				"lastReadTimestamp": obj{"type": "string", "format": "date-time"},
 			}}},
 	}, "roomId", "receipts")
+	if deliveriesOn(g.h) {
+		s["DeliveriesResult"] = resultSchema(obj{
+			"messageId": obj{"type": "string"},
+			"deliveries": obj{"type": "array", "items": obj{"type": "object", "additionalProperties": false,
+				"required": []string{"userId", "deliveredAt"},
+				"properties": obj{
+					"userId":      obj{"type": "string"},
+					"deliveredAt": obj{"type": "string", "format": "date-time"},
+				}}},
+		}, "messageId", "deliveries")
+	}
 	s["UnreadResult"] = resultSchema(obj{
 		"roomId": obj{"type": "string"},
 		"unread": obj{"type": "integer", "minimum": 0},

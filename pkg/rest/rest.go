@@ -39,6 +39,9 @@ type Hub interface {
 	Presence(ctx context.Context, a *hub.Actor) ([]hub.PresenceEntry, error)
 	Receipts(ctx context.Context, a *hub.Actor) ([]hub.Receipt, error)
 	Unread(ctx context.Context, a *hub.Actor) (int64, error)
+	// Deliveries returns the stored delivery receipts of a message of the
+	// actor's room.
+	Deliveries(ctx context.Context, a *hub.Actor, messageID string) ([]hub.Delivery, error)
 	// EmitServerEvent emits a custom event to the room (toUserID "") or to
 	// one user's sockets in the room.
 	EmitServerEvent(ctx context.Context, roomID, event string, data json.RawMessage, toUserID string) error

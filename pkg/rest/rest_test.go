@@ -239,6 +239,13 @@ func TestRoutes(t *testing.T) {
 		// room state
 		{name: "presence", method: "GET", path: "/chatHub/rooms/r1/presence", token: "u1", wantStatus: 200, wantBody: `{"userId":"u2","status":"away","sockets":1}`},
 		{name: "receipts", method: "GET", path: "/chatHub/rooms/r1/receipts", token: "u1", wantStatus: 200, wantBody: `"lastReadTimestamp":"2026-11-28T00:00:00Z"`},
+		{name: "deliveries", method: "GET", path: "/chatHub/messages/m1/deliveries", token: "u1", wantStatus: 200, wantCall: "Deliveries m1",
+			wantBody: `{"ok":true,"messageId":"m1","deliveries":[{"userId":"u2","deliveredAt":"2026-11-28T00:00:00Z"}]}`},
+		{name: "deliveries unknown message", method: "GET", path: "/chatHub/messages/zz/deliveries", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
+		{name: "deliveries not authorized", method: "GET", path: "/chatHub/messages/m1/deliveries", token: "u9", wantStatus: 403, wantCode: "FORBIDDEN"},
+		{name: "deliveries no read", method: "GET", path: "/chatHub/messages/m1/deliveries", token: "u1",
+			errs: map[string]error{"Deliveries": &hub.Error{Code: hub.CodeForbidden, Message: "no read permission in this room"}}, wantStatus: 403, wantCode: "FORBIDDEN"},
+		{name: "deliveries disabled", method: "GET", path: "/minimalHub/messages/m1/deliveries", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND", wantBody: "delivery receipts are not enabled"},
 		{name: "unread", method: "GET", path: "/chatHub/rooms/r1/unread", token: "u1", wantStatus: 200, wantBody: `"unread":7`},
 
 		// server events

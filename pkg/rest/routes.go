@@ -50,6 +50,7 @@ type result struct {
 
 func reactionsOn(h *spec.Hub) bool    { return h.MessageSettings.EnableReaction }
 func receiptsOn(h *spec.Hub) bool     { return h.EventSettings.EnableReadReceipts }
+func deliveriesOn(h *spec.Hub) bool   { return h.EventSettings.EnableDeliveryReceipts }
 func presenceOn(h *spec.Hub) bool     { return h.EventSettings.EnablePresence }
 func customEventsOn(h *spec.Hub) bool { return len(h.EventSettings.CustomEvents) > 0 }
 
@@ -103,6 +104,10 @@ func routeTable() []*route {
 		{method: http.MethodPost, path: "/messages/{messageId}/reactions", opID: "reactToMessage", summary: "Toggle the caller's emoji reaction",
 			auth: authUser, enabled: reactionsOn, disabledMsg: "reactions are not enabled in this hub",
 			request: "ReactionRequest", status: http.StatusOK, response: "MessageResult", serve: serveReact},
+		{method: http.MethodGet, path: "/messages/{messageId}/deliveries", opID: "getDeliveries", summary: "Delivery receipts of one message",
+			desc: "Who received the message and when (stored from hub:messageDelivered), in no particular order. The caller needs canRead in the message's room.",
+			auth: authUser, enabled: deliveriesOn, disabledMsg: "delivery receipts are not enabled in this hub",
+			status: http.StatusOK, response: "DeliveriesResult", serve: serveDeliveries},
 
 		{method: http.MethodGet, path: "/rooms/{roomId}/presence", opID: "getPresence", summary: "Users present in the room",
 			auth: authUser, enabled: presenceOn, disabledMsg: "presence is not enabled in this hub",
