@@ -30,6 +30,7 @@ type realEnv struct {
 	handler  http.Handler
 	hubs     func(name string) (Hub, bool)
 	verifier *authz.Verifier
+	store    msgstore.Store
 	v        *apitest.Validator
 	tokens   map[string]string
 }
@@ -66,7 +67,7 @@ func newRealEnv(t testing.TB, file string, edit func(*spec.Hub), log *zap.Logger
 	require.NoError(t, err)
 	v, err := apitest.NewValidator(doc)
 	require.NoError(t, err)
-	env := &realEnv{t: t, v: v, tokens: map[string]string{}, verifier: ver}
+	env := &realEnv{t: t, v: v, tokens: map[string]string{}, verifier: ver, store: store}
 	for _, u := range []struct{ name, role string }{{"u1", "user"}, {"u2", "user"}, {"u3", "user"}, {"u4", "user"}, {"svc", "service"}} {
 		tok, err := authz.IssueHS256(secret, map[string]any{"userId": u.name, "roleId": u.role}, time.Hour)
 		require.NoError(t, err)
@@ -269,4 +270,37 @@ func TestRealHubGame(t *testing.T) {
 	require.Equal(t, "gameOver", last["content"].(map[string]any)["systemAction"])
 	code, body = move("u2", 8)
 	require.Equal(t, http.StatusUnprocessableEntity, code, body, "the game is over")
+}
+
+// TestRealHubDeliveries reads the stored delivery receipts of a message
+// through the real hub: only readers of the message's room, only messages
+// of the hub, and only while the toggle is on.
+func TestRealHubDeliveries(t *testing.T) {
+	e := newRealEnv(t, "../../configs/hubs/chat.yaml", nil, zaptest.NewLogger(t))
+	code, body := e.call("u2", "POST", "/chatHub/rooms/chat1/messages", `{"messageType":"text","content":{"body":"hi"}}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	id := messageID(t, body)
+	path := "/chatHub/messages/" + id + "/deliveries"
+
+	code, body = e.call("u2", "GET", path, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, []any{}, body["deliveries"])
+
+	at := time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC)
+	require.NoError(t, e.store.SetDelivered(t.Context(), "chatHub", "chat1", "u3", id, at))
+	code, body = e.call("u2", "GET", path, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, id, body["messageId"])
+	require.Equal(t, []any{map[string]any{"userId": "u3", "deliveredAt": "2026-11-28T01:02:03Z"}}, body["deliveries"])
+
+	code, body = e.call("u4", "GET", path, "")
+	require.Equal(t, http.StatusForbidden, code, body)
+	code, body = e.call("u2", "GET", "/chatHub/messages/nope/deliveries", "")
+	require.Equal(t, http.StatusNotFound, code, body)
+	require.Equal(t, "NOT_FOUND", errCode(body))
+
+	off := newRealEnv(t, "../../configs/hubs/chat.yaml", func(h *spec.Hub) { h.EventSettings.EnableDeliveryReceipts = false }, zaptest.NewLogger(t))
+	code, body = off.call("u2", "GET", path, "")
+	require.Equal(t, http.StatusNotFound, code, body)
+	require.False(t, off.v.Has("GET", path), "the route is left out of the document")
 }
