@@ -19,13 +19,35 @@ import (
 // survive a restart. A value is stored with its expiry (absolute, so a TTL
 // keeps running while the daemon is down); expired keys read as missing,
 // are removed by the next write to them, and by a sweep every SweepInterval.
+//
+// Writes are group-committed: one goroutine commits every write waiting for
+// it in one transaction (one fsync), so concurrent writers from many rooms
+// share the cost of a disk commit instead of queueing for one each.
 type BoltKV struct {
-	db   *bolt.DB
-	now  func() time.Time
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	db     *bolt.DB
+	now    func() time.Time
+	writes chan *kvWrite
+	mu     sync.RWMutex // held to send on writes; Close takes it to close
+	closed bool
+	stop   chan struct{}
+	done   chan struct{} // sweep loop ended
+	wdone  chan struct{} // writer ended
+	once   sync.Once
 }
+
+// kvWrite is one write waiting for the group commit. apply runs inside the
+// shared transaction; it must not change the bucket when it returns an error,
+// so that the other writes of the transaction are unaffected.
+type kvWrite struct {
+	apply func(bk *bolt.Bucket) error
+	done  chan error
+}
+
+// maxKVGroup bounds the writes committed in one transaction.
+const maxKVGroup = 256
+
+// ErrKVClosed is returned by calls on a closed BoltKV.
+var ErrKVClosed = errors.New("kv: closed")
 
 var _ KV = (*BoltKV)(nil)
 
@@ -57,9 +79,88 @@ func NewBoltKV(path string) (*BoltKV, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open kv %s: %w", path, err)
 	}
-	b := &BoltKV{db: db, now: time.Now, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &BoltKV{db: db, now: time.Now, writes: make(chan *kvWrite, maxKVGroup),
+		stop: make(chan struct{}), done: make(chan struct{}), wdone: make(chan struct{})}
 	go b.sweepLoop(BoltKVSweepInterval)
+	go b.writer()
 	return b, nil
+}
+
+// write queues apply for the next group commit and waits for the commit.
+// When ctx ends first the write may still be committed later.
+func (b *BoltKV) write(ctx context.Context, apply func(bk *bolt.Bucket) error) error {
+	w := &kvWrite{apply: apply, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrKVClosed
+	}
+	select {
+	case b.writes <- w:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer commits the queued writes, as many as are waiting (up to
+// maxKVGroup) per transaction, until Close; then it commits what is still
+// queued and ends.
+func (b *BoltKV) writer() {
+	defer close(b.wdone)
+	group := make([]*kvWrite, 0, maxKVGroup)
+	for {
+		var first *kvWrite
+		select {
+		case first = <-b.writes:
+		case <-b.stop:
+			for {
+				select {
+				case w := <-b.writes:
+					b.commit(append(group[:0], w))
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+	fill:
+		for len(group) < maxKVGroup {
+			select {
+			case w := <-b.writes:
+				group = append(group, w)
+			default:
+				break fill
+			}
+		}
+		b.commit(group)
+	}
+}
+
+// commit applies a group of writes in one transaction and answers each.
+func (b *BoltKV) commit(group []*kvWrite) {
+	errs := make([]error, len(group))
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(kvBucket)
+		for i, w := range group {
+			errs[i] = w.apply(bk)
+		}
+		return nil
+	})
+	for i, w := range group {
+		if err != nil {
+			w.done <- err
+		} else {
+			w.done <- errs[i]
+		}
+	}
 }
 
 // encodeKVValue prefixes value with its expiry in Unix nanoseconds (0: never).
@@ -124,8 +225,9 @@ func (b *BoltKV) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if ttl > 0 {
 		expires = b.now().Add(ttl)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(kvBucket).Put([]byte(key), encodeKVValue(value, expires))
+	rec := encodeKVValue(value, expires)
+	err := b.write(ctx, func(bk *bolt.Bucket) error {
+		return bk.Put([]byte(key), rec)
 	})
 	if err != nil {
 		return fmt.Errorf("kv set %q: %w", key, err)
@@ -138,8 +240,8 @@ func (b *BoltKV) Del(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("kv del %q: %w", key, err)
 	}
-	if err := b.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(kvBucket).Delete([]byte(key))
+	if err := b.write(ctx, func(bk *bolt.Bucket) error {
+		return bk.Delete([]byte(key))
 	}); err != nil {
 		return fmt.Errorf("kv del %q: %w", key, err)
 	}
@@ -153,8 +255,7 @@ func (b *BoltKV) Incr(ctx context.Context, key string, by int64) (int64, error) 
 		return 0, fmt.Errorf("kv incr %q: %w", key, err)
 	}
 	var cur int64
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(kvBucket)
+	err := b.write(ctx, func(bk *bolt.Bucket) error {
 		cur = 0
 		var expires time.Time
 		if raw := bk.Get([]byte(key)); raw != nil {
@@ -241,12 +342,17 @@ func (b *BoltKV) sweepLoop(every time.Duration) {
 	}
 }
 
-// Close stops the sweep and closes the file; later calls fail.
+// Close commits the writes already queued, stops the sweep and closes the
+// file; later writes fail with ErrKVClosed, later reads with bbolt's error.
 func (b *BoltKV) Close() error {
 	var err error
 	b.once.Do(func() {
+		b.mu.Lock()
+		b.closed = true
 		close(b.stop)
+		b.mu.Unlock()
 		<-b.done
+		<-b.wdone
 		err = b.db.Close()
 	})
 	return err

@@ -2,7 +2,10 @@ package scripting
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,4 +108,91 @@ func TestBoltKVFromScripts(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.JSONEq(t, `{"n":1}`, string(raw))
+}
+
+// BenchmarkBoltKV measures one durable write (a committed bbolt
+// transaction) and one read.
+func BenchmarkBoltKV(b *testing.B) {
+	ctx := context.Background()
+	kv, err := NewBoltKV(filepath.Join(b.TempDir(), "kv.db"))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = kv.Close() })
+	val := []byte(`{"board":[null,"X",null,"O",null,null,null,null,null],"turn":"X"}`)
+	b.Run("set", func(b *testing.B) {
+		for b.Loop() {
+			if err := kv.Set(ctx, "game:1", val, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("set-parallel-32", func(b *testing.B) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := kv.Set(ctx, "game:2", val, time.Hour); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("incr", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := kv.Incr(ctx, "hits", 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := kv.Get(ctx, "game:1"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestBoltKVGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	path := filepath.Join(t.TempDir(), "kv.db")
+	b := openBoltKV(t, path, &now)
+	require.NoError(t, b.Set(ctx, "text", []byte(`"x"`), 0))
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := b.Incr(ctx, "n", 1)
+				errs <- err
+				// A failing write in the same group leaves the others alone.
+				_, err = b.Incr(ctx, "text", 1)
+				if !errors.Is(err, ErrNotInteger) {
+					errs <- fmt.Errorf("incr on text: %v", err)
+				}
+				errs <- b.Set(ctx, fmt.Sprintf("w%d:%d", w, i), []byte(`1`), 0)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.Close())
+	_, err := b.Incr(ctx, "n", 1)
+	require.ErrorIs(t, err, ErrKVClosed)
+	require.ErrorIs(t, b.Set(ctx, "k", []byte(`1`), 0), ErrKVClosed)
+
+	b = openBoltKV(t, path, &now)
+	v, ok, err := b.Get(ctx, "n")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, fmt.Sprint(writers*each), string(v))
+	n, err := b.Len()
+	require.NoError(t, err)
+	require.Equal(t, 2+writers*each, n)
 }
