@@ -80,6 +80,9 @@ type errorInfo struct {
 }
 
 func writeError(w http.ResponseWriter, status int, e *hub.Error) {
+	if o, ok := w.(*observedWriter); ok {
+		o.code = e.Code
+	}
 	if e.Code == hub.CodeRateLimited && e.RetryAfterMs > 0 {
 		secs := (e.RetryAfterMs + 999) / 1000
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
@@ -94,6 +97,9 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"ok":false,"error":{"code":"INTERNAL","message":"cannot encode response"}}`)
+		if o, ok := w.(*observedWriter); ok {
+			o.code = hub.CodeInternal
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

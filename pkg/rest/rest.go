@@ -82,6 +82,61 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger is used as given (the caller names it); default zap.NewNop().
 	Logger *zap.Logger
+	// Observer, when set, is called once for every request after its
+	// response is written: the hub name ("" when the path names no
+	// existing hub), the route pattern (one of RoutePatterns, or
+	// RouteUnmatched), the error code ("" on success), the HTTP status and
+	// the time spent. All labels are bounded sets.
+	Observer func(hub, route, code string, status int, d time.Duration)
+}
+
+// RouteUnmatched is the route label of requests no route matches (unknown
+// hubs and paths, wrong methods).
+const RouteUnmatched = "unmatched"
+
+// RoutePatterns lists the route labels Options.Observer can receive besides
+// RouteUnmatched, e.g. "GET /{hub}/rooms/{roomId}/messages".
+func RoutePatterns() []string {
+	out := make([]string, 0, len(routes))
+	for _, rt := range routes {
+		out = append(out, rt.pattern())
+	}
+	return out
+}
+
+// pattern is the route's ServeMux pattern, also its metric label.
+func (rt *route) pattern() string { return rt.method + " /{hub}" + rt.path }
+
+// observedWriter records what a request was answered with, for
+// Options.Observer.
+type observedWriter struct {
+	http.ResponseWriter
+	hub, route, code string
+	status           int
+}
+
+func (o *observedWriter) WriteHeader(status int) {
+	if o.status == 0 {
+		o.status = status
+	}
+	o.ResponseWriter.WriteHeader(status)
+}
+
+func (o *observedWriter) Write(b []byte) (int, error) {
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (o *observedWriter) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+// observe notes the hub and route of the request on w when it is observed.
+func observe(w http.ResponseWriter, hubName, route string) {
+	if o, ok := w.(*observedWriter); ok {
+		o.hub, o.route = hubName, route
+	}
 }
 
 // handler serves the REST routes of every hub.
@@ -134,13 +189,27 @@ func NewHandler(opts Options) http.Handler {
 	}
 	h := &handler{opts: opts, log: opts.Logger, mux: http.NewServeMux(), docs: map[string]cachedDoc{}}
 	for _, rt := range routes {
-		h.mux.Handle(rt.method+" /{hub}"+rt.path, h.wrap(rt))
+		h.mux.Handle(rt.pattern(), h.wrap(rt))
 	}
 	h.mux.HandleFunc("/", h.unmatched)
 	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Observer == nil {
+		h.serve(w, r)
+		return
+	}
+	start := time.Now()
+	o := &observedWriter{ResponseWriter: w, route: RouteUnmatched}
+	h.serve(o, r)
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	h.opts.Observer(o.hub, o.route, o.code, o.status, time.Since(start))
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	// ServeMux would redirect unclean paths ("/a/../b", "//a"); an API
 	// answers them as unknown routes instead.
 	p := r.URL.Path
@@ -159,6 +228,7 @@ func (h *handler) unmatched(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "no such route"})
 		return
 	}
+	observe(w, name, RouteUnmatched)
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {
@@ -197,9 +267,11 @@ func (h *handler) wrap(rt *route) http.Handler {
 		name := r.PathValue("hub")
 		hb, ok := h.opts.Hubs(name)
 		if !ok {
+			observe(w, "", rt.pattern())
 			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: "unknown hub " + quote(name)})
 			return
 		}
+		observe(w, name, rt.pattern())
 		c := &call{w: w, r: r, hubName: name, hub: hb, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes, handler: h}
 		if rt.enabled != nil && !rt.enabled(c.spec) {
 			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: rt.disabledMsg})
