@@ -40,7 +40,9 @@ type Options struct {
 	// Logger receives engine events and script logs (named "scripting").
 	// Default zap.NewNop().
 	Logger *zap.Logger
-	// KV backs kv.get/set/del/incr. Default a new MemoryKV.
+	// KV backs kv.get/set/del/incr: a RedisKV (NewRedisKV) when Redis is
+	// configured, else a BoltKV (NewBoltKV, durable). Share one KV across
+	// engines (reloads). Default a new MemoryKV, lost with the engine.
 	KV KV
 	// KVPrefix is prepended to every key a script uses.
 	KVPrefix string
