@@ -107,18 +107,36 @@ func (g *docGen) messageTypes() []string {
 	return out
 }
 
+// storedTypes lists the messageType values stored messages can have: the
+// enabled types, then the persisted (non-ephemeral) custom events, which
+// are stored as messages of their name with content {"data": ...}.
+func (g *docGen) storedTypes() []string {
+	out := g.messageTypes()
+	for _, e := range g.h.EventSettings.CustomEvents {
+		if !e.Ephemeral {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
 func (g *docGen) contentSchema(t string) obj {
 	if ct, ok := g.h.CustomType(t); ok {
 		return customContentSchema(ct)
+	}
+	if e, ok := findCustomEvent(g.h, t); ok {
+		return obj{"type": "object", "required": []string{"data"}, "additionalProperties": false,
+			"description": "A persisted custom event " + quote(e.Name) + ": the event's data.",
+			"properties":  obj{"data": obj{"description": "Any JSON value; null when the event had none."}}}
 	}
 	return builtinContentSchema(spec.HubMessageType(t))
 }
 
 func (g *docGen) messageSchemas() {
 	ms := g.h.MessageSettings
-	types := g.messageTypes()
+	types := g.storedTypes()
 	g.schemas["MessageType"] = obj{"type": "string", "enum": types,
-		"description": "The hub's enabled message types: selected built-in types, then custom types."}
+		"description": "The hub's enabled message types: selected built-in types, then custom types, then persisted custom events."}
 
 	byType := make([]obj, 0, len(types))
 	for _, t := range types {

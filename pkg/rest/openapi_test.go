@@ -334,3 +334,44 @@ func TestValidateResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestPersistedEventsInHistory: persisted custom events are stored as
+// messages of the event's name and listed with history, so the document's
+// Message accepts them; ephemeral events are never stored, and events
+// cannot be sent as messages.
+func TestPersistedEventsInHistory(t *testing.T) {
+	full, err := OpenAPI(loadSpec(t, "testdata/hubs/full.yaml"))
+	require.NoError(t, err)
+	game, err := OpenAPI(loadSpec(t, "../../configs/hubs/game.yaml"))
+	require.NoError(t, err)
+	event := func(typ, content string) string {
+		return `{"ok":true,"roomId":"r1","messages":[{"id":"m1","roomId":"r1","seq":1,"senderId":"system","messageType":"` + typ +
+			`","content":` + content + `,"timestamp":"2026-11-28T00:00:00.000Z","status":"published"}]}`
+	}
+	tests := []struct {
+		name string
+		doc  []byte
+		path string
+		body string
+		ok   bool
+	}{
+		{"persisted event", full, "/fullHub/rooms/r1/messages", event("announce", `{"data":{"x":1}}`), true},
+		{"persisted event without data", full, "/fullHub/rooms/r1/messages", event("poke", `{"data":null}`), true},
+		{"event content must be data", full, "/fullHub/rooms/r1/messages", event("announce", `{"x":1}`), false},
+		{"ephemeral event is never stored", game, "/ticTacToe/rooms/r1/messages", event("rematchOffer", `{"data":1}`), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := apitest.ValidateResponse(tc.doc, http.MethodGet, tc.path, 200, []byte(tc.body))
+			if tc.ok {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+
+	v, err := apitest.NewValidator(full)
+	require.NoError(t, err)
+	require.Error(t, v.Request(http.MethodPost, "/fullHub/rooms/r1/messages", []byte(`{"messageType":"announce","content":{"data":1}}`)))
+}
