@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -24,7 +26,21 @@ func BenchmarkOpenAPI(b *testing.B) {
 // BenchmarkHandler measures the REST layer's own cost per request (token
 // verification, routing, decoding, encoding) over the in-memory fake hub.
 func BenchmarkHandler(b *testing.B) {
-	fx := newFixture(b, Options{Logger: zap.NewNop()})
+	benchmarkHandler(b, Options{Logger: zap.NewNop()})
+}
+
+// BenchmarkHandlerObserved is BenchmarkHandler with an Observer that does
+// as little as a metrics callback: the cost of observing a request.
+func BenchmarkHandlerObserved(b *testing.B) {
+	var n atomic.Int64
+	benchmarkHandler(b, Options{Logger: zap.NewNop(), Observer: func(_, _, _ string, _ int, _ time.Duration) { n.Add(1) }})
+	if n.Load() == 0 {
+		b.Fatal("the observer was never called")
+	}
+}
+
+func benchmarkHandler(b *testing.B, opts Options) {
+	fx := newFixture(b, opts)
 	tests := []struct {
 		name, method, path, body string
 	}{

@@ -72,7 +72,7 @@ func TestOpenAPIRoutesFollowToggles(t *testing.T) {
 	}{
 		{
 			file:     "../../configs/hubs/chat.yaml",
-			present:  []string{"POST " + msg + "/reactions", "GET " + room + "/presence", "GET " + room + "/receipts", "GET " + room + "/unread"},
+			present:  []string{"POST " + msg + "/reactions", "GET " + room + "/presence", "GET " + room + "/receipts", "GET " + room + "/unread", "GET " + msg + "/deliveries"},
 			absent:   []string{"POST " + room + "/events", "GET " + room + "/pending", "POST " + msg + "/approve", "POST " + msg + "/reject"},
 			sendable: []string{"text", "image", "video", "audio", "document", "sticker", "contact", "location", "poll"},
 		},
@@ -90,7 +90,7 @@ func TestOpenAPIRoutesFollowToggles(t *testing.T) {
 		},
 		{
 			file:     "testdata/hubs/minimal.yaml",
-			absent:   []string{"POST " + msg + "/reactions", "GET " + room + "/presence", "GET " + room + "/receipts", "POST " + room + "/events", "GET " + room + "/pending"},
+			absent:   []string{"POST " + msg + "/reactions", "GET " + room + "/presence", "GET " + room + "/receipts", "POST " + room + "/events", "GET " + room + "/pending", "GET " + msg + "/deliveries"},
 			sendable: []string{"text"},
 		},
 		{
