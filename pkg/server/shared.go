@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,7 +72,20 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger) (*sharedServic
 	} else {
 		sh.cache = authz.NewMemoryCache(cfg.Auth.CacheMaxEntries)
 		sh.limiter = ratelimit.NewLocal()
-		sh.hosts.KV = scripting.NewMemoryKV()
+		// Script kv survives restarts on the embedded default too.
+		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+			return fail(fmt.Errorf("data dir: %w", err))
+		}
+		kv, err := scripting.NewBoltKV(filepath.Join(cfg.Data, "kv.db"))
+		if err != nil {
+			return fail(fmt.Errorf("script kv: %w", err))
+		}
+		sh.hosts.KV = kv
+		sh.closers = append(sh.closers, func() {
+			if err := kv.Close(); err != nil {
+				log.Warn("close script kv", zap.Error(err))
+			}
+		})
 	}
 
 	switch sc := cfg.Auth.Session; sc.Resolver {
