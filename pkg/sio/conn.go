@@ -48,6 +48,7 @@ type EngineConn struct {
 
 	mu           sync.Mutex
 	upgrading    bool
+	probed       bool // the upgrade's probe was answered; "5" not yet received
 	probeWS      *websocket.Conn
 	ws           *websocket.Conn
 	closing      bool
@@ -282,6 +283,10 @@ func (c *EngineConn) handlePacket(typ byte, data []byte, binaryData bool) error 
 	return nil
 }
 
+// upgradeNoopAfter is how long a GET arriving during an upgrade waits for
+// the upgrade to complete before it is answered with a noop.
+const upgradeNoopAfter = 100 * time.Millisecond
+
 // decodeEIOPacket splits one text packet into type and data.
 func decodeEIOPacket(p []byte) (byte, []byte, error) {
 	if len(p) == 0 {
@@ -372,6 +377,12 @@ func (c *EngineConn) poll(w http.ResponseWriter, r *http.Request) {
 	closeAfter := false
 wait:
 	for {
+		if c.Transport() != "polling" {
+			// Upgraded while this GET waited: as the reference does, HTTP
+			// requests on an upgraded session are refused.
+			c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+			return
+		}
 		if o := c.pop(); o != nil {
 			out, closeAfter = c.appendPolling(nil, o)
 			max := int(c.e.opts.MaxPayload)
@@ -384,6 +395,32 @@ wait:
 				out, closeAfter = c.appendPolling(out, o)
 			}
 			break
+		}
+		c.mu.Lock()
+		probed := c.probed
+		c.mu.Unlock()
+		if probed {
+			// A GET during an upgrade: if "5" follows soon the session is
+			// upgraded and the GET refused (above); else it gets a noop, as
+			// the reference does every 100ms while upgrading.
+			t := time.NewTimer(upgradeNoopAfter)
+			select {
+			case <-c.ready:
+				t.Stop()
+				continue
+			case <-c.wake:
+			case <-t.C:
+			case <-c.done:
+				t.Stop()
+				out = []byte("1")
+				break wait
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+			t.Stop()
+			out = []byte("6")
+			break wait
 		}
 		select {
 		case <-c.ready:
@@ -457,7 +494,7 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 	c.mu.Unlock()
 	fail := func() {
 		c.mu.Lock()
-		c.upgrading = false
+		c.upgrading, c.probed = false, false
 		c.probeWS = nil
 		c.mu.Unlock()
 		_ = ws.Close()
@@ -476,9 +513,16 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 				fail()
 				return
 			}
-			select {
-			case c.wake <- struct{}{}:
-			default:
+			c.mu.Lock()
+			c.probed = true
+			c.mu.Unlock()
+			// Only a pending poll is answered with a noop at once; a GET
+			// arriving later waits a little for the upgrade (see poll).
+			if c.pollActive.Load() {
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
 			}
 		case "5":
 			c.mu.Lock()
@@ -487,14 +531,19 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 				_ = ws.Close()
 				return
 			}
-			c.upgrading = false
+			c.upgrading, c.probed = false, false
 			c.probeWS = nil
 			c.ws = ws
 			c.transport.Store("websocket")
 			c.mu.Unlock()
-			// Drop a wake token that nobody consumed.
+			// Drop a wake token that nobody consumed, and let a GET that
+			// arrived during the upgrade see that polling is over.
 			select {
 			case <-c.wake:
+			default:
+			}
+			select {
+			case c.ready <- struct{}{}:
 			default:
 			}
 			_ = ws.SetReadDeadline(time.Time{})
