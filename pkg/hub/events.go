@@ -203,7 +203,9 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, 
 		}
 		h.emitRoom(roomID, ce.Name, payload)
 	}
-	if ce.Ephemeral {
+	// An event for one user is never stored: room history is read by the
+	// whole room.
+	if ce.Ephemeral || toUserID != "" {
 		emit()
 		return nil, nil
 	}

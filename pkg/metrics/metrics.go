@@ -27,8 +27,10 @@ type Metrics struct {
 	AuthDecisionsTotal *prometheus.CounterVec // hub, layer, result
 	ScriptDuration     *prometheus.HistogramVec
 	ScriptErrorsTotal  *prometheus.CounterVec
-	ConnectErrorsTotal *prometheus.CounterVec // reason
-	BridgeRecordsTotal *prometheus.CounterVec // direction, kind, result
+	ConnectErrorsTotal *prometheus.CounterVec   // reason
+	BridgeRecordsTotal *prometheus.CounterVec   // direction, kind, result
+	RESTRequestsTotal  *prometheus.CounterVec   // hub, route, code
+	RESTDuration       *prometheus.HistogramVec // hub, route
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -96,8 +98,15 @@ func NewUnregistered() *Metrics {
 	m.BridgeRecordsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_bridge_records_total", Help: "Kafka records consumed (in) and produced (out), by kind and result.",
 	}, []string{"direction", "kind", "result"})
+	m.RESTRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_rest_requests_total", Help: "REST requests by hub, route pattern and error code (empty on success).",
+	}, []string{"hub", "route", "code"})
+	m.RESTDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hubd_rest_request_duration_seconds", Help: "REST request duration by hub and route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"hub", "route"})
 	for _, c := range []prometheus.Collector{
-		m.BridgeRecordsTotal,
+		m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

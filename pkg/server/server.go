@@ -420,7 +420,11 @@ func (s *Server) routes() http.Handler {
 			return h, true
 		},
 		Verifier: restVerifier{s},
-		Logger:   s.log.Named("rest"),
+		Observer: func(hub, route, code string, _ int, d time.Duration) {
+			s.metrics.RESTRequestsTotal.WithLabelValues(hub, route, code).Inc()
+			s.metrics.RESTDuration.WithLabelValues(hub, route).Observe(d.Seconds())
+		},
+		Logger: s.log.Named("rest"),
 	}))
 	return mux
 }
