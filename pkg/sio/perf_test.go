@@ -463,3 +463,18 @@ func TestWriteCoalescing(t *testing.T) {
 		})
 	}
 }
+
+// A polling GET sent right after the upgrade's "5" is refused, as the
+// reference does, even when it reaches the server before the "5" does.
+func TestPollDuringUpgradeRefused(t *testing.T) {
+	s, base := startServer(t, Options{})
+	sid := pollingSession(t, base)
+	u := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
+	ws := dialWS(t, base, "&sid="+sid)
+	ws.send("2probe")
+	require.Equal(t, "3probe", ws.readText())
+	ws.send("5")
+	code, _ := httpGet(t, u)
+	require.Equal(t, 400, code)
+	eventually(t, func() bool { return s.engine.lookup(sid).Transport() == "websocket" }, "upgraded")
+}
