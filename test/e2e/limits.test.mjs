@@ -231,6 +231,7 @@ describe('hub settings through the daemon', () => {
     const alice = await join('town', 'admin', room, { roleId: 'mod' });
     const bob = await join('town', 'bob', room);
     const first = await sendText(alice, room, 'first');
+    await waitForEvent(bob, 'hub:messageArrived', (x) => x.message.id === first.id);
     const mark = bob.received.length;
     await refusedWith(alice, 'hub:event', { roomId: room, event: 'messageRead', data: { lastReadTimestamp: first.timestamp } }, 'UNKNOWN_EVENT');
     await refusedWith(alice, 'hub:event', { roomId: room, event: 'messageDelivered', data: { messageId: first.id } }, 'UNKNOWN_EVENT');
