@@ -41,7 +41,7 @@ func TestElasticConformance(t *testing.T) {
 func TestElasticPatternAndAuth(t *testing.T) {
 	recordtest.Run(t, func(t *testing.T, fixtures map[string][]records.Record) records.Source {
 		f := newFakeES(t)
-		f.user, f.pass = "hubd", "s3cret"
+		f.RequireBasicAuth("hubd", "s3cret")
 		loadFixtures(t, f, func(o string) string { return "mb_" + strings.ToLower(o) }, fixtures)
 		src, err := records.NewElastic(records.ElasticOptions{
 			URLs:         []string{f.srv.URL},
@@ -118,15 +118,15 @@ func TestElasticUnavailable(t *testing.T) {
 		fail func(w http.ResponseWriter, r *http.Request) bool
 	}{
 		{name: "server error", fail: func(w http.ResponseWriter, r *http.Request) bool {
-			writeJSON(w, http.StatusServiceUnavailable, errorBody(503, "cluster_block_exception", "blocked", nil).body)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody(503, "cluster_block_exception", "blocked"))
 			return true
 		}},
 		{name: "bad request other than a value mismatch", fail: func(w http.ResponseWriter, r *http.Request) bool {
-			writeJSON(w, http.StatusBadRequest, parsingError("unknown query [term]").body)
+			writeJSON(w, http.StatusBadRequest, errorBody(400, "parsing_exception", "unknown query [term]"))
 			return true
 		}},
 		{name: "unauthorized", fail: func(w http.ResponseWriter, r *http.Request) bool {
-			writeJSON(w, http.StatusUnauthorized, errorBody(401, "security_exception", "unable to authenticate", nil).body)
+			writeJSON(w, http.StatusUnauthorized, errorBody(401, "security_exception", "unable to authenticate"))
 			return true
 		}},
 		{name: "not JSON", fail: func(w http.ResponseWriter, r *http.Request) bool {
@@ -177,7 +177,7 @@ func TestElasticUnavailable(t *testing.T) {
 
 	t.Run("wrong credentials", func(t *testing.T) {
 		f := newFakeES(t)
-		f.user, f.pass = "hubd", "right"
+		f.RequireBasicAuth("hubd", "right")
 		f.index(t, "room", []map[string]any{{"id": "r1"}})
 		src, err := records.NewElastic(records.ElasticOptions{URLs: []string{f.srv.URL}, Username: "hubd", Password: "wrong"})
 		require.NoError(t, err)
