@@ -398,12 +398,13 @@ func (e *Engine) upgrade(w http.ResponseWriter, r *http.Request, c *EngineConn) 
 	e.wg.Go(func() { c.probe(ws) })
 }
 
-// Close closes every connection gracefully (pending packets are flushed) and
-// waits until they are gone or ctx ends, then closes the rest.
 // closeDrain bounds how long Close waits for sessions to take their close
 // packet before it drops them.
 const closeDrain = time.Second
 
+// Close closes every connection gracefully (pending packets are flushed) and
+// waits until they are gone, closeDrain has passed or ctx ends, then closes
+// the rest.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing.Store(true)
