@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/hubd/hubd/pkg/records"
@@ -120,7 +119,7 @@ func decodeDecision(b []byte) (*CachedDecision, error) {
 		return nil, fmt.Errorf("authz: decode cached decision: %w", err)
 	}
 	if d.Room != nil {
-		d.Room = numbers(d.Room).(map[string]any)
+		d.Room = records.Normalize(d.Room).(map[string]any)
 	}
 	if d.Permissions.AllowedMessageTypes == nil {
 		d.Permissions.AllowedMessageTypes = []string{}
@@ -128,26 +127,3 @@ func decodeDecision(b []byte) (*CachedDecision, error) {
 	return &d, nil
 }
 
-// numbers turns json.Number into int64 when integral, float64 otherwise.
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-		return x
-	default:
-		return v
-	}
-}

@@ -236,7 +236,7 @@ func loadFile(path string) (*object, error) {
 			return nil, fmt.Errorf("records: %s: [%d]: duplicate id %q (first at [%d])", path, i, id, j)
 		}
 		first[id] = i
-		obj.records = append(obj.records, normalize(rec).(Record))
+		obj.records = append(obj.records, Normalize(rec).(Record))
 		obj.ids = append(obj.ids, id)
 	}
 	sort.Sort(byID{obj})
@@ -256,9 +256,10 @@ func (s byID) Swap(i, j int) {
 	s.o.records[i], s.o.records[j] = s.o.records[j], s.o.records[i]
 }
 
-// normalize turns json.Number into int64 when the literal is an integer that
-// fits, float64 otherwise, recursively.
-func normalize(v any) any {
+// Normalize turns json.Number (from a decoder with UseNumber) into int64
+// when the literal is an integer that fits, float64 otherwise, recursively
+// and in place. Every record source and cache returns values this way.
+func Normalize(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if n, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
@@ -268,12 +269,12 @@ func normalize(v any) any {
 		return f
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalize(e)
+			x[k] = Normalize(e)
 		}
 		return x
 	case []any:
 		for i, e := range x {
-			x[i] = normalize(e)
+			x[i] = Normalize(e)
 		}
 		return x
 	default:

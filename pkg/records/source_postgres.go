@@ -307,5 +307,5 @@ func decodeRecord(raw []byte) (Record, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("decode record: not an object: %w", ErrUnavailable)
 	}
-	return normalize(rec).(Record), nil
+	return Normalize(rec).(Record), nil
 }
