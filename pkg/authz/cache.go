@@ -126,4 +126,3 @@ func decodeDecision(b []byte) (*CachedDecision, error) {
 	}
 	return &d, nil
 }
-
