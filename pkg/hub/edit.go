@@ -201,14 +201,23 @@ func (h *Hub) memberActor(in *call, req any, roomID func() string) (*Actor, erro
 	return h.actorOf(in.c.session(), m), nil
 }
 
-func (h *Hub) handleEdit(ctx context.Context, in *call) (map[string]any, error) {
+// messageCall decodes an event about one message of a joined room.
+func (h *Hub) messageCall(in *call) (*Actor, *messageRequest, error) {
 	var req messageRequest
 	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.MessageID == "" {
-		return nil, newError(CodeBadRequest, "messageId is required")
+		return nil, nil, newError(CodeBadRequest, "messageId is required")
+	}
+	return a, &req, nil
+}
+
+func (h *Hub) handleEdit(ctx context.Context, in *call) (map[string]any, error) {
+	a, req, err := h.messageCall(in)
+	if err != nil {
+		return nil, err
 	}
 	m, err := h.EditMessage(ctx, a, req.MessageID, req.Content)
 	if err != nil {
@@ -218,13 +227,9 @@ func (h *Hub) handleEdit(ctx context.Context, in *call) (map[string]any, error) 
 }
 
 func (h *Hub) handleDelete(ctx context.Context, in *call) (map[string]any, error) {
-	var req messageRequest
-	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	a, req, err := h.messageCall(in)
 	if err != nil {
 		return nil, err
-	}
-	if req.MessageID == "" {
-		return nil, newError(CodeBadRequest, "messageId is required")
 	}
 	if _, err := h.DeleteMessage(ctx, a, req.MessageID); err != nil {
 		return nil, err
@@ -233,13 +238,9 @@ func (h *Hub) handleDelete(ctx context.Context, in *call) (map[string]any, error
 }
 
 func (h *Hub) handleReact(ctx context.Context, in *call) (map[string]any, error) {
-	var req messageRequest
-	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
+	a, req, err := h.messageCall(in)
 	if err != nil {
 		return nil, err
-	}
-	if req.MessageID == "" {
-		return nil, newError(CodeBadRequest, "messageId is required")
 	}
 	m, err := h.React(ctx, a, req.MessageID, req.Emoji)
 	if err != nil {
