@@ -20,6 +20,7 @@ import {
   waitForEvent,
 } from './lib/harness.mjs';
 import { connectAs, FEATURES, FROOMS, joinAs, PEOPLE, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import { ROOMS } from './lib/fixtures.mjs';
 import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
 
 const skip =
@@ -111,41 +112,46 @@ describe('two nodes through Redis', { skip }, () => {
     if (hubs) await rm(hubs, { recursive: true, force: true });
   });
 
-  test('a message sent on one node reaches the room on the other exactly once, both ways', async () => {
-    const room = FROOMS.general;
-    const { socket: onA } = await joinAs(a, 'relay', 'alice', room);
-    const { socket: onB } = await joinAs(b, 'relay', 'bob', room);
+  for (const [ta, tb, roomName] of [
+    ['websocket', 'websocket', 'general'],
+    ['polling', 'upgrade', 'history'],
+  ]) {
+    test(`a message sent on one node reaches the room on the other exactly once, both ways (A ${ta}, B ${tb})`, async () => {
+      const room = ROOMS[roomName];
+      const { socket: onA } = await joinAs(a, 'relay', 'alice', room, { transport: ta });
+      const { socket: onB } = await joinAs(b, 'relay', 'bob', room, { transport: tb });
 
-    const fromA = await sendText(onA, room, 'from node A');
-    const fromB = await sendText(onB, room, 'from node B');
-    // Markers sent after the messages: once they arrived, any duplicate
-    // would have arrived too (one room, one ordered stream per node).
-    const markA = await sendText(onA, room, 'marker A');
-    const markB = await sendText(onB, room, 'marker B');
-    for (const s of [onA, onB]) {
-      for (const m of [markA, markB]) {
-        await waitForEvent(s, 'hub:messageArrived', (d) => d.message.id === m.id);
+      const fromA = await sendText(onA, room, 'from node A');
+      const fromB = await sendText(onB, room, 'from node B');
+      // Markers sent after the messages: once they arrived, any duplicate
+      // would have arrived too (one room, one ordered stream per node).
+      const markA = await sendText(onA, room, 'marker A');
+      const markB = await sendText(onB, room, 'marker B');
+      for (const s of [onA, onB]) {
+        for (const m of [markA, markB]) {
+          await waitForEvent(s, 'hub:messageArrived', (d) => d.message.id === m.id);
+        }
       }
-    }
-    for (const [s, who] of [
-      [onA, 'alice on A'],
-      [onB, 'bob on B'],
-    ]) {
-      for (const m of [fromA, fromB]) {
-        const got = eventsNamed(s, 'hub:messageArrived', (d) => d.message.id === m.id);
-        assert.equal(got.length, 1, `${who} received ${m.content.body} ${got.length} times`);
-        assert.deepEqual(got[0].message.content, m.content);
-        assert.equal(got[0].sender.id, m.senderId);
+      for (const [s, who] of [
+        [onA, 'alice on A'],
+        [onB, 'bob on B'],
+      ]) {
+        for (const m of [fromA, fromB]) {
+          const got = eventsNamed(s, 'hub:messageArrived', (d) => d.message.id === m.id);
+          assert.equal(got.length, 1, `${who} received ${m.content.body} ${got.length} times`);
+          assert.deepEqual(got[0].message.content, m.content);
+          assert.equal(got[0].sender.id, m.senderId);
+        }
       }
-    }
-    // One store: seq is one sequence across the nodes.
-    assert.ok(fromB.seq > fromA.seq, `seq ${fromA.seq} then ${fromB.seq}`);
-    // Either node's history has all four, in order.
-    const hist = await emitWithAck(onB, 'hub:loadHistory', { roomId: room });
-    assert.equal(hist.ok, true, JSON.stringify(hist));
-    const ids = hist.messages.map((m) => m.id);
-    assert.deepEqual(ids.slice(-4), [fromA.id, fromB.id, markA.id, markB.id]);
-  });
+      // One store: seq is one sequence across the nodes.
+      assert.ok(fromB.seq > fromA.seq, `seq ${fromA.seq} then ${fromB.seq}`);
+      // Either node's history has all four, in order.
+      const hist = await emitWithAck(onB, 'hub:loadHistory', { roomId: room });
+      assert.equal(hist.ok, true, JSON.stringify(hist));
+      const ids = hist.messages.map((m) => m.id);
+      assert.deepEqual(ids.slice(-4), [fromA.id, fromB.id, markA.id, markB.id]);
+    });
+  }
 
   test('messageRateLimit holds across the nodes: N accepted in total, N+1 rejected', async () => {
     const room = FROOMS.random;

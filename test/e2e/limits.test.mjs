@@ -222,6 +222,21 @@ describe('hub settings through the daemon', () => {
       'MESSAGE_TOO_LARGE',
     );
     assert.equal(s.connected, true);
+    // The cap is on the whole packet: small content with a large envelope.
+    const under = await emitWithAck(s, 'hub:send', {
+      roomId: room,
+      messageType: 'text',
+      content: { body: 'small' },
+      clientMessageId: 'p'.repeat(1000),
+    });
+    assert.notEqual(under.error?.code, 'MESSAGE_TOO_LARGE', `a packet under the cap: ${JSON.stringify(under)}`);
+    await refusedWith(
+      s,
+      'hub:send',
+      { roomId: room, messageType: 'text', content: { body: 'small' }, clientMessageId: 'p'.repeat(MAX_SIZE + SLACK + 100) },
+      'MESSAGE_TOO_LARGE',
+    );
+    assert.equal(s.connected, true);
     const m = await sendText(s, room, 'still here');
     assert.equal(m.status, 'published');
   });
