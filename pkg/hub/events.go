@@ -196,17 +196,14 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, 
 	if senderID != "" {
 		payload["userId"] = senderID
 	}
-	emit := func() {
-		if toUserID != "" {
-			h.emitUser(roomID, toUserID, ce.Name, payload)
-			return
-		}
-		h.emitRoom(roomID, ce.Name, payload)
-	}
 	// An event for one user is never stored: room history is read by the
 	// whole room.
 	if ce.Ephemeral || toUserID != "" {
-		emit()
+		if toUserID != "" {
+			h.emitUser(roomID, toUserID, ce.Name, payload)
+		} else {
+			h.emitRoom(roomID, ce.Name, payload)
+		}
 		return nil, nil
 	}
 	content, err := json.Marshal(map[string]any{"data": data})
@@ -217,22 +214,11 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, 
 	if sender == "" {
 		sender = SystemSender
 	}
-	stored, created, err := h.deps.Store.Append(ctx, &msgstore.Message{
+	return h.commit(ctx, &msgstore.Message{
 		HubName: h.name, RoomID: roomID, SenderID: sender, MessageType: ce.Name,
 		Content: content, Status: msgstore.StatusPublished,
+	}, func(stored *msgstore.Message) {
+		payload["messageId"], payload["seq"] = stored.ID, stored.Seq
+		h.emitRoom(roomID, ce.Name, payload)
 	})
-	if err != nil {
-		return nil, wrapError(CodeUnavailable, "event could not be stored", err)
-	}
-	if !created {
-		return stored, nil
-	}
-	payload["messageId"], payload["seq"] = stored.ID, stored.Seq
-	h.dataEvent(OpCreated, stored)
-	if r := h.room(roomID); r != nil {
-		r.seq.done(stored.Seq, emit)
-	} else {
-		emit()
-	}
-	return stored, nil
 }

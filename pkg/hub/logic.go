@@ -571,36 +571,12 @@ func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, 
 		}
 		return msg, nil
 	}
-	start := time.Now()
-	stored, created, err := h.deps.Store.Append(ctx, msg)
-	if mt := h.deps.Metrics; mt != nil {
-		mt.StoreWriteDuration.Observe(time.Since(start).Seconds())
-	}
-	if err != nil {
-		return nil, wrapError(CodeUnavailable, "message could not be stored", err)
-	}
-	if !created {
-		return stored, nil
-	}
-	if mt := h.deps.Metrics; mt != nil {
-		mt.MessagesTotal.WithLabelValues(h.name, stored.Status).Inc()
-	}
-	emit := func() {}
-	switch {
-	case stored.Status == msgstore.StatusPublished && to != nil:
+	var onPublished func(*msgstore.Message)
+	if to != nil {
 		t := *to
-		emit = func() { h.emitTo(stored, t, sender) }
-	case stored.Status == msgstore.StatusPending:
-		emit = func() {
-			h.emitModerators(stored.RoomID, "hub:pendingMessage", map[string]any{"roomId": stored.RoomID, "message": stored})
-		}
+		onPublished = func(m *msgstore.Message) { h.emitTo(m, t, sender) }
 	}
-	if r := h.room(stored.RoomID); r != nil {
-		r.seq.done(stored.Seq, emit)
-	} else {
-		emit()
-	}
-	return stored, nil
+	return h.commit(ctx, msg, onPublished)
 }
 
 // sendServerMessages stores and emits the server messages of a script

@@ -135,6 +135,15 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 // publish persists msg and, once the write is committed, broadcasts it to
 // the room in sequence order. Nothing is broadcast when the write fails.
 func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Message, error) {
+	return h.commit(ctx, msg, h.broadcastMessage)
+}
+
+// commit stores msg and, once the write is committed, hands it to the data
+// event sink and releases its delivery in the room's sequence order: a
+// published message goes to onPublished (nil: nobody), a pending one to
+// the room's moderators. A failed write delivers nothing; a repeated
+// clientMessageId returns the original and delivers nothing again.
+func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished func(*msgstore.Message)) (*msgstore.Message, error) {
 	start := time.Now()
 	stored, created, err := h.deps.Store.Append(ctx, msg)
 	if mt := h.deps.Metrics; mt != nil {
@@ -151,10 +160,10 @@ func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Mes
 	}
 	h.dataEvent(OpCreated, stored)
 	emit := func() {}
-	switch stored.Status {
-	case msgstore.StatusPublished:
-		emit = func() { h.broadcastMessage(stored) }
-	case msgstore.StatusPending:
+	switch {
+	case stored.Status == msgstore.StatusPublished && onPublished != nil:
+		emit = func() { onPublished(stored) }
+	case stored.Status == msgstore.StatusPending:
 		emit = func() {
 			h.emitModerators(stored.RoomID, "hub:pendingMessage", map[string]any{"roomId": stored.RoomID, "message": stored})
 		}
