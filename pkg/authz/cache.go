@@ -78,26 +78,7 @@ func cloneRecord(r records.Record) records.Record {
 	if r == nil {
 		return nil
 	}
-	return cloneValue(r).(map[string]any)
-}
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = cloneValue(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = cloneValue(e)
-		}
-		return s
-	default:
-		return v
-	}
+	return records.Clone(r).(map[string]any)
 }
 
 // encodeDecision and decodeDecision are the wire form of shared caches.

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"regexp"
 	"strings"
+
+	"github.com/hubd/hubd/pkg/records"
 )
 
 // Errors of session resolvers besides ErrInvalidToken.
@@ -54,7 +56,7 @@ func mergeSession(claims *Session, stored map[string]any) (*Session, error) {
 		s.Claims = map[string]any{}
 	}
 	for k, v := range stored {
-		s.Claims[k] = cloneValue(v)
+		s.Claims[k] = records.Clone(v)
 	}
 	if id := claimString(stored["userId"]); id != "" {
 		s.UserID = id

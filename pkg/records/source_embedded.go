@@ -284,21 +284,23 @@ func Normalize(v any) any {
 
 // cloneRecord deep-copies a record so callers cannot alter the snapshot.
 func cloneRecord(rec Record) Record {
-	return cloneValue(rec).(Record)
+	return Clone(rec).(Record)
 }
 
-func cloneValue(v any) any {
+// Clone deep-copies a JSON-like value (maps, slices, scalars), so that a
+// cached or shared record can be handed out without being altered.
+func Clone(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = cloneValue(e)
+			m[k] = Clone(e)
 		}
 		return m
 	case []any:
 		s := make([]any, len(x))
 		for i, e := range x {
-			s[i] = cloneValue(e)
+			s[i] = Clone(e)
 		}
 		return s
 	default:
