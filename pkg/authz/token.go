@@ -341,14 +341,15 @@ func publicKey(pub any) (verificationKey, error) {
 // header and the "token" query parameter. It returns "" when none is set.
 func TokenFromHandshake(auth json.RawMessage, r *http.Request) string {
 	if len(auth) > 0 {
+		// Only the token is decoded; other auth fields are skipped unread.
 		var payload struct {
-			Token any `json:"token"`
+			Token json.RawMessage `json:"token"`
 		}
-		if json.Unmarshal(auth, &payload) == nil {
-			if s, ok := payload.Token.(string); ok {
-				if t := stripBearer(strings.TrimSpace(s)); t != "" {
-					return t
-				}
+		var s string
+		if json.Unmarshal(auth, &payload) == nil && len(payload.Token) > 0 && payload.Token[0] == '"' &&
+			json.Unmarshal(payload.Token, &s) == nil {
+			if t := stripBearer(strings.TrimSpace(s)); t != "" {
+				return t
 			}
 		}
 	}
