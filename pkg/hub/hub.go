@@ -368,9 +368,6 @@ func (h *Hub) fail(s *sio.Socket, ev *sio.Event, metricName string, payload json
 	if m := h.deps.Metrics; m != nil {
 		m.EventErrorsTotal.WithLabelValues(h.name, metricName, ce.Code).Inc()
 	}
-	if ev.HasAck() {
-		_ = ev.Ack(map[string]any{"ok": false, "error": ce})
-	}
 	out := map[string]any{"error": ce.Message, "code": ce.Code, "event": ev.Name}
 	if ce.Details != nil {
 		out["details"] = ce.Details
@@ -381,7 +378,12 @@ func (h *Hub) fail(s *sio.Socket, ev *sio.Event, metricName string, payload json
 	if rid := roomIDOf(payload); rid != "" {
 		out["roomId"] = rid
 	}
+	// hub:error goes out before the ack, so that a client has seen it by
+	// the time its ack callback runs.
 	_ = s.Emit("hub:error", out)
+	if ev.HasAck() {
+		_ = ev.Ack(map[string]any{"ok": false, "error": ce})
+	}
 }
 
 func roomIDOf(payload json.RawMessage) string {
