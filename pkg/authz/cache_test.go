@@ -11,6 +11,8 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/internal/testenv"
+
 	"github.com/hubd/hubd/pkg/records"
 )
 
@@ -210,14 +212,7 @@ func TestMemoryCacheBounded(t *testing.T) {
 // redisClient connects to the integration Redis or skips the test.
 func redisClient(t *testing.T) rueidis.Client {
 	t.Helper()
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
-	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
-	require.NoError(t, err)
-	t.Cleanup(client.Close)
-	return client
+	return testenv.Redis(t, rueidis.ClientOption{})
 }
 
 // testPrefix is unique per test so runs and tests never share keys.
@@ -252,11 +247,7 @@ func TestRedisCacheSharedBetweenNodes(t *testing.T) {
 
 func TestRedisCacheErrors(t *testing.T) {
 	ctx := context.Background()
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
-	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{testenv.RedisAddr(t)}})
 	require.NoError(t, err)
 	c := NewRedisCache(client, testPrefix(t))
 	require.NoError(t, c.Set(ctx, "chat", "r1", "u1", &CachedDecision{Layer: LayerAuthScript}, time.Minute))
@@ -298,12 +289,6 @@ func benchmarkCacheGet(b *testing.B, c Cache) {
 func BenchmarkMemoryCacheGet(b *testing.B) { benchmarkCacheGet(b, NewMemoryCache(0)) }
 
 func BenchmarkRedisCacheGet(b *testing.B) {
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		b.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
-	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
-	require.NoError(b, err)
-	defer client.Close()
+	client := testenv.Redis(b, rueidis.ClientOption{})
 	benchmarkCacheGet(b, NewRedisCache(client, fmt.Sprintf("hubdbench:%d:", os.Getpid())))
 }

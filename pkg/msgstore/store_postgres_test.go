@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/msgstore/storetest"
@@ -23,10 +24,7 @@ import (
 // testDSN returns HUBD_TEST_DATABASE_URL or skips the test.
 func testDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		t.Skip("HUBD_TEST_DATABASE_URL not set: PostgreSQL tests need a server (scripts/test.sh with HUBD_TEST_SERVICES=1 starts one)")
-	}
+	dsn := testenv.DatabaseURL(t)
 	return dsn
 }
 

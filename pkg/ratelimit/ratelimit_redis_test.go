@@ -3,24 +3,18 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
 func redisClient(t *testing.T) rueidis.Client {
 	t.Helper()
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
-	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
+	return testenv.Redis(t, rueidis.ClientOption{DisableCache: true})
 }
 
 func TestRedis(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/internal/testenv"
+
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/records/recordtest"
 )
@@ -22,10 +24,7 @@ import (
 // pgPool connects to the integration database or skips the test.
 func pgPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		t.Skip("HUBD_TEST_DATABASE_URL not set: run scripts/test.sh")
-	}
+	dsn := testenv.DatabaseURL(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -271,10 +270,7 @@ func TestPostgresColumnTypes(t *testing.T) {
 }
 
 func TestPostgresUnavailable(t *testing.T) {
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		t.Skip("HUBD_TEST_DATABASE_URL not set: run scripts/test.sh")
-	}
+	dsn := testenv.DatabaseURL(t)
 	ctx := context.Background()
 
 	t.Run("nothing listens", func(t *testing.T) {
@@ -340,10 +336,7 @@ func TestPostgresUnavailable(t *testing.T) {
 }
 
 func BenchmarkPostgresFindOne(b *testing.B) {
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		b.Skip("HUBD_TEST_DATABASE_URL not set: run scripts/test.sh")
-	}
+	dsn := testenv.DatabaseURL(b)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(b, err)

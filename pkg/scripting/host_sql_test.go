@@ -2,12 +2,13 @@ package scripting
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
 func TestSQLDisabledWithoutDatabase(t *testing.T) {
@@ -18,10 +19,7 @@ func TestSQLDisabledWithoutDatabase(t *testing.T) {
 }
 
 func TestSQLQuery(t *testing.T) {
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		t.Skip("HUBD_TEST_DATABASE_URL not set: run scripts/test.sh")
-	}
+	dsn := testenv.DatabaseURL(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)

@@ -3,25 +3,19 @@ package scripting
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
-// redisClient connects to HUBD_TEST_REDIS_ADDR or skips the test.
+// redisClient connects to the test Redis or skips the test.
 func redisClient(t *testing.T) rueidis.Client {
 	t.Helper()
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("HUBD_TEST_REDIS_ADDR not set: run scripts/test.sh")
-	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	return c
+	return testenv.Redis(t, rueidis.ClientOption{DisableCache: true})
 }
 
 func TestRedisKV(t *testing.T) {
