@@ -237,7 +237,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 
 func (h *Hub) countConnectError(reason string) {
 	if m := h.deps.Metrics; m != nil {
-		m.ConnectErrorsTotal.WithLabelValues(reason).Inc()
+		m.ConnectErrorsTotal.WithLabelValues(h.name, reason).Inc()
 	}
 }
 

@@ -27,7 +27,7 @@ type Metrics struct {
 	AuthDecisionsTotal *prometheus.CounterVec // hub, layer, result
 	ScriptDuration     *prometheus.HistogramVec
 	ScriptErrorsTotal  *prometheus.CounterVec
-	ConnectErrorsTotal *prometheus.CounterVec   // reason
+	ConnectErrorsTotal *prometheus.CounterVec   // hub, reason
 	BridgeRecordsTotal *prometheus.CounterVec   // direction, kind, result
 	RESTRequestsTotal  *prometheus.CounterVec   // hub, route, code
 	RESTDuration       *prometheus.HistogramVec // hub, route
@@ -93,8 +93,8 @@ func NewUnregistered() *Metrics {
 		Name: "hubd_scripting_errors_total", Help: "MScript call failures by kind.",
 	}, []string{"kind"})
 	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by reason.",
-	}, []string{"reason"})
+		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by hub and reason.",
+	}, []string{"hub", "reason"})
 	m.BridgeRecordsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_bridge_records_total", Help: "Kafka records consumed (in) and produced (out), by kind and result.",
 	}, []string{"direction", "kind", "result"})

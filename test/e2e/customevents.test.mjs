@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 
 import {
   connect,
+  connectError,
   disconnectAll,
   emitWithAck,
   eventsNamed,
@@ -128,4 +129,11 @@ test('serverToClient over REST reaches only the named user', async () => {
   assert.equal(eventsNamed(a.s, 'notice').length, 0);
   a.s.disconnect();
   b.s.disconnect();
+});
+
+test('a refused connection is counted by hub and reason', async () => {
+  const err = await connectError(hubd.url, NSP, { transport: 'websocket' });
+  assert.equal(err.message, 'Authentication required');
+  const metrics = await (await fetch(`${hubd.url}/metrics`)).text();
+  assert.match(metrics, /^hubd_hub_connect_errors_total\{hub="board",reason="auth_required"\} [1-9]/m);
 });
