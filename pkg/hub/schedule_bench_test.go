@@ -50,7 +50,7 @@ func BenchmarkScheduledActions10kRooms(b *testing.B) {
 			env.wheel.Advance(1)
 			// Real ticks are 1ms apart; let this tick's calls finish (without
 			// spending CPU) so that none is skipped as still running.
-			for int64(env.wheel.Stats().Fired) != done.Load() {
+			for st := env.wheel.Stats(); int64(st.Fired) != done.Load() || st.Running != 0; st = env.wheel.Stats() {
 				time.Sleep(20 * time.Microsecond)
 			}
 		}

@@ -49,6 +49,7 @@ type Stats struct {
 	Fired   uint64 // callbacks started
 	Skipped uint64 // ticks dropped because the previous callback still ran
 	Ticks   uint64 // ticks the wheel advanced
+	Running int64  // callbacks running now
 }
 
 // Wheel is a hashed timer wheel driven by Run.
@@ -62,10 +63,11 @@ type Wheel struct {
 	now    uint64 // ticks processed so far
 	timers int
 
-	running atomic.Bool
-	fired   atomic.Uint64
-	skipped atomic.Uint64
-	ticks   atomic.Uint64
+	running  atomic.Bool
+	inflight atomic.Int64 // callbacks started and not yet finished
+	fired    atomic.Uint64
+	skipped  atomic.Uint64
+	ticks    atomic.Uint64
 }
 
 // Timer is a recurring entry of a Wheel.
@@ -163,7 +165,7 @@ func (w *Wheel) Stats() Stats {
 	w.mu.Lock()
 	n := w.timers
 	w.mu.Unlock()
-	return Stats{Timers: n, Fired: w.fired.Load(), Skipped: w.skipped.Load(), Ticks: w.ticks.Load()}
+	return Stats{Timers: n, Fired: w.fired.Load(), Skipped: w.skipped.Load(), Ticks: w.ticks.Load(), Running: w.inflight.Load()}
 }
 
 // Run drives the wheel until ctx ends. Ticks missed while the goroutine was
@@ -249,11 +251,17 @@ func (w *Wheel) dispatch(t *Timer) {
 		return
 	}
 	w.fired.Add(1)
+	w.inflight.Add(1)
 	go t.run()
 }
 
 func (t *Timer) run() {
-	defer t.busy.Store(false)
+	// The timer is free again before it stops counting as running, so a
+	// caller that sees Running drop may rely on the next tick firing it.
+	defer func() {
+		t.busy.Store(false)
+		t.w.inflight.Add(-1)
+	}()
 	defer func() {
 		if v := recover(); v != nil && t.w.onPanic != nil {
 			t.w.onPanic(v)

@@ -15,6 +15,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	require.Eventually(t, cond, 5*time.Second, time.Millisecond, what)
 }
 
+// settle waits until exactly running callbacks are still running: a callback
+// that has returned is not yet free to fire again until it stops counting.
+func settle(t testing.TB, w *Wheel, running int64) {
+	t.Helper()
+	waitFor(t, "callbacks finished", func() bool { return w.Stats().Running == running })
+}
+
 func TestScheduleFiresEveryInterval(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -37,6 +44,7 @@ func TestScheduleFiresEveryInterval(t *testing.T) {
 				w.Advance(1)
 				// Let each callback finish so that no tick is coalesced.
 				waitFor(t, "callback done", func() bool { return uint64(n.Load()) == w.Stats().Fired })
+				settle(t, w, 0)
 			}
 			require.Equal(t, tc.want, n.Load())
 			require.Zero(t, w.Stats().Skipped)
@@ -50,6 +58,7 @@ func TestCatchUpFiresOncePerTimer(t *testing.T) {
 	w.Schedule(10*time.Millisecond, func() { n.Add(1) })
 	w.Advance(100) // far more than one turn at once
 	waitFor(t, "one call", func() bool { return n.Load() == 1 })
+	settle(t, w, 0)
 	require.EqualValues(t, 100, w.Stats().Ticks)
 	// The timer is rescheduled relative to the catch-up point.
 	w.Advance(1)
@@ -64,6 +73,7 @@ func TestStop(t *testing.T) {
 	require.Equal(t, 2, w.Stats().Timers)
 	w.Advance(1)
 	waitFor(t, "both fired", func() bool { return a.Load() == 1 && b.Load() == 1 })
+	settle(t, w, 0)
 	require.True(t, ta.Stop())
 	require.False(t, ta.Stop(), "second stop")
 	require.Equal(t, 1, w.Stats().Timers)
@@ -71,6 +81,7 @@ func TestStop(t *testing.T) {
 		w.Advance(1)
 		want := int64(i + 2)
 		waitFor(t, "b fired", func() bool { return b.Load() == want })
+		settle(t, w, 0)
 	}
 	require.EqualValues(t, 1, a.Load(), "a stopped")
 }
@@ -110,10 +121,12 @@ func TestSlowCallbackIsCoalescedNotOverlapped(t *testing.T) {
 		want := int64(i)
 		// The fast timer is not held back by the slow one.
 		waitFor(t, "fast timer fired", func() bool { return fastCalls.Load() == want })
+		settle(t, w, 1) // only the slow one
 	}
 	require.EqualValues(t, 4, w.Stats().Skipped, "slow timer skipped the ticks while running")
 	close(release)
 	waitFor(t, "slow call done", func() bool { return slowCalls.Load() == 1 })
+	settle(t, w, 0)
 	w.Advance(1)
 	waitFor(t, "slow timer fires again", func() bool { return slowCalls.Load() == 2 })
 	require.EqualValues(t, 1, maxRunning.Load())
