@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/ratelimit"
@@ -34,6 +35,9 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.
 	Wheel *timerwheel.Wheel
+	// Leases picks the one node that runs a room's scheduled actions when
+	// the room has members on several nodes; nil: this node runs them.
+	Leases lease.Leaser
 	// DataEvents receives committed message changes (nil: none).
 	DataEvents DataEvents
 	// Cache holds authorization decisions for authCacheTTL; nil disables.
