@@ -40,17 +40,29 @@ type BroadcastMessage struct {
 	// with {"_placeholder":true,"num":N} for binary arguments.
 	Data        []byte
 	Attachments [][]byte
+	// ServerSide marks an event for the namespace on the other nodes
+	// (Namespace.ServerSideEmit) rather than for sockets; Rooms and Except
+	// are empty.
+	ServerSide bool
 }
 
 // ErrBadBroadcast reports a broadcast message that cannot be decoded.
 var ErrBadBroadcast = errors.New("sio: malformed broadcast message")
 
-const broadcastVersion = 1
+// Encoding versions: 2 adds a flags byte after the attachments; 1 is still
+// decoded.
+const (
+	broadcastVersion   = 2
+	broadcastVersionV1 = 1
+)
 
-// MarshalBinary encodes m compactly: a version byte, then length-prefixed
-// (uvarint) fields.
+// Flags of a version 2 message.
+const flagServerSide = 1
+
+// MarshalBinary encodes m compactly: a version byte, length-prefixed
+// (uvarint) fields, then a flags byte.
 func (m *BroadcastMessage) MarshalBinary() ([]byte, error) {
-	size := 1 + 8*4 + len(m.Node) + len(m.Namespace) + len(m.Data)
+	size := 2 + 8*4 + len(m.Node) + len(m.Namespace) + len(m.Data)
 	for _, r := range m.Rooms {
 		size += len(r) + 2
 	}
@@ -71,7 +83,11 @@ func (m *BroadcastMessage) MarshalBinary() ([]byte, error) {
 	for _, a := range m.Attachments {
 		b = appendField(b, a)
 	}
-	return b, nil
+	var flags byte
+	if m.ServerSide {
+		flags |= flagServerSide
+	}
+	return append(b, flags), nil
 }
 
 func appendField[T string | []byte](b []byte, v T) []byte {
@@ -90,9 +106,10 @@ func appendList(b []byte, l []string) []byte {
 // UnmarshalBinary decodes what MarshalBinary produced. Data and Attachments
 // alias b.
 func (m *BroadcastMessage) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || b[0] != broadcastVersion {
+	if len(b) == 0 || (b[0] != broadcastVersion && b[0] != broadcastVersionV1) {
 		return fmt.Errorf("%w: unknown version", ErrBadBroadcast)
 	}
+	version := b[0]
 	r := reader{b: b[1:]}
 	m.Node = string(r.field())
 	m.Namespace = string(r.field())
@@ -105,6 +122,18 @@ func (m *BroadcastMessage) UnmarshalBinary(b []byte) error {
 		m.Attachments = make([][]byte, 0, n)
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Attachments = append(m.Attachments, r.field())
+		}
+	}
+	m.ServerSide = false
+	if r.err == nil && version == broadcastVersion {
+		switch {
+		case len(r.b) == 0:
+			r.err = errors.New("missing flags")
+		case r.b[0]&^flagServerSide != 0:
+			r.err = errors.New("unknown flags")
+		default:
+			m.ServerSide = r.b[0]&flagServerSide != 0
+			r.b = r.b[1:]
 		}
 	}
 	if r.err == nil && len(r.b) > 0 {

@@ -394,7 +394,7 @@ func (a *RedisAdapter) session() error {
 // fromNode reports, without decoding the whole message, whether an encoded
 // BroadcastMessage was published by node.
 func fromNode(msg, node string) bool {
-	if len(msg) < 2 || msg[0] != broadcastVersion {
+	if len(msg) < 2 || (msg[0] != broadcastVersion && msg[0] != broadcastVersionV1) {
 		return false
 	}
 	n, k := binary.Uvarint([]byte(msg[1:min(len(msg), 11)]))

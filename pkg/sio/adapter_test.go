@@ -3,6 +3,7 @@ package sio
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -186,6 +187,7 @@ func TestBroadcastMessageRoundTrip(t *testing.T) {
 	cases := []BroadcastMessage{
 		{Node: "n", Namespace: "/", Data: []byte(`["a"]`)},
 		{Node: "n", Namespace: "/hub/x", Rooms: []string{"a", ""}, Except: []string{"b"}, Data: []byte(`["b",{"_placeholder":true,"num":0}]`), Attachments: [][]byte{{}, {1}}},
+		{Node: "n", Namespace: "/hub/x", Data: []byte(`["cmd",{"op":"x"}]`), ServerSide: true},
 	}
 	for _, m := range cases {
 		b, err := m.MarshalBinary()
@@ -197,6 +199,17 @@ func TestBroadcastMessageRoundTrip(t *testing.T) {
 			require.Error(t, new(BroadcastMessage).UnmarshalBinary(b[:i]), "truncated at %d", i)
 		}
 		require.ErrorIs(t, new(BroadcastMessage).UnmarshalBinary(append(b, 0)), ErrBadBroadcast)
+		// Unknown flags are refused rather than misread.
+		bad := slices.Clone(b)
+		bad[len(bad)-1] |= 0x80
+		require.ErrorIs(t, new(BroadcastMessage).UnmarshalBinary(bad), ErrBadBroadcast)
+		// A version 1 message (no flags byte) from an older node decodes.
+		if !m.ServerSide {
+			v1 := append([]byte{broadcastVersionV1}, b[1:len(b)-1]...)
+			var old BroadcastMessage
+			require.NoError(t, old.UnmarshalBinary(v1))
+			require.Equal(t, m, old)
+		}
 	}
 }
 
@@ -216,7 +229,8 @@ func TestFromNode(t *testing.T) {
 		{"prefix of the id", enc("node-12"), "node-1", false},
 		{"long id", enc(long), long, true},
 		{"empty", "", "node-1", false},
-		{"bad version", "\x02" + enc("node-1")[1:], "node-1", false},
+		{"version 1", "\x01" + enc("node-1")[1:], "node-1", true},
+		{"bad version", "\x03" + enc("node-1")[1:], "node-1", false},
 		{"truncated", enc("node-1")[:4], "node-1", false},
 	}
 	for _, tc := range cases {

@@ -145,6 +145,62 @@ func TestTwoNodeBroadcast(t *testing.T) {
 	}
 }
 
+// TestServerSideEmit: an event sent with ServerSideEmit reaches the
+// namespace handler of every other node, with its arguments and binary
+// attachments, never a socket and never the sending node.
+func TestServerSideEmit(t *testing.T) {
+	for name, mk := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			cl := mk(t)
+			a, b, c := startNode(t, cl.node(t)), startNode(t, cl.node(t)), startNode(t, cl.node(t))
+			type got struct {
+				name string
+				args []string
+				atts [][]byte
+			}
+			var mu sync.Mutex
+			seen := map[*node][]got{}
+			for _, n := range []*node{a, b, c} {
+				n.ns.OnServerSideEvent(func(ev *Event) {
+					g := got{name: ev.Name, atts: ev.Attachments}
+					for _, a := range ev.Args {
+						g.args = append(g.args, string(a))
+					}
+					mu.Lock()
+					seen[n] = append(seen[n], g)
+					mu.Unlock()
+				})
+				require.NoError(t, n.s.Attach(n.ns))
+				eventually(t, func() bool { return cl.subscribed(n.adapt, "/hub/chat") }, "subscribed")
+			}
+			sock := b.join(t, "/hub/chat", "room")
+			require.NoError(t, a.ns.ServerSideEmit("kick", map[string]string{"user": "u1"}, []byte{7, 8}))
+			require.NoError(t, a.ns.To("room").Emit("after"))
+			// The socket on b sees the broadcast, not the server-side event.
+			require.Equal(t, []string{"after"}, sock.until("after"))
+			want := got{name: "kick", args: []string{`{"user":"u1"}`, `{"_placeholder":true,"num":0}`}, atts: [][]byte{{7, 8}}}
+			for _, n := range []*node{b, c} {
+				eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen[n]) == 1 }, "delivered")
+				mu.Lock()
+				require.Equal(t, want, seen[n][0])
+				mu.Unlock()
+			}
+			mu.Lock()
+			require.Empty(t, seen[a], "not delivered to the sender")
+			mu.Unlock()
+			require.Equal(t, uint64(1), b.s.Stats().RemoteBroadcasts, "server-side events are not broadcasts")
+		})
+	}
+}
+
+func TestServerSideEmitWithoutAdapterIsNoop(t *testing.T) {
+	ns := NewNamespace("/hub/chat")
+	called := false
+	ns.OnServerSideEvent(func(*Event) { called = true })
+	require.NoError(t, ns.ServerSideEmit("x", 1))
+	require.False(t, called)
+}
+
 // proxy is a TCP relay to Redis that can be cut to simulate an outage.
 type proxy struct {
 	ln     net.Listener

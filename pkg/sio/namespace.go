@@ -23,6 +23,7 @@ type Namespace struct {
 	onConnection atomic.Pointer[func(s *Socket)]
 	onEvent      atomic.Pointer[func(s *Socket, ev *Event)]
 	onDisconnect atomic.Pointer[func(s *Socket, reason string)]
+	onServerSide atomic.Pointer[func(ev *Event)]
 
 	stats    atomic.Pointer[counters]
 	eventCap atomic.Pointer[eventCap]
@@ -236,9 +237,71 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	return nil
 }
 
+// OnServerSideEvent sets the handler of the events other nodes send to this
+// namespace with ServerSideEmit. It runs on the adapter's delivery
+// goroutine, in the order the events were published by one node, so it
+// must not block for long.
+func (n *Namespace) OnServerSideEvent(h func(ev *Event)) { n.onServerSide.Store(&h) }
+
+// ServerSideEmit sends an event to this namespace on every other node (not
+// to any socket), where OnServerSideEvent receives it; as with broadcasts,
+// delivery is at most once. Without an adapter it does nothing: there is
+// no other node.
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	bd := n.bound.Load()
+	if bd == nil {
+		return nil
+	}
+	body, atts, err := encodeEventBody(event, args)
+	if err != nil {
+		return fmt.Errorf("server-side event %q: %w", event, err)
+	}
+	m := BroadcastMessage{Node: bd.a.NodeID(), Namespace: n.name, Data: body, Attachments: atts, ServerSide: true}
+	if err := bd.a.Publish(&m); err != nil {
+		if st := n.stats.Load(); st != nil {
+			st.adapterErrors.Add(1)
+		}
+		return fmt.Errorf("server-side event %q: %w", event, err)
+	}
+	return nil
+}
+
+// deliverServerSide hands a server-side event of another node to the
+// handler. Events that do not decode are dropped.
+func (n *Namespace) deliverServerSide(m *BroadcastMessage) {
+	h, ok := handler(&n.onServerSide)
+	if !ok {
+		return
+	}
+	args, err := splitArray(m.Data)
+	if err != nil || len(args) == 0 {
+		return
+	}
+	var name string
+	if json.Unmarshal(args[0], &name) != nil || name == "" {
+		return
+	}
+	if len(m.Attachments) > 0 && checkPlaceholders(args[1:], len(m.Attachments)) != nil {
+		return
+	}
+	// m aliases the adapter's buffer: the handler gets copies.
+	ev := &Event{Name: name, Args: make([]json.RawMessage, len(args)-1)}
+	for i, a := range args[1:] {
+		ev.Args[i] = slices.Clone(a)
+	}
+	for _, a := range m.Attachments {
+		ev.Attachments = append(ev.Attachments, slices.Clone(a))
+	}
+	h(ev)
+}
+
 // deliverRemote delivers a broadcast published by another node to the
 // local sockets.
 func (n *Namespace) deliverRemote(m *BroadcastMessage) {
+	if m.ServerSide {
+		n.deliverServerSide(m)
+		return
+	}
 	if st := n.stats.Load(); st != nil {
 		st.remoteBroadcasts.Add(1)
 	}
