@@ -31,7 +31,10 @@ type Target interface {
 	BridgeEvent(roomID, event string, payload any)
 	SystemMessage(ctx context.Context, roomID, action string, data any) (*msgstore.Message, error)
 	CloseRoom(roomID string, payload any)
-	Reauthorize(ctx context.Context, roomID, userID, event string, payload any) bool
+	// Reauthorize removes the user when no longer authorized; announce asks
+	// another node that removes them to tell the room when this one could
+	// not (hub.Hub.Reauthorize).
+	Reauthorize(ctx context.Context, roomID, userID, event string, payload any, announce bool) bool
 }
 
 var _ Target = (*hub.Hub)(nil)

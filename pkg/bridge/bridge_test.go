@@ -32,6 +32,8 @@ type call struct {
 	Event   string // emit, close (hub:roomClosed), reauthorize (removal event); system: the action
 	UserID  string
 	Payload map[string]any // JSON round trip of what was passed
+	// Announce: reauthorize asks other nodes to announce a removal.
+	Announce bool
 }
 
 // fakeHub is a Target that records every call.
@@ -77,8 +79,8 @@ func (f *fakeHub) CloseRoom(roomID string, payload any) {
 	f.record(call{Op: "close", RoomID: roomID, Event: EventRoomClosed}, payload)
 }
 
-func (f *fakeHub) Reauthorize(_ context.Context, roomID, userID, event string, payload any) bool {
-	f.record(call{Op: "reauthorize", RoomID: roomID, UserID: userID, Event: event}, payload)
+func (f *fakeHub) Reauthorize(_ context.Context, roomID, userID, event string, payload any, announce bool) bool {
+	f.record(call{Op: "reauthorize", RoomID: roomID, UserID: userID, Event: event, Announce: announce}, payload)
 	return f.removes[userID]
 }
 
@@ -325,7 +327,7 @@ func TestMemberEvents(t *testing.T) {
 			topic: "svc-dbevent-chatMember-updated",
 			value: `{"chatMember":{"id":"m1","chatId":"r1","userId":"u1"}}`,
 			want: []call{
-				{Op: "reauthorize", RoomID: "r1", UserID: "u1", Event: EventMemberLeft, Payload: payload("u1")},
+				{Op: "reauthorize", RoomID: "r1", UserID: "u1", Event: EventMemberLeft, Payload: payload("u1"), Announce: true},
 			},
 		},
 		{
@@ -333,7 +335,7 @@ func TestMemberEvents(t *testing.T) {
 			topic: "svc-dbevent-chatMember-updated",
 			value: `{"id":"m1","chatId":"r1","userId":"gone"}`,
 			want: []call{
-				{Op: "reauthorize", RoomID: "r1", UserID: "gone", Event: EventMemberLeft, Payload: payload("gone")},
+				{Op: "reauthorize", RoomID: "r1", UserID: "gone", Event: EventMemberLeft, Payload: payload("gone"), Announce: true},
 				{Op: "emit", RoomID: "r1", Event: EventMemberLeft, Payload: payload("gone")},
 				{Op: "system", RoomID: "r1", Event: "memberLeft", Payload: map[string]any{"userId": "gone"}},
 			},

@@ -187,10 +187,12 @@ func (b *Bridge) memberEvent(ctx context.Context, rt route, doc map[string]any, 
 		case rt.op == OpDeleted || inactive(rec):
 			// The member's own sockets get hub:memberLeft when they are
 			// removed; the room hears it after, without them.
-			t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload)
+			t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload, false)
 			left()
 		case rt.op == OpUpdated:
-			if t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload) {
+			// A node other than this one that removes the member announces
+			// it when this node has none of their sockets.
+			if t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload, true) {
 				left()
 			}
 		}

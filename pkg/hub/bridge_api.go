@@ -58,9 +58,19 @@ func (h *Hub) SystemMessage(ctx context.Context, roomID, action string, data any
 	})
 }
 
-// CloseRoom ends a room's sessions on this node: every member's sockets
+// CloseRoom ends a room's sessions on every node: every member's sockets
 // get event (hub:roomClosed) and leave the room.
 func (h *Hub) CloseRoom(roomID string, payload any) {
+	raw, ok := h.encodePayload("hub:roomClosed", payload)
+	if !ok {
+		return
+	}
+	h.closeRoomLocal(roomID, raw)
+	h.toOtherNodes(roomOp{Op: opCloseRoom, Room: roomID, Payload: raw})
+}
+
+// closeRoomLocal removes the room's members on this node.
+func (h *Hub) closeRoomLocal(roomID string, payload json.RawMessage) {
 	r := h.room(roomID)
 	if r == nil {
 		return
@@ -72,7 +82,7 @@ func (h *Hub) CloseRoom(roomID string, payload any) {
 	}
 	r.mu.Unlock()
 	for _, uid := range users {
-		h.removeUser(roomID, uid, "hub:roomClosed", payload)
+		h.removeUserLocal(roomID, uid, "hub:roomClosed", payload)
 	}
 }
 
@@ -92,10 +102,25 @@ func (h *Hub) RoomMembers(roomID string) []string {
 }
 
 // Reauthorize runs the layered authorization again for a user joined to a
-// room (a membership record changed) and removes their sockets with
-// event when they are no longer authorized. It bypasses the auth cache.
-// It reports whether the user was removed.
-func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, payload any) bool {
+// room (a membership record changed) and removes their sockets with event
+// when they are no longer authorized, on every node: each node judges with
+// the session of its own sockets of the user. It reports whether the user
+// was removed from this node. When this node has none of the user's
+// sockets and announce is set, a node that removes the user announces it
+// to the room (hub:memberLeft and a memberLeft system message) instead.
+func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, payload any, announce bool) bool {
+	raw, ok := h.encodePayload(event, payload)
+	if !ok {
+		return false
+	}
+	local := len(h.socketsOf(roomID, userID)) > 0
+	removed := local && h.reauthorizeLocal(ctx, roomID, userID, event, raw)
+	h.toOtherNodes(roomOp{Op: opReauthorize, Room: roomID, User: userID, Event: event, Payload: raw, Announce: announce && !local})
+	return removed
+}
+
+// reauthorizeLocal reauthorizes the user's sockets on this node.
+func (h *Hub) reauthorizeLocal(ctx context.Context, roomID, userID, event string, payload json.RawMessage) bool {
 	socks := h.socketsOf(roomID, userID)
 	if len(socks) == 0 {
 		return false
@@ -119,6 +144,16 @@ func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, pay
 		h.log.Warn("reauthorization failed; member kept", zap.Error(err))
 		return false
 	}
-	h.removeUser(roomID, userID, event, payload)
+	h.removeUserLocal(roomID, userID, event, payload)
 	return true
+}
+
+// announceMemberLeft tells the room that a member was removed on
+// reauthorization (event, hub:memberLeft, and a system message), as the
+// Kafka bridge does on the node that consumed the membership change.
+func (h *Hub) announceMemberLeft(ctx context.Context, roomID, userID, event string, payload json.RawMessage) {
+	h.BridgeEvent(roomID, event, payload)
+	if _, err := h.SystemMessage(ctx, roomID, "memberLeft", map[string]any{"userId": userID}); err != nil {
+		h.log.Warn("memberLeft system message failed", zap.String("room", roomID), zap.Error(err))
+	}
 }

@@ -143,6 +143,7 @@ func New(def *Definition, deps Deps) *Hub {
 	h.ns.OnConnection(h.onConnection)
 	h.ns.OnEvent(h.onEvent)
 	h.ns.OnDisconnect(h.onDisconnect)
+	h.ns.OnServerSideEvent(h.onServerSideEvent)
 	return h
 }
 

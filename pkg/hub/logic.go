@@ -599,9 +599,9 @@ func (h *Hub) sendServerMessages(ctx context.Context, roomID string, msgs []*ser
 // SystemSender is the senderId of server messages.
 const SystemSender = "system"
 
-// emitTo sends hub:messageArrived for m to the target's sockets. Targets are
-// limited to the room's readers, except "sender", which reaches the
-// sender's own sockets in the room.
+// emitTo sends hub:messageArrived for m to the target's sockets on every
+// node. Targets are limited to the room's readers, except "sender", which
+// reaches the sender's own sockets in the room.
 func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
 	payload, err := json.Marshal(map[string]any{
 		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
@@ -615,8 +615,15 @@ func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
 		_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", raw)
 		return
 	}
-	for _, s := range h.targetSockets(m.RoomID, to, sender) {
-		_ = s.Emit("hub:messageArrived", raw)
+	h.emitTargetLocal(m.RoomID, to, sender, raw)
+	h.toOtherNodes(roomOp{Op: opEmitTarget, Room: m.RoomID, Kind: to.kind, Users: to.users, User: sender, Payload: raw})
+}
+
+// emitTargetLocal sends hub:messageArrived to the target's sockets on this
+// node.
+func (h *Hub) emitTargetLocal(roomID string, to target, sender string, payload json.RawMessage) {
+	for _, s := range h.targetSockets(roomID, to, sender) {
+		_ = s.Emit("hub:messageArrived", payload)
 	}
 }
 

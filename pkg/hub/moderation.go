@@ -83,15 +83,17 @@ func (h *Hub) socketsOf(roomID, userID string) []*sio.Socket {
 	return out
 }
 
-// emitUser sends an event to every socket of a user in a room.
-func (h *Hub) emitUser(roomID, userID, event string, payload any) {
+// emitUserLocal sends an event to every socket of a user in a room on this
+// node.
+func (h *Hub) emitUserLocal(roomID, userID, event string, payload json.RawMessage) {
 	for _, s := range h.socketsOf(roomID, userID) {
 		_ = s.Emit(event, payload)
 	}
 }
 
-// emitModerators sends an event to the sockets of the room's moderators.
-func (h *Hub) emitModerators(roomID, event string, payload any) {
+// emitModeratorsLocal sends an event to the sockets of the room's
+// moderators on this node.
+func (h *Hub) emitModeratorsLocal(roomID, event string, payload json.RawMessage) {
 	r := h.room(roomID)
 	if r == nil {
 		return
@@ -111,9 +113,9 @@ func (h *Hub) emitModerators(roomID, event string, payload any) {
 	}
 }
 
-// removeUser makes every socket of a user leave a room, after sending
-// them event.
-func (h *Hub) removeUser(roomID, userID, event string, payload any) {
+// removeUserLocal makes every socket of a user on this node leave a room,
+// after sending them event.
+func (h *Hub) removeUserLocal(roomID, userID, event string, payload json.RawMessage) {
 	for _, s := range h.socketsOf(roomID, userID) {
 		_ = s.Emit(event, payload)
 		if c := clientOf(s); c != nil {
@@ -267,13 +269,7 @@ func (h *Hub) setSilenced(ctx context.Context, a *Actor, userID string, silenced
 	if _, err := h.saveModeration(ctx, a, userID, func(m *msgstore.Moderation) { m.Silenced = silenced }); err != nil {
 		return err
 	}
-	if r := h.room(a.RoomID); r != nil {
-		r.mu.Lock()
-		if m := r.members[userID]; m != nil {
-			m.silenced = silenced && !m.decision.Permissions.CanModerate
-		}
-		r.mu.Unlock()
-	}
+	h.setSilencedMember(a.RoomID, userID, silenced)
 	event := "hub:unsilenced"
 	if silenced {
 		event = "hub:silenced"

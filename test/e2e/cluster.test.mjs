@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -19,9 +19,20 @@ import {
   uniqueSchema,
   waitForEvent,
 } from './lib/harness.mjs';
-import { connectAs, FEATURES, FROOMS, joinAs, PEOPLE, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import {
+  connectAs,
+  FEATURES,
+  FROOMS,
+  joinAs,
+  PEOPLE,
+  refusedWith,
+  sendText,
+  startFeatures,
+  tokenOf,
+} from './lib/features.mjs';
 import { ROOMS } from './lib/fixtures.mjs';
 import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
+import { RestClient } from './lib/rest.mjs';
 
 const skip =
   process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
@@ -82,6 +93,7 @@ describe('two nodes through Redis', { skip }, () => {
     hubs = await tempDir('hubd-e2e-cluster-hubs-');
     await writeFile(path.join(hubs, 'relay.yaml'), relaySpec('relay'));
     await writeFile(path.join(hubs, 'metered.yaml'), relaySpec('metered', { rateLimit: RATE_LIMIT }));
+    await copyFile(path.join(FEATURES.hubs, 'webinar.yaml'), path.join(hubs, 'webinar.yaml'));
     recSchema = uniqueSchema('e2e_crec');
     msgSchema = uniqueSchema('e2e_cmsg');
     psql(await recordsSQL(FEATURES.records, recSchema));
@@ -172,6 +184,61 @@ describe('two nodes through Redis', { skip }, () => {
       assert.equal(over.ok, false, 'message N+1 must be refused on either node');
       assert.equal(over.error.code, 'RATE_LIMITED');
       assert.ok(over.error.details?.retryAfterMs > 0 || over.error.retryAfterMs > 0, JSON.stringify(over.error));
+    }
+  });
+
+  test('moderation reaches members connected through the other node', async () => {
+    const room = FROOMS.room4;
+    const BOB = PEOPLE.bob.userId;
+    const CAROL = PEOPLE.carol.userId;
+    const host = (await joinAs(a, 'webinar', 'alice', room, { claims: { roleId: 'host' } })).socket;
+    const bob = (await joinAs(b, 'webinar', 'bob', room)).socket;
+    const carol = (await joinAs(b, 'webinar', 'carol', room)).socket;
+    const ok = (ack) => assert.equal(ack.ok, true, JSON.stringify(ack));
+    const text = (body) => ({ roomId: room, messageType: 'text', content: { body } });
+
+    // A speak request on B reaches the moderator on A.
+    ok(await emitWithAck(bob, 'hub:requestSpeak', { roomId: room }));
+    await waitForEvent(host, 'hub:speakRequest', (d) => d.userId === BOB && d.roomId === room);
+    // Unsilenced from A: B lets bob speak; his message waits for the
+    // moderator on A, who rejects it; bob on B hears why.
+    ok(await emitWithAck(host, 'hub:unsilence', { roomId: room, userId: BOB }));
+    await waitForEvent(bob, 'hub:unsilenced', (d) => d.roomId === room);
+    const m = await sendText(bob, room, 'from node B');
+    assert.equal(m.status, 'pending');
+    await waitForEvent(host, 'hub:pendingMessage', (d) => d.message.id === m.id);
+    ok(await emitWithAck(host, 'hub:reject', { roomId: room, messageId: m.id, reason: 'off topic' }));
+    const rej = await waitForEvent(bob, 'hub:messageRejected', (d) => d.messageId === m.id);
+    assert.equal(rej.reason, 'off topic');
+    // Silenced again from A: B refuses his next message.
+    ok(await emitWithAck(host, 'hub:silence', { roomId: room, userId: BOB }));
+    await waitForEvent(bob, 'hub:silenced', (d) => d.roomId === room);
+    await refusedWith(bob, 'hub:send', text('still here'), 'SILENCED');
+
+    // A kick over REST on node A removes carol from node B.
+    const rest = new RestClient(a, 'webinar');
+    const res = await rest.post(`/rooms/${room}/kicks`, { userId: CAROL, reason: 'bye' }, { token: tokenOf('alice', { roleId: 'host' }) });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const kicked = await waitForEvent(carol, 'hub:kicked', (d) => d.roomId === room);
+    assert.equal(kicked.reason, 'bye');
+    await refusedWith(carol, 'hub:requestSpeak', { roomId: room }, 'NOT_JOINED');
+
+    // A block on A removes bob from B and keeps him out there.
+    ok(await emitWithAck(host, 'hub:block', { roomId: room, userId: BOB, reason: 'spam' }));
+    await waitForEvent(bob, 'hub:blocked', (d) => d.roomId === room);
+    await refusedWith(bob, 'hub:requestSpeak', { roomId: room }, 'NOT_JOINED');
+    await refusedWith(bob, 'hub:join', { roomId: room }, 'BLOCKED');
+    ok(await emitWithAck(host, 'hub:unblock', { roomId: room, userId: BOB }));
+    // Each event reached its target once, though both nodes apply it.
+    for (const [s, ev] of [
+      [host, 'hub:speakRequest'],
+      [host, 'hub:pendingMessage'],
+      [bob, 'hub:unsilenced'],
+      [bob, 'hub:messageRejected'],
+      [carol, 'hub:kicked'],
+      [bob, 'hub:blocked'],
+    ]) {
+      assert.equal(eventsNamed(s, ev, (d) => d.roomId === room).length, 1, `${ev} once`);
     }
   });
 

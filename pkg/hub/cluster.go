@@ -1,0 +1,160 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// Room operations that act on particular sockets (an event for one user or
+// for the moderators, a handler result for some members, removing a user,
+// a member's silence, closing a room, reauthorizing a member) must reach a
+// member wherever they are connected. Broadcasts to a whole room already
+// cross nodes through the Socket.IO adapter; these operations are applied
+// to this node's sockets and sent to the other nodes as a server-side event
+// of the hub's namespace, which apply them to theirs. Without an adapter
+// (one node) nothing is sent.
+
+// clusterEvent is the server-side event name of room operations.
+const clusterEvent = "hubd:roomOp"
+
+// Room operations.
+const (
+	opEmitUser       = "emitUser"       // Event to User's sockets
+	opEmitModerators = "emitModerators" // Event to the sockets of members with canModerate
+	opEmitTarget     = "emitTarget"     // hub:messageArrived to a handler target (Kind, Users, sender User)
+	opRemoveUser     = "removeUser"     // Event to User's sockets, then they leave
+	opSilence        = "silence"        // User's member entry gets Silenced
+	opCloseRoom      = "closeRoom"      // Event to every member, then they leave
+	opReauthorize    = "reauthorize"    // User is authorized again and removed when denied
+)
+
+// roomOp is one room operation as sent between nodes.
+type roomOp struct {
+	Op       string          `json:"op"`
+	Room     string          `json:"room"`
+	User     string          `json:"user,omitempty"`
+	Event    string          `json:"event,omitempty"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Silenced bool            `json:"silenced,omitempty"`
+	Kind     string          `json:"kind,omitempty"`
+	Users    []string        `json:"users,omitempty"`
+	// Announce asks a node that removes the user on reauthorization to
+	// tell the room (hub:memberLeft and a system message), because the
+	// node that started it had none of the user's sockets.
+	Announce bool `json:"announce,omitempty"`
+}
+
+// encodePayload marshals an event payload once, for local sockets and for
+// the other nodes alike.
+func (h *Hub) encodePayload(event string, payload any) (json.RawMessage, bool) {
+	if raw, ok := payload.(json.RawMessage); ok {
+		return raw, true
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		h.log.Error("encode event payload", zap.String("event", event), zap.Error(err))
+		return nil, false
+	}
+	return raw, true
+}
+
+// toOtherNodes sends op to the other nodes of the hub.
+func (h *Hub) toOtherNodes(op roomOp) {
+	if err := h.ns.ServerSideEmit(clusterEvent, op); err != nil {
+		h.log.Warn("room operation not sent to the other nodes", zap.String("op", op.Op),
+			zap.String("room", op.Room), zap.Error(err))
+	}
+}
+
+// onServerSideEvent applies a room operation another node sent.
+func (h *Hub) onServerSideEvent(ev *sio.Event) {
+	if ev.Name != clusterEvent || len(ev.Args) != 1 {
+		return
+	}
+	var op roomOp
+	if err := json.Unmarshal(ev.Args[0], &op); err != nil || op.Room == "" {
+		h.log.Warn("malformed room operation from another node", zap.Error(err))
+		return
+	}
+	switch op.Op {
+	case opEmitUser:
+		h.emitUserLocal(op.Room, op.User, op.Event, op.Payload)
+	case opEmitModerators:
+		h.emitModeratorsLocal(op.Room, op.Event, op.Payload)
+	case opEmitTarget:
+		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload)
+	case opRemoveUser:
+		h.removeUserLocal(op.Room, op.User, op.Event, op.Payload)
+	case opSilence:
+		h.silenceLocal(op.Room, op.User, op.Silenced)
+	case opCloseRoom:
+		h.closeRoomLocal(op.Room, op.Payload)
+	case opReauthorize:
+		// Authorization reads records: off the adapter's delivery goroutine.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+			defer cancel()
+			if h.reauthorizeLocal(ctx, op.Room, op.User, op.Event, op.Payload) && op.Announce {
+				h.announceMemberLeft(ctx, op.Room, op.User, op.Event, op.Payload)
+			}
+		}()
+	default:
+		h.log.Warn("unknown room operation from another node", zap.String("op", op.Op))
+	}
+}
+
+// emitUser sends an event to every socket of a user in a room, on every
+// node.
+func (h *Hub) emitUser(roomID, userID, event string, payload any) {
+	raw, ok := h.encodePayload(event, payload)
+	if !ok {
+		return
+	}
+	h.emitUserLocal(roomID, userID, event, raw)
+	h.toOtherNodes(roomOp{Op: opEmitUser, Room: roomID, User: userID, Event: event, Payload: raw})
+}
+
+// emitModerators sends an event to the sockets of the room's moderators,
+// on every node.
+func (h *Hub) emitModerators(roomID, event string, payload any) {
+	raw, ok := h.encodePayload(event, payload)
+	if !ok {
+		return
+	}
+	h.emitModeratorsLocal(roomID, event, raw)
+	h.toOtherNodes(roomOp{Op: opEmitModerators, Room: roomID, Event: event, Payload: raw})
+}
+
+// removeUser makes every socket of a user leave a room, after sending them
+// event, on every node.
+func (h *Hub) removeUser(roomID, userID, event string, payload any) {
+	raw, ok := h.encodePayload(event, payload)
+	if !ok {
+		return
+	}
+	h.removeUserLocal(roomID, userID, event, raw)
+	h.toOtherNodes(roomOp{Op: opRemoveUser, Room: roomID, User: userID, Event: event, Payload: raw})
+}
+
+// setSilencedMember updates a joined member's silence on every node.
+func (h *Hub) setSilencedMember(roomID, userID string, silenced bool) {
+	h.silenceLocal(roomID, userID, silenced)
+	h.toOtherNodes(roomOp{Op: opSilence, Room: roomID, User: userID, Silenced: silenced})
+}
+
+// silenceLocal updates the member entry of a user joined on this node.
+func (h *Hub) silenceLocal(roomID, userID string, silenced bool) {
+	r := h.room(roomID)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if m := r.members[userID]; m != nil {
+		m.silenced = silenced && !m.decision.Permissions.CanModerate
+	}
+	r.mu.Unlock()
+}
