@@ -24,6 +24,7 @@ import {
   waitForEvent,
 } from './lib/harness.mjs';
 import { ROOMS, tokenFor, USERS } from './lib/fixtures.mjs';
+import { deleteKeys, uniquePrefix } from './lib/redis.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -199,5 +200,56 @@ describe('kafka bridge', () => {
     const ack = await emitWithAck(alice, 'hub:send', { roomId: ROOMS.general, messageType: 'text', content: { body: 'x' } });
     assert.equal(ack.ok, false);
     assert.equal(ack.error.code, 'NOT_JOINED');
+  });
+});
+
+// Two nodes share rooms through Redis; only node A consumes Kafka. What A
+// consumes must reach members connected through B: room events, and a room
+// closed by a data event.
+describe('kafka bridge across two nodes', { skip: process.env.HUBD_TEST_REDIS_ADDR ? false : 'HUBD_TEST_REDIS_ADDR is needed (scripts/test.sh starts Redis)' }, () => {
+  let a;
+  let b;
+  let prefix;
+
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    if (prefix) deleteKeys(prefix);
+  });
+
+  test('records consumed on one node reach the members of the other; a deleted room closes there too', async () => {
+    const { kafka } = await setup();
+    prefix = uniquePrefix();
+    const redisEnv = { HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: prefix };
+    const dir = await tempDir('hubd-e2e-bridge2-');
+    const cfg = path.join(dir, 'hubd.yaml');
+    await writeFile(
+      cfg,
+      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: e2e-bridge2-${process.pid}`, ''].join('\n'),
+    );
+    const hubs = path.join(FIXTURES, 'bridge', 'hubs');
+    a = await startDaemon({ hubs, args: ['--config', cfg], env: redisEnv });
+    b = await startDaemon({ hubs, env: redisEnv });
+    await a.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), { what: 'the bridge "consuming" log line', timeoutMs: 5_000 });
+    const room = ROOMS.random;
+    const onB = await connect(b.url, NSP, { token: tokenFor('bob') });
+    const ack = await emitWithAck(onB, 'hub:join', { roomId: room });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    // A kafkaEvents record consumed by A reaches bob on B.
+    let n = 0;
+    await until(
+      async () => {
+        await produce('e2e-scores', { kind: 'score', roomId: room, twoNodes: ++n });
+        return eventsNamed(onB, 'scoreChanged').length > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'a record consumed by node A reaching node B' },
+    );
+    await produce(topic('chatRoom', 'deleted'), { id: room, name: 'random', isActive: false });
+    const ev = await waitForEvent(onB, 'hub:roomClosed', (d) => d.roomId === room);
+    assert.equal(ev.reason, 'deleted');
+    const after = await emitWithAck(onB, 'hub:send', { roomId: room, messageType: 'text', content: { body: 'x' } });
+    assert.equal(after.ok, false);
+    assert.equal(after.error.code, 'NOT_JOINED', 'node B removed bob from the closed room');
+    assert.equal(eventsNamed(onB, 'hub:roomClosed').length, 1, 'closed once');
   });
 });

@@ -3,8 +3,6 @@
 // source; and the Redis session resolver.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -32,21 +30,13 @@ import {
 } from './lib/features.mjs';
 import { ROOMS } from './lib/fixtures.mjs';
 import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
+import { deleteKeys, redis, uniquePrefix } from './lib/redis.mjs';
 import { RestClient } from './lib/rest.mjs';
 
 const skip =
   process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
     ? false
     : 'HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR are needed (scripts/test.sh starts PostgreSQL and Redis)';
-
-/** Runs redis-cli against HUBD_TEST_REDIS_ADDR and returns its trimmed stdout. */
-function redis(...args) {
-  const [host, port] = process.env.HUBD_TEST_REDIS_ADDR.split(':');
-  const r = spawnSync('redis-cli', ['-h', host, '-p', port, ...args], { encoding: 'utf8' });
-  if (r.error) throw new Error(`redis-cli: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`redis-cli exited ${r.status}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 const RATE_LIMIT = 6;
 
@@ -97,7 +87,7 @@ describe('two nodes through Redis', { skip }, () => {
     recSchema = uniqueSchema('e2e_crec');
     msgSchema = uniqueSchema('e2e_cmsg');
     psql(await recordsSQL(FEATURES.records, recSchema));
-    prefix = `e2e:${process.pid}:${randomBytes(4).toString('hex')}:`;
+    prefix = uniquePrefix();
     const env = {
       HUBD_STORE: 'postgres',
       HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
@@ -117,10 +107,7 @@ describe('two nodes through Redis', { skip }, () => {
     await b?.close();
     if (recSchema) psql(`DROP SCHEMA IF EXISTS ${ident(recSchema)} CASCADE;`);
     if (msgSchema) psql(`DROP SCHEMA IF EXISTS ${ident(msgSchema)} CASCADE;`);
-    if (prefix) {
-      const keys = redis('--scan', '--pattern', `${prefix}*`).split('\n').filter(Boolean);
-      for (let i = 0; i < keys.length; i += 100) redis('DEL', ...keys.slice(i, i + 100));
-    }
+    if (prefix) deleteKeys(prefix);
     if (hubs) await rm(hubs, { recursive: true, force: true });
   });
 
@@ -270,7 +257,7 @@ describe('two nodes through Redis', { skip }, () => {
 
 describe('Redis session resolver', { skip }, () => {
   let d;
-  const keyPrefix = `e2e:${process.pid}:${randomBytes(4).toString('hex')}:session:`;
+  const keyPrefix = `${uniquePrefix()}session:`;
 
   before(async () => {
     d = await startFeatures({
@@ -286,8 +273,7 @@ describe('Redis session resolver', { skip }, () => {
   after(async () => {
     disconnectAll();
     await d?.close();
-    const keys = redis('--scan', '--pattern', `${keyPrefix}*`).split('\n').filter(Boolean);
-    if (keys.length) redis('DEL', ...keys);
+    deleteKeys(keyPrefix);
   });
 
   test('the session record from Redis decides the role: admin takes the absoluteRoles path', async () => {
