@@ -2,17 +2,63 @@ package hub
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/timerwheel"
+)
+
+// Scheduled actions across nodes. When Deps.Leases is set, a room's
+// scheduled actions run only on the node holding the room's lease
+// ("sched:<hub>:<roomId>"), so a room with members on several nodes ticks
+// once. One lease covers every action of the room: the lib module state
+// they share lives on one node.
+const (
+	// leaseTTL is how long a granted lease lasts without renewal: a node
+	// that dies hands its rooms over within about leaseTTL.
+	leaseTTL = 6 * time.Second
+	// leaseRenewAt: the holder renews once less than this is left.
+	leaseRenewAt = leaseTTL / 2
+	// leaseAskEvery: a node refused the lease asks again after this.
+	leaseAskEvery = leaseTTL / 3
+	// leaseUpkeepEvery is the period of the per-room timer that renews and
+	// asks between ticks, for actions with intervals longer than that.
+	leaseUpkeepEvery = leaseTTL / 6
+	// leaseRetryAfterError spaces the calls while the backend fails.
+	leaseRetryAfterError = leaseTTL / 6
+	// leaseWantSuffix names the key that a node with members sets when it
+	// is refused, asking a holder without members to hand the lease over.
+	leaseWantSuffix = ":want"
 )
 
 // roomSchedule is the set of scheduled actions running for one room.
 type roomSchedule struct {
 	room   records.Record
 	timers map[string]*timerwheel.Timer // by action name
+	// lease is this node's view of the room's lease and upkeep its timer;
+	// both nil without Deps.Leases.
+	lease  *roomLease
+	upkeep *timerwheel.Timer
+}
+
+// roomLease caches the answer of the leaser for one room, so that the
+// leaser sees a couple of calls per room per leaseTTL, not one per tick.
+// Calls to the leaser are made with the room's turn held (and mu), so they
+// are ordered with the release of the lease (releaseLease).
+type roomLease struct {
+	key     string
+	recheck atomic.Bool // ask at the next chance: members came or went
+
+	mu     sync.Mutex
+	held   bool      // the last answer granted the lease
+	until  time.Time // when the last grant runs out, by the leaser's clock
+	next   time.Time // no call to the leaser before this
+	errors int       // consecutive failed calls
 }
 
 // actionRun is one scheduled action of one room on the wheel. Its tick
@@ -46,7 +92,15 @@ func (h *Hub) startSchedule(roomID string, room records.Record) {
 	rs := l.sched[roomID]
 	if rs == nil {
 		rs = &roomSchedule{timers: make(map[string]*timerwheel.Timer)}
+		if h.deps.Leases != nil {
+			rs.lease = &roomLease{key: "sched:" + h.name + ":" + roomID}
+			rl := rs.lease
+			rs.upkeep = w.Schedule(leaseUpkeepEvery, func() { h.leaseUpkeep(roomID, rl) })
+		}
 		l.sched[roomID] = rs
+	} else if rs.lease != nil {
+		// Members again on a node that kept keepAlive actions: ask now.
+		rs.lease.recheck.Store(true)
 	}
 	rs.room = room
 	for _, a := range def.logic.actions {
@@ -69,9 +123,9 @@ func (h *Hub) stopSchedule(roomID string) {
 	def := h.Definition()
 	l := &h.logic
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	rs := l.sched[roomID]
 	if rs == nil {
+		l.mu.Unlock()
 		return
 	}
 	for name, t := range rs.timers {
@@ -81,36 +135,84 @@ func (h *Hub) stopSchedule(roomID string) {
 		t.Stop()
 		delete(rs.timers, name)
 	}
-	if len(rs.timers) == 0 {
-		delete(l.sched, roomID)
+	gone := len(rs.timers) == 0
+	if gone {
+		l.dropSchedule(roomID, rs)
+	} else if rs.lease != nil {
+		// Only keepAlive actions are left: hand the lease to a node with
+		// members if one wants it (mayRun).
+		rs.lease.recheck.Store(true)
+	}
+	l.mu.Unlock()
+	if gone {
+		h.releaseLease(roomID, rs.lease)
 	}
 }
 
-// scheduleOf returns the room record and whether the action still runs.
-func (l *logicState) scheduleOf(roomID, name string) (records.Record, bool) {
+// dropSchedule removes the room's schedule; l.mu must be held.
+func (l *logicState) dropSchedule(roomID string, rs *roomSchedule) {
+	if rs.upkeep != nil {
+		rs.upkeep.Stop()
+	}
+	delete(l.sched, roomID)
+}
+
+// scheduleOf returns the room record, its lease view (nil without
+// leases) and whether the action still runs.
+func (l *logicState) scheduleOf(roomID, name string) (records.Record, *roomLease, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rs := l.sched[roomID]
 	if rs == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	_, ok := rs.timers[name]
-	return rs.room, ok
+	return rs.room, rs.lease, ok
 }
 
-// forget removes one action of a room (it stopped itself).
-func (l *logicState) forget(roomID, name string, t *timerwheel.Timer) {
-	t.Stop()
+// leaseOf returns the lease view of the room's running schedule.
+func (l *logicState) leaseOf(roomID string) *roomLease {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if rs := l.sched[roomID]; rs != nil {
+		return rs.lease
+	}
+	return nil
+}
+
+// forget removes one action of a room (it stopped itself); the room's
+// lease goes with its last action.
+func (h *Hub) forget(roomID, name string, t *timerwheel.Timer) {
+	t.Stop()
+	l := &h.logic
+	l.mu.Lock()
 	rs := l.sched[roomID]
 	if rs == nil || rs.timers[name] != t {
+		l.mu.Unlock()
 		return
 	}
 	delete(rs.timers, name)
-	if len(rs.timers) == 0 {
-		delete(l.sched, roomID)
+	gone := len(rs.timers) == 0
+	if gone {
+		l.dropSchedule(roomID, rs)
 	}
+	l.mu.Unlock()
+	if gone {
+		h.releaseLease(roomID, rs.lease)
+	}
+}
+
+// hasKeepAlive reports whether an action of the hub runs without members.
+func (d *Definition) hasKeepAlive() bool {
+	if d.logic == nil {
+		return false
+	}
+	for _, a := range d.logic.actions {
+		if a.keepAlive {
+			return true
+		}
+	}
+	return false
 }
 
 // memberCount returns the number of members in the room.
@@ -127,7 +229,8 @@ const failureLogEvery = 100
 // tick runs one scheduled action for one room. It stops the timer when the
 // hub is closed, the action was removed by a reload, or the room has no
 // members left (and the action is not keepAlive). A failing script is
-// logged and counted; the next tick simply tries again.
+// logged and counted; the next tick simply tries again. A tick on a node
+// that does not hold the room's lease does nothing.
 func (run *actionRun) tick() {
 	h := run.h
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
@@ -145,9 +248,12 @@ func (run *actionRun) tick() {
 	h.mu.Unlock()
 	def := h.Definition()
 	a := def.action(run.name)
-	room, scheduled := h.logic.scheduleOf(run.roomID, run.name)
+	room, rl, scheduled := h.logic.scheduleOf(run.roomID, run.name)
 	if closed || a == nil || !scheduled || (!a.keepAlive && h.room(run.roomID) == nil) {
-		h.logic.forget(run.roomID, run.name, run.timer)
+		h.forget(run.roomID, run.name, run.timer)
+		return
+	}
+	if rl != nil && !h.mayRun(ctx, run.roomID, rl) {
 		return
 	}
 	out, err := def.Scripts.Eval(ctx, a.prog, run.roomID, map[string]any{
@@ -177,4 +283,140 @@ func (run *actionRun) failed(what string, err error) {
 		run.h.log.Warn("scheduled action failed; retrying on the next tick", zap.String("action", run.name),
 			zap.String("room", run.roomID), zap.String("stage", what), zap.Int("failures", run.failures), zap.Error(err))
 	}
+}
+
+// mayRun reports whether this node runs the room's scheduled actions now.
+// It asks the leaser only when the cached answer is due: the holder renews
+// once less than leaseRenewAt is left, a refused node asks again after
+// leaseAskEvery. A holder whose room has no members here (keepAlive
+// actions only) hands the lease over when a node with members wants it.
+// While the leaser fails, the last grant holds until it runs out by the
+// local clock. Called with the room's turn held.
+func (h *Hub) mayRun(ctx context.Context, roomID string, rl *roomLease) bool {
+	ls := h.deps.Leases
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	now := lease.Now(ls)
+	if recheck := rl.recheck.Swap(false); now.Before(rl.next) && !recheck {
+		return rl.held && now.Before(rl.until)
+	}
+	members := h.room(roomID) != nil
+	want := rl.key + leaseWantSuffix
+	if rl.held && !members {
+		// Another node with members asked for the lease when the want key
+		// is held by someone else.
+		free, err := ls.Acquire(ctx, want, leaseTTL)
+		if err == nil && free {
+			err = ls.Release(ctx, want)
+		}
+		if err != nil {
+			return h.leaseFailed(roomID, rl, now, err)
+		}
+		if !free {
+			rl.held = false
+			rl.next = now.Add(leaseTTL) // leave the node with members time to take it
+			if err := ls.Release(ctx, rl.key); err != nil {
+				return h.leaseFailed(roomID, rl, now, err)
+			}
+			h.log.Debug("scheduled actions handed over to a node with members", zap.String("room", roomID))
+			rl.errors = 0
+			return false
+		}
+	}
+	ok, err := ls.Acquire(ctx, rl.key, leaseTTL)
+	if err != nil {
+		return h.leaseFailed(roomID, rl, now, err)
+	}
+	if rl.errors > 0 {
+		h.log.Info("schedule lease recovered", zap.String("room", roomID), zap.Int("failures", rl.errors))
+		rl.errors = 0
+	}
+	if ok && !rl.held {
+		h.log.Debug("running the room's scheduled actions on this node", zap.String("room", roomID))
+	}
+	rl.held = ok
+	if ok {
+		rl.until = now.Add(leaseTTL) // measured from before the call: never later than the leaser's
+		rl.next = rl.until.Add(-leaseRenewAt)
+		return true
+	}
+	rl.next = now.Add(leaseAskEvery)
+	if members && h.Definition().hasKeepAlive() {
+		// Ask a holder without members to hand over; best effort.
+		if _, err := ls.Acquire(ctx, want, leaseTTL); err != nil {
+			h.leaseFailed(roomID, rl, now, err)
+		}
+	}
+	return false
+}
+
+// leaseFailed logs (rate-limited) and counts a failed lease call, spaces
+// the next one, and reports whether the last grant still holds.
+func (h *Hub) leaseFailed(roomID string, rl *roomLease, now time.Time, err error) bool {
+	rl.errors++
+	h.countLeaseError()
+	if rl.errors == 1 || rl.errors%failureLogEvery == 0 {
+		h.log.Warn("schedule lease failed; running only while the last grant holds", zap.String("room", roomID),
+			zap.Bool("held", rl.held && now.Before(rl.until)), zap.Int("failures", rl.errors), zap.Error(err))
+	}
+	rl.next = now.Add(leaseRetryAfterError)
+	return rl.held && now.Before(rl.until)
+}
+
+func (h *Hub) countLeaseError() {
+	if mt := h.deps.Metrics; mt != nil {
+		mt.ScheduleLeaseErrors.WithLabelValues(h.name).Inc()
+	}
+}
+
+// leaseUpkeep renews or asks for the room's lease between ticks, so that
+// a holder whose actions tick less often than leaseRenewAt keeps it.
+func (h *Hub) leaseUpkeep(roomID string, rl *roomLease) {
+	rl.mu.Lock()
+	due := !lease.Now(h.deps.Leases).Before(rl.next) || rl.recheck.Load()
+	rl.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	release, err := h.logic.acquire(ctx, roomID)
+	if err != nil {
+		return
+	}
+	defer release()
+	if h.logic.leaseOf(roomID) != rl {
+		return // stopped meanwhile
+	}
+	h.mayRun(ctx, roomID, rl)
+}
+
+// releaseLease gives up the room's lease once its schedule stopped here,
+// so that a node with members takes over at once instead of waiting for
+// the lease to run out. It runs in the background with the room's turn
+// held, so no call of mayRun comes between; a schedule started here again
+// meanwhile keeps the lease.
+func (h *Hub) releaseLease(roomID string, rl *roomLease) {
+	if rl == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+		defer cancel()
+		release, err := h.logic.acquire(ctx, roomID)
+		if err != nil {
+			return
+		}
+		defer release()
+		if h.logic.leaseOf(roomID) != nil {
+			return // running here again: this node keeps the lease
+		}
+		rl.mu.Lock()
+		defer rl.mu.Unlock()
+		rl.held = false
+		if err := h.deps.Leases.Release(ctx, rl.key); err != nil {
+			h.countLeaseError()
+			h.log.Warn("schedule lease not released; it runs out by itself", zap.String("room", roomID), zap.Error(err))
+		}
+	}()
 }

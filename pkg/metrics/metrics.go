@@ -31,6 +31,9 @@ type Metrics struct {
 	BridgeRecordsTotal *prometheus.CounterVec   // direction, kind, result
 	RESTRequestsTotal  *prometheus.CounterVec   // hub, route, code
 	RESTDuration       *prometheus.HistogramVec // hub, route
+	// ScheduleLeaseErrors counts failed calls to the lease backend that
+	// picks the node running a room's scheduled actions.
+	ScheduleLeaseErrors *prometheus.CounterVec // hub
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -105,8 +108,11 @@ func NewUnregistered() *Metrics {
 		Name: "hubd_rest_request_duration_seconds", Help: "REST request duration by hub and route pattern.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"hub", "route"})
+	m.ScheduleLeaseErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_schedule_lease_errors_total", Help: "Failed scheduled-action lease calls (acquire, renew, release) by hub.",
+	}, []string{"hub"})
 	for _, c := range []prometheus.Collector{
-		m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,
