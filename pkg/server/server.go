@@ -21,6 +21,7 @@ import (
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/bridge"
 	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/rest"
@@ -45,6 +46,7 @@ type Server struct {
 	shared   *sharedServices
 	verifier *authz.Verifier
 	wheel    *timerwheel.Wheel // scheduled actions of every hub
+	leases   lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
 	bridge   *bridge.Bridge    // nil without kafka.brokers
 	handler  http.Handler
 
@@ -98,6 +100,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 			return nil, fmt.Errorf("redis adapter: %w", err)
 		}
 		adapter = ra
+		s.leases = lease.NewRedis(s.shared.redis, cfg.Redis.Prefix+"lease:", ra.NodeID())
 		s.shared.closers = append(s.shared.closers, func() { _ = ra.Close() })
 	}
 	s.sio = sio.NewServer(sio.Options{
@@ -142,7 +145,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 func (s *Server) deps() hub.Deps {
 	return hub.Deps{
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
-		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel,
+		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
 		DataEvents: s.dataEvents(),
 	}
