@@ -392,3 +392,17 @@ func TestScheduleLeaseErrors(t *testing.T) {
 	env.until(t, "ticks again", func() bool { b, _ := env.libStats(t, room); return b >= beats+3 })
 	require.Equal(t, 3, env.wheel.Stats().Timers, "timers were kept throughout")
 }
+
+func TestClosedHubReleasesItsLeases(t *testing.T) {
+	c := newCluster(t, "testdata/logic/hub.yaml")
+	const room = "r"
+	key := "sched:" + c.a.h.Name() + ":" + room
+	c.a.addMember(room, "u1")
+	c.a.h.roomActive(room, nil)
+	c.until(t, "a ticks", func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
+	require.Equal(t, c.la.Node(), c.la.Holder(key))
+	c.a.h.Close("test")
+	c.until(t, "all timers gone, the upkeep too", func() bool { return c.a.wheel.Stats().Timers == 0 })
+	c.until(t, "released", func() bool { return c.la.Holder(key) == "" })
+	require.Zero(t, c.la.Len(), "no want key left either")
+}
