@@ -18,6 +18,7 @@ import (
 	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/ratelimit"
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
@@ -35,6 +36,10 @@ type Deps struct {
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.
 	Wheel *timerwheel.Wheel
+	// Presence is the cluster-wide record of room members, for presence
+	// lists and events and the room and per-user limits across nodes; nil:
+	// this node's own members only.
+	Presence presence.Registry
 	// Leases picks the one node that runs a room's scheduled actions when
 	// the room has members on several nodes; nil: this node runs them.
 	Leases lease.Leaser
@@ -91,10 +96,12 @@ func NewDefinition(h *spec.Hub, eng *scripting.Engine) (*Definition, error) {
 type Hub struct {
 	name string
 	def  atomic.Pointer[Definition]
-	deps Deps
-	ns   *sio.Namespace
-	log  *zap.Logger
-	auth *authz.Authorizer
+	// presenceLog is when a presence registry failure was last logged (unix ns).
+	presenceLog atomic.Int64
+	deps        Deps
+	ns          *sio.Namespace
+	log         *zap.Logger
+	auth        *authz.Authorizer
 	// logic holds the handler queues and scheduled actions (logic.go).
 	logic logicState
 	// localLimiter stands in when the configured limiter fails.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/sio"
 )
 
@@ -49,7 +50,7 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 			return nil, blockedError(mod)
 		}
 		silenced := h.initialSilence(mod, dec.Permissions.CanModerate)
-		if m, err = h.admit(s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, silenced); err != nil {
+		if m, err = h.admit(ctx, s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, silenced); err != nil {
 			return nil, err
 		}
 	}
@@ -113,9 +114,26 @@ func (h *Hub) history(ctx context.Context, roomID, since string, limit int) ([]*
 var visibleStatuses = []string{msgstore.StatusPublished}
 
 // admit adds the socket to the room's members after authorization,
-// enforcing the room and per-user limits.
-func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, silenced bool) (*member, error) {
+// enforcing the room and per-user limits: across the nodes through the
+// presence registry when there is one, and on this node in any case (the
+// only check when the registry fails, so that a limit never lapses).
+func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, silenced bool) (*member, error) {
 	uid := c.session().UserID
+	registered, elsewhere := false, false
+	if reg := h.deps.Presence; reg != nil && !h.isMember(roomID, uid) {
+		var err error
+		elsewhere, err = reg.Join(ctx, h.name, roomID, uid, presence.Limits{MaxUsers: maxUsers, MaxRooms: maxRooms})
+		switch {
+		case errors.Is(err, presence.ErrRoomFull):
+			return nil, errorf(CodeRoomFull, "room is full (%d users)", maxUsers)
+		case errors.Is(err, presence.ErrTooManyRooms):
+			return nil, errorf(CodeTooManyRooms, "already in %d rooms", maxRooms)
+		case err != nil:
+			h.presenceFailed("join", err)
+		default:
+			registered = true
+		}
+	}
 	h.mu.Lock()
 	r := h.rooms[roomID]
 	if r == nil {
@@ -125,18 +143,22 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	r.mu.Lock()
 	m := r.members[uid]
 	first, newMember := false, false
+	var refused error
 	if m == nil {
-		if maxUsers > 0 && len(r.members) >= maxUsers {
-			r.mu.Unlock()
-			h.dropIfEmpty(r)
-			h.mu.Unlock()
-			return nil, errorf(CodeRoomFull, "room is full (%d users)", maxUsers)
+		switch {
+		case maxUsers > 0 && len(r.members) >= maxUsers:
+			refused = errorf(CodeRoomFull, "room is full (%d users)", maxUsers)
+		case maxRooms > 0 && h.userRooms[uid] >= maxRooms:
+			refused = errorf(CodeTooManyRooms, "already in %d rooms", maxRooms)
 		}
-		if maxRooms > 0 && h.userRooms[uid] >= maxRooms {
+		if refused != nil {
 			r.mu.Unlock()
 			h.dropIfEmpty(r)
 			h.mu.Unlock()
-			return nil, errorf(CodeTooManyRooms, "already in %d rooms", maxRooms)
+			if registered {
+				h.presenceLeave(roomID, uid)
+			}
+			return nil, refused
 		}
 		m = &member{userID: uid, roomID: roomID, sockets: make(map[*sio.Socket]struct{})}
 		m.silenced = silenced
@@ -151,6 +173,7 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	// The newest authorization wins for every socket of the member.
 	m.decision = dec
 	m.sockets[s] = struct{}{}
+	entry := presenceEntry(m)
 	r.mu.Unlock()
 	h.mu.Unlock()
 
@@ -165,7 +188,10 @@ func (h *Hub) admit(s *sio.Socket, c *client, roomID string, dec *authz.Decision
 	if first {
 		h.roomActive(roomID, dec.Room)
 	}
-	if newMember {
+	if !newMember {
+		h.presenceSet(roomID, entry)
+	}
+	if newMember && !elsewhere {
 		h.memberJoined(s, roomID, uid)
 	}
 	return m, nil
@@ -228,12 +254,18 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 		}
 	}
 	empty := len(r.members) == 0
+	entry := presenceEntry(m)
 	r.mu.Unlock()
 	h.dropIfEmpty(r)
 	h.mu.Unlock()
 	if gone {
 		h.clearSignals(r, m)
-		h.memberLeft(roomID, m.userID, intentional)
+		// A member still in the room through another node has not left.
+		if !h.presenceLeave(roomID, m.userID) {
+			h.memberLeft(roomID, m.userID, intentional)
+		}
+	} else {
+		h.presenceSet(roomID, entry)
 	}
 	if empty {
 		h.roomIdle(roomID)

@@ -1,8 +1,12 @@
 package hub
 
 import (
+	"context"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/sio"
 )
 
@@ -73,7 +77,8 @@ func (h *Hub) memberLeft(roomID, userID string, intentional bool) {
 			delete(h.offline, key)
 		}
 		h.mu.Unlock()
-		if current {
+		// Back through another node within the grace period: still online.
+		if current && !h.inRoomAnywhere(roomID, userID) {
 			h.presenceEvent(roomID, userID, "offline", nil)
 		}
 	})
@@ -89,10 +94,12 @@ func (h *Hub) setAway(s *sio.Socket, m *member, away bool) {
 	r.mu.Lock()
 	changed := m.away != away
 	m.away = away
+	entry := presenceEntry(m)
 	r.mu.Unlock()
 	if !changed {
 		return
 	}
+	h.presenceSet(m.roomID, entry)
 	ev := "online"
 	if away {
 		ev = "away"
@@ -100,8 +107,22 @@ func (h *Hub) setAway(s *sio.Socket, m *member, away bool) {
 	h.presenceEvent(m.roomID, m.userID, ev, []string{s.ID()})
 }
 
-// presenceOf lists the room's members on this node.
+// presenceOf lists the room's members: on every node through the presence
+// registry, or on this node when there is none or it fails.
 func (h *Hub) presenceOf(roomID string) []PresenceEntry {
+	if reg := h.deps.Presence; reg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+		defer cancel()
+		entries, err := reg.Room(ctx, h.name, roomID)
+		if err == nil {
+			out := make([]PresenceEntry, 0, len(entries))
+			for _, e := range entries {
+				out = append(out, PresenceEntry{UserID: e.UserID, Status: e.Status, Sockets: e.Sockets})
+			}
+			return out
+		}
+		h.presenceFailed("list", err)
+	}
 	r := h.room(roomID)
 	out := []PresenceEntry{}
 	if r == nil {
@@ -110,13 +131,97 @@ func (h *Hub) presenceOf(roomID string) []PresenceEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for uid, m := range r.members {
-		st := "online"
-		if m.away {
-			st = "away"
-		}
-		out = append(out, PresenceEntry{UserID: uid, Status: st, Sockets: len(m.sockets)})
+		e := presenceEntry(m)
+		out = append(out, PresenceEntry{UserID: uid, Status: e.Status, Sockets: e.Sockets})
 	}
 	return out
+}
+
+// inRoomAnywhere reports whether the registry lists the user in the room
+// on any node; false without a registry or when it fails.
+func (h *Hub) inRoomAnywhere(roomID, userID string) bool {
+	reg := h.deps.Presence
+	if reg == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	entries, err := reg.Room(ctx, h.name, roomID)
+	if err != nil {
+		h.presenceFailed("list", err)
+		return false
+	}
+	for _, e := range entries {
+		if e.UserID == userID {
+			return true
+		}
+	}
+	return false
+}
+
+// presenceEntry is the member's record on this node; the room's lock must
+// be held.
+func presenceEntry(m *member) presence.Entry {
+	st := presence.StatusOnline
+	if m.away {
+		st = presence.StatusAway
+	}
+	return presence.Entry{UserID: m.userID, Status: st, Sockets: len(m.sockets)}
+}
+
+// isMember reports whether the user is a member of the room on this node.
+func (h *Hub) isMember(roomID, userID string) bool {
+	r := h.room(roomID)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.members[userID] != nil
+}
+
+// presenceSet updates this node's record of a member in the registry.
+func (h *Hub) presenceSet(roomID string, e presence.Entry) {
+	reg := h.deps.Presence
+	if reg == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	if err := reg.Set(ctx, h.name, roomID, e); err != nil {
+		h.presenceFailed("update", err)
+	}
+}
+
+// presenceLeave removes this node's record of a member that left and
+// reports whether the user is still in the room through another node.
+func (h *Hub) presenceLeave(roomID, userID string) bool {
+	reg := h.deps.Presence
+	if reg == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	elsewhere, err := reg.Leave(ctx, h.name, roomID, userID)
+	if err != nil {
+		h.presenceFailed("leave", err)
+		return false
+	}
+	return elsewhere
+}
+
+// presenceFailed logs (at most every few seconds) and counts a registry
+// failure.
+func (h *Hub) presenceFailed(op string, err error) {
+	if mt := h.deps.Metrics; mt != nil {
+		mt.PresenceErrors.WithLabelValues(h.name).Inc()
+	}
+	now := time.Now().UnixNano()
+	last := h.presenceLog.Load()
+	if now-last < int64(5*time.Second) || !h.presenceLog.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("presence registry failed; using this node's members", zap.String("op", op), zap.Error(err))
 }
 
 // signal starts or stops a typing/recording indicator of a member and

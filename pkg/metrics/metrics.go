@@ -34,6 +34,9 @@ type Metrics struct {
 	// ScheduleLeaseErrors counts failed calls to the lease backend that
 	// picks the node running a room's scheduled actions.
 	ScheduleLeaseErrors *prometheus.CounterVec // hub
+	// PresenceErrors counts failed calls to the cluster presence registry;
+	// the node then falls back to its own view of the room.
+	PresenceErrors *prometheus.CounterVec // hub
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -111,8 +114,11 @@ func NewUnregistered() *Metrics {
 	m.ScheduleLeaseErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_schedule_lease_errors_total", Help: "Failed scheduled-action lease calls (acquire, renew, release) by hub.",
 	}, []string{"hub"})
+	m.PresenceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_presence_errors_total", Help: "Failed cluster presence registry calls (join, update, leave, list) by hub.",
+	}, []string{"hub"})
 	for _, c := range []prometheus.Collector{
-		m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

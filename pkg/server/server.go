@@ -24,6 +24,7 @@ import (
 	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
@@ -47,6 +48,7 @@ type Server struct {
 	verifier *authz.Verifier
 	wheel    *timerwheel.Wheel // scheduled actions of every hub
 	leases   lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
+	presence presence.Registry // room members of every node; nil: this node's only
 	bridge   *bridge.Bridge    // nil without kafka.brokers
 	handler  http.Handler
 
@@ -102,6 +104,16 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		adapter = ra
 		s.leases = lease.NewRedis(s.shared.redis, cfg.Redis.Prefix+"lease:", ra.NodeID())
 		s.shared.closers = append(s.shared.closers, func() { _ = ra.Close() })
+		pr, err := presence.NewRedis(context.Background(), presence.RedisOptions{
+			Client: s.shared.redis, Prefix: cfg.Redis.Prefix + "presence:", Node: ra.NodeID(), Logger: log,
+		})
+		if err != nil {
+			s.shared.close()
+			s.back.close()
+			return nil, fmt.Errorf("presence registry: %w", err)
+		}
+		s.presence = pr
+		s.shared.closers = append(s.shared.closers, func() { _ = pr.Close() })
 	}
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
@@ -145,7 +157,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 func (s *Server) deps() hub.Deps {
 	return hub.Deps{
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
-		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases,
+		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases, Presence: s.presence,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
 		DataEvents: s.dataEvents(),
 	}

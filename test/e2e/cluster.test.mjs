@@ -71,6 +71,33 @@ guardrails:
 `;
 }
 
+/** Everyone may join; presence on; room and per-user limits. */
+const LOBBY = `hubBasics:
+  name: lobby
+  description: Presence and limits across two nodes.
+roomSettings:
+  roomDataObject: chatRoom
+  roomEligibility: chatRoom.chatEnabled == true
+  authScripts:
+    - name: everyone
+      script: user.userId != ""
+      hubRole: player
+hubRoles:
+  - name: player
+    canRead: true
+    canSend: true
+messageSettings:
+  messageTypes:
+    - text
+eventSettings:
+  enablePresence: true
+guardrails:
+  maxUsersPerRoom: 2
+  maxRoomsPerUser: 2
+  messageRateLimit: 100000
+`;
+const GRACE_MS = 3000;
+
 describe('two nodes through Redis', { skip }, () => {
   let hubs;
   let recSchema;
@@ -84,6 +111,7 @@ describe('two nodes through Redis', { skip }, () => {
     await writeFile(path.join(hubs, 'relay.yaml'), relaySpec('relay'));
     await writeFile(path.join(hubs, 'metered.yaml'), relaySpec('metered', { rateLimit: RATE_LIMIT }));
     await copyFile(path.join(FEATURES.hubs, 'webinar.yaml'), path.join(hubs, 'webinar.yaml'));
+    await writeFile(path.join(hubs, 'lobby.yaml'), LOBBY);
     recSchema = uniqueSchema('e2e_crec');
     msgSchema = uniqueSchema('e2e_cmsg');
     psql(await recordsSQL(FEATURES.records, recSchema));
@@ -227,6 +255,46 @@ describe('two nodes through Redis', { skip }, () => {
     ]) {
       assert.equal(eventsNamed(s, ev, (d) => d.roomId === room).length, 1, `${ev} once`);
     }
+  });
+
+  test('presence lists and the room and per-user limits span the nodes', async () => {
+    const room = FROOMS.room5;
+    const presence = async (node) => {
+      const res = await new RestClient(node, 'lobby').get(`/rooms/${room}/presence`, { token: tokenOf('bob') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.users.map((u) => `${u.userId === PEOPLE.alice.userId ? 'alice' : u.userId === PEOPLE.bob.userId ? 'bob' : u.userId} ${u.status} ${u.sockets}`).sort();
+    };
+    await joinAs(a, 'lobby', 'alice', room);
+    await joinAs(b, 'lobby', 'bob', room);
+    assert.deepEqual(await presence(a), ['alice online 1', 'bob online 1']);
+    assert.deepEqual(await presence(b), ['alice online 1', 'bob online 1']);
+    // Node A has one member, the room two: full.
+    await refusedWith(await connectAs(a, 'lobby', 'carol'), 'hub:join', { roomId: room }, 'ROOM_FULL');
+    // alice's second device, through B, takes no new place.
+    await joinAs(b, 'lobby', 'alice', room);
+    assert.deepEqual(await presence(a), ['alice online 2', 'bob online 1']);
+    // dave's rooms count over both nodes.
+    await joinAs(a, 'lobby', 'dave', FROOMS.room6);
+    await joinAs(b, 'lobby', 'dave', FROOMS.room7);
+    await refusedWith(await connectAs(a, 'lobby', 'dave'), 'hub:join', { roomId: FROOMS.room8 }, 'TOO_MANY_ROOMS');
+  });
+
+  test('a user still connected through the other node does not go offline', async () => {
+    const room = FROOMS.room9;
+    const ALICE = PEOPLE.alice.userId;
+    const { socket: bob } = await joinAs(a, 'lobby', 'bob', room);
+    const { socket: onA } = await joinAs(a, 'lobby', 'alice', room);
+    await waitForEvent(bob, 'hub:online', (d) => d.userId === ALICE);
+    const { socket: onB } = await joinAs(b, 'lobby', 'alice', room);
+    onA.disconnect();
+    // Past the grace period, and a round trip through both nodes later.
+    await new Promise((r) => setTimeout(r, GRACE_MS + 500));
+    await emitWithAck(bob, 'hub:join', { roomId: room });
+    await emitWithAck(onB, 'hub:join', { roomId: room });
+    assert.equal(eventsNamed(bob, 'hub:offline', (d) => d.userId === ALICE).length, 0, 'alice is still here through B');
+    assert.equal(eventsNamed(bob, 'hub:online', (d) => d.userId === ALICE).length, 1, 'joining through B announced nothing');
+    onB.disconnect();
+    await waitForEvent(bob, 'hub:offline', (d) => d.userId === ALICE, GRACE_MS + 5000);
   });
 
   test('a grant cached on one node is used by the other; a spec change through SIGHUP invalidates it', async () => {
