@@ -303,8 +303,8 @@ func (h *Hub) mayRun(ctx context.Context, roomID string, rl *roomLease) bool {
 	members := h.room(roomID) != nil
 	want := rl.key + leaseWantSuffix
 	if rl.held && !members {
-		// Another node with members asked for the lease when the want key
-		// is held by someone else.
+		// A want key held by another node: a node with members asked for
+		// the lease.
 		free, err := ls.Acquire(ctx, want, leaseTTL)
 		if err == nil && free {
 			err = ls.Release(ctx, want)
@@ -414,9 +414,14 @@ func (h *Hub) releaseLease(roomID string, rl *roomLease) {
 		rl.mu.Lock()
 		defer rl.mu.Unlock()
 		rl.held = false
-		if err := h.deps.Leases.Release(ctx, rl.key); err != nil {
-			h.countLeaseError()
-			h.log.Warn("schedule lease not released; it runs out by itself", zap.String("room", roomID), zap.Error(err))
+		// Also withdraw this node's request, if any, so that a holder
+		// without members does not hand over for nobody.
+		for _, key := range []string{rl.key, rl.key + leaseWantSuffix} {
+			if err := h.deps.Leases.Release(ctx, key); err != nil {
+				h.countLeaseError()
+				h.log.Warn("schedule lease not released; it runs out by itself", zap.String("room", roomID), zap.Error(err))
+				return
+			}
 		}
 	}()
 }
