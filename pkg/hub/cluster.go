@@ -87,14 +87,16 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 		h.emitModeratorsLocal(op.Room, op.Event, op.Payload)
 	case opEmitTarget:
 		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload)
-	case opRemoveUser:
-		h.removeUserLocal(op.Room, op.User, op.Event, op.Payload)
 	case opSilence:
 		h.silenceLocal(op.Room, op.User, op.Silenced)
+	// Leaving a room updates the presence registry and authorization reads
+	// records: both wait on the network, so they run off the adapter's
+	// delivery goroutine.
+	case opRemoveUser:
+		go h.removeUserLocal(op.Room, op.User, op.Event, op.Payload)
 	case opCloseRoom:
-		h.closeRoomLocal(op.Room, op.Payload)
+		go h.closeRoomLocal(op.Room, op.Payload)
 	case opReauthorize:
-		// Authorization reads records: off the adapter's delivery goroutine.
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 			defer cancel()
