@@ -46,6 +46,16 @@ type EngineConn struct {
 	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
 	readMu       sync.Mutex   // serializes incoming packets of polling POSTs
 
+	// Inbound packets of the WebSocket transport, handled in order by a
+	// dispatcher goroutine that runs only while there are some (see
+	// readWebSocket). inSlots bounds them: a full inbox stops the reader.
+	imu         sync.Mutex
+	inbox       []inbound
+	dispatching bool          // a dispatcher goroutine runs
+	inParked    bool          // it waits on inReady for packets
+	inReady     chan struct{} // cap 1: wakes a parked dispatcher
+	inSlots     chan struct{}
+
 	mu           sync.Mutex
 	upgrading    bool
 	probed       bool // the upgrade's probe was answered; "5" not yet received
@@ -559,7 +569,26 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 
 func (c *EngineConn) startWriter(ws *websocket.Conn) { c.setWriter(ws.NetConn()) }
 
-// readWebSocket is the read loop of an established WebSocket transport.
+// maxInbox is how many received packets of one WebSocket connection may
+// wait for their handler; past it the reader stops reading, which pushes
+// back on the client through TCP.
+const maxInbox = 64
+
+// inbound is one received packet waiting for the dispatcher, or the end of
+// the read loop (closeReason set).
+type inbound struct {
+	typ         byte
+	data        []byte
+	binary      bool
+	closeReason string
+}
+
+// readWebSocket is the read loop of an established WebSocket transport. It
+// only reads and splits frames: pongs are handled at once, everything else
+// goes, in order, to a dispatcher goroutine that exists only while packets
+// wait. Handlers (authorization, scripts, store writes) need deep stacks;
+// kept off this goroutine, which every idle connection keeps parked, they
+// leave it with a small stack.
 func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	ws.SetReadLimit(c.e.opts.MaxPayload)
 	ws.SetPingHandler(func(data string) error {
@@ -578,23 +607,104 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 			if !errors.As(err, &ce) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 				reason = "transport error"
 			}
-			c.Close(reason)
+			c.dispatchInbound(inbound{closeReason: reason})
 			return
 		}
-		if mt == websocket.BinaryMessage {
-			err = c.handlePacket('4', msg, true)
-		} else {
-			var t byte
-			var d []byte
-			t, d, err = decodeEIOPacket(msg)
-			if err == nil {
-				err = c.handlePacket(t, d, false)
+		in := inbound{typ: '4', data: msg, binary: true}
+		if mt != websocket.BinaryMessage {
+			in.binary = false
+			if in.typ, in.data, err = decodeEIOPacket(msg); err != nil {
+				c.e.log.Debug("bad websocket packet", zap.String("sid", c.id), zap.Error(err))
+				c.dispatchInbound(inbound{closeReason: "parse error"})
+				return
+			}
+			if in.typ == '3' {
+				// A pong only proves the connection alive: no need to queue.
+				_ = c.handlePacket(in.typ, in.data, false)
+				continue
 			}
 		}
-		if err != nil {
+		if !c.dispatchInbound(in) {
+			return
+		}
+	}
+}
+
+// dispatchInbound queues a packet for the dispatcher, starting it when it
+// is not running and waking it when it is parked. It waits while the inbox
+// is full and reports false when the connection ended meanwhile.
+func (c *EngineConn) dispatchInbound(in inbound) bool {
+	select {
+	case c.inSlots <- struct{}{}:
+	case <-c.done:
+		return false
+	}
+	c.imu.Lock()
+	c.inbox = append(c.inbox, in)
+	start := !c.dispatching
+	wake := c.inParked
+	c.dispatching, c.inParked = true, false
+	c.imu.Unlock()
+	switch {
+	case start:
+		c.e.wg.Go(c.dispatch)
+	case wake:
+		select {
+		case c.inReady <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// dispatch handles the queued packets in order. With nothing queued it
+// parks, and exits at the next linger tick that still finds nothing (as
+// the writer does): a busy connection keeps its dispatcher and the stack it
+// grew, an idle one has none.
+func (c *EngineConn) dispatch() {
+	for {
+		c.imu.Lock()
+		if len(c.inbox) == 0 {
+			c.inbox = nil
+			c.inParked = true
+			c.imu.Unlock()
+			select {
+			case <-c.inReady:
+				continue
+			case <-c.e.linger.wait():
+				c.imu.Lock()
+				if len(c.inbox) == 0 {
+					c.dispatching, c.inParked = false, false
+					c.imu.Unlock()
+					return
+				}
+				c.inParked = false
+				c.imu.Unlock()
+				continue
+			case <-c.done:
+				c.imu.Lock()
+				c.dispatching, c.inParked = false, false
+				c.imu.Unlock()
+				return
+			}
+		}
+		in := c.inbox[0]
+		c.inbox[0] = inbound{}
+		c.inbox = c.inbox[1:]
+		c.imu.Unlock()
+		<-c.inSlots
+		if in.closeReason != "" {
+			c.Close(in.closeReason)
+			continue
+		}
+		select {
+		case <-c.done:
+			continue // ended: what is left is dropped
+		default:
+		}
+		if err := c.handlePacket(in.typ, in.data, in.binary); err != nil {
 			c.e.log.Debug("bad websocket packet", zap.String("sid", c.id), zap.Error(err))
 			c.Close("parse error")
-			return
 		}
 	}
 }

@@ -249,6 +249,9 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
+
+		inReady: make(chan struct{}, 1),
+		inSlots: make(chan struct{}, maxInbox),
 	}
 	c.transport.Store(transport)
 	c.lastActivity.Store(time.Now().UnixNano())

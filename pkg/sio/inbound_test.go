@@ -1,0 +1,99 @@
+package sio
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestInboundOrderAndCloseAfterEvents: events a client sends and then
+// closes are all handled, in order, before the disconnect.
+func TestInboundOrderAndCloseAfterEvents(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/g")
+	var mu sync.Mutex
+	var got []string
+	disconnected := make(chan int, 1)
+	ns.OnEvent(func(_ *Socket, ev *Event) {
+		mu.Lock()
+		got = append(got, string(ev.Args[0]))
+		mu.Unlock()
+	})
+	ns.OnDisconnect(func(_ *Socket, reason string) {
+		mu.Lock()
+		disconnected <- len(got)
+		mu.Unlock()
+	})
+	c := dialWS(t, base, "")
+	c.readText()
+	c.connectNsp("/g", "")
+	const n = 200
+	for i := range n {
+		c.send(fmt.Sprintf(`42/g,["e",%d]`, i))
+	}
+	c.send("1") // Engine.IO close right behind them
+	require.Equal(t, n, recv(t, disconnected), "every event before the close was handled first")
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range got {
+		require.Equal(t, fmt.Sprint(i), v, "in order")
+	}
+}
+
+// TestInboundIsBounded: while a handler is stuck, the connection queues
+// at most maxInbox packets and then stops reading; other connections are
+// served meanwhile, and the queued packets are handled once it resumes.
+func TestInboundIsBounded(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/g")
+	release := make(chan struct{})
+	var mu sync.Mutex
+	handled := map[string]int{}
+	ns.OnEvent(func(so *Socket, ev *Event) {
+		if ev.Name == "stuck" {
+			<-release
+		}
+		mu.Lock()
+		handled[ev.Name]++
+		mu.Unlock()
+	})
+	slow := dialWS(t, base, "")
+	slow.readText()
+	slow.connectNsp("/g", "")
+	slow.send(`42/g,["stuck"]`)
+	const flood = 3 * maxInbox
+	go func() {
+		for range flood {
+			if slow.c.WriteMessage(1, []byte(`42/g,["flood"]`)) != nil {
+				return
+			}
+		}
+	}()
+	var conn *EngineConn
+	eventually(t, func() bool {
+		for _, so := range ns.Sockets() {
+			conn = so.client.conn
+		}
+		return conn != nil && len(conn.inSlots) == maxInbox
+	}, "the inbox fills up")
+	conn.imu.Lock()
+	queued := len(conn.inbox)
+	conn.imu.Unlock()
+	require.LessOrEqual(t, queued, maxInbox, "never more than maxInbox waiting")
+
+	other := dialWS(t, base, "")
+	other.readText()
+	other.connectNsp("/g", "")
+	other.send(`42/g,["other"]`)
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return handled["other"] == 1 }, "another connection is served")
+
+	close(release)
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return handled["flood"] == flood }, "the backlog is handled after the handler resumes")
+	eventually(t, func() bool {
+		conn.imu.Lock()
+		defer conn.imu.Unlock()
+		return !conn.dispatching && len(conn.inSlots) == 0
+	}, "the dispatcher is gone once the inbox is empty")
+}
