@@ -74,6 +74,7 @@ func runServe(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	applyMemoryLimit(cfg.MemoryLimitRatio, log)
 	srv, err := New(cfg, log)
 	if err != nil {
 		log.Error("start failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))

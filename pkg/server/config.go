@@ -24,6 +24,10 @@ type Config struct {
 	Data            string        `koanf:"data"`
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	OpTimeout       time.Duration `koanf:"opTimeout"`
+	// MemoryLimitRatio sets the Go runtime's soft memory limit to this
+	// share of the container's memory limit (cgroup), unless GOMEMLIMIT is
+	// set; 0 turns it off.
+	MemoryLimitRatio float64 `koanf:"memoryLimitRatio"`
 
 	// Store selects the message store: "auto" (PostgreSQL when
 	// postgres.dsn is set, else embedded), "embedded" or "postgres".
@@ -155,18 +159,19 @@ type ScriptingConfig struct {
 // and the example configs.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		Hubs:            "configs/hubs",
-		Records:         "configs/records",
-		Lib:             "configs/lib",
-		Data:            "data",
-		ShutdownTimeout: 10 * time.Second,
-		OpTimeout:       5 * time.Second,
-		Store:           "auto",
-		RecordSource:    RecordSourceConfig{Kind: "embedded", QueryTimeout: 2 * time.Second},
-		Postgres:        PostgresConfig{Schema: "public", MaxConns: 16},
-		Redis:           RedisConfig{Prefix: "hubd:"},
-		Log:             LogConfig{Level: "info", Format: "console"},
+		Listen:           "127.0.0.1:8080",
+		Hubs:             "configs/hubs",
+		Records:          "configs/records",
+		Lib:              "configs/lib",
+		Data:             "data",
+		ShutdownTimeout:  10 * time.Second,
+		OpTimeout:        5 * time.Second,
+		MemoryLimitRatio: 0.9,
+		Store:            "auto",
+		RecordSource:     RecordSourceConfig{Kind: "embedded", QueryTimeout: 2 * time.Second},
+		Postgres:         PostgresConfig{Schema: "public", MaxConns: 16},
+		Redis:            RedisConfig{Prefix: "hubd:"},
+		Log:              LogConfig{Level: "info", Format: "console"},
 		Auth: AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192, CacheMaxEntries: 100_000,
 			Session: SessionConfig{Resolver: "claims", TTL: 300 * time.Second}},
 		SocketIO: SocketIOConfig{
@@ -286,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.Hubs == "" {
 		errs = append(errs, errors.New("hubs: must be set"))
+	}
+	if c.MemoryLimitRatio < 0 || c.MemoryLimitRatio > 1 {
+		errs = append(errs, fmt.Errorf("memoryLimitRatio: %g is not between 0 and 1", c.MemoryLimitRatio))
 	}
 	switch c.Store {
 	case "auto", "embedded":

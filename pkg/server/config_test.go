@@ -86,6 +86,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad duration", args: []string{"--config", bad}, want: "decode config"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, want: "log.format"},
 		{name: "bad path", env: []string{"HUBD_SOCKETIO__PATH=socket"}, want: "socketio.path"},
+		{name: "memory limit ratio over 1", env: []string{"HUBD_MEMORYLIMITRATIO=1.5"}, want: "memoryLimitRatio"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
