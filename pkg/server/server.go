@@ -120,6 +120,8 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
 		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
+		// A namespace CONNECT reads only the bearer token of the handshake.
+		RequestHeaders: []string{"Authorization"},
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
 

@@ -241,6 +241,15 @@ func newID() string {
 func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
+	if keep := e.opts.RequestHeaders; keep != nil {
+		h := make(http.Header, len(keep))
+		for _, k := range keep {
+			if v := r.Header.Values(k); len(v) > 0 {
+				h[http.CanonicalHeaderKey(k)] = v
+			}
+		}
+		req.Header = h
+	}
 	c := &EngineConn{
 		id:     newID(),
 		e:      e,

@@ -1,10 +1,14 @@
 package sio
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
 
@@ -96,4 +100,38 @@ func TestInboundIsBounded(t *testing.T) {
 		defer conn.imu.Unlock()
 		return !conn.dispatching && len(conn.inSlots) == 0
 	}, "the dispatcher is gone once the inbox is empty")
+}
+
+// TestRequestHeadersKept: with Options.RequestHeaders the socket's request
+// keeps only those headers, and always its query.
+func TestRequestHeadersKept(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		keep  []string
+		other string // X-Other as seen by the handler
+	}{
+		{"only the listed headers", []string{"authorization"}, ""},
+		{"every header when unset", nil, "yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, base := startServer(t, Options{RequestHeaders: tc.keep})
+			got := make(chan *http.Request, 1)
+			s.Of("/g").OnConnect(func(so *Socket, _ json.RawMessage) error {
+				got <- so.Request()
+				return nil
+			})
+			u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket&token=q"
+			hdr := http.Header{"Authorization": {"Bearer abc"}, "X-Other": {"yes"}}
+			conn, _, err := websocket.DefaultDialer.Dial(u, hdr)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = conn.Close() })
+			c := &wsClient{t: t, c: conn}
+			c.readText()
+			c.connectNsp("/g", "")
+			r := recv(t, got)
+			require.Equal(t, "Bearer abc", r.Header.Get("Authorization"))
+			require.Equal(t, tc.other, r.Header.Get("X-Other"))
+			require.Equal(t, "q", r.URL.Query().Get("token"))
+		})
+	}
 }

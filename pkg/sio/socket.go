@@ -41,7 +41,8 @@ func (s *Socket) Namespace() *Namespace { return s.ns }
 // from Namespace().Name()).
 func (s *Socket) NamespaceName() string { return s.nsp }
 
-// Request is the handshake request: headers, query, RemoteAddr (body not usable).
+// Request is the handshake request: headers (those of
+// Options.RequestHeaders when set), query, RemoteAddr (body not usable).
 func (s *Socket) Request() *http.Request { return s.client.conn.req }
 
 // Transport is the current transport, "polling" or "websocket".
