@@ -96,6 +96,8 @@ type logicState struct {
 	queues map[string]*roomQueue
 	sched  map[string]*roomSchedule // by room id
 	frozen frozenCache
+	// releasing counts lease releases running in the background.
+	releasing sync.WaitGroup
 }
 
 // frozenCache holds the scripting.Frozen form of the context values that

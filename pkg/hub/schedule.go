@@ -393,35 +393,78 @@ func (h *Hub) leaseUpkeep(roomID string, rl *roomLease) {
 
 // releaseLease gives up the room's lease once its schedule stopped here,
 // so that a node with members takes over at once instead of waiting for
-// the lease to run out. It runs in the background with the room's turn
-// held, so no call of mayRun comes between; a schedule started here again
-// meanwhile keeps the lease.
+// the lease to run out. It runs in the background (StopSchedules waits for
+// it) with the room's turn held, so no call of mayRun comes between; a
+// schedule started here again meanwhile keeps the lease.
 func (h *Hub) releaseLease(roomID string, rl *roomLease) {
 	if rl == nil {
 		return
 	}
+	h.logic.releasing.Add(1)
 	go func() {
+		defer h.logic.releasing.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 		defer cancel()
-		release, err := h.logic.acquire(ctx, roomID)
-		if err != nil {
+		h.releaseLeaseNow(ctx, roomID, rl)
+	}()
+}
+
+func (h *Hub) releaseLeaseNow(ctx context.Context, roomID string, rl *roomLease) {
+	release, err := h.logic.acquire(ctx, roomID)
+	if err != nil {
+		return
+	}
+	defer release()
+	if h.logic.leaseOf(roomID) != nil {
+		return // running here again: this node keeps the lease
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	rl.held = false
+	// Also withdraw this node's request, if any, so that a holder
+	// without members does not hand over for nobody.
+	for _, key := range []string{rl.key, rl.key + leaseWantSuffix} {
+		if err := h.deps.Leases.Release(ctx, key); err != nil {
+			h.countLeaseError()
+			h.log.Warn("schedule lease not released; it runs out by itself", zap.String("room", roomID), zap.Error(err))
 			return
 		}
-		defer release()
-		if h.logic.leaseOf(roomID) != nil {
-			return // running here again: this node keeps the lease
+	}
+}
+
+// StopSchedules stops every scheduled action of the hub, keepAlive ones
+// too, and gives up their rooms' leases, waiting for the releases (also
+// those already under way) until ctx ends: on shutdown, another node takes
+// the rooms over at once instead of when the leases run out.
+func (h *Hub) StopSchedules(ctx context.Context) {
+	l := &h.logic
+	type stopped struct {
+		room string
+		rl   *roomLease
+	}
+	var leases []stopped
+	l.mu.Lock()
+	for roomID, rs := range l.sched {
+		for name, t := range rs.timers {
+			t.Stop()
+			delete(rs.timers, name)
 		}
-		rl.mu.Lock()
-		defer rl.mu.Unlock()
-		rl.held = false
-		// Also withdraw this node's request, if any, so that a holder
-		// without members does not hand over for nobody.
-		for _, key := range []string{rl.key, rl.key + leaseWantSuffix} {
-			if err := h.deps.Leases.Release(ctx, key); err != nil {
-				h.countLeaseError()
-				h.log.Warn("schedule lease not released; it runs out by itself", zap.String("room", roomID), zap.Error(err))
-				return
-			}
+		l.dropSchedule(roomID, rs)
+		if rs.lease != nil {
+			leases = append(leases, stopped{roomID, rs.lease})
 		}
+	}
+	l.mu.Unlock()
+	for _, s := range leases {
+		h.releaseLease(s.room, s.rl)
+	}
+	done := make(chan struct{})
+	go func() {
+		l.releasing.Wait()
+		close(done)
 	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }

@@ -406,3 +406,29 @@ func TestClosedHubReleasesItsLeases(t *testing.T) {
 	c.until(t, "released", func() bool { return c.la.Holder(key) == "" })
 	require.Zero(t, c.la.Len(), "no want key left either")
 }
+
+// TestStopSchedulesReleasesEveryLease: on shutdown the node stops every
+// action, keepAlive ones too (the room still has members here), and gives
+// up the room's lease before StopSchedules returns, so that the other node
+// with members takes the room over at once.
+func TestStopSchedulesReleasesEveryLease(t *testing.T) {
+	c := newCluster(t, "testdata/logic/hub.yaml")
+	const room = "r"
+	key := "sched:" + c.a.h.Name() + ":" + room
+	c.a.addMember(room, "u1")
+	c.a.h.roomActive(room, nil)
+	c.until(t, "a ticks", func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
+	c.b.addMember(room, "u2")
+	c.b.h.roomActive(room, nil)
+	require.Equal(t, c.la.Node(), c.la.Holder(key))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.a.h.StopSchedules(ctx)
+	require.Empty(t, c.la.Holder(key), "released before StopSchedules returned")
+	require.Zero(t, c.a.wheel.Stats().Timers, "keepAlive and upkeep timers stopped too")
+	beats, _ := c.b.libStats(t, room)
+	c.until(t, "b takes over without waiting for the lease to run out",
+		func() bool { n, _ := c.b.libStats(t, room); return n > beats }, c.a)
+	require.Equal(t, c.lb.Node(), c.la.Holder(key))
+}

@@ -368,6 +368,13 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	s.log.Info("shutting down")
 	_ = s.sio.Close(sctx)
+	// Scheduled actions stop with the sockets; their rooms' leases are given
+	// up so that another node takes them over at once.
+	if reg := s.reg.Load(); reg != nil {
+		for _, h := range reg.hubs {
+			h.StopSchedules(sctx)
+		}
+	}
 	if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		s.log.Warn("http shutdown", zap.Error(serr))
 	}
