@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,28 +11,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// committer is the embedded store's single writer. It group-commits: every
-// write waiting while a transaction commits goes into the next transaction,
-// so N concurrent writers pay for one fsync instead of N.
-//
-// A lone write on a quiet store commits at once (unlike bolt.DB.Batch, which
-// adds its MaxBatchDelay to every write of a quiet room). When the previous
-// transaction held several writes, the writers it just answered are about to
-// send their next ones; the committer then lingers while writes keep arriving
-// (each within lingerGap of the last, lingerMax in all), so those writers join
-// this transaction instead of forming a second, half-sized group.
+// committer is the embedded store's single writer. It group-commits (see
+// batcher): every write waiting while a transaction commits goes into the
+// next transaction, so N concurrent writers pay for one fsync instead of N.
+// A lone write on a quiet store commits at once, unlike bolt.DB.Batch,
+// which adds its MaxBatchDelay to every write of a quiet room.
 type committer struct {
-	db        *bolt.DB
-	log       *zap.Logger
-	maxBatch  int
-	lingerMax time.Duration
-	lingerGap time.Duration
-
-	mu     sync.RWMutex // guards closed and sends on ops
-	closed bool
-	ops    chan *writeOp
-
-	stopped chan struct{}
+	db  *bolt.DB
+	log *zap.Logger
+	b   *batcher[*writeOp]
 
 	queued   atomic.Uint64 // writes handed to the writer
 	commits  atomic.Uint64
@@ -68,16 +54,8 @@ func noWrite(err error) error {
 }
 
 func newCommitter(db *bolt.DB, log *zap.Logger, maxBatch int, lingerMax time.Duration) *committer {
-	c := &committer{
-		db:        db,
-		log:       log,
-		maxBatch:  maxBatch,
-		lingerMax: lingerMax,
-		lingerGap: lingerMax / 8,
-		ops:       make(chan *writeOp, maxBatch),
-		stopped:   make(chan struct{}),
-	}
-	go c.loop()
+	c := &committer{db: db, log: log}
+	c.b = newBatcher(maxBatch, lingerMax, 1, c.commit)
 	return c
 }
 
@@ -90,87 +68,16 @@ func (c *committer) do(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return ErrClosed
+	if err := c.b.enqueue(ctx, op); err != nil {
+		return err
 	}
-	select {
-	case c.ops <- op:
-		c.queued.Add(1)
-	case <-ctx.Done():
-		c.mu.RUnlock()
-		return ctx.Err()
-	}
-	c.mu.RUnlock()
+	c.queued.Add(1)
 	return <-op.done
 }
 
 // close stops taking writes, finishes the queued ones and returns when the
 // writer is idle. It is idempotent.
-func (c *committer) close() {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.ops)
-	}
-	c.mu.Unlock()
-	<-c.stopped
-}
-
-func (c *committer) loop() {
-	defer close(c.stopped)
-	batch := make([]*writeOp, 0, c.maxBatch)
-	gap := time.NewTimer(time.Hour)
-	gap.Stop()
-	prev := 0
-	for first := range c.ops {
-		batch = append(batch[:0], first)
-		batch = c.collect(batch, prev > 1, gap)
-		c.commit(batch)
-		prev = len(batch)
-		clear(batch)
-	}
-}
-
-// collect adds queued writes to batch; with linger it also waits for writes
-// arriving in quick succession (see committer).
-func (c *committer) collect(batch []*writeOp, linger bool, gap *time.Timer) []*writeOp {
-	for len(batch) < c.maxBatch {
-		select {
-		case op, ok := <-c.ops:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, op)
-			continue
-		default:
-		}
-		break
-	}
-	if !linger || c.lingerMax <= 0 {
-		return batch
-	}
-	deadline := time.Now().Add(c.lingerMax)
-	for len(batch) < c.maxBatch {
-		wait := min(c.lingerGap, time.Until(deadline))
-		if wait <= 0 {
-			return batch
-		}
-		gap.Reset(wait)
-		select {
-		case op, ok := <-c.ops:
-			gap.Stop()
-			if !ok {
-				return batch
-			}
-			batch = append(batch, op)
-		case <-gap.C:
-			return batch
-		}
-	}
-	return batch
-}
+func (c *committer) close() { c.b.close() }
 
 // commit runs ops in one transaction and answers each of them. An op that
 // fails after writing (a hard failure) aborts the transaction; then the ops

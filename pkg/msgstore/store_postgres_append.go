@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,113 +29,32 @@ type pgAppendOp struct {
 	err     error
 }
 
-// pgAppender group-commits appends: each of its writers takes every append
-// queued when it starts a transaction (up to MaxBatch, lingering briefly
-// after a busy one) and stores them with one or two pipelined round trips
-// (see appendBatch), so concurrent appends share the commit's WAL flush.
+// pgAppender group-commits appends (see batcher): each of its writers
+// takes every append queued when it starts a transaction and stores them
+// with one or two pipelined round trips (see appendBatch), so concurrent
+// appends share the commit's WAL flush.
 type pgAppender struct {
-	p   *Postgres
-	ops chan *pgAppendOp
-
-	mu     sync.RWMutex // guards closed and sends on ops
-	closed bool
-	wg     sync.WaitGroup
+	p *Postgres
+	b *batcher[*pgAppendOp]
 
 	commits, appends, fallbacks atomic.Uint64
 }
 
 func newPgAppender(p *Postgres) *pgAppender {
-	a := &pgAppender{p: p, ops: make(chan *pgAppendOp, p.opts.MaxBatch)}
-	for range p.opts.Writers {
-		a.wg.Go(a.loop)
-	}
+	a := &pgAppender{p: p}
+	a.b = newBatcher(p.opts.MaxBatch, p.opts.MaxBatchDelay, p.opts.Writers, a.run)
 	return a
 }
 
 func (a *pgAppender) do(op *pgAppendOp) error {
-	a.mu.RLock()
-	if a.closed {
-		a.mu.RUnlock()
-		return ErrClosed
+	if err := a.b.enqueue(op.ctx, op); err != nil {
+		return err
 	}
-	select {
-	case a.ops <- op:
-	case <-op.ctx.Done():
-		a.mu.RUnlock()
-		return op.ctx.Err()
-	}
-	a.mu.RUnlock()
 	<-op.done
 	return op.err
 }
 
-func (a *pgAppender) close() {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.ops)
-	}
-	a.mu.Unlock()
-	a.wg.Wait()
-}
-
-func (a *pgAppender) loop() {
-	batch := make([]*pgAppendOp, 0, a.p.opts.MaxBatch)
-	gap := time.NewTimer(time.Hour)
-	gap.Stop()
-	prev := 0
-	for first := range a.ops {
-		batch = a.collect(append(batch[:0], first), prev > 1, gap)
-		a.run(batch)
-		prev = len(batch)
-		clear(batch)
-	}
-}
-
-// collect adds the queued appends to batch. After a transaction that held
-// several appends, their callers are about to send their next ones; with
-// linger it then waits while appends keep arriving (each within
-// MaxBatchDelay/8 of the last, MaxBatchDelay in all) so that they share this
-// transaction rather than forming a second, smaller one. A lone append on a
-// quiet store never waits.
-func (a *pgAppender) collect(batch []*pgAppendOp, linger bool, gap *time.Timer) []*pgAppendOp {
-	maxBatch := a.p.opts.MaxBatch
-	for len(batch) < maxBatch {
-		select {
-		case op, ok := <-a.ops:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, op)
-			continue
-		default:
-		}
-		break
-	}
-	delay := a.p.opts.MaxBatchDelay
-	if !linger || delay <= 0 {
-		return batch
-	}
-	deadline := time.Now().Add(delay)
-	for len(batch) < maxBatch {
-		wait := min(delay/8, time.Until(deadline))
-		if wait <= 0 {
-			return batch
-		}
-		gap.Reset(wait)
-		select {
-		case op, ok := <-a.ops:
-			gap.Stop()
-			if !ok {
-				return batch
-			}
-			batch = append(batch, op)
-		case <-gap.C:
-			return batch
-		}
-	}
-	return batch
-}
+func (a *pgAppender) close() { a.b.close() }
 
 // run stores a batch in one transaction; when that fails for another reason
 // than an unavailable database, it stores each append on its own so that
