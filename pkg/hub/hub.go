@@ -98,10 +98,12 @@ type Hub struct {
 	def  atomic.Pointer[Definition]
 	// presenceLog is when a presence registry failure was last logged (unix ns).
 	presenceLog atomic.Int64
-	deps        Deps
-	ns          *sio.Namespace
-	log         *zap.Logger
-	auth        *authz.Authorizer
+	// presenceMu are the stripes of presenceLock.
+	presenceMu [64]sync.Mutex
+	deps       Deps
+	ns         *sio.Namespace
+	log        *zap.Logger
+	auth       *authz.Authorizer
 	// logic holds the handler queues and scheduled actions (logic.go).
 	logic logicState
 	// localLimiter stands in when the configured limiter fails.

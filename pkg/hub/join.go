@@ -119,6 +119,9 @@ var visibleStatuses = []string{msgstore.StatusPublished}
 // only check when the registry fails, so that a limit never lapses).
 func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string, dec *authz.Decision, maxUsers, maxRooms int, silenced bool) (*member, error) {
 	uid := c.session().UserID
+	// Held until this node's state and the registry agree, so that a leave
+	// of the same user cannot remove the record this join writes.
+	defer h.presenceLock(roomID, uid)()
 	registered, elsewhere := false, false
 	if reg := h.deps.Presence; reg != nil && !h.isMember(roomID, uid) {
 		var err error
@@ -235,6 +238,7 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 		return false
 	}
 	s.Leave(readers(roomID))
+	defer h.presenceLock(roomID, m.userID)()
 	h.mu.Lock()
 	r := h.rooms[roomID]
 	if r == nil {

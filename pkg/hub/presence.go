@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 
 	"go.uber.org/zap"
@@ -167,6 +168,23 @@ func presenceEntry(m *member) presence.Entry {
 		st = presence.StatusAway
 	}
 	return presence.Entry{UserID: m.userID, Status: st, Sockets: len(m.sockets)}
+}
+
+// presenceLock serializes, per room and user, the joins and leaves of this
+// node that change the presence registry, so that their registry calls
+// happen in the order of the local changes. It returns the unlock; without
+// a registry it locks nothing. Lock order: before Hub.mu.
+func (h *Hub) presenceLock(roomID, userID string) func() {
+	if h.deps.Presence == nil {
+		return func() {}
+	}
+	f := fnv.New32a()
+	_, _ = f.Write([]byte(roomID))
+	_, _ = f.Write([]byte{0})
+	_, _ = f.Write([]byte(userID))
+	mu := &h.presenceMu[f.Sum32()%uint32(len(h.presenceMu))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // isMember reports whether the user is a member of the room on this node.
