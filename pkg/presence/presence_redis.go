@@ -38,14 +38,23 @@ const (
 	DefaultStale       = 20 * time.Second
 )
 
-// Redis is the Registry of a cluster: records live in Redis, one hash per
-// room (field user NUL node, value "status sockets") and one per user
-// (field room NUL node), and every node keeps its heartbeat in a sorted set.
-// Each operation is one atomic script, so that two nodes admitting the last
-// place of a room at once cannot both get it. Records of a node whose
-// heartbeat is stale are ignored and deleted by the scripts that meet them.
-// When a node finds its own heartbeat had gone stale (Redis unreachable for
-// a while), it writes its records again.
+// Redis is the Registry of a cluster. Its keys, under Prefix:
+//
+//   - room:<hub>:<room>  hash, field user NUL node, value "status sockets":
+//     each node's record of a member;
+//   - count:<hub>:<room> hash, field user, value the number of nodes with a
+//     record of the user, so that HLEN is the number of distinct members;
+//   - user:<hub>:<user>  hash, field room NUL node: the user's records;
+//   - node:<node>        set of "hub NUL room NUL user": the node's records;
+//   - nodes              sorted set of node heartbeats (Redis time, ms).
+//
+// Each operation is one atomic script, so two nodes admitting the last
+// place of a room at once cannot both get it, and none reads more than the
+// user's own records: a join is as cheap in a room of 10,000 as in a room
+// of 10. Every script first reaps the nodes whose heartbeat is stale: their
+// records are removed (through node:<node>) and they stop counting. A node
+// that finds its own heartbeat had gone stale (Redis unreachable for a
+// while) writes its records again.
 type Redis struct {
 	opts   RedisOptions
 	log    *zap.Logger
@@ -53,115 +62,142 @@ type Redis struct {
 	done   chan struct{}
 
 	mu     sync.Mutex
-	mirror map[string]map[string]string // key -> field -> value: this node's records
+	mirror map[recordKey]string // this node's records -> "status sockets"
 }
+
+// recordKey names one record of this node.
+type recordKey struct{ hub, room, user string }
 
 var _ Registry = (*Redis)(nil)
 
-// scanLua is shared by the scripts: alive(node) and scan(key, want, self).
-// scan returns the number of distinct live ids in a hash of "id NUL node"
-// fields, whether want is among them, and whether it is on a node other
-// than self; it deletes the fields of dead nodes.
-const scanLua = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local live = {}
-local function alive(nodes, stale, node)
-  local v = live[node]
-  if v == nil then
-    local s = redis.call('ZSCORE', nodes, node)
-    v = (s and tonumber(s) >= now - stale) and true or false
-    live[node] = v
-  end
-  return v
-end
-local function scan(key, nodes, stale, want, self)
-  local ids, n, there, elsewhere = {}, 0, false, false
-  for _, f in ipairs(redis.call('HKEYS', key)) do
-    local sep = string.find(f, '\0', 1, true)
-    if sep then
-      local id, node = string.sub(f, 1, sep - 1), string.sub(f, sep + 1)
-      if alive(nodes, stale, node) then
-        if not ids[id] then ids[id] = true; n = n + 1 end
-        if id == want then
-          there = true
-          if node ~= self then elsewhere = true end
-        end
-      else
-        redis.call('HDEL', key, f)
-      end
+// commonLua is shared by the scripts. ARGV[1] is the key prefix, ARGV[2]
+// the staleness limit in ms, ARGV[3] this node. reap() removes the records
+// of stale nodes; add() and del() write and remove one record of this node
+// with its count, user and node entries.
+const commonLua = `
+local P, stale, me = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local function roomKey(hub, room) return P .. 'room:' .. hub .. ':' .. room end
+local function countKey(hub, room) return P .. 'count:' .. hub .. ':' .. room end
+local function userKey(hub, user) return P .. 'user:' .. hub .. ':' .. user end
+local function nodeKey(node) return P .. 'node:' .. node end
+local function del(hub, room, user, node)
+  if redis.call('HDEL', roomKey(hub, room), user .. '\0' .. node) == 1 then
+    if redis.call('HINCRBY', countKey(hub, room), user, -1) <= 0 then
+      redis.call('HDEL', countKey(hub, room), user)
     end
   end
-  return n, there, elsewhere
+  redis.call('HDEL', userKey(hub, user), room .. '\0' .. node)
+  redis.call('SREM', nodeKey(node), hub .. '\0' .. room .. '\0' .. user)
+end
+local function add(hub, room, user, value)
+  local f = user .. '\0' .. me
+  if redis.call('HSET', roomKey(hub, room), f, value) == 1 then
+    redis.call('HINCRBY', countKey(hub, room), user, 1)
+  end
+  redis.call('HSET', userKey(hub, user), room .. '\0' .. me, '1')
+  redis.call('SADD', nodeKey(me), hub .. '\0' .. room .. '\0' .. user)
+end
+local function reap()
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, node in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. (now - stale))) do
+    for _, rec in ipairs(redis.call('SMEMBERS', nodeKey(node))) do
+      local a = string.find(rec, '\0', 1, true)
+      local b = string.find(rec, '\0', a + 1, true)
+      del(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1), node)
+    end
+    redis.call('DEL', nodeKey(node))
+    redis.call('ZREM', P .. 'nodes', node)
+  end
+end
+-- rooms returns the distinct rooms of a user's hash and whether room is one.
+local function rooms(hub, user, room)
+  local seen, n, there = {}, 0, false
+  for _, f in ipairs(redis.call('HKEYS', userKey(hub, user))) do
+    local r = string.sub(f, 1, string.find(f, '\0', 1, true) - 1)
+    if not seen[r] then seen[r] = true; n = n + 1 end
+    if r == room then there = true end
+  end
+  return n, there
 end
 `
 
-// joinScript: KEYS room hash, user hash, nodes; ARGV user, room, node,
-// maxUsers, maxRooms, stale ms. Returns 0 admitted, 3 admitted and present
-// elsewhere, 1 room full, 2 too many rooms.
-var joinScript = rueidis.NewLuaScript(scanLua + `
-local stale = tonumber(ARGV[6])
-local rooms, inRoom, elsewhere = scan(KEYS[2], KEYS[3], stale, ARGV[2], ARGV[3])
-if not inRoom then
-  if tonumber(ARGV[4]) > 0 then
-    local users = scan(KEYS[1], KEYS[3], stale, ARGV[1], ARGV[3])
-    if users >= tonumber(ARGV[4]) then return 1 end
-  end
-  if tonumber(ARGV[5]) > 0 and rooms >= tonumber(ARGV[5]) then return 2 end
+// joinScript: ARGV common, hub, room, user, maxUsers, maxRooms. Returns 0
+// admitted, 3 admitted and present through another node, 1 room full, 2
+// too many rooms.
+var joinScript = rueidis.NewLuaScript(commonLua + `
+local hub, room, user = ARGV[4], ARGV[5], ARGV[6]
+local maxUsers, maxRooms = tonumber(ARGV[7]), tonumber(ARGV[8])
+reap()
+local mine = redis.call('HEXISTS', roomKey(hub, room), user .. '\0' .. me) == 1
+local count = tonumber(redis.call('HGET', countKey(hub, room), user) or '0')
+if count == 0 then
+  if maxUsers > 0 and redis.call('HLEN', countKey(hub, room)) >= maxUsers then return 1 end
+  if maxRooms > 0 and rooms(hub, user, room) >= maxRooms then return 2 end
 end
-redis.call('HSET', KEYS[1], ARGV[1] .. '\0' .. ARGV[3], 'online 1')
-redis.call('HSET', KEYS[2], ARGV[2] .. '\0' .. ARGV[3], '1')
-if elsewhere then return 3 end
+add(hub, room, user, 'online 1')
+if count - (mine and 1 or 0) > 0 then return 3 end
 return 0
 `)
 
-// setScript: KEYS room hash; ARGV field, value. Only an existing record is
-// updated.
-var setScript = rueidis.NewLuaScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-return 0
-`)
-
-// leaveScript: KEYS room hash, user hash, nodes; ARGV user, room, node,
-// stale ms. Returns 1 when the user is still in the room elsewhere.
-var leaveScript = rueidis.NewLuaScript(scanLua + `
-redis.call('HDEL', KEYS[1], ARGV[1] .. '\0' .. ARGV[3])
-redis.call('HDEL', KEYS[2], ARGV[2] .. '\0' .. ARGV[3])
-local _, _, elsewhere = scan(KEYS[2], KEYS[3], tonumber(ARGV[4]), ARGV[2], ARGV[3])
-if elsewhere then return 1 end
-return 0
-`)
-
-// roomScript: KEYS room hash, nodes; ARGV stale ms. Returns the live
-// fields and values, flattened.
-var roomScript = rueidis.NewLuaScript(scanLua + `
-local stale = tonumber(ARGV[1])
-local out = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local f = all[i]
-  local sep = string.find(f, '\0', 1, true)
-  if sep and alive(KEYS[2], stale, string.sub(f, sep + 1)) then
-    out[#out + 1] = f
-    out[#out + 1] = all[i + 1]
+// restoreScript: ARGV common, then hub, room, user, value for each record
+// to write again (only where missing).
+var restoreScript = rueidis.NewLuaScript(commonLua + `
+reap()
+for i = 4, #ARGV, 4 do
+  if redis.call('HEXISTS', roomKey(ARGV[i], ARGV[i + 1]), ARGV[i + 2] .. '\0' .. me) == 0 then
+    add(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   end
 end
-return out
+return 0
+`)
+
+// setScript: ARGV common, hub, room, user, value. Only an existing record
+// is updated.
+var setScript = rueidis.NewLuaScript(commonLua + `
+local k, f = roomKey(ARGV[4], ARGV[5]), ARGV[6] .. '\0' .. me
+if redis.call('HEXISTS', k, f) == 1 then redis.call('HSET', k, f, ARGV[7]) end
+return 0
+`)
+
+// leaveScript: ARGV common, hub, room, user. Returns 1 when the user is
+// still in the room through another node.
+var leaveScript = rueidis.NewLuaScript(commonLua + `
+local hub, room, user = ARGV[4], ARGV[5], ARGV[6]
+reap()
+del(hub, room, user, me)
+if redis.call('HEXISTS', countKey(hub, room), user) == 1 then return 1 end
+return 0
+`)
+
+// roomScript: ARGV common, hub, room. Returns the room's fields and
+// values, flattened.
+var roomScript = rueidis.NewLuaScript(commonLua + `
+reap()
+return redis.call('HGETALL', roomKey(ARGV[4], ARGV[5]))
+`)
+
+// dropScript: ARGV common. Removes every record of this node and the node
+// itself (it shuts down).
+var dropScript = rueidis.NewLuaScript(commonLua + `
+for _, rec in ipairs(redis.call('SMEMBERS', nodeKey(me))) do
+  local a = string.find(rec, '\0', 1, true)
+  local b = string.find(rec, '\0', a + 1, true)
+  del(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1), me)
+end
+redis.call('DEL', nodeKey(me))
+redis.call('ZREM', P .. 'nodes', me)
+return 0
 `)
 
 // heartbeatScript: KEYS nodes; ARGV node, stale ms. Records the node's
-// heartbeat; returns 1 when the previous one was still fresh. Nodes silent
-// for ten staleness periods are forgotten.
+// heartbeat; returns 1 when the previous one was still fresh.
 var heartbeatScript = rueidis.NewLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local stale = tonumber(ARGV[2])
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local fresh = s and tonumber(s) >= now - stale
+local fresh = s and tonumber(s) >= now - tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 10 * stale)
 if fresh then return 1 end
 return 0
 `)
@@ -190,7 +226,7 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	r := &Redis{opts: opts, log: opts.Logger.Named("presence"), mirror: map[string]map[string]string{}, done: make(chan struct{})}
+	r := &Redis{opts: opts, log: opts.Logger.Named("presence"), mirror: map[recordKey]string{}, done: make(chan struct{})}
 	if _, err := r.beat(ctx); err != nil {
 		return nil, err
 	}
@@ -200,30 +236,25 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	return r, nil
 }
 
-// Close stops the heartbeat and removes the node, so that its records stop
-// counting at once.
+// Close stops the heartbeat and removes the node with its records, so that
+// they stop counting at once.
 func (r *Redis) Close() error {
 	r.cancel()
 	<-r.done
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	c := r.opts.Client
-	if err := c.Do(ctx, c.B().Zrem().Key(r.nodesKey()).Member(r.opts.Node).Build()).Error(); err != nil {
-		return fmt.Errorf("presence: redis: %w", err)
+	if err := dropScript.Exec(ctx, r.opts.Client, nil, r.args()).Error(); err != nil {
+		return redisErr(err)
 	}
 	return nil
 }
 
 func (r *Redis) nodesKey() string { return r.opts.Prefix + "nodes" }
-func (r *Redis) roomKey(hub, room string) string {
-	return r.opts.Prefix + "room:" + hub + ":" + room
-}
-func (r *Redis) userKey(hub, user string) string {
-	return r.opts.Prefix + "user:" + hub + ":" + user
-}
-func (r *Redis) staleMs() string { return strconv.FormatInt(r.opts.Stale.Milliseconds(), 10) }
 
-func field(id, node string) string { return id + "\x00" + node }
+// args starts the ARGV of a script: prefix, staleness, node.
+func (r *Redis) args(more ...string) []string {
+	return append([]string{r.opts.Prefix, strconv.FormatInt(r.opts.Stale.Milliseconds(), 10), r.opts.Node}, more...)
+}
 
 func redisErr(err error) error { return fmt.Errorf("presence: redis: %w", err) }
 
@@ -252,51 +283,41 @@ func (r *Redis) heartbeatLoop(ctx context.Context) {
 // beat records the heartbeat and reports whether the previous one was
 // still fresh.
 func (r *Redis) beat(ctx context.Context) (bool, error) {
-	n, err := heartbeatScript.Exec(ctx, r.opts.Client, []string{r.nodesKey()}, []string{r.opts.Node, r.staleMs()}).AsInt64()
+	n, err := heartbeatScript.Exec(ctx, r.opts.Client, []string{r.nodesKey()}, []string{r.opts.Node, strconv.FormatInt(r.opts.Stale.Milliseconds(), 10)}).AsInt64()
 	if err != nil {
 		return false, redisErr(err)
 	}
 	return n == 1, nil
 }
 
-// rewrite writes this node's records again: other nodes may have deleted
+// rewrite writes this node's records again: other nodes may have reaped
 // them while its heartbeat was stale.
 func (r *Redis) rewrite(ctx context.Context) error {
-	c := r.opts.Client
 	r.mu.Lock()
-	cmds := make(rueidis.Commands, 0, len(r.mirror))
-	for key, fields := range r.mirror {
-		for f, v := range fields {
-			cmds = append(cmds, c.B().Hset().Key(key).FieldValue().FieldValue(f, v).Build())
-		}
+	args := r.args()
+	for k, v := range r.mirror {
+		args = append(args, k.hub, k.room, k.user, v)
 	}
+	n := len(r.mirror)
 	r.mu.Unlock()
-	if len(cmds) == 0 {
+	if n == 0 {
 		return nil
 	}
-	for _, res := range c.DoMulti(ctx, cmds...) {
-		if err := res.Error(); err != nil {
-			return redisErr(err)
-		}
+	if err := restoreScript.Exec(ctx, r.opts.Client, nil, args).Error(); err != nil {
+		return redisErr(err)
 	}
-	r.log.Info("presence records written again after a stale heartbeat", zap.Int("records", len(cmds)))
+	r.log.Info("presence records written again after a stale heartbeat", zap.Int("records", n))
 	return nil
 }
 
-func (r *Redis) remember(key, f, v string) {
+func (r *Redis) remember(k recordKey, v string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v == "" {
-		delete(r.mirror[key], f)
-		if len(r.mirror[key]) == 0 {
-			delete(r.mirror, key)
-		}
+		delete(r.mirror, k)
 		return
 	}
-	if r.mirror[key] == nil {
-		r.mirror[key] = map[string]string{}
-	}
-	r.mirror[key][f] = v
+	r.mirror[k] = v
 }
 
 func encodeRecord(status string, sockets int) string { return status + " " + strconv.Itoa(sockets) }
@@ -312,10 +333,8 @@ func decodeRecord(v string) (string, int) {
 
 // Join implements Registry.
 func (r *Redis) Join(ctx context.Context, hub, room, user string, lim Limits) (bool, error) {
-	rk, uk := r.roomKey(hub, room), r.userKey(hub, user)
-	code, err := joinScript.Exec(ctx, r.opts.Client, []string{rk, uk, r.nodesKey()}, []string{
-		user, room, r.opts.Node, strconv.Itoa(lim.MaxUsers), strconv.Itoa(lim.MaxRooms), r.staleMs(),
-	}).AsInt64()
+	code, err := joinScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, user,
+		strconv.Itoa(lim.MaxUsers), strconv.Itoa(lim.MaxRooms))).AsInt64()
 	if err != nil {
 		return false, redisErr(err)
 	}
@@ -325,20 +344,20 @@ func (r *Redis) Join(ctx context.Context, hub, room, user string, lim Limits) (b
 	case 2:
 		return false, ErrTooManyRooms
 	}
-	r.remember(rk, field(user, r.opts.Node), encodeRecord(StatusOnline, 1))
-	r.remember(uk, field(room, r.opts.Node), "1")
+	r.remember(recordKey{hub, room, user}, encodeRecord(StatusOnline, 1))
 	return code == 3, nil
 }
 
 // Set implements Registry.
 func (r *Redis) Set(ctx context.Context, hub, room string, e Entry) error {
-	rk, f, v := r.roomKey(hub, room), field(e.UserID, r.opts.Node), encodeRecord(e.Status, e.Sockets)
-	if err := setScript.Exec(ctx, r.opts.Client, []string{rk}, []string{f, v}).Error(); err != nil {
+	v := encodeRecord(e.Status, e.Sockets)
+	if err := setScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, e.UserID, v)).Error(); err != nil {
 		return redisErr(err)
 	}
+	k := recordKey{hub, room, e.UserID}
 	r.mu.Lock()
-	if _, ok := r.mirror[rk][f]; ok {
-		r.mirror[rk][f] = v
+	if _, ok := r.mirror[k]; ok {
+		r.mirror[k] = v
 	}
 	r.mu.Unlock()
 	return nil
@@ -346,11 +365,9 @@ func (r *Redis) Set(ctx context.Context, hub, room string, e Entry) error {
 
 // Leave implements Registry.
 func (r *Redis) Leave(ctx context.Context, hub, room, user string) (bool, error) {
-	rk, uk := r.roomKey(hub, room), r.userKey(hub, user)
 	// Forgotten first: a failed call must not be written back later.
-	r.remember(rk, field(user, r.opts.Node), "")
-	r.remember(uk, field(room, r.opts.Node), "")
-	n, err := leaveScript.Exec(ctx, r.opts.Client, []string{rk, uk, r.nodesKey()}, []string{user, room, r.opts.Node, r.staleMs()}).AsInt64()
+	r.remember(recordKey{hub, room, user}, "")
+	n, err := leaveScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, user)).AsInt64()
 	if err != nil {
 		return false, redisErr(err)
 	}
@@ -359,7 +376,7 @@ func (r *Redis) Leave(ctx context.Context, hub, room, user string) (bool, error)
 
 // Room implements Registry.
 func (r *Redis) Room(ctx context.Context, hub, room string) ([]Entry, error) {
-	flat, err := roomScript.Exec(ctx, r.opts.Client, []string{r.roomKey(hub, room), r.nodesKey()}, []string{r.staleMs()}).AsStrSlice()
+	flat, err := roomScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room)).AsStrSlice()
 	if err != nil {
 		return nil, redisErr(err)
 	}
