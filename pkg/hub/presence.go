@@ -104,8 +104,35 @@ func (h *Hub) setAway(s *sio.Socket, m *member, away bool) {
 	ev := "online"
 	if away {
 		ev = "away"
+		// Still online through another node: the room sees no change.
+		if h.statusAnywhere(m.roomID, m.userID) == presence.StatusOnline {
+			return
+		}
 	}
 	h.presenceEvent(m.roomID, m.userID, ev, []string{s.ID()})
+}
+
+// statusAnywhere is the user's status in the room over every node (online
+// wins over away), "" when the registry does not list them; without a
+// registry, or when it fails, it is "" too.
+func (h *Hub) statusAnywhere(roomID, userID string) string {
+	reg := h.deps.Presence
+	if reg == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	entries, err := reg.Room(ctx, h.name, roomID)
+	if err != nil {
+		h.presenceFailed("list", err)
+		return ""
+	}
+	for _, e := range entries {
+		if e.UserID == userID {
+			return e.Status
+		}
+	}
+	return ""
 }
 
 // presenceOf lists the room's members: on every node through the presence
@@ -141,23 +168,7 @@ func (h *Hub) presenceOf(roomID string) []PresenceEntry {
 // inRoomAnywhere reports whether the registry lists the user in the room
 // on any node; false without a registry or when it fails.
 func (h *Hub) inRoomAnywhere(roomID, userID string) bool {
-	reg := h.deps.Presence
-	if reg == nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
-	defer cancel()
-	entries, err := reg.Room(ctx, h.name, roomID)
-	if err != nil {
-		h.presenceFailed("list", err)
-		return false
-	}
-	for _, e := range entries {
-		if e.UserID == userID {
-			return true
-		}
-	}
-	return false
+	return h.statusAnywhere(roomID, userID) != ""
 }
 
 // presenceEntry is the member's record on this node; the room's lock must

@@ -297,6 +297,24 @@ describe('two nodes through Redis', { skip }, () => {
     await waitForEvent(bob, 'hub:offline', (d) => d.userId === ALICE, GRACE_MS + 5000);
   });
 
+  test('away through one node while online through the other is not announced', async () => {
+    const room = FROOMS.room10;
+    const ALICE = PEOPLE.alice.userId;
+    const { socket: carol } = await joinAs(a, 'lobby', 'carol', room);
+    const { socket: onA } = await joinAs(a, 'lobby', 'alice', room);
+    const { socket: onB } = await joinAs(b, 'lobby', 'alice', room);
+    let ack = await emitWithAck(onA, 'hub:event', { roomId: room, event: 'away' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    ack = await emitWithAck(onB, 'hub:event', { roomId: room, event: 'away' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    // Back through B: once carol hears it, B's earlier events reached her too.
+    const mark = carol.received.length;
+    ack = await emitWithAck(onB, 'hub:event', { roomId: room, event: 'back' });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await waitForEvent(carol, 'hub:online', (d) => d.userId === ALICE, undefined, { after: mark });
+    assert.equal(eventsNamed(carol, 'hub:away', (d) => d.userId === ALICE).length, 1, 'announced once, when away through both nodes');
+  });
+
   test('a grant cached on one node is used by the other; a spec change through SIGHUP invalidates it', async () => {
     const room = FROOMS.room3;
     const join = async (node) => {
