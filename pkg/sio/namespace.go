@@ -284,11 +284,9 @@ func (n *Namespace) deliverServerSide(m *BroadcastMessage) {
 	if len(m.Attachments) > 0 && checkPlaceholders(args[1:], len(m.Attachments)) != nil {
 		return
 	}
-	// m aliases the adapter's buffer: the handler gets copies.
-	ev := &Event{Name: name, Args: make([]json.RawMessage, len(args)-1)}
-	for i, a := range args[1:] {
-		ev.Args[i] = slices.Clone(a)
-	}
+	// m aliases the adapter's buffer: the handler gets copies (splitArray's
+	// already are).
+	ev := &Event{Name: name, Args: args[1:]}
 	for _, a := range m.Attachments {
 		ev.Attachments = append(ev.Attachments, slices.Clone(a))
 	}
