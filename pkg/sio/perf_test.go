@@ -467,6 +467,11 @@ func TestWriteCoalescing(t *testing.T) {
 // A polling GET sent right after the upgrade's "5" is refused, as the
 // reference does, even when it reaches the server before the "5" does.
 func TestPollDuringUpgradeRefused(t *testing.T) {
+	// The GET may reach the server well before the "5" on a loaded machine:
+	// let it wait for the upgrade instead of getting the noop.
+	prev := upgradeNoopAfter
+	upgradeNoopAfter = 10 * time.Second
+	t.Cleanup(func() { upgradeNoopAfter = prev })
 	s, base := startServer(t, Options{})
 	sid := pollingSession(t, base)
 	u := base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
@@ -474,7 +479,7 @@ func TestPollDuringUpgradeRefused(t *testing.T) {
 	ws.send("2probe")
 	require.Equal(t, "3probe", ws.readText())
 	ws.send("5")
-	code, _ := httpGet(t, u)
-	require.Equal(t, 400, code)
+	code, body := httpGet(t, u)
+	require.Equal(t, 400, code, "body %q", body)
 	eventually(t, func() bool { return s.engine.lookup(sid).Transport() == "websocket" }, "upgraded")
 }
