@@ -59,6 +59,19 @@ func (a *MemoryAdapter) Publish(m *BroadcastMessage) error {
 	return nil
 }
 
+// alone reports that no other node of the bus listens on namespace, so
+// that a server-side event need not even be encoded.
+func (a *MemoryAdapter) alone(namespace string) bool {
+	a.bus.mu.RLock()
+	defer a.bus.mu.RUnlock()
+	for s := range a.bus.subs[namespace] {
+		if s.node != a.node {
+			return false
+		}
+	}
+	return true
+}
+
 // Subscribe implements Adapter.
 func (a *MemoryAdapter) Subscribe(namespace string, fn func(*BroadcastMessage)) (func(), error) {
 	s := &memorySub{node: a.node, fn: fn}

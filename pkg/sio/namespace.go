@@ -252,6 +252,9 @@ func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 	if bd == nil {
 		return nil
 	}
+	if l, ok := bd.a.(interface{ alone(string) bool }); ok && l.alone(n.name) {
+		return nil // a node on its own (the default adapter): nobody to tell
+	}
 	body, atts, err := encodeEventBody(event, args)
 	if err != nil {
 		return fmt.Errorf("server-side event %q: %w", event, err)
