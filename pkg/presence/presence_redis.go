@@ -97,17 +97,21 @@ local function add(hub, room, user, value)
   redis.call('HSET', userKey(hub, user), room .. '\0' .. me, '1')
   redis.call('SADD', nodeKey(me), hub .. '\0' .. room .. '\0' .. user)
 end
+-- drop removes every record of node, and node itself.
+local function drop(node)
+  for _, rec in ipairs(redis.call('SMEMBERS', nodeKey(node))) do
+    local a = string.find(rec, '\0', 1, true)
+    local b = string.find(rec, '\0', a + 1, true)
+    del(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1), node)
+  end
+  redis.call('DEL', nodeKey(node))
+  redis.call('ZREM', P .. 'nodes', node)
+end
 local function reap()
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   for _, node in ipairs(redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. (now - stale))) do
-    for _, rec in ipairs(redis.call('SMEMBERS', nodeKey(node))) do
-      local a = string.find(rec, '\0', 1, true)
-      local b = string.find(rec, '\0', a + 1, true)
-      del(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1), node)
-    end
-    redis.call('DEL', nodeKey(node))
-    redis.call('ZREM', P .. 'nodes', node)
+    drop(node)
   end
 end
 -- rooms returns the distinct rooms of a user's hash and whether room is one.
@@ -180,13 +184,7 @@ return redis.call('HGETALL', roomKey(ARGV[4], ARGV[5]))
 // dropScript: ARGV common. Removes every record of this node and the node
 // itself (it shuts down).
 var dropScript = rueidis.NewLuaScript(commonLua + `
-for _, rec in ipairs(redis.call('SMEMBERS', nodeKey(me))) do
-  local a = string.find(rec, '\0', 1, true)
-  local b = string.find(rec, '\0', a + 1, true)
-  del(string.sub(rec, 1, a - 1), string.sub(rec, a + 1, b - 1), string.sub(rec, b + 1), me)
-end
-redis.call('DEL', nodeKey(me))
-redis.call('ZREM', P .. 'nodes', me)
+drop(me)
 return 0
 `)
 
