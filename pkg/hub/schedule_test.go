@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/pkg/lease"
+	"github.com/hubd/hubd/pkg/lease/leasetest"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
@@ -156,35 +157,17 @@ func TestClosedHubStopsKeepAliveActions(t *testing.T) {
 	env.until(t, "all timers gone", func() bool { return env.wheel.Stats().Timers == 0 })
 }
 
-// fakeClock is the lease clock of the cluster tests, moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // cluster is two hubs of one spec on two "nodes": each has its own wheel
 // and script engine (so its own lib module state), and they share leases.
 type cluster struct {
 	a, b   *logicEnv
 	la, lb *lease.Local
-	clock  *fakeClock
+	clock  *leasetest.FakeClock
 }
 
 func newCluster(t *testing.T, specFile string) *cluster {
 	t.Helper()
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := leasetest.NewFakeClock(time.Unix(1_700_000_000, 0))
 	c := &cluster{clock: clk, la: lease.NewLocalClock(clk.Now)}
 	c.lb = c.la.Peer()
 	c.a = newLogicEnvFrom(t, specFile, scripting.Options{Runtimes: 1})
@@ -345,7 +328,7 @@ func (f *flakyLeaser) Release(ctx context.Context, key string) error {
 func (f *flakyLeaser) Now() time.Time { return lease.Now(f.Leaser) }
 
 func TestScheduleLeaseErrors(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := leasetest.NewFakeClock(time.Unix(1_700_000_000, 0))
 	ls := &flakyLeaser{Leaser: lease.NewLocalClock(clk.Now)}
 	env := newLogicEnv(t, scripting.Options{Runtimes: 1})
 	env.h.deps.Leases = ls

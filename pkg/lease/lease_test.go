@@ -3,7 +3,6 @@ package lease_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +14,9 @@ import (
 	"github.com/hubd/hubd/pkg/lease/leasetest"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestLocal(t *testing.T) {
 	leasetest.Run(t, func(t *testing.T) leasetest.Pair {
-		clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+		clk := leasetest.NewFakeClock(time.Unix(1_700_000_000, 0))
 		a := lease.NewLocalClock(clk.Now)
 		return leasetest.Pair{A: a, B: a.Peer(), TTL: 6 * time.Second, Advance: clk.Advance}
 	})

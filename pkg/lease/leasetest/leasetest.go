@@ -6,6 +6,7 @@ package leasetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,4 +96,27 @@ func Run(t *testing.T, newPair NewPair) {
 		require.True(t, errors.Is(err, lease.ErrBadTTL), "got %v", err)
 		require.True(t, acquire(t, p.B, "room", p.TTL), "failed calls took nothing")
 	})
+}
+
+// FakeClock is a clock tests move by hand, for NewLocalClock.
+type FakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewFakeClock returns a clock standing at start.
+func NewFakeClock(start time.Time) *FakeClock { return &FakeClock{now: start} }
+
+// Now returns the clock's time.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
