@@ -207,6 +207,18 @@ func (c *cluster) turns(t *testing.T, n int) {
 	}
 }
 
+// holdOnA gives room a member on node a and waits until cond shows a
+// ticking; a then holds the room's lease, whose key it returns.
+func (c *cluster) holdOnA(t *testing.T, room string, cond func() bool) string {
+	t.Helper()
+	key := "sched:" + c.a.h.Name() + ":" + room
+	c.a.addMember(room, "u1")
+	c.a.h.roomActive(room, nil)
+	c.until(t, "a ticks", cond)
+	require.Equal(t, c.la.Node(), c.la.Holder(key))
+	return key
+}
+
 func contains(list []*logicEnv, e *logicEnv) bool {
 	for _, x := range list {
 		if x == e {
@@ -219,11 +231,7 @@ func contains(list []*logicEnv, e *logicEnv) bool {
 func TestScheduledActionsRunOnTheLeaseHolderOnly(t *testing.T) {
 	c := newCluster(t, "testdata/logic/hub.yaml")
 	const room = "shared"
-	key := "sched:" + c.a.h.Name() + ":" + room
-	c.a.addMember(room, "u1")
-	c.a.h.roomActive(room, nil)
-	c.until(t, "a ticks", func() bool { b, _ := c.a.libStats(t, room); return b >= 3 })
-	require.Equal(t, c.la.Node(), c.la.Holder(key))
+	key := c.holdOnA(t, room, func() bool { b, _ := c.a.libStats(t, room); return b >= 3 })
 	require.Equal(t, 3, c.a.wheel.Stats().Timers, "beat, forever and the lease upkeep")
 
 	// b gets members too: its ticks find the lease taken and do nothing.
@@ -265,12 +273,9 @@ func TestScheduledActionsRunOnTheLeaseHolderOnly(t *testing.T) {
 func TestScheduleLeaseHandoverOnLeaveAndExpiry(t *testing.T) {
 	c := newCluster(t, "testdata/logic/ticks.yaml")
 	const room = "r1"
-	key := "sched:" + c.a.h.Name() + ":" + room
 	ticks := func(e *logicEnv) int64 { _, n := e.libStats(t, room); return n }
 
-	c.a.addMember(room, "u1")
-	c.a.h.roomActive(room, nil)
-	c.until(t, "a ticks", func() bool { return ticks(c.a) >= 1 })
+	key := c.holdOnA(t, room, func() bool { return ticks(c.a) >= 1 })
 	c.b.addMember(room, "u2")
 	c.b.h.roomActive(room, nil)
 	c.turns(t, 3000)
@@ -379,11 +384,7 @@ func TestScheduleLeaseErrors(t *testing.T) {
 func TestClosedHubReleasesItsLeases(t *testing.T) {
 	c := newCluster(t, "testdata/logic/hub.yaml")
 	const room = "r"
-	key := "sched:" + c.a.h.Name() + ":" + room
-	c.a.addMember(room, "u1")
-	c.a.h.roomActive(room, nil)
-	c.until(t, "a ticks", func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
-	require.Equal(t, c.la.Node(), c.la.Holder(key))
+	key := c.holdOnA(t, room, func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
 	c.a.h.Close("test")
 	c.until(t, "all timers gone, the upkeep too", func() bool { return c.a.wheel.Stats().Timers == 0 })
 	c.until(t, "released", func() bool { return c.la.Holder(key) == "" })
@@ -397,10 +398,7 @@ func TestClosedHubReleasesItsLeases(t *testing.T) {
 func TestStopSchedulesReleasesEveryLease(t *testing.T) {
 	c := newCluster(t, "testdata/logic/hub.yaml")
 	const room = "r"
-	key := "sched:" + c.a.h.Name() + ":" + room
-	c.a.addMember(room, "u1")
-	c.a.h.roomActive(room, nil)
-	c.until(t, "a ticks", func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
+	key := c.holdOnA(t, room, func() bool { b, _ := c.a.libStats(t, room); return b >= 1 })
 	c.b.addMember(room, "u2")
 	c.b.h.roomActive(room, nil)
 	require.Equal(t, c.la.Node(), c.la.Holder(key))
