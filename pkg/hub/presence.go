@@ -122,17 +122,12 @@ func (h *Hub) statusAnywhere(roomID, userID string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
-	entries, err := reg.Room(ctx, h.name, roomID)
+	st, err := reg.Status(ctx, h.name, roomID, userID)
 	if err != nil {
-		h.presenceFailed("list", err)
+		h.presenceFailed("status", err)
 		return ""
 	}
-	for _, e := range entries {
-		if e.UserID == userID {
-			return e.Status
-		}
-	}
-	return ""
+	return st
 }
 
 // presenceOf lists the room's members: on every node through the presence

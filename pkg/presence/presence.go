@@ -56,6 +56,9 @@ type Registry interface {
 	Leave(ctx context.Context, hub, room, user string) (elsewhere bool, err error)
 	// Room lists the users in the room on every live node, merged.
 	Room(ctx context.Context, hub, room string) ([]Entry, error)
+	// Status is one user's merged status in the room on every live node
+	// ("" when they are not there), without reading the whole room.
+	Status(ctx context.Context, hub, room, user string) (string, error)
 }
 
 // merge folds one node's record of a user into the merged entry.

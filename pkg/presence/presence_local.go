@@ -184,3 +184,19 @@ func (l *Local) Room(ctx context.Context, hub, room string) ([]Entry, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out, nil
 }
+
+// Status implements Registry.
+func (l *Local) Status(ctx context.Context, hub, room, user string) (string, error) {
+	if err := checkCtx(ctx); err != nil {
+		return "", err
+	}
+	l.bus.mu.Lock()
+	defer l.bus.mu.Unlock()
+	e := Entry{UserID: user}
+	for node, r := range l.bus.rooms[roomKey(hub, room)][user] {
+		if !l.bus.dead[node] {
+			merge(&e, r.status, r.sockets)
+		}
+	}
+	return e.Status, nil
+}

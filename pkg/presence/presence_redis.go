@@ -188,6 +188,22 @@ drop(me)
 return 0
 `)
 
+// statusScript: ARGV common, hub, room, user. Returns the user's records
+// in the room, one status per node, found through the user's own hash.
+var statusScript = rueidis.NewLuaScript(commonLua + `
+local hub, room, user = ARGV[4], ARGV[5], ARGV[6]
+reap()
+local out = {}
+for _, f in ipairs(redis.call('HKEYS', userKey(hub, user))) do
+  local sep = string.find(f, '\0', 1, true)
+  if string.sub(f, 1, sep - 1) == room then
+    local v = redis.call('HGET', roomKey(hub, room), user .. '\0' .. string.sub(f, sep + 1))
+    if v then out[#out + 1] = v end
+  end
+end
+return out
+`)
+
 // heartbeatScript: KEYS nodes; ARGV node, stale ms. Records the node's
 // heartbeat; returns 1 when the previous one was still fresh.
 var heartbeatScript = rueidis.NewLuaScript(`
@@ -395,4 +411,18 @@ func (r *Redis) Room(ctx context.Context, hub, room string) ([]Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out, nil
+}
+
+// Status implements Registry.
+func (r *Redis) Status(ctx context.Context, hub, room, user string) (string, error) {
+	vals, err := statusScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, user)).AsStrSlice()
+	if err != nil {
+		return "", redisErr(err)
+	}
+	e := Entry{UserID: user}
+	for _, v := range vals {
+		status, sockets := decodeRecord(v)
+		merge(&e, status, sockets)
+	}
+	return e.Status, nil
 }

@@ -109,6 +109,33 @@ func Run(t *testing.T, newCluster func(t *testing.T) Cluster) {
 		require.Equal(t, []presence.Entry{online("u1", 4)}, users(t, c.A, "r1"))
 	})
 
+	t.Run("status of one user: online wins, absent is empty", func(t *testing.T) {
+		c := newCluster(t)
+		status := func(r presence.Registry, user string) string {
+			t.Helper()
+			st, err := r.Status(ctx, hub, "r1", user)
+			require.NoError(t, err)
+			return st
+		}
+		require.Empty(t, status(c.A, "u1"))
+		_, err := c.A.Join(ctx, hub, "r1", "u1", presence.Limits{})
+		require.NoError(t, err)
+		require.NoError(t, c.A.Set(ctx, hub, "r1", presence.Entry{UserID: "u1", Status: presence.StatusAway, Sockets: 1}))
+		require.Equal(t, presence.StatusAway, status(c.B, "u1"))
+		_, err = c.B.Join(ctx, hub, "r1", "u1", presence.Limits{})
+		require.NoError(t, err)
+		require.Equal(t, presence.StatusOnline, status(c.A, "u1"), "online through B")
+		require.Empty(t, status(c.A, "u2"))
+		_, err = c.B.Leave(ctx, hub, "r1", "u1")
+		require.NoError(t, err)
+		require.Equal(t, presence.StatusAway, status(c.B, "u1"))
+		_, err = c.A.Join(ctx, hub, "r2", "u1", presence.Limits{})
+		require.NoError(t, err)
+		_, err = c.A.Leave(ctx, hub, "r1", "u1")
+		require.NoError(t, err)
+		require.Empty(t, status(c.B, "u1"), "left r1; being in r2 does not count")
+	})
+
 	t.Run("the records of a dead node stop counting", func(t *testing.T) {
 		c := newCluster(t)
 		lim := presence.Limits{MaxUsers: 1}
