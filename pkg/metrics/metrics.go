@@ -37,6 +37,11 @@ type Metrics struct {
 	// PresenceErrors counts failed calls to the cluster presence registry;
 	// the node then falls back to its own view of the room.
 	PresenceErrors *prometheus.CounterVec // hub
+	// Refusals counts inputs the daemon refused to protect itself or its
+	// other users (a hostile client, web page or hub script), by reason.
+	// Reasons come from a fixed set named where each refusal happens
+	// (docs/security.md lists them).
+	Refusals *prometheus.CounterVec // reason
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -117,8 +122,11 @@ func NewUnregistered() *Metrics {
 	m.PresenceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_presence_errors_total", Help: "Failed cluster presence registry calls (join, update, leave, list) by hub.",
 	}, []string{"hub"})
+	m.Refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_refusals_total", Help: "Inputs refused to protect the daemon and its other users, by reason.",
+	}, []string{"reason"})
 	for _, c := range []prometheus.Collector{
-		m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,
