@@ -29,9 +29,12 @@ RUN apt-get update \
 COPY --from=build /rootfs/ /
 # The embedded message store writes here.
 COPY --from=build --chown=65532:65532 /rootfs/var/lib/hubd /var/lib/hubd
-ENV HUBD_LISTEN=0.0.0.0:8080
+# 8080: Socket.IO and the hubs' REST APIs. 9090: the admin listener (/metrics,
+# POST /-/reload, /debug/pprof/) for Prometheus and operators; never publish it
+# to the internet (docs/security.md).
+ENV HUBD_LISTEN=0.0.0.0:8080 HUBD_ADMIN__LISTEN=0.0.0.0:9090
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8080 9090
 VOLUME ["/etc/hubd", "/var/lib/hubd"]
 ENTRYPOINT ["hubd"]
 CMD ["serve", "--config", "/etc/hubd/hubd.yaml"]

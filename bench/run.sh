@@ -110,13 +110,13 @@ start_server() {
         cmd=("$bin/hubdprof" --cpuprofile "$out/$scenario-hubd.cpu.pprof"
           --memprofile "$out/$scenario-hubd.heap.pprof" --)
       fi
-      "${cmd[@]}" serve --listen 127.0.0.1:0 --hubs "$here/hubs" --records "$here/records" \
+      "${cmd[@]}" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --hubs "$here/hubs" --records "$here/records" \
         --lib "$work/lib" --data "$work/data" --jwt-secret "$secret" --log-format json --log-level info \
         2>"$log" >/dev/null &
       server_pid=$!
       pids+=("$server_pid")
       wait_for "$log" '"msg":"listening"'
-      server_url="ws://$(grep -o '"addr":"[^"]*"' "$log" | head -1 | cut -d'"' -f4)"
+      server_url="ws://$(grep '"msg":"listening"' "$log" | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4)"
       ;;
     *) echo "unknown target $target" >&2; return 1 ;;
   esac

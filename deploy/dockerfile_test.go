@@ -165,8 +165,8 @@ func TestDockerfile(t *testing.T) {
 
 	require.Equal(t, `["hubd"]`, last["ENTRYPOINT"])
 	require.Equal(t, `["serve", "--config", "/etc/hubd/hubd.yaml"]`, last["CMD"])
-	require.Equal(t, "8080", last["EXPOSE"])
-	require.Equal(t, "HUBD_LISTEN=0.0.0.0:8080", last["ENV"])
+	require.Equal(t, "8080 9090", last["EXPOSE"], "the public and the admin port")
+	require.Equal(t, "HUBD_LISTEN=0.0.0.0:8080 HUBD_ADMIN__LISTEN=0.0.0.0:9090", last["ENV"])
 	var vols []string
 	require.NoError(t, json.Unmarshal([]byte(last["VOLUME"]), &vols))
 	require.ElementsMatch(t, []string{"/etc/hubd", "/var/lib/hubd"}, vols)

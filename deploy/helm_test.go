@@ -293,7 +293,7 @@ func TestChartRender(t *testing.T) {
 			name:      "defaults: embedded store on a PVC",
 			objects:   []string{"ConfigMap/rel-hubd", "ConfigMap/rel-hubd-hubs", "ConfigMap/rel-hubd-lib", "ConfigMap/rel-hubd-records", "Deployment/rel-hubd", "PersistentVolumeClaim/rel-hubd-data", "Secret/rel-hubd", "Service/rel-hubd"},
 			strategy:  "Recreate",
-			env:       []string{"HUBD_LISTEN", "HUBD_JWT_SECRET"},
+			env:       []string{"HUBD_LISTEN", "HUBD_ADMIN__LISTEN", "HUBD_JWT_SECRET"},
 			dataClaim: true,
 			store:     "embedded",
 		},
@@ -301,7 +301,7 @@ func TestChartRender(t *testing.T) {
 			name:      "three replicas on PostgreSQL and Redis, existing secret and hubs",
 			values:    "replicaCount: 3\nbackends: {postgres: true, redis: true}\nsecrets: {existingSecret: prod-hubd}\nhubs: {existingConfigMap: my-hubs}\n",
 			objects:   []string{"ConfigMap/rel-hubd", "ConfigMap/rel-hubd-lib", "ConfigMap/rel-hubd-records", "Deployment/rel-hubd", "Service/rel-hubd"},
-			env:       []string{"HUBD_LISTEN", "HUBD_JWT_SECRET", "HUBD_POSTGRES__DSN", "HUBD_REDIS__ADDR", "HUBD_REDIS__PASSWORD"},
+			env:       []string{"HUBD_LISTEN", "HUBD_ADMIN__LISTEN", "HUBD_JWT_SECRET", "HUBD_POSTGRES__DSN", "HUBD_REDIS__ADDR", "HUBD_REDIS__PASSWORD"},
 			dataClaim: false,
 			store:     "postgres",
 		},
@@ -310,7 +310,7 @@ func TestChartRender(t *testing.T) {
 			values:    "backends: {postgres: true}\nsecrets: {postgresDSN: \"postgres://h@db/app\"}\n",
 			objects:   []string{"ConfigMap/rel-hubd", "ConfigMap/rel-hubd-hubs", "ConfigMap/rel-hubd-lib", "ConfigMap/rel-hubd-records", "Deployment/rel-hubd", "PersistentVolumeClaim/rel-hubd-data", "Secret/rel-hubd", "Service/rel-hubd"},
 			strategy:  "Recreate",
-			env:       []string{"HUBD_LISTEN", "HUBD_JWT_SECRET", "HUBD_POSTGRES__DSN"},
+			env:       []string{"HUBD_LISTEN", "HUBD_ADMIN__LISTEN", "HUBD_JWT_SECRET", "HUBD_POSTGRES__DSN"},
 			dataClaim: true,
 			store:     "postgres",
 		},
@@ -319,7 +319,7 @@ func TestChartRender(t *testing.T) {
 			values:    "persistence: {enabled: false}\n",
 			objects:   []string{"ConfigMap/rel-hubd", "ConfigMap/rel-hubd-hubs", "ConfigMap/rel-hubd-lib", "ConfigMap/rel-hubd-records", "Deployment/rel-hubd", "Secret/rel-hubd", "Service/rel-hubd"},
 			strategy:  "Recreate",
-			env:       []string{"HUBD_LISTEN", "HUBD_JWT_SECRET"},
+			env:       []string{"HUBD_LISTEN", "HUBD_ADMIN__LISTEN", "HUBD_JWT_SECRET"},
 			dataClaim: false,
 			store:     "embedded",
 		},
@@ -338,7 +338,7 @@ func TestChartRender(t *testing.T) {
 			require.Equal(t, "ghcr.io/hubd/hubd:"+c.meta["appVersion"].(string), ctr["image"])
 			require.Equal(t, []any{"serve", "--config", "/etc/hubd/hubd.yaml"}, ctr["args"])
 			require.Equal(t, tc.env, names(ctr["env"]))
-			for _, e := range ctr["env"].([]any)[1:] {
+			for _, e := range ctr["env"].([]any)[2:] {
 				ref := dig(t, e, "valueFrom", "secretKeyRef").(map[string]any)
 				want := "rel-hubd"
 				if strings.Contains(tc.values, "existingSecret") {
@@ -349,6 +349,9 @@ func TestChartRender(t *testing.T) {
 			ann := dig(t, dep, "spec", "template", "metadata", "annotations").(map[string]any)
 			require.Equal(t, "true", ann["prometheus.io/scrape"])
 			require.Equal(t, "/metrics", ann["prometheus.io/path"])
+			require.Equal(t, "9090", ann["prometheus.io/port"], "Prometheus scrapes the admin port")
+			require.Equal(t, 9090.0, byName(t, ctr["ports"], "admin")["containerPort"])
+			require.Equal(t, 8080.0, byName(t, ctr["ports"], "http")["containerPort"])
 			require.Regexp(t, `^[0-9a-f]{64}$`, ann["checksum/config"])
 			require.Regexp(t, `^[0-9a-f]{64}$`, ann["checksum/files"])
 			if tc.strategy == "" {
@@ -376,6 +379,7 @@ func TestChartRender(t *testing.T) {
 			require.Equal(t, "/etc/hubd/records", cfg.Records)
 			require.Equal(t, "/var/lib/hubd", cfg.Data)
 			require.Equal(t, "0.0.0.0:8080", cfg.Listen)
+			require.Equal(t, "0.0.0.0:9090", cfg.Admin.Listen)
 			require.Equal(t, "json", cfg.Log.Format)
 			require.Equal(t, tc.store, cfg.Store)
 			require.Equal(t, tc.store == "postgres", cfg.Postgres.DSN != "", "postgres.dsn from the Secret")

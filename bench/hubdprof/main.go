@@ -1,7 +1,7 @@
 // Command hubdprof is hubd with a CPU and heap profile around it, for
-// benchmark runs: the daemon has no pprof endpoint, so this harness runs the
-// exact same entry point (server.Main) between pprof.StartCPUProfile and
-// StopCPUProfile. The heap profile is written each time the heap in use
+// benchmark runs: the harness runs the exact same entry point (server.Main)
+// between pprof.StartCPUProfile and StopCPUProfile, so the profile covers the
+// whole run (the admin listener's /debug/pprof/ samples a running daemon). The heap profile is written each time the heap in use
 // reaches a new high (checked every second), so it shows the peak, not the
 // drained state at exit; a goroutine profile is written beside it.
 //

@@ -18,6 +18,7 @@ import (
 // variables and command-line flags. docs/configuration.md lists every key.
 type Config struct {
 	Listen          string        `koanf:"listen"`
+	Admin           AdminConfig   `koanf:"admin"`
 	Hubs            string        `koanf:"hubs"`
 	Records         string        `koanf:"records"`
 	Lib             string        `koanf:"lib"`
@@ -41,6 +42,13 @@ type Config struct {
 	Auth      AuthConfig      `koanf:"auth"`
 	SocketIO  SocketIOConfig  `koanf:"socketio"`
 	Scripting ScriptingConfig `koanf:"scripting"`
+}
+
+// AdminConfig configures the admin listener: metrics, reload, profiles and
+// health, kept off the public address (docs/security.md).
+type AdminConfig struct {
+	// Listen is the admin HTTP address; "" turns the admin listener off.
+	Listen string `koanf:"listen"`
 }
 
 // RecordSourceConfig selects where rooms and memberships are read.
@@ -160,6 +168,7 @@ type ScriptingConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Listen:           "127.0.0.1:8080",
+		Admin:            AdminConfig{Listen: "127.0.0.1:9090"},
 		Hubs:             "configs/hubs",
 		Records:          "configs/records",
 		Lib:              "configs/lib",
@@ -184,14 +193,15 @@ func DefaultConfig() Config {
 
 // flagKeys maps command-line flags to config keys.
 var flagKeys = map[string]string{
-	"listen":     "listen",
-	"hubs":       "hubs",
-	"records":    "records",
-	"lib":        "lib",
-	"data":       "data",
-	"jwt-secret": "auth.jwtSecret",
-	"log-level":  "log.level",
-	"log-format": "log.format",
+	"listen":       "listen",
+	"admin-listen": "admin.listen",
+	"hubs":         "hubs",
+	"records":      "records",
+	"lib":          "lib",
+	"data":         "data",
+	"jwt-secret":   "auth.jwtSecret",
+	"log-level":    "log.level",
+	"log-format":   "log.format",
 }
 
 // AddFlags registers the serve/check flags on fs.
@@ -199,6 +209,7 @@ func AddFlags(fs *pflag.FlagSet) {
 	d := DefaultConfig()
 	fs.String("config", "", "YAML config file")
 	fs.String("listen", d.Listen, "HTTP listen address (host:port; port 0 picks a free one)")
+	fs.String("admin-listen", d.Admin.Listen, "admin listen address: /metrics, /-/reload, /debug/pprof/ (\"\" turns it off)")
 	fs.String("hubs", d.Hubs, "directory of hub spec files (*.yaml, *.yml, *.json)")
 	fs.String("records", d.Records, "directory of embedded records (<DataObject>.json)")
 	fs.String("lib", d.Lib, "directory of service library JavaScript modules")
@@ -291,6 +302,9 @@ func (c Config) Validate() error {
 	}
 	if c.Hubs == "" {
 		errs = append(errs, errors.New("hubs: must be set"))
+	}
+	if c.Admin.Listen != "" && c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		errs = append(errs, fmt.Errorf("admin.listen: %s is also listen; the admin endpoints need an address of their own", c.Listen))
 	}
 	if c.MemoryLimitRatio < 0 || c.MemoryLimitRatio > 1 {
 		errs = append(errs, fmt.Errorf("memoryLimitRatio: %g is not between 0 and 1", c.MemoryLimitRatio))

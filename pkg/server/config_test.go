@@ -62,6 +62,16 @@ socketio: {pingInterval: 7s, allowedOrigins: [https://a.example]}
 				require.Equal(t, "flag-secret", c.Auth.JWTSecret)
 				require.Equal(t, "d2", c.Data)
 			}},
+		{name: "admin listener default", check: func(t *testing.T, c Config) {
+			require.Equal(t, "127.0.0.1:9090", c.Admin.Listen)
+		}},
+		{name: "admin listener from the environment", env: []string{"HUBD_ADMIN__LISTEN=127.0.0.1:9191"},
+			check: func(t *testing.T, c Config) { require.Equal(t, "127.0.0.1:9191", c.Admin.Listen) }},
+		{name: "admin listener flag over environment", args: []string{"--admin-listen", "127.0.0.1:0"},
+			env:   []string{"HUBD_ADMIN__LISTEN=127.0.0.1:9191"},
+			check: func(t *testing.T, c Config) { require.Equal(t, "127.0.0.1:0", c.Admin.Listen) }},
+		{name: "admin listener off", args: []string{"--admin-listen", ""},
+			check: func(t *testing.T, c Config) { require.Equal(t, "", c.Admin.Listen) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +96,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad duration", args: []string{"--config", bad}, want: "decode config"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, want: "log.format"},
 		{name: "bad path", env: []string{"HUBD_SOCKETIO__PATH=socket"}, want: "socketio.path"},
+		{name: "admin on the public address", args: []string{"--listen", "127.0.0.1:8080", "--admin-listen", "127.0.0.1:8080"}, want: "admin.listen"},
 		{name: "memory limit ratio over 1", env: []string{"HUBD_MEMORYLIMITRATIO=1.5"}, want: "memoryLimitRatio"},
 	}
 	for _, tc := range tests {

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
@@ -51,11 +50,14 @@ type Server struct {
 	presence presence.Registry // room members of every node; nil: this node's only
 	bridge   *bridge.Bridge    // nil without kafka.brokers
 	handler  http.Handler
+	// extraAdmin are the admin routes added with HandleAdmin.
+	extraAdmin []Route
 
-	reloadMu sync.Mutex
-	reg      atomic.Pointer[registry]
-	ready    atomic.Bool
-	addr     atomic.Value // net.Addr once listening
+	reloadMu  sync.Mutex
+	reg       atomic.Pointer[registry]
+	ready     atomic.Bool
+	addr      atomic.Value // net.Addr once listening
+	adminAddr atomic.Value // net.Addr of the admin listener once listening
 }
 
 // New opens the backends and loads the hub directory. A directory that
@@ -152,7 +154,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	}
 	s.swap(loaded)
 	s.metrics.ReloadLastSuccess.Set(1)
-	s.handler = s.routes()
+	s.handler = mux(s.publicRoutes())
 	return s, nil
 }
 
@@ -330,12 +332,36 @@ func (s *Server) Addr() net.Addr {
 	return a
 }
 
+// AdminAddr returns the bound admin address once Run listens, else nil
+// (also when admin.listen is empty).
+func (s *Server) AdminAddr() net.Addr {
+	a, _ := s.adminAddr.Load().(net.Addr)
+	return a
+}
+
+// listen binds the public and the admin address.
+func (s *Server) listen() (pub, admin net.Listener, err error) {
+	pub, err = net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	if s.cfg.Admin.Listen == "" {
+		return pub, nil, nil
+	}
+	admin, err = net.Listen("tcp", s.cfg.Admin.Listen)
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
+	}
+	return pub, admin, nil
+}
+
 // Run serves until ctx is done, then shuts down in order: stop accepting,
 // disconnect sockets, close the store.
 func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, aln, err := s.listen()
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	s.addr.Store(ln.Addr())
 	wctx, stopWheel := context.WithCancel(context.Background())
@@ -354,8 +380,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if aln != nil {
+		s.adminAddr.Store(aln.Addr())
+		go func() { errc <- as.Serve(aln) }()
+		s.log.Info("admin listening", zap.String("addr", aln.Addr().String()))
+	}
 	s.ready.Store(true)
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("hubs", s.HubNames()))
 
@@ -377,6 +409,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		s.log.Warn("http shutdown", zap.Error(serr))
+	}
+	if serr := as.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		s.log.Warn("admin http shutdown", zap.Error(serr))
 	}
 	stopWheel()
 	<-wheelDone
@@ -413,29 +448,19 @@ func (s *Server) observeScript(kind string, d time.Duration, err error) {
 	}
 }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(s.cfg.SocketIO.Path, s.sio)
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.Reload(); err != nil {
-			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-			return
-		}
-		_, _ = w.Write([]byte("reloaded\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+// publicRoutes is what the public listener (listen) serves: Socket.IO,
+// the health checks and the hubs' REST APIs. Admin paths answer 404.
+func (s *Server) publicRoutes() []Route {
+	routes := []Route{
+		{s.cfg.SocketIO.Path, s.sio},
+		{"GET /-/healthy", http.HandlerFunc(s.serveHealthy)},
+		{"GET /-/ready", http.HandlerFunc(s.serveReady)},
+	}
+	for _, p := range adminOnly {
+		routes = append(routes, Route{p, http.NotFoundHandler()})
+	}
 	// Everything else is a hub's REST API (/{hubName}/...).
-	mux.Handle("/", rest.NewHandler(rest.Options{
+	return append(routes, Route{"/", rest.NewHandler(rest.Options{
 		Hubs: func(name string) (rest.Hub, bool) {
 			h, ok := s.hubByName(name)
 			if !ok {
@@ -449,6 +474,5 @@ func (s *Server) routes() http.Handler {
 			s.metrics.RESTDuration.WithLabelValues(hub, route).Observe(d.Seconds())
 		},
 		Logger: s.log.Named("rest"),
-	}))
-	return mux
+	})})
 }

@@ -134,16 +134,48 @@ for (const transport of TRANSPORT_NAMES) {
 
 describe('daemon endpoints', () => {
   for (const p of ['/-/healthy', '/-/ready']) {
-    test(`${p} answers 200`, async () => {
-      const res = await fetch(hubd.url + p);
-      assert.equal(res.status, 200);
+    test(`${p} answers 200 on the public and the admin listener`, async () => {
+      for (const base of [hubd.url, hubd.adminUrl]) {
+        const res = await fetch(base + p);
+        assert.equal(res.status, 200, base + p);
+      }
     });
   }
 
-  test('/metrics exposes hubd metrics', async () => {
-    const res = await fetch(`${hubd.url}/metrics`);
+  test('/metrics exposes hubd metrics on the admin listener', async () => {
+    const res = await fetch(`${hubd.adminUrl}/metrics`);
     assert.equal(res.status, 200);
     const body = await res.text();
     assert.match(body, /^hubd_/m);
+  });
+
+  test('/debug/pprof/ serves profiles on the admin listener', async () => {
+    const res = await fetch(`${hubd.adminUrl}/debug/pprof/goroutine?debug=1`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^goroutine profile: total \d+/);
+  });
+
+  for (const [method, p] of [
+    ['GET', '/metrics'],
+    ['POST', '/-/reload'],
+    ['GET', '/debug/pprof/'],
+    ['GET', '/debug/pprof/heap'],
+  ]) {
+    test(`${method} ${p} answers 404 on the public listener`, async () => {
+      const res = await fetch(hubd.url + p, { method, ...(method === 'POST' ? { body: '' } : {}) });
+      assert.equal(res.status, 404);
+      await res.text();
+    });
+  }
+
+  test('a cross-site text/plain POST /-/reload from a web page reloads nothing', async () => {
+    const res = await fetch(`${hubd.url}/-/reload`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: 'x',
+    });
+    assert.equal(res.status, 404);
+    await res.text();
+    assert.ok(!hubd.logs.some((l) => l.msg === 'reload complete' || l.msg === 'reload failed'), 'no reload ran');
   });
 });

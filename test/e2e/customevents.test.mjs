@@ -134,6 +134,6 @@ test('serverToClient over REST reaches only the named user', async () => {
 test('a refused connection is counted by hub and reason', async () => {
   const err = await connectError(hubd.url, NSP, { transport: 'websocket' });
   assert.equal(err.message, 'Authentication required');
-  const metrics = await (await fetch(`${hubd.url}/metrics`)).text();
+  const metrics = await (await fetch(`${hubd.adminUrl}/metrics`)).text();
   assert.match(metrics, /^hubd_hub_connect_errors_total\{hub="board",reason="auth_required"\} [1-9]/m);
 });

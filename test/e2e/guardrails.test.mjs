@@ -24,7 +24,7 @@ after(async () => {
 
 /** hubd_hub_event_errors_total of hub guard for code (0 when absent). */
 async function rejections(code) {
-  const res = await fetch(`${hubd.url}/metrics`);
+  const res = await fetch(`${hubd.adminUrl}/metrics`);
   assert.equal(res.status, 200);
   const text = await res.text();
   let sum = 0;

@@ -68,14 +68,15 @@ export function hubdBin() {
 /**
  * The environment of a spawned hubd: the test process's, less its HUBD_*
  * variables (HUBD_BIN and the test switches are not daemon configuration),
- * plus extra.
+ * plus extra. The admin listener takes a free port unless extra says
+ * otherwise (its default, 127.0.0.1:9090, would be shared by every daemon).
  */
 function daemonEnv(extra) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('HUBD_')) env[k] = v;
   }
-  return { ...env, ...extra };
+  return { ...env, HUBD_ADMIN__LISTEN: '127.0.0.1:0', ...extra };
 }
 
 /** Makes a fresh temporary directory. */
@@ -145,6 +146,7 @@ export class Daemon {
     this.logs = [];
     this.stdout = '';
     this.addr = null;
+    this.adminAddr = null;
     this.exit = null;
     this.logWaiters = new Set();
   }
@@ -154,7 +156,26 @@ export class Daemon {
     return `http://${this.addr}`;
   }
 
-  /** Spawns `hubd serve` and resolves once it logs `listening`. */
+  /**
+   * Base URL of the admin listener (/metrics, POST /-/reload,
+   * /debug/pprof/), e.g. http://127.0.0.1:40124
+   */
+  get adminUrl() {
+    if (!this.adminAddr) throw new Error('this daemon has no admin listener (no "admin listening" log line)');
+    return `http://${this.adminAddr}`;
+  }
+
+  /** GET /metrics from the admin listener; resolves with the text. */
+  async metrics() {
+    const res = await fetch(`${this.adminUrl}/metrics`);
+    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+    return res.text();
+  }
+
+  /**
+   * Spawns `hubd serve` and resolves once it logs `listening` (the admin
+   * listener, when on, has logged `admin listening` before).
+   */
   async start() {
     if (this.child && this.exit === null) {
       throw new Error('daemon already running');
@@ -165,6 +186,7 @@ export class Daemon {
     const argv = this.argv ?? [
       'serve',
       '--listen', '127.0.0.1:0',
+      '--admin-listen', '127.0.0.1:0',
       '--hubs', this.hubs,
       '--records', this.records,
       '--lib', this.lib,
@@ -176,6 +198,7 @@ export class Daemon {
     this.logs = [];
     this.stdout = '';
     this.addr = null;
+    this.adminAddr = null;
     this.exit = null;
     const child = spawn(hubdBin(), argv, {
       env: daemonEnv(this.env),
@@ -215,6 +238,7 @@ export class Daemon {
       timeoutMs: 20_000,
     });
     this.addr = entry.addr;
+    this.adminAddr = this.logs.find((l) => l.msg === 'admin listening' && typeof l.addr === 'string')?.addr ?? null;
     if (this.pgSchema) {
       // The daemon must really run on PostgreSQL: its schema holds tables.
       const n = Number(
