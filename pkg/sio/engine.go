@@ -136,6 +136,10 @@ func (e *Engine) writeError(w http.ResponseWriter, status, code int) {
 	_, _ = w.Write(b)
 }
 
+// setCORS answers a browser request from an allowed origin. Credentials
+// (cookies) are allowed only for origins listed in AllowedOrigins: with an
+// empty list any page may connect, but never with the user's cookies
+// (tokens travel in the handshake, not in cookies).
 func (e *Engine) setCORS(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -143,7 +147,9 @@ func (e *Engine) setCORS(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
+	if len(e.opts.AllowedOrigins) > 0 {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
 	h.Add("Vary", "Origin")
 }
 

@@ -22,7 +22,7 @@ type Options struct {
 	PingInterval   time.Duration // default 25s
 	PingTimeout    time.Duration // default 20s
 	MaxPayload     int64         // default 1_000_000 bytes
-	AllowedOrigins []string      // empty: any origin
+	AllowedOrigins []string      // empty: any origin, without credentials
 	WriteQueueSize int           // per connection, packets; default 1024; full => disconnect "slow consumer"
 	AckTimeout     time.Duration // default for EmitWithAck without ctx deadline; default 10s
 	Logger         *zap.Logger

@@ -179,3 +179,50 @@ describe('daemon endpoints', () => {
     assert.ok(!hubd.logs.some((l) => l.msg === 'reload complete' || l.msg === 'reload failed'), 'no reload ran');
   });
 });
+
+describe('CORS', () => {
+  const page = 'https://page.example';
+  const polling = '/socket.io/?EIO=4&transport=polling';
+
+  /** Status and CORS headers of one request with an Origin. */
+  async function cors(base, path, { origin = page, method = 'GET' } = {}) {
+    const res = await fetch(base + path, { method, headers: { origin } });
+    await res.text();
+    return {
+      status: res.status,
+      origin: res.headers.get('access-control-allow-origin'),
+      credentials: res.headers.get('access-control-allow-credentials'),
+    };
+  }
+
+  test('allowedOrigins empty: any page connects, never with credentials (polling, preflight, REST)', async () => {
+    assert.deepEqual(await cors(hubd.url, polling), { status: 200, origin: page, credentials: null });
+    assert.deepEqual(await cors(hubd.url, polling, { method: 'OPTIONS' }), { status: 204, origin: page, credentials: null });
+    const rest = await cors(hubd.url, `/chat/rooms/${ROOMS.general}/messages`);
+    assert.equal(rest.credentials, null);
+    assert.equal(rest.origin, null, 'the REST APIs set no CORS headers');
+    for (const transport of ['polling', 'websocket']) {
+      const s = await connect(hubd.url, NSP.chat, { transport, token: tokenFor('alice'), headers: { origin: page } });
+      await joinAsProof(s);
+      s.disconnect();
+    }
+  });
+
+  test('listed origins: credentials for them, 403 for others', async () => {
+    const listed = await startDaemon({ env: { HUBD_SOCKETIO__ALLOWED_ORIGINS: page } });
+    try {
+      assert.deepEqual(await cors(listed.url, polling), { status: 200, origin: page, credentials: 'true' });
+      assert.equal((await cors(listed.url, polling, { origin: 'https://evil.example' })).status, 403);
+      for (const transport of ['polling', 'websocket']) {
+        const err = await connectError(listed.url, NSP.chat, {
+          transport,
+          token: tokenFor('alice'),
+          headers: { origin: 'https://evil.example' },
+        });
+        assert.ok(err instanceof Error, transport);
+      }
+    } finally {
+      await listed.close();
+    }
+  });
+});
