@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,6 +35,9 @@ type EmbeddedOptions struct {
 	// NoSync skips fsync on commit. Only for throwaway data (tests): a crash
 	// can lose or corrupt the file.
 	NoSync bool
+	// Outbox records an event of every committed message change for the
+	// Kafka bridge (see Outbox).
+	Outbox bool
 	// Logger receives the store's logs. Default: none.
 	Logger *zap.Logger
 }
@@ -83,10 +87,12 @@ type EmbeddedStats struct {
 // Reads run in concurrent read transactions; writes go through one
 // group-committing writer (see committer).
 type Embedded struct {
-	db   *bolt.DB
-	path string
-	log  *zap.Logger
-	w    *committer
+	db    *bolt.DB
+	path  string
+	log   *zap.Logger
+	opts  EmbeddedOptions
+	w     *committer
+	claim sync.Mutex // one outbox claim at a time
 }
 
 const (
@@ -138,7 +144,7 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	log := opts.Logger.Named("msgstore")
 	log.Info("message store opened", zap.String("path", path), zap.Bool("fsync", !opts.NoSync))
-	return &Embedded{db: db, path: path, log: log, w: newCommitter(db, log, opts.MaxBatch, opts.MaxBatchDelay)}, nil
+	return &Embedded{db: db, path: path, log: log, opts: opts, w: newCommitter(db, log, opts.MaxBatch, opts.MaxBatchDelay)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -153,6 +159,9 @@ func initSchema(tx *bolt.Tx) error {
 		}
 	case string(v) != schemaVersion:
 		return fmt.Errorf("unsupported schema version %q (want %s)", v, schemaVersion)
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
+		return err
 	}
 	hubs, err := tx.CreateBucketIfNotExists(bucketHubs)
 	if err != nil {
@@ -258,6 +267,9 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 			if err := hb.Bucket(bucketCmids).Put(cmidKey(out.SenderID, out.ClientMessageID), []byte(out.ID)); err != nil {
 				return err
 			}
+		}
+		if err := e.putOutbox(tx, OutboxCreated, out); err != nil {
+			return err
 		}
 		stored, created = out, true
 		return nil
@@ -417,6 +429,9 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		val := next.appendJSON(nil)
 		key := hb.Bucket(bucketIDs).Get([]byte(id))
 		if err := hb.Bucket(bucketMsgs).Put(slices.Clone(key), val); err != nil {
+			return err
+		}
+		if err := e.putOutbox(tx, updateOp(cur, next), next); err != nil {
 			return err
 		}
 		updated = next

@@ -139,3 +139,12 @@ func TestEmbeddedOpensOlderLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 }
+
+func TestEmbeddedOutbox(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "messages.db")
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{Outbox: true, NoSync: true})
+		}
+	})
+}

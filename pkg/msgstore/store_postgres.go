@@ -50,6 +50,9 @@ type PostgresOptions struct {
 	// measured, one writer's larger batches beat overlapping smaller ones
 	// (the commit's WAL flush is the bound; see docs/storage.md).
 	Writers int
+	// Outbox records an event of every committed message change for the
+	// Kafka bridge (see Outbox).
+	Outbox bool
 	// Logger receives the store's logs. Default: none.
 	Logger *zap.Logger
 }
@@ -215,6 +218,14 @@ CREATE TABLE IF NOT EXISTS %[1]s.hubd_moderation (
 	by_user       text NOT NULL DEFAULT '',
 	updated_at    timestamptz NOT NULL,
 	PRIMARY KEY (hub, room, user_id)
+);
+CREATE TABLE IF NOT EXISTS %[1]s.hubd_outbox (
+	pos      bigserial PRIMARY KEY,
+	event_id uuid NOT NULL DEFAULT gen_random_uuid(),
+	hub      text NOT NULL,
+	op       text NOT NULL,
+	message  jsonb NOT NULL,
+	at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS %[1]s.hubd_room_settings (
 	hub      text NOT NULL,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -454,18 +455,29 @@ func insertStatement(p *Postgres, t *pgTable, fresh []*pgAppendOp) (string, []an
 		cols, vals, names = cols+`, forwarded`, vals+`, u.fwd`, names+`, fwd`
 		params += fmt.Sprintf(`, $%d::boolean[]`, len(args))
 	}
-	sql := `WITH c AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(room, n)),
+	with := `WITH c AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(room, n)),
 	s AS (
 		INSERT INTO ` + p.shared("hubd_room_seq") + ` AS s (data_object, room, seq)
 		SELECT $3, c.room, c.n FROM c ORDER BY c.room COLLATE "C"
 		ON CONFLICT (data_object, room) DO UPDATE SET seq = s.seq + EXCLUDED.seq
-		RETURNING s.room, s.seq)
+		RETURNING s.room, s.seq)`
+	insert := `
 	INSERT INTO ` + t.ident + ` (` + cols + `)
 	SELECT ` + vals + `
 	FROM unnest(` + params + `) AS u(` + names + `)
-	JOIN s ON s.room = u.room JOIN c ON c.room = u.room
-	RETURNING ` + ret
-	return sql, args
+	JOIN s ON s.room = u.room JOIN c ON c.room = u.room`
+	if !p.opts.Outbox {
+		return with + insert + ` RETURNING ` + ret, args
+	}
+	// The outbox rows of a room are numbered in seq order; the room's seq
+	// row stays locked until the commit, so a room's later appends get
+	// later positions.
+	args = append(args, t.hub)
+	return with + `,
+	ins AS (` + insert + ` RETURNING *),
+	ob AS (INSERT INTO ` + p.shared("hubd_outbox") + ` (hub, op, message)
+		SELECT $` + strconv.Itoa(len(args)) + `, '` + OutboxCreated + `', to_jsonb(ins) FROM ins ORDER BY ins."roomId" COLLATE "C", ins.seq)
+	SELECT ` + ret + ` FROM ins`, args
 }
 
 // readInserts reads the insert statements' results (queued in the order of

@@ -244,8 +244,10 @@ func (p *Postgres) Update(ctx context.Context, hub, id string, fn func(m *Messag
 			sql += `, forwarded = $` + strconv.Itoa(len(args))
 		}
 		sql += ` WHERE id = $1::uuid RETURNING ` + t.selectList
-		updated, err = t.scan(tx.QueryRow(ctx, sql, args...))
-		return err
+		if updated, err = t.scan(tx.QueryRow(ctx, sql, args...)); err != nil {
+			return err
+		}
+		return p.putOutbox(ctx, tx, t, updateOp(cur, next), id)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update %s/%s: %w", hub, id, err)

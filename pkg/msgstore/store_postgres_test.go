@@ -456,3 +456,13 @@ func TestPostgresMigrateWhileAppending(t *testing.T) {
 	require.JSONEq(t, `{"id":"x"}`, string(again.ReplyTo))
 	require.True(t, *again.Forwarded)
 }
+
+func TestPostgresOutbox(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.RunOutbox(t, func(t *testing.T) storetest.Opener {
+		schema := freshSchema(t, dsn)
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: schema, Outbox: true})
+		}
+	})
+}
