@@ -11,6 +11,8 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/hubd/hubd/pkg/sio"
 )
 
 // Config is the daemon configuration. It is read, in increasing priority,
@@ -150,6 +152,11 @@ type SocketIOConfig struct {
 	MaxPayload     int64         `koanf:"maxPayload"`
 	AllowedOrigins []string      `koanf:"allowedOrigins"`
 	WriteQueueSize int           `koanf:"writeQueueSize"`
+	// MaxAttachments, AttachmentTimeout and MaxNamespaces bound one
+	// connection (see docs/security.md, "Transport limits").
+	MaxAttachments    int           `koanf:"maxAttachments"`
+	AttachmentTimeout time.Duration `koanf:"attachmentTimeout"`
+	MaxNamespaces     int           `koanf:"maxNamespaces"`
 }
 
 // ScriptingConfig configures the MScript engine.
@@ -186,6 +193,8 @@ func DefaultConfig() Config {
 		SocketIO: SocketIOConfig{
 			Path: "/socket.io/", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second,
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
+			MaxAttachments: sio.DefaultMaxAttachments, AttachmentTimeout: sio.DefaultAttachmentTimeout,
+			MaxNamespaces: sio.DefaultMaxNamespaces,
 		},
 		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second},
 	}
@@ -342,6 +351,15 @@ func (c Config) Validate() error {
 	}
 	if c.SocketIO.MaxPayload <= 0 {
 		errs = append(errs, errors.New("socketio.maxPayload: must be positive"))
+	}
+	if c.SocketIO.MaxAttachments <= 0 {
+		errs = append(errs, errors.New("socketio.maxAttachments: must be positive"))
+	}
+	if c.SocketIO.AttachmentTimeout <= 0 {
+		errs = append(errs, errors.New("socketio.attachmentTimeout: must be positive"))
+	}
+	if c.SocketIO.MaxNamespaces <= 0 {
+		errs = append(errs, errors.New("socketio.maxNamespaces: must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -122,6 +122,8 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
 		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
+		MaxAttachments: cfg.SocketIO.MaxAttachments, AttachmentTimeout: cfg.SocketIO.AttachmentTimeout,
+		MaxNamespaces: cfg.SocketIO.MaxNamespaces, OnRefuse: s.refusalCounter(),
 		// A namespace CONNECT reads only the bearer token of the handshake.
 		RequestHeaders: []string{"Authorization"},
 	})
@@ -435,6 +437,15 @@ func (s *Server) Run(ctx context.Context) error {
 // "mscript".
 var scriptKinds = map[string]bool{
 	hub.ScriptKindState: true, hub.ScriptKindHandler: true, hub.ScriptKindScheduled: true,
+}
+
+// refusalCounter returns the sio refusal hook: every reason counts in
+// hubd_refusals_total, each present from the start at zero.
+func (s *Server) refusalCounter() func(reason string) {
+	for _, r := range sio.RefusalReasons() {
+		s.metrics.Refusals.WithLabelValues(r)
+	}
+	return func(reason string) { s.metrics.Refusals.WithLabelValues(reason).Inc() }
 }
 
 // observeScript records one MScript call in the script metrics.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
@@ -43,6 +44,8 @@ type EngineConn struct {
 	closed chan struct{} // closed after OnClose ran
 
 	pollActive   atomic.Bool
+	refused      atomic.Bool  // a refusal closed the connection (reported once)
+	admitted     atomic.Bool  // the handler accepted the client (a namespace joined)
 	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
 	readMu       sync.Mutex   // serializes incoming packets of polling POSTs
 
@@ -55,6 +58,9 @@ type EngineConn struct {
 	inParked    bool          // it waits on inReady for packets
 	inReady     chan struct{} // cap 1: wakes a parked dispatcher
 	inSlots     chan struct{}
+	inBytes     int           // bytes of the packets in inbox
+	inWaiting   bool          // the reader waits for inBytes to go down
+	inDrained   chan struct{} // cap 1: wakes that reader
 
 	mu           sync.Mutex
 	upgrading    bool
@@ -113,7 +119,7 @@ func (c *EngineConn) enqueue(o *outbound) error {
 	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
 		c.wmu.Unlock()
 		c.e.stats.slowConsumers.Add(1)
-		c.e.wg.Go(func() { c.Close("slow consumer") })
+		c.e.wg.Go(func() { c.refuse(RefuseSlowConsumer, nil) })
 		return ErrSlowConsumer
 	}
 	c.pushLocked(o)
@@ -349,12 +355,21 @@ func DecodePayload(body []byte, fn func(typ byte, data []byte, binary bool) erro
 }
 
 // post receives a polling payload.
+// A POST is read only while no other POST of the session is: one session
+// holds at most one body (MaxPayload) at a time. An overlapping POST is
+// refused and closes the session, as the reference server does.
 func (c *EngineConn) post(w http.ResponseWriter, r *http.Request) {
+	if !c.readMu.TryLock() {
+		c.refuse(RefuseRequestOverlap, nil)
+		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	defer c.readMu.Unlock()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.e.opts.MaxPayload))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			c.Close("transport error")
+			c.refuse(RefusePayloadTooLarge, err)
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -362,12 +377,15 @@ func (c *EngineConn) post(w http.ResponseWriter, r *http.Request) {
 		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
-	c.readMu.Lock()
-	err = DecodePayload(body, c.handlePacket)
-	c.readMu.Unlock()
-	if err != nil {
-		c.e.log.Debug("bad polling payload", zap.String("sid", c.id), zap.Error(err))
-		c.Close("parse error")
+	if !utf8.Valid(body) {
+		// Polling payloads are text (binary is base64): as a WebSocket
+		// text frame, a body that is not UTF-8 is refused.
+		c.refuse(RefuseInvalidUTF8, nil)
+		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
+		return
+	}
+	if err := DecodePayload(body, c.handlePacket); err != nil {
+		c.refuse(refusalOf(err), err)
 		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
@@ -584,6 +602,8 @@ type inbound struct {
 	data        []byte
 	binary      bool
 	closeReason string
+	refusal     string // the end of the read loop by a refusal, with err
+	err         error
 }
 
 // readWebSocket is the read loop of an established WebSocket transport. It
@@ -604,6 +624,11 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	ws.SetCloseHandler(func(int, string) error { return nil })
 	for {
 		mt, msg, err := ws.ReadMessage()
+		if errors.Is(err, websocket.ErrReadLimit) {
+			// The library has sent its close frame (1009).
+			c.refuseClose(RefusePayloadTooLarge, err, false)
+			return
+		}
 		if err != nil {
 			reason := "transport close"
 			var ce *websocket.CloseError
@@ -616,9 +641,12 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 		in := inbound{typ: '4', data: msg, binary: true}
 		if mt != websocket.BinaryMessage {
 			in.binary = false
+			if !utf8.Valid(msg) {
+				c.refuse(RefuseInvalidUTF8, nil) // RFC 6455 8.1: fail with 1007
+				return
+			}
 			if in.typ, in.data, err = decodeEIOPacket(msg); err != nil {
-				c.e.log.Debug("bad websocket packet", zap.String("sid", c.id), zap.Error(err))
-				c.dispatchInbound(inbound{closeReason: "parse error"})
+				c.dispatchInbound(inbound{refusal: RefuseParseError, err: err})
 				return
 			}
 			if in.typ == '3' {
@@ -635,11 +663,16 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 
 // dispatchInbound queues a packet for the dispatcher, starting it when it
 // is not running and waking it when it is parked. It waits while the inbox
-// is full and reports false when the connection ended meanwhile.
+// is full (maxInbox packets, or inboxBudget bytes) and reports false when
+// the connection ended meanwhile.
 func (c *EngineConn) dispatchInbound(in inbound) bool {
 	select {
 	case c.inSlots <- struct{}{}:
 	case <-c.done:
+		return false
+	}
+	if !c.waitInboxRoom(len(in.data)) {
+		<-c.inSlots
 		return false
 	}
 	c.imu.Lock()
@@ -658,6 +691,37 @@ func (c *EngineConn) dispatchInbound(in inbound) bool {
 		}
 	}
 	return true
+}
+
+// inboxBudget is how many bytes of received packets may wait for the
+// handler: preConnectBytes until the handler admits the client, then
+// MaxPayload.
+func (c *EngineConn) inboxBudget() int {
+	if c.admitted.Load() {
+		return int(c.e.opts.MaxPayload)
+	}
+	return preConnectBytes
+}
+
+// waitInboxRoom waits until n more bytes fit in the inbox (a packet is
+// always taken when the inbox is empty) and counts them; false when the
+// connection ended meanwhile.
+func (c *EngineConn) waitInboxRoom(n int) bool {
+	for {
+		c.imu.Lock()
+		if c.inBytes == 0 || c.inBytes+n <= c.inboxBudget() {
+			c.inBytes += n
+			c.imu.Unlock()
+			return true
+		}
+		c.inWaiting = true
+		c.imu.Unlock()
+		select {
+		case <-c.inDrained:
+		case <-c.done:
+			return false
+		}
+	}
 }
 
 // dispatch handles the queued packets in order. With nothing queued it
@@ -694,8 +758,21 @@ func (c *EngineConn) dispatch() {
 		in := c.inbox[0]
 		c.inbox[0] = inbound{}
 		c.inbox = c.inbox[1:]
+		c.inBytes -= len(in.data)
+		wakeReader := c.inWaiting
+		c.inWaiting = false
 		c.imu.Unlock()
 		<-c.inSlots
+		if wakeReader {
+			select {
+			case c.inDrained <- struct{}{}:
+			default:
+			}
+		}
+		if in.refusal != "" {
+			c.refuse(in.refusal, in.err)
+			continue
+		}
 		if in.closeReason != "" {
 			c.Close(in.closeReason)
 			continue
@@ -706,8 +783,7 @@ func (c *EngineConn) dispatch() {
 		default:
 		}
 		if err := c.handlePacket(in.typ, in.data, in.binary); err != nil {
-			c.e.log.Debug("bad websocket packet", zap.String("sid", c.id), zap.Error(err))
-			c.Close("parse error")
+			c.refuse(refusalOf(err), err)
 		}
 	}
 }

@@ -161,6 +161,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !e.originAllowed(r.Header.Get("Origin")) {
+		e.opts.OnRefuse(RefuseOrigin)
 		e.writeError(w, http.StatusForbidden, codeForbidden)
 		return
 	}
@@ -267,6 +268,8 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 
 		inReady: make(chan struct{}, 1),
 		inSlots: make(chan struct{}, maxInbox),
+
+		inDrained: make(chan struct{}, 1),
 	}
 	c.transport.Store(transport)
 	c.lastActivity.Store(time.Now().UnixNano())

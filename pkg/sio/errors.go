@@ -22,6 +22,9 @@ var (
 type PacketError struct {
 	Layer  string // "engine.io" or "socket.io"
 	Reason string
+	// Refusal is the refusal reason the packet counts as (a Refuse*
+	// constant); "" counts as RefuseParseError.
+	Refusal string
 }
 
 func (e *PacketError) Error() string {
@@ -33,6 +36,11 @@ func (e *PacketError) Unwrap() error { return ErrInvalidPacket }
 
 func eioErr(reason string) error { return &PacketError{Layer: "engine.io", Reason: reason} }
 func sioErr(reason string) error { return &PacketError{Layer: "socket.io", Reason: reason} }
+
+// refusedErr is a Socket.IO packet error counted as refusal.
+func refusedErr(refusal, reason string) error {
+	return &PacketError{Layer: "socket.io", Reason: reason, Refusal: refusal}
+}
 
 // ConnectError is a convenient error for Namespace.OnConnect handlers that
 // want to send "data" along with the CONNECT_ERROR message.

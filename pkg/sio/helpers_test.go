@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -135,4 +136,21 @@ func newBenchHTTP(b *testing.B, h http.Handler) string {
 		hs.Close()
 	})
 	return hs.URL
+}
+
+// pollHandshake opens a polling session and returns its sid.
+func pollHandshake(t *testing.T, base string) string {
+	t.Helper()
+	code, body := httpGet(t, base+"/socket.io/?EIO=4&transport=polling")
+	require.Equal(t, http.StatusOK, code)
+	var open struct {
+		SID string `json:"sid"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open))
+	return open.SID
+}
+
+// pollURL is the polling endpoint of session sid.
+func pollURL(base, sid string) string {
+	return base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
 }

@@ -35,8 +35,20 @@ type Options struct {
 	// MaxDepth is the JSON nesting limit for incoming packets. Default 32.
 	MaxDepth int
 	// MaxAttachments is the largest attachment count accepted in a binary
-	// packet. Default 64.
+	// packet; a packet announcing more closes the connection, as the
+	// reference parser does. Default 10 (the reference parser's default).
 	MaxAttachments int
+	// AttachmentTimeout bounds the time between a binary packet and its
+	// last attachment; past it the connection is closed. Default 5s.
+	AttachmentTimeout time.Duration
+	// MaxNamespaces is the most namespace sockets one Engine.IO connection
+	// may hold; a CONNECT past it gets CONNECT_ERROR "Too many
+	// namespaces". Default 16.
+	MaxNamespaces int
+	// OnRefuse, when set, is called once for every input refused to
+	// protect the server (see the Refuse* reasons in refusal.go). It
+	// must not block.
+	OnRefuse func(reason string)
 	// Adapter carries broadcasts to the other nodes (see RedisAdapter).
 	// Default: a MemoryAdapter of its own, i.e. this node alone.
 	Adapter Adapter
@@ -60,18 +72,20 @@ type Options struct {
 
 // Defaults, in one place.
 const (
-	DefaultPath           = "/socket.io/"
-	DefaultPingInterval   = 25 * time.Second
-	DefaultPingTimeout    = 20 * time.Second
-	DefaultMaxPayload     = 1_000_000
-	DefaultWriteQueueSize = 1024
-	DefaultAckTimeout     = 10 * time.Second
-	DefaultConnectTimeout = 45 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxDepth       = 32
-	DefaultMaxAttachments = 64
-	DefaultWriteBatch     = 256
-	DefaultWriteDelay     = 2 * time.Millisecond
+	DefaultPath              = "/socket.io/"
+	DefaultPingInterval      = 25 * time.Second
+	DefaultPingTimeout       = 20 * time.Second
+	DefaultMaxPayload        = 1_000_000
+	DefaultWriteQueueSize    = 1024
+	DefaultAckTimeout        = 10 * time.Second
+	DefaultConnectTimeout    = 45 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultMaxDepth          = 32
+	DefaultMaxAttachments    = 10
+	DefaultAttachmentTimeout = 5 * time.Second
+	DefaultMaxNamespaces     = 16
+	DefaultWriteBatch        = 256
+	DefaultWriteDelay        = 2 * time.Millisecond
 )
 
 func (o Options) withDefaults() Options {
@@ -110,6 +124,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = DefaultMaxAttachments
+	}
+	if o.AttachmentTimeout <= 0 {
+		o.AttachmentTimeout = DefaultAttachmentTimeout
+	}
+	if o.MaxNamespaces <= 0 {
+		o.MaxNamespaces = DefaultMaxNamespaces
+	}
+	if o.OnRefuse == nil {
+		o.OnRefuse = func(string) {}
 	}
 	if o.WriteBatch <= 0 {
 		o.WriteBatch = DefaultWriteBatch

@@ -68,25 +68,33 @@ func decodeHeader(b []byte, lim Limits) (Packet, error) {
 		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
 		}
-		if j == i || j >= len(b) || b[j] != '-' || j-i > 4 {
+		if j == i || j >= len(b) || b[j] != '-' {
 			return p, sioErr("bad attachment count")
 		}
+		if j-i > 4 {
+			return p, refusedErr(RefuseTooManyAttachments, "too many attachments")
+		}
 		n, _ := strconv.Atoi(string(b[i:j]))
-		if n <= 0 || n > lim.MaxAttachments {
+		if n <= 0 {
 			return p, sioErr("bad attachment count")
+		}
+		if n > lim.MaxAttachments {
+			return p, refusedErr(RefuseTooManyAttachments, "too many attachments")
 		}
 		p.Attachments = n
 		i = j + 1
 	}
 	if i < len(b) && b[i] == '/' {
 		j := bytes.IndexByte(b[i:], ',')
-		if j < 0 {
-			p.Nsp = string(b[i:])
-			i = len(b)
-		} else {
-			p.Nsp = string(b[i : i+j])
-			i += j + 1
+		end := len(b)
+		if j >= 0 {
+			end = i + j
 		}
+		if end-i > MaxNamespaceLen {
+			return p, refusedErr(RefuseNamespaceTooLong, "namespace name too long")
+		}
+		p.Nsp = string(b[i:end])
+		i = min(end+1, len(b))
 		if !utf8.ValidString(p.Nsp) {
 			return p, sioErr("bad namespace")
 		}

@@ -16,6 +16,7 @@ func TestDecodePacket(t *testing.T) {
 		in      string
 		want    Packet
 		wantErr string
+		refusal string // the refusal it counts as, when not a plain parse error
 	}{
 		{name: "connect main", in: "0", want: Packet{Type: pConnect, Nsp: "/", ID: -1, Data: []byte{}}},
 		{name: "connect custom with auth", in: `0/custom,{"token":"123"}`, want: Packet{Type: pConnect, Nsp: "/custom", ID: -1, Data: []byte(`{"token":"123"}`)}},
@@ -25,6 +26,8 @@ func TestDecodePacket(t *testing.T) {
 		{name: "event with ack and nsp", in: `2/a,12["x"]`, want: Packet{Type: pEvent, Nsp: "/a", ID: 12, Data: []byte(`["x"]`)}},
 		{name: "ack", in: `3456[1]`, want: Packet{Type: pAck, Nsp: "/", ID: 456, Data: []byte(`[1]`)}},
 		{name: "binary event", in: `52-["m",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, want: Packet{Type: pBinaryEvent, Nsp: "/", ID: -1, Attachments: 2, Data: []byte(`["m",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)}},
+		{name: "binary event at the default count", in: `510-["m",{"_placeholder":true,"num":9}]`, want: Packet{Type: pBinaryEvent, Nsp: "/", ID: -1, Attachments: 10, Data: []byte(`["m",{"_placeholder":true,"num":9}]`)}},
+		{name: "longest namespace name", in: `2/` + strings.Repeat("n", MaxNamespaceLen-1) + `,["x"]`, want: Packet{Type: pEvent, Nsp: "/" + strings.Repeat("n", MaxNamespaceLen-1), ID: -1, Data: []byte(`["x"]`)}},
 		{name: "binary ack", in: `61-/c,7[{"_placeholder":true,"num":0}]`, want: Packet{Type: pBinaryAck, Nsp: "/c", ID: 7, Attachments: 1, Data: []byte(`[{"_placeholder":true,"num":0}]`)}},
 
 		{name: "empty", in: "", wantErr: "empty packet"},
@@ -39,7 +42,10 @@ func TestDecodePacket(t *testing.T) {
 		{name: "too deep", in: deep, wantErr: "nested too deep"},
 		{name: "binary zero attachments", in: `50-["m"]`, wantErr: "bad attachment count"},
 		{name: "binary no dash", in: `52["m"]`, wantErr: "bad attachment count"},
-		{name: "binary huge count", in: `599999-["m"]`, wantErr: "bad attachment count"},
+		{name: "binary huge count", in: `599999-["m"]`, wantErr: "too many attachments", refusal: RefuseTooManyAttachments},
+		{name: "binary one past the default count", in: `511-["m",{"_placeholder":true,"num":0}]`, wantErr: "too many attachments", refusal: RefuseTooManyAttachments},
+		{name: "namespace name too long", in: `2/` + strings.Repeat("n", MaxNamespaceLen) + `,["x"]`, wantErr: "namespace name too long", refusal: RefuseNamespaceTooLong},
+		{name: "namespace name too long without comma", in: `0/` + strings.Repeat("n", MaxNamespaceLen), wantErr: "namespace name too long", refusal: RefuseNamespaceTooLong},
 		{name: "connect with array", in: `0[1]`, wantErr: "connect payload must be an object"},
 		{name: "disconnect with payload", in: `1{"a":1}`, wantErr: "unexpected disconnect payload"},
 		{name: "connect error from client", in: `4{"message":"x"}`, wantErr: "not accepted from a client"},
@@ -54,6 +60,11 @@ func TestDecodePacket(t *testing.T) {
 				require.Error(t, err)
 				require.ErrorIs(t, err, ErrInvalidPacket)
 				require.Contains(t, err.Error(), tt.wantErr)
+				want := tt.refusal
+				if want == "" {
+					want = RefuseParseError
+				}
+				require.Equal(t, want, refusalOf(err))
 				return
 			}
 			require.NoError(t, err)

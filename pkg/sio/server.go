@@ -177,7 +177,7 @@ func (s *Server) OnOpen(c *EngineConn) {
 		n := len(cl.sockets)
 		cl.mu.Unlock()
 		if n == 0 {
-			c.Close("connect timeout")
+			c.refuse(RefuseConnectTimeout, nil)
 		}
 	})
 }
@@ -199,6 +199,7 @@ func (s *Server) OnClose(c *EngineConn, reason string) {
 		return
 	}
 	cl.stopConnectTimer()
+	cl.stopBinaryTimer()
 	cl.disconnectAll(reason, false)
 }
 
@@ -213,12 +214,10 @@ type client struct {
 	closed  bool               // the connection ended; no new sockets
 
 	// Binary packet being reassembled; read path only.
-	pending     *Packet
-	pendingArgs []json.RawMessage
-	pendingBufs [][]byte
-	pendingSize int  // bytes so far, text part included
-	pendingSeen int  // attachments received
-	pendingDrop bool // over the event cap: attachments are discarded
+	pending *pendingBinary
+	// binTimer closes the connection when the pending packet's attachments
+	// take too long (guarded by mu).
+	binTimer *time.Timer
 }
 
 // stopConnectTimer stops and drops the connect timer, so that a connected
@@ -231,77 +230,6 @@ func (cl *client) stopConnectTimer() {
 	if t != nil {
 		t.Stop()
 	}
-}
-
-func (cl *client) handle(data []byte, binaryData bool) error {
-	if binaryData {
-		return cl.attachment(data)
-	}
-	if cl.pending != nil {
-		return sioErr("text packet while reassembling a binary packet")
-	}
-	p, err := decodeHeader(data, cl.s.lim)
-	if err != nil {
-		return err
-	}
-	if p.Type == pEvent || p.Type == pBinaryEvent {
-		// The event cap is checked on the raw packet, before any JSON work.
-		if sock, c := cl.eventCap(p.Nsp); c != nil && len(data) > c.limit {
-			if p.Attachments > 0 {
-				// Its attachments still arrive; they are read and dropped.
-				cl.pending, cl.pendingDrop, cl.pendingSeen = &p, true, 0
-			}
-			cl.oversize(sock, c, &p, len(data))
-			return nil
-		}
-	}
-	if err := p.validate(cl.s.lim); err != nil {
-		return err
-	}
-	var args []json.RawMessage
-	if p.Type == pEvent || p.Type == pAck || p.Type == pBinaryEvent || p.Type == pBinaryAck {
-		if args, err = splitArray(p.Data); err != nil {
-			return err
-		}
-	}
-	if p.Attachments > 0 {
-		if err := checkPlaceholders(args, p.Attachments); err != nil {
-			return err
-		}
-		cl.pending, cl.pendingArgs = &p, args
-		cl.pendingBufs = make([][]byte, 0, p.Attachments)
-		cl.pendingSize, cl.pendingSeen, cl.pendingDrop = len(data), 0, false
-		return nil
-	}
-	return cl.dispatch(&p, args, nil)
-}
-
-// attachment takes one binary attachment of the packet being reassembled.
-func (cl *client) attachment(data []byte) error {
-	p := cl.pending
-	if p == nil {
-		return sioErr("unexpected binary attachment")
-	}
-	cl.pendingSeen++
-	cl.pendingSize += len(data)
-	if !cl.pendingDrop {
-		cl.pendingBufs = append(cl.pendingBufs, data)
-	}
-	if cl.pendingSeen < p.Attachments {
-		return nil
-	}
-	args, bufs, size, drop := cl.pendingArgs, cl.pendingBufs, cl.pendingSize, cl.pendingDrop
-	cl.pending, cl.pendingArgs, cl.pendingBufs, cl.pendingDrop = nil, nil, nil, false
-	if drop {
-		return nil
-	}
-	if p.Type == pBinaryEvent {
-		if sock, c := cl.eventCap(p.Nsp); c != nil && size > c.limit {
-			cl.oversize(sock, c, p, size)
-			return nil
-		}
-	}
-	return cl.dispatch(p, args, bufs)
 }
 
 // eventCap returns the socket for nsp and its namespace's event size cap,
@@ -323,6 +251,7 @@ func (cl *client) eventCap(nsp string) (*Socket, *eventCap) {
 // oversize reports an event over the namespace cap; the connection stays open.
 func (cl *client) oversize(sock *Socket, c *eventCap, p *Packet, size int) {
 	cl.s.engine.stats.oversizeEvents.Add(1)
+	cl.s.opts.OnRefuse(RefuseEventTooLarge)
 	if c.onOversize != nil {
 		c.onOversize(sock, &Event{Name: peekEventName(p.Data), sock: sock, id: p.ID}, size)
 	}
@@ -419,8 +348,13 @@ func (invalidNamespaceError) Error() string { return "Invalid namespace" }
 func (cl *client) connect(p *Packet) {
 	cl.mu.Lock()
 	_, dup := cl.sockets[p.Nsp]
+	full := len(cl.sockets) >= cl.s.opts.MaxNamespaces
 	cl.mu.Unlock()
 	if dup {
+		return
+	}
+	if full {
+		cl.tooManyNamespaces(p.Nsp)
 		return
 	}
 	ns := cl.s.lookup(p.Nsp)
@@ -452,7 +386,13 @@ func (cl *client) connect(p *Packet) {
 		cl.mu.Unlock()
 		return
 	}
+	if len(cl.sockets) >= cl.s.opts.MaxNamespaces {
+		cl.mu.Unlock()
+		cl.tooManyNamespaces(p.Nsp)
+		return
+	}
 	cl.sockets[p.Nsp] = sock
+	cl.conn.admitted.Store(true)
 	sock.connected.Store(true)
 	cl.s.sockets.Add(1)
 	ns.add(sock, cl.s.engine.stats)
@@ -468,6 +408,17 @@ func (cl *client) connect(p *Packet) {
 	if h, ok := handler(&ns.onConnection); ok && h != nil {
 		h(sock)
 	}
+}
+
+type tooManyNamespacesError struct{}
+
+func (tooManyNamespacesError) Error() string { return "Too many namespaces" }
+
+// tooManyNamespaces refuses a CONNECT past Options.MaxNamespaces; the
+// connection and its other namespaces stay.
+func (cl *client) tooManyNamespaces(nsp string) {
+	cl.s.opts.OnRefuse(RefuseTooManyNamespaces)
+	cl.connectError(nsp, tooManyNamespacesError{})
 }
 
 func (cl *client) connectError(nsp string, err error) {
