@@ -61,6 +61,12 @@ check_tools() {
   major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$major" -ge 20 ] || die "node $major is too old, need >= 20"
   echo "node $(node --version), npm $(npm --version)"
+  # The shutdown suite drives python-socketio (Debian's, with its
+  # transports) as a second client implementation.
+  if ! /usr/bin/python3 -c 'import socketio, requests, websocket' >/dev/null 2>&1; then
+    log "installing python3-socketio"
+    apt_install python3-socketio python3-requests python3-websocket
+  fi
 }
 
 APT_UPDATED=0

@@ -19,6 +19,7 @@ func startHubd(t *testing.T, secret string) string {
 	cfg := server.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.ShutdownDrain = 0
 	cfg.Hubs = filepath.Join("..", "..", "bench", "hubs")
 	cfg.Records = filepath.Join("..", "..", "bench", "records")
 	cfg.Lib = t.TempDir()

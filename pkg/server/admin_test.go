@@ -23,6 +23,7 @@ func runningServer(t *testing.T, configure func(*Config)) *Server {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
+	cfg.ShutdownDrain = 0
 	cfg.Hubs = filepath.Join(dir, "hubs")
 	cfg.Records = filepath.Join(dir, "records")
 	cfg.Lib = ""

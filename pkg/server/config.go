@@ -26,7 +26,10 @@ type Config struct {
 	Lib             string        `koanf:"lib"`
 	Data            string        `koanf:"data"`
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
-	OpTimeout       time.Duration `koanf:"opTimeout"`
+	// ShutdownDrain is how long /-/ready answers 503 on SIGTERM before the
+	// transports close, so that load balancers stop routing here first.
+	ShutdownDrain time.Duration `koanf:"shutdownDrain"`
+	OpTimeout     time.Duration `koanf:"opTimeout"`
 	// MemoryLimitRatio sets the Go runtime's soft memory limit to this
 	// share of the container's memory limit (cgroup), unless GOMEMLIMIT is
 	// set; 0 turns it off.
@@ -181,6 +184,7 @@ func DefaultConfig() Config {
 		Lib:              "configs/lib",
 		Data:             "data",
 		ShutdownTimeout:  10 * time.Second,
+		ShutdownDrain:    2 * time.Second,
 		OpTimeout:        5 * time.Second,
 		MemoryLimitRatio: 0.9,
 		Store:            "auto",
@@ -314,6 +318,9 @@ func (c Config) Validate() error {
 	}
 	if c.Admin.Listen != "" && c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("admin.listen: %s is also listen; the admin endpoints need an address of their own", c.Listen))
+	}
+	if c.ShutdownDrain < 0 {
+		errs = append(errs, fmt.Errorf("shutdownDrain: %s is negative", c.ShutdownDrain))
 	}
 	if c.MemoryLimitRatio < 0 || c.MemoryLimitRatio > 1 {
 		errs = append(errs, fmt.Errorf("memoryLimitRatio: %g is not between 0 and 1", c.MemoryLimitRatio))

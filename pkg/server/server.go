@@ -366,6 +366,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.addr.Store(ln.Addr())
+	if aln != nil {
+		s.adminAddr.Store(aln.Addr())
+	}
 	wctx, stopWheel := context.WithCancel(context.Background())
 	wheelDone := make(chan struct{})
 	go func() {
@@ -386,7 +389,6 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- hs.Serve(ln) }()
 	as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	if aln != nil {
-		s.adminAddr.Store(aln.Addr())
 		go func() { errc <- as.Serve(aln) }()
 		s.log.Info("admin listening", zap.String("addr", aln.Addr().String()))
 	}
@@ -397,11 +399,13 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
-	s.ready.Store(false)
+	s.drain()
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.log.Info("shutting down")
-	_ = s.sio.Close(sctx)
+	// Transports close without a namespace DISCONNECT: clients reconnect
+	// by themselves, to another node or to the next process here.
+	_ = s.sio.Shutdown(sctx)
 	// Scheduled actions stop with the sockets; their rooms' leases are given
 	// up so that another node takes them over at once.
 	if reg := s.reg.Load(); reg != nil {
@@ -431,6 +435,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// drain turns /-/ready to 503 and keeps serving for shutdownDrain, so
+// that load balancers stop sending new clients here before the transports
+// close.
+func (s *Server) drain() {
+	s.ready.Store(false)
+	if s.cfg.ShutdownDrain <= 0 {
+		return
+	}
+	s.log.Info("draining", zap.Duration("for", s.cfg.ShutdownDrain))
+	time.Sleep(s.cfg.ShutdownDrain)
 }
 
 // scriptKinds are the script metric labels; other program names count as

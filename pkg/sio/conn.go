@@ -47,7 +47,11 @@ type EngineConn struct {
 	refused      atomic.Bool  // a refusal closed the connection (reported once)
 	admitted     atomic.Bool  // the handler accepted the client (a namespace joined)
 	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
-	readMu       sync.Mutex   // serializes incoming packets of polling POSTs
+	// quiet: the session ends without an Engine.IO close packet (a polling
+	// client gets a noop, then finds the session gone), so that clients
+	// reconnect as after a lost connection (Server.Shutdown).
+	quiet  atomic.Bool
+	readMu sync.Mutex // serializes incoming packets of polling POSTs
 
 	// Inbound packets of the WebSocket transport, handled in order by a
 	// dispatcher goroutine that runs only while there are some (see
@@ -460,7 +464,7 @@ wait:
 			c.mu.Lock()
 			byClient := c.clientClosed
 			c.mu.Unlock()
-			if byClient {
+			if byClient || c.quiet.Load() {
 				out = []byte("6")
 			} else {
 				out = []byte("1")
@@ -481,6 +485,9 @@ wait:
 func (c *EngineConn) appendPolling(out []byte, o *outbound) ([]byte, bool) {
 	if o.close {
 		c.e.stats.packetsOut.Add(1)
+		if c.quiet.Load() {
+			return append(out, '6'), true
+		}
 		return append(out, '1'), true
 	}
 	for i, f := range o.frames {

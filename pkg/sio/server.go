@@ -147,7 +147,21 @@ func (s *Server) Stats() Stats {
 
 // Close disconnects every socket with reason "server shutting down",
 // flushes and closes the connections, and waits for them until ctx ends.
-func (s *Server) Close(ctx context.Context) error {
+// Each socket is sent a namespace DISCONNECT first: clients take it as
+// "io server disconnect" and do not reconnect by themselves.
+func (s *Server) Close(ctx context.Context) error { return s.close(ctx, true) }
+
+// Shutdown is Close without the namespace DISCONNECT packets: the sockets
+// end with reason "server shutting down" on this side, and clients see
+// only a lost connection, so socket.io-client and python-socketio
+// reconnect by themselves (to another node behind a load balancer, or to
+// this address once a new process listens). A WebSocket gets a close
+// frame; a polling client gets a noop instead of the Engine.IO close
+// packet (after which python-socketio would not reconnect), then finds its
+// session gone.
+func (s *Server) Shutdown(ctx context.Context) error { return s.close(ctx, false) }
+
+func (s *Server) close(ctx context.Context, sendDisconnect bool) error {
 	s.engine.mu.Lock()
 	s.engine.closing.Store(true)
 	conns := make([]*EngineConn, 0, len(s.engine.conns))
@@ -156,8 +170,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.engine.mu.Unlock()
 	for _, c := range conns {
+		c.quiet.Store(!sendDisconnect)
 		if cl, ok := c.Data.(*client); ok {
-			cl.disconnectAll("server shutting down", true)
+			cl.disconnectAll("server shutting down", sendDisconnect)
 		}
 	}
 	if err := s.engine.Close(ctx); err != nil {

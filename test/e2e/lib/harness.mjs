@@ -69,14 +69,16 @@ export function hubdBin() {
  * The environment of a spawned hubd: the test process's, less its HUBD_*
  * variables (HUBD_BIN and the test switches are not daemon configuration),
  * plus extra. The admin listener takes a free port unless extra says
- * otherwise (its default, 127.0.0.1:9090, would be shared by every daemon).
+ * otherwise (its default, 127.0.0.1:9090, would be shared by every daemon),
+ * and SIGTERM does not wait for load balancers (shutdownDrain 0) unless
+ * extra sets HUBD_SHUTDOWN_DRAIN.
  */
 function daemonEnv(extra) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('HUBD_')) env[k] = v;
   }
-  return { ...env, HUBD_ADMIN__LISTEN: '127.0.0.1:0', ...extra };
+  return { ...env, HUBD_ADMIN__LISTEN: '127.0.0.1:0', HUBD_SHUTDOWN_DRAIN: '0s', ...extra };
 }
 
 /** Makes a fresh temporary directory. */
@@ -479,7 +481,7 @@ function record(socket) {
 }
 
 function makeSocket(baseUrl, nsp, opts) {
-  const { transport = 'websocket', token, auth, headers, query, path: ioPath } = opts;
+  const { transport = 'websocket', token, auth, headers, query, path: ioPath, reconnect = false } = opts;
   const mode = TRANSPORTS[transport];
   if (!mode) throw new Error(`unknown transport mode ${transport}`);
   const socketAuth = auth ?? (token !== undefined ? { token } : undefined);
@@ -487,7 +489,7 @@ function makeSocket(baseUrl, nsp, opts) {
     ...mode,
     path: ioPath ?? '/socket.io/',
     forceNew: true,
-    reconnection: false,
+    ...(reconnect ? { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 500 } : { reconnection: false }),
     timeout: TIMEOUT_MS,
     ...(socketAuth !== undefined ? { auth: socketAuth } : {}),
     ...(headers ? { extraHeaders: headers } : {}),
@@ -505,7 +507,9 @@ function makeSocket(baseUrl, nsp, opts) {
 /**
  * Connects to namespace nsp (e.g. "/hub/chat") of the daemon at baseUrl.
  * Options: transport ("websocket" | "polling" | "upgrade"), token (sent as
- * auth.token), auth, headers (extraHeaders), query, path.
+ * auth.token), auth, headers (extraHeaders), query, path, reconnect (the
+ * client reconnects by itself after a lost connection, retrying every
+ * 100-500 ms; off by default).
  * In "upgrade" mode it also waits until the transport is websocket.
  * Resolves with the connected socket; rejects with the connect_error.
  */
