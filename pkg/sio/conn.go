@@ -45,6 +45,7 @@ type EngineConn struct {
 
 	pollActive   atomic.Bool
 	refused      atomic.Bool  // a refusal closed the connection (reported once)
+	lingering    atomic.Bool  // its close frame is out: close with lingerClose
 	admitted     atomic.Bool  // the handler accepted the client (a namespace joined)
 	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
 	// quiet: the session ends without an Engine.IO close packet (a polling
@@ -233,7 +234,10 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	c.mu.Unlock()
 
 	c.e.remove(c, byClient && c.Transport() == "polling" && !c.pollActive.Load())
-	if ws != nil {
+	switch {
+	case ws != nil && c.lingering.Load():
+		c.e.wg.Go(func() { c.lingerClose(ws) })
+	case ws != nil:
 		_ = ws.Close()
 	}
 	if probe != nil {

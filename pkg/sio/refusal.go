@@ -2,8 +2,10 @@ package sio
 
 import (
 	"errors"
+	"io"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -54,6 +56,13 @@ const (
 	wsInvalidPayload   = 1007
 	wsMessageTooBig    = 1009
 	closeFrameWriteTTL = time.Second
+	// After a close frame, what the client still sends is read and
+	// dropped for up to closeLinger and closeLingerBytes before the TCP
+	// connection is closed: closed at once with unread data, it would be
+	// reset, and the reset may destroy the close frame before the client
+	// reads it.
+	closeLinger      = time.Second
+	closeLingerBytes = 4 << 20
 )
 
 // refusals is the reaction to every reason, in one place.
@@ -115,8 +124,11 @@ func (c *EngineConn) refuseClose(reason string, err error, sendCode bool) {
 	}
 	c.e.opts.OnRefuse(reason)
 	c.e.log.Debug("connection refused", zap.String("sid", c.id), zap.String("reason", reason), zap.Error(err))
-	if r.wsCode != 0 && sendCode {
-		c.writeWSClose(r.wsCode)
+	if r.wsCode != 0 {
+		if sendCode {
+			c.writeWSClose(r.wsCode)
+		}
+		c.lingering.Store(true)
 	}
 	c.Close(r.closeReason)
 }
@@ -133,4 +145,28 @@ func (c *EngineConn) writeWSClose(code int) {
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(closeFrameWriteTTL))
 	_, _ = nc.Write([]byte{0x80 | opClose, 2, byte(code >> 8), byte(code)})
+}
+
+// lingerClose shuts the write side of the WebSocket (its close frame is
+// out), drops what the client still sends for a bounded time and amount,
+// then closes it.
+func (c *EngineConn) lingerClose(ws *websocket.Conn) {
+	c.wmu.Lock()
+	nc := c.wconn
+	c.wmu.Unlock()
+	if nc == nil {
+		_ = ws.Close()
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	deadline := time.Now().Add(closeLinger)
+	_ = nc.SetReadDeadline(deadline)
+	if n, err := io.CopyN(io.Discard, nc, closeLingerBytes); n == closeLingerBytes && err == nil {
+		// Still sending: stop reading (TCP pushes back on the client) and
+		// leave it the rest of the time to read the close frame.
+		time.Sleep(time.Until(deadline))
+	}
+	_ = ws.Close()
 }
