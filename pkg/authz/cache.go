@@ -3,6 +3,8 @@ package authz
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -19,6 +21,20 @@ type CachedDecision struct {
 	Layer       string         `json:"layer"`
 	Source      string         `json:"source,omitempty"`
 	Room        records.Record `json:"room,omitempty"`
+	// RoomHash is the RecordFingerprint of the room record the decision
+	// was made on; a grant made on another version of the room is stale.
+	RoomHash string `json:"roomHash,omitempty"`
+}
+
+// RecordFingerprint is a short hash of a record's content (keys sorted),
+// so that a cached grant can be checked against the room as it is now.
+func RecordFingerprint(r records.Record) string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }
 
 // Cache holds room authorization decisions per (hub, room, user) for the
@@ -44,6 +60,7 @@ func NewCachedDecision(d *Decision) *CachedDecision {
 		Layer:       d.Layer,
 		Source:      d.Source,
 		Room:        cloneRecord(d.Room),
+		RoomHash:    RecordFingerprint(d.Room),
 	}
 }
 

@@ -149,10 +149,21 @@ type Authorizer struct {
 // lays down: eligibility, absoluteRoles, checkRoles, checkScript,
 // authSources, authScripts. It returns *Denied on refusal.
 func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, roomID string) (*Decision, error) {
-	h := p.hub
-	rs := h.RoomSettings
-	roomObj := rs.RoomDataObject
+	room, err := a.Room(ctx, p, roomID)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := a.Gate(ctx, p, sess, roomID, room)
+	if dec != nil || err != nil {
+		return dec, err
+	}
+	return a.Sources(ctx, p, sess, roomID, room)
+}
 
+// Room loads the room record and runs roomEligibility (layer 1). Its
+// answer is never cached: nobody joins a room that is not eligible now.
+func (a *Authorizer) Room(ctx context.Context, p *Policy, roomID string) (records.Record, error) {
+	roomObj := p.hub.RoomSettings.RoomDataObject
 	room, err := a.Records.Get(ctx, roomObj, roomID)
 	switch {
 	case errors.Is(err, records.ErrNotFound):
@@ -160,8 +171,6 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, ro
 	case err != nil:
 		return nil, &Denied{Code: CodeUnavailable, Layer: LayerEligibility, Reason: "room lookup failed", Err: err}
 	}
-
-	// 1. roomEligibility: nobody joins an ineligible room.
 	if p.eligibility != nil {
 		ok, err := a.Scripts.EvalBool(ctx, p.eligibility, roomID, map[string]any{roomObj: room, "room": room})
 		if err != nil {
@@ -171,23 +180,23 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, ro
 			return nil, &Denied{Code: CodeRoomNotEligible, Layer: LayerEligibility, Reason: "room is not eligible"}
 		}
 	}
+	return room, nil
+}
 
-	// 2. absoluteRoles get the built-in system role.
+// Gate runs layers 2 to 4 on an eligible room: an absoluteRoles user gets
+// the system role (a decision), checkRoles and checkScript may refuse
+// (*Denied); nil, nil means the sources decide.
+func (a *Authorizer) Gate(ctx context.Context, p *Policy, sess *Session, roomID string, room records.Record) (*Decision, error) {
+	rs := p.hub.RoomSettings
 	if sess.RoleID != "" && slices.Contains(rs.AbsoluteRoles, sess.RoleID) {
 		sys := spec.SystemRole()
 		return &Decision{HubRole: sys.Name, Permissions: PermissionsOf(sys), Layer: LayerAbsoluteRoles, Room: room}, nil
 	}
-
-	// 3. checkRoles gate.
 	if len(rs.CheckRoles) > 0 && !slices.Contains(rs.CheckRoles, sess.RoleID) {
 		return nil, &Denied{Code: CodeForbidden, Layer: LayerCheckRoles, Reason: "role not admitted by checkRoles"}
 	}
-
-	user := sess.Claims
-
-	// 4. checkScript.
 	if p.checkScript != nil {
-		ok, err := a.Scripts.EvalBool(ctx, p.checkScript, roomID, map[string]any{"user": user, roomObj: room, "room": room})
+		ok, err := a.Scripts.EvalBool(ctx, p.checkScript, roomID, map[string]any{"user": sess.Claims, rs.RoomDataObject: room, "room": room})
 		if err != nil {
 			return nil, &Denied{Code: CodeForbidden, Layer: LayerCheckScript, Reason: "checkScript failed", Err: err}
 		}
@@ -195,8 +204,15 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, ro
 			return nil, &Denied{Code: CodeForbidden, Layer: LayerCheckScript, Reason: "checkScript returned false"}
 		}
 	}
+	return nil, nil
+}
 
-	// 5. authSources, first match wins.
+// Sources runs layers 5 and 6, authSources then authScripts, the first
+// match wins. Their decisions are what the auth cache may hold.
+func (a *Authorizer) Sources(ctx context.Context, p *Policy, sess *Session, roomID string, room records.Record) (*Decision, error) {
+	h := p.hub
+	rs := h.RoomSettings
+	user := sess.Claims
 	for i, src := range rs.AuthSources {
 		rec, err := a.Records.FindOne(ctx, src.SourceObject, map[string]string{
 			src.UserField: sess.UserID,
@@ -221,10 +237,8 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, ro
 		}
 		return a.grant(h, src.HubRole, LayerAuthSource, src.Name, room), nil
 	}
-
-	// 6. authScripts, first true wins.
 	for i, s := range rs.AuthScripts {
-		ok, err := a.Scripts.EvalBool(ctx, p.authScripts[i], roomID, map[string]any{"user": user, "room": room, roomObj: room})
+		ok, err := a.Scripts.EvalBool(ctx, p.authScripts[i], roomID, map[string]any{"user": user, "room": room, rs.RoomDataObject: room})
 		if err != nil {
 			return nil, &Denied{Code: CodeForbidden, Layer: LayerAuthScript, Reason: "authScript " + s.Name + " failed", Err: err}
 		}
@@ -232,8 +246,6 @@ func (a *Authorizer) Authorize(ctx context.Context, p *Policy, sess *Session, ro
 			return a.grant(h, s.HubRole, LayerAuthScript, s.Name, room), nil
 		}
 	}
-
-	// 7. Nothing matched.
 	return nil, &Denied{Code: CodeForbidden, Layer: LayerNone, Reason: "no authSource or authScript matched"}
 }
 

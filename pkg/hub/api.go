@@ -240,19 +240,14 @@ func (h *Hub) EmitServerEvent(ctx context.Context, roomID, event string, data js
 	if roomID == "" || event == "" {
 		return newError(CodeBadRequest, "roomId and event are required")
 	}
-	var ce *spec.HubCustomEvent
-	for i := range h.Spec().EventSettings.CustomEvents {
-		if e := &h.Spec().EventSettings.CustomEvents[i]; e.Name == event {
-			ce = e
-		}
-	}
+	ce := customEventOf(h.Spec(), event)
 	if ce == nil {
 		return errorf(CodeUnknownEvent, "event %q is not a custom event of this hub", event)
 	}
 	if ce.Direction == spec.ServerToClient && toUserID == "" {
 		return newError(CodeBadRequest, "userId is required for a serverToClient event")
 	}
-	_, err := h.customEvent(ctx, ce, roomID, "", data, toUserID)
+	_, err := h.customEvent(ctx, ce, eventInput{roomID: roomID, data: data, toUserID: toUserID})
 	return err
 }
 

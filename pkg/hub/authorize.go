@@ -14,37 +14,53 @@ import (
 	"github.com/hubd/hubd/pkg/authz"
 )
 
-// authorize runs the layered room authorization, through the auth cache
-// when the hub's authCacheTTL is positive. Only grants are cached; a
-// cache failure counts as a miss (never as an allow).
+// authorize runs the layered room authorization. roomEligibility and the
+// gates before the sources (absoluteRoles, checkRoles, checkScript) run on
+// every call; only what authSources and authScripts decided is cached, for
+// authCacheTTL, and a cached grant counts only while the room record is
+// the one it was made on. A cache failure counts as a miss (never as an
+// allow).
 func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Session, roomID string) (*authz.Decision, error) {
+	auth := h.authorizer()
+	room, err := auth.Room(ctx, def.Policy, roomID)
+	if err != nil {
+		return nil, h.denied(sess, err)
+	}
+	dec, err := auth.Gate(ctx, def.Policy, sess, roomID, room)
+	if err != nil {
+		return nil, h.denied(sess, err)
+	}
+	if dec != nil {
+		h.countDecision(dec, nil)
+		return dec, nil
+	}
 	ttl := time.Duration(def.Spec.Guardrails.AuthCacheTTL) * time.Second
 	cache := h.deps.Cache
+	if ttl <= 0 {
+		cache = nil
+	}
 	// The session is part of the key: a user whose role or claims changed
 	// is authorized afresh rather than on a grant made for other claims.
 	cacheUser := sess.UserID + "\x00" + sessionFingerprint(sess)
-	if ttl > 0 && cache != nil {
+	roomHash := authz.RecordFingerprint(room)
+	if cache != nil {
 		cd, ok, err := cache.Get(ctx, h.name, roomID, cacheUser)
 		if err != nil {
 			h.log.Warn("auth cache read failed", zap.Error(err))
 		}
-		if ok && err == nil {
+		if ok && err == nil && cd.RoomHash == roomHash {
 			dec := cd.Decision()
+			dec.Room = room
 			h.countDecision(dec, nil)
 			return dec, nil
 		}
 	}
-	dec, err := h.authorizer().Authorize(ctx, def.Policy, sess, roomID)
-	h.countDecision(dec, err)
+	dec, err = auth.Sources(ctx, def.Policy, sess, roomID, room)
 	if err != nil {
-		var d *authz.Denied
-		if errors.As(err, &d) {
-			h.log.Debug("authorization denied", zap.String("layer", d.Layer), zap.String("code", d.Code),
-				zap.String("user", sess.UserID), zap.Error(d.Err))
-		}
-		return nil, err
+		return nil, h.denied(sess, err)
 	}
-	if ttl > 0 && cache != nil {
+	h.countDecision(dec, nil)
+	if cache != nil {
 		if err := cache.Set(ctx, h.name, roomID, cacheUser, authz.NewCachedDecision(dec), ttl); err != nil {
 			h.log.Warn("auth cache write failed", zap.Error(err))
 		}
@@ -52,12 +68,35 @@ func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Sessio
 	return dec, nil
 }
 
-// InvalidateAuthCache drops the hub's cached decisions (its spec changed).
+// denied counts and logs a refused authorization and returns err.
+func (h *Hub) denied(sess *authz.Session, err error) error {
+	h.countDecision(nil, err)
+	var d *authz.Denied
+	if errors.As(err, &d) {
+		h.log.Debug("authorization denied", zap.String("layer", d.Layer), zap.String("code", d.Code),
+			zap.String("user", sess.UserID), zap.Error(d.Err))
+	}
+	return err
+}
+
+// InvalidateAuthCache drops the hub's cached decisions (its spec or the
+// records changed).
 func (h *Hub) InvalidateAuthCache(ctx context.Context) error {
 	if h.deps.Cache == nil {
 		return nil
 	}
 	return h.deps.Cache.InvalidateHub(ctx, h.name)
+}
+
+// dropGrants invalidates the hub's cached grants after a membership or
+// room change, logging a failure (the grants then expire with their TTL).
+// The cache has no per-user delete; a generation bump is cheap.
+func (h *Hub) dropGrants() {
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	if err := h.InvalidateAuthCache(ctx); err != nil {
+		h.log.Warn("auth cache invalidation failed", zap.Error(err))
+	}
 }
 
 // volatileClaims change with every token of the same session; they do not

@@ -65,6 +65,7 @@ func (h *Hub) CloseRoom(roomID string, payload any) {
 	if !ok {
 		return
 	}
+	h.dropGrants()
 	h.closeRoomLocal(roomID, raw)
 	h.toOtherNodes(roomOp{Op: opCloseRoom, Room: roomID, Payload: raw})
 }
@@ -113,6 +114,9 @@ func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, pay
 	if !ok {
 		return false
 	}
+	// Cached grants go first, so that a removed member cannot rejoin on
+	// one; every node drops its own (reauthorizeLocal).
+	h.dropGrants()
 	local := len(h.socketsOf(roomID, userID)) > 0
 	removed := local && h.reauthorizeLocal(ctx, roomID, userID, event, raw)
 	h.toOtherNodes(roomOp{Op: opReauthorize, Room: roomID, User: userID, Event: event, Payload: raw, Announce: announce && !local})
@@ -130,11 +134,6 @@ func (h *Hub) reauthorizeLocal(ctx context.Context, roomID, userID, event string
 		return false
 	}
 	sess := c.session()
-	if h.deps.Cache != nil {
-		// The cache has no per-user delete; a generation bump is cheap and
-		// keeps a removed member from rejoining on a stale grant.
-		_ = h.deps.Cache.InvalidateHub(ctx, h.name)
-	}
 	_, err := h.authorizer().Authorize(ctx, h.Definition().Policy, sess, roomID)
 	if err == nil {
 		return false

@@ -95,9 +95,13 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 	case opRemoveUser:
 		go h.removeUserLocal(op.Room, op.User, op.Event, op.Payload)
 	case opCloseRoom:
-		go h.closeRoomLocal(op.Room, op.Payload)
+		go func() {
+			h.dropGrants()
+			h.closeRoomLocal(op.Room, op.Payload)
+		}()
 	case opReauthorize:
 		go func() {
+			h.dropGrants()
 			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 			defer cancel()
 			if h.reauthorizeLocal(ctx, op.Room, op.User, op.Event, op.Payload) && op.Announce {

@@ -53,6 +53,10 @@ func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(content) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
 	}
+	// An edit rewrites content: it counts against messageRateLimit.
+	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
+		return nil, err
+	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.SenderID != a.UserID() {
 			return newError(CodeForbidden, "only the sender can edit a message")
@@ -131,6 +135,10 @@ func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.
 	}
 	if !a.Permissions.CanRead {
 		return nil, newError(CodeForbidden, "no read permission in this room")
+	}
+	// A reaction is a stored write too: it counts against messageRateLimit.
+	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
+		return nil, err
 	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPublished {

@@ -19,8 +19,9 @@ type eventRequest struct {
 }
 
 // handleEvent serves hub:event: the standard events the hub enables and
-// custom clientToRoom events. Anything else is UNKNOWN_EVENT and nothing
-// is broadcast.
+// custom clientToRoom events (a custom event may take the name of a
+// standard event the hub does not enable). Anything else is UNKNOWN_EVENT
+// and nothing is broadcast.
 func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error) {
 	var req eventRequest
 	if err := decode(in.payload, &req); err != nil {
@@ -33,111 +34,129 @@ func (h *Hub) handleEvent(ctx context.Context, in *call) (map[string]any, error)
 	if err != nil {
 		return nil, err
 	}
-	es := h.Definition().Spec.EventSettings
-	uid := in.c.session().UserID
-	if ephemeralEvent(req.Event, es.CustomEvents) {
-		if err := h.checkSignalRate(ctx, uid); err != nil {
-			return nil, err
-		}
-	}
-	toOthers := func(name string, extra map[string]any) {
-		out := map[string]any{"roomId": req.RoomID, "userId": uid}
-		for k, v := range extra {
-			out[k] = v
-		}
-		_ = h.ns.To(readers(req.RoomID)).Except(in.s.ID()).Emit(name, out)
-	}
-	switch req.Event {
-	case "typing", "stopTyping":
-		if !es.EnableTypingIndicator {
-			break
-		}
-		h.signal(in.s, m, "typing", req.Event == "typing")
-		return nil, nil
-	case "recording", "stopRecording":
-		if !es.EnableRecordingIndicator {
-			break
-		}
-		h.signal(in.s, m, "recording", req.Event == "recording")
-		return nil, nil
-	case "away", "back":
-		if !es.EnablePresence {
-			break
-		}
-		h.setAway(in.s, m, req.Event == "away")
-		return nil, nil
-	case "messageRead":
-		if !es.EnableReadReceipts {
-			break
-		}
-		var d struct {
-			LastReadTimestamp string `json:"lastReadTimestamp"`
-		}
-		_ = json.Unmarshal(req.Data, &d)
-		ts, err := time.Parse(time.RFC3339Nano, d.LastReadTimestamp)
-		if err != nil {
-			return nil, newError(CodeBadRequest, "data.lastReadTimestamp must be an ISO 8601 timestamp")
-		}
-		if err := h.deps.Store.SetReadMark(ctx, h.name, req.RoomID, uid, ts); err != nil {
-			return nil, wrapError(CodeUnavailable, "read mark could not be stored", err)
-		}
-		toOthers("hub:messageRead", map[string]any{"lastReadTimestamp": d.LastReadTimestamp})
-		return nil, nil
-	case "messageDelivered":
-		if !es.EnableDeliveryReceipts {
-			break
-		}
-		var d struct {
-			MessageID string `json:"messageId"`
-		}
-		if json.Unmarshal(req.Data, &d) != nil || d.MessageID == "" {
-			return nil, newError(CodeBadRequest, "data.messageId is required")
-		}
-		if _, err := h.messageIn(ctx, req.RoomID, d.MessageID); err != nil {
-			return nil, err
-		}
-		if err := h.deps.Store.SetDelivered(ctx, h.name, req.RoomID, uid, d.MessageID, time.Now()); err != nil {
-			return nil, wrapError(CodeUnavailable, "delivery receipt could not be stored", err)
-		}
-		toOthers("hub:messageDelivered", map[string]any{"messageId": d.MessageID})
-		return nil, nil
-	default:
-		for _, ce := range h.Definition().Spec.EventSettings.CustomEvents {
-			if ce.Name != req.Event || string(ce.Direction) != "clientToRoom" {
-				continue
-			}
-			perms := h.effective(m)
-			if m.silenced {
-				return nil, newError(CodeSilenced, "you are silenced in this room")
-			}
-			if !perms.CanSend {
-				return nil, newError(CodeForbidden, "your role cannot send in this room")
-			}
-			stored, err := h.customEvent(ctx, &ce, req.RoomID, uid, req.Data, "")
-			if err != nil {
+	hs := h.Spec()
+	ev := &hubEvent{call: in, req: &req, m: m, uid: in.c.session().UserID}
+	if std := spec.StandardEventOf(req.Event); std != nil && std.Enabled(&hs.EventSettings) {
+		if signalEvents[std.Name] {
+			if err := h.checkSignalRate(ctx, ev.uid); err != nil {
 				return nil, err
 			}
-			if stored != nil {
-				return map[string]any{"messageId": stored.ID, "seq": stored.Seq}, nil
-			}
-			return nil, nil
 		}
+		return nil, standardHandlers[std.Name](h, ctx, ev)
 	}
-	return nil, errorf(CodeUnknownEvent, "event %q is not enabled in this hub", req.Event)
+	ce := customEventOf(hs, req.Event)
+	if ce == nil || ce.Direction != spec.ClientToRoom {
+		return nil, errorf(CodeUnknownEvent, "event %q is not enabled in this hub", req.Event)
+	}
+	return h.clientCustomEvent(ctx, ev, ce)
 }
 
-// ephemeralEvent reports whether a hub:event is an ephemeral signal.
-func ephemeralEvent(name string, custom []spec.HubCustomEvent) bool {
-	switch name {
-	case "typing", "stopTyping", "recording", "stopRecording", "away", "back":
-		return true
+// hubEvent is one hub:event call being handled.
+type hubEvent struct {
+	call *call
+	req  *eventRequest
+	m    *member
+	uid  string
+}
+
+// toOthers sends name to the room's readers but the calling socket.
+func (h *Hub) toOthers(ev *hubEvent, name string, extra map[string]any) {
+	out := map[string]any{"roomId": ev.req.RoomID, "userId": ev.uid}
+	for k, v := range extra {
+		out[k] = v
 	}
-	for _, ce := range custom {
-		if ce.Name == name {
-			return ce.Ephemeral
-		}
+	_ = h.ns.To(readers(ev.req.RoomID)).Except(ev.call.s.ID()).Emit(name, out)
+}
+
+// signalEvents are the standard events capped as ephemeral signals.
+var signalEvents = map[string]bool{
+	"typing": true, "stopTyping": true, "recording": true, "stopRecording": true, "away": true, "back": true,
+}
+
+// standardHandlers handle the standard events, by name.
+var standardHandlers = map[string]func(h *Hub, ctx context.Context, ev *hubEvent) error{
+	"typing": func(h *Hub, _ context.Context, ev *hubEvent) error {
+		h.signal(ev.call.s, ev.m, "typing", true)
+		return nil
+	},
+	"stopTyping": func(h *Hub, _ context.Context, ev *hubEvent) error {
+		h.signal(ev.call.s, ev.m, "typing", false)
+		return nil
+	},
+	"recording": func(h *Hub, _ context.Context, ev *hubEvent) error {
+		h.signal(ev.call.s, ev.m, "recording", true)
+		return nil
+	},
+	"stopRecording": func(h *Hub, _ context.Context, ev *hubEvent) error {
+		h.signal(ev.call.s, ev.m, "recording", false)
+		return nil
+	},
+	"away":             func(h *Hub, _ context.Context, ev *hubEvent) error { h.setAway(ev.call.s, ev.m, true); return nil },
+	"back":             func(h *Hub, _ context.Context, ev *hubEvent) error { h.setAway(ev.call.s, ev.m, false); return nil },
+	"messageRead":      (*Hub).messageRead,
+	"messageDelivered": (*Hub).messageDelivered,
+}
+
+func (h *Hub) messageRead(ctx context.Context, ev *hubEvent) error {
+	var d struct {
+		LastReadTimestamp string `json:"lastReadTimestamp"`
 	}
-	return false
+	_ = json.Unmarshal(ev.req.Data, &d)
+	ts, err := time.Parse(time.RFC3339Nano, d.LastReadTimestamp)
+	if err != nil {
+		return newError(CodeBadRequest, "data.lastReadTimestamp must be an ISO 8601 timestamp")
+	}
+	if err := h.deps.Store.SetReadMark(ctx, h.name, ev.req.RoomID, ev.uid, ts); err != nil {
+		return wrapError(CodeUnavailable, "read mark could not be stored", err)
+	}
+	h.toOthers(ev, "hub:messageRead", map[string]any{"lastReadTimestamp": d.LastReadTimestamp})
+	return nil
+}
+
+func (h *Hub) messageDelivered(ctx context.Context, ev *hubEvent) error {
+	var d struct {
+		MessageID string `json:"messageId"`
+	}
+	if json.Unmarshal(ev.req.Data, &d) != nil || d.MessageID == "" {
+		return newError(CodeBadRequest, "data.messageId is required")
+	}
+	if _, err := h.messageIn(ctx, ev.req.RoomID, d.MessageID); err != nil {
+		return err
+	}
+	if err := h.deps.Store.SetDelivered(ctx, h.name, ev.req.RoomID, ev.uid, d.MessageID, time.Now()); err != nil {
+		return wrapError(CodeUnavailable, "delivery receipt could not be stored", err)
+	}
+	h.toOthers(ev, "hub:messageDelivered", map[string]any{"messageId": d.MessageID})
+	return nil
+}
+
+// clientCustomEvent sends a member's clientToRoom custom event: an
+// ephemeral one is a signal (signal rate cap), a stored one is a message
+// (messageRateLimit, moderation).
+func (h *Hub) clientCustomEvent(ctx context.Context, ev *hubEvent, ce *spec.HubCustomEvent) (map[string]any, error) {
+	perms := h.effective(ev.m)
+	if ev.m.silenced {
+		return nil, newError(CodeSilenced, "you are silenced in this room")
+	}
+	if !perms.CanSend {
+		return nil, newError(CodeForbidden, "your role cannot send in this room")
+	}
+	check := h.checkSignalRate
+	if !ce.Ephemeral {
+		check = h.checkMessageRate
+	}
+	if err := check(ctx, ev.uid); err != nil {
+		return nil, err
+	}
+	stored, err := h.customEvent(ctx, ce, eventInput{roomID: ev.req.RoomID, senderID: ev.uid, data: ev.req.Data, moderated: perms.Moderated})
+	if err != nil || stored == nil {
+		return nil, err
+	}
+	res := map[string]any{"messageId": stored.ID, "seq": stored.Seq}
+	if stored.Status == msgstore.StatusPending {
+		res["status"] = msgstore.StatusPending
+	}
+	return res, nil
 }
 
 func (h *Hub) handleRequestState(ctx context.Context, in *call) (map[string]any, error) {
@@ -178,12 +197,33 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 	_ = s.Emit("hub:state", map[string]any{"roomId": roomID, "state": state})
 }
 
+// customEventOf returns the hub's custom event called name, or nil.
+func customEventOf(hs *spec.Hub, name string) *spec.HubCustomEvent {
+	for i := range hs.EventSettings.CustomEvents {
+		if ce := &hs.EventSettings.CustomEvents[i]; ce.Name == name {
+			return ce
+		}
+	}
+	return nil
+}
+
+// eventInput is one custom event to emit: from a member (senderID) or the
+// server (""), to the room or to one user (toUserID).
+type eventInput struct {
+	roomID, senderID, toUserID string
+	data                       json.RawMessage
+	// moderated: a stored event waits for a moderator like a message.
+	moderated bool
+}
+
 // customEvent emits a custom event to the room (or to one user), and
 // persists it first unless it is ephemeral: a persisted event is stored as
 // a message whose messageType is the event name and whose content is
-// {"data": ...}, so it is replayed with history in order. It returns the
-// stored message, or nil for an ephemeral event.
-func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, senderID string, data json.RawMessage, toUserID string) (*msgstore.Message, error) {
+// {"data": ...}, so it is replayed with history in order. A moderated
+// sender's stored event is pending and reaches the room once approved. It
+// returns the stored message, or nil for an ephemeral event.
+func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, in eventInput) (*msgstore.Message, error) {
+	data := in.data
 	if len(data) == 0 || string(data) == "null" {
 		data = nil
 	} else if !json.Valid(data) {
@@ -192,17 +232,22 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, 
 	if max := h.Spec().Guardrails.MaxMessageSize; max > 0 && len(data) > max {
 		return nil, errorf(CodeMessageTooLarge, "event data larger than %d bytes", max)
 	}
-	payload := map[string]any{"roomId": roomID, "data": data}
-	if senderID != "" {
-		payload["userId"] = senderID
+	if data != nil {
+		if problems := spec.CheckJSONValues(data); len(problems) > 0 {
+			for i := range problems {
+				problems[i].Field = joinField("data", problems[i].Field)
+			}
+			return nil, &Error{Code: CodeInvalidMessage, Message: "event data is invalid", Details: problems}
+		}
 	}
 	// An event for one user is never stored: room history is read by the
 	// whole room.
-	if ce.Ephemeral || toUserID != "" {
-		if toUserID != "" {
-			h.emitUser(roomID, toUserID, ce.Name, payload)
+	if ce.Ephemeral || in.toUserID != "" {
+		payload := eventPayload(in.roomID, in.senderID, data)
+		if in.toUserID != "" {
+			h.emitUser(in.roomID, in.toUserID, ce.Name, payload)
 		} else {
-			h.emitRoom(roomID, ce.Name, payload)
+			h.emitRoom(in.roomID, ce.Name, payload)
 		}
 		return nil, nil
 	}
@@ -210,15 +255,48 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, roomID, 
 	if err != nil {
 		return nil, wrapError(CodeInternal, "encode event", err)
 	}
-	sender := senderID
+	sender := in.senderID
 	if sender == "" {
 		sender = SystemSender
 	}
+	status := msgstore.StatusPublished
+	if in.moderated && in.senderID != "" {
+		status = msgstore.StatusPending
+	}
 	return h.commit(ctx, &msgstore.Message{
-		HubName: h.name, RoomID: roomID, SenderID: sender, MessageType: ce.Name,
-		Content: content, Status: msgstore.StatusPublished,
-	}, func(stored *msgstore.Message) {
-		payload["messageId"], payload["seq"] = stored.ID, stored.Seq
-		h.emitRoom(roomID, ce.Name, payload)
-	})
+		HubName: h.name, RoomID: in.roomID, SenderID: sender, MessageType: ce.Name,
+		Content: content, Status: status,
+	}, h.emitStoredEvent)
+}
+
+// eventPayload is the payload of a custom event.
+func eventPayload(roomID, senderID string, data json.RawMessage) map[string]any {
+	payload := map[string]any{"roomId": roomID, "data": data}
+	if senderID != "" && senderID != SystemSender {
+		payload["userId"] = senderID
+	}
+	return payload
+}
+
+// emitStoredEvent sends a stored (published) custom event to the room
+// under its own name, with its messageId and seq.
+func (h *Hub) emitStoredEvent(m *msgstore.Message) {
+	var c struct {
+		Data json.RawMessage `json:"data"`
+	}
+	_ = json.Unmarshal(m.Content, &c)
+	payload := eventPayload(m.RoomID, m.SenderID, c.Data)
+	payload["messageId"], payload["seq"] = m.ID, m.Seq
+	h.emitRoom(m.RoomID, m.MessageType, payload)
+}
+
+// joinField joins a field path prefix and a path ("" is the prefix).
+func joinField(prefix, path string) string {
+	switch {
+	case path == "":
+		return prefix
+	case path[0] == '[':
+		return prefix + path
+	}
+	return prefix + "." + path
 }

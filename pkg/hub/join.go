@@ -74,9 +74,8 @@ func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
-	hs := def.Spec.HistorySettings
-	if req.Since != "" || hs.HistoryEnabled {
-		msgs, err := h.history(ctx, req.RoomID, req.Since, hs.HistoryLimit)
+	if h.historyOnJoin(def, m, req.Since) {
+		msgs, err := h.history(ctx, req.RoomID, req.Since, def.Spec.HistorySettings.HistoryLimit)
 		if err != nil {
 			h.log.Warn("history on join failed", zap.Error(err))
 			_ = s.Emit("hub:error", map[string]any{"error": "history unavailable", "code": CodeUnavailable,
@@ -88,6 +87,20 @@ func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 	if def.state != nil {
 		h.sendState(ctx, s, c, req.RoomID, m)
 	}
+}
+
+// historyOnJoin reports whether a join gets hub:history: never without
+// canRead; with since, the messages after it (recovery); else the newest
+// historyLimit messages when history is enabled and historyLimit is not 0.
+func (h *Hub) historyOnJoin(def *Definition, m *member, since string) bool {
+	if !h.effective(m).CanRead {
+		return false
+	}
+	if since != "" {
+		return true
+	}
+	hs := def.Spec.HistorySettings
+	return hs.HistoryEnabled && hs.HistoryLimit > 0
 }
 
 // history returns the newest limit messages, or with since every message
@@ -102,6 +115,11 @@ func (h *Hub) history(ctx context.Context, roomID, since string, limit int) ([]*
 		if err == nil && ref.RoomID == roomID {
 			q = msgstore.Query{AfterSeq: ref.Seq, Limit: maxSinceMessages, Statuses: visibleStatuses}
 		}
+	}
+	if q.Limit <= 0 {
+		// historyLimit 0 with an unknown since: no history (a zero store
+		// limit would mean all of it).
+		return []*msgstore.Message{}, nil
 	}
 	msgs, err := h.deps.Store.List(ctx, h.name, roomID, q)
 	if msgs == nil {
@@ -296,13 +314,15 @@ func (h *Hub) room(roomID string) *room {
 }
 
 // effective returns the member's permissions with hub-wide overrides
-// applied: silenced members cannot send.
+// applied: silenced members cannot send; under globalModeration every
+// member's messages are moderated, moderators' own included (another
+// moderator, or the sender as a moderator, approves them).
 func (h *Hub) effective(m *member) authz.Permissions {
 	p := m.decision.Permissions
 	if m.silenced {
 		p.CanSend = false
 	}
-	if h.Definition().Spec.Guardrails.GlobalModeration && !p.CanModerate {
+	if h.Definition().Spec.Guardrails.GlobalModeration {
 		p.Moderated = true
 	}
 	return p

@@ -155,8 +155,18 @@ func (h *Hub) Approve(ctx context.Context, a *Actor, id string) (*msgstore.Messa
 		return nil, err
 	}
 	h.dataEvent(OpUpdated, out)
-	h.broadcastMessage(out)
+	h.release(out)
 	return out, nil
+}
+
+// release delivers an approved message as a published one is: a stored
+// custom event under its own name, a message as hub:messageArrived.
+func (h *Hub) release(m *msgstore.Message) {
+	if ce := customEventOf(h.Spec(), m.MessageType); ce != nil && !h.Spec().MessageTypeEnabled(m.MessageType) {
+		h.emitStoredEvent(m)
+		return
+	}
+	h.broadcastMessage(m)
 }
 
 // Reject refuses a pending message and tells its sender.

@@ -201,14 +201,13 @@ func (s *Server) swap(l *Loaded) {
 	for name, def := range l.Defs {
 		if old != nil {
 			if h, ok := old.hubs[name]; ok {
-				if h.Spec().Hash != def.Spec.Hash {
-					// Roles or rules may have changed: cached grants go.
-					ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
-					if err := h.InvalidateAuthCache(ctx); err != nil {
-						s.log.Warn("invalidate auth cache", zap.String("hub", name), zap.Error(err))
-					}
-					cancel()
+				// Roles, rules or the records a reload re-read (memberships)
+				// may have changed: cached grants go.
+				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+				if err := h.InvalidateAuthCache(ctx); err != nil {
+					s.log.Warn("invalidate auth cache", zap.String("hub", name), zap.Error(err))
 				}
+				cancel()
 				h.Update(def)
 				next.hubs[name] = h
 				continue

@@ -122,6 +122,9 @@ func (h *Hub) ValidateContent(messageType string, content json.RawMessage) (json
 	if !ok {
 		return nil, []FieldProblem{{Field: ContentField, Message: "must be a JSON object, got " + jsonKind(raw)}}
 	}
+	if problems := CheckValues(obj, ""); len(problems) > 0 {
+		return nil, problems
+	}
 	out, problems := check(obj)
 	if len(problems) > 0 {
 		return nil, problems
@@ -183,10 +186,14 @@ func checkBuiltin(schema []builtinProp, obj map[string]any) (map[string]any, []F
 			}
 			f, err := n.Float64()
 			if err != nil {
-				bad(p.name, "number out of range")
+				bad(p.name, msgNumberRange)
 				continue
 			}
 			if p.kind == propInt {
+				if msg := checkNumber(n, true); msg != "" {
+					bad(p.name, "%s", msg)
+					continue
+				}
 				i, err := parseWholeNumber(n)
 				if err != nil {
 					bad(p.name, "expected integer, got %s", n)

@@ -147,7 +147,15 @@ func TestValidateContentCustom(t *testing.T) {
 		{name: "required present", typ: "required", content: `{"cell":4}`, want: `{"cell":4}`},
 		{name: "required missing", typ: "required", content: `{"note":"x"}`, problems: []FieldProblem{{"cell", "required"}}},
 		{name: "required null", typ: "required", content: `{"cell":null}`, problems: []FieldProblem{{"cell", "required"}}},
-		{name: "big integer kept exact", typ: "required", content: `{"cell":9007199254740993}`, want: `{"cell":9007199254740993}`},
+		{name: "largest safe integer kept exact", typ: "required", content: `{"cell":9007199254740991}`, want: `{"cell":9007199254740991}`},
+		{name: "integer beyond 2^53", typ: "required", content: `{"cell":9007199254740993}`,
+			problems: []FieldProblem{{"cell", msgIntegerRange}}},
+		{name: "integer beyond 2^53 negative", typ: "required", content: `{"cell":-9007199254740993}`,
+			problems: []FieldProblem{{"cell", msgIntegerRange}}},
+		{name: "integer overflowing a double", typ: "required", content: `{"cell":1e400}`,
+			problems: []FieldProblem{{"cell", msgNumberRange}}},
+		{name: "binary placeholder", typ: "required", content: `{"cell":{"_placeholder":true,"num":0}}`,
+			problems: []FieldProblem{{"cell", msgBinary}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,4 +181,53 @@ func TestExampleChatPoll(t *testing.T) {
 	game := hubs[1]
 	_, problems = game.ValidateContent("move", json.RawMessage(`{}`))
 	require.Equal(t, []FieldProblem{{"cell", "required"}}, problems)
+}
+
+func TestCheckJSONValues(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want []FieldProblem
+	}{
+		{"plain values", `{"a":1,"b":[1.5,"x",true,null],"c":{"d":-9007199254740991}}`, nil},
+		{"decimal overflow", `{"a":{"b":1e400}}`, []FieldProblem{{"a.b", msgNumberRange}}},
+		{"negative overflow in array", `[1,-1e999]`, []FieldProblem{{"[1]", msgNumberRange}}},
+		{"integer literal beyond 2^53", `{"id":9007199254740992}`, []FieldProblem{{"id", msgIntegerRange}}},
+		{"large double written as a double", `{"x":1e20}`, nil},
+		{"placeholder nested", `{"file":{"blob":{"_placeholder":true,"num":3}}}`, []FieldProblem{{"file.blob", msgBinary}}},
+		{"placeholder at the top", `{"_placeholder":true,"num":0}`, []FieldProblem{{"", msgBinary}}},
+		{"look-alike without num is data", `{"_placeholder":true}`, nil},
+		{"every problem reported", `{"a":1e400,"b":[{"_placeholder":true,"num":0}]}`,
+			[]FieldProblem{{"a", msgNumberRange}, {"b[0]", msgBinary}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, CheckJSONValues(json.RawMessage(tc.doc)))
+		})
+	}
+}
+
+func TestValidateContentDecimalOutOfRange(t *testing.T) {
+	h := mustParse(t, `
+hubBasics: {name: nums}
+roomSettings:
+  roomDataObject: room
+  authScripts: [{name: all, script: "true"}]
+messageSettings:
+  messageTypes: [location]
+  customMessageTypes:
+    - name: reading
+      fields:
+        - {name: value, fieldType: Decimal, required: true}
+        - {name: count, fieldType: Integer}
+`)
+	_, problems := h.ValidateContent("reading", json.RawMessage(`{"value":1e400}`))
+	require.Equal(t, []FieldProblem{{"value", msgNumberRange}}, problems)
+	_, problems = h.ValidateContent("reading", json.RawMessage(`{"value":1.5,"count":9007199254740993}`))
+	require.Equal(t, []FieldProblem{{"count", msgIntegerRange}}, problems)
+	_, problems = h.ValidateContent("location", json.RawMessage(`{"lat":1e400,"lng":0}`))
+	require.Equal(t, []FieldProblem{{"lat", msgNumberRange}}, problems)
+	out, problems := h.ValidateContent("reading", json.RawMessage(`{"value":-12.25,"count":9007199254740991}`))
+	require.Empty(t, problems)
+	require.JSONEq(t, `{"value":-12.25,"count":9007199254740991}`, string(out))
 }

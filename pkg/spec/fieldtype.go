@@ -49,11 +49,17 @@ func checkField(f *HubCustomField, v any) (out any, msg string) {
 		if err != nil {
 			return nil, "expected integer, got " + n.String()
 		}
+		if msg := checkNumber(n, true); msg != "" {
+			return nil, msg
+		}
 		return i, ""
 	case FieldDecimal:
 		n, ok := v.(json.Number)
 		if !ok {
 			return nil, "expected number, got " + jsonKind(v)
+		}
+		if msg := checkNumber(n, false); msg != "" {
+			return nil, msg
 		}
 		return n, ""
 	case FieldBoolean:

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // LoadOptions tunes loading and validation.
@@ -99,7 +97,7 @@ func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 	isJSON := strings.ToLower(filepath.Ext(file)) == ".json"
 	if !isJSON {
 		var err error
-		jsonData, err = yaml.YAMLToJSONStrict(data)
+		jsonData, err = yamlToJSON(data)
 		if err != nil {
 			msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 			c.add("", "parse yaml: %s", strings.Join(strings.Fields(msg), " "))

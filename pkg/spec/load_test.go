@@ -219,3 +219,51 @@ func TestErrorListErr(t *testing.T) {
 	require.Equal(t, "f: x", (&FieldError{File: "f", Msg: "x"}).Error())
 	require.Equal(t, "f: p: x", (&FieldError{File: "f", Path: "p", Msg: "x"}).Error())
 }
+
+func TestYAML12Semantics(t *testing.T) {
+	h := mustParse(t, `
+hubBasics: {name: grid}
+roomSettings:
+  roomDataObject: board
+  authScripts: [{name: all, script: "true"}]
+messageSettings:
+  messageTypes: [text]
+  customMessageTypes:
+    - name: move
+      fields:
+        - {name: x, fieldType: Integer, required: true}
+        - {name: y, fieldType: Integer, required: true}
+        - {name: n, fieldType: String}
+        - name: side
+          fieldType: Enum
+          enumValues: "on,off"
+          defaultValue: off
+        - {name: yes, fieldType: Boolean}
+        - {name: no, fieldType: String, defaultValue: n}
+`)
+	ct, ok := h.CustomType("move")
+	require.True(t, ok)
+	var names []string
+	for _, f := range ct.Fields {
+		names = append(names, f.Name)
+	}
+	require.Equal(t, []string{"x", "y", "n", "side", "yes", "no"}, names, "y, n, yes, no are strings as keys and values")
+	require.Equal(t, "off", ct.Fields[3].DefaultValue)
+	require.Equal(t, "n", ct.Fields[5].DefaultValue)
+	out, problems := h.ValidateContent("move", json.RawMessage(`{"x":1,"y":2}`))
+	require.Empty(t, problems)
+	require.JSONEq(t, `{"x":1,"y":2,"side":"off","no":"n"}`, string(out))
+}
+
+func TestYAMLOnlyTrueAndFalseAreBooleans(t *testing.T) {
+	_, errs := parseString(t, "hub.yaml", `
+hubBasics: {name: grid}
+roomSettings:
+  roomDataObject: board
+  authScripts: [{name: all, script: "true"}]
+historySettings:
+  historyEnabled: yes
+`)
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0].Error(), "historySettings.historyEnabled: expected boolean, got string")
+}

@@ -29,13 +29,6 @@ var jsReserved = map[string]bool{
 	"public": true, "await": true,
 }
 
-// standardEvents are the event names of hub:event handled by the daemon;
-// custom events may not reuse them.
-var standardEvents = map[string]bool{
-	"typing": true, "stopTyping": true, "recording": true, "stopRecording": true,
-	"messageRead": true, "messageDelivered": true, "away": true, "back": true,
-}
-
 func validJSIdent(s string) bool { return identRe.MatchString(s) && !jsReserved[s] }
 
 // validator checks one decoded, defaulted hub.
@@ -276,9 +269,10 @@ func (v *validator) events() {
 	for i, e := range es.CustomEvents {
 		path := fmt.Sprintf("eventSettings.customEvents[%d]", i)
 		if v.required(path+".name", e.Name) {
+			std := StandardEventOf(e.Name)
 			switch {
-			case standardEvents[e.Name]:
-				v.c.add(path+".name", "custom event %q collides with the standard event", e.Name)
+			case std != nil && std.Enabled(es):
+				v.c.add(path+".name", "custom event %q collides with the standard event enabled by eventSettings.%s (set it to false to use the name)", e.Name, std.Toggle)
 			case HubMessageType(e.Name).IsBuiltin():
 				// persisted events are stored as messages of their name
 				v.c.add(path+".name", "custom event %q collides with the built-in message type", e.Name)

@@ -101,7 +101,7 @@ var badSpecs = []struct {
 	{"custom_event.yaml", []string{
 		`eventSettings.customEvents[0].direction: unknown direction "sideways" (one of clientToRoom, serverToClient, serverToRoom)`,
 		"eventSettings.customEvents[1].name: required",
-		`eventSettings.customEvents[2].name: custom event "typing" collides with the standard event`,
+		`eventSettings.customEvents[2].name: custom event "typing" collides with the standard event enabled by eventSettings.enableTypingIndicator (set it to false to use the name)`,
 		"eventSettings.customEvents[3].direction: required",
 	}},
 	{"duplicate_custom_event.yaml", []string{`eventSettings.customEvents[1].name: duplicate custom event "nudge"`}},
@@ -120,8 +120,8 @@ var badSpecs = []struct {
 		"roomSettings.roomEligibility: does not compile: SyntaxError",
 		"hubLogic.stateScript: does not compile: SyntaxError",
 	}},
-	{"yaml_syntax.yaml", []string{"parse yaml: yaml: line 6: did not find expected '-' indicator"}},
-	{"duplicate_key.yaml", []string{`parse yaml: yaml: unmarshal errors: line 6: key "hubBasics" already set in map`}},
+	{"yaml_syntax.yaml", []string{"parse yaml: yaml: line 5: did not find expected '-' indicator"}},
+	{"duplicate_key.yaml", []string{`parse yaml: yaml: unmarshal errors: line 5: key "hubBasics" already set in map`}},
 	{"not_object.yaml", []string{"expected a RealtimeHub object at the top level, got array"}},
 	{"empty.yaml", []string{"empty spec"}},
 	{"trailing.json", []string{"parse json: unexpected data after the top-level value"}},
@@ -213,4 +213,31 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+func TestCustomEventTakesADisabledStandardName(t *testing.T) {
+	h := mustParse(t, `
+hubBasics: {name: notes}
+roomSettings:
+  roomDataObject: room
+  authScripts: [{name: all, script: "true"}]
+eventSettings:
+  enablePresence: true
+  customEvents:
+    - {name: typing, direction: clientToRoom, ephemeral: true}
+    - {name: messageRead, direction: clientToRoom}
+`)
+	require.Len(t, h.EventSettings.CustomEvents, 2)
+	_, errs := parseString(t, "hub.yaml", `
+hubBasics: {name: notes}
+roomSettings:
+  roomDataObject: room
+  authScripts: [{name: all, script: "true"}]
+eventSettings:
+  enablePresence: true
+  customEvents:
+    - {name: away, direction: clientToRoom, ephemeral: true}
+`)
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0].Error(), `eventSettings.customEvents[0].name: custom event "away" collides with the standard event enabled by eventSettings.enablePresence`)
 }
