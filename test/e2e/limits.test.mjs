@@ -126,7 +126,17 @@ describe('hub settings through the daemon', () => {
     assert.ok(err instanceof Error);
   });
 
-  test('globalModeration: members’ messages are pending for moderators only; moderators’ are published', async () => {
+  // Under globalModeration a moderator's own message is pending too; a
+  // moderator (here the sender) approves it.
+  const publish = async (mod, room, body) => {
+    const m = await sendText(mod, room, body);
+    assert.equal(m.status, 'pending');
+    const ok = await emitWithAck(mod, 'hub:approve', { roomId: room, messageId: m.id });
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    return ok.message;
+  };
+
+  test('globalModeration: every message is pending, a moderator’s own included, until a moderator approves it', async () => {
     const room = FROOMS.general;
     const mod = await join('town', 'admin', room, { roleId: 'mod' });
     const alice = await join('town', 'alice', room);
@@ -137,11 +147,11 @@ describe('hub settings through the daemon', () => {
     assert.equal(ack.message.status, 'pending');
     await waitForEvent(mod, 'hub:pendingMessage', (x) => x.message.id === ack.message.id);
 
-    const modMsg = await sendText(mod, room, 'from the moderator');
+    const modMsg = await publish(mod, room, 'from the moderator');
     assert.equal(modMsg.status, 'published');
     for (const s of [alice, bob, mod]) await waitForEvent(s, 'hub:messageArrived', (x) => x.message.id === modMsg.id);
-    // The moderator's message came after the pending one: had the pending
-    // one been broadcast, it would be here already.
+    // The moderator's message was published after the pending one was
+    // sent: had the pending one been broadcast, it would be here already.
     for (const s of [alice, bob, mod]) {
       assert.equal(eventsNamed(s, 'hub:messageArrived', (x) => x.message.id === ack.message.id).length, 0);
     }
@@ -237,7 +247,7 @@ describe('hub settings through the daemon', () => {
       'MESSAGE_TOO_LARGE',
     );
     assert.equal(s.connected, true);
-    const m = await sendText(s, room, 'still here');
+    const m = await publish(s, room, 'still here');
     assert.equal(m.status, 'published');
   });
 
@@ -245,7 +255,7 @@ describe('hub settings through the daemon', () => {
     const room = FROOMS.room4;
     const alice = await join('town', 'admin', room, { roleId: 'mod' });
     const bob = await join('town', 'bob', room);
-    const first = await sendText(alice, room, 'first');
+    const first = await publish(alice, room, 'first');
     await waitForEvent(bob, 'hub:messageArrived', (x) => x.message.id === first.id);
     const mark = bob.received.length;
     await refusedWith(alice, 'hub:event', { roomId: room, event: 'messageRead', data: { lastReadTimestamp: first.timestamp } }, 'UNKNOWN_EVENT');
@@ -267,7 +277,7 @@ describe('hub settings through the daemon', () => {
     assert.equal(fwd.ok, false, `forwarded accepted with enableForwarded false: ${JSON.stringify(fwd)}`);
     assert.equal(fwd.error.code, 'INVALID_MESSAGE');
     // Nothing of it reached bob; a later message does.
-    const last = await sendText(alice, room, 'last');
+    const last = await publish(alice, room, 'last');
     await waitForEvent(bob, 'hub:messageArrived', (x) => x.message.id === last.id);
     const names = bob.received.slice(mark).map((e) => e.name);
     assert.deepEqual(names, ['hub:messageArrived'], `bob received ${names}`);
