@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
 )
 
@@ -53,25 +51,6 @@ func BenchmarkHandle(b *testing.B) {
 			require.Positive(b, h.n-before)
 		})
 	}
-}
-
-// BenchmarkMessageEvent measures MessageEvent: encode and hand the record
-// to the producer (delivery to an in-process broker is asynchronous).
-func BenchmarkMessageEvent(b *testing.B) {
-	e := newEnv(b)
-	obs := newObserved()
-	br, err := New(Options{Brokers: e.addrs, Service: "svc", Observer: obs.observe, Logger: zap.NewNop()})
-	require.NoError(b, err)
-	s := chatSpec("chatHub")
-	m := &msgstore.Message{RoomID: "r1", Seq: 1, SenderID: "u1", MessageType: "text", Content: json.RawMessage(`{"body":"hello there"}`), Timestamp: time.Now(), Status: msgstore.StatusPublished}
-	i := 0
-	for b.Loop() {
-		i++
-		m.ID = fmt.Sprint(i)
-		br.MessageEvent(context.Background(), s, hub.OpCreated, m)
-	}
-	br.Close()
-	require.Equal(b, i, obs.get("out/message/ok")+obs.get("out/message/error"))
 }
 
 // countingHub counts emits across goroutines.

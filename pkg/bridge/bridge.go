@@ -6,15 +6,16 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
@@ -68,6 +69,14 @@ const DefaultTopicPattern = "{service}-dbevent-{object}-{op}"
 const (
 	DefaultOpTimeout          = 5 * time.Second
 	DefaultMaxBufferedRecords = 10000
+	DefaultRetryMin           = 100 * time.Millisecond
+	DefaultRetryMax           = 30 * time.Second
+	DefaultRebuildAfter       = 10 * time.Second
+	DefaultCheckInterval      = 5 * time.Second
+	DefaultLogEvery           = 30 * time.Second
+	DefaultPublishBatch       = 500
+	DefaultPublishTimeout     = 10 * time.Second
+	DefaultPollInterval       = time.Second
 )
 
 // Options configure a Bridge.
@@ -84,17 +93,49 @@ type Options struct {
 	Group string
 	// Hubs returns the running hubs; Update reads it again after a reload.
 	Hubs func() []Target
+	// Outbox is the message store's outbox: the message events published.
+	// Nil: no message events are published.
+	Outbox msgstore.Outbox
+	// Dedup remembers the ids of applied inbound events (see Dedup). Nil:
+	// an in-memory window of this process only.
+	Dedup Dedup
 	// OpTimeout bounds each hub operation a record causes (system message,
 	// reauthorization, scripts). Default DefaultOpTimeout.
 	OpTimeout time.Duration
-	// MaxBufferedRecords bounds the produced records waiting for the
-	// broker; message events beyond it are dropped and counted. Default
+	// MaxBufferedRecords bounds the records the producer holds. Default
 	// DefaultMaxBufferedRecords.
 	MaxBufferedRecords int
-	// ClientOptions are added to both Kafka clients (TLS, SASL, tests).
+	// PublishBatch is the number of outbox events published at a time.
+	// Default DefaultPublishBatch.
+	PublishBatch int
+	// PublishTimeout bounds the wait for the broker's acknowledgement of
+	// a batch; the unacknowledged events stay in the outbox. Default
+	// DefaultPublishTimeout.
+	PublishTimeout time.Duration
+	// PollInterval is how often the outbox is read when no hub signalled
+	// a change (events of another node, of a previous run). Default
+	// DefaultPollInterval.
+	PollInterval time.Duration
+	// RetryMin and RetryMax bound the exponential backoff between retries
+	// after a failure. Defaults DefaultRetryMin, DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
+	// RebuildAfter is how long fetches may fail before the consumer client
+	// is closed and a new one created. Default DefaultRebuildAfter.
+	RebuildAfter time.Duration
+	// CheckInterval is the period of the metadata check that finds
+	// recreated topics and an unreachable cluster. Default
+	// DefaultCheckInterval.
+	CheckInterval time.Duration
+	// LogEvery spaces the log lines about one failure: the first is
+	// written, then one line with the count every LogEvery. Default
+	// DefaultLogEvery.
+	LogEvery time.Duration
+	// ClientOptions are added to every Kafka client (TLS, SASL, tests).
 	ClientOptions []kgo.Opt
-	Observer      Observer
-	Logger        *zap.Logger
+	// Registerer receives the bridge's collectors (nil: none).
+	Registerer prometheus.Registerer
+	Observer   Observer
+	Logger     *zap.Logger
 }
 
 // ConfigError is returned by New for incomplete options.
@@ -102,27 +143,33 @@ type ConfigError struct{ Field, Reason string }
 
 func (e *ConfigError) Error() string { return fmt.Sprintf("bridge: %s: %s", e.Field, e.Reason) }
 
-// Bridge consumes data events into hubs and produces message data events.
-// Run consumes; MessageEvent (hub.DataEvents) produces.
+// Bridge consumes data events into hubs and publishes the message events
+// of the store's outbox. Run does both.
 type Bridge struct {
-	opts     Options
-	log      *zap.Logger
-	producer *kgo.Client
-	// produceFailures counts failed message events; lastProduceLog
-	// (unix ns) rate-limits their logs.
-	produceFailures atomic.Int64
-	lastProduceLog  atomic.Int64
+	opts    Options
+	log     *zap.Logger
+	logs    *logLimiter
+	health  *health
+	dedup   Dedup
+	started time.Time
 
-	mu      sync.Mutex
-	routes  *routes
-	changed chan struct{} // closed and replaced when the topic set changes
-	closed  bool
+	// producer is used by the publisher only; producerStale asks it to
+	// build a new one before its next batch.
+	producer      *kgo.Client
+	producerStale atomic.Bool
+	nudge         chan struct{} // a hub committed a message change
+
+	mu        sync.Mutex
+	routes    *routes
+	changed   chan struct{} // closed and replaced when the topic set changes
+	rebuild   chan struct{} // a consumed topic was recreated
+	recreated map[string]bool
+	closed    bool
 }
 
 var _ hub.DataEvents = (*Bridge)(nil)
 
-// New validates opts and starts the producer client. Consumption starts
-// with Run.
+// New validates opts. Nothing connects before Run.
 func New(opts Options) (*Bridge, error) {
 	if len(opts.Brokers) == 0 {
 		return nil, &ConfigError{Field: "brokers", Reason: "at least one broker is required"}
@@ -136,17 +183,27 @@ func New(opts Options) (*Bridge, error) {
 	if err := checkPattern(opts.TopicPattern); err != nil {
 		return nil, err
 	}
+	opts = withDefaults(opts)
+	log := opts.Logger.Named("bridge")
+	b := &Bridge{
+		opts: opts, log: log, logs: newLogLimiter(log, opts.LogEvery), health: newHealth(opts.Registerer, log),
+		dedup: opts.Dedup, started: time.Now(), nudge: make(chan struct{}, 1),
+		changed: make(chan struct{}), rebuild: make(chan struct{}, 1), recreated: map[string]bool{},
+	}
+	if b.dedup == nil {
+		b.dedup = NewMemoryDedup(DefaultDedupWindow)
+	}
+	b.routes = buildRoutes(opts.Hubs(), opts.Service, opts.TopicPattern, log)
+	return b, nil
+}
+
+// withDefaults fills the zero fields of opts.
+func withDefaults(opts Options) Options {
 	if opts.Group == "" {
 		opts.Group = "hubd-bridge-" + opts.Service
 	}
 	if opts.Hubs == nil {
 		opts.Hubs = func() []Target { return nil }
-	}
-	if opts.OpTimeout <= 0 {
-		opts.OpTimeout = DefaultOpTimeout
-	}
-	if opts.MaxBufferedRecords <= 0 {
-		opts.MaxBufferedRecords = DefaultMaxBufferedRecords
 	}
 	if opts.Observer == nil {
 		opts.Observer = func(string, string, string) {}
@@ -154,21 +211,27 @@ func New(opts Options) (*Bridge, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	log := opts.Logger.Named("bridge")
-	pOpts := append([]kgo.Opt{
-		kgo.SeedBrokers(opts.Brokers...),
-		kgo.AllowAutoTopicCreation(),
-		kgo.MaxBufferedRecords(opts.MaxBufferedRecords),
-		kgo.RecordDeliveryTimeout(30 * time.Second),
-		kgo.ProducerLinger(5 * time.Millisecond),
-	}, opts.ClientOptions...)
-	producer, err := kgo.NewClient(pOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: producer: %w", err)
+	durations := []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&opts.OpTimeout, DefaultOpTimeout}, {&opts.PublishTimeout, DefaultPublishTimeout},
+		{&opts.PollInterval, DefaultPollInterval}, {&opts.RetryMin, DefaultRetryMin},
+		{&opts.RetryMax, DefaultRetryMax}, {&opts.RebuildAfter, DefaultRebuildAfter},
+		{&opts.CheckInterval, DefaultCheckInterval}, {&opts.LogEvery, DefaultLogEvery},
 	}
-	b := &Bridge{opts: opts, log: log, producer: producer, changed: make(chan struct{})}
-	b.routes = buildRoutes(opts.Hubs(), opts.Service, opts.TopicPattern, log)
-	return b, nil
+	for _, d := range durations {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.MaxBufferedRecords <= 0 {
+		opts.MaxBufferedRecords = DefaultMaxBufferedRecords
+	}
+	if opts.PublishBatch <= 0 {
+		opts.PublishBatch = DefaultPublishBatch
+	}
+	return opts
 }
 
 // Update recomputes the subscriptions from Options.Hubs; call it after a
@@ -204,105 +267,22 @@ func (b *Bridge) watch() (*routes, <-chan struct{}) {
 	return b.routes, b.changed
 }
 
-// Run consumes until ctx is done. Records are handled in order per
-// partition and their offsets committed after handling (at-least-once);
-// rebalances wait until the polled records are handled and committed.
+// Run consumes data events into the hubs, publishes the outbox and
+// checks the brokers' metadata until ctx is done. Every part recovers from
+// broker failures on its own (new clients after a backoff); Run returns
+// an error only for a bug-level failure.
 func (b *Bridge) Run(ctx context.Context) error {
-	for {
-		r, changed := b.watch()
-		topics := r.topicList()
-		if len(topics) == 0 {
-			b.log.Info("no topics to consume; waiting for a reload")
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-changed:
-				continue
-			}
-		}
-		if err := b.consume(ctx, topics, changed); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return b.consumeLoop(gctx) })
+	g.Go(func() error { return b.checkTopics(gctx) })
+	g.Go(func() error { return b.publishLoop(gctx) })
+	return g.Wait()
 }
 
-// consume runs one consumer client for topics until ctx is done or the
-// topic set changes.
-func (b *Bridge) consume(ctx context.Context, topics []string, changed <-chan struct{}) error {
-	cOpts := append([]kgo.Opt{
-		kgo.SeedBrokers(b.opts.Brokers...),
-		kgo.ConsumerGroup(b.opts.Group),
-		kgo.ConsumeTopics(topics...),
-		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
-		// A new group starts at the end: older data events concern
-		// sessions that no longer exist.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		// An idle fetch holds Close (reload, shutdown) for up to this long.
-		kgo.FetchMaxWait(time.Second),
-	}, b.opts.ClientOptions...)
-	cl, err := kgo.NewClient(cOpts...)
-	if err != nil {
-		return fmt.Errorf("bridge: consumer: %w", err)
-	}
-	defer cl.Close()
-	b.log.Info("consuming", zap.Strings("topics", topics), zap.String("group", b.opts.Group))
-
-	pollCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-changed:
-			cancel()
-		case <-pollCtx.Done():
-		}
-	}()
-	for {
-		fetches := cl.PollFetches(pollCtx)
-		if pollCtx.Err() != nil {
-			cl.AllowRebalance()
-			return nil
-		}
-		fetches.EachError(func(topic string, partition int32, err error) {
-			b.log.Warn("fetch failed", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
-		})
-		if fetches.IsClientClosed() {
-			return errors.New("bridge: consumer closed")
-		}
-		routes := b.current()
-		fetches.EachRecord(func(rec *kgo.Record) {
-			b.handle(ctx, routes, rec)
-		})
-		if fetches.NumRecords() > 0 {
-			cctx, ccancel := context.WithTimeout(context.Background(), b.opts.OpTimeout)
-			if err := cl.CommitUncommittedOffsets(cctx); err != nil {
-				// The records are delivered again after the rebalance.
-				b.log.Warn("commit failed", zap.Error(err))
-				b.opts.Observer("in", "commit", ResultError)
-			}
-			ccancel()
-		}
-		cl.AllowRebalance()
-	}
-}
-
-// Close flushes produced records (bounded by OpTimeout) and closes the
-// producer. Run stops with its context. Close is idempotent.
+// Close releases what Run left: nothing waits for the broker, the
+// unpublished events stay in the outbox. Close is idempotent.
 func (b *Bridge) Close() {
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
+	defer b.mu.Unlock()
 	b.closed = true
-	b.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), b.opts.OpTimeout)
-	defer cancel()
-	if err := b.producer.Flush(ctx); err != nil {
-		b.log.Warn("flush on close", zap.Error(err))
-	}
-	b.producer.Close()
 }

@@ -12,9 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
@@ -175,22 +173,42 @@ func (o *observed) get(key string) int {
 // called) and returns it.
 func startBridge(t testing.TB, e *env, group string, obs *observed, targets ...Target) (*Bridge, func()) {
 	t.Helper()
+	return startBridgeWith(t, Options{Brokers: e.addrs, Group: group, Observer: obs.observe}, targets...)
+}
+
+// startBridgeWith runs a bridge with o, its zero fields set for tests:
+// service "svc", new groups read from the start, failures retried and
+// checked within a fraction of a second.
+func startBridgeWith(t testing.TB, o Options, targets ...Target) (*Bridge, func()) {
+	t.Helper()
 	var mu sync.Mutex
 	current := targets
-	b, err := New(Options{
-		Brokers: e.addrs,
-		Service: "svc",
-		Group:   group,
-		Hubs: func() []Target {
-			mu.Lock()
-			defer mu.Unlock()
-			return current
-		},
+	o.Service = "svc"
+	o.Hubs = func() []Target {
+		mu.Lock()
+		defer mu.Unlock()
+		return current
+	}
+	if o.ClientOptions == nil {
 		// Tests produce before the group has joined: read from the start.
-		ClientOptions: []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500 * time.Millisecond)},
-		Observer:      obs.observe,
-		Logger:        zaptest.NewLogger(t),
-	})
+		o.ClientOptions = []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500 * time.Millisecond)}
+	}
+	if o.Logger == nil {
+		o.Logger = zaptest.NewLogger(t)
+	}
+	fast := []struct {
+		v *time.Duration
+		d time.Duration
+	}{
+		{&o.CheckInterval, 200 * time.Millisecond}, {&o.RebuildAfter, time.Second}, {&o.RetryMin, 20 * time.Millisecond},
+		{&o.RetryMax, 500 * time.Millisecond}, {&o.PollInterval, 100 * time.Millisecond}, {&o.PublishTimeout, 2 * time.Second},
+	}
+	for _, f := range fast {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+	}
+	b, err := New(o)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -478,67 +496,6 @@ func TestUpdateChangesTopics(t *testing.T) {
 	e.produce(t, "svc-dbevent-chat-updated", `{"id":"r5"}`)
 	got := h2.waitCalls(t, 2)
 	require.Equal(t, "r5", got[len(got)-2].RoomID)
-}
-
-func TestMessageEventsProduced(t *testing.T) {
-	e := newEnv(t)
-	obs := newObserved()
-	b, err := New(Options{Brokers: e.addrs, Service: "svc", TopicPattern: "{service}.{objectLower}.{op}", Observer: obs.observe, Logger: zaptest.NewLogger(t)})
-	require.NoError(t, err)
-	t.Cleanup(b.Close)
-	s := chatSpec("chatHub")
-	s.MessageSettings.DataObjectName = "chatMessage"
-
-	ts := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
-	m := &msgstore.Message{ID: "m1", RoomID: "r1", Seq: 1, SenderID: "u1", MessageType: "text", Content: json.RawMessage(`{"body":"hi"}`), Timestamp: ts, Status: msgstore.StatusPublished}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.MessageEvent(ctx, s, hub.OpCreated, m)
-	cancel() // the hub cancels its context at once; delivery must not depend on it
-	del := *m
-	del.Status = msgstore.StatusDeleted
-	b.MessageEvent(context.Background(), s, hub.OpDeleted, &del)
-	require.Eventually(t, func() bool { return obs.get("out/message/ok") == 2 }, waitFor, tick)
-
-	cons, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...), kgo.ConsumeTopics("svc.chatmessage.created", "svc.chatmessage.deleted"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	t.Cleanup(cons.Close)
-	got := map[string]map[string]any{}
-	require.Eventually(t, func() bool {
-		pctx, pcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer pcancel()
-		cons.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
-			var v map[string]any
-			require.NoError(t, json.Unmarshal(r.Value, &v))
-			require.Equal(t, "m1", string(r.Key))
-			require.Equal(t, []kgo.RecordHeader{{Key: HeaderHub, Value: []byte("chatHub")}}, r.Headers)
-			got[r.Topic] = v
-		})
-		return len(got) == 2
-	}, waitFor, tick)
-	require.Equal(t, map[string]any{"id": "m1", "roomId": "r1", "seq": float64(1), "senderId": "u1", "messageType": "text",
-		"content": map[string]any{"body": "hi"}, "timestamp": "2026-11-28T01:00:00.000Z", "status": "published", "isActive": true}, got["svc.chatmessage.created"])
-	require.Equal(t, "deleted", got["svc.chatmessage.deleted"]["status"])
-	require.Equal(t, false, got["svc.chatmessage.deleted"]["isActive"])
-}
-
-func TestMessageEventBufferFull(t *testing.T) {
-	// A broker that never answers: records pile up in the buffer, and
-	// MessageEvent drops beyond it without blocking.
-	obs := newObserved()
-	core, logs := observer.New(zap.WarnLevel)
-	b, err := New(Options{Brokers: []string{"127.0.0.1:1"}, Service: "svc", MaxBufferedRecords: 2, OpTimeout: 100 * time.Millisecond, Observer: obs.observe, Logger: zap.New(core)})
-	require.NoError(t, err)
-	s := chatSpec("chatHub")
-	start := time.Now()
-	for i := range 5 {
-		b.MessageEvent(context.Background(), s, hub.OpCreated, &msgstore.Message{ID: fmt.Sprint(i), Status: msgstore.StatusPublished})
-	}
-	require.Less(t, time.Since(start), time.Second)
-	require.Eventually(t, func() bool { return obs.get("out/message/error") == 3 }, waitFor, tick)
-	// Failures are counted one by one but logged once per interval.
-	require.Equal(t, 1, logs.FilterMessage("message event not produced").Len())
-	b.Close()
 }
 
 func TestTopicName(t *testing.T) {

@@ -35,6 +35,13 @@ func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record) {
 		return // a topic dropped by a reload while its records were in flight
 	}
 	log := b.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
+	key := eventKey(rec)
+	if b.seen(ctx, key) {
+		b.health.duplicates.Inc()
+		log.Debug("event applied before; skipped")
+		return
+	}
+	defer b.mark(ctx, key)
 	var doc map[string]any // data events: decoded once for every hub
 	var docErr error
 	decoded := false
@@ -261,5 +268,26 @@ func roomsOf(v any) []string {
 func (b *Bridge) systemMessage(ctx context.Context, t Target, roomID, action string, data any, log *zap.Logger) {
 	if _, err := t.SystemMessage(ctx, roomID, action, data); err != nil {
 		log.Warn("system message not stored", zap.String("hub", t.Name()), zap.String("action", action), zap.Error(err))
+	}
+}
+
+// seen reports whether the event was applied before. A dedup store that
+// fails lets the event through: applied twice rather than lost.
+func (b *Bridge) seen(ctx context.Context, key string) bool {
+	dctx, cancel := context.WithTimeout(ctx, b.opts.OpTimeout)
+	defer cancel()
+	ok, err := b.dedup.Seen(dctx, key)
+	if err != nil {
+		b.logs.warn("dedup", "dedup lookup failed; event applied", zap.Error(err))
+	}
+	return ok
+}
+
+// mark records the event as applied.
+func (b *Bridge) mark(ctx context.Context, key string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OpTimeout)
+	defer cancel()
+	if err := b.dedup.Mark(dctx, key); err != nil {
+		b.logs.warn("dedup", "dedup mark failed; a redelivery would apply the event again", zap.Error(err))
 	}
 }

@@ -73,6 +73,7 @@ func openBackends(ctx context.Context, cfg Config, log *zap.Logger) (*backends, 
 		st, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{
 			DSN: cfg.Postgres.DSN, Schema: cfg.Postgres.Schema, MaxConns: cfg.Postgres.MaxConns,
 			WriteTimeout: cfg.Postgres.WriteTimeout, MaxBatch: cfg.Postgres.MaxBatch, Logger: log,
+			Outbox: len(cfg.Kafka.Brokers) > 0,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("message store: %w", err))
@@ -83,7 +84,9 @@ func openBackends(ctx context.Context, cfg Config, log *zap.Logger) (*backends, 
 		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 			return fail(fmt.Errorf("data dir: %w", err))
 		}
-		st, err := msgstore.OpenEmbedded(filepath.Join(cfg.Data, "messages.db"), msgstore.EmbeddedOptions{Logger: log})
+		st, err := msgstore.OpenEmbedded(filepath.Join(cfg.Data, "messages.db"), msgstore.EmbeddedOptions{
+			Logger: log, Outbox: len(cfg.Kafka.Brokers) > 0,
+		})
 		if err != nil {
 			return fail(fmt.Errorf("message store: %w", err))
 		}

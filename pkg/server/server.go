@@ -133,6 +133,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 		b, err := bridge.New(bridge.Options{
 			Brokers: cfg.Kafka.Brokers, Service: cfg.Kafka.Service, TopicPattern: cfg.Kafka.TopicPattern,
 			Group: cfg.Kafka.Group, Hubs: s.bridgeTargets, OpTimeout: cfg.OpTimeout,
+			Outbox: outboxOf(s.back.store), Dedup: s.bridgeDedup(), Registerer: s.metrics.Registry,
 			Observer: func(direction, kind, result string) {
 				s.metrics.BridgeRecordsTotal.WithLabelValues(direction, kind, result).Inc()
 			},
@@ -176,6 +177,21 @@ func (s *Server) dataEvents() hub.DataEvents {
 		return nil
 	}
 	return s.bridge
+}
+
+// outboxOf is the store's outbox of message events, nil when it has none.
+func outboxOf(st msgstore.Store) msgstore.Outbox {
+	ob, _ := st.(msgstore.Outbox)
+	return ob
+}
+
+// bridgeDedup keeps the ids of applied inbound Kafka events in Redis when
+// configured (shared by the nodes, kept across restarts), else in memory.
+func (s *Server) bridgeDedup() bridge.Dedup {
+	if s.shared.redis == nil {
+		return nil
+	}
+	return bridge.NewRedisDedup(s.shared.redis, s.cfg.Redis.Prefix+"bridge:seen:", bridge.DefaultDedupWindow)
 }
 
 // bridgeTargets lists the running hubs for the Kafka bridge.
@@ -420,7 +436,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopWheel()
 	<-wheelDone
-	<-bridgeDone
+	select {
+	case <-bridgeDone:
+	case <-sctx.Done():
+		// Unpublished message events stay in the outbox for the next start.
+		s.log.Warn("kafka bridge did not stop within the shutdown timeout")
+	}
 	if s.bridge != nil {
 		s.bridge.Close()
 	}

@@ -178,12 +178,17 @@ describe('kafka bridge', () => {
     let found;
     await until(
       async () => {
-        found = (await records(topic('ChatMessage', 'created'))).find((r) => r.key === ack.message.id);
+        found = (await records(topic('ChatMessage', 'created'))).find((r) => r.value.id === ack.message.id);
         return found;
       },
       { what: 'the message event on the created topic' },
     );
+    // Keyed by room: a room's events share a partition, in seq order.
+    assert.equal(found.key, `${HUB}/${ROOMS.general}`);
     assert.equal(found.headers.hub, HUB);
+    assert.equal(found.headers.seq, String(ack.message.seq));
+    assert.equal(found.headers.op, 'created');
+    assert.match(found.headers.eventId, /^[0-9a-f-]{36}$/);
     assert.equal(found.value.id, ack.message.id);
     assert.equal(found.value.senderId, USERS.alice.userId);
     assert.deepEqual(found.value.content, { body: 'to kafka' });

@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+const joinedTopic = "svc-dbevent-chatMember-created"
+
+// memberHub is a hub consuming only membership created events.
+func memberHub(t testing.TB) *fakeHub {
+	s := chatSpec("chatHub")
+	s.EventSettings.KafkaEvents = nil
+	return newFakeHub(t, s)
+}
+
+// joined lists the users announced by hub:memberJoined, in order,
+// duplicates included.
+func joined(h *fakeHub) []string {
+	var out []string
+	for _, c := range h.snapshot() {
+		if c.Op == "emit" && c.Event == EventMemberJoined {
+			out = append(out, c.Payload["userId"].(string))
+		}
+	}
+	return out
+}
+
+// produceJoins produces n membership created events for users from..from+n-1
+// with a new client (the producing service is not the one under test).
+func produceJoins(t testing.TB, addrs []string, from, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.AllowAutoTopicCreation())
+	require.NoError(t, err)
+	defer cl.Close()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		u := from + i
+		recs[i] = &kgo.Record{Topic: joinedTopic, Key: fmt.Appendf(nil, "m%d", u), Value: fmt.Appendf(nil, `{"id":"m%d","chatId":"r1","userId":"u%d"}`, u, u)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, recs...).FirstErr())
+}
+
+// waitJoined waits until users u0..u(n-1) joined, each exactly once.
+func waitJoined(t testing.TB, h *fakeHub, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(joined(h)) >= n }, 3*waitFor, tick, "joined %d of %d", len(joined(h)), n)
+	got := joined(h)
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprint("u", i)
+	}
+	require.Equal(t, want, got, "every event applied once, in order")
+}
+
+func TestConsumeAcrossBrokerLosingItsData(t *testing.T) {
+	pc := newPortCluster(t, joinedTopic)
+	h := memberHub(t)
+	core, logs := observer.New(zap.InfoLevel)
+	b, _ := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t), Logger: zap.New(core), LogEvery: time.Hour}, h)
+	produceJoins(t, pc.addrs, 0, 20)
+	waitJoined(t, h, 20)
+
+	pc.kill()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(b.health.up) == 0 }, waitFor, tick)
+	require.Contains(t, b.Degraded(), "broker: connection")
+	time.Sleep(time.Second) // an outage long enough for many failed fetches and checks
+	pc.start(joinedTopic)   // empty: no records, no group offsets
+	produceJoins(t, pc.addrs, 20, 30)
+	waitJoined(t, h, 50)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(b.health.up) == 1 }, waitFor, tick)
+	// Logs about one failure are limited: the first line, then counts.
+	require.LessOrEqual(t, logs.FilterMessage("broker metadata request failed").Len(), 1)
+	require.LessOrEqual(t, logs.FilterMessage("fetch failed").Len(), 3)
+	require.Equal(t, 1, logs.FilterMessage("bridge degraded").FilterField(zap.String("part", PartBroker)).Len())
+}
+
+func TestConsumeRecreatedTopic(t *testing.T) {
+	pc := newPortCluster(t, joinedTopic)
+	h := memberHub(t)
+	b, _ := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t)}, h)
+	produceJoins(t, pc.addrs, 0, 20)
+	waitJoined(t, h, 20)
+
+	adm, err := kgo.NewClient(kgo.SeedBrokers(pc.addrs...))
+	require.NoError(t, err)
+	defer adm.Close()
+	ctx := context.Background()
+	_, err = kadm.NewClient(adm).DeleteTopic(ctx, joinedTopic)
+	require.NoError(t, err)
+	// The recreated topic gets fewer records than the group had committed
+	// (20), then more: both must be read.
+	_, err = kadm.NewClient(adm).CreateTopic(ctx, 1, 1, nil, joinedTopic)
+	require.NoError(t, err)
+	produceJoins(t, pc.addrs, 20, 5)
+	waitJoined(t, h, 25)
+	produceJoins(t, pc.addrs, 25, 25)
+	waitJoined(t, h, 50)
+	// Healed by a new consumer client, after the fetches failed or the
+	// metadata check saw the new topic id, whichever came first.
+	require.Positive(t, testutil.ToFloat64(b.health.rebuilds.WithLabelValues(PartConsumer, ReasonRecreated))+
+		testutil.ToFloat64(b.health.rebuilds.WithLabelValues(PartConsumer, ReasonTopic)))
+}
+
+func TestConsumeFrozenBroker(t *testing.T) {
+	pc := newPortCluster(t, joinedTopic)
+	h := memberHub(t)
+	b, _ := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t)}, h)
+	produceJoins(t, pc.addrs, 0, 10)
+	waitJoined(t, h, 10)
+
+	// Every request waits until thawed.
+	thaw := make(chan struct{})
+	c := pc.cluster()
+	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		<-thaw
+		return nil, nil, false
+	})
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		produceJoins(t, pc.addrs, 10, 20) // waits for the thaw
+	}()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(b.health.up) == 0 }, waitFor, tick, "degraded while frozen")
+	require.Contains(t, b.Degraded(), "broker: timeout")
+	time.Sleep(2 * time.Second) // frozen for longer than the fetch wait and the checks
+	close(thaw)
+	<-produced
+	waitJoined(t, h, 30)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(b.health.up) == 1 }, waitFor, tick)
+}
+
+func TestDuplicateInboundAppliedOnce(t *testing.T) {
+	e := newEnv(t)
+	h := memberHub(t)
+	dedup := NewMemoryDedup(time.Hour)
+	_, stop := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), Dedup: dedup}, h)
+	value := `{"id":"m1","chatId":"r1","userId":"u0"}`
+	e.produce(t, joinedTopic, value)
+	e.produce(t, joinedTopic, value) // the same payload again
+	withID := func(id, user string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		require.NoError(t, e.prod.ProduceSync(ctx, &kgo.Record{Topic: joinedTopic, Headers: []kgo.RecordHeader{{Key: HeaderEventID, Value: []byte(id)}},
+			Value: fmt.Appendf(nil, `{"id":"m2","chatId":"r1","userId":%q}`, user)}).FirstErr())
+	}
+	withID("ev-1", "u1")
+	withID("ev-1", "u1") // the same event id: a producer's retry
+	withID("ev-2", "u2")
+	waitJoined(t, h, 3)
+
+	// A new consumer of the group reading everything again (a lost
+	// commit, a rebalance, a restart) applies nothing twice.
+	stop()
+	_, stop2 := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t) + "-again", Dedup: dedup}, h)
+	e.produce(t, joinedTopic, `{"id":"m3","chatId":"r1","userId":"u3"}`)
+	waitJoined(t, h, 4)
+	stop2()
+}

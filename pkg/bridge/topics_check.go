@@ -1,0 +1,116 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// checkTopics asks the brokers for the metadata of the consumed topics
+// every CheckInterval. A failed request marks the broker part degraded; a
+// topic whose id changed (deleted and created again, or a new cluster at
+// the same address) makes the consumer rebuild its client and read the new
+// topic from its start, and the producer rebuild its own.
+func (b *Bridge) checkTopics(ctx context.Context) error {
+	opts := append([]kgo.Opt{kgo.SeedBrokers(b.opts.Brokers...)}, b.opts.ClientOptions...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("bridge: metadata client: %w", err)
+	}
+	defer func() { cl.Close() }()
+	adm := kadm.NewClient(cl)
+	ids := map[string]kadm.TopicID{}
+	t := time.NewTicker(b.opts.CheckInterval)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		topics := b.current().topicList()
+		if len(topics) == 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, max(b.opts.CheckInterval, time.Second))
+		details, err := adm.ListTopics(cctx, topics...)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			reason := reasonOf(err)
+			b.health.fail(PartBroker, reason, err)
+			b.logs.warn("metadata/"+reason, "broker metadata request failed", zap.String("reason", reason), zap.Error(err))
+			// A client that keeps failing is replaced: a new cluster at
+			// the same address may not accept the old connections' state.
+			if failures++; failures%5 == 0 {
+				cl.Close()
+				if cl, err = kgo.NewClient(opts...); err != nil {
+					return fmt.Errorf("bridge: metadata client: %w", err)
+				}
+				adm = kadm.NewClient(cl)
+			}
+			continue
+		}
+		failures = 0
+		b.health.ok(PartBroker)
+		var recreated []string
+		for _, d := range details.Sorted() {
+			if d.Err != nil {
+				continue
+			}
+			if old, ok := ids[d.Topic]; ok && old != d.ID {
+				recreated = append(recreated, d.Topic)
+			}
+			ids[d.Topic] = d.ID
+		}
+		if len(recreated) > 0 {
+			b.log.Warn("topics recreated; consumer and producer clients are rebuilt", zap.Strings("topics", recreated))
+			b.markRecreated(recreated)
+		}
+	}
+}
+
+// markRecreated records topics to be read from their start once assigned,
+// and signals the consumer and producer to rebuild their clients.
+func (b *Bridge) markRecreated(topics []string) {
+	b.mu.Lock()
+	for _, t := range topics {
+		b.recreated[t] = true
+	}
+	select {
+	case b.rebuild <- struct{}{}:
+	default:
+	}
+	b.mu.Unlock()
+	b.producerStale.Store(true)
+}
+
+// rebuildSignal is the channel the watcher signals on a recreated topic.
+func (b *Bridge) rebuildSignal() <-chan struct{} { return b.rebuild }
+
+// recreatedTopics returns a copy of the topics still to be reset.
+func (b *Bridge) recreatedTopics() map[string]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]bool, len(b.recreated))
+	for t := range b.recreated {
+		out[t] = true
+	}
+	return out
+}
+
+// forgetRecreated drops the topics whose partitions were reset.
+func (b *Bridge) forgetRecreated(done map[string][]int32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for t := range done {
+		delete(b.recreated, t)
+	}
+}
