@@ -30,6 +30,8 @@ const (
 	opSilence        = "silence"        // User's member entry gets Silenced
 	opCloseRoom      = "closeRoom"      // Event to every member, then they leave
 	opReauthorize    = "reauthorize"    // User is authorized again and removed when denied
+	opSeq            = "seq"            // the delivery of stored sequence number Seq (see delivery)
+	opCatchUp        = "catchUp"        // read the room's messages after the last delivered one from the store
 )
 
 // roomOp is one room operation as sent between nodes.
@@ -42,6 +44,10 @@ type roomOp struct {
 	Silenced bool            `json:"silenced,omitempty"`
 	Kind     string          `json:"kind,omitempty"`
 	Users    []string        `json:"users,omitempty"`
+	// Seq and To: an opSeq's sequence number and audience (Event, Payload,
+	// and Kind, Users, User for a handler target).
+	Seq int64  `json:"seq,omitempty"`
+	To  string `json:"to,omitempty"`
 	// Announce asks a node that removes the user on reauthorization to
 	// tell the room (hub:memberLeft and a system message), because the
 	// node that started it had none of the user's sockets.
@@ -89,6 +95,15 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload)
 	case opSilence:
 		h.silenceLocal(op.Room, op.User, op.Silenced)
+	case opSeq:
+		if r := h.room(op.Room); r != nil && op.Seq > 0 {
+			d := op.delivery()
+			r.seq.done(op.Seq, func() { h.deliverLocal(op.Room, d) })
+		}
+	case opCatchUp:
+		if r := h.room(op.Room); r != nil {
+			r.seq.catchUp()
+		}
 	// Leaving a room updates the presence registry and authorization reads
 	// records: both wait on the network, so they run off the adapter's
 	// delivery goroutine.
@@ -163,4 +178,49 @@ func (h *Hub) silenceLocal(roomID, userID string, silenced bool) {
 		m.silenced = silenced && !m.decision.Permissions.CanModerate
 	}
 	r.mu.Unlock()
+}
+
+// Audiences of a sequenced delivery.
+const (
+	toReaders    = "readers"    // the room's readers
+	toModerators = "moderators" // members with canModerate
+	toTarget     = "target"     // a handler target (Kind, Users, Sender)
+)
+
+// delivery is what one stored sequence number shows the room: an event
+// for an audience, or nothing (an empty To). It travels to the other nodes
+// in an opSeq, where each node releases it in sequence order.
+type delivery struct {
+	To      string
+	Event   string
+	Payload json.RawMessage
+	Kind    string
+	Users   []string
+	Sender  string
+}
+
+func (op *roomOp) delivery() delivery {
+	return delivery{To: op.To, Event: op.Event, Payload: op.Payload, Kind: op.Kind, Users: op.Users, Sender: op.User}
+}
+
+// deliverLocal emits d to its audience's sockets on this node.
+func (h *Hub) deliverLocal(roomID string, d delivery) {
+	switch d.To {
+	case toReaders:
+		_ = h.ns.To(readers(roomID)).Local().Emit(d.Event, d.Payload)
+	case toModerators:
+		h.emitModeratorsLocal(roomID, d.Event, d.Payload)
+	case toTarget:
+		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Payload)
+	}
+}
+
+// sequenced hands the delivery of a committed sequence number to the other
+// nodes and to this node's sequencer of the room.
+func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
+	h.toOtherNodes(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To, Event: d.Event, Payload: d.Payload,
+		Kind: d.Kind, Users: d.Users, User: d.Sender})
+	if r := h.room(roomID); r != nil {
+		r.seq.done(seq, func() { h.deliverLocal(roomID, d) })
+	}
 }

@@ -266,7 +266,7 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, in event
 	return h.commit(ctx, &msgstore.Message{
 		HubName: h.name, RoomID: in.roomID, SenderID: sender, MessageType: ce.Name,
 		Content: content, Status: status,
-	}, h.emitStoredEvent)
+	}, storedEventDelivery)
 }
 
 // eventPayload is the payload of a custom event.
@@ -279,15 +279,28 @@ func eventPayload(roomID, senderID string, data json.RawMessage) map[string]any 
 }
 
 // emitStoredEvent sends a stored (published) custom event to the room
-// under its own name, with its messageId and seq.
+// under its own name, with its messageId and seq, on every node at once.
 func (h *Hub) emitStoredEvent(m *msgstore.Message) {
+	if d := storedEventDelivery(m); d.To != "" {
+		h.emitRoom(m.RoomID, d.Event, d.Payload)
+	}
+}
+
+// storedEventDelivery is the delivery of a stored (published) custom
+// event: the room's readers get it under its own name, with its messageId
+// and seq.
+func storedEventDelivery(m *msgstore.Message) delivery {
 	var c struct {
 		Data json.RawMessage `json:"data"`
 	}
 	_ = json.Unmarshal(m.Content, &c)
 	payload := eventPayload(m.RoomID, m.SenderID, c.Data)
 	payload["messageId"], payload["seq"] = m.ID, m.Seq
-	h.emitRoom(m.RoomID, m.MessageType, payload)
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return delivery{}
+	}
+	return delivery{To: toReaders, Event: m.MessageType, Payload: raw}
 }
 
 // joinField joins a field path prefix and a path ("" is the prefix).

@@ -159,6 +159,7 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 	r := h.rooms[roomID]
 	if r == nil {
 		r = newRoom(roomID)
+		h.startRoom(r)
 		h.rooms[roomID] = r
 	}
 	r.mu.Lock()

@@ -573,10 +573,10 @@ func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, 
 		}
 		return msg, nil
 	}
-	var onPublished func(*msgstore.Message)
+	var onPublished func(*msgstore.Message) delivery
 	if to != nil {
 		t := *to
-		onPublished = func(m *msgstore.Message) { h.emitTo(m, t, sender) }
+		onPublished = func(m *msgstore.Message) delivery { return h.targetDelivery(m, t, sender) }
 	}
 	return h.commit(ctx, msg, onPublished)
 }
@@ -602,23 +602,36 @@ func (h *Hub) sendServerMessages(ctx context.Context, roomID string, msgs []*ser
 const SystemSender = "system"
 
 // emitTo sends hub:messageArrived for m to the target's sockets on every
-// node. Targets are limited to the room's readers, except "sender", which
-// reaches the sender's own sockets in the room.
+// node at once (a message without a sequence number).
 func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
+	d := h.targetDelivery(m, to, sender)
+	switch d.To {
+	case toReaders:
+		_ = h.ns.To(readers(m.RoomID)).Emit(d.Event, d.Payload)
+	case toTarget:
+		h.deliverLocal(m.RoomID, d)
+		h.toOtherNodes(roomOp{Op: opEmitTarget, Room: m.RoomID, Kind: d.Kind, Users: d.Users, User: d.Sender, Payload: d.Payload})
+	}
+}
+
+// targetDelivery is the delivery of hub:messageArrived for m to a handler
+// target. Targets are limited to the room's readers, except "sender",
+// which reaches the sender's own sockets in the room.
+func (h *Hub) targetDelivery(m *msgstore.Message, to target, sender string) delivery {
 	payload, err := json.Marshal(map[string]any{
 		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
 	})
 	if err != nil {
 		h.log.Error("encode message", zap.Error(err))
-		return
+		return delivery{}
 	}
-	raw := json.RawMessage(payload)
+	d := delivery{Event: "hub:messageArrived", Payload: payload}
 	if to.kind == toAll || (to.kind == toOthers && sender == "") {
-		_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", raw)
-		return
+		d.To = toReaders
+		return d
 	}
-	h.emitTargetLocal(m.RoomID, to, sender, raw)
-	h.toOtherNodes(roomOp{Op: opEmitTarget, Room: m.RoomID, Kind: to.kind, Users: to.users, User: sender, Payload: raw})
+	d.To, d.Kind, d.Users, d.Sender = toTarget, to.kind, to.users, sender
+	return d
 }
 
 // emitTargetLocal sends hub:messageArrived to the target's sockets on this

@@ -135,15 +135,16 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 // publish persists msg and, once the write is committed, broadcasts it to
 // the room in sequence order. Nothing is broadcast when the write fails.
 func (h *Hub) publish(ctx context.Context, msg *msgstore.Message) (*msgstore.Message, error) {
-	return h.commit(ctx, msg, h.broadcastMessage)
+	return h.commit(ctx, msg, arrived)
 }
 
 // commit stores msg and, once the write is committed, hands it to the data
-// event sink and releases its delivery in the room's sequence order: a
-// published message goes to onPublished (nil: nobody), a pending one to
-// the room's moderators. A failed write delivers nothing; a repeated
-// clientMessageId returns the original and delivers nothing again.
-func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished func(*msgstore.Message)) (*msgstore.Message, error) {
+// event sink and releases its delivery in the room's sequence order on
+// every node: a published message's is what onPublished returns (nil:
+// nothing), a pending one goes to the room's moderators. A failed write
+// delivers nothing; a repeated clientMessageId returns the original and
+// delivers nothing again.
+func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished func(*msgstore.Message) delivery) (*msgstore.Message, error) {
 	start := time.Now()
 	stored, created, err := h.deps.Store.Append(ctx, msg)
 	if mt := h.deps.Metrics; mt != nil {
@@ -159,21 +160,28 @@ func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished fun
 		h.hot.messageCounter(mt, h.name, stored.Status).Inc()
 	}
 	h.dataEvent(OpCreated, stored)
-	emit := func() {}
+	var d delivery
 	switch {
 	case stored.Status == msgstore.StatusPublished && onPublished != nil:
-		emit = func() { onPublished(stored) }
+		d = onPublished(stored)
 	case stored.Status == msgstore.StatusPending:
-		emit = func() {
-			h.emitModerators(stored.RoomID, "hub:pendingMessage", map[string]any{"roomId": stored.RoomID, "message": stored})
-		}
+		d = pendingDelivery(stored)
 	}
-	if r := h.room(stored.RoomID); r != nil {
-		r.seq.done(stored.Seq, emit)
-	} else {
-		emit()
-	}
+	h.sequenced(stored.RoomID, stored.Seq, d)
 	return stored, nil
+}
+
+// arrived is the delivery of a published message: hub:messageArrived to
+// the room's readers, written in one buffer by the message's own encoder.
+func arrived(m *msgstore.Message) delivery {
+	payload := appendArrived(make([]byte, 0, arrivedSize(m)), m)
+	return delivery{To: toReaders, Event: "hub:messageArrived", Payload: payload}
+}
+
+// pendingDelivery is the delivery of a message awaiting moderation.
+func pendingDelivery(m *msgstore.Message) delivery {
+	payload, _ := json.Marshal(map[string]any{"roomId": m.RoomID, "message": m})
+	return delivery{To: toModerators, Event: "hub:pendingMessage", Payload: payload}
 }
 
 // broadcastMessage sends hub:messageArrived to the room's readers. The

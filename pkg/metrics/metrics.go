@@ -42,6 +42,10 @@ type Metrics struct {
 	// Reasons come from a fixed set named where each refusal happens
 	// (docs/security.md lists them).
 	Refusals *prometheus.CounterVec // reason
+	// SequenceGaps counts the gaps in a room's sequence numbers that a
+	// node's sequencer met: repaired from the message store, skipped (no
+	// store answer after the bounded retries), and failed store reads.
+	SequenceGaps *prometheus.CounterVec // hub, result=repaired|skipped|failed
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -125,8 +129,11 @@ func NewUnregistered() *Metrics {
 	m.Refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_refusals_total", Help: "Inputs refused to protect the daemon and its other users, by reason.",
 	}, []string{"reason"})
+	m.SequenceGaps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_cluster_sequence_gaps_total", Help: "Gaps in a room's sequence numbers met on this node, by hub and result (repaired, skipped, failed).",
+	}, []string{"hub", "result"})
 	for _, c := range []prometheus.Collector{
-		m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

@@ -97,6 +97,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 	if s.shared.redis != nil {
 		ra, err := sio.NewRedisAdapter(sio.RedisAdapterOptions{
 			Client: s.shared.redis, Prefix: cfg.Redis.Prefix + "sio:", Logger: log.Named("sio"),
+			OnResubscribe: s.resync,
 		})
 		if err != nil {
 			s.shared.close()
@@ -192,6 +193,16 @@ func (s *Server) bridgeDedup() bridge.Dedup {
 		return nil
 	}
 	return bridge.NewRedisDedup(s.shared.redis, s.cfg.Redis.Prefix+"bridge:seen:", bridge.DefaultDedupWindow)
+}
+
+// resync makes every hub's rooms catch up with the message store after
+// the node missed the other nodes' publications.
+func (s *Server) resync() {
+	if reg := s.reg.Load(); reg != nil {
+		for _, h := range reg.hubs {
+			h.Resync()
+		}
+	}
 }
 
 // bridgeTargets lists the running hubs for the Kafka bridge.

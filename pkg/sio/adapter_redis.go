@@ -34,6 +34,10 @@ type RedisAdapterOptions struct {
 	PublishBatch int
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
+	// OnResubscribe is called (on its own goroutine) when the subscriptions
+	// are confirmed again after the subscription connection broke: what
+	// the other nodes published meanwhile did not arrive.
+	OnResubscribe func()
 }
 
 // Defaults of RedisAdapterOptions.
@@ -80,6 +84,7 @@ type RedisAdapter struct {
 	published, publishErrors, publishDropped atomic.Uint64
 	received, deliveryDropped, decodeErrors  atomic.Uint64
 	reconnects                               atomic.Uint64
+	subscribedOnce                           atomic.Bool
 	dropLog, deliverLog, errLog              atomic.Int64 // last warning, unix ns
 }
 
@@ -373,6 +378,10 @@ func (a *RedisAdapter) session() error {
 	}
 	if err := sync(); err != nil {
 		return err
+	}
+	if a.subscribedOnce.Swap(true) && a.opts.OnResubscribe != nil {
+		a.log.Info("redis subscription restored")
+		go a.opts.OnResubscribe()
 	}
 	for {
 		select {

@@ -195,6 +195,7 @@ type Broadcast struct {
 	ns     *Namespace
 	to     []string
 	except []string
+	local  bool
 }
 
 // To adds rooms to the target set (union).
@@ -208,6 +209,15 @@ func (b *Broadcast) To(rooms ...string) *Broadcast {
 func (b *Broadcast) Except(rooms ...string) *Broadcast {
 	nb := *b
 	nb.except = append(slices.Clip(b.except), rooms...)
+	return &nb
+}
+
+// Local restricts the broadcast to this node's sockets: nothing is
+// published to the adapter (the caller carries it to the other nodes its
+// own way).
+func (b *Broadcast) Local() *Broadcast {
+	nb := *b
+	nb.local = true
 	return &nb
 }
 
@@ -227,7 +237,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("broadcast %q: %w", event, err)
 	}
-	if bd := n.bound.Load(); bd != nil {
+	if bd := n.bound.Load(); bd != nil && !b.local {
 		m := BroadcastMessage{Node: bd.a.NodeID(), Namespace: n.name, Rooms: b.to, Except: b.except, Data: body, Attachments: atts}
 		if err := bd.a.Publish(&m); err != nil && st != nil {
 			st.adapterErrors.Add(1)

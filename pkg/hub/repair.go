@@ -1,0 +1,135 @@
+package hub
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
+)
+
+// Gap repair: a room's sequencer on this node reads the sequence numbers
+// it missed from the message store (see sequencer). Every node's rooms
+// catch up after the node's Redis subscription is re-established (Resync)
+// and when a node could not learn whether a write committed (opCatchUp).
+
+// repairBatch bounds the messages one store read returns.
+const repairBatch = 500
+
+// startRoom readies a new room's sequencer: gap repair from the store, and
+// an anchor (the last stored sequence number) read in the background so
+// that the first delivery on this node does not start in the middle of a
+// gap. Called with h.mu held; it does not block.
+func (h *Hub) startRoom(r *room) {
+	roomID := r.id
+	r.seq.fill = func(after, before int64) ([]seqItem, int64, error) { return h.fill(roomID, after, before) }
+	r.seq.stats = h.countGap
+	r.seq.anchoring = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+		defer cancel()
+		last, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Limit: 1})
+		if err != nil {
+			h.log.Warn("room sequence not read; delivering from the first number seen", zap.String("room", roomID), zap.Error(err))
+			r.seq.anchor(0, false)
+			return
+		}
+		var seq int64
+		if len(last) > 0 {
+			seq = last[0].Seq
+		}
+		r.seq.anchor(seq, true)
+	}()
+}
+
+// fill reads the deliveries of the room's sequence numbers in (after,
+// before) from the store (before 0: no upper bound).
+func (h *Hub) fill(roomID string, after, before int64) ([]seqItem, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	msgs, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{AfterSeq: after, BeforeSeq: before, Limit: repairBatch})
+	if err != nil {
+		h.log.Warn("sequence gap not read from the store", zap.String("room", roomID), zap.Int64("after", after), zap.Error(err))
+		return nil, 0, err
+	}
+	items := make([]seqItem, 0, len(msgs))
+	for _, m := range msgs {
+		d := h.repairDelivery(m)
+		items = append(items, seqItem{seq: m.Seq, emit: func() { h.deliverLocal(roomID, d) }})
+	}
+	covered := after
+	switch {
+	case len(msgs) > 0 && (len(msgs) == repairBatch || before == 0):
+		covered = msgs[len(msgs)-1].Seq
+	case before != 0:
+		covered = before - 1
+	}
+	if len(msgs) > 0 {
+		h.log.Info("sequence gap filled from the store", zap.String("room", roomID), zap.Int64("after", after),
+			zap.Int("messages", len(msgs)))
+	}
+	return items, covered, nil
+}
+
+// repairDelivery is the delivery of a message read back from the store,
+// as its commit made it. A server message of a handler may have been meant
+// for some members only, which the store does not record: it is not
+// delivered by a repair.
+func (h *Hub) repairDelivery(m *msgstore.Message) delivery {
+	switch {
+	case m.Status == msgstore.StatusPending:
+		return pendingDelivery(m)
+	case m.Status != msgstore.StatusPublished:
+		return delivery{}
+	}
+	if h.persistedEvent(m.MessageType) != nil {
+		return storedEventDelivery(m)
+	}
+	if m.SenderID == SystemSender && m.MessageType != string(spec.MessageSystem) {
+		return delivery{}
+	}
+	return arrived(m)
+}
+
+// persistedEvent returns the custom event stored as messages of type name.
+func (h *Hub) persistedEvent(name string) *spec.HubCustomEvent {
+	es := &h.Spec().EventSettings
+	for i := range es.CustomEvents {
+		if ce := &es.CustomEvents[i]; ce.Name == name && !ce.Ephemeral {
+			return ce
+		}
+	}
+	return nil
+}
+
+// Resync makes every room of the hub on this node catch up with the store:
+// the node's Redis subscription was re-established, and what the other
+// nodes published meanwhile did not reach it.
+func (h *Hub) Resync() {
+	h.mu.Lock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.seq.catchUp()
+	}
+}
+
+// catchUpEverywhere makes the room catch up with the store on every node:
+// a write's outcome was unknown, and when it committed nobody was told.
+func (h *Hub) catchUpEverywhere(roomID string) {
+	if r := h.room(roomID); r != nil {
+		r.seq.catchUp()
+	}
+	h.toOtherNodes(roomOp{Op: opCatchUp, Room: roomID})
+}
+
+// countGap counts a gap repair result.
+func (h *Hub) countGap(result string) {
+	if mt := h.deps.Metrics; mt != nil {
+		mt.SequenceGaps.WithLabelValues(h.name, result).Inc()
+	}
+}
