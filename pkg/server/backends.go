@@ -30,8 +30,9 @@ func (b *backends) close() {
 }
 
 // openBackends opens the message store and the record source the
-// configuration names; with nothing configured, the embedded ones.
-func openBackends(ctx context.Context, cfg Config, log *zap.Logger) (*backends, error) {
+// configuration names; with nothing configured, the embedded ones (the
+// records directory read by the plan).
+func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, log *zap.Logger) (*backends, error) {
 	b := &backends{}
 	fail := func(err error) (*backends, error) {
 		b.close()
@@ -61,11 +62,7 @@ func openBackends(ctx context.Context, cfg Config, log *zap.Logger) (*backends, 
 		b.records = src
 		b.closers = append(b.closers, src.Close)
 	default:
-		src, err := records.NewEmbedded(cfg.Records)
-		if err != nil {
-			return fail(fmt.Errorf("records: %w", err))
-		}
-		b.records, b.embedded = src, src
+		b.records, b.embedded = embedded, embedded
 	}
 
 	usePG := cfg.Store == "postgres" || (cfg.Store == "auto" && cfg.Postgres.DSN != "")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,34 +49,70 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func parseConfig(name string, args []string, stderr io.Writer) (Config, bool) {
+// planArgs parses the serve/check flags, reads the configuration (file,
+// environment, flags) and plans the start. Warnings go to stderr. On any
+// problem it prints every one to stderr and returns the exit code (0 for
+// --help).
+func planArgs(name string, args []string, stderr io.Writer) (*Plan, int) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return Config{}, false
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
 	}
-	cfg, err := LoadConfig(fs, os.Environ())
-	if err != nil {
-		fmt.Fprintf(stderr, "hubd %s: %v\n", name, err)
-		return cfg, false
+	cfg, warnings, cerr := loadConfig(fs, os.Environ())
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "hubd %s: warning: %s\n", name, w)
 	}
-	return cfg, true
+	var rerr *readConfigError
+	if errors.As(cerr, &rerr) {
+		fmt.Fprintf(stderr, "hubd %s: %v\n", name, cerr)
+		return nil, 2
+	}
+	p, perr := NewPlan(cfg)
+	err := errors.Join(cerr, perr)
+	if err == nil {
+		return p, 0
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, line)
+	}
+	if !dirExists(cfg.Hubs) {
+		fmt.Fprintf(stderr, nothingToServe, cfg.Hubs)
+	}
+	fmt.Fprintf(stderr, "hubd %s: the configuration is not valid (%d problem(s) above)\n", name, len(strings.Split(err.Error(), "\n")))
+	return nil, 1
 }
 
+// nothingToServe explains how to give hubd its hubs.
+const nothingToServe = `
+hubd has no hubs to serve: the directory %s does not exist.
+Name the directory of hub spec files (*.yaml, *.yml, *.json) with one of
+  hubd serve --hubs DIR [--records DIR] [--lib DIR]
+  HUBD_HUBS=DIR hubd serve
+  hubd serve --config hubd.yaml   (hubs: DIR, relative to the file)
+From the repository root, the examples run with
+  hubd serve --hubs configs/hubs --records configs/records --lib configs/lib --jwt-secret dev-secret
+docs/configuration.md lists every key, flag and variable.
+
+`
+
 func runServe(args []string, stderr io.Writer) int {
-	cfg, ok := parseConfig("serve", args, stderr)
-	if !ok {
-		return 2
+	p, code := planArgs("serve", args, stderr)
+	if p == nil {
+		return code
 	}
-	log, err := NewLogger(cfg.Log)
+	log, err := NewLogger(p.Config.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "hubd serve: %v\n", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	applyMemoryLimit(cfg.MemoryLimitRatio, log)
-	srv, err := New(cfg, log)
+	applyMemoryLimit(p.Config.MemoryLimitRatio, log)
+	srv, err := Start(p, log)
 	if err != nil {
 		log.Error("start failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))
 		return 1
@@ -102,24 +139,17 @@ func runServe(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// runCheck runs exactly the plan of `hubd serve` with the same inputs
+// (flags, environment, --config) and prints the hubs it would serve.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	cfg, ok := parseConfig("check", args, stderr)
-	if !ok {
-		return 2
+	p, code := planArgs("check", args, stderr)
+	if p == nil {
+		return code
 	}
-	loaded, err := Load(cfg, zap.NewNop(), HostServices{})
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(stderr, line)
-		}
-		fmt.Fprintf(stderr, "hubd check: %s is not valid\n", cfg.Hubs)
-		return 1
-	}
-	defer loaded.Close()
-	for _, h := range loaded.Specs {
+	for _, h := range p.Specs {
 		fmt.Fprintf(stdout, "ok  %-24s %s (namespace /hub/%s)\n", h.Name(), h.File, h.Name())
 	}
-	fmt.Fprintf(stdout, "%d hub(s) valid in %s\n", len(loaded.Specs), cfg.Hubs)
+	fmt.Fprintf(stdout, "%d hub(s) valid in %s\n", len(p.Specs), p.Config.Hubs)
 	return 0
 }
 

@@ -3,13 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
-	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/file"
-	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/hubd/hubd/pkg/sio"
@@ -230,81 +226,6 @@ func AddFlags(fs *pflag.FlagSet) {
 	fs.String("jwt-secret", "", "HS256 secret for handshake tokens (development)")
 	fs.String("log-level", d.Log.Level, "log level: debug, info, warn, error")
 	fs.String("log-format", d.Log.Format, "log format: console or json")
-}
-
-// LoadConfig merges defaults, the --config file, HUBD_* variables and the
-// flags that were set. environ is os.Environ() in the daemon.
-func LoadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
-	k := koanf.New(".")
-	cfg := DefaultConfig()
-	if path, _ := fs.GetString("config"); path != "" {
-		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-			return cfg, fmt.Errorf("read config %s: %w", path, err)
-		}
-	}
-	for _, kv := range environ {
-		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "HUBD_") {
-			continue
-		}
-		if err := k.Set(envKey(name), val); err != nil {
-			return cfg, fmt.Errorf("environment %s: %w", name, err)
-		}
-	}
-	var ferr error
-	fs.Visit(func(f *pflag.Flag) {
-		if key, ok := flagKeys[f.Name]; ok {
-			if err := k.Set(key, f.Value.String()); err != nil {
-				ferr = errors.Join(ferr, err)
-			}
-		}
-	})
-	if ferr != nil {
-		return cfg, ferr
-	}
-	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
-		return cfg, fmt.Errorf("decode config: %w", err)
-	}
-	return cfg, cfg.Validate()
-}
-
-// envKey maps a HUBD_* variable to a config key: HUBD_JWT_SECRET is the
-// --jwt-secret flag's key; HUBD_AUTH__JWTSECRET is auth.jwtsecret (keys
-// match struct tags case-insensitively, and "_" inside a segment is dropped).
-func envKey(name string) string {
-	key := strings.ToLower(strings.TrimPrefix(name, "HUBD_"))
-	if fk, ok := flagKeys[strings.ReplaceAll(key, "_", "-")]; ok {
-		return fk
-	}
-	key = strings.ReplaceAll(strings.ReplaceAll(key, "__", "."), "_", "")
-	if canon, ok := canonicalKeys()[key]; ok {
-		return canon
-	}
-	return key
-}
-
-// canonicalKeys maps every config key, lowercased, to its spelling in the
-// koanf tags (so that an environment key and a file key are the same key).
-func canonicalKeys() map[string]string {
-	out := map[string]string{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("koanf")
-			if tag == "" {
-				continue
-			}
-			key := prefix + tag
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(f.Type, key+".")
-				continue
-			}
-			out[strings.ToLower(key)] = key
-		}
-	}
-	walk(reflect.TypeOf(Config{}), "")
-	return out
 }
 
 // Validate checks the configuration for values the daemon cannot use.

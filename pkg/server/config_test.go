@@ -40,7 +40,7 @@ socketio: {pingInterval: 7s, allowedOrigins: [https://a.example]}
 		}},
 		{name: "file over defaults", args: []string{"--config", file}, check: func(t *testing.T, c Config) {
 			require.Equal(t, "127.0.0.1:9000", c.Listen)
-			require.Equal(t, "from-file", c.Hubs)
+			require.Equal(t, filepath.Join(filepath.Dir(file), "from-file"), c.Hubs, "relative to the config file")
 			require.Equal(t, "file-secret", c.Auth.JWTSecret)
 			require.Equal(t, 5*time.Second, c.Auth.Leeway)
 			require.Equal(t, 7*time.Second, c.SocketIO.PingInterval)
@@ -53,7 +53,7 @@ socketio: {pingInterval: 7s, allowedOrigins: [https://a.example]}
 				require.Equal(t, "127.0.0.1:9100", c.Listen)
 				require.Equal(t, "env-secret", c.Auth.JWTSecret)
 				require.Equal(t, 3*time.Second, c.SocketIO.PingInterval)
-				require.Equal(t, "from-file", c.Hubs)
+				require.Equal(t, filepath.Join(filepath.Dir(file), "from-file"), c.Hubs, "relative to the config file")
 			}},
 		{name: "flags over env", args: []string{"--config", file, "--listen", "127.0.0.1:0", "--jwt-secret", "flag-secret", "--data", "d2"},
 			env: []string{"HUBD_LISTEN=127.0.0.1:9100", "HUBD_JWT_SECRET=env-secret"},

@@ -60,32 +60,26 @@ type Server struct {
 	adminAddr atomic.Value // net.Addr of the admin listener once listening
 }
 
-// New opens the backends and loads the hub directory. A directory that
-// does not validate is an error: the daemon does not start half-configured.
+// New plans the start (NewPlan), then opens the backends and loads the hub
+// directory. Any problem is an error: the daemon does not start
+// half-configured, and nothing is written before the plan holds.
 func New(cfg Config, log *zap.Logger) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	p, err := NewPlan(cfg)
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	return Start(p, log)
+}
+
+// Start opens what the plan needs and loads its hubs.
+func Start(p *Plan, log *zap.Logger) (*Server, error) {
+	cfg := p.Config
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: p.Verifier}
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
 		log.Error("scheduled action panicked", zap.Any("panic", v))
 	}})
-
-	secrets := cfg.Auth.JWTSecrets
-	if cfg.Auth.JWTSecret != "" {
-		secrets = append([]string{cfg.Auth.JWTSecret}, secrets...)
-	}
-	v, err := authz.NewVerifier(authz.VerifierConfig{
-		HS256Secrets: secrets, PublicKeyFiles: cfg.Auth.PublicKeyFiles, JWKSFile: cfg.Auth.JWKSFile,
-		Algorithms: cfg.Auth.Algorithms, MaxTokenBytes: cfg.Auth.MaxTokenBytes, Leeway: cfg.Auth.Leeway,
-		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	s.verifier = v
-
-	if s.back, err = openBackends(context.Background(), cfg, log); err != nil {
+	var err error
+	if s.back, err = openBackends(context.Background(), cfg, p.Records, log); err != nil {
 		return nil, err
 	}
 	if s.shared, err = openShared(context.Background(), cfg, log); err != nil {

@@ -88,24 +88,16 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger) (*sharedServic
 		})
 	}
 
+	// The plan validated the resolver settings (validateSession).
 	switch sc := cfg.Auth.Session; sc.Resolver {
-	case "", "claims":
 	case "redis":
-		if sh.redis == nil {
-			return fail(fmt.Errorf("auth.session.resolver: redis needs redis.addr"))
-		}
 		r, err := authz.NewRedisSessionResolver(sh.redis, sc.RedisKey, sc.TTL)
 		if err != nil {
 			return fail(fmt.Errorf("auth.session: %w", err))
 		}
 		sh.sessions = r
 	case "introspection":
-		if sc.IntrospectionURL == "" {
-			return fail(fmt.Errorf("auth.session.resolver: introspection needs auth.session.introspectionURL"))
-		}
 		sh.sessions = &authz.IntrospectionResolver{URL: sc.IntrospectionURL, Method: sc.IntrospectionMethod, TTL: sc.TTL}
-	default:
-		return fail(fmt.Errorf("auth.session.resolver: %q is not claims, redis or introspection", sc.Resolver))
 	}
 
 	sh.hosts.HTTPAllow = cfg.Scripting.HTTPAllow

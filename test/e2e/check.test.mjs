@@ -1,13 +1,23 @@
-// `hubd check` on a good and on a broken hubs dir.
+// `hubd check` on a good and on a broken hubs dir, and check = serve: the
+// same inputs pass or fail both, with every problem reported at once.
 
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { FIXTURES, runHubd } from './lib/harness.mjs';
+import { FIXTURES, JWT_SECRET, runHubd, tempDir } from './lib/harness.mjs';
+
+/** The flags of the fixture daemon (as the harness starts it). */
+const FIXTURE_FLAGS = [
+  '--hubs', path.join(FIXTURES, 'hubs'),
+  '--records', path.join(FIXTURES, 'records'),
+  '--lib', path.join(FIXTURES, 'lib'),
+  '--jwt-secret', JWT_SECRET,
+];
 
 test('check on the fixture hubs exits 0 and names every hub', async () => {
-  const r = await runHubd(['check', '--hubs', path.join(FIXTURES, 'hubs'), '--lib', path.join(FIXTURES, 'lib')]);
+  const r = await runHubd(['check', ...FIXTURE_FLAGS]);
   assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   for (const hub of ['chat', 'lobby']) {
     assert.match(r.stdout, new RegExp(`\\b${hub}\\b`), `stdout lists ${hub}:\n${r.stdout}`);
@@ -28,7 +38,7 @@ const PLANTED = [
 
 test('check on the broken hubs dir exits 1 and reports every planted error', async () => {
   const dir = path.join(FIXTURES, 'broken', 'hubs');
-  const r = await runHubd(['check', '--hubs', dir, '--lib', path.join(FIXTURES, 'lib')]);
+  const r = await runHubd(['check', ...FIXTURE_FLAGS, '--hubs', dir]);
   assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   const lines = r.stderr.split('\n');
   for (const p of PLANTED) {
@@ -44,7 +54,7 @@ test('check on the broken hubs dir exits 1 and reports every planted error', asy
 });
 
 test('check with a library that does not compile exits 1 naming the module', async () => {
-  const r = await runHubd(['check', '--hubs', path.join(FIXTURES, 'hubs'), '--lib', path.join(FIXTURES, 'broken', 'lib')]);
+  const r = await runHubd(['check', ...FIXTURE_FLAGS, '--lib', path.join(FIXTURES, 'broken', 'lib')]);
   assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   assert.match(r.stderr, /access\.js/);
 });
@@ -53,4 +63,48 @@ test('check on a missing dir fails', async () => {
   const r = await runHubd(['check', '--hubs', path.join(FIXTURES, 'no-such-dir')]);
   assert.notEqual(r.code, 0);
   assert.notEqual(r.stderr.trim(), '');
+});
+
+test('check and serve refuse the same config, reporting every problem at once with what fixes it', async () => {
+  const dir = await tempDir();
+  const cfg = path.join(dir, 'hubd.yaml');
+  await writeFile(
+    cfg,
+    ['stroe: postgres', 'socketio:', '  pingIntervall: 1s', 'auth:', '  session: {resolver: sessions}', ''].join('\n'),
+  );
+  await mkdir(path.join(dir, 'records'));
+  await writeFile(path.join(dir, 'records', 'room.json'), '[{"id": "r1"'); // broken JSON
+  const args = ['--config', cfg, '--hubs', path.join(FIXTURES, 'hubs'), '--records', path.join(dir, 'records'), '--jwt-secret', JWT_SECRET];
+  const want = [
+    `${cfg}: stroe: unknown key (did you mean store?)`,
+    `${cfg}: socketio.pingIntervall: unknown key (did you mean socketio.pingInterval?)`,
+    'auth.session.resolver: "sessions" is not claims, redis or introspection [set with HUBD_AUTH__SESSION__RESOLVER',
+    'room.json',
+  ];
+  for (const cmd of ['check', 'serve']) {
+    const r = await runHubd([cmd, ...args, '--listen', '127.0.0.1:0']);
+    assert.equal(r.code, 1, `${cmd} stderr:\n${r.stderr}`);
+    for (const w of want) assert.ok(r.stderr.includes(w), `${cmd}: no "${w}" in stderr:\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`hubd ${cmd}: the configuration is not valid \\(\\d+ problem`));
+  }
+});
+
+test('check outside the repository: no default library needed, nothing written, a missing hubs dir explained', async () => {
+  const dir = await tempDir();
+  await mkdir(path.join(dir, 'hubs'));
+  await mkdir(path.join(dir, 'records'));
+  await writeFile(
+    path.join(dir, 'hubs', 'plain.yaml'),
+    'hubBasics: {name: plain}\nroomSettings:\n  roomDataObject: room\n  authScripts: [{name: everyone, script: "true"}]\n',
+  );
+  const ok = await runHubd(['check', '--hubs', 'hubs', '--records', 'records', '--jwt-secret', 's'], { cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /1 hub\(s\) valid in hubs/);
+
+  const none = await runHubd(['serve', '--jwt-secret', 's', '--listen', '127.0.0.1:0'], { cwd: dir });
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /hubd has no hubs to serve: the directory configs\/hubs does not exist/);
+  assert.match(none.stderr, /--hubs DIR/);
+  const { readdir } = await import('node:fs/promises');
+  assert.deepEqual((await readdir(dir)).sort(), ['hubs', 'records'], 'a failed start writes nothing (no data/)');
 });

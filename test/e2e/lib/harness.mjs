@@ -410,12 +410,13 @@ export async function startDaemon(opts) {
 }
 
 /**
- * Runs a hubd subcommand to completion and resolves with
- * { code, signal, stdout, stderr }.
+ * Runs a hubd subcommand to completion (in cwd, default this process's)
+ * and resolves with { code, signal, stdout, stderr }.
  */
-export async function runHubd(args, { timeoutMs = 30_000, env = {} } = {}) {
+export async function runHubd(args, { timeoutMs = 30_000, env = {}, cwd } = {}) {
   const child = spawn(hubdBin(), args, {
     env: daemonEnv(env),
+    ...(cwd ? { cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
