@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ Usage:
   hubd serve [flags]    run the daemon (SIGHUP reloads the hub directory)
   hubd check [flags]    validate the hub directory exactly as a reload would
   hubd token [flags]    print an HS256 development token
+  hubd version          print the version (also --version)
   hubd help             show this help
 
 Run "hubd <command> --help" for the flags of a command.
@@ -36,11 +38,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return runServe(args[1:], stderr)
+		return runServe(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, ReadBuildInfo())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -53,15 +58,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // environment, flags) and plans the start. Warnings go to stderr. On any
 // problem it prints every one to stderr and returns the exit code (0 for
 // --help).
-func planArgs(name string, args []string, stderr io.Writer) (*Plan, int) {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+func planArgs(name string, args []string, stdout, stderr io.Writer) (*Plan, int) {
+	fs := newFlagSet(name, args, stdout, stderr)
 	AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil, 0
-		}
-		return nil, 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return nil, code
 	}
 	cfg, warnings, cerr := loadConfig(fs, os.Environ())
 	for _, w := range warnings {
@@ -100,8 +101,8 @@ docs/configuration.md lists every key, flag and variable.
 
 `
 
-func runServe(args []string, stderr io.Writer) int {
-	p, code := planArgs("serve", args, stderr)
+func runServe(args []string, stdout, stderr io.Writer) int {
+	p, code := planArgs("serve", args, stdout, stderr)
 	if p == nil {
 		return code
 	}
@@ -142,7 +143,7 @@ func runServe(args []string, stderr io.Writer) int {
 // runCheck runs exactly the plan of `hubd serve` with the same inputs
 // (flags, environment, --config) and prints the hubs it would serve.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	p, code := planArgs("check", args, stderr)
+	p, code := planArgs("check", args, stdout, stderr)
 	if p == nil {
 		return code
 	}
@@ -154,15 +155,14 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 func runToken(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("token", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token", args, stdout, stderr)
 	user := fs.String("user", "", "user id (claim userId)")
 	role := fs.String("role", "", "role id (claim roleId)")
 	claims := fs.StringArray("claim", nil, "extra claim key=value (repeatable)")
 	secret := fs.String("jwt-secret", os.Getenv("HUBD_JWT_SECRET"), "HS256 secret (default $HUBD_JWT_SECRET)")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *user == "" || *secret == "" {
 		fmt.Fprintln(stderr, "hubd token: --user and --jwt-secret are required")
@@ -187,4 +187,34 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return 0
+}
+
+// newFlagSet makes the flag set of a subcommand. Its usage (its own flags
+// only) goes to stdout when asked for with -h/--help, else to stderr.
+func newFlagSet(name string, args []string, stdout, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	out := stderr
+	if slices.Contains(args, "-h") || slices.Contains(args, "--help") {
+		out = stdout
+	}
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: hubd %s [flags]\n\nFlags:\n%s", name, fs.FlagUsages())
+	}
+	return fs
+}
+
+// parseFlags parses args; when it returns false the command ends with
+// code (0 after --help).
+func parseFlags(fs *pflag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, pflag.ErrHelp):
+		return 0, false
+	}
+	fmt.Fprintf(fs.Output(), "hubd %s: %v\n", fs.Name(), err)
+	fs.Usage()
+	return 2, false
 }

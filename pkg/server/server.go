@@ -75,6 +75,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	cfg := p.Config
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: p.Verifier}
+	s.metrics.Registry.MustRegister(buildInfoGauge(ReadBuildInfo()))
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
 		log.Error("scheduled action panicked", zap.Any("panic", v))
 	}})
