@@ -12,8 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/hubd/hubd/pkg/msgstore"
 )
@@ -128,7 +130,7 @@ func TestPublishFromOutbox(t *testing.T) {
 	e := newEnv(t)
 	st := openOutboxStore(t, filepath.Join(t.TempDir(), "messages.db"))
 	h := newFakeHub(t, chatSpec("chatHub"))
-	b, _ := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), Outbox: st}, h)
+	b, _ := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), Outbox: st, PublishTimeout: time.Minute}, h)
 	ctx := context.Background()
 	m1 := say(t, st, "r1", "one")
 	say(t, st, "r1", "two")
@@ -302,4 +304,62 @@ func requireRoomOrderFrom(t testing.TB, evs []event, _ int) {
 		}
 		last[e.Key] = seq
 	}
+}
+
+func TestPublishRecreatedTopic(t *testing.T) {
+	pc := newPortCluster(t)
+	st := openOutboxStore(t, filepath.Join(t.TempDir(), "messages.db"))
+	startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t), Outbox: st}, newFakeHub(t, chatSpec("chatHub")))
+	for range 10 {
+		say(t, st, "r1", "before")
+	}
+	newCollector(t, pc.addrs).waitDistinct(t, 10)
+
+	adm, err := kgo.NewClient(kgo.SeedBrokers(pc.addrs...))
+	require.NoError(t, err)
+	defer adm.Close()
+	ctx := context.Background()
+	_, err = kadm.NewClient(adm).DeleteTopic(ctx, "svc-dbevent-chatMessage-created")
+	require.NoError(t, err)
+	_, err = kadm.NewClient(adm).CreateTopic(ctx, 1, 1, nil, "svc-dbevent-chatMessage-created")
+	require.NoError(t, err)
+	for range 15 {
+		say(t, st, "r1", "after")
+	}
+	evs := newCollector(t, pc.addrs).waitDistinct(t, 15)
+	got := distinct(evs)
+	require.Len(t, got, 15, "the recreated topic gets exactly the later events")
+	requireRoomOrderFrom(t, evs, 11)
+	for _, e := range got {
+		require.Equal(t, "after", e.Value["content"].(map[string]any)["body"])
+	}
+}
+
+func TestPublishFrozenBrokerShutdownKeepsEvents(t *testing.T) {
+	pc := newPortCluster(t)
+	path := filepath.Join(t.TempDir(), "messages.db")
+	st := openOutboxStore(t, path)
+	hubs := newFakeHub(t, chatSpec("chatHub"))
+	_, stop := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t), Outbox: st, PublishTimeout: time.Minute}, hubs)
+	say(t, st, "r1", "first")
+	newCollector(t, pc.addrs).waitDistinct(t, 1)
+
+	thaw := make(chan struct{})
+	c := pc.cluster()
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		<-thaw
+		return nil, nil, false
+	})
+	defer close(thaw)
+	for range 20 {
+		say(t, st, "r1", "frozen")
+	}
+	time.Sleep(300 * time.Millisecond) // the publisher is waiting on the frozen broker
+	start := time.Now()
+	stop()
+	require.Less(t, time.Since(start), 3*time.Second, "shutdown does not wait for the broker")
+	stats, err := st.OutboxStats(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 20, stats.Depth, "the unacknowledged events stay in the outbox")
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
@@ -46,8 +47,8 @@ async function kafkaTool() {
 }
 
 /** Starts the broker; resolves with { brokers, http, child }. */
-async function startKafka() {
-  const child = spawn(await kafkaTool(), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startKafka(args = []) {
+  const child = spawn(await kafkaTool(), args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('kafka tool not ready')), TIMEOUT_MS);
@@ -116,8 +117,8 @@ async function produce(t, value, key) {
   assert.equal(res.status, 204, await res.text());
 }
 
-async function records(t) {
-  const res = await fetch(`${env.kafka.http}/records?topic=${encodeURIComponent(t)}`);
+async function records(t, kafka = env.kafka) {
+  const res = await fetch(`${kafka.http}/records?topic=${encodeURIComponent(t)}`);
   assert.equal(res.status, 200);
   return res.json();
 }
@@ -256,5 +257,128 @@ describe('kafka bridge across two nodes', { skip: process.env.HUBD_TEST_REDIS_AD
     assert.equal(after.ok, false);
     assert.equal(after.error.code, 'NOT_JOINED', 'node B removed bob from the closed room');
     assert.equal(eventsNamed(onB, 'hub:roomClosed').length, 1, 'closed once');
+  });
+});
+
+/** A TCP port nothing listens on now. */
+async function freePort() {
+  const srv = createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/** Stops a kafka tool and waits for it to exit. */
+async function stopKafka(kafka) {
+  const exited = new Promise((resolve) => kafka.child.once('exit', resolve));
+  kafka.child.stdin.end();
+  await exited;
+}
+
+/** The value of a metric without labels in a /metrics text. */
+function metric(text, name) {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+// The outbox: messages acknowledged while the broker cannot be reached are
+// published once it can, across a kill -9 of hubd, a graceful shutdown with
+// the broker gone, and a broker that comes back empty at the same address.
+describe('kafka bridge outbox', () => {
+  let d;
+  let kafka;
+
+  after(async () => {
+    await d?.close();
+    if (kafka && kafka.child.exitCode === null) await stopKafka(kafka);
+  });
+
+  test('acknowledged messages are published exactly once, in room order, after kill -9 and after a broker that lost its data', async (t) => {
+    const port = await freePort();
+    const dir = await tempDir('hubd-e2e-outbox-');
+    const cfg = path.join(dir, 'hubd.yaml');
+    await writeFile(
+      cfg,
+      [
+        'shutdownTimeout: 3s',
+        'kafka:',
+        `  brokers: ["127.0.0.1:${port}"]`,
+        `  service: ${SERVICE}`,
+        `  topicPattern: "${TOPIC_PATTERN}"`,
+        `  group: e2e-outbox-${process.pid}`,
+        '',
+      ].join('\n'),
+    );
+    d = await startDaemon({ hubs: path.join(FIXTURES, 'bridge', 'hubs'), args: ['--config', cfg] });
+    const send = async (sockets, n) => {
+      const acks = [];
+      for (let i = 0; i < n; i++) {
+        const [s, roomId] = sockets[i % sockets.length];
+        const ack = await emitWithAck(s, 'hub:send', { roomId, messageType: 'text', content: { body: `m${i}` } });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        acks.push(ack.message);
+      }
+      return acks;
+    };
+    const joinedAt = async (daemon) => {
+      const out = [];
+      for (const [user, roomId] of [['alice', ROOMS.general], ['bob', ROOMS.random]]) {
+        const s = await connect(daemon.url, NSP, { token: tokenFor(user) });
+        const ack = await emitWithAck(s, 'hub:join', { roomId });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+        out.push([s, roomId]);
+      }
+      return out;
+    };
+    // Nothing listens on the broker's port: 50 messages are acknowledged,
+    // none can be published; then hubd is killed without a chance to flush.
+    const first = await send(await joinedAt(d), 50);
+    d.child.kill('SIGKILL');
+    await d.exited;
+    disconnectAll();
+
+    kafka = await startKafka(['-port', String(port)]);
+    await d.start();
+    const created = topic('ChatMessage', 'created');
+    const expectPublished = async (acks) => {
+      let recs = [];
+      await until(
+        async () => {
+          recs = await records(created, kafka);
+          return new Set(recs.map((r) => r.headers.eventId)).size >= acks.length;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `${acks.length} created events` },
+      );
+      assert.equal(recs.length, acks.length, 'each event published once');
+      assert.deepEqual(new Set(recs.map((r) => r.value.id)), new Set(acks.map((m) => m.id)), 'every acknowledged message has its created event');
+      const last = {};
+      for (const r of recs) {
+        assert.equal(r.key, `${HUB}/${r.value.roomId}`);
+        assert.equal(r.headers.seq, String(r.value.seq));
+        if (last[r.key] !== undefined) assert.equal(r.value.seq, last[r.key] + 1, `room ${r.key} in seq order`);
+        last[r.key] = r.value.seq;
+      }
+    };
+    await expectPublished(first);
+    await until(async () => {
+      const m = await d.metrics();
+      return metric(m, 'hubd_bridge_outbox_depth') === 0 && metric(m, 'hubd_bridge_up') === 1;
+    }, { timeoutMs: 15_000, intervalMs: 200, what: 'outbox empty and bridge up' });
+
+    // The broker goes away; a graceful shutdown does not wait for it past
+    // shutdownTimeout (3 s) and keeps the 20 new events.
+    await stopKafka(kafka);
+    const second = await send(await joinedAt(d), 20);
+    const t0 = Date.now();
+    await d.stop();
+    t.diagnostic(`shutdown with the broker gone: ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 8_000, `shutdown took ${Date.now() - t0} ms`);
+    disconnectAll();
+
+    // An empty broker at the same address: exactly the 20 events arrive.
+    kafka = await startKafka(['-port', String(port)]);
+    await d.start();
+    await expectPublished(second);
   });
 });

@@ -6,7 +6,9 @@
 //
 //	{"brokers":"127.0.0.1:PORT","http":"http://127.0.0.1:PORT"}
 //
-// and runs until stdin is closed or it gets SIGTERM/SIGINT.
+// and runs until stdin is closed or it gets SIGTERM/SIGINT. With -port N
+// the broker listens on that port (a broker coming back at an address a
+// daemon already uses), else on a free one.
 //
 //	POST /produce  {"topic", "key"?, "value"}   value is any JSON; it is
 //	               written as its JSON text. 204 once the broker acked.
@@ -20,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -41,7 +44,13 @@ func main() {
 }
 
 func run() error {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	port := flag.Int("port", 0, "broker port (0: any free one)")
+	flag.Parse()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1)}
+	if *port != 0 {
+		opts = append(opts, kfake.Ports(*port))
+	}
+	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return fmt.Errorf("start broker: %w", err)
 	}
