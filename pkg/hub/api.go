@@ -117,7 +117,7 @@ func (h *Hub) ListMessages(ctx context.Context, a *Actor, in ListInput) ([]*msgs
 	if limit <= 0 || limit > maxPageSize {
 		limit = maxPageSize
 	}
-	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
+	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses, Viewer: a.UserID()}
 	if in.Before != "" {
 		ref, err := h.messageIn(ctx, a.RoomID, in.Before)
 		if err != nil {
@@ -186,6 +186,9 @@ func (h *Hub) GetMessage(ctx context.Context, a *Actor, id string) (*msgstore.Me
 // deleted ones to every reader, pending and rejected ones to the sender and
 // moderators.
 func visibleTo(m *msgstore.Message, a *Actor) bool {
+	if !m.Audience.Includes(a.UserID()) {
+		return false
+	}
 	switch m.Status {
 	case msgstore.StatusPublished, msgstore.StatusDeleted:
 		return true
@@ -266,7 +269,7 @@ func (h *Hub) Deliveries(ctx context.Context, a *Actor, messageID string) ([]Del
 	if !a.Permissions.CanRead {
 		return nil, newError(CodeForbidden, "no read permission in this room")
 	}
-	if _, err := h.messageIn(ctx, a.RoomID, messageID); err != nil {
+	if _, err := h.GetMessage(ctx, a, messageID); err != nil {
 		return nil, err
 	}
 	marks, err := h.deps.Store.Delivered(ctx, h.name, messageID)

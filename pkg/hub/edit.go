@@ -20,7 +20,7 @@ func (e errAbort) Error() string { return e.err.Error() }
 // maps the outcome to client errors.
 func (h *Hub) update(ctx context.Context, a *Actor, id string, fn func(m *msgstore.Message) *Error) (*msgstore.Message, error) {
 	out, err := h.deps.Store.Update(ctx, h.name, id, func(m *msgstore.Message) error {
-		if m.RoomID != a.RoomID {
+		if m.RoomID != a.RoomID || !m.Audience.Includes(a.UserID()) {
 			return errAbort{errorf(CodeNotFound, "no message %q in this room", id)}
 		}
 		if e := fn(m); e != nil {

@@ -120,8 +120,10 @@ func (h *Hub) messageDelivered(ctx context.Context, ev *hubEvent) error {
 	if json.Unmarshal(ev.req.Data, &d) != nil || d.MessageID == "" {
 		return newError(CodeBadRequest, "data.messageId is required")
 	}
-	if _, err := h.messageIn(ctx, ev.req.RoomID, d.MessageID); err != nil {
+	if m, err := h.messageIn(ctx, ev.req.RoomID, d.MessageID); err != nil {
 		return err
+	} else if !m.Audience.Includes(ev.uid) {
+		return errorf(CodeNotFound, "no message %q in this room", d.MessageID)
 	}
 	if err := h.deps.Store.SetDelivered(ctx, h.name, ev.req.RoomID, ev.uid, d.MessageID, time.Now()); err != nil {
 		return wrapError(CodeUnavailable, "delivery receipt could not be stored", err)

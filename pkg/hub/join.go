@@ -75,7 +75,7 @@ func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
 	if h.historyOnJoin(def, m, req.Since) {
-		msgs, err := h.history(ctx, req.RoomID, req.Since, def.Spec.HistorySettings.HistoryLimit)
+		msgs, err := h.history(ctx, req.RoomID, c.session().UserID, req.Since, def.Spec.HistorySettings.HistoryLimit)
 		if err != nil {
 			h.log.Warn("history on join failed", zap.Error(err))
 			_ = s.Emit("hub:error", map[string]any{"error": "history unavailable", "code": CodeUnavailable,
@@ -105,7 +105,7 @@ func (h *Hub) historyOnJoin(def *Definition, m *member, since string) bool {
 
 // history returns the newest limit messages, or with since every message
 // after that one (up to maxSinceMessages), oldest first.
-func (h *Hub) history(ctx context.Context, roomID, since string, limit int) ([]*msgstore.Message, error) {
+func (h *Hub) history(ctx context.Context, roomID, viewer, since string, limit int) ([]*msgstore.Message, error) {
 	q := msgstore.Query{Limit: limit, Statuses: visibleStatuses}
 	if since != "" {
 		ref, err := h.deps.Store.Get(ctx, h.name, since)
@@ -116,6 +116,7 @@ func (h *Hub) history(ctx context.Context, roomID, since string, limit int) ([]*
 			q = msgstore.Query{AfterSeq: ref.Seq, Limit: maxSinceMessages, Statuses: visibleStatuses}
 		}
 	}
+	q.Viewer = viewer
 	if q.Limit <= 0 {
 		// historyLimit 0 with an unknown since: no history (a zero store
 		// limit would mean all of it).

@@ -561,6 +561,13 @@ func (h *Hub) countScriptError(kind string) {
 // A pending message (moderated sender) is always stored, since moderation
 // works on stored messages, and goes to the moderators only.
 func (h *Hub) deliver(ctx context.Context, msg *msgstore.Message, persist bool, to *target, sender string) (*msgstore.Message, error) {
+	// A stored message keeps who it was for, so that history shows it
+	// only to them.
+	aud, nobody := audienceOf(to, sender)
+	msg.Audience = aud
+	if nobody && msg.Status != msgstore.StatusPending {
+		persist = false
+	}
 	if !persist && msg.Status != msgstore.StatusPending {
 		id, err := uuid.NewV7()
 		if err != nil {

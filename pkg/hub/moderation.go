@@ -166,6 +166,11 @@ func (h *Hub) release(m *msgstore.Message) {
 		h.emitStoredEvent(m)
 		return
 	}
+	if m.Audience != nil {
+		to, sender := targetOfAudience(m.Audience)
+		h.emitTo(m, to, sender)
+		return
+	}
 	h.broadcastMessage(m)
 }
 

@@ -187,7 +187,7 @@ func TestHistoryLimitZeroSendsNoHistoryOnJoinButPages(t *testing.T) {
 	}
 	m := &member{userID: alice, roomID: rulesRoom, decision: &authz.Decision{Permissions: a.Permissions}}
 	require.False(t, e.h.historyOnJoin(e.h.Definition(), m, ""))
-	msgs, err := e.h.history(ctx, rulesRoom, "unknown-id", 0)
+	msgs, err := e.h.history(ctx, rulesRoom, alice, "unknown-id", 0)
 	require.NoError(t, err)
 	require.Empty(t, msgs, "an unknown since with historyLimit 0 is not the whole history")
 	page, err := e.h.ListMessages(ctx, a, ListInput{Limit: 2})
@@ -307,4 +307,50 @@ func TestCustomEventTakesTheNameOfADisabledStandardEvent(t *testing.T) {
 	e := newRulesEnv(t, nil)
 	_, err := e.emitEvent(t, alice, "typing", `{"where":"title"}`)
 	require.NoError(t, err)
+}
+
+func TestRestrictedAudienceIsStoredAndShownOnlyToIt(t *testing.T) {
+	e := newLogicEnv(t, scripting.Options{})
+	ctx := context.Background()
+	e.addMember("r1", "u1")
+	_, err := e.send(e.actor("r1", "u1"), `{"op":"server"}`)
+	require.NoError(t, err)
+	_, err = e.send(e.actor("r1", "u1"), `{"op":"silent"}`)
+	require.NoError(t, err)
+	_, err = e.send(e.actor("r1", "u4"), `{"op":"reject"}`)
+	require.Error(t, err)
+
+	seen := func(user string) []string {
+		t.Helper()
+		msgs, err := e.h.ListMessages(ctx, e.actor("r1", user), ListInput{})
+		require.NoError(t, err)
+		var out []string
+		for _, m := range msgs {
+			var c struct {
+				Op, Text, SystemAction string
+			}
+			require.NoError(t, json.Unmarshal(m.Content, &c))
+			out = append(out, m.MessageType+":"+c.Op+c.Text+c.SystemAction)
+		}
+		return out
+	}
+	require.Equal(t, []string{"cmd:silent"}, seen("u1"), "the sender: their unbroadcast message only")
+	require.Equal(t, []string{"cmd:server", "system:first", "note:third"}, seen("u2"))
+	require.Equal(t, []string{"cmd:server", "note:third"}, seen("u3"))
+	require.Equal(t, []string{"note:third", "system:rejected"}, seen("u4"))
+
+	for user, want := range map[string]int64{"u1": 0, "u2": 3, "u3": 2, "u5": 1} {
+		n, err := e.h.Unread(ctx, e.actor("r1", user))
+		require.NoError(t, err)
+		require.Equal(t, want, n, user)
+	}
+	all := e.stored(t, "r1")
+	hidden := all[0] // cmd:server, for u2 and u3
+	_, err = e.h.GetMessage(ctx, e.actor("r1", "u5"), hidden.ID)
+	require.Equal(t, CodeNotFound, clientErr(t, err).Code)
+	_, err = e.h.React(ctx, e.actor("r1", "u5"), hidden.ID, "👍")
+	require.Error(t, err)
+	msgs, err := e.h.history(ctx, "r1", "u5", all[0].ID, 50)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "since recovery: only note:third")
 }

@@ -202,7 +202,7 @@ func (h *Hub) checkReplyTo(ctx context.Context, roomID string, raw json.RawMessa
 		return nil, "preview longer than 500 characters"
 	}
 	ref, err := h.deps.Store.Get(ctx, h.name, rt.ID)
-	if errors.Is(err, msgstore.ErrNotFound) || (err == nil && (ref.RoomID != roomID || ref.Status != msgstore.StatusPublished)) {
+	if errors.Is(err, msgstore.ErrNotFound) || (err == nil && (ref.RoomID != roomID || ref.Status != msgstore.StatusPublished || ref.Audience != nil)) {
 		return nil, "no such message in this room"
 	}
 	if err != nil {

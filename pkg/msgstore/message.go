@@ -39,6 +39,8 @@ type Message struct {
 	Forwarded       *bool           `json:"forwarded,omitempty"`
 	ClientMessageID string          `json:"clientMessageId,omitempty"`
 	EditedAt        *time.Time      `json:"editedAt,omitempty"`
+	// Audience restricts who may read the message; nil: the whole room.
+	Audience *Audience `json:"audience,omitempty"`
 }
 
 // messageFields has Message's fields without its JSON methods.
@@ -97,6 +99,10 @@ func (m *Message) appendJSON(b []byte) []byte {
 		b = append(b, `,"editedAt":"`...)
 		b = m.EditedAt.UTC().AppendFormat(b, TimeFormat)
 		b = append(b, '"')
+	}
+	if m.Audience != nil {
+		b = append(b, `,"audience":`...)
+		b = appendAudience(b, m.Audience)
 	}
 	return append(b, '}')
 }
@@ -217,6 +223,7 @@ func (m *Message) Clone() *Message {
 		at := *m.EditedAt
 		c.EditedAt = &at
 	}
+	c.Audience = m.Audience.Clone()
 	return &c
 }
 
@@ -270,6 +277,9 @@ func Normalize(m *Message) error {
 	}
 	if m.Reaction, err = compactOptional(m.Reaction); err != nil {
 		return invalid("reaction", err.Error())
+	}
+	if err := m.Audience.validate(); err != nil {
+		return err
 	}
 	m.Timestamp = m.Timestamp.UTC().Truncate(time.Millisecond)
 	if m.EditedAt != nil {

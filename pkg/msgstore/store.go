@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/hubd/hubd/pkg/spec"
@@ -63,7 +64,14 @@ type Query struct {
 	AfterSeq  int64    // >0: only seq > AfterSeq
 	Limit     int      // 0 => no limit
 	Statuses  []string // empty => all
+	// Viewer, when set, keeps only the messages whose Audience includes
+	// that user (before the limit); "" => every message.
+	Viewer string
 }
+
+// Sees reports whether the query's viewer may read a message with
+// audience a.
+func (q Query) Sees(a *Audience) bool { return q.Viewer == "" || a.Includes(q.Viewer) }
 
 // Validate reports a negative field as *InvalidError.
 func (q Query) Validate() error {
@@ -130,7 +138,7 @@ type Store interface {
 	ReadMarks(ctx context.Context, hub, roomID string) ([]ReadMarkEntry, error)
 	// CountUnread counts the published messages of the room with a timestamp
 	// after the user's read mark (all of them when there is none) that the
-	// user did not send.
+	// user did not send and whose Audience includes the user.
 	CountUnread(ctx context.Context, hub, roomID, userID string) (int64, error)
 	// SetDelivered records that userID received messageID (a delivery
 	// receipt). Idempotent: the first time recorded is kept.
@@ -254,6 +262,8 @@ func CheckUpdate(before, after *Message) error {
 		return invalid("clientMessageId", "cannot change")
 	case !after.Timestamp.Equal(before.Timestamp):
 		return invalid("timestamp", "cannot change")
+	case !reflect.DeepEqual(after.Audience, before.Audience):
+		return invalid("audience", "cannot change")
 	}
 	return nil
 }

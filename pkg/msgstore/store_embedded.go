@@ -319,7 +319,7 @@ func scanRoom(c *bolt.Cursor, room uint64, hub string, q Query) ([]*Message, err
 		if err != nil {
 			return err
 		}
-		if q.Matches(m.Status) {
+		if q.Matches(m.Status) && q.Sees(m.Audience) {
 			out = append(out, m)
 		}
 		return nil

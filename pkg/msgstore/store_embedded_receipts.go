@@ -30,9 +30,10 @@ func (e *Embedded) ReadMarks(ctx context.Context, hub, roomID string) ([]ReadMar
 
 // unreadFields are the fields CountUnread decodes.
 type unreadFields struct {
-	SenderID  string `json:"senderId"`
-	Timestamp string `json:"timestamp"`
-	Status    string `json:"status"`
+	SenderID  string    `json:"senderId"`
+	Timestamp string    `json:"timestamp"`
+	Status    string    `json:"status"`
+	Audience  *Audience `json:"audience"`
 }
 
 // CountUnread implements Store. It walks the room's messages newest first
@@ -52,7 +53,7 @@ func (e *Embedded) CountUnread(ctx context.Context, hub, roomID, userID string) 
 			if err := json.Unmarshal(v, &f); err != nil {
 				return fmt.Errorf("decode stored message: %w", err)
 			}
-			if f.Status != StatusPublished || f.SenderID == userID {
+			if f.Status != StatusPublished || f.SenderID == userID || !f.Audience.Includes(userID) {
 				continue
 			}
 			ts, err := ParseTime(f.Timestamp)

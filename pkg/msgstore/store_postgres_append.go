@@ -166,7 +166,7 @@ func (t *pgTable) check(m, before *Message) error {
 	for _, f := range []struct {
 		col string
 		set bool
-	}{{colReplyTo, m.ReplyTo != nil}, {colReaction, m.Reaction != nil}, {colForwarded, m.Forwarded != nil}} {
+	}{{colReplyTo, m.ReplyTo != nil}, {colReaction, m.Reaction != nil}, {colForwarded, m.Forwarded != nil}, {colAudience, m.Audience != nil}} {
 		if f.set && !t.cols[f.col] {
 			return invalid(f.col, fmt.Sprintf("not enabled for hub %s", t.hub))
 		}
@@ -414,6 +414,7 @@ func insertStatement(p *Postgres, t *pgTable, fresh []*pgAppendOp) (string, []an
 		cmids, replies, reactions                      = make([]*string, n), make([]*string, n), make([]*string, n)
 		edited                                         = make([]*time.Time, n)
 		forwarded                                      = make([]*bool, n)
+		audiences                                      = make([]*string, n)
 	)
 	for i, op := range fresh {
 		m := op.m
@@ -423,6 +424,7 @@ func insertStatement(p *Postgres, t *pgTable, fresh []*pgAppendOp) (string, []an
 		times[i], edited[i], forwarded[i] = m.Timestamp, m.EditedAt, m.Forwarded
 		cmids[i] = optString(m.ClientMessageID)
 		replies[i], reactions[i] = optJSON(m.ReplyTo), optJSON(m.Reaction)
+		audiences[i] = optAudience(m.Audience)
 	}
 	seqRooms := make([]string, 0, len(counts))
 	for r := range counts {
@@ -454,6 +456,11 @@ func insertStatement(p *Postgres, t *pgTable, fresh []*pgAppendOp) (string, []an
 		args = append(args, forwarded)
 		cols, vals, names = cols+`, forwarded`, vals+`, u.fwd`, names+`, fwd`
 		params += fmt.Sprintf(`, $%d::boolean[]`, len(args))
+	}
+	if t.cols[colAudience] {
+		args = append(args, audiences)
+		cols, vals, names = cols+`, audience`, vals+`, u.aud::jsonb`, names+`, aud`
+		params += fmt.Sprintf(`, $%d::text[]`, len(args))
 	}
 	with := `WITH c AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS c(room, n)),
 	s AS (

@@ -22,6 +22,7 @@ func (t *pgTable) scan(row pgx.Row) (*Message, error) {
 		edited          *time.Time
 		reply, reaction *string
 		fwd             *bool
+		audience        *string
 	)
 	dest := []any{&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.MessageType, &content, &m.Timestamp, &m.Status, &cmid, &edited}
 	if t.cols[colReplyTo] {
@@ -33,10 +34,16 @@ func (t *pgTable) scan(row pgx.Row) (*Message, error) {
 	if t.cols[colForwarded] {
 		dest = append(dest, &fwd)
 	}
+	if t.cols[colAudience] {
+		dest = append(dest, &audience)
+	}
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	var err error
+	if m.Audience, err = decodeAudience(audience); err != nil {
+		return nil, fmt.Errorf("decode stored message %s: %w", m.ID, err)
+	}
 	if m.Content, err = compactJSON([]byte(content)); err != nil {
 		return nil, fmt.Errorf("decode stored message %s: %w", m.ID, err)
 	}
@@ -93,6 +100,10 @@ func (p *Postgres) list(ctx context.Context, hub, roomID string, q Query) ([]*Me
 	if len(q.Statuses) > 0 {
 		args = append(args, q.Statuses)
 		sql += ` AND status = ANY($` + strconv.Itoa(len(args)) + `::text[])`
+	}
+	if q.Viewer != "" && t.cols[colAudience] {
+		args = append(args, q.Viewer)
+		sql += ` AND ` + audienceIncludes(`$`+strconv.Itoa(len(args))+`::text`)
 	}
 	forward := q.AfterSeq > 0
 	if forward {
@@ -321,8 +332,12 @@ func (p *Postgres) CountUnread(ctx context.Context, hub, roomID, userID string) 
 		return 0, nil
 	}
 	var n int64
+	visible := ``
+	if t.cols[colAudience] {
+		visible = ` AND ` + audienceIncludes(`$2::text`)
+	}
 	err = p.queryRow(ctx, []any{&n}, `SELECT count(*) FROM `+t.ident+` m
-		WHERE m."roomId" = $1 AND m.status = 'published' AND m."senderId" <> $2
+		WHERE m."roomId" = $1 AND m.status = 'published' AND m."senderId" <> $2`+visible+`
 		AND m."timestamp" > coalesce((SELECT at FROM `+p.shared("hubd_read_marks")+` WHERE hub = $3 AND room = $1 AND user_id = $2), '-infinity')`,
 		roomID, userID, hub)
 	if err != nil {
@@ -526,4 +541,11 @@ func (p *Postgres) entries(ctx context.Context, sql string, args ...any) ([]Read
 		return nil, pgErr(err)
 	}
 	return out, nil
+}
+
+// audienceIncludes is the SQL condition that the audience column admits
+// the user given by param.
+func audienceIncludes(param string) string {
+	return `(audience IS NULL OR (audience ? 'users' AND audience->'users' ? ` + param +
+		`) OR (audience ? 'except' AND NOT audience->'except' ? ` + param + `))`
 }

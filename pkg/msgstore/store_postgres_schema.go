@@ -19,12 +19,16 @@ const (
 	colReplyTo   = "replyTo"
 	colReaction  = "reaction"
 	colForwarded = "forwarded"
+	// colAudience is in every table (added to older ones): who may read a
+	// message, NULL for the whole room.
+	colAudience = "audience"
 )
 
 var optionalColumns = []struct{ name, ddl string }{
 	{colReplyTo, `"replyTo" jsonb`},
 	{colReaction, `reaction jsonb`},
 	{colForwarded, `forwarded boolean`},
+	{colAudience, `audience jsonb`},
 }
 
 // maxIdentLen is PostgreSQL's identifier limit (NAMEDATALEN-1); longer names
@@ -128,6 +132,7 @@ func schemaOf(h *spec.Hub) (specSchema, error) {
 			s.cols = append(s.cols, c.name)
 		}
 	}
+	s.cols = append(s.cols, colAudience)
 	return s, nil
 }
 

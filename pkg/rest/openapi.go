@@ -163,6 +163,12 @@ func (g *docGen) messageSchemas() {
 			msgstore.StatusPublished, msgstore.StatusPending, msgstore.StatusRejected, msgstore.StatusDeleted}},
 		"clientMessageId": obj{"type": "string"},
 		"editedAt":        obj{"type": "string", "format": "date-time"},
+		"audience": obj{"type": "object", "additionalProperties": false,
+			"description": "Who may read the message (a message handler or server message for some users): only users, or everyone but except. Absent: the whole room.",
+			"properties": obj{
+				"users":  obj{"type": "array", "items": obj{"type": "string"}},
+				"except": obj{"type": "array", "items": obj{"type": "string"}},
+			}},
 	}
 	if ms.EnableReplyTo {
 		g.schemas["ReplyTo"] = obj{"type": "object", "required": []string{"id"}, "additionalProperties": false,

@@ -31,7 +31,7 @@ let dir;
 
 before(async () => {
   dir = await copyFixture('rules');
-  hubd = await startDaemon({ hubs: path.join(dir, 'hubs'), records: path.join(dir, 'records') });
+  hubd = await startDaemon({ hubs: path.join(dir, 'hubs'), records: path.join(dir, 'records'), lib: path.join(dir, 'lib') });
 });
 
 after(async () => {
@@ -232,3 +232,46 @@ test('REST: a Decimal of 1e400 is refused with INVALID_MESSAGE and the field pat
   assert.equal(err.code, 'INVALID_MESSAGE');
   assert.equal(err.details[0].field, 'content.value');
 });
+
+for (const transport of MODES) {
+  test(`${transport}: restricted-audience messages are stored for their audience only (history, paging, recovery, REST, unread)`, async () => {
+    const room = transport === 'websocket' ? 's1' : 's2';
+    const [ann, ben, cid] = [user('ann'), user('ben'), user('cid')];
+    const a = await member('cards', ann, transport, room);
+    const b = await member('cards', ben, transport, room);
+    const first = await emitWithAck(a, 'hub:send', { roomId: room, messageType: 'text', content: { body: 'hello' } });
+    assert.equal(first.ok, true);
+    const move = (s, content) => emitWithAck(s, 'hub:send', { roomId: room, messageType: 'move', content });
+    const deal = await move(a, { kind: 'deal', card: 'ace' });
+    assert.equal(deal.ok, true, JSON.stringify(deal));
+    const peek = await move(a, { kind: 'peek', to: cid.userId, card: 'king' });
+    const quiet = await move(b, { kind: 'quiet', card: 'two' });
+    const table = await move(b, { kind: 'table', card: 'three' });
+    for (const ack of [peek, quiet, table]) assert.equal(ack.ok, true, JSON.stringify(ack));
+    await waitForEvent(a, 'hub:messageArrived', (d) => d.message.id === table.message.id);
+
+    const bodies = (msgs) => msgs.map((m) => m.content.card ?? m.content.body);
+    const historyOf = async (s) => (await emitWithAck(s, 'hub:loadHistory', { roomId: room, limit: 50 })).messages;
+    assert.deepEqual(bodies(await historyOf(a)), ['hello', 'ace', 'three']);
+    assert.deepEqual(bodies(await historyOf(b)), ['hello', `dealt to ${ann.userId}`, 'two']);
+
+    // A late joiner recovering since the first message sees what is for them.
+    const c = await member('cards', cid, transport, room, { since: first.message.id });
+    const rec = await waitForEvent(c, 'hub:history', (d) => d.roomId === room);
+    assert.deepEqual(bodies(rec.messages), [`dealt to ${ann.userId}`, 'king', 'three']);
+    assert.deepEqual(bodies(await historyOf(c)), ['hello', `dealt to ${ann.userId}`, 'king', 'three']);
+
+    const rest = new RestClient(hubd, 'cards');
+    const list = await rest.call('GET', `/rooms/${room}/messages?limit=50`, { token: makeToken(ben) });
+    assert.equal(list.status, 200);
+    assert.deepEqual(bodies(list.body.messages ?? list.body), ['hello', `dealt to ${ann.userId}`, 'two']);
+    const hidden = await rest.call('GET', `/messages/${deal.message.id}`, { token: makeToken(ben) });
+    assert.equal(hidden.status, 404, JSON.stringify(hidden.body));
+    const mine = await rest.call('GET', `/messages/${deal.message.id}`, { token: makeToken(ann) });
+    assert.equal(mine.status, 200);
+    assert.deepEqual(mine.body.message?.audience ?? mine.body.audience, { users: [ann.userId] });
+    const unread = await rest.call('GET', `/rooms/${room}/unread`, { token: makeToken(cid) });
+    assert.equal(unread.status, 200);
+    assert.equal(unread.body.unread ?? unread.body.count, 4, JSON.stringify(unread.body));
+  });
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 		{"moderation records", testModeration},
 		{"room settings", testRoomSettings},
 		{"persisted custom events replay in order", testPersistedEvents},
+		{"restricted audience", testAudience},
 		{"closed store refuses calls", testClosed},
 	}
 	for _, tc := range tests {
