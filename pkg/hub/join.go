@@ -162,6 +162,9 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 		r = newRoom(roomID)
 		h.startRoom(r)
 		h.rooms[roomID] = r
+		if mt := h.deps.Metrics; mt != nil {
+			mt.Rooms.WithLabelValues(h.name).Inc()
+		}
 	}
 	r.mu.Lock()
 	m := r.members[uid]
@@ -227,6 +230,9 @@ func (h *Hub) dropIfEmpty(r *room) {
 	r.mu.Unlock()
 	if empty && h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
+		if mt := h.deps.Metrics; mt != nil {
+			mt.Rooms.WithLabelValues(h.name).Dec()
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ type Metrics struct {
 	EventErrorsTotal   *prometheus.CounterVec // hub, event, code
 	MessagesTotal      *prometheus.CounterVec // hub, type=builtin|custom
 	RoomMembers        *prometheus.GaugeVec   // hub
+	Rooms              *prometheus.GaugeVec   // hub
 	EventDuration      *prometheus.HistogramVec
 	StoreWriteDuration prometheus.Histogram
 	AuthDecisionsTotal *prometheus.CounterVec // hub, layer, result
@@ -89,6 +90,9 @@ func NewUnregistered() *Metrics {
 	m.RoomMembers = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "hubd_hub_room_members", Help: "Joined room memberships (user, room pairs) on this node.",
 	}, []string{"hub"})
+	m.Rooms = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hubd_hub_rooms", Help: "Rooms with at least one member on this node.",
+	}, []string{"hub"})
 	m.EventDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "hubd_hub_event_duration_seconds", Help: "Time to handle a client event.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
@@ -135,7 +139,7 @@ func NewUnregistered() *Metrics {
 	for _, c := range []prometheus.Collector{
 		m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
-		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.EventDuration, m.StoreWriteDuration,
+		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,
 	} {
 		f(c)
