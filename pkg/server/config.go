@@ -43,6 +43,20 @@ type Config struct {
 	Auth      AuthConfig      `koanf:"auth"`
 	SocketIO  SocketIOConfig  `koanf:"socketio"`
 	Scripting ScriptingConfig `koanf:"scripting"`
+	Console   ConsoleConfig   `koanf:"console"`
+}
+
+// ConsoleConfig configures the web console of the admin listener.
+type ConsoleConfig struct {
+	// Enabled serves the console at /-/console on the admin listener.
+	Enabled bool `koanf:"enabled"`
+	// DevTokens shows a form that mints tokens for any user id and role,
+	// signed with auth.jwtSecret (development only; needs that secret).
+	DevTokens bool `koanf:"devTokens"`
+	// PublicURL is the base URL browsers reach the public listener at
+	// (behind a proxy, or when the admin and public hosts differ); empty:
+	// the console page's own host name with the public port.
+	PublicURL string `koanf:"publicURL"`
 }
 
 // AdminConfig configures the admin listener: metrics, reload, profiles and
@@ -197,6 +211,7 @@ func DefaultConfig() Config {
 			MaxNamespaces: sio.DefaultMaxNamespaces,
 		},
 		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second},
+		Console:   ConsoleConfig{Enabled: true},
 	}
 }
 
@@ -268,6 +283,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("recordSource.kind: %q is not embedded, postgres or elasticsearch", c.RecordSource.Kind))
 	}
+	errs = append(errs, c.Console.validate(c.Auth)...)
 	if len(c.Kafka.Brokers) > 0 && c.Kafka.Service == "" {
 		errs = append(errs, errors.New("kafka.service: required with kafka.brokers"))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/bridge"
+	"github.com/hubd/hubd/pkg/console"
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
@@ -53,11 +54,13 @@ type Server struct {
 	// extraAdmin are the admin routes added with HandleAdmin.
 	extraAdmin []Route
 
-	reloadMu  sync.Mutex
-	reg       atomic.Pointer[registry]
-	ready     atomic.Bool
-	addr      atomic.Value // net.Addr once listening
-	adminAddr atomic.Value // net.Addr of the admin listener once listening
+	reloadMu sync.Mutex
+	reg      atomic.Pointer[registry]
+	// lastReload is the result of the latest load, for the console.
+	lastReload atomic.Pointer[console.ReloadResult]
+	ready      atomic.Bool
+	addr       atomic.Value // net.Addr once listening
+	adminAddr  atomic.Value // net.Addr of the admin listener once listening
 }
 
 // New plans the start (NewPlan), then opens the backends and loads the hub
@@ -124,6 +127,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		RequestHeaders: []string{"Authorization"},
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
+	s.registerConnGauge()
 
 	if len(cfg.Kafka.Brokers) > 0 {
 		b, err := bridge.New(bridge.Options{
@@ -153,6 +157,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	}
 	s.swap(loaded)
 	s.metrics.ReloadLastSuccess.Set(1)
+	s.recordReload(nil, true)
 	s.handler = mux(s.publicRoutes())
 	return s, nil
 }
@@ -275,12 +280,14 @@ func (s *Server) Reload() error {
 	if err != nil {
 		s.metrics.ReloadsTotal.WithLabelValues("failure").Inc()
 		s.metrics.ReloadLastSuccess.Set(0)
+		s.recordReload(err, false)
 		s.log.Error("reload failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))
 		return err
 	}
 	s.swap(loaded)
 	s.metrics.ReloadsTotal.WithLabelValues("success").Inc()
 	s.metrics.ReloadLastSuccess.Set(1)
+	s.recordReload(nil, false)
 	s.log.Info("reload complete", zap.Strings("hubs", s.HubNames()))
 	return nil
 }
