@@ -5,6 +5,8 @@ import (
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hubd/hubd/pkg/console"
 )
 
 // Route is one HTTP endpoint of a listener: a net/http ServeMux pattern
@@ -29,12 +31,15 @@ func (s *Server) adminRoutes() []Route {
 		{"/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol)},
 		{"/debug/pprof/trace", http.HandlerFunc(pprof.Trace)},
 	}
+	if s.console != nil {
+		routes = append(routes, Route{console.Prefix, s.console}, Route{console.Prefix + "/", s.console})
+	}
 	return append(routes, s.extraAdmin...)
 }
 
 // adminOnly are the admin paths the public listener answers with 404, so
 // that no hub's REST API can be reached under them either.
-var adminOnly = []string{"/-/reload", "/metrics", "/debug/pprof/"}
+var adminOnly = []string{"/-/reload", "/metrics", "/debug/pprof/", console.Prefix + "/"}
 
 // HandleAdmin adds an endpoint to the admin listener (a web console, a
 // debugging view). It must be called before Run; the pattern follows

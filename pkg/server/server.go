@@ -51,6 +51,7 @@ type Server struct {
 	presence presence.Registry // room members of every node; nil: this node's only
 	bridge   *bridge.Bridge    // nil without kafka.brokers
 	handler  http.Handler
+	console  http.Handler // the web console of the admin listener; nil when off
 	// extraAdmin are the admin routes added with HandleAdmin.
 	extraAdmin []Route
 
@@ -159,6 +160,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	s.metrics.ReloadLastSuccess.Set(1)
 	s.recordReload(nil, true)
 	s.handler = mux(s.publicRoutes())
+	s.console = s.newConsole()
 	return s, nil
 }
 
