@@ -12,6 +12,8 @@
 #   HUBD_GO_TEST_TIMEOUT   per-package go test timeout (default 10m)
 #   HUBD_E2E_TIMEOUT_MS    per-test timeout of the e2e suites (default 120000)
 #   HUBD_E2E_ONLY=1        skip vet and go test, run only build + e2e
+#   HUBD_CHROMIUM          Chromium of the console's browser tests (default
+#                          /usr/bin/chromium, installed from apt when missing)
 #
 # `scripts/test.sh services` only starts the services and prints the export
 # lines for them.
@@ -197,6 +199,21 @@ npm_deps() {
   fi
 }
 
+# The console's browser tests (console.test.mjs) drive Debian's chromium
+# with puppeteer-core; no browser is downloaded. HUBD_CHROMIUM names another
+# Chromium executable.
+browser_deps() {
+  if [ -n "${HUBD_CHROMIUM:-}" ]; then
+    [ -x "$HUBD_CHROMIUM" ] || die "HUBD_CHROMIUM=$HUBD_CHROMIUM is not executable"
+    return 0
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium"
+    apt_install chromium fonts-noto-color-emoji
+  fi
+  /usr/bin/chromium --version 2>/dev/null
+}
+
 # e2e_tests [FILE...]: node --test over the given suites (default: all).
 e2e_tests() {
   local files=("$@")
@@ -239,6 +256,7 @@ main() {
     SUMMARY+=("skip  e2e (no binary)")
   else
     step "npm ci (test/e2e)" npm_deps
+    step "chromium (console browser tests)" browser_deps
     step "e2e (node --test)" e2e_tests
     if [ -n "${HUBD_TEST_DATABASE_URL:-}" ]; then
       step "e2e on PostgreSQL (${E2E_PG_SUITES[*]})" e2e_postgres
