@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/spec"
 )
 
@@ -87,43 +87,32 @@ func (c *Console) serveHubs(w http.ResponseWriter, _ *http.Request) {
 		out.Hubs = append(out.Hubs, hubSummary{
 			Name: h.Name(), Description: h.HubBasics.Description, File: h.File, Hash: h.Hash, Spec: h,
 			Namespace: "/hub/" + h.Name(), OpenAPI: "/" + h.Name() + "/openapi.json",
-			AsyncAPI: c.publicDoc("/" + h.Name() + "/asyncapi.json"),
+			AsyncAPI: asyncAPIPath(h),
 		})
 	}
 	sort.Slice(out.Hubs, func(i, j int) bool { return out.Hubs[i].Name < out.Hubs[j].Name })
 	writeJSON(w, http.StatusOK, out)
 }
 
-// publicDoc returns path when the public handler serves it (200), else "".
-func (c *Console) publicDoc(path string) string {
-	if c.opts.Public == nil {
+// asyncAPIPath returns the path of the hub's AsyncAPI document when its
+// REST API serves one (read from the route table through the hub's OpenAPI
+// document), else "".
+func asyncAPIPath(h *spec.Hub) string {
+	p := "/" + h.Name() + "/asyncapi.json"
+	doc, err := rest.OpenAPI(h)
+	if err != nil {
 		return ""
 	}
-	w := &statusOnly{header: http.Header{}}
-	c.opts.Public.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
-	if w.status == http.StatusOK {
-		return path
+	var d struct {
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if json.Unmarshal(doc, &d) != nil {
+		return ""
+	}
+	if _, ok := d.Paths[p]; ok {
+		return p
 	}
 	return ""
-}
-
-// statusOnly is a ResponseWriter that keeps the status and drops the body.
-type statusOnly struct {
-	header http.Header
-	status int
-}
-
-func (w *statusOnly) Header() http.Header { return w.header }
-func (w *statusOnly) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return len(b), nil
-}
-func (w *statusOnly) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
 }
 
 func (c *Console) lastReload() *reloadJSON {

@@ -97,10 +97,18 @@ function signals(room) {
   if (room.spec.hubLogic?.stateScript) {
     items.push(h('button', { type: 'button', on: { click: () => room.call('hub:requestState', {}) } }, 'Request state'));
   }
-  if (room.silenced) {
-    items.push(h('button', { type: 'button', on: { click: () => room.call('hub:requestSpeak', {}) } }, 'Ask to speak'));
-  }
+  // Shown while the user is silenced (at join, or later by a moderator).
+  const speak = h('button', { type: 'button', 'data-testid': 'ask-speak', hidden: !room.silenced, on: { click: () => askToSpeak(room) } }, 'Ask to speak');
+  room.onSilenced = (silenced) => {
+    speak.hidden = !silenced;
+  };
+  items.push(speak);
   return h('div.signals', items);
+}
+
+async function askToSpeak(room) {
+  const ack = await room.call('hub:requestSpeak', {});
+  room.log(ack.ok ? 'asked the moderators to speak' : `ask to speak: ${ack.error.code} ${ack.error.message}`, ack.ok ? 'mod' : 'bad');
 }
 
 async function emit(room, event, data) {

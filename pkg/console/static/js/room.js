@@ -278,6 +278,15 @@ class Room {
     if (!ack.ok) this.log(`delete: ${ack.error.code} ${ack.error.message}`, 'bad');
   }
 
+  /** hub:silenced / hub:unsilenced (sent to the user concerned). */
+  silence(p, on) {
+    if (!p.userId || p.userId === this.me) {
+      this.silenced = on;
+      this.onSilenced?.(on);
+    }
+    this.log(`${p.userId ?? this.me} ${on ? 'silenced' : 'unsilenced'}${p.by ? ` by ${p.by}` : ''}`, 'mod', on ? 'hub:silenced' : 'hub:unsilenced');
+  }
+
   /** Notes that this user was removed (kicked or blocked); never true. */
   removed(p) {
     if (p.userId === this.me) this.setStatus(`removed from ${this.roomId} by ${p.by}${p.reason ? `: ${p.reason}` : ''}`, 'bad');
@@ -385,8 +394,8 @@ const serverEvents = {
     r.log(`your message ${p.messageId} was rejected${p.reason ? `: ${p.reason}` : ''}`, 'bad', 'hub:messageRejected'),
   'hub:blocked': (r, p) => r.removed(p) || r.log(`${p.userId} blocked by ${p.by}${p.until ? ` until ${clock(p.until)}` : ''}${p.reason ? `: ${p.reason}` : ''}`, 'mod', 'hub:blocked'),
   'hub:kicked': (r, p) => r.removed(p) || r.log(`${p.userId} kicked by ${p.by}${p.reason ? `: ${p.reason}` : ''}`, 'mod', 'hub:kicked'),
-  'hub:silenced': (r, p) => r.log(`${p.userId ?? 'you'} silenced`, 'mod', 'hub:silenced'),
-  'hub:unsilenced': (r, p) => r.log(`${p.userId ?? 'you'} unsilenced`, 'mod', 'hub:unsilenced'),
+  'hub:silenced': (r, p) => r.silence(p, true),
+  'hub:unsilenced': (r, p) => r.silence(p, false),
   'hub:speakRequest': (r, p) => r.log(`${p.userId} asks to speak`, 'mod', 'hub:speakRequest'),
   'hub:roomUpdated': (r, p) => r.log(`room settings ${JSON.stringify(p.settings ?? p.record ?? {})}${p.by ? ` by ${p.by}` : ''}`, 'mod', 'hub:roomUpdated'),
   'hub:roomClosed': (r, p) => r.log(`room closed: ${p.reason ?? ''}`, 'bad', 'hub:roomClosed'),
