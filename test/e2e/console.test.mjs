@@ -9,7 +9,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { closeAll, launchBrowser, screenshot, screenshotAll, waitForText } from './lib/browser.mjs';
+import { closeAll, elementShot, launchBrowser, screenshot, screenshotAll, waitForText } from './lib/browser.mjs';
 import {
   consoleURL,
   joinRoom,
@@ -124,9 +124,12 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await alice.$$eval(`.msg[data-id="${contact.id}"] .actions button`, (bs) => bs.find((b) => b.textContent === 'Edit').click());
   await waitForText(bob, `.msg[data-id="${contact.id}"]`, 'Carol Díaz');
   await waitForText(bob, `.msg[data-id="${contact.id}"] .meta`, 'edited');
-  const video = (await messages(alice)).find((m) => m.type === 'video');
-  await alice.$$eval(`.msg[data-id="${video.id}"] .actions button`, (bs) => bs.find((b) => b.textContent === 'Delete').click());
+  await sendForm(alice, 'text', { body: 'Wrong room, sorry' });
+  await waitForMessage(bob, 'text', 'alice', 'Wrong room');
+  const wrong = (await messages(alice)).find((m) => m.text.includes('Wrong room'));
+  await alice.$$eval(`.msg[data-id="${wrong.id}"] .actions button`, (bs) => bs.find((b) => b.textContent === 'Delete').click());
   await waitForText(bob, '.msg.deleted', 'deleted by alice');
+  assert.equal((await messages(bob)).some((m) => m.text.includes('Wrong room')), false);
 
   // Recording indicator, away, read and delivery receipts, custom events.
   await alice.click('[data-testid=recording]');
@@ -152,11 +155,15 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await joinRoom(carol, base);
   await waitForMessage(carol, 'poll', 'bob', 'Ship on Friday?');
   const seen = (await messages(carol)).map((m) => m.type);
-  for (const [type] of BUILTINS.filter(([t]) => t !== 'video')) assert.ok(seen.includes(type), `history has ${type}`);
+  for (const [type] of BUILTINS) assert.ok(seen.includes(type), `history has ${type}`);
   await carol.click('button.older');
   await waitForText(carol, 'button.older', 'No older messages');
 
+  await alice.evaluate(() => {
+    document.querySelector('.scroll').style.maxHeight = 'none'; // the whole timeline in the screenshot
+  });
   await screenshot(alice, 'console-room-alice');
+  await elementShot(alice, '.timeline .scroll', 'doc-console-room');
   await screenshot(bob, 'console-room-bob');
 
   // The operations glance counts this hub's sockets and messages.
@@ -165,8 +172,18 @@ browserTest('two users exchange every built-in message type and a custom one', a
   const row = await bob.$eval('[data-testid=ops] tr[data-hub=team]', (tr) => [...tr.cells].map((c) => c.textContent));
   assert.ok(Number(row[1]) >= 2, `sockets: ${row}`);
   assert.ok(Number(row[2]) >= 1, `rooms: ${row}`);
-  assert.ok(Number(row[4]) >= 11, `messages: ${row}`);
+  assert.ok(Number(row[4]) >= 13, `messages: ${row}`);
+  // A message and a refused one after the first sample: the next refresh
+  // (5 s) shows them per minute, the refusal under its code.
+  await sendForm(alice, 'text', { body: 'One more thing' });
+  await sendForm(alice, 'location', { lat: 200, lng: 0 });
+  await waitForText(alice, '[data-testid="send-location"] [data-error-for=lat]', 'between');
+  await bob.waitForFunction(() => {
+    const cells = document.querySelector('[data-testid=ops] tr[data-hub=team]').cells;
+    return Number(cells[5].textContent) > 0 && cells[6].textContent.includes('INVALID_MESSAGE 1 (');
+  }, { timeout: 15_000 });
   await screenshot(bob, 'console-ops');
+  await elementShot(bob, 'main', 'doc-console-ops');
   assertNoPageErrors([alice, bob, carol]);
 });
 
@@ -178,6 +195,7 @@ browserTest('a wrong field shows the server error beside that field', async () =
   await waitForText(alice, `${form} [data-error-for=lat]`, 'must be between -90 and 90');
   assert.equal(await alice.$eval(`${form} [data-error-for=lng]`, (e) => e.textContent), '');
   assert.ok(await alice.$eval(`${form} input[name=lat]`, (e) => e.classList.contains('invalid')));
+  await elementShot(alice, '.compose .send', 'doc-console-form-error');
 
   await sendForm(alice, 'poll', { question: '', options: { not: 'an array?' }, closesAt: '' });
   const poll = '[data-testid="send-poll"]';
@@ -222,8 +240,11 @@ browserTest('a moderator approves a pending message and the member sees it', asy
   await waitForText(gus, '[data-testid=log]', 'silenced');
   await sendForm(gus, 'text', { body: 'still there?' });
   await waitForText(gus, '[data-testid=form-error]', 'SILENCED');
+  await gus.click('[data-testid=ask-speak]');
+  await waitForText(mia, '[data-testid=log] li[data-event="hub:speakRequest"]', 'gus asks to speak');
   await mia.click('[data-testid=mod-unsilence]');
   await waitForText(gus, '[data-testid=log]', 'unsilenced');
+  await gus.waitForSelector('[data-testid=ask-speak]', { hidden: true });
   await mia.$eval('.moderation input[name=durationSeconds]', (e) => { e.value = '60'; });
   await mia.$eval('.moderation input[name=reason]', (e) => { e.value = 'spam'; });
   await mia.click('[data-testid=mod-block]');
@@ -233,6 +254,7 @@ browserTest('a moderator approves a pending message and the member sees it', asy
   await mia.$$eval('.moderation button', (bs) => bs.find((b) => b.textContent === 'Save settings').click());
   await waitForText(bob, '[data-testid=log] li[data-event="hub:roomUpdated"]', 'Launch checklist');
   await screenshot(mia, 'console-moderation-actions');
+  await elementShot(mia, '.side', 'doc-console-moderation');
   assertNoPageErrors([bob, mia]);
 });
 
@@ -263,12 +285,14 @@ browserTest('a reload with a broken spec shows its errors on the hubs page', asy
     assert.ok(errors.some((e) => e.includes('broken.yaml') && e.includes('gif')), JSON.stringify(errors));
     assert.equal(await page.$$eval('section.hub', (s) => s.map((x) => x.dataset.hub).join()), 'team', 'the old hubs keep running');
     await screenshot(page, 'console-reload-failed');
+    await elementShot(page, '[data-testid=reload]', 'doc-console-reload-failed');
 
     await rm(path.join(hubsDir, 'broken.yaml'));
     await page.click('[data-testid=reload-button]');
     await waitForText(page, '[data-testid=reload-status]', 'Last reload');
     await waitForText(page, '[data-testid=reload-status]', 'succeeded');
     await screenshot(page, 'console-hubs');
+    await elementShot(page, 'section.hub', 'doc-console-hubs');
     // The failed reload answers 422, which the browser logs.
     assertNoPageErrors([page], [/422.*api\/reload/, /status of 422/]);
   } finally {

@@ -94,6 +94,18 @@ export async function screenshot(page, name) {
   return file;
 }
 
+/**
+ * Saves a screenshot of the first element matching selector as
+ * artifacts/<name>.png (the pictures of docs/console.md are these).
+ */
+export async function elementShot(page, selector, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const el = await page.waitForSelector(selector);
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await el.screenshot({ path: file });
+  return file;
+}
+
 /** Resolves once the page's body text contains text. */
 export async function waitForText(page, selector, text, timeout = 10_000) {
   await page.waitForFunction(
