@@ -126,6 +126,7 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await waitForText(bob, `.msg[data-id="${contact.id}"] .meta`, 'edited');
   await sendForm(alice, 'text', { body: 'Wrong room, sorry' });
   await waitForMessage(bob, 'text', 'alice', 'Wrong room');
+  await waitForMessage(alice, 'text', 'alice', 'Wrong room');
   const wrong = (await messages(alice)).find((m) => m.text.includes('Wrong room'));
   await alice.$$eval(`.msg[data-id="${wrong.id}"] .actions button`, (bs) => bs.find((b) => b.textContent === 'Delete').click());
   await waitForText(bob, '.msg.deleted', 'deleted by alice');
@@ -164,6 +165,9 @@ browserTest('two users exchange every built-in message type and a custom one', a
   });
   await screenshot(alice, 'console-room-alice');
   await elementShot(alice, '.timeline .scroll', 'doc-console-room');
+  await alice.evaluate(() => {
+    document.querySelector('.scroll').style.maxHeight = '';
+  });
   await screenshot(bob, 'console-room-bob');
 
   // The operations glance counts this hub's sockets and messages.

@@ -72,7 +72,8 @@ export async function sendForm(page, type, values) {
     },
     values,
   );
-  await page.click(`${form} button[type=submit]`);
+  // A DOM click: messages arriving meanwhile may move the button.
+  await page.$eval(`${form} button[type=submit]`, (b) => b.click());
 }
 
 /** The rendered messages of the room view: { type, sender, text }. */
