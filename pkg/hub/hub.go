@@ -224,6 +224,8 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	if err != nil {
 		ce := asClientError(err)
 		h.countConnectError(strings.ToLower(ce.Code))
+		// Why, for operators (log.level debug); never the token itself.
+		h.log.Debug("connect refused", zap.String("code", ce.Code), zap.Error(err))
 		if ce.Code == CodeUnavailable {
 			return &connectError{msg: "Session backend unavailable", code: CodeUnavailable}
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"os"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -20,11 +21,21 @@ func NewLogger(c LogConfig) (*zap.Logger, error) {
 		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	} else {
 		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(os.Stderr) {
+			zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		zc.DisableStacktrace = true
 	}
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil
 	zc.OutputPaths = []string{"stderr"}
 	return zc.Build()
+}
+
+// isTerminal reports whether f is a terminal (colours only there, never in
+// a file, a pipe or a container log).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
