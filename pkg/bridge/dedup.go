@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/hubd/hubd/pkg/msgstore"
 )
 
 // Dedup remembers the inbound events already applied, so that an event
@@ -110,4 +112,32 @@ func (d *MemoryDedup) expire(now time.Time) {
 func (d *MemoryDedup) drop(e *list.Element) {
 	d.order.Remove(e)
 	delete(d.keys, e.Value.(memoryEntry).key)
+}
+
+// StoreDedup is a Dedup kept in the message store (msgstore.AppliedEvents):
+// it survives restarts and rebalances, and is shared by the nodes of one
+// PostgreSQL store. The daemon uses it when Redis is not configured.
+type StoreDedup struct {
+	store  msgstore.AppliedEvents
+	window time.Duration
+}
+
+var _ Dedup = (*StoreDedup)(nil)
+
+// NewStoreDedup returns a StoreDedup remembering keys for window.
+func NewStoreDedup(store msgstore.AppliedEvents, window time.Duration) *StoreDedup {
+	if window <= 0 {
+		window = DefaultDedupWindow
+	}
+	return &StoreDedup{store: store, window: window}
+}
+
+// Seen implements Dedup.
+func (d *StoreDedup) Seen(ctx context.Context, key string) (bool, error) {
+	return d.store.EventApplied(ctx, key)
+}
+
+// Mark implements Dedup.
+func (d *StoreDedup) Mark(ctx context.Context, key string) error {
+	return d.store.MarkEventApplied(ctx, key, d.window)
 }

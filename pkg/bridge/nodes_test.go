@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -72,26 +73,71 @@ func TestTwoNodesPublishEachEventOnce(t *testing.T) {
 	requireRoomOrder(t, evs)
 }
 
-func TestRedisDedupSurvivesRestart(t *testing.T) {
-	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("HUBD_TEST_REDIS_ADDR not set")
+// TestDedupSurvivesRestart runs two bridges one after the other, in
+// different groups, each with its own Dedup over the same state (a daemon
+// restarted): the second reads every record again and applies none of
+// those the first applied.
+func TestDedupSurvivesRestart(t *testing.T) {
+	tests := []struct {
+		name string
+		// open returns a Dedup over the test's state, as a new process
+		// would open it.
+		open func(t *testing.T) func() Dedup
+	}{
+		{"embedded store", func(t *testing.T) func() Dedup {
+			path := filepath.Join(t.TempDir(), "messages.db")
+			return func() Dedup {
+				st, err := msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{NoSync: true, LockTimeout: waitFor})
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = st.Close() })
+				return &closingDedup{StoreDedup: NewStoreDedup(st, time.Hour), close: st.Close}
+			}
+		}},
+		{"postgres store", func(t *testing.T) func() Dedup {
+			stores := postgresStores(t, 2)
+			n := 0
+			return func() Dedup {
+				n++
+				return NewStoreDedup(stores[n-1], time.Hour)
+			}
+		}},
+		{"redis", func(t *testing.T) func() Dedup {
+			addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
+			if addr == "" {
+				t.Skip("HUBD_TEST_REDIS_ADDR not set")
+			}
+			client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+			require.NoError(t, err)
+			t.Cleanup(client.Close)
+			prefix := fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
+			return func() Dedup { return NewRedisDedup(client, prefix, time.Hour) }
+		}},
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	require.NoError(t, err)
-	t.Cleanup(client.Close)
-	prefix := fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
-	e := newEnv(t)
-	h := memberHub(t)
-	// Two daemons one after the other, in different groups: the second
-	// reads every record again and applies none of those the first did.
-	_, stop := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), Dedup: NewRedisDedup(client, prefix, time.Hour)}, h)
-	produceJoins(t, e.addrs, 0, 10)
-	produceJoins(t, e.addrs, 0, 1) // u0's event again
-	waitJoined(t, h, 10)
-	stop()
-	_, stop2 := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t) + "-restarted", Dedup: NewRedisDedup(client, prefix, time.Hour)}, h)
-	produceJoins(t, e.addrs, 10, 5)
-	waitJoined(t, h, 15)
-	stop2()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			open := tc.open(t)
+			e := newEnv(t)
+			h := memberHub(t)
+			first := open()
+			_, stop := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), Dedup: first}, h)
+			produceJoins(t, e.addrs, 0, 10)
+			produceJoins(t, e.addrs, 0, 1) // u0's event again
+			waitJoined(t, h, 10)
+			stop()
+			if c, ok := first.(*closingDedup); ok {
+				require.NoError(t, c.close())
+			}
+			_, stop2 := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t) + "-restarted", Dedup: open()}, h)
+			produceJoins(t, e.addrs, 10, 5)
+			waitJoined(t, h, 15)
+			stop2()
+		})
+	}
+}
+
+// closingDedup is a StoreDedup whose store the test closes (the embedded
+// file is locked by one process at a time).
+type closingDedup struct {
+	*StoreDedup
+	close func() error
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,6 +94,8 @@ type Embedded struct {
 	opts  EmbeddedOptions
 	w     *committer
 	claim sync.Mutex // one outbox claim at a time
+
+	appliedMarks atomic.Uint64 // MarkEventApplied calls, to prune now and then
 }
 
 const (
@@ -160,8 +163,10 @@ func initSchema(tx *bolt.Tx) error {
 	case string(v) != schemaVersion:
 		return fmt.Errorf("unsupported schema version %q (want %s)", v, schemaVersion)
 	}
-	if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
-		return err
+	for _, b := range [][]byte{bucketOutbox, bucketApplied, bucketAppliedByTime} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
 	}
 	hubs, err := tx.CreateBucketIfNotExists(bucketHubs)
 	if err != nil {

@@ -148,3 +148,12 @@ func TestEmbeddedOutbox(t *testing.T) {
 		}
 	})
 }
+
+func TestEmbeddedAppliedEvents(t *testing.T) {
+	storetest.RunAppliedEvents(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "messages.db")
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenEmbedded(path, msgstore.EmbeddedOptions{NoSync: true})
+		}
+	})
+}

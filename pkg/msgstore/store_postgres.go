@@ -105,6 +105,8 @@ type Postgres struct {
 	tables map[string]*pgTable // hub -> its message table
 
 	app *pgAppender
+
+	appliedMarks atomic.Uint64 // MarkEventApplied calls, to prune now and then
 }
 
 // OpenPostgres connects (DSN or Pool), creates the schema and the shared
@@ -227,6 +229,11 @@ CREATE TABLE IF NOT EXISTS %[1]s.hubd_outbox (
 	message  jsonb NOT NULL,
 	at       timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS %[1]s.hubd_applied_events (
+	key     text PRIMARY KEY,
+	expires timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hubd_applied_events_expires ON %[1]s.hubd_applied_events (expires);
 CREATE TABLE IF NOT EXISTS %[1]s.hubd_room_settings (
 	hub      text NOT NULL,
 	room     text NOT NULL,

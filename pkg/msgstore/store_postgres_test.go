@@ -466,3 +466,13 @@ func TestPostgresOutbox(t *testing.T) {
 		}
 	})
 }
+
+func TestPostgresAppliedEvents(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.RunAppliedEvents(t, func(t *testing.T) storetest.Opener {
+		schema := freshSchema(t, dsn)
+		return func() (msgstore.Store, error) {
+			return msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: schema})
+		}
+	})
+}

@@ -188,13 +188,17 @@ func outboxOf(st msgstore.Store) msgstore.Outbox {
 	return ob
 }
 
-// bridgeDedup keeps the ids of applied inbound Kafka events in Redis when
-// configured (shared by the nodes, kept across restarts), else in memory.
+// bridgeDedup keeps the keys of applied inbound Kafka events, across
+// restarts: in Redis when configured (shared by the nodes), else in the
+// message store.
 func (s *Server) bridgeDedup() bridge.Dedup {
-	if s.shared.redis == nil {
-		return nil
+	if s.shared.redis != nil {
+		return bridge.NewRedisDedup(s.shared.redis, s.cfg.Redis.Prefix+"bridge:seen:", bridge.DefaultDedupWindow)
 	}
-	return bridge.NewRedisDedup(s.shared.redis, s.cfg.Redis.Prefix+"bridge:seen:", bridge.DefaultDedupWindow)
+	if ap, ok := s.back.store.(msgstore.AppliedEvents); ok {
+		return bridge.NewStoreDedup(ap, bridge.DefaultDedupWindow)
+	}
+	return nil
 }
 
 // resync makes every hub's rooms catch up with the message store after

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -205,4 +206,40 @@ func testOutboxRoomOrder(t *testing.T, reopen Opener) {
 		require.Equal(t, last[ev.Message.RoomID]+1, ev.Message.Seq, "room %s in seq order", ev.Message.RoomID)
 		last[ev.Message.RoomID] = ev.Message.Seq
 	}
+}
+
+// RunAppliedEvents runs the applied events suite (msgstore.AppliedEvents);
+// location must return an Opener for a new, empty location.
+func RunAppliedEvents(t *testing.T, location func(t *testing.T) Opener) {
+	t.Run("marked keys are seen until they expire, across a reopen", func(t *testing.T) {
+		ctx := context.Background()
+		reopen := location(t)
+		s, err := reopen()
+		require.NoError(t, err)
+		ap, ok := s.(msgstore.AppliedEvents)
+		require.True(t, ok, "%T does not implement msgstore.AppliedEvents", s)
+		seen, err := ap.EventApplied(ctx, "k1")
+		require.NoError(t, err)
+		require.False(t, seen)
+		require.NoError(t, ap.MarkEventApplied(ctx, "k1", time.Hour))
+		require.NoError(t, ap.MarkEventApplied(ctx, "k1", time.Hour)) // again: harmless
+		require.NoError(t, ap.MarkEventApplied(ctx, "short", 50*time.Millisecond))
+		require.Error(t, ap.MarkEventApplied(ctx, "", time.Hour))
+		require.NoError(t, s.Close())
+
+		s, err = reopen()
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		ap = s.(msgstore.AppliedEvents)
+		seen, err = ap.EventApplied(ctx, "k1")
+		require.NoError(t, err)
+		require.True(t, seen, "kept across a reopen")
+		require.Eventually(t, func() bool {
+			seen, err := ap.EventApplied(ctx, "short")
+			return err == nil && !seen
+		}, 5*time.Second, 10*time.Millisecond, "expired")
+		seen, err = ap.EventApplied(ctx, "k2")
+		require.NoError(t, err)
+		require.False(t, seen)
+	})
 }

@@ -1,0 +1,28 @@
+package msgstore
+
+import (
+	"context"
+	"time"
+)
+
+// AppliedEvents remembers the inbound events the Kafka bridge applied, so
+// that an event delivered again is applied once, across restarts. Keys are
+// short opaque strings (a hash); each is kept for the ttl it was marked
+// with, and the store drops expired keys on its own.
+type AppliedEvents interface {
+	// EventApplied reports whether key was marked and has not expired.
+	EventApplied(ctx context.Context, key string) (bool, error)
+	// MarkEventApplied records key for ttl (a later mark extends it).
+	MarkEventApplied(ctx context.Context, key string, ttl time.Duration) error
+}
+
+// Bounds of the applied events a store keeps.
+const (
+	// maxAppliedEvents caps the keys kept: beyond it the oldest go first,
+	// whatever their ttl.
+	maxAppliedEvents = 1_000_000
+	// appliedPruneEvery: every this many marks, expired keys are dropped.
+	appliedPruneEvery = 1000
+	// appliedPruneMax bounds the keys one prune drops.
+	appliedPruneMax = 10_000
+)
