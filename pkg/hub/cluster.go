@@ -32,6 +32,7 @@ const (
 	opReauthorize    = "reauthorize"    // User is authorized again and removed when denied
 	opSeq            = "seq"            // the delivery of stored sequence number Seq (see delivery)
 	opCatchUp        = "catchUp"        // read the room's messages after the last delivered one from the store
+	opResync         = "resync"         // opCatchUp for every room of the hub (Room is "*")
 )
 
 // roomOp is one room operation as sent between nodes.
@@ -104,6 +105,8 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 		if r := h.room(op.Room); r != nil {
 			r.seq.catchUp()
 		}
+	case opResync:
+		h.Resync()
 	// Leaving a room updates the presence registry and authorization reads
 	// records: both wait on the network, so they run off the adapter's
 	// delivery goroutine.

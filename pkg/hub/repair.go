@@ -118,6 +118,14 @@ func (h *Hub) Resync() {
 	}
 }
 
+// ResyncCluster is Resync on every node of the hub: this node's
+// publications were lost (Redis did not answer), so the other nodes missed
+// its messages, and it may have missed theirs.
+func (h *Hub) ResyncCluster() {
+	h.Resync()
+	h.toOtherNodes(roomOp{Op: opResync, Room: "*"})
+}
+
 // catchUpEverywhere makes the room catch up with the store on every node:
 // a write's outcome was unknown, and when it committed nobody was told.
 func (h *Hub) catchUpEverywhere(roomID string) {

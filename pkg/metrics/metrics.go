@@ -47,6 +47,9 @@ type Metrics struct {
 	// node's sequencer met: repaired from the message store, skipped (no
 	// store answer after the bounded retries), and failed store reads.
 	SequenceGaps *prometheus.CounterVec // hub, result=repaired|skipped|failed
+	// RedisDegraded is 1 while the node gives up on Redis at once (it did
+	// not answer in time) and runs on its own view; 0 otherwise.
+	RedisDegraded prometheus.Gauge
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -136,8 +139,11 @@ func NewUnregistered() *Metrics {
 	m.SequenceGaps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_cluster_sequence_gaps_total", Help: "Gaps in a room's sequence numbers met on this node, by hub and result (repaired, skipped, failed).",
 	}, []string{"hub", "result"})
+	m.RedisDegraded = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hubd_redis_degraded", Help: "1 while Redis does not answer in time and the node runs on its own view (presence, limits, leases, auth cache), else 0.",
+	})
 	for _, c := range []prometheus.Collector{
-		m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

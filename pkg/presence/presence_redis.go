@@ -156,6 +156,19 @@ end
 return 0
 `)
 
+// resyncScript: ARGV common, then hub, room, user, value for each record
+// of this node. Every other record of the node is removed; the heartbeat
+// is renewed.
+var resyncScript = rueidis.NewLuaScript(commonLua + `
+drop(me)
+local t = redis.call('TIME')
+redis.call('ZADD', P .. 'nodes', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), me)
+for i = 4, #ARGV, 4 do
+  add(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+end
+return 0
+`)
+
 // setScript: ARGV common, hub, room, user, value. Only an existing record
 // is updated.
 var setScript = rueidis.NewLuaScript(commonLua + `
@@ -324,6 +337,24 @@ func (r *Redis) rewrite(ctx context.Context) error {
 	return nil
 }
 
+// Resync replaces this node's records in Redis with the node's own view
+// (joins, changes and leaves it made while Redis did not answer), in one
+// script, and renews its heartbeat.
+func (r *Redis) Resync(ctx context.Context) error {
+	r.mu.Lock()
+	args := r.args()
+	for k, v := range r.mirror {
+		args = append(args, k.hub, k.room, k.user, v)
+	}
+	n := len(r.mirror)
+	r.mu.Unlock()
+	if err := resyncScript.Exec(ctx, r.opts.Client, nil, args).Error(); err != nil {
+		return redisErr(err)
+	}
+	r.log.Info("presence records written again after redis came back", zap.Int("records", n))
+	return nil
+}
+
 func (r *Redis) remember(k recordKey, v string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -350,6 +381,9 @@ func (r *Redis) Join(ctx context.Context, hub, room, user string, lim Limits) (b
 	code, err := joinScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, user,
 		strconv.Itoa(lim.MaxUsers), strconv.Itoa(lim.MaxRooms))).AsInt64()
 	if err != nil {
+		// The node admits the member on its own view: Resync writes the
+		// record once Redis is back.
+		r.remember(recordKey{hub, room, user}, encodeRecord(StatusOnline, 1))
 		return false, redisErr(err)
 	}
 	switch code {
@@ -365,15 +399,15 @@ func (r *Redis) Join(ctx context.Context, hub, room, user string, lim Limits) (b
 // Set implements Registry.
 func (r *Redis) Set(ctx context.Context, hub, room string, e Entry) error {
 	v := encodeRecord(e.Status, e.Sockets)
-	if err := setScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, e.UserID, v)).Error(); err != nil {
-		return redisErr(err)
-	}
 	k := recordKey{hub, room, e.UserID}
 	r.mu.Lock()
 	if _, ok := r.mirror[k]; ok {
 		r.mirror[k] = v
 	}
 	r.mu.Unlock()
+	if err := setScript.Exec(ctx, r.opts.Client, nil, r.args(hub, room, e.UserID, v)).Error(); err != nil {
+		return redisErr(err)
+	}
 	return nil
 }
 

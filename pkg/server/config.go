@@ -110,6 +110,10 @@ type RedisConfig struct {
 	DB       int    `koanf:"db"`
 	// Prefix starts every key and channel hubd uses.
 	Prefix string `koanf:"prefix"`
+	// Timeout bounds one Redis command; after one that fails the node is
+	// degraded and stops waiting for Redis until it answers a
+	// probe again (pkg/redisguard).
+	Timeout time.Duration `koanf:"timeout"`
 }
 
 // KafkaConfig turns on the Kafka bridge (data events in and out,
@@ -200,7 +204,7 @@ func DefaultConfig() Config {
 		Store:            "auto",
 		RecordSource:     RecordSourceConfig{Kind: "embedded", QueryTimeout: 2 * time.Second},
 		Postgres:         PostgresConfig{Schema: "public", MaxConns: 16},
-		Redis:            RedisConfig{Prefix: "hubd:"},
+		Redis:            RedisConfig{Prefix: "hubd:", Timeout: 500 * time.Millisecond},
 		Log:              LogConfig{Level: "info", Format: "console"},
 		Auth: AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192, CacheMaxEntries: 100_000,
 			Session: SessionConfig{Resolver: "claims", TTL: 300 * time.Second}},

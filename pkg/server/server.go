@@ -87,7 +87,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	if s.back, err = openBackends(context.Background(), cfg, p.Records, log); err != nil {
 		return nil, err
 	}
-	if s.shared, err = openShared(context.Background(), cfg, log); err != nil {
+	if s.shared, err = openShared(context.Background(), cfg, log, s.redisDegraded); err != nil {
 		s.back.close()
 		return nil, err
 	}
@@ -116,6 +116,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		}
 		s.presence = pr
 		s.shared.closers = append(s.shared.closers, func() { _ = pr.Close() })
+		s.shared.guard.OnRecover(func() { s.recovered(pr) })
 	}
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
@@ -199,6 +200,31 @@ func (s *Server) bridgeDedup() bridge.Dedup {
 		return bridge.NewStoreDedup(ap, bridge.DefaultDedupWindow)
 	}
 	return nil
+}
+
+// redisDegraded reports the node's Redis state in hubd_redis_degraded.
+func (s *Server) redisDegraded(degraded bool) {
+	v := 0.0
+	if degraded {
+		v = 1
+	}
+	s.metrics.RedisDegraded.Set(v)
+}
+
+// recovered resynchronizes the node with Redis after it was degraded: its
+// presence records are written again as they are now, and every room
+// catches up with the message store.
+func (s *Server) recovered(pr *presence.Redis) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+	defer cancel()
+	if err := pr.Resync(ctx); err != nil {
+		s.log.Warn("presence records not written again after redis came back", zap.Error(err))
+	}
+	if reg := s.reg.Load(); reg != nil {
+		for _, h := range reg.hubs {
+			h.ResyncCluster()
+		}
+	}
 }
 
 // resync makes every hub's rooms catch up with the message store after

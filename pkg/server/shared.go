@@ -14,6 +14,7 @@ import (
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/ratelimit"
+	"github.com/hubd/hubd/pkg/redisguard"
 	"github.com/hubd/hubd/pkg/scripting"
 )
 
@@ -21,7 +22,8 @@ import (
 // reloads: the Redis client, the auth cache, the session resolver, the
 // rate limiter and the host services of scripts.
 type sharedServices struct {
-	redis    rueidis.Client // nil without redis.addr
+	redis    rueidis.Client // nil without redis.addr; a *redisguard.Guard
+	guard    *redisguard.Guard
 	cache    authz.Cache
 	sessions hub.SessionResolver
 	limiter  ratelimit.Limiter
@@ -46,7 +48,7 @@ func (s *sharedServices) close() {
 
 // openShared connects to Redis when configured and builds the shared
 // services, with embedded defaults for what is not configured.
-func openShared(ctx context.Context, cfg Config, log *zap.Logger) (*sharedServices, error) {
+func openShared(ctx context.Context, cfg Config, log *zap.Logger, onDegraded func(bool)) (*sharedServices, error) {
 	sh := &sharedServices{}
 	fail := func(err error) (*sharedServices, error) {
 		sh.close()
@@ -60,8 +62,9 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger) (*sharedServic
 		if err != nil {
 			return fail(fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err))
 		}
-		sh.redis = c
-		sh.closers = append(sh.closers, c.Close)
+		g := redisguard.New(redisguard.Options{Client: c, Timeout: cfg.Redis.Timeout, Logger: log, OnChange: onDegraded})
+		sh.redis, sh.guard = g, g
+		sh.closers = append(sh.closers, g.Close)
 		log.Info("redis connected", zap.String("addr", cfg.Redis.Addr))
 	}
 

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { disconnectAll, emitWithAck, psql, tempDir, uniqueSchema, until } from './lib/harness.mjs';
-import { FEATURES, FROOMS, joinAs, sendText, startFeatures } from './lib/features.mjs';
+import { FEATURES, FROOMS, joinAs, PEOPLE, sendText, startFeatures, tokenOf } from './lib/features.mjs';
 import { ident } from './lib/pgrecords.mjs';
 import { PrivateRedis } from './lib/redis.mjs';
+import { RestClient } from './lib/rest.mjs';
 
 const skip = process.env.HUBD_TEST_DATABASE_URL
   ? false
@@ -38,6 +39,8 @@ messageSettings:
 historySettings:
   historyEnabled: true
   historyLimit: 50
+eventSettings:
+  enablePresence: true
 guardrails:
   messageRateLimit: 100000
 `;
@@ -166,5 +169,56 @@ describe('two nodes, one room: order and exactly once', { skip }, () => {
       hist.messages.map((m) => m.id),
       acked.map((m) => m.id),
     );
+  });
+
+  test("Redis stalls (SIGSTOP): presence, joins and sends answer from the node's own view within a bounded time; all resynchronizes when it runs again", async (t) => {
+    const room = FROOMS.room4;
+    const name = (id) => Object.keys(PEOPLE).find((k) => PEOPLE[k].userId === id) ?? id;
+    const presence = async (node) => {
+      const start = Date.now();
+      const res = await new RestClient(node, 'order').get(`/rooms/${room}/presence`, { token: tokenOf('alice') });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return { ms: Date.now() - start, users: res.body.users.map((u) => name(u.userId)).sort() };
+    };
+    const degraded = async (node) => /^hubd_redis_degraded 1$/m.test(await node.metrics());
+    const alice = (await joinAs(a, 'order', 'alice', room)).socket;
+    const carol = (await joinAs(b, 'order', 'carol', room)).socket;
+    assert.deepEqual((await presence(a)).users, ['alice', 'carol']);
+
+    const fromA = a.logs.length;
+    const fromB = b.logs.length;
+    redis.pause();
+    try {
+      // Presence: the node's own members, within a second.
+      const p = await presence(a);
+      assert.deepEqual(p.users, ['alice'], 'node A answers with its own members');
+      assert.ok(p.ms < 1500, `presence took ${p.ms} ms`);
+      await a.waitForLog((l) => l.msg?.startsWith('redis degraded'), { from: fromA, what: 'degraded log line on A' });
+      assert.ok(await degraded(a), 'hubd_redis_degraded 1 on A');
+      // A join through the stalled Redis stays fast.
+      const start = Date.now();
+      const bob = (await joinAs(a, 'order', 'bob', room)).socket;
+      const joinMs = Date.now() - start;
+      assert.ok(joinMs < 1500, `connect and join took ${joinMs} ms`);
+      t.diagnostic(`with Redis stalled: first /presence ${p.ms} ms, connect+join ${joinMs} ms`);
+      assert.deepEqual((await presence(a)).users, ['alice', 'bob']);
+      // Sends are stored and delivered on the node.
+      const during = [];
+      for (let i = 0; i < 3; i++) during.push(await sendText(alice, room, `stalled ${i}`));
+      await receivedAll(bob, room, during, 'bob on A to receive the messages sent during the stall');
+      await receivedAll(alice, room, during, 'alice on A to receive the messages sent during the stall');
+      redis.resume();
+      await a.waitForLog((l) => l.msg?.startsWith('redis available again'), { from: fromA, timeoutMs: 15_000, what: 'recovery log line on A' });
+      await until(async () => !(await degraded(a)), { what: 'hubd_redis_degraded 0 on A' });
+      // Node B gets the stall's messages without anything sent after them,
+      // and both nodes list bob, who joined during the stall.
+      await receivedAll(carol, room, during, 'carol on B to receive the messages sent during the stall');
+      assertOrderedOnce(carol, room, during, 'carol on B');
+      await until(async () => (await presence(b)).users.join() === 'alice,bob,carol', { what: 'presence on B with bob' });
+      assert.deepEqual((await presence(a)).users, ['alice', 'bob', 'carol']);
+      assert.ok(b.logs.length >= fromB);
+    } finally {
+      redis.resume();
+    }
   });
 });

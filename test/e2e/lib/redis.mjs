@@ -58,8 +58,19 @@ export class PrivateRedis {
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  pause() {
+    this.child.kill('SIGSTOP');
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume() {
+    this.child.kill('SIGCONT');
+  }
+
   async stop() {
     if (!this.child) return;
+    this.child.kill('SIGCONT');
     this.child.kill('SIGKILL');
     await this.exited;
     this.child = null;
