@@ -44,8 +44,24 @@ type Options struct {
 	// configured, else a BoltKV (NewBoltKV, durable). Share one KV across
 	// engines (reloads). Default a new MemoryKV, lost with the engine.
 	KV KV
-	// KVPrefix is prepended to every key a script uses.
+	// KVPrefix is prepended to every key a script uses, inside the
+	// engine's namespace.
 	KVPrefix string
+	// Hub names the hub whose scripts the engine runs: its kv keys live in
+	// the hub's own namespace (see Namespace). Empty: the namespace of the
+	// empty name, for tests and single-hub use.
+	Hub string
+	// KVShared lets the hub's scripts use kv.shared.*, the one namespace
+	// every hub allowed to may read and write.
+	KVShared bool
+	// MemoryBudget caps what one call may allocate, in bytes: guarded
+	// built-ins refuse larger results and a watchdog stops calls whose heap
+	// growth passes it (see limits.go, memwatch.go). Default
+	// DefaultMemoryBudget; negative turns it off.
+	MemoryBudget int64
+	// Library is a lib already loaded with LoadLibrary, shared by the
+	// engines of several hubs; it replaces LibDir.
+	Library *Library
 	// SQL backs sql.query: read-only queries (a pgx pool, for example
 	// *pgxpool.Pool). Nil: sql.query throws "no database is configured".
 	SQL SQLDB
@@ -100,6 +116,9 @@ func (o Options) withDefaults() Options {
 	if o.KV == nil {
 		o.KV = NewMemoryKV()
 	}
+	if o.MemoryBudget == 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
 	if o.SQLMaxRows <= 0 {
 		o.SQLMaxRows = DefaultSQLMaxRows
 	}
@@ -121,6 +140,8 @@ type Engine struct {
 	log       *zap.Logger
 	scriptLog *zap.Logger
 	reserved  map[string]bool // globals vars may not shadow
+	kv        KV              // Options.KV in the hub's namespace
+	sharedKV  KV              // the shared namespace, nil unless Options.KVShared
 	http      *http.Client
 
 	workers  []*worker
@@ -153,14 +174,21 @@ type result struct {
 	err error
 }
 
-// NewEngine compiles the lib and builds Options.Runtimes runtimes, each with
-// its own instance of every lib module. A module that fails to compile or to
-// load fails NewEngine with an error naming its file.
+// NewEngine compiles the lib (unless Options.Library is given) and prepares
+// Options.Runtimes runtimes, each with its own instance of every lib module
+// and its own frozen intrinsics. The first runtime is built at once, so a
+// module that fails to compile or to load fails NewEngine with an error
+// naming its file; the others are built by their first call.
 func NewEngine(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
-	lib, err := loadLibrary(opts.LibDir)
-	if err != nil {
-		return nil, err
+	var lib *library
+	if opts.Library != nil {
+		lib = opts.Library.lib
+	} else {
+		var err error
+		if lib, err = loadLibrary(opts.LibDir); err != nil {
+			return nil, err
+		}
 	}
 	log := opts.Logger.Named("scripting")
 	e := &Engine{
@@ -170,22 +198,25 @@ func NewEngine(opts Options) (*Engine, error) {
 		scriptLog: log.Named("script"),
 		quit:      make(chan struct{}),
 		http:      opts.httpClient(),
+		kv:        Namespace(opts.KV, opts.Hub),
+	}
+	if opts.KVShared {
+		e.sharedKV = SharedNamespace(opts.KV)
 	}
 	if opts.Observer != nil {
 		e.observer.Store(&opts.Observer)
 	}
-	for i := 0; i < opts.Runtimes; i++ {
-		rt, err := newRuntime(e, e.opts.LoadTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("build script runtime: %w", err)
-		}
-		if i == 0 {
-			if e.reserved, err = globalNames(rt.vm); err != nil {
-				return nil, err
-			}
-		}
-		e.workers = append(e.workers, &worker{e: e, id: i, rt: rt, jobs: make(chan *job, 64)})
+	rt, err := newRuntime(e, e.opts.LoadTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("build script runtime: %w", err)
 	}
+	if e.reserved, err = globalNames(rt.vm); err != nil {
+		return nil, err
+	}
+	for i := 0; i < opts.Runtimes; i++ {
+		e.workers = append(e.workers, &worker{e: e, id: i, jobs: make(chan *job, 64)})
+	}
+	e.workers[0].rt = rt
 	for _, w := range e.workers {
 		e.wg.Add(1)
 		go w.loop()
@@ -382,6 +413,10 @@ func (w *worker) run(j *job) (r result) {
 	if err != nil {
 		return result{err: newError(KindInput, err, "%v", err)}
 	}
+	if rt.budget = w.e.opts.MemoryBudget; rt.budget > 0 {
+		memWatch.begin(rt)
+		defer memWatch.end(rt)
+	}
 	err = rt.guarded(callCtx, func() error {
 		v, err := rt.vm.RunProgram(j.p.prg)
 		if err != nil {
@@ -397,6 +432,9 @@ func (w *worker) run(j *job) (r result) {
 		}
 		return nil
 	})
+	if rt.refused != nil {
+		return result{err: newError(KindMemory, rt.refused, "%v", rt.refused)}
+	}
 	if err != nil {
 		return result{err: classify(j.ctx, callCtx, err)}
 	}
@@ -444,4 +482,18 @@ func (rt *jsRuntime) clearVars(names []string) {
 	for _, name := range names {
 		_ = g.Delete(name)
 	}
+}
+
+// Library is a compiled service library, loaded once and shared by the
+// engines of several hubs (Options.Library); each engine's runtimes still
+// instantiate their own modules.
+type Library struct{ lib *library }
+
+// LoadLibrary reads and compiles every module below dir (see Options.LibDir).
+func LoadLibrary(dir string) (*Library, error) {
+	lib, err := loadLibrary(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Library{lib: lib}, nil
 }

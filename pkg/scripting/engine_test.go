@@ -388,7 +388,7 @@ return { a, b, got, after: kv.get("score:" + roomId), err }`)
 	require.Contains(t, m["err"], "not an integer")
 
 	// Keys carry the prefix and are shared across runtimes.
-	v, ok, err := store.Get(ctx, "hub:count:r1")
+	v, ok, err := store.Get(ctx, NamespacedKey("", "hub:count:r1"))
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "6", string(v))

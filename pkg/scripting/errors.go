@@ -10,6 +10,7 @@ const (
 	KindSyntax   = "syntax"   // the script does not parse
 	KindRuntime  = "runtime"  // the script threw, or hit the call-stack cap
 	KindTimeout  = "timeout"  // the per-call deadline (Options.CallTimeout) passed
+	KindMemory   = "memory"   // the call went over its memory budget (Options.MemoryBudget)
 	KindCanceled = "canceled" // the caller's context ended first
 	KindPanic    = "panic"    // a Go panic, usually from a host function
 	KindInput    = "input"    // the variables or the program handed to Eval are unusable
@@ -24,6 +25,9 @@ var (
 	ErrStackOverflow = errors.New("maximum call stack size exceeded")
 	// ErrClosed is wrapped when Eval is called on a closed engine.
 	ErrClosed = errors.New("script engine closed")
+	// ErrMemoryBudget is wrapped when a call is stopped for allocating past
+	// Options.MemoryBudget.
+	ErrMemoryBudget = errors.New("script memory budget exceeded")
 	// ErrInputTooLarge is wrapped when vars exceed Options.MaxInputBytes.
 	ErrInputTooLarge = errors.New("script input too large")
 )

@@ -31,13 +31,19 @@ func (rt *jsRuntime) installHost() error {
 			return err
 		}
 	}
-	kv := vm.NewObject()
-	for name, fn := range map[string]func(goja.FunctionCall) goja.Value{
-		"get": rt.kvGet, "set": rt.kvSet, "del": rt.kvDel, "incr": rt.kvIncr,
-	} {
-		if err := kv.Set(name, fn); err != nil {
-			return err
-		}
+	kv, err := rt.kvObject(rt.e.kv, "kv")
+	if err != nil {
+		return err
+	}
+	shared, err := rt.kvObject(rt.e.sharedKV, "kv.shared")
+	if err != nil {
+		return err
+	}
+	if _, err := rt.freeze(goja.Undefined(), shared); err != nil {
+		return err
+	}
+	if err := kv.Set("shared", shared); err != nil {
+		return err
 	}
 	sqlObj := vm.NewObject()
 	if err := sqlObj.Set("query", rt.sqlQuery); err != nil {
@@ -88,82 +94,110 @@ func (rt *jsRuntime) throw(err error) {
 	panic(rt.vm.NewGoError(err))
 }
 
-func (rt *jsRuntime) kvKey(call goja.FunctionCall, fn string) string {
+// kvObject builds the get/set/del/incr functions of one namespace. A nil
+// store (the shared namespace of a hub not allowed in it) throws.
+func (rt *jsRuntime) kvObject(store KV, name string) (*goja.Object, error) {
+	obj := rt.vm.NewObject()
+	h := kvHost{rt: rt, store: store, name: name}
+	for fn, f := range map[string]func(goja.FunctionCall) goja.Value{
+		"get": h.get, "set": h.set, "del": h.del, "incr": h.incr,
+	} {
+		if err := obj.Set(fn, f); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// kvHost is the kv functions of one namespace.
+type kvHost struct {
+	rt    *jsRuntime
+	store KV
+	name  string // "kv" or "kv.shared", for errors
+}
+
+func (h kvHost) key(call goja.FunctionCall, fn string) string {
+	if h.store == nil {
+		h.rt.throw(fmt.Errorf("%s.%s: hub %q may not use the shared namespace (scripting.kvShared)", h.name, fn, h.rt.e.opts.Hub))
+	}
 	arg := call.Argument(0)
 	if goja.IsUndefined(arg) || goja.IsNull(arg) {
-		rt.throw(fmt.Errorf("kv.%s: key is required", fn))
+		h.rt.throw(fmt.Errorf("%s.%s: key is required", h.name, fn))
 	}
 	key := arg.String()
 	if key == "" || len(key) > maxKeyBytes {
-		rt.throw(fmt.Errorf("kv.%s: key must be 1 to %d bytes", fn, maxKeyBytes))
+		h.rt.throw(fmt.Errorf("%s.%s: key must be 1 to %d bytes", h.name, fn, maxKeyBytes))
 	}
-	return rt.e.opts.KVPrefix + key
+	return h.rt.e.opts.KVPrefix + key
 }
 
-// kv.get(key): the stored value, or null.
-func (rt *jsRuntime) kvGet(call goja.FunctionCall) goja.Value {
-	key := rt.kvKey(call, "get")
-	b, ok, err := rt.e.opts.KV.Get(rt.ctx, key)
+// get(key): the stored value, or null.
+func (h kvHost) get(call goja.FunctionCall) goja.Value {
+	rt := h.rt
+	key := h.key(call, "get")
+	b, ok, err := h.store.Get(rt.ctx, key)
 	if err != nil {
-		rt.throw(fmt.Errorf("kv.get: %w", err))
+		rt.throw(fmt.Errorf("%s.get: %w", h.name, err))
 	}
 	if !ok {
 		return goja.Null()
 	}
 	v, err := rt.parseJSON(b)
 	if err != nil {
-		rt.throw(fmt.Errorf("kv.get: %w", err))
+		rt.throw(fmt.Errorf("%s.get: %w", h.name, err))
 	}
 	return v
 }
 
-// kv.set(key, value, ttlSeconds?): stores JSON.stringify(value).
-func (rt *jsRuntime) kvSet(call goja.FunctionCall) goja.Value {
-	key := rt.kvKey(call, "set")
+// set(key, value, ttlSeconds?): stores JSON.stringify(value).
+func (h kvHost) set(call goja.FunctionCall) goja.Value {
+	rt := h.rt
+	key := h.key(call, "set")
 	s, err := rt.jsonStr(goja.Undefined(), call.Argument(1))
 	if err != nil {
 		panic(err)
 	}
 	if goja.IsUndefined(s) {
-		rt.throw(fmt.Errorf("kv.set: value cannot be stored as JSON"))
+		rt.throw(fmt.Errorf("%s.set: value cannot be stored as JSON", h.name))
 	}
 	var ttl time.Duration
 	if t := call.Argument(2); !goja.IsUndefined(t) && !goja.IsNull(t) {
 		secs := t.ToFloat()
 		if math.IsNaN(secs) || secs < 0 || secs > 10*365*24*3600 {
-			rt.throw(fmt.Errorf("kv.set: ttlSeconds must be a number from 0 to ten years"))
+			rt.throw(fmt.Errorf("%s.set: ttlSeconds must be a number from 0 to ten years", h.name))
 		}
 		ttl = time.Duration(secs * float64(time.Second))
 	}
-	if err := rt.e.opts.KV.Set(rt.ctx, key, []byte(s.String()), ttl); err != nil {
-		rt.throw(fmt.Errorf("kv.set: %w", err))
+	if err := h.store.Set(rt.ctx, key, []byte(s.String()), ttl); err != nil {
+		rt.throw(fmt.Errorf("%s.set: %w", h.name, err))
 	}
 	return goja.Undefined()
 }
 
-// kv.del(key)
-func (rt *jsRuntime) kvDel(call goja.FunctionCall) goja.Value {
-	key := rt.kvKey(call, "del")
-	if err := rt.e.opts.KV.Del(rt.ctx, key); err != nil {
-		rt.throw(fmt.Errorf("kv.del: %w", err))
+// del(key)
+func (h kvHost) del(call goja.FunctionCall) goja.Value {
+	key := h.key(call, "del")
+	if err := h.store.Del(h.rt.ctx, key); err != nil {
+		h.rt.throw(fmt.Errorf("%s.del: %w", h.name, err))
 	}
 	return goja.Undefined()
 }
 
-// kv.incr(key, by?): adds by (default 1) and returns the new value.
-func (rt *jsRuntime) kvIncr(call goja.FunctionCall) goja.Value {
-	key := rt.kvKey(call, "incr")
+// incr(key, by?): adds by (default 1) and returns the new value.
+func (h kvHost) incr(call goja.FunctionCall) goja.Value {
+	rt := h.rt
+	key := h.key(call, "incr")
 	by := int64(1)
 	if a := call.Argument(1); !goja.IsUndefined(a) && !goja.IsNull(a) {
 		f := a.ToFloat()
 		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			rt.throw(fmt.Errorf("kv.incr: by must be an integer"))
+			rt.throw(fmt.Errorf("%s.incr: by must be an integer", h.name))
 		}
 		by = int64(f)
 	}
-	n, err := rt.e.opts.KV.Incr(rt.ctx, key, by)
+	n, err := h.store.Incr(rt.ctx, key, by)
 	if err != nil {
-		rt.throw(fmt.Errorf("kv.incr: %w", err))
+		rt.throw(fmt.Errorf("%s.incr: %w", h.name, err))
 	}
 	return rt.vm.ToValue(n)
 }

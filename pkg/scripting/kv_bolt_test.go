@@ -104,7 +104,7 @@ func TestBoltKVFromScripts(t *testing.T) {
 	v, err := e.Eval(context.Background(), MustCompile(`kv.set("room:1", {n: 1}, 60); kv.incr("hits", 2); return [kv.get("room:1"), kv.incr("hits"), kv.get("none")]`), "", nil)
 	require.NoError(t, err)
 	require.Equal(t, []any{map[string]any{"n": int64(1)}, int64(3), nil}, v)
-	raw, ok, err := b.Get(context.Background(), "p:room:1")
+	raw, ok, err := b.Get(context.Background(), NamespacedKey("", "p:room:1"))
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.JSONEq(t, `{"n":1}`, string(raw))

@@ -52,7 +52,7 @@ func TestRedisKVFromScripts(t *testing.T) {
 	v, err := e.Eval(context.Background(), MustCompile(`kv.set("room:1", {n: 1}, 60); kv.incr("hits", 2); return [kv.get("room:1"), kv.incr("hits"), kv.get("none")]`), "", nil)
 	require.NoError(t, err)
 	require.Equal(t, []any{map[string]any{"n": int64(1)}, int64(3), nil}, v)
-	b, err := c.Do(context.Background(), c.B().Get().Key(prefix+"room:1").Build()).ToString()
+	b, err := c.Do(context.Background(), c.B().Get().Key(prefix+NamespacedKey("", "room:1")).Build()).ToString()
 	require.NoError(t, err)
 	require.JSONEq(t, `{"n":1}`, b)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -37,6 +38,14 @@ type jsRuntime struct {
 	// interrupt can never land after ClearInterrupt and hit the next call.
 	guard   sync.Mutex
 	running bool
+	// refused is why the call in progress was stopped by a limit (memory
+	// budget), under guard.
+	refused error
+
+	// budget is the memory budget of the call in progress (0: none) and
+	// heapBase the heap size when it started (see memwatch.go).
+	budget   int64
+	heapBase atomic.Uint64
 }
 
 // interruptCause is what the runtime is interrupted with.
@@ -64,6 +73,9 @@ func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
 	if err := rt.installHost(); err != nil {
 		return nil, err
 	}
+	if err := rt.installGuards(); err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
@@ -83,6 +95,9 @@ func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
 	}
 	if err := vm.GlobalObject().DefineDataProperty("lib", lib, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 		return nil, fmt.Errorf("install lib: %w", err)
+	}
+	if err := rt.harden(); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }
@@ -105,6 +120,7 @@ func builtin(vm *goja.Runtime, expr string) (goja.Callable, error) {
 func (rt *jsRuntime) guarded(ctx context.Context, f func() error) error {
 	rt.guard.Lock()
 	rt.running = true
+	rt.refused = nil
 	rt.guard.Unlock()
 	stop := context.AfterFunc(ctx, func() {
 		rt.guard.Lock()
@@ -132,6 +148,9 @@ func classify(parent, call context.Context, err error) *ScriptError {
 	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) || errors.Is(err, errExportInterrupted) {
+		if c, ok := interruptOf(err); ok && errors.Is(c.err, ErrMemoryBudget) {
+			return newError(KindMemory, c.err, "%v", c.err)
+		}
 		if perr := parent.Err(); perr != nil {
 			return newError(KindCanceled, perr, "script call canceled: %v", perr)
 		}
@@ -149,4 +168,14 @@ func classify(parent, call context.Context, err error) *ScriptError {
 		return newError(KindRuntime, err, "%s", ex.Error())
 	}
 	return newError(KindRuntime, err, "%v", err)
+}
+
+// interruptOf returns the cause a runtime was interrupted with.
+func interruptOf(err error) (interruptCause, bool) {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		c, ok := ie.Value().(interruptCause)
+		return c, ok
+	}
+	return interruptCause{}, false
 }

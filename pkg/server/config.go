@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 )
 
@@ -185,6 +186,12 @@ type ScriptingConfig struct {
 	HTTPTimeout time.Duration `koanf:"httpTimeout"`
 	// SQL enables sql.query (read-only) on postgres.dsn.
 	SQL bool `koanf:"sql"`
+	// MemoryBudget caps what one script call may allocate, in bytes; a
+	// negative value turns the cap off.
+	MemoryBudget int64 `koanf:"memoryBudget"`
+	// KVShared lists the hubs whose scripts may use kv.shared.*, the one
+	// kv namespace several hubs can read and write.
+	KVShared []string `koanf:"kvShared"`
 }
 
 // DefaultConfig returns the defaults: the embedded backends under ./data
@@ -214,8 +221,9 @@ func DefaultConfig() Config {
 			MaxAttachments: sio.DefaultMaxAttachments, AttachmentTimeout: sio.DefaultAttachmentTimeout,
 			MaxNamespaces: sio.DefaultMaxNamespaces,
 		},
-		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second},
-		Console:   ConsoleConfig{Enabled: true},
+		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second,
+			MemoryBudget: scripting.DefaultMemoryBudget},
+		Console: ConsoleConfig{Enabled: true},
 	}
 }
 

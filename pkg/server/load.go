@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -14,14 +15,14 @@ import (
 )
 
 // Loaded is the result of reading a hub directory: every hub compiled and
-// ready to swap in, and the script engine they share.
+// ready to swap in, and the script engine of each hub.
 type Loaded struct {
 	Specs   []*spec.Hub
 	Defs    map[string]*hub.Definition
-	Scripts *scripting.Engine
+	Scripts scripting.Engines
 }
 
-// Close releases the script engine of a load that was not swapped in.
+// Close releases the script engines of a load that was not swapped in.
 func (l *Loaded) Close() {
 	if l != nil && l.Scripts != nil {
 		l.Scripts.Close()
@@ -49,22 +50,19 @@ func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := scripting.NewEngine(scripting.Options{
-		LibDir:      cfg.Lib,
-		Runtimes:    cfg.Scripting.Runtimes,
-		CallTimeout: cfg.Scripting.CallTimeout,
-		Logger:      log,
-		KV:          hosts.KV,
-		SQL:         hosts.SQL,
-		HTTPAllow:   hosts.HTTPAllow,
-		HTTPTimeout: hosts.HTTPTimeout,
-	})
+	lib, err := scripting.LoadLibrary(cfg.Lib)
 	if err != nil {
 		return nil, fmt.Errorf("load service library %s: %w", cfg.Lib, err)
 	}
-	l := &Loaded{Specs: specs, Defs: make(map[string]*hub.Definition, len(specs)), Scripts: eng}
+	l := &Loaded{Specs: specs, Defs: make(map[string]*hub.Definition, len(specs)), Scripts: make(scripting.Engines, len(specs))}
 	var errs []error
 	for _, s := range specs {
+		eng, err := scripting.NewEngine(scriptOptions(cfg, log, hosts, lib, s))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: load service library %s: %w", s.File, cfg.Lib, err))
+			continue
+		}
+		l.Scripts[s.Name()] = eng
 		d, err := hub.NewDefinition(s, eng)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.File, err))
@@ -73,8 +71,26 @@ func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
 		l.Defs[s.Name()] = d
 	}
 	if err := errors.Join(errs...); err != nil {
-		eng.Close()
+		l.Scripts.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// scriptOptions are the engine options of hub h: its own runtimes, its own
+// kv namespace (and the shared one when scripting.kvShared lists it).
+func scriptOptions(cfg Config, log *zap.Logger, hosts HostServices, lib *scripting.Library, h *spec.Hub) scripting.Options {
+	return scripting.Options{
+		Library:      lib,
+		Hub:          h.Name(),
+		Runtimes:     cfg.Scripting.Runtimes,
+		CallTimeout:  cfg.Scripting.CallTimeout,
+		MemoryBudget: cfg.Scripting.MemoryBudget,
+		Logger:       log.With(zap.String("hub", h.Name())),
+		KV:           hosts.KV,
+		KVShared:     slices.Contains(cfg.Scripting.KVShared, h.Name()),
+		SQL:          hosts.SQL,
+		HTTPAllow:    hosts.HTTPAllow,
+		HTTPTimeout:  hosts.HTTPTimeout,
+	}
 }

@@ -34,7 +34,7 @@ import (
 // registry is the immutable set of running hubs; reloads swap it whole.
 type registry struct {
 	hubs    map[string]*hub.Hub
-	scripts *scripting.Engine
+	scripts scripting.Engines
 }
 
 // Server is the hubd daemon.
@@ -80,6 +80,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	cfg := p.Config
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: p.Verifier}
 	s.metrics.Registry.MustRegister(buildInfoGauge(ReadBuildInfo()))
+	scripting.SetRegexpTimeout(cfg.Scripting.CallTimeout)
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
 		log.Error("scheduled action panicked", zap.Any("panic", v))
 	}})
@@ -537,7 +538,27 @@ func (s *Server) observeScript(kind string, d time.Duration, err error) {
 	s.metrics.ScriptDuration.WithLabelValues(kind).Observe(d.Seconds())
 	if err != nil {
 		s.metrics.ScriptErrorsTotal.WithLabelValues(kind).Inc()
+		if reason := scriptRefusal(err); reason != "" {
+			s.metrics.Refusals.WithLabelValues(reason).Inc()
+		}
 	}
+}
+
+// scriptRefusals are the refusal reasons of script calls stopped by a
+// limit, by error kind. A runaway regular expression ends as a timeout.
+var scriptRefusals = map[string]string{
+	scripting.KindMemory:  "script_memory",
+	scripting.KindTimeout: "script_timeout",
+}
+
+// scriptRefusal is the refusal reason of a failed script call, "" when the
+// failure was not a limit.
+func scriptRefusal(err error) string {
+	var se *scripting.ScriptError
+	if errors.As(err, &se) {
+		return scriptRefusals[se.Kind]
+	}
+	return ""
 }
 
 // publicRoutes is what the public listener (listen) serves: Socket.IO,
