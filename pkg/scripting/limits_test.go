@@ -154,7 +154,7 @@ func TestRunawayDoesNotStopOtherRuntimes(t *testing.T) {
 	slow, other := affinitiesOnTwoRuntimes(e)
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.Eval(ctx, MustCompile(`var a = []; for (;;) a.push("x".repeat(100000) + a.length)`), slow, nil)
+		_, err := e.Eval(ctx, MustCompile(`var s = "x".repeat(100000), a = []; for (;;) a.push(s + a.length)`), slow, nil)
 		done <- err
 	}()
 	served := 0

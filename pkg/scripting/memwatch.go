@@ -12,11 +12,15 @@ import (
 // The memory watchdog. goja has no allocation hooks, so what a call
 // allocates step by step (push in a loop, string concatenation, object
 // literals) is seen from outside: while calls run, one goroutine samples the
-// process heap every watchInterval. When the heap has grown by half a
-// call's budget since the call started, a GC is forced (at most every
-// minForcedGC): garbage does not count, and collecting it early keeps the
-// process from growing to the GC's own goal. A call whose growth is still
-// past its budget after the GC is interrupted with ErrMemoryBudget. The heap is
+// process heap every watchInterval. A call's base is the heap when it
+// started (garbage included, so an upper bound of what was live). When the
+// heap has grown by half a call's budget since then, a GC is started (at
+// most every minForcedGC, in the background: a forced GC can take long on
+// a loaded machine): garbage does not count, and collecting it early keeps
+// the process from growing to the GC's own goal. Once a GC that ended after
+// the call started finds the live heap past base + budget, the call is
+// interrupted with ErrMemoryBudget; if it finds less than the base, the
+// base drops to it (the garbage the call started with is gone). The heap is
 // process-wide: a call that started before a runaway and is still running
 // when it is caught is charged the runaway's growth too; calls are short
 // (the call deadline), so this rarely matters, and the runaway itself is
@@ -27,19 +31,43 @@ const (
 	minForcedGC = 50 * time.Millisecond
 )
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
+const (
+	heapMetric   = "/memory/classes/heap/objects:bytes"
+	liveMetric   = "/gc/heap/live:bytes"
+	cyclesMetric = "/gc/cycles/total:gc-cycles"
+)
 
-// heapNow is the last heap sample (bytes of heap objects, live or not yet
-// swept), refreshed by the watchdog and by calls that start.
-var heapNow atomic.Uint64
+// heapNow, liveNow and cyclesNow are the last sample of the heap (bytes
+// of heap objects, live or not yet swept), of the live heap marked by the
+// last completed GC and of the completed GC cycles, refreshed by the
+// watchdog and by calls that start; sampledAt is when it was taken (unix
+// nanoseconds).
+var (
+	heapNow, liveNow, cyclesNow atomic.Uint64
+	sampledAt                   atomic.Int64
+)
 
-// sampleHeap reads the heap size and stores it in heapNow.
-func sampleHeap() uint64 {
-	s := []metrics.Sample{{Name: heapMetric}}
+// sample reads the heap metrics and stores them.
+func sample() (heap, live, cycles uint64) {
+	s := []metrics.Sample{{Name: heapMetric}, {Name: liveMetric}, {Name: cyclesMetric}}
 	metrics.Read(s)
-	v := s[0].Value.Uint64()
-	heapNow.Store(v)
-	return v
+	heap, live, cycles = s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+	heapNow.Store(heap)
+	liveNow.Store(live)
+	cyclesNow.Store(cycles)
+	sampledAt.Store(time.Now().UnixNano())
+	return heap, live, cycles
+}
+
+// recent is the last sample if the watchdog took it less than
+// watchInterval ago (it samples that often while calls run), else a fresh
+// one.
+func recent() (heap, cycles uint64) {
+	if time.Now().UnixNano()-sampledAt.Load() < int64(watchInterval) {
+		return heapNow.Load(), cyclesNow.Load()
+	}
+	heap, _, cycles = sample()
+	return heap, cycles
 }
 
 // heapGrowth is the growth of the heap since base, from the last sample.
@@ -52,29 +80,42 @@ func heapGrowth(base uint64) uint64 {
 
 // watchdog tracks the runtimes running a call with a memory budget.
 type watchdog struct {
-	mu       sync.Mutex
-	running  map[*jsRuntime]struct{}
-	wake     chan struct{}
-	lastGC   time.Time
-	started  bool
-	interval time.Duration
+	mu      sync.Mutex
+	running map[*jsRuntime]struct{}
+	wake    chan struct{}
+	lastGC  time.Time // when check last started a GC; loop goroutine only
+	started bool
+	// collecting is set while a GC started by check runs.
+	collecting atomic.Bool
+	idle    bool      // the loop waits on wake; under mu
+	lastEnd time.Time // when a call last ended; under mu
 }
 
-var memWatch = &watchdog{running: make(map[*jsRuntime]struct{}), wake: make(chan struct{}, 1), interval: watchInterval}
+// idleAfter is how long the watchdog keeps sampling after the last call
+// ended, so that back-to-back calls do not wake it each time.
+const idleAfter = 200 * time.Millisecond
+
+var memWatch = &watchdog{running: make(map[*jsRuntime]struct{}), wake: make(chan struct{}, 1)}
 
 // begin registers rt for the call that starts now and sets its heap base.
 func (w *watchdog) begin(rt *jsRuntime) {
-	rt.heapBase.Store(sampleHeap())
+	heap, cycles := recent()
+	rt.heapBase.Store(heap)
+	rt.gcCycles.Store(cycles)
 	w.mu.Lock()
 	w.running[rt] = struct{}{}
 	if !w.started {
 		w.started = true
 		go w.loop()
 	}
+	wake := w.idle
+	w.idle = false
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -82,69 +123,74 @@ func (w *watchdog) begin(rt *jsRuntime) {
 func (w *watchdog) end(rt *jsRuntime) {
 	w.mu.Lock()
 	delete(w.running, rt)
+	if len(w.running) == 0 {
+		w.lastEnd = time.Now()
+	}
 	w.mu.Unlock()
 }
 
 // loop samples the heap while calls run and sleeps while none do.
 func (w *watchdog) loop() {
-	t := time.NewTicker(w.interval)
+	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		idle := len(w.running) == 0
+		w.idle = len(w.running) == 0 && time.Since(w.lastEnd) > idleAfter
+		idle := w.idle
 		w.mu.Unlock()
 		if idle {
 			<-w.wake
 			continue
 		}
 		<-t.C
-		w.check()
+		if w.busy() {
+			w.check()
+		} else {
+			sample()
+		}
 	}
 }
 
-// check interrupts the calls over budget, after a GC confirms it.
+func (w *watchdog) busy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running) > 0
+}
+
+// check interrupts the calls whose growth a completed GC confirms, rebases
+// the others, and starts a GC when a call's heap growth (garbage included)
+// passes half its budget.
 func (w *watchdog) check() {
-	now := sampleHeap()
-	if len(w.over(now, 2)) == 0 {
-		return
-	}
-	if time.Since(w.lastGC) < minForcedGC {
-		return
-	}
-	runtime.GC()
-	w.lastGC = time.Now()
-	now = sampleHeap()
-	for _, rt := range w.over(now, 1) {
-		rt.refuse(fmt.Errorf("heap grew by %d MiB during the call: %w", (now-rt.heapBase.Load())>>20, ErrMemoryBudget))
-	}
-	w.rebase(now)
-}
-
-// rebase lowers the heap base of the running calls to the live heap just
-// measured after a GC. A base sampled at a call's start counts the garbage
-// then on the heap; once that garbage is collected, growth is measured
-// from the live heap, so a call is never charged less than its own growth
-// by more than the garbage there was when it started.
-func (w *watchdog) rebase(live uint64) {
+	now, live, cycles := sample()
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	var over []*jsRuntime
+	needGC := false
 	for rt := range w.running {
-		if live < rt.heapBase.Load() {
-			rt.heapBase.Store(live)
+		base := rt.heapBase.Load()
+		if cycles > rt.gcCycles.Load() {
+			if live > base && int64(live-base) > rt.budget {
+				over = append(over, rt)
+				continue
+			}
+			if live < base {
+				rt.heapBase.Store(live)
+				base = live
+			}
+		}
+		if now > base && int64(now-base) > rt.budget/2 {
+			needGC = true
 		}
 	}
-}
-
-// over lists the running calls whose heap growth passes their budget
-// divided by div.
-func (w *watchdog) over(now uint64, div int64) []*jsRuntime {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []*jsRuntime
-	for rt := range w.running {
-		if base := rt.heapBase.Load(); now > base && int64(now-base) > rt.budget/div {
-			out = append(out, rt)
-		}
+	w.mu.Unlock()
+	for _, rt := range over {
+		rt.refuse(fmt.Errorf("live heap grew by %d MiB during the call: %w", (live-rt.heapBase.Load())>>20, ErrMemoryBudget))
 	}
-	return out
+	if needGC && !w.collecting.Load() && time.Since(w.lastGC) >= minForcedGC {
+		w.lastGC = time.Now()
+		w.collecting.Store(true)
+		go func() {
+			defer w.collecting.Store(false)
+			runtime.GC()
+		}()
+	}
 }

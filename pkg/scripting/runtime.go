@@ -46,6 +46,7 @@ type jsRuntime struct {
 	// heapBase the heap size when it started (see memwatch.go).
 	budget   int64
 	heapBase atomic.Uint64
+	gcCycles atomic.Uint64 // completed GC cycles when the call started
 }
 
 // interruptCause is what the runtime is interrupted with.
