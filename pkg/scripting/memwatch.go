@@ -87,8 +87,8 @@ type watchdog struct {
 	started bool
 	// collecting is set while a GC started by check runs.
 	collecting atomic.Bool
-	idle    bool      // the loop waits on wake; under mu
-	lastEnd time.Time // when a call last ended; under mu
+	idle       bool      // the loop waits on wake; under mu
+	lastEnd    time.Time // when a call last ended; under mu
 }
 
 // idleAfter is how long the watchdog keeps sampling after the last call
