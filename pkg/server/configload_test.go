@@ -119,7 +119,7 @@ func listValue(t *testing.T, c Config, key string) []string {
 		"socketio.allowedOrigins": c.SocketIO.AllowedOrigins, "kafka.brokers": c.Kafka.Brokers,
 		"scripting.httpAllow": c.Scripting.HTTPAllow, "auth.publicKeyFiles": c.Auth.PublicKeyFiles,
 		"auth.jwtSecrets": c.Auth.JWTSecrets, "auth.algorithms": c.Auth.Algorithms,
-		"recordSource.elasticsearch.urls": c.RecordSource.Elasticsearch.URLs,
+		"recordSource.elasticsearch.urls": c.RecordSource.Elasticsearch.URLs, "scripting.kvShared": c.Scripting.KVShared,
 	}
 	v, ok := fields[key]
 	require.True(t, ok, "list key %s is not in this test's table", key)
