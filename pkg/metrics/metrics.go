@@ -16,6 +16,9 @@ type Metrics struct {
 	HubsLoaded        prometheus.Gauge
 	ReloadsTotal      *prometheus.CounterVec // result=success|failure
 	ReloadLastSuccess prometheus.Gauge
+	// ReloadSuccessTime is the Unix time of the last successful load of
+	// the hub directory (the start, then each reload).
+	ReloadSuccessTime prometheus.Gauge
 
 	SocketConnections  *prometheus.GaugeVec   // hub
 	EventsTotal        *prometheus.CounterVec // hub, event
@@ -136,6 +139,9 @@ func NewUnregistered() *Metrics {
 	m.Refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_refusals_total", Help: "Inputs refused to protect the daemon and its other users, by reason.",
 	}, []string{"reason"})
+	m.ReloadSuccessTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hubd_config_last_reload_success_timestamp_seconds", Help: "Unix time of the last successful load of the hub directory.",
+	})
 	m.SequenceGaps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_cluster_sequence_gaps_total", Help: "Gaps in a room's sequence numbers met on this node, by hub and result (repaired, skipped, failed).",
 	}, []string{"hub", "result"})
@@ -143,7 +149,7 @@ func NewUnregistered() *Metrics {
 		Name: "hubd_redis_degraded", Help: "1 while Redis does not answer in time and the node runs on its own view (presence, limits, leases, auth cache), else 0.",
 	})
 	for _, c := range []prometheus.Collector{
-		m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,

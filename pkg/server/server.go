@@ -50,6 +50,7 @@ type Server struct {
 	leases   lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
 	presence presence.Registry // room members of every node; nil: this node's only
 	bridge   *bridge.Bridge    // nil without kafka.brokers
+	adapter  *sio.RedisAdapter // nil without redis.addr
 	handler  http.Handler
 	console  http.Handler // the web console of the admin listener; nil when off
 	// extraAdmin are the admin routes added with HandleAdmin.
@@ -105,6 +106,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 			return nil, fmt.Errorf("redis adapter: %w", err)
 		}
 		adapter = ra
+		s.adapter = ra
 		s.leases = lease.NewRedis(s.shared.redis, cfg.Redis.Prefix+"lease:", ra.NodeID())
 		s.shared.closers = append(s.shared.closers, func() { _ = ra.Close() })
 		pr, err := presence.NewRedis(context.Background(), presence.RedisOptions{
@@ -131,6 +133,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
 	s.registerConnGauge()
+	s.metrics.Registry.MustRegister(newStatsCollector(s))
 
 	if len(cfg.Kafka.Brokers) > 0 {
 		b, err := bridge.New(bridge.Options{
@@ -160,6 +163,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	}
 	s.swap(loaded)
 	s.metrics.ReloadLastSuccess.Set(1)
+	s.metrics.ReloadSuccessTime.SetToCurrentTime()
 	s.recordReload(nil, true)
 	s.handler = mux(s.publicRoutes())
 	s.console = s.newConsole()
@@ -290,6 +294,7 @@ func (s *Server) swap(l *Loaded) {
 	for name, h := range old.hubs {
 		if _, ok := next.hubs[name]; !ok {
 			h.Close("hub removed")
+			s.metrics.DeleteHub(name)
 			s.sio.Detach(h.Namespace())
 		}
 	}
@@ -320,6 +325,7 @@ func (s *Server) Reload() error {
 	s.swap(loaded)
 	s.metrics.ReloadsTotal.WithLabelValues("success").Inc()
 	s.metrics.ReloadLastSuccess.Set(1)
+	s.metrics.ReloadSuccessTime.SetToCurrentTime()
 	s.recordReload(nil, false)
 	s.log.Info("reload complete", zap.Strings("hubs", s.HubNames()))
 	return nil
