@@ -11,7 +11,8 @@
 #   HUBD_RACE_SKIP=REGEX   packages (import path regex) tested without -race
 #   HUBD_GO_TEST_TIMEOUT   per-package go test timeout (default 10m)
 #   HUBD_E2E_TIMEOUT_MS    per-test timeout of the e2e suites (default 120000)
-#   HUBD_E2E_ONLY=1        skip vet and go test, run only build + e2e
+#   HUBD_FUZZ_TIME         how long each fuzz target runs (default 2s)
+#   HUBD_E2E_ONLY=1        skip vet, go test and fuzz, run only build + e2e
 #   HUBD_CHROMIUM          Chromium of the console's browser tests (default
 #                          /usr/bin/chromium, installed from apt when missing)
 #
@@ -180,6 +181,24 @@ go_tests() {
   return $rc
 }
 
+# Every fuzz target (func Fuzz* in a _test.go file) runs for FUZZ_TIME: its
+# seeds, then new inputs. A crasher is saved under the package's
+# testdata/fuzz/ (commit it as a seed once fixed) and fails the step.
+FUZZ_TIME=${HUBD_FUZZ_TIME:-2s}
+
+fuzz_targets() {
+  local rc=0 dir name n=0
+  while read -r dir name; do
+    n=$((n + 1))
+    echo "$dir $name"
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZ_TIME" "./$dir" || rc=1
+  done < <(grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . |
+    sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz.*)$#\1 \2#' | sort -u)
+  [ "$n" -gt 0 ] || die "no fuzz targets found"
+  echo "$n fuzz targets"
+  return $rc
+}
+
 build_hubd() {
   mkdir -p bin
   go build -o bin/hubd ./cmd/hubd
@@ -250,6 +269,7 @@ main() {
   if [ "${HUBD_E2E_ONLY:-0}" != 1 ]; then
     step "go vet" go_vet
     step "go test" go_tests
+    step "fuzz (${FUZZ_TIME} per target)" fuzz_targets
   fi
   step "build bin/hubd" build_hubd
   if [[ " ${FAILED[*]} " == *" build bin/hubd "* ]]; then

@@ -72,6 +72,18 @@ socketio: {pingInterval: 7s, allowedOrigins: [https://a.example]}
 			check: func(t *testing.T, c Config) { require.Equal(t, "127.0.0.1:0", c.Admin.Listen) }},
 		{name: "admin listener off", args: []string{"--admin-listen", ""},
 			check: func(t *testing.T, c Config) { require.Equal(t, "", c.Admin.Listen) }},
+		{name: "transport limits default", check: func(t *testing.T, c Config) {
+			require.Equal(t, 10, c.SocketIO.MaxAttachments)
+			require.Equal(t, 5*time.Second, c.SocketIO.AttachmentTimeout)
+			require.Equal(t, 16, c.SocketIO.MaxNamespaces)
+		}},
+		{name: "transport limits from the environment",
+			env: []string{"HUBD_SOCKETIO__MAX_ATTACHMENTS=3", "HUBD_SOCKETIO__ATTACHMENT_TIMEOUT=1s", "HUBD_SOCKETIO__MAXNAMESPACES=4"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 3, c.SocketIO.MaxAttachments)
+				require.Equal(t, time.Second, c.SocketIO.AttachmentTimeout)
+				require.Equal(t, 4, c.SocketIO.MaxNamespaces)
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +109,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, want: "log.format"},
 		{name: "bad path", env: []string{"HUBD_SOCKETIO__PATH=socket"}, want: "socketio.path"},
 		{name: "admin on the public address", args: []string{"--listen", "127.0.0.1:8080", "--admin-listen", "127.0.0.1:8080"}, want: "admin.listen"},
+		{name: "no attachments", env: []string{"HUBD_SOCKETIO__MAX_ATTACHMENTS=0"}, want: "socketio.maxAttachments"},
+		{name: "no attachment timeout", env: []string{"HUBD_SOCKETIO__ATTACHMENT_TIMEOUT=0s"}, want: "socketio.attachmentTimeout"},
+		{name: "no namespaces", env: []string{"HUBD_SOCKETIO__MAX_NAMESPACES=-1"}, want: "socketio.maxNamespaces"},
 		{name: "memory limit ratio over 1", env: []string{"HUBD_MEMORYLIMITRATIO=1.5"}, want: "memoryLimitRatio"},
 	}
 	for _, tc := range tests {
