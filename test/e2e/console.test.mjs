@@ -19,7 +19,7 @@ import {
   startConsoleDaemon,
   waitForMessage,
 } from './lib/console.mjs';
-import { copyFixture } from './lib/harness.mjs';
+import { connect, copyFixture, emitWithAck, makeToken, until } from './lib/harness.mjs';
 
 const svg = (fill, label) =>
   `data:image/svg+xml,${encodeURIComponent(
@@ -151,10 +151,16 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await alice.click('[data-testid=event-handRaised] button[type=submit]');
   await waitForMessage(bob, 'handRaised', 'alice', 'release notes'); // stored: in the timeline
 
-  // History: a new page gets the room's history, then pages back to the start.
+  // History: a new page gets the newest historyLimit (10) messages, then
+  // pages back to the start.
   const carol = await openAs(browser, base, 'bob');
   await joinRoom(carol, base);
-  await waitForMessage(carol, 'poll', 'bob', 'Ship on Friday?');
+  await waitForMessage(carol, 'handRaised', 'alice', 'release notes');
+  const firstPage = await messages(carol);
+  assert.equal(firstPage.length, 10, JSON.stringify(firstPage.map((m) => m.type)));
+  assert.equal(firstPage.some((m) => m.sender === 'alice' && m.type === 'text' && m.text.includes('Mockups are in')), false);
+  await carol.click('button.older');
+  await waitForMessage(carol, 'text', 'alice', 'Mockups are in');
   const seen = (await messages(carol)).map((m) => m.type);
   for (const [type] of BUILTINS) assert.ok(seen.includes(type), `history has ${type}`);
   await carol.click('button.older');
@@ -315,4 +321,33 @@ browserTest('the console is not served on the public listener', async () => {
   });
   assert.equal(forged.status, 403);
   await forged.body?.cancel();
+});
+
+test('the operations glance follows joins, leaves and disconnects', async () => {
+  const d = await startConsoleDaemon();
+  try {
+    const glance = async () => {
+      const res = await fetch(`${d.adminUrl}/-/console/api/ops`);
+      assert.equal(res.status, 200);
+      const o = await res.json();
+      const team = o.hubs.find((x) => x.hub === 'team') ?? { sockets: 0, rooms: 0, members: 0 };
+      return { connections: o.connections, sockets: team.sockets, rooms: team.rooms, members: team.members };
+    };
+    const settles = (want) =>
+      until(async () => JSON.stringify(await glance()) === JSON.stringify(want), { what: JSON.stringify(want) });
+    const alice = await connect(d.url, '/hub/team', { token: makeToken({ userId: 'alice' }) });
+    const bob = await connect(d.url, '/hub/team', { token: makeToken({ userId: 'bob' }) });
+    for (const [s, room] of [[alice, 'design'], [bob, 'design'], [alice, 'launch']]) {
+      assert.equal((await emitWithAck(s, 'hub:join', { roomId: room })).ok, true);
+    }
+    await settles({ connections: 2, sockets: 2, rooms: 2, members: 3 });
+    assert.equal((await emitWithAck(alice, 'hub:leave', { roomId: 'launch' })).ok, true);
+    await settles({ connections: 2, sockets: 2, rooms: 1, members: 2 });
+    bob.disconnect();
+    await settles({ connections: 1, sockets: 1, rooms: 1, members: 1 });
+    alice.disconnect();
+    await settles({ connections: 0, sockets: 0, rooms: 0, members: 0 });
+  } finally {
+    await d.close();
+  }
 });
