@@ -100,6 +100,10 @@ browserTest('two users exchange every built-in message type and a custom one', a
     visibility: 'anonymous', closesAt: '2026-12-24T18:00',
   });
   await waitForMessage(alice, 'poll', 'bob', 'Ship on Friday?');
+  // The sent form is cleared back to the spec's defaults.
+  await bob.waitForFunction(() => document.querySelector('[data-testid=send-poll] input[name=question]').value === '');
+  assert.equal(await bob.$eval('[data-testid=send-poll] select[name=visibility]', (e) => e.value), 'public');
+  assert.equal(await bob.$eval('[data-testid=send-poll] input[name=multipleChoice]', (e) => e.checked), false);
   const poll = (await messages(alice)).find((m) => m.type === 'poll');
   assert.match(poll.text, /visibility\s*anonymous/);
   assert.match(poll.text, /multipleChoice\s*yes/);

@@ -4,17 +4,20 @@
 
 import { h } from './dom.js';
 
-/** The widget of one property, and how its value is read. */
+/**
+ * The widget of one property, and how its value is read. Defaults are set
+ * as attributes, so that a form reset after a send restores them.
+ */
 function widget(name, s, required) {
   const types = [].concat(s.type ?? []);
   const common = { name, id: `f-${name}-${Math.random().toString(36).slice(2, 8)}` };
   if (s.enum) {
     const el = h('select', common, required ? null : h('option', { value: '' }, '—'),
-      s.enum.map((v) => h('option', { value: v, selected: v === s.default }, v)));
+      s.enum.map((v) => h('option', { value: v, selected: v === s.default ? 'selected' : null }, v)));
     return { el, read: () => el.value || undefined };
   }
   if (types.length === 1 && types[0] === 'boolean') {
-    const el = h('input', { ...common, type: 'checkbox', checked: s.default === true });
+    const el = h('input', { ...common, type: 'checkbox', checked: s.default === true ? 'checked' : null });
     return { el, read: () => el.checked };
   }
   if (types.length === 1 && types[0] === 'string' && s.format === 'date-time') {
@@ -22,7 +25,7 @@ function widget(name, s, required) {
     return { el, read: () => (el.value ? new Date(el.value).toISOString() : undefined) };
   }
   if (types.length === 1 && (types[0] === 'integer' || types[0] === 'number')) {
-    const el = h('input', { ...common, type: 'number', step: 'any', value: s.default ?? '' });
+    const el = h('input', { ...common, type: 'number', step: 'any', value: s.default === undefined ? null : String(s.default) });
     return {
       el,
       read: () => {
@@ -33,7 +36,7 @@ function widget(name, s, required) {
     };
   }
   if (types.length === 1 && types[0] === 'string') {
-    const el = h('input', { ...common, type: 'text', value: s.default ?? '', autocomplete: 'off' });
+    const el = h('input', { ...common, type: 'text', value: s.default === undefined ? null : String(s.default), autocomplete: 'off' });
     return { el, read: () => (el.value === '' ? undefined : el.value) };
   }
   // JSON: objects, arrays, or any value.

@@ -34,11 +34,19 @@ function pendingQueue(room) {
   room.onPublished = (id) => {
     if (pending.delete(id)) render();
   };
+  if (!moderated(room.spec)) {
+    return h('div.block', h('h4', 'Pending'), h('p.muted', 'No role of this hub is moderated.'));
+  }
   rest('GET', `/${room.hub.name}/rooms/${encodeURIComponent(room.roomId)}/pending`).then((r) => {
     if (r.ok) for (const m of r.body.messages) pending.set(m.id, m);
     render();
   });
   return h('div.block', h('h4', 'Pending'), list);
+}
+
+/** Whether messages of this hub can wait for approval. */
+function moderated(spec) {
+  return spec.guardrails.globalModeration || (spec.hubRoles ?? []).some((r) => r.moderated);
 }
 
 function pendingItem(room, m, done) {
