@@ -154,3 +154,18 @@ func pollHandshake(t *testing.T, base string) string {
 func pollURL(base, sid string) string {
 	return base + "/socket.io/?EIO=4&transport=polling&sid=" + sid
 }
+
+// lookupAny returns the engine's only connection.
+func (e *Engine) lookupAny(t *testing.T) *EngineConn {
+	t.Helper()
+	var c *EngineConn
+	eventually(t, func() bool {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		for _, x := range e.conns {
+			c = x
+		}
+		return len(e.conns) == 1
+	}, "one connection")
+	return c
+}

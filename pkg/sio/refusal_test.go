@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -317,4 +318,50 @@ func TestRefusalTable(t *testing.T) {
 	for _, r := range RefusalReasons() {
 		require.Regexp(t, `^[a-z0-9_]+$`, r)
 	}
+}
+
+// Until a namespace is joined, at most preConnectBytes of received packets
+// wait for the handler: with the CONNECT handler stuck, the reader stops
+// reading instead of buffering what the client keeps sending.
+func TestInboxBoundedBeforeConnect(t *testing.T) {
+	s, base := startServer(t, Options{})
+	release := make(chan struct{})
+	ns := s.Of("/slow")
+	ns.OnConnect(func(*Socket, json.RawMessage) error {
+		<-release
+		return nil
+	})
+	events := make(chan string, 64)
+	ns.OnEvent(func(_ *Socket, ev *Event) { events <- ev.Name })
+	c := dialWS(t, base, "")
+	c.readText()
+	c.send(`40/slow,`)
+	const n, size = 20, 30 << 10
+	body := strings.Repeat("x", size)
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := c.c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`42/slow,["e%d","%s"]`, i, body))); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	conn := s.engine.lookupAny(t)
+	eventually(t, func() bool {
+		conn.imu.Lock()
+		defer conn.imu.Unlock()
+		return conn.inWaiting
+	}, "the reader waits for room")
+	conn.imu.Lock()
+	held := conn.inBytes
+	conn.imu.Unlock()
+	require.LessOrEqual(t, held, preConnectBytes)
+	close(release)
+	require.True(t, strings.HasPrefix(c.readText(), `40/slow,{"sid":`))
+	for i := range n {
+		require.Equal(t, fmt.Sprintf("e%d", i), recv(t, events))
+	}
+	require.NoError(t, <-sent)
 }

@@ -387,7 +387,8 @@ func TestBroadcastToExcept(t *testing.T) {
 }
 
 func TestSlowConsumerDisconnect(t *testing.T) {
-	s, base := startServer(t, Options{WriteQueueSize: 4})
+	rc := &refusalCounter{}
+	s, base := startServer(t, Options{WriteQueueSize: 4, OnRefuse: rc.add})
 	ns := s.Of("/")
 	reasons := make(chan string, 1)
 	ns.OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
@@ -414,6 +415,7 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 	require.Equal(t, "slow consumer", <-reasons)
 	eventually(t, func() bool { return s.ConnCount() == 0 }, "connection closed")
 	require.Equal(t, uint64(1), s.Stats().SlowConsumerDisconnects)
+	rc.requireOne(t, nil, RefuseSlowConsumer)
 }
 
 func TestEmitWithAck(t *testing.T) {
@@ -560,7 +562,8 @@ func TestPollingBinaryBothWays(t *testing.T) {
 }
 
 func TestSlowConsumerWebSocket(t *testing.T) {
-	s, base := startServer(t, Options{WriteQueueSize: 8})
+	rc := &refusalCounter{}
+	s, base := startServer(t, Options{WriteQueueSize: 8, OnRefuse: rc.add})
 	ns := s.Of("/")
 	conn := make(chan *Socket, 1)
 	ns.OnConnection(func(so *Socket) { conn <- so })
@@ -579,4 +582,5 @@ func TestSlowConsumerWebSocket(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second, "emits were blocked")
 	<-so.Done()
 	eventually(t, func() bool { return s.ConnCount() == 0 }, "connection closed")
+	rc.requireOne(t, nil, RefuseSlowConsumer) // once, however many emits found the queue full
 }
