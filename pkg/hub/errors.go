@@ -30,7 +30,11 @@ const (
 	CodeRejected        = "REJECTED"
 	CodeNotFound        = "NOT_FOUND"
 	CodeUnavailable     = "UNAVAILABLE"
-	CodeInternal        = "INTERNAL"
+	// CodeOutcomeUnknown: the message store got the write but did not
+	// answer in time; it may be stored. Retrying with the same
+	// clientMessageId is safe. When it was stored it is delivered in order.
+	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
+	CodeInternal       = "INTERNAL"
 )
 
 // Error is an error a client sees: a stable code, a message and optional

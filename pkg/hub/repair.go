@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -133,6 +134,33 @@ func (h *Hub) catchUpEverywhere(roomID string) {
 		r.seq.catchUp()
 	}
 	h.toOtherNodes(roomOp{Op: opCatchUp, Room: roomID})
+}
+
+// Reading the store after an unknown outcome: first after unknownWait,
+// then with doubling waits, for at most unknownFor.
+var (
+	unknownWait = 250 * time.Millisecond
+	unknownFor  = 30 * time.Second
+)
+
+// afterUnknownOutcome waits until the store answers again and then makes
+// the room catch up on every node: a write whose outcome was unknown may
+// have committed, and nobody was told.
+func (h *Hub) afterUnknownOutcome(roomID string) {
+	go func() {
+		deadline := time.Now().Add(unknownFor)
+		for wait := unknownWait; time.Now().Before(deadline); wait = min(2*wait, 4*time.Second) {
+			time.Sleep(wait)
+			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+			_, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Limit: 1})
+			cancel()
+			if err == nil {
+				h.catchUpEverywhere(roomID)
+				return
+			}
+		}
+		h.log.Warn("room not caught up after an unknown write outcome: the store did not answer", zap.String("room", roomID))
+	}()
 }
 
 // countGap counts a gap repair result.

@@ -150,6 +150,11 @@ func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished fun
 	if mt := h.deps.Metrics; mt != nil {
 		mt.StoreWriteDuration.Observe(time.Since(start).Seconds())
 	}
+	if errors.Is(err, msgstore.ErrOutcomeUnknown) {
+		h.afterUnknownOutcome(msg.RoomID)
+		return nil, wrapError(CodeOutcomeUnknown,
+			"the message store did not answer in time: the message may be stored; retrying with the same clientMessageId is safe", err)
+	}
 	if err != nil {
 		return nil, wrapError(CodeUnavailable, "message could not be stored", err)
 	}

@@ -34,6 +34,12 @@ var (
 	// write may be retried; the hub answers UNAVAILABLE and broadcasts
 	// nothing.
 	ErrUnavailable = errors.New("msgstore: storage unavailable")
+	// ErrOutcomeUnknown: a write was sent with its commit and no answer came
+	// in time (the database stalled or the connection broke): it may or may
+	// not be stored. Retrying with the same ClientMessageID is safe (a
+	// stored original is returned, not stored twice). Stores that answer
+	// ErrUnavailable guarantee that nothing was stored and nothing will be.
+	ErrOutcomeUnknown = errors.New("msgstore: write outcome unknown")
 	// ErrNoSchema: a write for a hub whose schema was never created (see
 	// SchemaManager).
 	ErrNoSchema = errors.New("msgstore: hub has no schema")

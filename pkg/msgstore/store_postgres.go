@@ -314,7 +314,7 @@ func pgErr(err error) error {
 		}
 		return err
 	}
-	if errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) ||
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOutcomeUnknown) ||
 		errors.Is(err, ErrUnavailable) || errors.Is(err, ErrDuplicateID) || errors.Is(err, ErrNoSchema) ||
 		errors.Is(err, ErrUnsafeMigration) {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 )
 
@@ -22,6 +23,10 @@ type pgAppendOp struct {
 	t        *pgTable
 	explicit bool // the caller chose the id
 	done     chan struct{}
+	// deadline: the caller's answer is due (WriteTimeout after Append was
+	// called, or the caller's own deadline when sooner); the transaction
+	// holding the op ends by then.
+	deadline time.Time
 
 	// results, reset by every run
 	leader  *pgAppendOp // an earlier op of the batch with the same client message id
@@ -47,12 +52,25 @@ func newPgAppender(p *Postgres) *pgAppender {
 	return a
 }
 
+// answerMargin is how long after an op's deadline its caller still waits
+// for the writer's verdict before it answers ErrOutcomeUnknown.
+const answerMargin = 250 * time.Millisecond
+
 func (a *pgAppender) do(op *pgAppendOp) error {
 	if err := a.b.enqueue(op.ctx, op); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: queued appends did not drain in time", ErrUnavailable)
+		}
 		return err
 	}
-	<-op.done
-	return op.err
+	t := time.NewTimer(time.Until(op.deadline) + answerMargin)
+	defer t.Stop()
+	select {
+	case <-op.done:
+		return op.err
+	case <-t.C:
+		return fmt.Errorf("%w: no answer from the writer in time", ErrOutcomeUnknown)
+	}
 }
 
 func (a *pgAppender) close() { a.b.close() }
@@ -64,7 +82,7 @@ func (a *pgAppender) run(batch []*pgAppendOp) {
 	live := batch[:0:0]
 	for _, op := range batch {
 		if err := op.ctx.Err(); err != nil {
-			op.err = err
+			op.err = fmt.Errorf("%w: not written before the deadline: %w", ErrUnavailable, err)
 			close(op.done)
 			continue
 		}
@@ -74,7 +92,7 @@ func (a *pgAppender) run(batch []*pgAppendOp) {
 		return
 	}
 	err := a.tx(live)
-	if err != nil && len(live) > 1 && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrClosed) {
+	if err != nil && len(live) > 1 && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrOutcomeUnknown) {
 		a.fallbacks.Add(1)
 		a.p.log.Warn("append batch failed; storing its appends one by one", zap.Int("appends", len(live)), zap.Error(err))
 		for _, op := range live {
@@ -93,8 +111,17 @@ func (a *pgAppender) run(batch []*pgAppendOp) {
 	}
 }
 
+// tx stores ops in one transaction that ends by the earliest deadline of
+// its ops: a caller told "not stored" (ErrUnavailable) is never stored
+// later.
 func (a *pgAppender) tx(ops []*pgAppendOp) error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.p.opts.WriteTimeout)
+	deadline := time.Now().Add(a.p.opts.WriteTimeout)
+	for _, op := range ops {
+		if !op.deadline.IsZero() && op.deadline.Before(deadline) {
+			deadline = op.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := pgErr(a.p.appendBatch(ctx, ops)); err != nil {
 		return err
@@ -120,7 +147,15 @@ func (p *Postgres) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if err := Normalize(in); err != nil {
 		return nil, false, fmt.Errorf("append: %w", err)
 	}
-	op := &pgAppendOp{ctx: ctx, m: in, done: make(chan struct{}), explicit: in.ID != ""}
+	// One deadline for the whole append: the table lookup, the queue and
+	// the transaction.
+	deadline := time.Now().Add(p.opts.WriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancelOp := context.WithDeadline(ctx, deadline)
+	defer cancelOp()
+	op := &pgAppendOp{ctx: ctx, m: in, done: make(chan struct{}), explicit: in.ID != "", deadline: deadline}
 	if in.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -137,9 +172,7 @@ func (p *Postgres) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if in.Timestamp.IsZero() {
 		in.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
 	}
-	rctx, cancel := context.WithTimeout(ctx, p.opts.WriteTimeout)
-	t, err := p.table(rctx, in.HubName)
-	cancel()
+	t, err := p.table(ctx, in.HubName)
 	if err != nil {
 		return nil, false, fmt.Errorf("append to %s/%s: %w", in.HubName, in.RoomID, err)
 	}
@@ -246,6 +279,9 @@ func (p *Postgres) appendBatch(ctx context.Context, ops []*pgAppendOp) error {
 	}
 
 	b := &pgx.Batch{}
+	if !explicitTx {
+		queueBegin(ctx, b)
+	}
 	var inserting [][]*pgAppendOp
 	var insertTables []*pgTable
 	for _, t := range tables {
@@ -263,20 +299,19 @@ func (p *Postgres) appendBatch(ctx context.Context, ops []*pgAppendOp) error {
 		inserting = append(inserting, fresh)
 		insertTables = append(insertTables, t)
 	}
-	if explicitTx {
-		b.Queue("COMMIT")
-	}
-	if b.Len() > 0 {
+	b.Queue("COMMIT")
+	if len(inserting) > 0 || explicitTx {
 		br := conn.Conn().SendBatch(ctx, b)
-		err := readInserts(br, insertTables, inserting)
+		err := readBegin(br, !explicitTx)
+		if err == nil {
+			err = readInserts(br, insertTables, inserting)
+		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			if explicitTx {
-				rollback(conn.Conn())
-			}
-			return err
+			rollback(conn.Conn())
+			return commitErr(err)
 		}
 	}
 	for _, op := range ops {
@@ -287,10 +322,53 @@ func (p *Postgres) appendBatch(ctx context.Context, ops []*pgAppendOp) error {
 	return nil
 }
 
+// queueBegin opens the transaction with a server-side statement timeout
+// that fires before the transaction's deadline: a statement that waits
+// (on a lock, on a slow disk) is cancelled by PostgreSQL itself, so the
+// caller gets a definite "not stored" rather than no answer.
+func queueBegin(ctx context.Context, b *pgx.Batch) {
+	b.Queue("BEGIN")
+	ms := int64(1000)
+	if d, ok := ctx.Deadline(); ok {
+		ms = max(1, time.Until(d).Milliseconds()-serverTimeoutMargin.Milliseconds())
+	}
+	b.Queue("SET LOCAL statement_timeout = " + strconv.FormatInt(ms, 10))
+}
+
+// serverTimeoutMargin is how much sooner than the client's deadline the
+// server's statement timeout fires: time for its answer to arrive.
+const serverTimeoutMargin = 150 * time.Millisecond
+
+// readBegin reads the results of queueBegin when begin is set.
+func readBegin(br pgx.BatchResults, begin bool) error {
+	if !begin {
+		return nil
+	}
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitErr classifies the failure of the round trip that commits: an
+// error answer from PostgreSQL means the transaction was rolled back, and
+// an error before anything was sent means it never started; otherwise the
+// commit was sent and no answer came (a timeout, a broken connection), so
+// the outcome is unknown.
+func commitErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) || pgconn.SafeToRetry(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+}
+
 // rollback ends a failed explicit transaction so the connection goes back
 // to the pool clean (pgxpool drops connections left inside a transaction).
 func rollback(conn *pgx.Conn) {
-	if conn.PgConn().TxStatus() == 'I' {
+	if conn.PgConn().IsClosed() || conn.PgConn().TxStatus() == 'I' {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -303,7 +381,7 @@ func rollback(conn *pgx.Conn) {
 // original) and those whose explicit id is taken, in one round trip.
 func (p *Postgres) resolveExisting(ctx context.Context, conn *pgx.Conn, tables []*pgTable, byTable map[*pgTable][]*pgAppendOp, locks []int64) error {
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
+	queueBegin(ctx, b)
 	if len(locks) > 0 {
 		slices.Sort(locks)
 		locks = slices.Compact(locks)
@@ -337,7 +415,7 @@ func (p *Postgres) resolveExisting(ctx context.Context, conn *pgx.Conn, tables [
 	}
 	br := conn.SendBatch(ctx, b)
 	err := func() error {
-		if _, err := br.Exec(); err != nil { // BEGIN
+		if err := readBegin(br, true); err != nil {
 			return err
 		}
 		if len(locks) > 0 {

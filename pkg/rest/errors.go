@@ -33,6 +33,7 @@ var statusByCode = map[string]int{
 	hub.CodeRejected:        http.StatusUnprocessableEntity,
 	hub.CodeRateLimited:     http.StatusTooManyRequests,
 	hub.CodeUnavailable:     http.StatusServiceUnavailable,
+	hub.CodeOutcomeUnknown:  http.StatusGatewayTimeout,
 	hub.CodeInternal:        http.StatusInternalServerError,
 }
 
@@ -43,7 +44,7 @@ var ErrorCodes = []string{
 	hub.CodeRoomNotFound, hub.CodeRoomNotEligible, hub.CodeForbidden, hub.CodeNotJoined,
 	hub.CodeRoomFull, hub.CodeTooManyRooms, hub.CodeRateLimited, hub.CodeMessageTooLarge,
 	hub.CodeInvalidMessage, hub.CodeTypeNotAllowed, hub.CodeSilenced, hub.CodeBlocked,
-	hub.CodeRejected, hub.CodeNotFound, hub.CodeUnavailable, hub.CodeInternal,
+	hub.CodeRejected, hub.CodeNotFound, hub.CodeUnavailable, hub.CodeOutcomeUnknown, hub.CodeInternal,
 }
 
 // StatusOf returns the HTTP status of an error code; unknown codes are 500.
