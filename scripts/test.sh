@@ -112,6 +112,8 @@ DO \$\$ BEGIN
     CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASS' CREATEDB;
   END IF;
 END \$\$;
+-- CREATEROLE: sql.query runs each hub's scripts as a login role of its own.
+ALTER ROLE $PG_USER CREATEROLE;
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_USER TEMPLATE template0 ENCODING ''UTF8'' LC_COLLATE ''C.UTF-8'' LC_CTYPE ''C.UTF-8'''
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')\gexec
 SQL

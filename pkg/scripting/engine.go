@@ -142,6 +142,7 @@ type Engine struct {
 	reserved  map[string]bool // globals vars may not shadow
 	kv        KV              // Options.KV in the hub's namespace
 	sharedKV  KV              // the shared namespace, nil unless Options.KVShared
+	sql       atomic.Pointer[SQLDB]
 	http      *http.Client
 
 	workers  []*worker
@@ -203,6 +204,9 @@ func NewEngine(opts Options) (*Engine, error) {
 	if opts.KVShared {
 		e.sharedKV = SharedNamespace(opts.KV)
 	}
+	if opts.SQL != nil {
+		e.sql.Store(&opts.SQL)
+	}
 	if opts.Observer != nil {
 		e.observer.Store(&opts.Observer)
 	}
@@ -244,6 +248,16 @@ func globalNames(vm *goja.Runtime) (map[string]bool, error) {
 		out[n] = true
 	}
 	return out, nil
+}
+
+// SetSQL replaces Options.SQL (nil: sql.query throws "no database is
+// configured"); calls already running keep the database they started with.
+func (e *Engine) SetSQL(db SQLDB) {
+	if db == nil {
+		e.sql.Store(nil)
+		return
+	}
+	e.sql.Store(&db)
 }
 
 // SetObserver replaces Options.Observer; nil removes it. Calls already

@@ -27,7 +27,8 @@ const (
 // read-only transaction"). More than Options.SQLMaxRows rows throw.
 func (rt *jsRuntime) sqlQuery(call goja.FunctionCall) goja.Value {
 	o := &rt.e.opts
-	if o.SQL == nil {
+	db := rt.e.sql.Load()
+	if db == nil {
 		rt.throw(fmt.Errorf("sql.query: no database is configured"))
 	}
 	text := call.Argument(0)
@@ -42,7 +43,7 @@ func (rt *jsRuntime) sqlQuery(call goja.FunctionCall) goja.Value {
 		}
 		args = append(args, v)
 	}
-	rows, err := readOnlyQuery(rt.ctx, o.SQL, text.String(), args, o.SQLMaxRows)
+	rows, err := readOnlyQuery(rt.ctx, *db, text.String(), args, o.SQLMaxRows)
 	if err != nil {
 		rt.throw(fmt.Errorf("sql.query: %w", err))
 	}

@@ -339,9 +339,10 @@ func (s *Server) load() (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sm, ok := s.back.store.(msgstore.SchemaManager); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sm, pgStore := s.back.store.(msgstore.SchemaManager)
+	if pgStore {
 		for _, h := range loaded.Specs {
 			if err := sm.EnsureSchema(ctx, h); err != nil {
 				loaded.Close()
@@ -349,6 +350,7 @@ func (s *Server) load() (*Loaded, error) {
 			}
 		}
 	}
+	s.grantScriptSQL(ctx, loaded, pgStore)
 	return loaded, nil
 }
 

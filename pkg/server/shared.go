@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,10 @@ type sharedServices struct {
 // HostServices are the backends MScript host functions use (kv, sql,
 // http); they survive reloads.
 type HostServices struct {
-	KV          scripting.KV
+	KV scripting.KV
+	// SQLRoles gives each hub its own database role for sql.query (set
+	// up after each load, see grantScriptSQL); nil without scripting.sql.
+	SQLRoles    *scripting.SQLRoles
 	SQL         scripting.SQLDB
 	HTTPAllow   []string
 	HTTPTimeout time.Duration
@@ -115,8 +119,14 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger, onDegraded fun
 		if err != nil {
 			return fail(fmt.Errorf("scripting.sql: %w", err))
 		}
-		sh.hosts.SQL = pool
-		sh.closers = append(sh.closers, pool.Close)
+		roles, err := scripting.NewSQLRoles(pool, pcfg, scripting.DefaultSQLRoleConns)
+		if err != nil {
+			pool.Close()
+			return fail(fmt.Errorf("scripting.sql: %w", err))
+		}
+		sh.hosts.SQLRoles = roles
+		sh.hosts.SQL = scripting.UnavailableSQL{Err: errors.New("the hub's database role is not set up yet")}
+		sh.closers = append(sh.closers, pool.Close, roles.Close)
 	}
 	return sh, nil
 }
