@@ -58,7 +58,7 @@ describe('hostile packets get their exact reaction and are counted', () => {
   const token = tokenFor('alice');
 
   before(async () => {
-    hubd = await startDaemon({ env: { HUBD_SOCKETIO__ATTACHMENT_TIMEOUT: '1s' } });
+    hubd = await startDaemon({ env: { HUBD_SOCKETIO__ATTACHMENT_TIMEOUT: '2s' } });
     control = await controlPair(hubd.url);
   });
   after(async () => {
@@ -102,7 +102,7 @@ describe('hostile packets get their exact reaction and are counted', () => {
       },
     },
     {
-      name: 'last attachment never sent (socketio.attachmentTimeout 1s)',
+      name: 'last attachment never sent (socketio.attachmentTimeout 2s)',
       join: true,
       code: 1008,
       reason: 'binary_timeout',
