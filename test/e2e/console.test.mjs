@@ -216,6 +216,12 @@ browserTest('a wrong field shows the server error beside that field', async () =
   await waitForText(alice, `${poll} [data-error-for=question]`, 'required');
   await screenshot(alice, 'console-form-error');
   assert.deepEqual((await messages(alice)).filter((m) => m.text.includes('Nowhere')), [], 'nothing was sent');
+
+  // A message's URLs are only followed when they are http(s) or pictures.
+  await sendForm(alice, 'document', { mediaUrl: 'javascript:alert(1)', fileName: 'trap.pdf' });
+  await waitForMessage(alice, 'document', 'alice', 'trap.pdf');
+  const trap = await alice.$$eval('.msg[data-type=document] a', (as) => as.filter((a) => a.textContent === 'trap.pdf').map((a) => a.getAttribute('href')));
+  assert.deepEqual(trap, ['#']);
   assertNoPageErrors([alice]);
 });
 

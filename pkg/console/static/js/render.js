@@ -3,7 +3,23 @@
 
 import { h, pretty } from './dom.js';
 
-const media = (c) => c.mediaUrl;
+/**
+ * A URL from a message, for src and href: http(s), data: pictures and
+ * relative URLs pass; anything else (javascript:, ...) becomes '#'.
+ */
+export function safeUrl(u) {
+  if (typeof u !== 'string') return '#';
+  try {
+    const url = new URL(u, location.href);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return u;
+    if (url.protocol === 'data:' && /^data:image\//i.test(u)) return u;
+  } catch {
+    // not a URL
+  }
+  return '#';
+}
+
+const media = (c) => safeUrl(c.mediaUrl);
 
 function caption(c) {
   return c.caption ? h('div.caption', c.caption) : null;
@@ -26,15 +42,15 @@ export const builtinRenderers = {
   image: (c) =>
     h('figure.image', h('img', { src: media(c), alt: c.caption ?? 'image', width: c.width, height: c.height, loading: 'lazy' }), caption(c)),
   video: (c) =>
-    h('figure.video', h('video', { src: media(c), poster: c.thumbnail, controls: true, preload: 'none' }),
+    h('figure.video', h('video', { src: media(c), poster: c.thumbnail ? safeUrl(c.thumbnail) : null, controls: true, preload: 'none' }),
       h('div.caption', [c.caption, seconds(c.duration)].filter(Boolean).join(' · '))),
   audio: (c) =>
     h('div.audio', h('audio', { src: media(c), controls: true, preload: 'none' }), h('span.muted', seconds(c.duration)),
       Array.isArray(c.waveform) ? waveform(c.waveform) : null),
   document: (c) =>
-    h('div.document', '📄 ', h('a', { href: media(c), target: '_blank', rel: 'noopener' }, c.fileName || media(c)),
+    h('div.document', '📄 ', h('a', { href: media(c), target: '_blank', rel: 'noopener noreferrer' }, c.fileName || String(c.mediaUrl)),
       h('span.muted', ` ${[c.mimeType, size(c.fileSize)].filter(Boolean).join(', ')}`)),
-  sticker: (c) => h('div.sticker', h('img', { src: c.stickerUrl, alt: 'sticker', loading: 'lazy' }),
+  sticker: (c) => h('div.sticker', h('img', { src: safeUrl(c.stickerUrl), alt: 'sticker', loading: 'lazy' }),
     c.stickerPackId ? h('span.muted', c.stickerPackId) : null),
   contact: (c) =>
     h('div.contact', h('span.avatar', (c.contactName || '?').slice(0, 1).toUpperCase()),

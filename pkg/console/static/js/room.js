@@ -86,13 +86,15 @@ class Room {
     this.socket = s;
     s.on('connect', () => this.join());
     s.on('connect_error', (err) => this.setStatus(`connect error: ${err.message}`, 'bad'));
-    s.on('disconnect', (reason) => this.setStatus(`disconnected: ${reason}`, 'bad'));
+    s.on('disconnect', (reason) => {
+      this.status.dataset.joined = 'false';
+      this.setStatus(`disconnected: ${reason}${s.active ? ' (reconnecting)' : ''}`, 'bad');
+    });
     s.onAny((event, payload) => this.dispatch(event, payload ?? {}));
   }
 
   close() {
     this.socket?.disconnect();
-    clearInterval(this.typingTimer);
   }
 
   /** Emits with an ack; resolves the ack, or a TIMEOUT error ack. */
@@ -117,9 +119,10 @@ class Room {
     this.setStatus(`${this.me} joined ${this.roomId} as ${ack.hubRole ?? '(default role)'} · ${p.join(', ')}${ack.silenced ? ' · silenced' : ''}`, 'ok');
     this.status.dataset.joined = 'true';
     replace(this.compose, composer(this));
-    if (ack.permissions.canModerate || ack.permissions.canManageRoom) {
-      this.side.prepend(moderation(this));
-    }
+    // A rejoin (after a reconnect) rebuilds the panel with the new permissions.
+    this.modPanel?.remove();
+    this.modPanel = ack.permissions.canModerate || ack.permissions.canManageRoom ? moderation(this) : null;
+    if (this.modPanel) this.side.prepend(this.modPanel);
     await this.loadPresence();
     await this.loadReceipts();
   }
@@ -129,19 +132,24 @@ class Room {
     this.status.className = `status ${kind}`;
   }
 
+  /** GET /{hub}/rooms/{roomId}/<what> when the spec turns it on; the body or null. */
+  async roomGet(what, enabled) {
+    if (!enabled) return null;
+    const r = await rest('GET', `/${this.hub.name}/rooms/${encodeURIComponent(this.roomId)}/${what}`);
+    return r.ok ? r.body : null;
+  }
+
   async loadPresence() {
-    if (!this.spec.eventSettings.enablePresence) return;
-    const r = await rest('GET', `/${this.hub.name}/rooms/${encodeURIComponent(this.roomId)}/presence`);
-    if (!r.ok) return;
-    for (const u of r.body.users) this.present.set(u.userId, u.status);
+    const body = await this.roomGet('presence', this.spec.eventSettings.enablePresence);
+    if (!body) return;
+    this.present = new Map(body.users.map((u) => [u.userId, u.status]));
     this.renderPresence();
   }
 
   async loadReceipts() {
-    if (!this.spec.eventSettings.enableReadReceipts) return;
-    const r = await rest('GET', `/${this.hub.name}/rooms/${encodeURIComponent(this.roomId)}/receipts`);
-    if (!r.ok) return;
-    for (const x of r.body.receipts) this.readMarks.set(x.userId, x.lastReadTimestamp);
+    const body = await this.roomGet('receipts', this.spec.eventSettings.enableReadReceipts);
+    if (!body) return;
+    for (const x of body.receipts) this.readMarks.set(x.userId, x.lastReadTimestamp);
     this.rerenderAll();
   }
 
