@@ -27,11 +27,19 @@ import (
 	"github.com/hubd/hubd/pkg/timerwheel"
 )
 
+// TokenVerifier turns a handshake token into a session (*authz.Verifier,
+// or one whose keys a reload replaces).
+type TokenVerifier interface {
+	Verify(token string) (*authz.Session, error)
+}
+
+var _ TokenVerifier = (*authz.Verifier)(nil)
+
 // Deps are the shared services a hub uses.
 type Deps struct {
 	Store    msgstore.Store
 	Records  records.Source
-	Verifier *authz.Verifier
+	Verifier TokenVerifier
 	Metrics  *metrics.Metrics
 	Logger   *zap.Logger
 	// Wheel runs the scheduled actions of every hub; nil disables them.

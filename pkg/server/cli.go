@@ -58,11 +58,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // environment, flags) and plans the start. Warnings go to stderr. On any
 // problem it prints every one to stderr and returns the exit code (0 for
 // --help).
-func planArgs(name string, args []string, stdout, stderr io.Writer) (*Plan, int) {
+func planArgs(name string, args []string, stdout, stderr io.Writer) (*Plan, ConfigSource, int) {
 	fs := newFlagSet(name, args, stdout, stderr)
 	AddFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
-		return nil, code
+		return nil, nil, code
+	}
+	// A reload reads the same inputs again: the file, the environment and
+	// the flags of this start.
+	source := func() (Config, error) {
+		cfg, _, err := loadConfig(fs, os.Environ())
+		return cfg, err
 	}
 	cfg, warnings, cerr := loadConfig(fs, os.Environ())
 	for _, w := range warnings {
@@ -71,12 +77,12 @@ func planArgs(name string, args []string, stdout, stderr io.Writer) (*Plan, int)
 	var rerr *readConfigError
 	if errors.As(cerr, &rerr) {
 		fmt.Fprintf(stderr, "hubd %s: %v\n", name, cerr)
-		return nil, 2
+		return nil, nil, 2
 	}
 	p, perr := NewPlan(cfg)
 	err := errors.Join(cerr, perr)
 	if err == nil {
-		return p, 0
+		return p, source, 0
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintln(stderr, line)
@@ -85,7 +91,7 @@ func planArgs(name string, args []string, stdout, stderr io.Writer) (*Plan, int)
 		fmt.Fprintf(stderr, nothingToServe, cfg.Hubs)
 	}
 	fmt.Fprintf(stderr, "hubd %s: the configuration is not valid (%d problem(s) above)\n", name, len(strings.Split(err.Error(), "\n")))
-	return nil, 1
+	return nil, nil, 1
 }
 
 // nothingToServe explains how to give hubd its hubs.
@@ -102,11 +108,11 @@ docs/configuration.md lists every key, flag and variable.
 `
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	p, code := planArgs("serve", args, stdout, stderr)
+	p, source, code := planArgs("serve", args, stdout, stderr)
 	if p == nil {
 		return code
 	}
-	log, err := NewLogger(p.Config.Log)
+	log, level, err := newLogger(p.Config.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "hubd serve: %v\n", err)
 		return 2
@@ -118,6 +124,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("start failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))
 		return 1
 	}
+	srv.SetConfigSource(source)
+	srv.SetLogLevel(level)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -143,7 +151,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 // runCheck runs exactly the plan of `hubd serve` with the same inputs
 // (flags, environment, --config) and prints the hubs it would serve.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	p, code := planArgs("check", args, stdout, stderr)
+	p, _, code := planArgs("check", args, stdout, stderr)
 	if p == nil {
 		return code
 	}

@@ -10,9 +10,15 @@ import (
 
 // NewLogger builds the daemon logger from the log config.
 func NewLogger(c LogConfig) (*zap.Logger, error) {
+	log, _, err := newLogger(c)
+	return log, err
+}
+
+// newLogger is NewLogger, with the level a reload may change.
+func newLogger(c LogConfig) (*zap.Logger, zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log.level: %w", err)
 	}
 	var zc zap.Config
 	if c.Format == "json" {
@@ -27,10 +33,12 @@ func NewLogger(c LogConfig) (*zap.Logger, error) {
 		}
 		zc.DisableStacktrace = true
 	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
+	level := zap.NewAtomicLevelAt(lvl)
+	zc.Level = level
 	zc.Sampling = nil
 	zc.OutputPaths = []string{"stderr"}
-	return zc.Build()
+	log, err := zc.Build()
+	return log, level, err
 }
 
 // isTerminal reports whether f is a terminal (colours only there, never in

@@ -45,14 +45,18 @@ type Server struct {
 	sio      *sio.Server
 	back     *backends
 	shared   *sharedServices
-	verifier *authz.Verifier
-	wheel    *timerwheel.Wheel // scheduled actions of every hub
-	leases   lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
-	presence presence.Registry // room members of every node; nil: this node's only
-	bridge   *bridge.Bridge    // nil without kafka.brokers
-	adapter  *sio.RedisAdapter // nil without redis.addr
-	handler  http.Handler
-	console  http.Handler // the web console of the admin listener; nil when off
+	verifier *liveVerifier
+	// configSource re-reads the daemon config on reload (nil: hubs only);
+	// logLevel is the level a reload may change.
+	configSource ConfigSource
+	logLevel     *zap.AtomicLevel
+	wheel        *timerwheel.Wheel // scheduled actions of every hub
+	leases       lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
+	presence     presence.Registry // room members of every node; nil: this node's only
+	bridge       *bridge.Bridge    // nil without kafka.brokers
+	adapter      *sio.RedisAdapter // nil without redis.addr
+	handler      http.Handler
+	console      http.Handler // the web console of the admin listener; nil when off
 	// extraAdmin are the admin routes added with HandleAdmin.
 	extraAdmin []Route
 
@@ -79,7 +83,7 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 // Start opens what the plan needs and loads its hubs.
 func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	cfg := p.Config
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: p.Verifier}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: newLiveVerifier(p.Verifier)}
 	s.metrics.Registry.MustRegister(buildInfoGauge(ReadBuildInfo()))
 	scripting.SetRegexpTimeout(cfg.Scripting.CallTimeout)
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
@@ -152,7 +156,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		}
 		s.bridge = b
 	}
-	loaded, err := s.load()
+	loaded, err := s.load(s.cfg, s.shared.hosts)
 	if err != nil {
 		if s.bridge != nil {
 			s.bridge.Close()
@@ -308,7 +312,11 @@ func (s *Server) swap(l *Loaded) {
 func (s *Server) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	loaded, err := s.load()
+	pc, err := s.rereadConfig()
+	var loaded *Loaded
+	if err == nil {
+		loaded, err = s.load(s.loadInputs(pc))
+	}
 	if err == nil && s.back.embedded != nil {
 		if err = s.back.embedded.Reload(); err != nil {
 			loaded.Close()
@@ -322,6 +330,7 @@ func (s *Server) Reload() error {
 		s.log.Error("reload failed", zap.Strings("errors", strings.Split(err.Error(), "\n")))
 		return err
 	}
+	s.applyConfig(pc)
 	s.swap(loaded)
 	s.metrics.ReloadsTotal.WithLabelValues("success").Inc()
 	s.metrics.ReloadLastSuccess.Set(1)
@@ -334,8 +343,8 @@ func (s *Server) Reload() error {
 // load runs the reload path up to the swap: read and compile the hub
 // directory, then create or migrate each hub's message schema when the
 // store has one. Any error leaves everything as it was.
-func (s *Server) load() (*Loaded, error) {
-	loaded, err := Load(s.cfg, s.log, s.shared.hosts)
+func (s *Server) load(cfg Config, hosts HostServices) (*Loaded, error) {
+	loaded, err := Load(cfg, s.log, hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type EngineHandler interface {
 // Engine serves Engine.IO 4 over HTTP long-polling and WebSocket.
 type Engine struct {
 	opts    Options
+	origins atomic.Pointer[[]string] // AllowedOrigins, replaced by SetAllowedOrigins
 	h       EngineHandler
 	log     *zap.Logger
 	up      websocket.Upgrader
@@ -94,6 +96,7 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		pacer:          &pacer{interval: opts.WriteDelay},
 		linger:         &pacer{interval: writerLinger},
 	}
+	e.SetAllowedOrigins(opts.AllowedOrigins)
 	e.up = websocket.Upgrader{
 		// Frames are read through a small buffer (larger messages are
 		// read straight into their destination), and gorilla's own
@@ -107,6 +110,13 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 	return e
 }
 
+// SetAllowedOrigins replaces Options.AllowedOrigins for the requests that
+// follow (open connections keep going).
+func (e *Engine) SetAllowedOrigins(origins []string) {
+	o := slices.Clone(origins)
+	e.origins.Store(&o)
+}
+
 // ConnCount is the number of open Engine.IO connections.
 func (e *Engine) ConnCount() int {
 	e.mu.RLock()
@@ -115,10 +125,11 @@ func (e *Engine) ConnCount() int {
 }
 
 func (e *Engine) originAllowed(origin string) bool {
-	if origin == "" || len(e.opts.AllowedOrigins) == 0 {
+	allowed := *e.origins.Load()
+	if origin == "" || len(allowed) == 0 {
 		return true
 	}
-	for _, o := range e.opts.AllowedOrigins {
+	for _, o := range allowed {
 		if o == "*" || strings.EqualFold(o, origin) {
 			return true
 		}
@@ -147,7 +158,7 @@ func (e *Engine) setCORS(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	if len(e.opts.AllowedOrigins) > 0 {
+	if len(*e.origins.Load()) > 0 {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
 	h.Add("Vary", "Origin")

@@ -124,6 +124,10 @@ func (s *Server) lookup(name string) *Namespace {
 // ConnCount is the number of open Engine.IO connections.
 func (s *Server) ConnCount() int { return s.engine.ConnCount() }
 
+// SetAllowedOrigins replaces Options.AllowedOrigins for the requests that
+// follow.
+func (s *Server) SetAllowedOrigins(origins []string) { s.engine.SetAllowedOrigins(origins) }
+
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	c := s.engine.stats
