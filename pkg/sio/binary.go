@@ -105,6 +105,7 @@ func (cl *client) attachment(data []byte) error {
 	pb.size += len(data)
 	if pb.size > pb.limit {
 		cl.pending = nil
+		cl.stopBinaryTimer()
 		return refusedErr(pb.refuse, "binary packet too large")
 	}
 	pb.bufs = append(pb.bufs, data)
