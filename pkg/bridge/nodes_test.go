@@ -2,19 +2,16 @@ package bridge
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/internal/testenv"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/msgstore/storetest"
 )
@@ -23,23 +20,8 @@ import (
 // HUBD_TEST_DATABASE_URL: n nodes sharing a database.
 func postgresStores(t *testing.T, n int) []*msgstore.Postgres {
 	t.Helper()
-	dsn := os.Getenv("HUBD_TEST_DATABASE_URL")
-	if dsn == "" {
-		t.Skip("HUBD_TEST_DATABASE_URL not set")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "bridge_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pool, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return
-		}
-		defer pool.Close()
-		_, _ = pool.Exec(ctx, `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
-	})
+	dsn := testenv.DatabaseURL(t)
+	schema := testenv.FreshSchema(t, dsn, "bridge_test_")
 	out := make([]*msgstore.Postgres, n)
 	for i := range out {
 		s, err := msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: schema, Outbox: true, MaxConns: 4})
@@ -70,7 +52,7 @@ func TestTwoNodesPublishEachEventOnce(t *testing.T) {
 	wg.Wait()
 	evs := newCollector(t, e.addrs).waitDistinct(t, 2*perNode)
 	require.Len(t, evs, 2*perNode, "each event published by one node")
-	requireRoomOrder(t, evs)
+	requireRoomOrder(t, evs, true)
 }
 
 // TestDedupSurvivesRestart runs two bridges one after the other, in
@@ -102,13 +84,7 @@ func TestDedupSurvivesRestart(t *testing.T) {
 			}
 		}},
 		{"redis", func(t *testing.T) func() Dedup {
-			addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
-			if addr == "" {
-				t.Skip("HUBD_TEST_REDIS_ADDR not set")
-			}
-			client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-			require.NoError(t, err)
-			t.Cleanup(client.Close)
+			client := testenv.Redis(t, rueidis.ClientOption{DisableCache: true})
 			prefix := fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
 			return func() Dedup { return NewRedisDedup(client, prefix, time.Hour) }
 		}},

@@ -89,12 +89,20 @@ func TestConsumeAcrossBrokerLosingItsData(t *testing.T) {
 	require.Equal(t, 1, logs.FilterMessage("bridge degraded").FilterField(zap.String("part", PartBroker)).Len())
 }
 
-func TestConsumeRecreatedTopic(t *testing.T) {
+// consuming starts a cluster on a fixed port and a bridge consuming it
+// that applied n membership events.
+func consuming(t *testing.T, n int) (*portCluster, *fakeHub, *Bridge) {
+	t.Helper()
 	pc := newPortCluster(t, joinedTopic)
 	h := memberHub(t)
 	b, _ := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t)}, h)
-	produceJoins(t, pc.addrs, 0, 20)
-	waitJoined(t, h, 20)
+	produceJoins(t, pc.addrs, 0, n)
+	waitJoined(t, h, n)
+	return pc, h, b
+}
+
+func TestConsumeRecreatedTopic(t *testing.T) {
+	pc, h, b := consuming(t, 20)
 
 	adm, err := kgo.NewClient(kgo.SeedBrokers(pc.addrs...))
 	require.NoError(t, err)
@@ -117,11 +125,7 @@ func TestConsumeRecreatedTopic(t *testing.T) {
 }
 
 func TestConsumeFrozenBroker(t *testing.T) {
-	pc := newPortCluster(t, joinedTopic)
-	h := memberHub(t)
-	b, _ := startBridgeWith(t, Options{Brokers: pc.addrs, Group: groupName(t)}, h)
-	produceJoins(t, pc.addrs, 0, 10)
-	waitJoined(t, h, 10)
+	pc, h, b := consuming(t, 10)
 
 	// Every request waits until thawed.
 	thaw := make(chan struct{})

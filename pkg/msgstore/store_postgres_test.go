@@ -2,8 +2,6 @@ package msgstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -31,23 +29,7 @@ func testDSN(t testing.TB) string {
 // freshSchema returns the name of a new schema that is dropped after the test.
 func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "msgstore_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pool, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			t.Logf("drop schema %s: %v", name, err)
-			return
-		}
-		defer pool.Close()
-		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`); err != nil {
-			t.Logf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
+	return testenv.FreshSchema(t, dsn, "msgstore_test_")
 }
 
 func openPostgres(t testing.TB, dsn, schema string) *msgstore.Postgres {
