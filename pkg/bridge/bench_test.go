@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,4 +84,26 @@ func BenchmarkConsume(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 	b.StopTimer()
 	stop()
+}
+
+// BenchmarkPublish measures the outbox publisher: b.N messages are
+// committed to an embedded store with an outbox in ten rooms, then one
+// bridge publishes them all to an in-process broker (until the outbox is
+// empty).
+func BenchmarkPublish(b *testing.B) {
+	e := newEnv(b)
+	st := openOutboxStore(b, filepath.Join(b.TempDir(), "messages.db"))
+	for i := range b.N {
+		say(b, st, fmt.Sprint("r", i%10), "hello there")
+	}
+	b.ResetTimer()
+	start := time.Now()
+	startBridgeWith(b, Options{Brokers: e.addrs, Group: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Outbox: st, PublishTimeout: time.Minute},
+		newFakeHub(b, chatSpec("chatHub")))
+	require.Eventually(b, func() bool {
+		s, err := st.OutboxStats(context.Background())
+		return err == nil && s.Depth == 0
+	}, time.Minute, 5*time.Millisecond)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	b.StopTimer()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,7 @@ func TestConsumeAcrossBrokerLosingItsData(t *testing.T) {
 	require.LessOrEqual(t, logs.FilterMessage("broker metadata request failed").Len(), 1)
 	require.LessOrEqual(t, logs.FilterMessage("fetch failed").Len(), 3)
 	require.Equal(t, 1, logs.FilterMessage("bridge degraded").FilterField(zap.String("part", PartBroker)).Len())
+	require.Zero(t, testutil.ToFloat64(b.health.lag.WithLabelValues(joinedTopic)), "caught up")
 }
 
 // consuming starts a cluster on a fixed port and a bridge consuming it
@@ -118,6 +120,8 @@ func TestConsumeRecreatedTopic(t *testing.T) {
 	waitJoined(t, h, 25)
 	produceJoins(t, pc.addrs, 25, 25)
 	waitJoined(t, h, 50)
+	require.Positive(t, testutil.ToFloat64(b.health.fetchFailures.WithLabelValues(ReasonTopic))+
+		testutil.ToFloat64(b.health.fetchFailures.WithLabelValues(ReasonOffset)), "the failed fetches are counted by reason")
 	// Healed by a new consumer client, after the fetches failed or the
 	// metadata check saw the new topic id, whichever came first.
 	require.Positive(t, testutil.ToFloat64(b.health.rebuilds.WithLabelValues(PartConsumer, ReasonRecreated))+
@@ -141,7 +145,7 @@ func TestConsumeFrozenBroker(t *testing.T) {
 		produceJoins(t, pc.addrs, 10, 20) // waits for the thaw
 	}()
 	require.Eventually(t, func() bool { return testutil.ToFloat64(b.health.up) == 0 }, waitFor, tick, "degraded while frozen")
-	require.Contains(t, b.Degraded(), "broker: timeout")
+	require.Eventually(t, func() bool { return slices.Contains(b.Degraded(), "broker: timeout") }, waitFor, tick)
 	time.Sleep(2 * time.Second) // frozen for longer than the fetch wait and the checks
 	close(thaw)
 	<-produced
@@ -175,4 +179,37 @@ func TestDuplicateInboundAppliedOnce(t *testing.T) {
 	e.produce(t, joinedTopic, `{"id":"m3","chatId":"r1","userId":"u3"}`)
 	waitJoined(t, h, 4)
 	stop2()
+}
+
+// blockingHub holds every hub:memberJoined until released.
+type blockingHub struct {
+	*fakeHub
+	release chan struct{}
+	waiting atomic.Int64
+}
+
+func (h *blockingHub) BridgeEvent(roomID, event string, payload any) {
+	h.waiting.Add(1)
+	<-h.release
+	h.waiting.Add(-1)
+	h.fakeHub.BridgeEvent(roomID, event, payload)
+}
+
+func TestConsumerLag(t *testing.T) {
+	e := newEnv(t)
+	for i := range 50 { // one batch each: a fetch of one batch leaves the rest behind
+		produceJoins(t, e.addrs, i, 1)
+	}
+	h := &blockingHub{fakeHub: memberHub(t), release: make(chan struct{})}
+	b, _ := startBridgeWith(t, Options{Brokers: e.addrs, Group: groupName(t), ClientOptions: []kgo.Opt{
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.FetchMaxBytes(1), kgo.FetchMaxPartitionBytes(1),
+	}}, h)
+	lag := func() float64 { return testutil.ToFloat64(b.health.lag.WithLabelValues(joinedTopic)) }
+	require.Eventually(t, func() bool { return h.waiting.Load() == 1 }, waitFor, tick)
+	h.release <- struct{}{}
+	// The first fetch is handled; the second waits on its first record.
+	require.Eventually(t, func() bool { return h.waiting.Load() == 1 && lag() == 49 }, waitFor, tick, "lag %v", lag())
+	close(h.release)
+	require.Eventually(t, func() bool { return len(joined(h.fakeHub)) == 50 && lag() == 0 }, waitFor, tick, "lag %v", lag())
 }

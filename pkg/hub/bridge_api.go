@@ -12,9 +12,10 @@ import (
 	"github.com/hubd/hubd/pkg/spec"
 )
 
-// DataEvents receives the hub's message data events after each committed
-// write, so that other services see chat traffic (the Kafka bridge
-// publishes them). Implementations must not block for long.
+// DataEvents is told about each committed message write, so that other
+// services see chat traffic. The Kafka bridge publishes the events the
+// message store recorded in its outbox with the write; this call only
+// wakes its publisher. Implementations must not block for long.
 type DataEvents interface {
 	MessageEvent(ctx context.Context, h *spec.Hub, op string, m *msgstore.Message)
 }
