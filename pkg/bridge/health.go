@@ -128,14 +128,15 @@ func newHealth(reg prometheus.Registerer, log *zap.Logger) *health {
 	return h
 }
 
-// fail marks part degraded for reason; the first failure of a part logs.
+// fail marks part degraded for reason; the failure that takes a part down
+// logs (its later failures are the rate-limited warnings of the caller).
 func (h *health) fail(part, reason string, err error) {
 	h.mu.Lock()
-	prev, was := h.down[part]
+	_, was := h.down[part]
 	h.down[part] = reason
 	h.up.Set(0)
 	h.mu.Unlock()
-	if !was || prev != reason {
+	if !was {
 		h.log.Warn("bridge degraded", zap.String("part", part), zap.String("reason", reason), zap.Error(err))
 	}
 }
