@@ -447,64 +447,37 @@ func (s *Server) Run(ctx context.Context) error {
 	if aln != nil {
 		s.adminAddr.Store(aln.Addr())
 	}
-	wctx, stopWheel := context.WithCancel(context.Background())
-	wheelDone := make(chan struct{})
-	go func() {
-		defer close(wheelDone)
-		_ = s.wheel.Run(wctx)
-	}()
-	bridgeDone := make(chan struct{})
-	go func() {
-		defer close(bridgeDone)
-		if s.bridge != nil {
-			if err := s.bridge.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Error("kafka bridge stopped", zap.Error(err))
-			}
-		}
-	}()
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(ln) }()
-	as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// Started in this order, stopped in the reverse one.
+	var sctx context.Context = context.Background()
+	shutdownCtx := func() context.Context { return sctx }
+	g := newRunGroup(s.log)
+	g.start(component{name: "timer wheel", run: s.wheel.Run})
+	if s.bridge != nil {
+		// Unpublished message events stay in the outbox for the next start.
+		g.start(component{name: "kafka bridge", run: s.bridge.Run})
+	}
+	g.start(onStop("hubs", s.closeHubs))
 	if aln != nil {
-		go func() { errc <- as.Serve(aln) }()
+		as := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		g.start(httpComponent("admin http", as, aln, shutdownCtx))
 		s.log.Info("admin listening", zap.String("addr", aln.Addr().String()))
 	}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	g.start(httpComponent("http", hs, ln, shutdownCtx))
+	g.start(onStop("sockets", func() { s.closeSockets(sctx) }))
 	s.ready.Store(true)
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("hubs", s.HubNames()))
 
 	select {
-	case err = <-errc:
+	case err = <-g.failed():
 	case <-ctx.Done():
 	}
 	s.drain()
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	var cancel context.CancelFunc
+	sctx, cancel = context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.log.Info("shutting down")
-	// Transports close without a namespace DISCONNECT: clients reconnect
-	// by themselves, to another node or to the next process here.
-	_ = s.sio.Shutdown(sctx)
-	// Scheduled actions stop with the sockets; their rooms' leases are given
-	// up so that another node takes them over at once.
-	if reg := s.reg.Load(); reg != nil {
-		for _, h := range reg.hubs {
-			h.StopSchedules(sctx)
-		}
-	}
-	if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		s.log.Warn("http shutdown", zap.Error(serr))
-	}
-	if serr := as.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		s.log.Warn("admin http shutdown", zap.Error(serr))
-	}
-	stopWheel()
-	<-wheelDone
-	select {
-	case <-bridgeDone:
-	case <-sctx.Done():
-		// Unpublished message events stay in the outbox for the next start.
-		s.log.Warn("kafka bridge did not stop within the shutdown timeout")
-	}
+	g.stop(sctx)
 	if s.bridge != nil {
 		s.bridge.Close()
 	}
@@ -518,6 +491,28 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// closeSockets closes every transport without a namespace DISCONNECT, so
+// that clients reconnect by themselves (to another node, or to the next
+// process here), and stops the scheduled actions: their rooms' leases are
+// given up so that another node takes them over at once.
+func (s *Server) closeSockets(ctx context.Context) {
+	_ = s.sio.Shutdown(ctx)
+	if reg := s.reg.Load(); reg != nil {
+		for _, h := range reg.hubs {
+			h.StopSchedules(ctx)
+		}
+	}
+}
+
+// closeHubs stops every hub's own loops (its sockets are gone by then).
+func (s *Server) closeHubs() {
+	if reg := s.reg.Load(); reg != nil {
+		for _, h := range reg.hubs {
+			h.Close("server shutting down")
+		}
+	}
 }
 
 // drain turns /-/ready to 503 and keeps serving for shutdownDrain, so
