@@ -127,9 +127,9 @@ func ph(nsp string, n int, extra string) string {
 	return b.String() + "]"
 }
 
-// The WebSocket catalogue of hostile packets: each case runs on its own
-// connection and checks the exact reaction (close code, or the connection
-// kept) and the one refusal reported.
+// The WebSocket catalogue of hostile and malformed packets: each case runs
+// on its own connection and checks the exact reaction (close code, or the
+// connection kept) and the one refusal reported.
 func TestHostileWebSocketCatalogue(t *testing.T) {
 	// Timeouts long enough not to overtake any other reaction on a loaded
 	// machine, and short ones for the cases that wait for them.
@@ -155,6 +155,9 @@ func TestHostileWebSocketCatalogue(t *testing.T) {
 		{name: "unknown Engine.IO type", send: []msg{txt("9")}, reason: RefuseParseError, code: 1006},
 		{name: "empty text frame", send: []msg{txt("")}, reason: RefuseParseError, code: 1006},
 		{name: "unknown Socket.IO type", send: []msg{txt("47")}, reason: RefuseParseError, code: 1006},
+		{name: "unknown Socket.IO type, letters", send: []msg{txt("4abc")}, reason: RefuseParseError, code: 1006},
+		{name: "event payload that is an object", join: []string{"/h"}, send: []msg{txt(`42/h,{}`)}, reason: RefuseParseError, code: 1006},
+		{name: "ack id that is not a number", join: []string{"/h"}, send: []msg{txt(`42/h,abc["m",1]`)}, reason: RefuseParseError, code: 1006},
 		{name: "truncated JSON", join: []string{"/h"}, send: []msg{txt(`42/h,["e",{"a":`)}, reason: RefuseParseError, code: 1006},
 		{name: "event name not a string", join: []string{"/h"}, send: []msg{txt(`42/h,[1,2]`)}, reason: RefuseParseError, code: 1006},
 		{name: "JSON too deep", send: []msg{txt(`42["e",` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `]`)}, reason: RefuseParseError, code: 1006},

@@ -462,36 +462,6 @@ func TestEmitWithAck(t *testing.T) {
 	require.Equal(t, 1, s.ConnCount())
 }
 
-func TestMalformedPacketClosesConnection(t *testing.T) {
-	tests := []struct {
-		name string
-		pkts []string
-	}{
-		{name: "unknown socket.io type", pkts: []string{"4abc"}},
-		{name: "event object", pkts: []string{"40", "42{}"}},
-		{name: "bad ack id", pkts: []string{"40", `42abc["m",1]`}},
-		{name: "numeric event name", pkts: []string{"40", `42[1]`}},
-		{name: "zero attachments", pkts: []string{"40", `450-["m"]`}},
-		{name: "placeholder out of range", pkts: []string{"40", `451-["m",{"_placeholder":true,"num":3}]`}},
-		{name: "text during binary", pkts: []string{"40", `451-["m",{"_placeholder":true,"num":0}]`, `42["x"]`}},
-		{name: "too deep", pkts: []string{"40", `42["m",` + strings.Repeat("[", 33) + strings.Repeat("]", 33) + `]`}},
-		{name: "unknown engine.io type", pkts: []string{"9"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, base := startServer(t, Options{})
-			s.Of("/")
-			c := dialWS(t, base, "")
-			c.readText()
-			for _, p := range tt.pkts {
-				c.send(p)
-			}
-			c.expectClosed()
-			eventually(t, func() bool { return s.ConnCount() == 0 }, "closed")
-		})
-	}
-}
-
 func TestUnexpectedBinaryClosesConnection(t *testing.T) {
 	s, base := startServer(t, Options{})
 	s.Of("/")
