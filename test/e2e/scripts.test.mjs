@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { connect, disconnectAll, emitWithAck, FIXTURES, startDaemon, waitForEvent } from './lib/harness.mjs';
+import { connect, disconnectAll, emitWithAck, FIXTURES, psql, startDaemon, uniqueSchema, until, waitForEvent } from './lib/harness.mjs';
 import { ROOMS, tokenFor } from './lib/fixtures.mjs';
 import { refusedWith } from './lib/features.mjs';
+import { ident, recordsSQL } from './lib/pgrecords.mjs';
 import { procBytes, refusalDelta, refusals, resetPeakRSS } from './lib/raw.mjs';
 
 const EVIL = '/hub/evil';
@@ -102,5 +103,66 @@ describe('one hub\'s scripts cannot reach another hub', () => {
     assert.equal(repeat.error?.details?.reason, 'memory', JSON.stringify(repeat));
     const delta = refusalDelta(counts, await refusals(hubd));
     assert.equal(delta.script_memory, 2, JSON.stringify(delta));
+  });
+});
+
+const skipSQL = process.env.HUBD_TEST_DATABASE_URL ? false : 'HUBD_TEST_DATABASE_URL is not set (scripts/test.sh starts PostgreSQL)';
+
+describe('sql.query reaches only the hub\'s own tables', { skip: skipSQL }, () => {
+  let hubd;
+  let records;
+  let evil;
+
+  before(async () => {
+    records = uniqueSchema('e2e_rec');
+    psql(await recordsSQL(path.join(FIXTURES, 'records'), records));
+    hubd = await startDaemon({
+      hubs: path.join(FIXTURES, 'isolation', 'hubs'),
+      store: 'postgres',
+      env: { HUBD_SCRIPTING__SQL: 'true', HUBD_RECORDSOURCE__KIND: 'postgres', HUBD_RECORDSOURCE__SCHEMA: records },
+    });
+    const s = await connect(hubd.url, EVIL, { token: tokenFor('alice') });
+    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.general });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    evil = s;
+  });
+
+  after(async () => {
+    disconnectAll();
+    await hubd?.close();
+    if (records) psql(`DROP SCHEMA IF EXISTS ${ident(records)} CASCADE;`);
+  });
+
+  /** Has evil's handler run query; resolves with the ack. */
+  const run = (query) => emitWithAck(evil, 'hub:send', { roomId: ROOMS.general, messageType: 'note', content: { body: `sql:${query}` } });
+
+  const reach = () => [
+    { what: 'its own message table', query: `select count(*) from ${ident(hubd.pgSchema)}."evilMessage"`, ok: true },
+    { what: 'the room records its spec names', query: `select name from ${ident(records)}."chatRoom"`, ok: true },
+    { what: 'another hub\'s message table', query: `select * from ${ident(hubd.pgSchema)}."otherMessage"`, ok: false },
+    { what: 'the shared read marks of every hub', query: `select * from ${ident(hubd.pgSchema)}.hubd_read_marks`, ok: false },
+    { what: 'records its spec does not name', query: `select * from ${ident(records)}."chatMember"`, ok: false },
+    { what: 'the daemon\'s own role', query: `select set_config('role', '${new URL(process.env.HUBD_TEST_DATABASE_URL).username}', true)`, ok: false },
+  ];
+
+  test('own tables readable, everything else denied by PostgreSQL', async () => {
+    for (const c of reach()) {
+      const ack = await run(c.query);
+      if (c.ok) {
+        assert.equal(ack.ok, true, `${c.what}: ${JSON.stringify(ack)}`);
+      } else {
+        assert.equal(ack.ok, false, `${c.what}: ${JSON.stringify(ack)}`);
+        assert.equal(ack.error.code, 'REJECTED');
+        assert.match(ack.error.message, /permission denied/, `${c.what}: ${JSON.stringify(ack)}`);
+      }
+    }
+  });
+
+  test('an advisory lock taken by a script does not outlive its call', async () => {
+    const key = 5_550_123;
+    const ack = await run(`select pg_advisory_lock(${key})`);
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await until(() => psql(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = ${key};`).trim() === '0',
+      { what: 'the advisory lock released by DISCARD ALL' });
   });
 });
