@@ -17,7 +17,12 @@
 #                          /usr/bin/chromium, installed from apt when missing)
 #
 # `scripts/test.sh services` only starts the services and prints the export
-# lines for them.
+# lines for them; `scripts/test.sh services stop` stops the services this
+# script started (and nothing it found already running).
+#
+# Installing packages and creating the PostgreSQL cluster need root: run as
+# root, or set HUBD_TEST_SERVICES=0 and point HUBD_TEST_DATABASE_URL and
+# HUBD_TEST_REDIS_ADDR at services of your own.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,6 +80,7 @@ check_tools() {
 APT_UPDATED=0
 apt_install() {
   command -v apt-get >/dev/null 2>&1 || die "cannot install $*: no apt-get"
+  [ "$(id -u)" -eq 0 ] || die "installing $* needs root: run as root, or install them yourself"
   export DEBIAN_FRONTEND=noninteractive
   if [ "$APT_UPDATED" -eq 0 ]; then
     apt-get update -qq
@@ -104,6 +110,7 @@ start_postgres() {
   printf "port = %s\nlisten_addresses = '127.0.0.1'\n" "$PGPORT" >"/etc/postgresql/$v/hubd/conf.d/zz-hubd-test.conf"
   if ! pg_lsclusters -h | awk -v v="$v" '$1==v && $2=="hubd" && $4=="online"{f=1} END{exit !f}'; then
     pg_ctlcluster "$v" hubd start
+    mkdir -p "$SVC_DIR" && echo "$v" >"$SVC_DIR/postgres.started"
   fi
   pg_isready -q -h 127.0.0.1 -p "$PGPORT" -t 30
   (cd / && runuser -u postgres -- psql -p "$PGPORT" -v ON_ERROR_STOP=1 -qAt) <<SQL
@@ -126,6 +133,7 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
       --save '' --appendonly no --dir "$SVC_DIR" \
       --pidfile "$SVC_DIR/redis.pid" --logfile "$SVC_DIR/redis.log"
+    echo "$REDIS_PORT" >"$SVC_DIR/redis.started"
   fi
   local i
   for i in $(seq 1 100); do
@@ -136,7 +144,17 @@ start_redis() {
   export HUBD_TEST_REDIS_ADDR="127.0.0.1:$REDIS_PORT"
 }
 
+# need_root stops at once, before anything runs, when the services need
+# root and this is not root.
+need_root() {
+  [ "$(id -u)" -eq 0 ] && return 0
+  die "starting PostgreSQL and Redis needs root (a PostgreSQL cluster of its own, packages).
+Run as root, or HUBD_TEST_SERVICES=0 with HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR
+set to services of your own (the integration suites are skipped without them)."
+}
+
 start_services() {
+  need_root
   local need=()
   { command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(pg_version)" ]; } || need+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -148,6 +166,25 @@ start_services() {
   start_redis
   echo "HUBD_TEST_DATABASE_URL=$HUBD_TEST_DATABASE_URL"
   echo "HUBD_TEST_REDIS_ADDR=$HUBD_TEST_REDIS_ADDR"
+}
+
+# stop_services stops what start_services started (the markers in
+# $SVC_DIR), not services that were already running.
+stop_services() {
+  if [ -f "$SVC_DIR/redis.started" ]; then
+    local port
+    port=$(cat "$SVC_DIR/redis.started")
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    rm -f "$SVC_DIR/redis.started"
+    echo "stopped Redis on 127.0.0.1:$port"
+  fi
+  if [ -f "$SVC_DIR/postgres.started" ]; then
+    local v
+    v=$(cat "$SVC_DIR/postgres.started")
+    pg_ctlcluster "$v" hubd stop
+    rm -f "$SVC_DIR/postgres.started"
+    echo "stopped PostgreSQL cluster $v/hubd"
+  fi
 }
 
 # --- Go -----------------------------------------------------------------------
@@ -299,11 +336,15 @@ main() {
 case "${1:-all}" in
   all) main ;;
   services)
+    if [ "${2:-start}" = stop ]; then
+      stop_services
+      exit 0
+    fi
     # Start only the services, for running integration tests by hand:
     #   eval "$(scripts/test.sh services | grep ^export)"
     start_services >&2
     echo "export HUBD_TEST_DATABASE_URL='$HUBD_TEST_DATABASE_URL'"
     echo "export HUBD_TEST_REDIS_ADDR='$HUBD_TEST_REDIS_ADDR'"
     ;;
-  *) die "usage: $0 [all|services]" ;;
+  *) die "usage: $0 [all|services [start|stop]]" ;;
 esac
