@@ -18,6 +18,11 @@ import (
 // of the hub's namespace, which apply them to theirs. Without an adapter
 // (one node) nothing is sent.
 
+// ReadersRoom is the Socket.IO room of the sockets that receive room
+// roomID's traffic: what a room id in a @socket.io/redis-emitter
+// publication addresses.
+func ReadersRoom(roomID string) string { return readers(roomID) }
+
 // clusterEvent is the server-side event name of room operations.
 const clusterEvent = "hubd:roomOp"
 

@@ -115,6 +115,9 @@ type RedisConfig struct {
 	// degraded and stops waiting for Redis until it answers a
 	// probe again (pkg/redisguard).
 	Timeout time.Duration `koanf:"timeout"`
+	// EmitterKey is the key of @socket.io/redis-emitter publications the
+	// nodes deliver to their sockets; "" turns that off.
+	EmitterKey string `koanf:"emitterKey"`
 }
 
 // KafkaConfig turns on the Kafka bridge (data events in and out,
@@ -211,7 +214,7 @@ func DefaultConfig() Config {
 		Store:            "auto",
 		RecordSource:     RecordSourceConfig{Kind: "embedded", QueryTimeout: 2 * time.Second},
 		Postgres:         PostgresConfig{Schema: "public", MaxConns: 16},
-		Redis:            RedisConfig{Prefix: "hubd:", Timeout: 500 * time.Millisecond},
+		Redis:            RedisConfig{Prefix: "hubd:", Timeout: 500 * time.Millisecond, EmitterKey: "socket.io"},
 		Log:              LogConfig{Level: "info", Format: "console"},
 		Auth: AuthConfig{Leeway: 60 * time.Second, MaxTokenBytes: 8192, CacheMaxEntries: 100_000,
 			Session: SessionConfig{Resolver: "claims", TTL: 300 * time.Second}},

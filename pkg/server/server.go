@@ -103,6 +103,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		ra, err := sio.NewRedisAdapter(sio.RedisAdapterOptions{
 			Client: s.shared.redis, Prefix: cfg.Redis.Prefix + "sio:", Logger: log.Named("sio"),
 			OnResubscribe: s.resync,
+			EmitterKey:    cfg.Redis.EmitterKey, EmitterRoom: hub.ReadersRoom,
 		})
 		if err != nil {
 			s.shared.close()

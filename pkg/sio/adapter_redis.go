@@ -34,6 +34,16 @@ type RedisAdapterOptions struct {
 	PublishBatch int
 	// Logger defaults to a no-op logger.
 	Logger *zap.Logger
+	// EmitterKey, when set, makes the adapter deliver the publications of
+	// @socket.io/redis-emitter with that key (its default is "socket.io"),
+	// see adapter_redis_emitter.go.
+	EmitterKey string
+	// EmitterRoom maps a room named in an emitter publication to the
+	// Socket.IO room of this server's sockets; nil keeps the name.
+	EmitterRoom func(room string) string
+	// EmitterMaxBytes bounds one emitter publication; larger ones are
+	// dropped. Default DefaultEmitterMaxBytes.
+	EmitterMaxBytes int
 	// OnResubscribe is called (on its own goroutine) when the subscriptions
 	// are confirmed again after the subscription connection broke: what
 	// the other nodes published meanwhile did not arrive.
@@ -121,6 +131,9 @@ func NewRedisAdapter(opts RedisAdapterOptions) (*RedisAdapter, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
+	}
+	if opts.EmitterMaxBytes <= 0 {
+		opts.EmitterMaxBytes = DefaultEmitterMaxBytes
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &RedisAdapter{
@@ -379,6 +392,11 @@ func (a *RedisAdapter) session() error {
 	if err := sync(); err != nil {
 		return err
 	}
+	if a.opts.EmitterKey != "" {
+		if err := dc.Do(a.ctx, dc.B().Psubscribe().Pattern(a.emitterPattern()).Build()).Error(); err != nil {
+			return fmt.Errorf("psubscribe %s: %w", a.emitterPattern(), err)
+		}
+	}
 	if a.subscribedOnce.Swap(true) && a.opts.OnResubscribe != nil {
 		a.log.Info("redis subscription restored")
 		go a.opts.OnResubscribe()
@@ -421,6 +439,10 @@ func (a *RedisAdapter) deliveryLoop() {
 		case pm = <-a.deliver:
 		case <-a.ctx.Done():
 			return
+		}
+		if pm.Pattern != "" {
+			a.deliverEmitter(pm.Channel, []byte(pm.Message))
+			continue
 		}
 		if err := m.UnmarshalBinary([]byte(pm.Message)); err != nil {
 			a.decodeErrors.Add(1)
