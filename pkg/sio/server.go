@@ -205,7 +205,9 @@ func (s *Server) OnOpen(c *EngineConn) {
 func (s *Server) OnMessage(c *EngineConn, data []byte, binaryData bool) error {
 	cl := c.Data.(*client)
 	if err := cl.handle(data, binaryData); err != nil {
-		s.engine.stats.parseErrors.Add(1)
+		if refusalOf(err) == RefuseParseError {
+			s.engine.stats.parseErrors.Add(1)
+		}
 		return err
 	}
 	return nil

@@ -29,7 +29,7 @@ type Stats struct {
 	BytesOut                uint64
 	Writes                  uint64 // WebSocket write system calls (each carries one or more packets)
 	SlowConsumerDisconnects uint64
-	ParseErrors             uint64 // connections closed for a malformed packet
+	ParseErrors             uint64 // connections closed for a malformed Socket.IO packet (refusal parse_error)
 	OversizeEvents          uint64 // events dropped by a namespace's SetMaxEventBytes cap
 	Broadcasts              uint64 // Broadcast.Emit calls
 	RemoteBroadcasts        uint64 // broadcasts received from other nodes through the Adapter
