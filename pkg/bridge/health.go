@@ -53,6 +53,10 @@ func reasonOf(err error) string {
 			}
 		}
 	}
+	var loss *kgo.ErrDataLoss
+	if errors.As(err, &loss) {
+		return ReasonOffset // the partition was reset below what was consumed
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		if ne.Timeout() {

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
@@ -219,4 +221,28 @@ func TestConsumerLag(t *testing.T) {
 	require.Eventually(t, func() bool { return h.waiting.Load() == 1 && lag() == 49 }, waitFor, tick, "lag %v", lag())
 	close(h.release)
 	require.Eventually(t, func() bool { return len(joined(h.fakeHub)) == 50 && lag() == 0 }, waitFor, tick, "lag %v", lag())
+}
+
+func TestLeaderChanges(t *testing.T) {
+	const msgTopic = "svc-dbevent-chatMessage-created"
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, joinedTopic, msgTopic))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	st := openOutboxStore(t, filepath.Join(t.TempDir(), "messages.db"))
+	h := memberHub(t)
+	startBridgeWith(t, Options{Brokers: addrs, Group: groupName(t), Outbox: st, PublishTimeout: time.Minute}, h)
+	for round := range 5 {
+		produceJoins(t, addrs, round*10, 10)
+		for i := range 10 {
+			say(t, st, "r1", fmt.Sprint(round, i))
+		}
+		// Both partitions move to another broker while records flow.
+		require.NoError(t, c.MoveTopicPartition(joinedTopic, 0, int32((round+1)%3)))
+		require.NoError(t, c.MoveTopicPartition(msgTopic, 0, int32((round+2)%3)))
+	}
+	waitJoined(t, h, 50)
+	evs := newCollector(t, addrs).waitDistinct(t, 50)
+	require.Len(t, evs, 50, "each event published once")
+	requireRoomOrder(t, evs, true)
 }
