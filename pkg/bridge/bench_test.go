@@ -47,7 +47,7 @@ func BenchmarkHandle(b *testing.B) {
 			rec := &kgo.Record{Topic: tc.topic, Value: []byte(tc.value)}
 			before := h.n
 			for b.Loop() {
-				br.handle(context.Background(), r, rec)
+				br.apply(context.Background(), r, rec)
 			}
 			require.Positive(b, h.n-before)
 		})
@@ -64,8 +64,27 @@ func (h *countingHub) BridgeEvent(string, string, any) { h.n.Add(1) }
 
 // BenchmarkConsume measures records per second through an in-process
 // broker: b.N memberJoined records are produced first, then one bridge
-// consumes them all (group join included).
+// consumes them all (group join included), with the dedup state in memory
+// and in an embedded store (fsync on, as the daemon runs without Redis).
 func BenchmarkConsume(b *testing.B) {
+	dedups := []struct {
+		name string
+		open func(b *testing.B) Dedup
+	}{
+		{"memory", func(*testing.B) Dedup { return NewMemoryDedup(time.Hour) }},
+		{"embedded", func(b *testing.B) Dedup {
+			st, err := msgstore.OpenEmbedded(filepath.Join(b.TempDir(), "messages.db"), msgstore.EmbeddedOptions{})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = st.Close() })
+			return NewStoreDedup(st, time.Hour)
+		}},
+	}
+	for _, d := range dedups {
+		b.Run(d.name, func(b *testing.B) { benchConsume(b, d.open(b)) })
+	}
+}
+
+func benchConsume(b *testing.B, dedup Dedup) {
 	e := newEnv(b)
 	s := chatSpec("chatHub")
 	s.EventSettings.KafkaEvents = nil
@@ -79,8 +98,8 @@ func BenchmarkConsume(b *testing.B) {
 	require.NoError(b, e.prod.ProduceSync(ctx, recs...).FirstErr())
 	b.ResetTimer()
 	start := time.Now()
-	_, stop := startBridge(b, e, fmt.Sprintf("bench-%d", time.Now().UnixNano()), newObserved(), h)
-	require.Eventually(b, func() bool { return h.n.Load() == int64(b.N) }, time.Minute, time.Millisecond)
+	_, stop := startBridgeWith(b, Options{Brokers: e.addrs, Group: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Dedup: dedup}, h)
+	require.Eventually(b, func() bool { return h.n.Load() == int64(b.N) }, 5*time.Minute, time.Millisecond)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 	b.StopTimer()
 	stop()

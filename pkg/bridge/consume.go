@@ -162,9 +162,11 @@ func (p *poller) poll(ctx, pollCtx context.Context, reset *resetter) error {
 	})
 	reset.apply(p.cl)
 	routes := b.current()
+	var done applied
 	fetches.EachRecord(func(rec *kgo.Record) {
-		b.handle(ctx, routes, rec)
+		b.handle(ctx, routes, rec, &done)
 	})
+	b.mark(ctx, &done)
 	if fetches.NumRecords() > 0 {
 		cctx, ccancel := context.WithTimeout(context.Background(), b.opts.OpTimeout)
 		if err := p.cl.CommitUncommittedOffsets(cctx); err != nil {

@@ -19,8 +19,9 @@ import (
 type Dedup interface {
 	// Seen reports whether key was marked within the window.
 	Seen(ctx context.Context, key string) (bool, error)
-	// Mark records key for the window.
-	Mark(ctx context.Context, key string) error
+	// Mark records keys for the window, in one write where the store
+	// allows.
+	Mark(ctx context.Context, keys []string) error
 }
 
 // DefaultDedupWindow is how long an applied event's key is remembered.
@@ -88,15 +89,17 @@ func (d *MemoryDedup) Seen(_ context.Context, key string) (bool, error) {
 }
 
 // Mark implements Dedup.
-func (d *MemoryDedup) Mark(_ context.Context, key string) error {
+func (d *MemoryDedup) Mark(_ context.Context, keys []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()
 	d.expire(now)
-	if e, ok := d.keys[key]; ok {
-		d.order.Remove(e)
+	for _, key := range keys {
+		if e, ok := d.keys[key]; ok {
+			d.order.Remove(e)
+		}
+		d.keys[key] = d.order.PushBack(memoryEntry{key: key, at: now})
 	}
-	d.keys[key] = d.order.PushBack(memoryEntry{key: key, at: now})
 	for d.order.Len() > maxMemoryDedup {
 		d.drop(d.order.Front())
 	}
@@ -138,6 +141,6 @@ func (d *StoreDedup) Seen(ctx context.Context, key string) (bool, error) {
 }
 
 // Mark implements Dedup.
-func (d *StoreDedup) Mark(ctx context.Context, key string) error {
-	return d.store.MarkEventApplied(ctx, key, d.window)
+func (d *StoreDedup) Mark(ctx context.Context, keys []string) error {
+	return d.store.MarkEventsApplied(ctx, keys, d.window)
 }

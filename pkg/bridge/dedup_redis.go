@@ -37,11 +37,16 @@ func (d *RedisDedup) Seen(ctx context.Context, key string) (bool, error) {
 	return n > 0, nil
 }
 
-// Mark implements Dedup.
-func (d *RedisDedup) Mark(ctx context.Context, key string) error {
-	err := d.client.Do(ctx, d.client.B().Set().Key(d.prefix+key).Value("1").Px(d.window).Build()).Error()
-	if err != nil {
-		return fmt.Errorf("bridge dedup: %w", err)
+// Mark implements Dedup: one pipelined SET with expiry per key.
+func (d *RedisDedup) Mark(ctx context.Context, keys []string) error {
+	cmds := make(rueidis.Commands, 0, len(keys))
+	for _, key := range keys {
+		cmds = append(cmds, d.client.B().Set().Key(d.prefix+key).Value("1").Px(d.window).Build())
+	}
+	for _, r := range d.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("bridge dedup: %w", err)
+		}
 	}
 	return nil
 }

@@ -26,22 +26,43 @@ const (
 	CloseIneligible = "ineligible"
 )
 
-// handle delivers one record to every hub that consumes its topic. It never
-// fails: a record that cannot be used is logged, counted and skipped so the
-// partition moves on.
-func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record) {
-	rts := r.topics[rec.Topic]
-	if len(rts) == 0 {
+// applied collects the dedup keys of the records one poll applied; they
+// are marked together, before the poll's offsets are committed.
+type applied struct {
+	keys []string
+	set  map[string]bool
+}
+
+func (a *applied) add(key string) {
+	if a.set == nil {
+		a.set = map[string]bool{}
+	}
+	a.set[key] = true
+	a.keys = append(a.keys, key)
+}
+
+// handle applies one record unless it was applied before (in this poll or,
+// per the dedup store, earlier) and adds its key to done.
+func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record, done *applied) {
+	if len(r.topics[rec.Topic]) == 0 {
 		return // a topic dropped by a reload while its records were in flight
 	}
-	log := b.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	key := eventKey(rec)
-	if b.seen(ctx, key) {
+	if done.set[key] || b.seen(ctx, key) {
 		b.health.duplicates.Inc()
-		log.Debug("event applied before; skipped")
+		b.log.Debug("event applied before; skipped", zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 		return
 	}
-	defer b.mark(ctx, key)
+	b.apply(ctx, r, rec)
+	done.add(key)
+}
+
+// apply delivers one record to every hub that consumes its topic. It never
+// fails: a record that cannot be used is logged, counted and skipped so the
+// partition moves on.
+func (b *Bridge) apply(ctx context.Context, r *routes, rec *kgo.Record) {
+	rts := r.topics[rec.Topic]
+	log := b.log.With(zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 	var doc map[string]any // data events: decoded once for every hub
 	var docErr error
 	decoded := false
@@ -283,11 +304,14 @@ func (b *Bridge) seen(ctx context.Context, key string) bool {
 	return ok
 }
 
-// mark records the event as applied.
-func (b *Bridge) mark(ctx context.Context, key string) {
+// mark records the events of a poll as applied.
+func (b *Bridge) mark(ctx context.Context, done *applied) {
+	if len(done.keys) == 0 {
+		return
+	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.OpTimeout)
 	defer cancel()
-	if err := b.dedup.Mark(dctx, key); err != nil {
+	if err := b.dedup.Mark(dctx, done.keys); err != nil {
 		b.logs.warn("dedup", "dedup mark failed; a redelivery would apply the event again", zap.Error(err))
 	}
 }

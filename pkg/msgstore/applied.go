@@ -12,8 +12,15 @@ import (
 type AppliedEvents interface {
 	// EventApplied reports whether key was marked and has not expired.
 	EventApplied(ctx context.Context, key string) (bool, error)
-	// MarkEventApplied records key for ttl (a later mark extends it).
-	MarkEventApplied(ctx context.Context, key string, ttl time.Duration) error
+	// MarkEventsApplied records keys for ttl (a later mark extends it), in
+	// one write.
+	MarkEventsApplied(ctx context.Context, keys []string, ttl time.Duration) error
+}
+
+// pruneDue reports whether n more marks, after the counter's previous
+// value, crossed a multiple of appliedPruneEvery.
+func pruneDue(after uint64, n int) bool {
+	return (after-uint64(n))/appliedPruneEvery != after/appliedPruneEvery
 }
 
 // Bounds of the applied events a store keeps.

@@ -36,25 +36,30 @@ func (e *Embedded) EventApplied(ctx context.Context, key string) (bool, error) {
 	return seen, nil
 }
 
-// MarkEventApplied implements AppliedEvents.
-func (e *Embedded) MarkEventApplied(ctx context.Context, key string, ttl time.Duration) error {
-	if err := requireKeys("key", key); err != nil {
+// MarkEventsApplied implements AppliedEvents.
+func (e *Embedded) MarkEventsApplied(ctx context.Context, keys []string, ttl time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := requireKeys("key", keys...); err != nil {
 		return err
 	}
-	prune := e.appliedMarks.Add(1)%appliedPruneEvery == 0
+	prune := pruneDue(e.appliedMarks.Add(uint64(len(keys))), len(keys))
 	err := e.w.do(ctx, func(tx *bolt.Tx) error {
 		byKey, byTime := tx.Bucket(bucketApplied), tx.Bucket(bucketAppliedByTime)
-		if old := byKey.Get([]byte(key)); len(old) == 8 {
-			if err := byTime.Delete(append(old[:8:8], key...)); err != nil {
+		exp := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(ttl).UnixNano()))
+		for _, key := range keys {
+			if old := byKey.Get([]byte(key)); len(old) == 8 {
+				if err := byTime.Delete(append(old[:8:8], key...)); err != nil {
+					return err
+				}
+			}
+			if err := byKey.Put([]byte(key), exp); err != nil {
 				return err
 			}
-		}
-		exp := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(ttl).UnixNano()))
-		if err := byKey.Put([]byte(key), exp); err != nil {
-			return err
-		}
-		if err := byTime.Put(append(exp, key...), nil); err != nil {
-			return err
+			if err := byTime.Put(append(exp[:8:8], key...), nil); err != nil {
+				return err
+			}
 		}
 		if prune {
 			return pruneApplied(byKey, byTime)
@@ -62,7 +67,7 @@ func (e *Embedded) MarkEventApplied(ctx context.Context, key string, ttl time.Du
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("mark applied event %s: %w", key, err)
+		return fmt.Errorf("mark %d applied events: %w", len(keys), err)
 	}
 	return nil
 }

@@ -24,11 +24,14 @@ func (p *Postgres) EventApplied(ctx context.Context, key string) (bool, error) {
 	return seen, nil
 }
 
-// MarkEventApplied implements AppliedEvents. Every appliedPruneEvery marks
-// of this process, expired keys and the oldest beyond maxAppliedEvents are
-// deleted (at most appliedPruneMax).
-func (p *Postgres) MarkEventApplied(ctx context.Context, key string, ttl time.Duration) error {
-	if err := requireKeys("key", key); err != nil {
+// MarkEventsApplied implements AppliedEvents. Every appliedPruneEvery
+// marks of this process, expired keys and the oldest beyond
+// maxAppliedEvents are deleted (at most appliedPruneMax).
+func (p *Postgres) MarkEventsApplied(ctx context.Context, keys []string, ttl time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := requireKeys("key", keys...); err != nil {
 		return err
 	}
 	ctx, cancel, err := p.readCtx(ctx)
@@ -37,12 +40,13 @@ func (p *Postgres) MarkEventApplied(ctx context.Context, key string, ttl time.Du
 	}
 	defer cancel()
 	table := p.shared("hubd_applied_events")
-	_, err = p.pool.Exec(ctx, `INSERT INTO `+table+` (key, expires) VALUES ($1, now() + $2::interval)
-		ON CONFLICT (key) DO UPDATE SET expires = EXCLUDED.expires`, key, ttl)
+	_, err = p.pool.Exec(ctx, `INSERT INTO `+table+` (key, expires)
+		SELECT DISTINCT k, now() + $2::interval FROM unnest($1::text[]) AS k
+		ON CONFLICT (key) DO UPDATE SET expires = EXCLUDED.expires`, keys, ttl)
 	if err != nil {
-		return fmt.Errorf("mark applied event %s: %w", key, pgErr(err))
+		return fmt.Errorf("mark %d applied events: %w", len(keys), pgErr(err))
 	}
-	if p.appliedMarks.Add(1)%appliedPruneEvery == 0 {
+	if pruneDue(p.appliedMarks.Add(uint64(len(keys))), len(keys)) {
 		_, err = p.pool.Exec(ctx, `DELETE FROM `+table+` WHERE key IN (
 			SELECT key FROM `+table+` WHERE expires <= now()
 			UNION ALL

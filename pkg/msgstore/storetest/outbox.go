@@ -221,10 +221,11 @@ func RunAppliedEvents(t *testing.T, location func(t *testing.T) Opener) {
 		seen, err := ap.EventApplied(ctx, "k1")
 		require.NoError(t, err)
 		require.False(t, seen)
-		require.NoError(t, ap.MarkEventApplied(ctx, "k1", time.Hour))
-		require.NoError(t, ap.MarkEventApplied(ctx, "k1", time.Hour)) // again: harmless
-		require.NoError(t, ap.MarkEventApplied(ctx, "short", 50*time.Millisecond))
-		require.Error(t, ap.MarkEventApplied(ctx, "", time.Hour))
+		require.NoError(t, ap.MarkEventsApplied(ctx, []string{"k1", "k1", "k3"}, time.Hour)) // a key twice: harmless
+		require.NoError(t, ap.MarkEventsApplied(ctx, []string{"k1"}, time.Hour))             // again: harmless
+		require.NoError(t, ap.MarkEventsApplied(ctx, []string{"short"}, 50*time.Millisecond))
+		require.NoError(t, ap.MarkEventsApplied(ctx, nil, time.Hour))
+		require.Error(t, ap.MarkEventsApplied(ctx, []string{"ok", ""}, time.Hour))
 		require.NoError(t, s.Close())
 
 		s, err = reopen()
@@ -234,6 +235,12 @@ func RunAppliedEvents(t *testing.T, location func(t *testing.T) Opener) {
 		seen, err = ap.EventApplied(ctx, "k1")
 		require.NoError(t, err)
 		require.True(t, seen, "kept across a reopen")
+		seen, err = ap.EventApplied(ctx, "k3")
+		require.NoError(t, err)
+		require.True(t, seen)
+		seen, err = ap.EventApplied(ctx, "ok")
+		require.NoError(t, err)
+		require.False(t, seen, "a refused mark records nothing")
 		require.Eventually(t, func() bool {
 			seen, err := ap.EventApplied(ctx, "short")
 			return err == nil && !seen
