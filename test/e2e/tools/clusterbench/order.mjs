@@ -6,7 +6,8 @@
 //   HUBD_BIN=bin/hubd HUBD_TEST_DATABASE_URL=... HUBD_TEST_REDIS_ADDR=... \
 //     node test/e2e/tools/clusterbench/order.mjs
 //
-// RATE (msgs/s per sender, default 10) and SECONDS (default 60).
+// RATE (msgs/s per sender, default 10), SECONDS (default 60); NODES=1 runs
+// the same clients on one node (the machine's baseline).
 
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,7 +57,7 @@ const env = {
   HUBD_REDIS__PREFIX: prefix,
 };
 const a = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
-const b = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
+const b = process.env.NODES === '1' ? a : await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
 const room = FROOMS.room3;
 try {
   const senders = [(await joinAs(a, 'order', 'alice', room)).socket, (await joinAs(b, 'order', 'bob', room)).socket];
@@ -106,10 +107,14 @@ try {
         `p99 ${quantile(ms, 0.99)} max ${ms[ms.length - 1]}`,
     );
   }
+  for (const [name, d] of [['A', a], ['B', b]]) {
+    const gaps = (await d.metrics()).split('\n').filter((l) => l.startsWith('hubd_cluster_sequence_gaps_total'));
+    console.log(`node ${name} gaps: ${gaps.join(', ') || 'none'}`);
+  }
 } finally {
   disconnectAll();
   await a.close();
-  await b.close();
+  if (b !== a) await b.close();
   psql(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE;`);
   deleteKeys(prefix);
   await rm(hubs, { recursive: true, force: true });
