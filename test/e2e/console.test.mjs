@@ -243,6 +243,7 @@ browserTest('a moderator approves a pending message and the member sees it', asy
   await sendForm(gus, 'text', { body: 'Can I share a link?' });
   await waitForText(mia, '[data-testid=pending]', 'Can I share a link?');
   await screenshot(mia, 'console-moderation');
+  await elementShot(mia, '.side', 'doc-console-moderation');
   assert.equal((await messages(bob)).some((m) => m.text.includes('guest here')), false, 'pending is not shown to members');
 
   await mia.$$eval('[data-testid=pending] li', (lis) =>
@@ -274,7 +275,6 @@ browserTest('a moderator approves a pending message and the member sees it', asy
   await mia.$$eval('.moderation button', (bs) => bs.find((b) => b.textContent === 'Save settings').click());
   await waitForText(bob, '[data-testid=log] li[data-event="hub:roomUpdated"]', 'Launch checklist');
   await screenshot(mia, 'console-moderation-actions');
-  await elementShot(mia, '.side', 'doc-console-moderation');
   assertNoPageErrors([bob, mia]);
 });
 

@@ -3,7 +3,8 @@
 // console errors and failed requests are kept, and screenshots are saved
 // under test/e2e/artifacts/ (gitignored).
 
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,11 @@ const FLAGS = [
  * Launches Chromium with a fresh profile. Resolves { browser, close }.
  */
 export async function launchBrowser() {
+  try {
+    await access(CHROMIUM, constants.X_OK);
+  } catch {
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (scripts/test.sh does) or set HUBD_CHROMIUM`);
+  }
   const profile = await mkdtemp(path.join(tmpdir(), 'hubd-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,

@@ -64,7 +64,7 @@ function hubCard(hub) {
 }
 
 function section(title, ...body) {
-  return h('div.block', h('h3', title), ...body);
+  return h('div.block', { dataset: { block: title } }, h('h3', title), ...body);
 }
 
 function kv(pairs) {
@@ -103,7 +103,7 @@ function roles(s) {
       'table.roles',
       h('tr', h('th', 'role'), PERMS.map(([p, t]) => h('th', { title: p }, t)), h('th', 'types')),
       (s.hubRoles ?? []).map((r) =>
-        h('tr', h('td', r.name), PERMS.map(([p]) => h('td', r[p] ? '✓' : '')), h('td', r.allowedMessageTypes || 'all')),
+        h('tr', h('td', r.name), PERMS.map(([p]) => h('td', r[p] ? '✓' : '')), h('td', r.allowedMessageTypes ? r.allowedMessageTypes.split(',').map((t) => t.trim()).join(', ') : 'all')),
       ),
     ),
   );
