@@ -76,7 +76,7 @@ func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, l
 			return fail(fmt.Errorf("message store: %w", err))
 		}
 		b.store = st
-		log.Info("message store: postgres", zap.String("schema", cfg.Postgres.Schema))
+		log.Named("msgstore").Info("message store: postgres", zap.String("schema", cfg.Postgres.Schema))
 	} else {
 		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 			return fail(fmt.Errorf("data dir: %w", err))
@@ -88,11 +88,11 @@ func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, l
 			return fail(fmt.Errorf("message store: %w", err))
 		}
 		b.store = st
-		log.Info("message store: embedded", zap.String("path", st.Path()))
+		log.Named("msgstore").Info("message store: embedded", zap.String("path", st.Path()))
 	}
 	b.closers = append(b.closers, func() {
 		if err := b.store.Close(); err != nil {
-			log.Warn("close message store", zap.Error(err))
+			log.Named("msgstore").Warn("close message store", zap.Error(err))
 		}
 	})
 	return b, nil

@@ -40,7 +40,8 @@ type registry struct {
 // Server is the hubd daemon.
 type Server struct {
 	cfg      Config
-	log      *zap.Logger
+	log      *zap.Logger // named "server"
+	root     *zap.Logger // the daemon logger, for the components to name theirs
 	metrics  *metrics.Metrics
 	sio      *sio.Server
 	back     *backends
@@ -83,7 +84,8 @@ func New(cfg Config, log *zap.Logger) (*Server, error) {
 // Start opens what the plan needs and loads its hubs.
 func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	cfg := p.Config
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), verifier: newLiveVerifier(p.Verifier)}
+	// The daemon's own lines under "server"; each component names its own.
+	s := &Server{cfg: cfg, log: log.Named("server"), root: log, metrics: metrics.New(), verifier: newLiveVerifier(p.Verifier)}
 	s.metrics.Registry.MustRegister(buildInfoGauge(ReadBuildInfo()))
 	scripting.SetRegexpTimeout(cfg.Scripting.CallTimeout)
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
@@ -178,7 +180,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 func (s *Server) deps() hub.Deps {
 	return hub.Deps{
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
-		Logger: s.log, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases, Presence: s.presence,
+		Logger: s.root, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases, Presence: s.presence,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
 		DataEvents: s.dataEvents(),
 	}
@@ -345,7 +347,7 @@ func (s *Server) Reload() error {
 // directory, then create or migrate each hub's message schema when the
 // store has one. Any error leaves everything as it was.
 func (s *Server) load(cfg Config, hosts HostServices) (*Loaded, error) {
-	loaded, err := Load(cfg, s.log, hosts)
+	loaded, err := Load(cfg, s.root, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -599,6 +601,6 @@ func (s *Server) publicRoutes() []Route {
 			s.metrics.RESTRequestsTotal.WithLabelValues(hub, route, code).Inc()
 			s.metrics.RESTDuration.WithLabelValues(hub, route).Observe(d.Seconds())
 		},
-		Logger: s.log.Named("rest"),
+		Logger: s.root.Named("rest"),
 	})})
 }

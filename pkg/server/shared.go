@@ -69,7 +69,7 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger, onDegraded fun
 		g := redisguard.New(redisguard.Options{Client: c, Timeout: cfg.Redis.Timeout, Logger: log, OnChange: onDegraded})
 		sh.redis, sh.guard = g, g
 		sh.closers = append(sh.closers, g.Close)
-		log.Info("redis connected", zap.String("addr", cfg.Redis.Addr))
+		log.Named("redis").Info("redis connected", zap.String("addr", cfg.Redis.Addr))
 	}
 
 	if sh.redis != nil {
@@ -90,7 +90,7 @@ func openShared(ctx context.Context, cfg Config, log *zap.Logger, onDegraded fun
 		sh.hosts.KV = kv
 		sh.closers = append(sh.closers, func() {
 			if err := kv.Close(); err != nil {
-				log.Warn("close script kv", zap.Error(err))
+				log.Named("scripting").Warn("close script kv", zap.Error(err))
 			}
 		})
 	}
