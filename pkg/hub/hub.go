@@ -295,41 +295,6 @@ type call struct {
 	after   func() // runs after the ack is written
 }
 
-// handler handles one client event and returns the ack payload fields.
-type handler func(ctx context.Context, in *call) (map[string]any, error)
-
-// handler returns the handler of a client event, or nil for unknown events.
-func (h *Hub) handler(name string) handler {
-	switch name {
-	case "hub:join":
-		return h.handleJoin
-	case "hub:leave":
-		return h.handleLeave
-	case "hub:send":
-		return h.handleSend
-	case "hub:loadHistory":
-		return h.handleLoadHistory
-	case "hub:requestState":
-		return h.handleRequestState
-	case "hub:event":
-		return h.handleEvent
-	case "hub:refreshToken":
-		return h.handleRefreshToken
-	case "hub:edit":
-		return h.handleEdit
-	case "hub:delete":
-		return h.handleDelete
-	case "hub:react":
-		return h.handleReact
-	case "hub:approve", "hub:reject", "hub:block", "hub:unblock", "hub:silence",
-		"hub:unsilence", "hub:requestSpeak", "hub:kick", "hub:updateRoom":
-		return func(ctx context.Context, in *call) (map[string]any, error) {
-			return h.handleModeration(ctx, in, name)
-		}
-	}
-	return nil
-}
-
 func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	c := clientOf(s)
 	if c == nil {
@@ -338,8 +303,8 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	start := time.Now()
 	name := ev.Name
 	metricName := name
-	fn := h.handler(name)
-	if fn == nil {
+	entry := InboundEvent(name)
+	if entry == nil {
 		metricName = "unknown"
 	}
 	var series *eventSeries
@@ -355,9 +320,9 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 		res map[string]any
 		err error
 	)
-	if fn != nil {
+	if entry != nil {
 		in := &call{s: s, c: c, payload: payload}
-		res, err = fn(h.hot.ctxs.get(start, h.deps.OpTimeout), in)
+		res, err = h.dispatch(h.hot.ctxs.get(start, h.deps.OpTimeout), entry, in)
 		if err == nil && in.after != nil {
 			defer in.after()
 		}

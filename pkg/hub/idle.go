@@ -30,7 +30,7 @@ func (h *Hub) onOversize(s *sio.Socket, ev *sio.Event, size int) {
 	}
 	err := errorf(CodeMessageTooLarge, "packet of %d bytes is larger than this hub allows", size)
 	metricName := name
-	if h.handler(name) == nil {
+	if InboundEvent(name) == nil {
 		metricName = "unknown"
 	}
 	h.fail(s, ev, metricName, nil, err)

@@ -343,47 +343,71 @@ type moderationRequest struct {
 	Settings        json.RawMessage `json:"settings"`
 }
 
-func (h *Hub) handleModeration(ctx context.Context, in *call, event string) (map[string]any, error) {
+// moderationCall decodes a moderation event of a joined room.
+func (h *Hub) moderationCall(in *call) (*Actor, *moderationRequest, error) {
 	var req moderationRequest
 	a, err := h.memberActor(in, &req, func() string { return req.RoomID })
-	if err != nil {
-		return nil, err
-	}
-	res := map[string]any{"roomId": req.RoomID}
-	switch event {
-	case "hub:approve", "hub:reject":
-		if req.MessageID == "" {
-			return nil, newError(CodeBadRequest, "messageId is required")
+	return a, &req, err
+}
+
+// moderationHandler adapts a moderation action on (actor, request) to a
+// socket event handler; the ack is { roomId } plus what the action adds.
+func moderationHandler(act func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, res map[string]any) error) func(*Hub, context.Context, *call) (map[string]any, error) {
+	return func(h *Hub, ctx context.Context, in *call) (map[string]any, error) {
+		a, req, err := h.moderationCall(in)
+		if err != nil {
+			return nil, err
 		}
-		var m *msgstore.Message
-		if event == "hub:approve" {
+		res := map[string]any{"roomId": req.RoomID}
+		if err := act(h, ctx, a, req, res); err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
+
+// reviewHandler approves or rejects a pending message.
+func reviewHandler(approve bool) func(*Hub, context.Context, *call) (map[string]any, error) {
+	return moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, res map[string]any) error {
+		if req.MessageID == "" {
+			return newError(CodeBadRequest, "messageId is required")
+		}
+		var (
+			m   *msgstore.Message
+			err error
+		)
+		if approve {
 			m, err = h.Approve(ctx, a, req.MessageID)
 		} else {
 			m, err = h.Reject(ctx, a, req.MessageID, req.Reason)
 		}
-		if err == nil {
-			res["message"] = m
-		}
-	case "hub:block":
-		err = h.Block(ctx, a, req.UserID, req.Reason, time.Duration(req.DurationSeconds*float64(time.Second)))
-	case "hub:unblock":
-		err = h.Unblock(ctx, a, req.UserID)
-	case "hub:silence":
-		err = h.Silence(ctx, a, req.UserID)
-	case "hub:unsilence":
-		err = h.Unsilence(ctx, a, req.UserID)
-	case "hub:requestSpeak":
-		err = h.RequestSpeak(ctx, a)
-	case "hub:kick":
-		err = h.Kick(ctx, a, req.UserID, req.Reason)
-	case "hub:updateRoom":
-		var s json.RawMessage
-		if s, err = h.UpdateRoom(ctx, a, req.Settings); err == nil {
-			res["settings"] = s
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+		res["message"] = m
+		return err
+	})
 }
+
+var (
+	handleBlock = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, _ map[string]any) error {
+		return h.Block(ctx, a, req.UserID, req.Reason, time.Duration(req.DurationSeconds*float64(time.Second)))
+	})
+	handleUnblock = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, _ map[string]any) error {
+		return h.Unblock(ctx, a, req.UserID)
+	})
+	handleSilence = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, _ map[string]any) error {
+		return h.Silence(ctx, a, req.UserID)
+	})
+	handleUnsilence = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, _ map[string]any) error {
+		return h.Unsilence(ctx, a, req.UserID)
+	})
+	handleRequestSpeak = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, _ *moderationRequest, _ map[string]any) error {
+		return h.RequestSpeak(ctx, a)
+	})
+	handleKick = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, _ map[string]any) error {
+		return h.Kick(ctx, a, req.UserID, req.Reason)
+	})
+	handleUpdateRoom = moderationHandler(func(h *Hub, ctx context.Context, a *Actor, req *moderationRequest, res map[string]any) error {
+		s, err := h.UpdateRoom(ctx, a, req.Settings)
+		res["settings"] = s
+		return err
+	})
+)
