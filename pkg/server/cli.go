@@ -157,6 +157,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, h := range p.Specs {
 		fmt.Fprintf(stdout, "ok  %-24s %s (namespace /hub/%s)\n", h.Name(), h.File, h.Name())
+		for _, w := range h.Warnings() {
+			fmt.Fprintf(stdout, "warning: %s: %s\n", h.File, w)
+		}
 	}
 	fmt.Fprintf(stdout, "%d hub(s) valid in %s\n", len(p.Specs), p.Config.Hubs)
 	return 0

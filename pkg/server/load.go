@@ -63,6 +63,14 @@ func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
 			continue
 		}
 		l.Scripts[s.Name()] = eng
+		// Every problem of the file at once: what fails to compile and
+		// what would fail at every call (unknown names, missing lib paths).
+		for _, w := range s.Warnings() {
+			log.Warn("hub spec warning", zap.String("file", s.File), zap.String("warning", w))
+		}
+		for _, err := range hub.CheckScripts(s, eng) {
+			errs = append(errs, fmt.Errorf("%s: %w", s.File, err))
+		}
 		d, err := hub.NewDefinition(s, eng)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.File, err))

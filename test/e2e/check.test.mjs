@@ -108,3 +108,48 @@ test('check outside the repository: no default library needed, nothing written, 
   const { readdir } = await import('node:fs/promises');
   assert.deepEqual((await readdir(dir)).sort(), ['hubs', 'records'], 'a failed start writes nothing (no data/)');
 });
+
+test('check names a free name the hook lacks and a missing lib function, with file and field path, all at once', async () => {
+  const dir = await tempDir('hubd-e2e-check-names-');
+  await mkdir(path.join(dir, 'hubs'));
+  await mkdir(path.join(dir, 'lib'));
+  await mkdir(path.join(dir, 'records'));
+  await writeFile(path.join(dir, 'lib', 'game.js'), 'exports.play = function () { return { accept: true }; };\n');
+  await writeFile(
+    path.join(dir, 'hubs', 'arena.yaml'),
+    [
+      'hubBasics: {name: arena}',
+      'roomSettings:',
+      '  roomDataObject: game',
+      '  roomEligibility: catalogEvent.open == true',
+      '  authScripts: [{name: all, script: "true"}]',
+      'messageSettings:',
+      '  messageTypes: [text]',
+      '  customMessageTypes: [{name: move, fields: [{name: x, fieldType: Integer}]}]',
+      'hubLogic:',
+      '  messageHandlers:',
+      '    - {messageType: move, script: "lib.game.ply(message, sesion)"}',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    path.join(dir, 'hubs', 'closed.yaml'),
+    'hubBasics: {name: closed}\nroomSettings: {roomDataObject: game}\nmessageSettings: {messageTypes: [text]}\n',
+  );
+  const flags = ['--hubs', path.join(dir, 'hubs'), '--lib', path.join(dir, 'lib'), '--records', path.join(dir, 'records'), '--jwt-secret', JWT_SECRET];
+  const r = await runHubd(['check', ...flags]);
+  assert.equal(r.code, 1, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  for (const want of [
+    /arena\.yaml: roomSettings\.roomEligibility: unknown name "catalogEvent" \(this script's context has game, room\)/,
+    /arena\.yaml: hubLogic\.messageHandlers\[0\]\.script: unknown name "sesion"/,
+    /arena\.yaml: hubLogic\.messageHandlers\[0\]\.script: lib\.game\.ply does not exist in the service library/,
+  ]) {
+    assert.match(r.stderr, want);
+  }
+
+  await writeFile(path.join(dir, 'hubs', 'arena.yaml'), 'hubBasics: {name: arena}\nroomSettings: {roomDataObject: game, authScripts: [{name: all, script: "true"}]}\nmessageSettings: {messageTypes: [text]}\n');
+  const ok = await runHubd(['check', ...flags]);
+  assert.equal(ok.code, 0, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`);
+  assert.match(ok.stdout, /^warning: .*closed\.yaml: roomSettings: nobody can join this hub \(no authSources, authScripts or absoluteRoles\)$/m);
+  assert.doesNotMatch(ok.stdout, /warning: .*arena\.yaml/);
+});
