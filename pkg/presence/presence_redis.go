@@ -320,13 +320,7 @@ func (r *Redis) beat(ctx context.Context) (bool, error) {
 // rewrite writes this node's records again: other nodes may have reaped
 // them while its heartbeat was stale.
 func (r *Redis) rewrite(ctx context.Context) error {
-	r.mu.Lock()
-	args := r.args()
-	for k, v := range r.mirror {
-		args = append(args, k.hub, k.room, k.user, v)
-	}
-	n := len(r.mirror)
-	r.mu.Unlock()
+	args, n := r.mirrorArgs()
 	if n == 0 {
 		return nil
 	}
@@ -337,17 +331,23 @@ func (r *Redis) rewrite(ctx context.Context) error {
 	return nil
 }
 
-// Resync replaces this node's records in Redis with the node's own view
-// (joins, changes and leaves it made while Redis did not answer), in one
-// script, and renews its heartbeat.
-func (r *Redis) Resync(ctx context.Context) error {
+// mirrorArgs returns the script arguments with every record of this node
+// (hub, room, user, value each), and how many records.
+func (r *Redis) mirrorArgs() ([]string, int) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	args := r.args()
 	for k, v := range r.mirror {
 		args = append(args, k.hub, k.room, k.user, v)
 	}
-	n := len(r.mirror)
-	r.mu.Unlock()
+	return args, len(r.mirror)
+}
+
+// Resync replaces this node's records in Redis with the node's own view
+// (joins, changes and leaves it made while Redis did not answer), in one
+// script, and renews its heartbeat.
+func (r *Redis) Resync(ctx context.Context) error {
+	args, n := r.mirrorArgs()
 	if err := resyncScript.Exec(ctx, r.opts.Client, nil, args).Error(); err != nil {
 		return redisErr(err)
 	}

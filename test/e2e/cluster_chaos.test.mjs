@@ -10,42 +10,18 @@
 // CHAOS_MEMBERS (default 90) sets the number of clients.
 
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
 import { connect, disconnectAll, emitWithAck, makeToken, psql, tempDir, uniqueSchema, until } from './lib/harness.mjs';
-import { FEATURES, FROOMS, startFeatures } from './lib/features.mjs';
+import { startNodes, writeOpenHub } from './lib/cluster.mjs';
+import { FROOMS } from './lib/features.mjs';
 import { ident } from './lib/pgrecords.mjs';
 import { PrivateRedis } from './lib/redis.mjs';
 
 const skip = process.env.HUBD_TEST_DATABASE_URL
   ? false
   : 'HUBD_TEST_DATABASE_URL is needed (scripts/test.sh starts PostgreSQL)';
-
-const SPEC = `hubBasics:
-  name: chaos
-  description: Three nodes, restarts, kills.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-historySettings:
-  historyEnabled: true
-  historyLimit: 0
-guardrails:
-  messageRateLimit: 100000
-`;
 
 const MEMBERS = Number(process.env.CHAOS_MEMBERS ?? 90);
 const ROOMS = [FROOMS.room5, FROOMS.room6, FROOMS.room7];
@@ -100,17 +76,10 @@ describe('three nodes: restarts, a kill and a Redis restart while traffic flows'
 
   before(async () => {
     hubs = await tempDir('hubd-e2e-chaos-hubs-');
-    await writeFile(path.join(hubs, 'chaos.yaml'), SPEC);
+    await writeOpenHub(hubs, 'chaos', { historyLimit: 0 });
     schema = uniqueSchema('e2e_chaos');
     redis = await new PrivateRedis().start();
-    const env = {
-      HUBD_STORE: 'postgres',
-      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
-      HUBD_POSTGRES__SCHEMA: schema,
-      HUBD_REDIS__ADDR: redis.addr,
-    };
-    nodes = [];
-    for (let i = 0; i < 3; i++) nodes.push(await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env }));
+    nodes = await startNodes(3, { hubs, redisAddr: redis.addr, pgSchema: schema });
   });
 
   after(async () => {

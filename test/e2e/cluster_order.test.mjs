@@ -5,12 +5,12 @@
 // during the outage (repaired from the store), once and in order.
 
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
 import { disconnectAll, emitWithAck, psql, tempDir, uniqueSchema, until } from './lib/harness.mjs';
-import { FEATURES, FROOMS, joinAs, PEOPLE, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import { writeOpenHub, startNodes } from './lib/cluster.mjs';
+import { FROOMS, joinAs, PEOPLE, sendText, tokenOf } from './lib/features.mjs';
 import { ident } from './lib/pgrecords.mjs';
 import { PrivateRedis } from './lib/redis.mjs';
 import { RestClient } from './lib/rest.mjs';
@@ -18,32 +18,6 @@ import { RestClient } from './lib/rest.mjs';
 const skip = process.env.HUBD_TEST_DATABASE_URL
   ? false
   : 'HUBD_TEST_DATABASE_URL is needed (scripts/test.sh starts PostgreSQL)';
-
-const ORDER = `hubBasics:
-  name: order
-  description: One room, two nodes.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-historySettings:
-  historyEnabled: true
-  historyLimit: 50
-eventSettings:
-  enablePresence: true
-guardrails:
-  messageRateLimit: 100000
-`;
 
 /** The hub:messageArrived payloads of a room on a socket, in arrival order. */
 function arrivals(socket, room) {
@@ -90,17 +64,10 @@ describe('two nodes, one room: order and exactly once', { skip }, () => {
 
   before(async () => {
     hubs = await tempDir('hubd-e2e-order-hubs-');
-    await writeFile(path.join(hubs, 'order.yaml'), ORDER);
+    await writeOpenHub(hubs, 'order', { presence: true, historyLimit: 50 });
     msgSchema = uniqueSchema('e2e_omsg');
     redis = await new PrivateRedis().start();
-    const env = {
-      HUBD_STORE: 'postgres',
-      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
-      HUBD_POSTGRES__SCHEMA: msgSchema,
-      HUBD_REDIS__ADDR: redis.addr,
-    };
-    a = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
-    b = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
+    [a, b] = await startNodes(2, { hubs, redisAddr: redis.addr, pgSchema: msgSchema });
   });
 
   after(async () => {

@@ -6,35 +6,16 @@
 // arrive as binary.
 
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
 import { Emitter } from '@socket.io/redis-emitter';
 import { createClient } from 'redis';
 
 import { disconnectAll, eventsNamed, tempDir, until, waitForEvent } from './lib/harness.mjs';
-import { FEATURES, FROOMS, joinAs, startFeatures } from './lib/features.mjs';
+import { startNodes, writeOpenHub } from './lib/cluster.mjs';
+import { FROOMS, joinAs } from './lib/features.mjs';
 import { PrivateRedis } from './lib/redis.mjs';
-
-const SPEC = `hubBasics:
-  name: scores
-  description: Pushed into by a backend service.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-`;
 
 describe('@socket.io/redis-emitter into hubd rooms', () => {
   let hubs;
@@ -45,11 +26,9 @@ describe('@socket.io/redis-emitter into hubd rooms', () => {
 
   before(async () => {
     hubs = await tempDir('hubd-e2e-emitter-hubs-');
-    await writeFile(path.join(hubs, 'scores.yaml'), SPEC);
+    await writeOpenHub(hubs, 'scores');
     redis = await new PrivateRedis().start();
-    const env = { HUBD_REDIS__ADDR: redis.addr };
-    a = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
-    b = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
+    [a, b] = await startNodes(2, { hubs, redisAddr: redis.addr });
     client = createClient({ url: `redis://${redis.addr}` });
     await client.connect();
   });

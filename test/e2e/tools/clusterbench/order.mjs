@@ -9,55 +9,30 @@
 // RATE (msgs/s per sender, default 10), SECONDS (default 60); NODES=1 runs
 // the same clients on one node (the machine's baseline).
 
-import { rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 
 import { disconnectAll, emitWithAck, psql, tempDir, uniqueSchema } from '../../lib/harness.mjs';
-import { FEATURES, FROOMS, joinAs, startFeatures } from '../../lib/features.mjs';
+import { startNodes, writeOpenHub } from '../../lib/cluster.mjs';
+import { FROOMS, joinAs } from '../../lib/features.mjs';
 import { ident } from '../../lib/pgrecords.mjs';
 import { deleteKeys, uniquePrefix } from '../../lib/redis.mjs';
 
 const RATE = Number(process.env.RATE ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 60);
 
-const SPEC = `hubBasics:
-  name: order
-  description: One room, two nodes.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-guardrails:
-  messageRateLimit: 100000
-`;
-
 function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 const hubs = await tempDir('hubd-bench-order-');
-await writeFile(path.join(hubs, 'order.yaml'), SPEC);
+await writeOpenHub(hubs, 'order');
 const schema = uniqueSchema('bench_order');
 const prefix = uniquePrefix();
-const env = {
-  HUBD_STORE: 'postgres',
-  HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
-  HUBD_POSTGRES__SCHEMA: schema,
-  HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
-  HUBD_REDIS__PREFIX: prefix,
-};
-const a = await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
-const b = process.env.NODES === '1' ? a : await startFeatures({ store: 'embedded', hubs, records: FEATURES.records, env });
+const started = await startNodes(process.env.NODES === '1' ? 1 : 2, {
+  hubs, redisAddr: process.env.HUBD_TEST_REDIS_ADDR, pgSchema: schema, env: { HUBD_REDIS__PREFIX: prefix },
+});
+const a = started[0];
+const b = started[1] ?? a;
 const room = FROOMS.room3;
 try {
   const senders = [(await joinAs(a, 'order', 'alice', room)).socket, (await joinAs(b, 'order', 'bob', room)).socket];
