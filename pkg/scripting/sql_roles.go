@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -230,18 +229,6 @@ func resetSession(c *pgx.Conn) bool {
 	defer cancel()
 	_, err := c.Exec(ctx, "DISCARD ALL")
 	return err == nil
-}
-
-// Roles lists the roles with an open pool, sorted.
-func (r *SQLRoles) Roles() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.pools))
-	for role := range r.pools {
-		out = append(out, role)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Close closes the hub pools (not the admin pool).
