@@ -123,10 +123,22 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await waitForText(alice, `.msg[data-id="${aliceText.id}"] .reactions`, '❤️ 1');
 
   // Edits and deletions.
-  alice.once('dialog', (d) => d.accept(JSON.stringify({ contactName: 'Carol Díaz', contactPhone: '+1 555 0100' })));
+  // The edit form is the type's form filled with the content; the server's
+  // field errors show beside the fields there too.
   const contact = (await messages(alice)).find((m) => m.type === 'contact');
   await alice.$$eval(`.msg[data-id="${contact.id}"] .actions button`, (bs) => bs.find((b) => b.textContent === 'Edit').click());
+  const edit = '[data-testid=edit-form]';
+  assert.equal(await alice.$eval(`${edit} input[name=contactName]`, (e) => e.value), 'Carol Diaz');
+  const setField = (name, v) => alice.$eval(`${edit} input[name=${name}]`, (e, x) => { e.value = x; }, v);
+  await setField('contactName', '');
+  await alice.$eval(`${edit} button[type=submit]`, (b) => b.click());
+  await waitForText(alice, `${edit} [data-error-for=contactName]`, 'required');
+  await setField('contactName', 'Carol Díaz');
+  await setField('contactUserId', '');
+  await alice.$eval(`${edit} button[type=submit]`, (b) => b.click());
+  await alice.waitForSelector(edit, { hidden: true });
   await waitForText(bob, `.msg[data-id="${contact.id}"]`, 'Carol Díaz');
+  assert.equal((await messages(bob)).find((m) => m.id === contact.id).text.includes('user carol'), false);
   await waitForText(bob, `.msg[data-id="${contact.id}"] .meta`, 'edited');
   await sendForm(alice, 'text', { body: 'Wrong room, sorry' });
   await waitForMessage(bob, 'text', 'alice', 'Wrong room');
@@ -194,7 +206,8 @@ browserTest('two users exchange every built-in message type and a custom one', a
   await waitForText(alice, '[data-testid="send-location"] [data-error-for=lat]', 'between');
   await bob.waitForFunction(() => {
     const cells = document.querySelector('[data-testid=ops] tr[data-hub=team]').cells;
-    return Number(cells[5].textContent) > 0 && cells[6].textContent.includes('INVALID_MESSAGE 1 (');
+    // Two refusals in all: the edit above and this send.
+    return Number(cells[5].textContent) > 0 && cells[6].textContent.includes('INVALID_MESSAGE 2 (');
   }, { timeout: 15_000 });
   await screenshot(bob, 'console-ops');
   await elementShot(bob, 'main', 'doc-console-ops');

@@ -14,15 +14,19 @@ function widget(name, s, required) {
   if (s.enum) {
     const el = h('select', common, required ? null : h('option', { value: '' }, '—'),
       s.enum.map((v) => h('option', { value: v, selected: v === s.default ? 'selected' : null }, v)));
-    return { el, read: () => el.value || undefined };
+    return { el, read: () => el.value || undefined, write: (v) => { el.value = String(v); } };
   }
   if (types.length === 1 && types[0] === 'boolean') {
     const el = h('input', { ...common, type: 'checkbox', checked: s.default === true ? 'checked' : null });
-    return { el, read: () => el.checked };
+    return { el, read: () => el.checked, write: (v) => { el.checked = v === true; } };
   }
   if (types.length === 1 && types[0] === 'string' && s.format === 'date-time') {
     const el = h('input', { ...common, type: 'datetime-local', step: 1 });
-    return { el, read: () => (el.value ? new Date(el.value).toISOString() : undefined) };
+    return {
+      el,
+      read: () => (el.value ? new Date(el.value).toISOString() : undefined),
+      write: (v) => { el.value = localDateTime(v); },
+    };
   }
   if (types.length === 1 && (types[0] === 'integer' || types[0] === 'number')) {
     const el = h('input', { ...common, type: 'number', step: 'any', value: s.default === undefined ? null : String(s.default) });
@@ -33,11 +37,12 @@ function widget(name, s, required) {
         const n = Number(el.value);
         return Number.isNaN(n) ? el.value : n;
       },
+      write: (v) => { el.value = String(v); },
     };
   }
   if (types.length === 1 && types[0] === 'string') {
     const el = h('input', { ...common, type: 'text', value: s.default === undefined ? null : String(s.default), autocomplete: 'off' });
-    return { el, read: () => (el.value === '' ? undefined : el.value) };
+    return { el, read: () => (el.value === '' ? undefined : el.value), write: (v) => { el.value = String(v); } };
   }
   // JSON: objects, arrays, or any value.
   const el = h('textarea', { ...common, rows: 2, placeholder: 'JSON', spellcheck: false },
@@ -49,14 +54,24 @@ function widget(name, s, required) {
       if (el.value.trim() === '') return undefined;
       return JSON.parse(el.value); // a SyntaxError is reported beside the field
     },
+    write: (v) => { el.value = JSON.stringify(v); },
   };
+}
+
+/** An ISO 8601 time as the value of a datetime-local input (local time). */
+function localDateTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 /**
  * Builds a form for a JSON Schema object. onSubmit(value) is called with
- * the content; extra nodes are placed before the submit button.
+ * the content; extra nodes are placed before the submit button; values
+ * prefills the fields (an edit).
  */
-export function schemaForm(schema, { submitLabel = 'Send', onSubmit, extra = [], testid, order = [] } = {}) {
+export function schemaForm(schema, { submitLabel = 'Send', onSubmit, extra = [], testid, order = [], values } = {}) {
   const required = new Set(schema.required ?? []);
   // Fields in the given order, then required ones, then the others.
   const rank = (n) => (order.includes(n) ? order.indexOf(n) : order.length + (required.has(n) ? 0 : 1));
@@ -73,6 +88,10 @@ export function schemaForm(schema, { submitLabel = 'Send', onSubmit, extra = [],
       s.description ? h('span.hint', s.description) : null,
       err);
   });
+  // Prefilled values (an edit): set after the defaults.
+  for (const [name, v] of Object.entries(values ?? {})) {
+    if (fields[name] && v !== undefined && v !== null) fields[name].write(v);
+  }
   const button = h('button', { type: 'submit' }, submitLabel);
   const form = h('form.schema', { novalidate: true, 'data-testid': testid }, rows, extra, h('div.actions', button), formError);
 

@@ -7,7 +7,8 @@
 import { io } from '../vendor/socket.io.esm.min.js';
 import { consoleGet, publicBase, rest, socketPath, token } from './api.js';
 import { composer } from './composer.js';
-import { clock, h, pretty, replace } from './dom.js';
+import { clock, h, replace } from './dom.js';
+import { schemaForm } from './forms.js';
 import { moderation } from './moderation.js';
 import { preview, renderContent } from './render.js';
 
@@ -65,12 +66,13 @@ class Room {
     this.list = h('div.messages', { 'data-testid': 'messages' });
     this.older = h('button.older', { type: 'button', on: { click: () => this.loadOlder() } }, 'Load older messages');
     this.indicator = h('div.indicator', { 'data-testid': 'indicator' });
+    this.editBox = h('div.editbox');
     this.presenceEl = h('ul.presence', { 'data-testid': 'presence' });
     this.logEl = h('ol.log', { 'data-testid': 'log' });
     this.side = h('aside.side');
     this.compose = h('div.compose');
     replace(this.main.appendChild(h('div.room')),
-      h('div.timeline', this.status, h('div.scroll', this.older, this.list), this.indicator, this.compose),
+      h('div.timeline', this.status, h('div.scroll', this.older, this.list), this.indicator, this.editBox, this.compose),
       this.side);
     this.side.append(h('h3', 'Present'), this.presenceEl, h('h3', 'Activity'), this.logEl);
 
@@ -268,17 +270,24 @@ class Room {
     if (!ack.ok) this.log(`react: ${ack.error.code} ${ack.error.message}`, 'bad');
   }
 
-  async edit(m) {
-    const text = prompt(`New content of #${m.seq} (JSON)`, JSON.stringify(m.content));
-    if (text === null) return;
-    let content;
-    try {
-      content = JSON.parse(text);
-    } catch (err) {
-      return this.log(`edit: not valid JSON (${err.message})`, 'bad');
-    }
-    const ack = await this.call('hub:edit', { messageId: m.id, content });
-    if (!ack.ok) this.log(`edit: ${ack.error.code} ${ack.error.message} ${ack.error.details ? pretty(ack.error.details) : ''}`, 'bad');
+  /** Opens the edit form of a message: its type's form, filled with its content. */
+  edit(m) {
+    const schema = this.schemas[`Content.${m.messageType}`] ?? { type: 'object', properties: {} };
+    const custom = (this.spec.messageSettings.customMessageTypes ?? []).find((c) => c.name === m.messageType);
+    const cancel = h('button.link', { type: 'button', on: { click: () => replace(this.editBox) } }, 'Cancel');
+    const form = schemaForm(schema, {
+      submitLabel: 'Save',
+      testid: 'edit-form',
+      values: m.content,
+      order: custom ? custom.fields.map((f) => f.name) : [],
+      extra: [cancel],
+      onSubmit: async (content, f) => {
+        const ack = await this.call('hub:edit', { messageId: m.id, content });
+        if (!ack.ok) return f.showDetails(ack.error.details, `${ack.error.code}: ${ack.error.message}`);
+        replace(this.editBox);
+      },
+    });
+    replace(this.editBox, h('h3', `Edit #${m.seq} (${m.messageType})`), form.el);
   }
 
   async del(m) {
