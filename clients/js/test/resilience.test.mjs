@@ -1,0 +1,110 @@
+// @hubd/client across a network drop and a daemon restart in the middle of
+// a stream: every message reaches the reader once and in order, and every
+// send queued or in flight is stored once.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+
+import { startFeatures } from '../../../test/e2e/lib/features.mjs';
+import { clientOf, connected, freePort, FROOMS, Proxy, until } from './lib.mjs';
+
+const cleanup = [];
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+});
+
+/** Records what a reader is delivered; checks it holds each message once, in seq order. */
+function reader(client, roomId) {
+  const got = [];
+  const rejoins = [];
+  client.on('message', (m) => m.roomId === roomId && got.push(m));
+  client.on('rejoined', (r) => rejoins.push(r));
+  return {
+    got,
+    rejoins,
+    check(expectedBodies) {
+      const ids = new Set(got.map((m) => m.id));
+      assert.equal(ids.size, got.length, 'no message is delivered twice');
+      for (let i = 1; i < got.length; i++) {
+        assert.ok(got[i].seq > got[i - 1].seq, `seq order at ${i}: ${got[i - 1].seq} then ${got[i].seq}`);
+      }
+      assert.deepEqual(got.map((m) => m.content.body).sort(), [...expectedBodies].sort());
+    },
+  };
+}
+
+/** Checks the room's store holds each send once. */
+async function storedOnce(client, roomId, n) {
+  const stored = await client.history(roomId, { limit: 200 });
+  assert.equal(stored.length, n, 'the store holds every send once');
+  assert.equal(new Set(stored.map((m) => m.clientMessageId)).size, n, 'one stored message per clientMessageId');
+  return stored;
+}
+
+const bodies = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+test('a daemon restart mid-stream: each message arrives once, each queued send is stored once', async () => {
+  const port = await freePort();
+  const daemon = await startFeatures({ args: ['--listen', `127.0.0.1:${port}`] });
+  cleanup.push(() => daemon.close());
+  const url = `http://127.0.0.1:${port}`;
+  const room = FROOMS.room4;
+  const alice = clientOf(url, 'ops', 'alice');
+  const bob = clientOf(url, 'ops', 'bob');
+  const r = reader(alice, room);
+  await alice.join(room);
+  await bob.join(room);
+
+  const sends = [];
+  for (const body of bodies('m', 30)) sends.push(bob.send(room, 'text', { body }));
+  await until(() => r.got.length >= 5, { what: 'the stream started' });
+  await daemon.stop(); // SIGTERM with sends in flight
+  for (const body of bodies('q', 70)) sends.push(bob.send(room, 'text', { body })); // queued while down
+  assert.ok(bob.pendingSends(room).length > 0, 'sends wait in the outbox while the daemon is down');
+  await daemon.start();
+  await connected(alice);
+  const acked = await Promise.all(sends);
+
+  assert.equal(new Set(acked.map((m) => m.id)).size, 100, 'every send resolves with its own message');
+  await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
+  r.check([...bodies('m', 30), ...bodies('q', 70)]);
+  await storedOnce(bob, room, 100);
+  assert.equal(bob.pendingSends().length, 0);
+  alice.close();
+  bob.close();
+});
+
+test('a network drop mid-stream: the reader rejoins with since and misses nothing', async () => {
+  const daemon = await startFeatures();
+  cleanup.push(() => daemon.close());
+  const proxy = await new Proxy(daemon.addr).listen();
+  cleanup.push(() => proxy.close());
+  const room = FROOMS.room5;
+  const alice = clientOf(proxy.url, 'ops', 'alice'); // reader behind the proxy
+  const bob = clientOf(proxy.url, 'ops', 'bob'); // sender behind the proxy
+  const dave = clientOf(daemon.url, 'ops', 'dave'); // sender on a good network
+  const r = reader(alice, room);
+  await alice.join(room);
+  await bob.join(room);
+  await dave.join(room);
+
+  const sends = [];
+  for (const body of bodies('b', 30)) sends.push(bob.send(room, 'text', { body }));
+  await until(() => r.got.length >= 5, { what: 'the stream started' });
+  proxy.drop();
+  await until(() => !alice.connected && !bob.connected, { what: 'both clients see the drop' });
+  for (const body of bodies('q', 40)) sends.push(bob.send(room, 'text', { body })); // queued offline
+  const missed = await Promise.all(bodies('d', 30).map((body) => dave.send(room, 'text', { body }))); // alice is away
+  assert.equal(missed.length, 30);
+  proxy.restore();
+  const acked = await Promise.all(sends);
+  assert.equal(new Set(acked.map((m) => m.id)).size, 70);
+
+  await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
+  r.check([...bodies('b', 30), ...bodies('q', 40), ...bodies('d', 30)]);
+  assert.ok(r.rejoins.length >= 1 || alice.socket.recovered, 'alice rejoined with since (or the server recovered her session)');
+  await storedOnce(dave, room, 100);
+  alice.close();
+  bob.close();
+  dave.close();
+});
