@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every hubd test: go vet, go test (race detector where affordable),
 # builds bin/hubd, then the end-to-end suites in test/e2e with the official
-# socket.io-client. Idempotent; meant for a fresh Debian machine and CI.
+# socket.io-client and the client package's tests (clients/js). Idempotent; meant for a fresh Debian machine and CI.
 #
 # Environment:
 #   HUBD_TEST_SERVICES=0   do not install/start PostgreSQL and Redis (default 1:
@@ -248,13 +248,32 @@ build_hubd() {
 # --- end-to-end -----------------------------------------------------------------
 E2E=test/e2e
 
-npm_deps() {
-  # npm ci when node_modules is missing or older than the lock file.
-  local stamp=$E2E/node_modules/.package-lock.json
-  if [ ! -f "$stamp" ] || ! cmp -s "$E2E/package-lock.json" "$E2E/node_modules/.hubd-lock-copy"; then
-    (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$E2E/package-lock.json" "$E2E/node_modules/.hubd-lock-copy"
+# npm_ci DIR: npm ci in DIR when node_modules is missing or older than the
+# lock file.
+npm_ci() {
+  local dir=$1
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.hubd-lock-copy"; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.hubd-lock-copy"
   fi
+}
+
+npm_deps() { npm_ci "$E2E"; }
+
+# The client package (clients/js, docs/clients.md): npm ci, tsc to ESM and
+# CJS, then its tests against bin/hubd in Node and headless Chromium, and
+# the compile checks of the types `hubd gen ts` writes. It uses the e2e
+# harness, so test/e2e's packages must be installed.
+CLIENT_JS=clients/js
+
+client_js() {
+  npm_ci "$CLIENT_JS"
+  (cd "$CLIENT_JS" && npm run --silent build)
+  (cd "$CLIENT_JS" && HUBD_BIN="$ROOT/bin/hubd" node --test \
+    --test-reporter=spec \
+    --test-concurrency=1 \
+    --test-timeout="${HUBD_E2E_TIMEOUT_MS:-120000}" \
+    test/*.test.mjs)
 }
 
 # The console's browser tests (console.test.mjs) drive Debian's chromium
@@ -317,6 +336,7 @@ main() {
     step "npm ci (test/e2e)" npm_deps
     step "chromium (console browser tests)" browser_deps
     step "e2e (node --test)" e2e_tests
+    step "client package (clients/js)" client_js
     if [ -n "${HUBD_TEST_DATABASE_URL:-}" ]; then
       step "e2e on PostgreSQL (${E2E_PG_SUITES[*]})" e2e_postgres
     else
