@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +17,10 @@ import (
 // server stops when the test ends.
 func runningServer(t *testing.T, configure func(*Config)) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := DefaultConfig()
+	cfg := testConfig(t)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.ShutdownDrain = 0
-	cfg.Hubs = filepath.Join(dir, "hubs")
-	cfg.Records = filepath.Join(dir, "records")
-	cfg.Lib = ""
-	cfg.Data = filepath.Join(dir, "data")
-	cfg.Auth.JWTSecret = "test-secret"
-	require.NoError(t, os.Mkdir(cfg.Hubs, 0o700))
-	require.NoError(t, os.Mkdir(cfg.Records, 0o700))
-	writeHub(t, cfg.Hubs, "a.yaml", "alpha")
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -92,33 +92,58 @@ type keyInfo struct {
 	kind keyKind
 }
 
-// configKeys maps every config key, lowercased, to its keyInfo: leaves,
-// lists, maps and sections, read from the koanf tags of Config.
-var configKeys = sync.OnceValue(func() map[string]keyInfo {
-	out := map[string]keyInfo{}
-	var walk func(t reflect.Type, prefix string)
-	walk = func(t reflect.Type, prefix string) {
+// configField is one koanf-tagged field of Config: its key, its type and
+// its index path (reflect.Value.FieldByIndex).
+type configField struct {
+	key   string
+	typ   reflect.Type
+	index []int
+}
+
+// isSection reports whether a field groups keys (a struct, not a duration).
+func (f configField) isSection() bool {
+	return f.typ.Kind() == reflect.Struct && f.typ != reflect.TypeOf(time.Duration(0))
+}
+
+// configFields lists every field of Config with a koanf tag, sections
+// before the keys inside them.
+var configFields = sync.OnceValue(func() []configField {
+	var out []configField
+	var walk func(t reflect.Type, prefix string, index []int)
+	walk = func(t reflect.Type, prefix string, index []int) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("koanf")
 			if tag == "" {
 				continue
 			}
-			key := prefix + tag
-			info := keyInfo{name: key}
-			switch {
-			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
-				info.kind = sectionKey
-				walk(f.Type, key+".")
-			case f.Type.Kind() == reflect.Slice:
-				info.kind = listKey
-			case f.Type.Kind() == reflect.Map:
-				info.kind = mapKey
+			cf := configField{key: prefix + tag, typ: f.Type, index: append(append([]int{}, index...), i)}
+			out = append(out, cf)
+			if cf.isSection() {
+				walk(f.Type, cf.key+".", cf.index)
 			}
-			out[strings.ToLower(key)] = info
 		}
 	}
-	walk(reflect.TypeOf(Config{}), "")
+	walk(reflect.TypeOf(Config{}), "", nil)
+	return out
+})
+
+// configKeys maps every config key, lowercased, to its keyInfo: leaves,
+// lists, maps and sections.
+var configKeys = sync.OnceValue(func() map[string]keyInfo {
+	out := map[string]keyInfo{}
+	for _, f := range configFields() {
+		info := keyInfo{name: f.key}
+		switch {
+		case f.isSection():
+			info.kind = sectionKey
+		case f.typ.Kind() == reflect.Slice:
+			info.kind = listKey
+		case f.typ.Kind() == reflect.Map:
+			info.kind = mapKey
+		}
+		out[strings.ToLower(f.key)] = info
+	}
 	return out
 })
 

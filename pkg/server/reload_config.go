@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -40,25 +39,15 @@ func isLive(key string) bool {
 // configDiff lists the keys whose values differ between a and b.
 func configDiff(a, b Config) []string {
 	var out []string
-	var walk func(x, y reflect.Value, t reflect.Type, prefix string)
-	walk = func(x, y reflect.Value, t reflect.Type, prefix string) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("koanf")
-			if tag == "" {
-				continue
-			}
-			key := prefix + tag
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(x.Field(i), y.Field(i), f.Type, key+".")
-				continue
-			}
-			if !reflect.DeepEqual(x.Field(i).Interface(), y.Field(i).Interface()) {
-				out = append(out, key)
-			}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for _, f := range configFields() {
+		if f.isSection() {
+			continue
+		}
+		if !reflect.DeepEqual(va.FieldByIndex(f.index).Interface(), vb.FieldByIndex(f.index).Interface()) {
+			out = append(out, f.key)
 		}
 	}
-	walk(reflect.ValueOf(a), reflect.ValueOf(b), reflect.TypeOf(a), "")
 	sort.Strings(out)
 	return out
 }

@@ -26,6 +26,17 @@ func sprintf(f, name string) string { return fmt.Sprintf(f, name) }
 
 func testServer(t *testing.T) (*Server, Config) {
 	t.Helper()
+	cfg := testConfig(t)
+	srv, err := New(cfg, zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(srv.back.close)
+	return srv, cfg
+}
+
+// testConfig is the config of a test daemon: hub alpha in a temp dir, no
+// library, the embedded store.
+func testConfig(t *testing.T) Config {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Hubs = filepath.Join(dir, "hubs")
@@ -36,10 +47,7 @@ func testServer(t *testing.T) (*Server, Config) {
 	require.NoError(t, os.Mkdir(cfg.Hubs, 0o700))
 	require.NoError(t, os.Mkdir(cfg.Records, 0o700))
 	writeHub(t, cfg.Hubs, "a.yaml", "alpha")
-	srv, err := New(cfg, zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(srv.back.close)
-	return srv, cfg
+	return cfg
 }
 
 func TestReloadValidateThenSwap(t *testing.T) {
