@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/pkg/authz"
@@ -224,3 +225,36 @@ func TestSamplerBounded(t *testing.T) {
 	require.True(t, ok)
 	require.GreaterOrEqual(t, now.Add(time.Second).Sub(base.at), rateWindow)
 }
+
+func TestSameHost(t *testing.T) {
+	for _, tc := range []struct {
+		origin, host string
+		want         bool
+	}{
+		{"http://127.0.0.1:9090", "127.0.0.1:9090", true},
+		{"http://ADMIN.example:9090", "admin.example:9090", true},
+		{"http://127.0.0.1:8080", "127.0.0.1:9090", false},
+		{"http://evil.example", "127.0.0.1:9090", false},
+		{"null", "127.0.0.1:9090", false},
+	} {
+		require.Equal(t, tc.want, sameHost(tc.origin, tc.host), "%s vs %s", tc.origin, tc.host)
+	}
+}
+
+func TestOpsCounterReset(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	s := newSampler(func() time.Time { return now })
+	count := func(v float64) []*dto.MetricFamily {
+		name, hub, value := metricMessages, "chat", v
+		return []*dto.MetricFamily{{Name: &name, Metric: []*dto.Metric{{
+			Label:   []*dto.LabelPair{{Name: ptr("hub"), Value: &hub}},
+			Counter: &dto.Counter{Value: &value},
+		}}}}
+	}
+	s.glance(count(100))
+	now = now.Add(time.Minute)
+	out := s.glance(count(7)) // the counter started again from zero
+	require.EqualValues(t, 7, *out.Hubs[0].MessagesPerMinute)
+}
+
+func ptr(s string) *string { return &s }
