@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strings"
+
+	"github.com/hubd/hubd/pkg/spec"
 )
 
 // The socket protocol, declared once. Every inbound event of a hub's
@@ -61,7 +64,7 @@ type Inbound struct {
 	// Toggle names the spec setting that enables the event ("" always on);
 	// Enabled reads it.
 	Toggle  string
-	Enabled func(*Definition) bool
+	Enabled func(*spec.Hub) bool
 	// Room: the payload names a joined room (roomId), NOT_JOINED otherwise.
 	Room       bool
 	Permission Permission
@@ -92,7 +95,7 @@ func init() {
 		{Name: "hub:delete", Fields: []string{"roomId", "messageId"}, Summary: "delete a message (own, or any with canDeleteAny)", Request: messageRequest{}, Room: true,
 			Persist: PersistUpdate, handle: (*Hub).handleDelete},
 		{Name: "hub:react", Fields: []string{"roomId", "messageId", "emoji"}, Summary: "toggle an emoji reaction", Request: messageRequest{}, Room: true, Permission: PermRead,
-			Toggle: "messageSettings.enableReaction", Enabled: func(d *Definition) bool { return d.Spec.MessageSettings.EnableReaction },
+			Toggle: "messageSettings.enableReaction", Enabled: func(h *spec.Hub) bool { return h.MessageSettings.EnableReaction },
 			Rate: RateMessage, Persist: PersistUpdate, handle: (*Hub).handleReact},
 		{Name: "hub:approve", Fields: []string{"roomId", "messageId"}, Summary: "publish a pending message", Request: moderationRequest{}, Room: true,
 			Permission: PermModerate, Persist: PersistUpdate, handle: reviewHandler(true)},
@@ -113,7 +116,7 @@ func init() {
 		{Name: "hub:updateRoom", Fields: []string{"roomId", "settings"}, Summary: "store and broadcast the room's hub-level settings", Request: moderationRequest{}, Room: true,
 			Permission: PermManage, handle: handleUpdateRoom},
 		{Name: "hub:requestState", Fields: []string{"roomId"}, Summary: "the room state from the stateScript", Request: joinRequest{}, Room: true,
-			Toggle: "hubLogic.stateScript", Enabled: func(d *Definition) bool { return d.state != nil },
+			Toggle: "hubLogic.stateScript", Enabled: func(h *spec.Hub) bool { return strings.TrimSpace(string(h.HubLogic.StateScript)) != "" },
 			handle: (*Hub).handleRequestState},
 		{Name: "hub:refreshToken", Fields: []string{"token"}, Summary: "replace the connection's token", Request: refreshRequest{},
 			handle: (*Hub).handleRefreshToken},
@@ -131,7 +134,7 @@ func InboundEvent(name string) *Inbound { return protocolByName[name] }
 // dispatch runs one client event through its declaration, then its
 // handler.
 func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]any, error) {
-	if e.Enabled != nil && !e.Enabled(h.Definition()) {
+	if e.Enabled != nil && !e.Enabled(h.Spec()) {
 		return nil, errorf(CodeUnknownEvent, "%s is not enabled in this hub (%s)", e.Name, e.Toggle)
 	}
 	if e.Room {
@@ -193,4 +196,82 @@ func requestFields(e *Inbound) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Outbound declares one server-to-client event: its payload fields ("?"
+// optional) and the spec setting that turns it on ("" always possible).
+type Outbound struct {
+	Name    string
+	Summary string
+	Fields  []string
+	Toggle  string
+}
+
+// Outbounds lists the standard server-to-client events (custom events
+// come from the hub's spec).
+var Outbounds = []Outbound{
+	{"hub:joined", "the join succeeded", []string{"roomId", "hubRole", "permissions"}, ""},
+	{"hub:history", "history on join, or recovery after since", []string{"roomId", "messages"}, ""},
+	{"hub:state", "the room state from the stateScript", []string{"roomId", "state"}, "hubLogic.stateScript"},
+	{"hub:left", "the socket left the room", []string{"roomId"}, ""},
+	{"hub:messageArrived", "a published message", []string{"roomId", "message", "sender"}, ""},
+	{"hub:messageEdited", "a message was edited", []string{"roomId", "message"}, ""},
+	{"hub:messageDeleted", "a message was deleted", []string{"roomId", "messageId", "deletedBy"}, ""},
+	{"hub:reaction", "a reaction was toggled", []string{"roomId", "messageId", "reaction", "userId", "emoji"}, "messageSettings.enableReaction"},
+	{"hub:pendingMessage", "a message waits for approval (moderators)", []string{"roomId", "message"}, ""},
+	{"hub:messageRejected", "the sender's message was rejected", []string{"roomId", "messageId", "reason", "message"}, ""},
+	{"hub:blocked", "the user was blocked and left", []string{"roomId", "userId", "reason", "by", "until?"}, ""},
+	{"hub:silenced", "the user was silenced", []string{"roomId", "userId", "by"}, ""},
+	{"hub:unsilenced", "the user may speak again", []string{"roomId", "userId", "by"}, ""},
+	{"hub:speakRequest", "a silenced member asks to speak (moderators)", []string{"roomId", "userId"}, ""},
+	{"hub:kicked", "the user was kicked and left", []string{"roomId", "userId", "reason", "by"}, ""},
+	{"hub:roomUpdated", "room settings or the room record changed", []string{"roomId", "settings?", "by?", "record?", "old?"}, ""},
+	{"hub:roomClosed", "the room was closed; its sockets leave", []string{"roomId", "record", "reason"}, ""},
+	{"hub:memberJoined", "a membership record was created", []string{"roomId", "userId", "record?"}, ""},
+	{"hub:memberLeft", "a member left", []string{"roomId", "userId", "record?"}, ""},
+	{"hub:typing", "a member is typing", []string{"roomId", "userId"}, "eventSettings.enableTypingIndicator"},
+	{"hub:stopTyping", "a member stopped typing", []string{"roomId", "userId"}, "eventSettings.enableTypingIndicator"},
+	{"hub:recording", "a member is recording", []string{"roomId", "userId"}, "eventSettings.enableRecordingIndicator"},
+	{"hub:stopRecording", "a member stopped recording", []string{"roomId", "userId"}, "eventSettings.enableRecordingIndicator"},
+	{"hub:messageRead", "a member's read mark", []string{"roomId", "userId", "lastReadTimestamp"}, "eventSettings.enableReadReceipts"},
+	{"hub:messageDelivered", "a member received a message", []string{"roomId", "userId", "messageId"}, "eventSettings.enableDeliveryReceipts"},
+	{"hub:away", "a member is away", []string{"roomId", "userId"}, "eventSettings.enablePresence"},
+	{"hub:online", "a member is back", []string{"roomId", "userId"}, "eventSettings.enablePresence"},
+	{"hub:presence", "the room's presence list", []string{"roomId", "users"}, "eventSettings.enablePresence"},
+	{"hub:tokenExpiring", "the token expires soon: refresh it", []string{"expiresAt"}, ""},
+	{"hub:error", "an event was refused (also in its ack)", []string{"error", "code", "event", "roomId?", "details?", "retryAfterMs?"}, ""},
+}
+
+// ErrorCodes are the codes of hub:error and of failed acks.
+var ErrorCodes = []string{
+	CodeAuthRequired, CodeInvalidToken, CodeBadRequest, CodeUnknownEvent, CodeRoomNotFound, CodeRoomNotEligible,
+	CodeForbidden, CodeNotJoined, CodeRoomFull, CodeTooManyRooms, CodeRateLimited, CodeMessageTooLarge,
+	CodeInvalidMessage, CodeTypeNotAllowed, CodeSilenced, CodeBlocked, CodeRejected, CodeNotFound,
+	CodeUnavailable, CodeOutcomeUnknown, CodeInternal,
+}
+
+// ToggleOn reports whether the spec setting an Outbound names is on.
+func ToggleOn(h *spec.Hub, toggle string) bool {
+	es := &h.EventSettings
+	switch toggle {
+	case "":
+		return true
+	case "historySettings.historyEnabled":
+		return h.HistorySettings.HistoryEnabled
+	case "hubLogic.stateScript":
+		return strings.TrimSpace(string(h.HubLogic.StateScript)) != ""
+	case "messageSettings.enableReaction":
+		return h.MessageSettings.EnableReaction
+	case "eventSettings.enableTypingIndicator":
+		return es.EnableTypingIndicator
+	case "eventSettings.enableRecordingIndicator":
+		return es.EnableRecordingIndicator
+	case "eventSettings.enableReadReceipts":
+		return es.EnableReadReceipts
+	case "eventSettings.enableDeliveryReceipts":
+		return es.EnableDeliveryReceipts
+	case "eventSettings.enablePresence":
+		return es.EnablePresence
+	}
+	return false
 }

@@ -375,3 +375,25 @@ func TestPersistedEventsInHistory(t *testing.T) {
 	require.NoError(t, err)
 	require.Error(t, v.Request(http.MethodPost, "/fullHub/rooms/r1/messages", []byte(`{"messageType":"announce","content":{"data":1}}`)))
 }
+
+func TestAsyncAPIFollowsTheSpec(t *testing.T) {
+	h := loadSpec(t, "../../configs/hubs/chat.yaml")
+	h.EventSettings.EnableTypingIndicator = false
+	h.EventSettings.CustomEvents = []spec.HubCustomEvent{
+		{Name: "poke", Direction: spec.ClientToRoom, Ephemeral: true},
+		{Name: "notice", Direction: spec.ServerToClient},
+	}
+	b, err := AsyncAPI(h)
+	require.NoError(t, err)
+	var doc struct {
+		AsyncAPI   string                    `json:"asyncapi"`
+		Operations map[string]map[string]any `json:"operations"`
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	require.Equal(t, "3.0.0", doc.AsyncAPI)
+	for _, k := range []string{"send.hub_send", "send.hub_event.poke", "receive.poke", "receive.notice", "receive.hub_error"} {
+		require.Contains(t, doc.Operations, k)
+	}
+	require.NotContains(t, doc.Operations, "send.hub_event.notice", "a serverToClient event is not sent by clients")
+	require.NotContains(t, doc.Operations, "receive.hub_typing", "the typing indicator is off")
+}

@@ -81,6 +81,8 @@ func routeTable() []*route {
 	return []*route{
 		{method: http.MethodGet, path: "/openapi.json", opID: "getOpenAPI", summary: "This hub's OpenAPI document",
 			auth: authNone, status: http.StatusOK, serve: serveOpenAPI},
+		{method: http.MethodGet, path: "/asyncapi.json", opID: "getAsyncAPI", summary: "This hub's AsyncAPI 3.0 document (its Socket.IO events)",
+			auth: authNone, status: http.StatusOK, serve: serveAsyncAPI},
 
 		{method: http.MethodGet, path: "/rooms/{roomId}/messages", opID: "listMessages", summary: "List a room's messages, oldest first",
 			desc: "Without before/after: the newest `limit` messages. `before`/`after` are message ids of the same room.",
