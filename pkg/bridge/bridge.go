@@ -157,6 +157,7 @@ type Bridge struct {
 	// build a new one before its next batch.
 	producer      *kgo.Client
 	producerStale atomic.Bool
+	staleSignal   chan struct{} // wakes a batch waiting on a recreated topic
 	nudge         chan struct{} // a hub committed a message change
 
 	mu        sync.Mutex
@@ -164,6 +165,8 @@ type Bridge struct {
 	changed   chan struct{} // closed and replaced when the topic set changes
 	rebuild   chan struct{} // a consumed topic was recreated
 	recreated map[string]bool
+	produced  map[string]bool // topics the publisher produced to
+	checks    atomic.Int64    // metadata checks answered
 	closed    bool
 }
 
@@ -189,6 +192,7 @@ func New(opts Options) (*Bridge, error) {
 		opts: opts, log: log, logs: newLogLimiter(log, opts.LogEvery), health: newHealth(opts.Registerer, log),
 		dedup: opts.Dedup, started: time.Now(), nudge: make(chan struct{}, 1),
 		changed: make(chan struct{}), rebuild: make(chan struct{}, 1), recreated: map[string]bool{},
+		staleSignal: make(chan struct{}, 1), produced: map[string]bool{},
 	}
 	if b.dedup == nil {
 		b.dedup = NewMemoryDedup(DefaultDedupWindow)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -99,10 +100,12 @@ func (b *Bridge) consume(ctx context.Context, topics []string, changed <-chan st
 	pollCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rebuild := b.rebuildSignal()
+	var recreated atomic.Bool
 	go func() {
 		select {
 		case <-changed:
 		case <-rebuild:
+			recreated.Store(true)
 		case <-pollCtx.Done():
 		}
 		cancel()
@@ -111,12 +114,10 @@ func (b *Bridge) consume(ctx context.Context, topics []string, changed <-chan st
 	for {
 		err := p.poll(ctx, pollCtx, reset)
 		if pollCtx.Err() != nil {
-			select {
-			case <-rebuild:
+			if recreated.Load() {
 				return errTopicsRecreated
-			default:
-				return nil
 			}
+			return nil
 		}
 		if err != nil {
 			return err

@@ -34,6 +34,7 @@ var reasonTable = []struct {
 	reason string
 	errs   []error
 }{
+	{ReasonRecreated, []error{errRecreatedInFlight, errTopicsRecreated}},
 	{ReasonTopic, []error{kerr.UnknownTopicOrPartition, kerr.UnknownTopicID, kerr.InconsistentTopicID}},
 	{ReasonLeader, []error{kerr.NotLeaderForPartition, kerr.LeaderNotAvailable, kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.ReplicaNotAvailable, kerr.BrokerNotAvailable}},
 	{ReasonGroup, []error{kerr.GroupIDNotFound, kerr.CoordinatorNotAvailable, kerr.NotCoordinator, kerr.CoordinatorLoadInProgress, kerr.UnknownMemberID, kerr.IllegalGeneration, kerr.RebalanceInProgress}},

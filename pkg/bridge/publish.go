@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -124,6 +125,10 @@ func (b *Bridge) messageObjects() map[string]string {
 // never published out of order); events of a hub without a message
 // DataObject are done without a record. The error is the first failure.
 func (b *Bridge) produceEvents(ctx context.Context, cl *kgo.Client, objects map[string]string, evs []*msgstore.OutboxEvent) ([]int64, error) {
+	select { // a signal from before this batch concerns the previous client
+	case <-b.staleSignal:
+	default:
+	}
 	pctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
 	var (
@@ -138,6 +143,7 @@ func (b *Bridge) produceEvents(ctx context.Context, cl *kgo.Client, objects map[
 			settled[i], results[i] = true, err
 			continue
 		}
+		b.noteProduced(rec.Topic)
 		wg.Add(1)
 		cl.Produce(pctx, rec, func(_ *kgo.Record, err error) {
 			mu.Lock()
@@ -151,6 +157,12 @@ func (b *Bridge) produceEvents(ctx context.Context, cl *kgo.Client, objects map[
 	select {
 	case <-waited:
 	case <-pctx.Done():
+	case <-b.staleSignal:
+		// The metadata check saw a topic recreated: records waiting on
+		// its old id never complete; the batch goes again with a new
+		// client.
+		cancel()
+		pctx = &staleCtx{Context: pctx, err: errRecreatedInFlight}
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -288,4 +300,24 @@ func (b *Bridge) outboxStats(ctx context.Context) {
 		age = max(time.Since(st.Oldest).Seconds(), 0)
 	}
 	b.health.outboxAge.Set(age)
+}
+
+// errRecreatedInFlight fails the records of a batch waiting on a topic
+// that was recreated meanwhile.
+var errRecreatedInFlight = errors.New("bridge: topic recreated while its records were in flight")
+
+// staleCtx reports err as the reason unfinished records failed.
+type staleCtx struct {
+	context.Context
+	err error
+}
+
+func (c *staleCtx) Err() error { return c.err }
+
+// noteProduced adds topic to the topics the metadata check watches (a
+// bounded set: hubs times three operations).
+func (b *Bridge) noteProduced(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.produced[topic] = true
 }

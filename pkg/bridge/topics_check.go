@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
@@ -22,8 +24,7 @@ func (b *Bridge) checkTopics(ctx context.Context) error {
 		return fmt.Errorf("bridge: metadata client: %w", err)
 	}
 	defer func() { cl.Close() }()
-	adm := kadm.NewClient(cl)
-	ids := map[string]kadm.TopicID{}
+	ids := map[string][16]byte{}
 	t := time.NewTicker(b.opts.CheckInterval)
 	defer t.Stop()
 	failures := 0
@@ -33,12 +34,12 @@ func (b *Bridge) checkTopics(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		topics := b.current().topicList()
+		topics := b.checkedTopics()
 		if len(topics) == 0 {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, max(b.opts.CheckInterval, time.Second))
-		details, err := adm.ListTopics(cctx, topics...)
+		current, err := topicIDs(cctx, cl, topics)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
@@ -54,27 +55,56 @@ func (b *Bridge) checkTopics(ctx context.Context) error {
 				if cl, err = kgo.NewClient(opts...); err != nil {
 					return fmt.Errorf("bridge: metadata client: %w", err)
 				}
-				adm = kadm.NewClient(cl)
 			}
 			continue
 		}
 		failures = 0
 		b.health.ok(PartBroker)
 		var recreated []string
-		for _, d := range details.Sorted() {
-			if d.Err != nil {
-				continue
+		for topic, id := range current {
+			if old, ok := ids[topic]; ok && old != id {
+				recreated = append(recreated, topic)
 			}
-			if old, ok := ids[d.Topic]; ok && old != d.ID {
-				recreated = append(recreated, d.Topic)
-			}
-			ids[d.Topic] = d.ID
+			ids[topic] = id
 		}
+		slices.Sort(recreated)
+		b.checks.Add(1)
 		if len(recreated) > 0 {
 			b.log.Warn("topics recreated; consumer and producer clients are rebuilt", zap.Strings("topics", recreated))
 			b.markRecreated(recreated)
 		}
 	}
+}
+
+// topicIDs asks the seed brokers, one after the other until one answers,
+// for the ids of the topics that exist. The request goes to the broker
+// itself: the client's cached metadata would hide a change.
+func topicIDs(ctx context.Context, cl *kgo.Client, topics []string) (map[string][16]byte, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	var resp *kmsg.MetadataResponse
+	err := errors.New("bridge: no seed broker")
+	for _, br := range cl.SeedBrokers() {
+		var r kmsg.Response
+		if r, err = br.Request(ctx, req); err == nil {
+			resp = r.(*kmsg.MetadataResponse)
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][16]byte, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.ErrorCode == 0 && t.Topic != nil && t.TopicID != [16]byte{} {
+			out[*t.Topic] = t.TopicID
+		}
+	}
+	return out, nil
 }
 
 // markRecreated records topics to be read from their start once assigned,
@@ -90,6 +120,23 @@ func (b *Bridge) markRecreated(topics []string) {
 	}
 	b.mu.Unlock()
 	b.producerStale.Store(true)
+	select {
+	case b.staleSignal <- struct{}{}:
+	default:
+	}
+}
+
+// checkedTopics are the consumed topics and those the publisher produced to.
+func (b *Bridge) checkedTopics() []string {
+	topics := b.current().topicList()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for t := range b.produced {
+		if !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	return topics
 }
 
 // rebuildSignal is the channel the watcher signals on a recreated topic.
