@@ -14,6 +14,7 @@ import (
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/scripting"
+	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
 )
 
@@ -353,4 +354,19 @@ func TestRestrictedAudienceIsStoredAndShownOnlyToIt(t *testing.T) {
 	msgs, err := e.h.history(ctx, "r1", "u5", all[0].ID, 50)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1, "since recovery: only note:third")
+}
+
+func TestAnotherNodesRoomChangeDropsThisNodesGrants(t *testing.T) {
+	for _, op := range []string{opReauthorize, opCloseRoom} {
+		t.Run(op, func(t *testing.T) {
+			e := newRulesEnv(t, nil)
+			e.actor(t, alice)
+			require.Equal(t, 1, e.cache.Len())
+			raw, err := json.Marshal(roomOp{Op: op, Room: rulesRoom, User: alice, Event: "hub:memberLeft", Payload: json.RawMessage(`{}`)})
+			require.NoError(t, err)
+			e.h.onServerSideEvent(&sio.Event{Name: clusterEvent, Args: []json.RawMessage{raw}})
+			require.Eventually(t, func() bool { return e.cache.Len() == 0 }, 5*time.Second, 5*time.Millisecond,
+				"the memory cache of this node is dropped")
+		})
+	}
 }
