@@ -86,6 +86,20 @@ func BenchmarkAppendParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendOutbox: 100 rooms, one writer each, fsync on, without and
+// with the outbox (the daemon with kafka.brokers): the cost of the event
+// recorded in each append's transaction.
+func BenchmarkAppendOutbox(b *testing.B) {
+	for _, outbox := range []bool{false, true} {
+		b.Run(fmt.Sprintf("outbox=%v", outbox), func(b *testing.B) {
+			s, err := msgstore.OpenEmbedded(filepath.Join(b.TempDir(), "messages.db"), msgstore.EmbeddedOptions{Outbox: outbox})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = s.Close() })
+			storetest.BenchAppendParallel(b, s, storetest.BenchOptions{Rooms: 100, Writers: 100})
+		})
+	}
+}
+
 // BenchmarkAppendSerial: one writer, so every message pays a full commit.
 func BenchmarkAppendSerial(b *testing.B) {
 	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))

@@ -376,6 +376,21 @@ func TestPostgresTwoStores(t *testing.T) {
 
 // BenchmarkPostgresListNewest50: the history a join sends, from a room of
 // 2,000 messages.
+// BenchmarkPostgresAppendOutbox: 100 rooms, one writer each, without and
+// with the outbox (the daemon with kafka.brokers).
+func BenchmarkPostgresAppendOutbox(b *testing.B) {
+	dsn := testDSN(b)
+	for _, outbox := range []bool{false, true} {
+		b.Run(fmt.Sprintf("outbox=%v", outbox), func(b *testing.B) {
+			s, err := msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: freshSchema(b, dsn), Outbox: outbox})
+			require.NoError(b, err)
+			b.Cleanup(func() { _ = s.Close() })
+			storetest.EnsureHubs(b, s, "bench")
+			storetest.BenchAppendParallel(b, s, storetest.BenchOptions{Rooms: 100, Writers: 100})
+		})
+	}
+}
+
 func BenchmarkPostgresListNewest50(b *testing.B) {
 	dsn := testDSN(b)
 	s := openPostgres(b, dsn, freshSchema(b, dsn))
