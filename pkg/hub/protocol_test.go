@@ -93,3 +93,24 @@ func TestProtocolDocIsGenerated(t *testing.T) {
 	}
 	require.Equal(t, want, doc, "docs/protocol.md is out of date: go test ./pkg/hub -run TestProtocolDoc -update")
 }
+
+// BenchmarkDispatchChecks is the cost the dispatcher adds before a
+// handler: the roomId decode, the membership and the permission check.
+func BenchmarkDispatchChecks(b *testing.B) {
+	e := newRulesEnv(b, nil)
+	a, err := e.h.ActorFor(context.Background(), sessionOf(alice), rulesRoom)
+	require.NoError(b, err)
+	c := &client{sess: sessionOf(alice), rooms: map[string]*member{rulesRoom: {userID: alice, roomID: rulesRoom,
+		decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions}}}}
+	entry := *InboundEvent("hub:send")
+	entry.handle = func(*Hub, context.Context, *call) (map[string]any, error) { return nil, nil }
+	in := &call{c: c, payload: json.RawMessage(`{"roomId":"s1","messageType":"text","content":{"body":"hello there"}}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.h.dispatch(ctx, &entry, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

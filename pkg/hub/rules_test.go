@@ -37,7 +37,7 @@ const (
 	root      = "root"  // superAdmin, no seat
 )
 
-func newRulesEnv(t *testing.T, adjust func(*spec.Hub)) *rulesEnv {
+func newRulesEnv(t testing.TB, adjust func(*spec.Hub)) *rulesEnv {
 	t.Helper()
 	hs, err := spec.LoadFile("testdata/rules/hub.yaml", spec.LoadOptions{})
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func newRulesEnv(t *testing.T, adjust func(*spec.Hub)) *rulesEnv {
 
 // writeRecords writes the stage s1 (open or not) and the seats of the
 // given users, then reloads the records when they were loaded already.
-func (e *rulesEnv) writeRecords(t *testing.T, open bool, users ...string) {
+func (e *rulesEnv) writeRecords(t testing.TB, open bool, users ...string) {
 	t.Helper()
 	seatOf := map[string]string{alice: "seat", mona: "modSeat", quinn: "quietSeat", bea: "blindSeat"}
 	seats := map[string][]map[string]any{"seat": {}, "modSeat": {}, "quietSeat": {}, "blindSeat": {}}
