@@ -176,6 +176,8 @@ func helmFuncs(tmpl func() *template.Template) template.FuncMap {
 func (c *chart) render(t *testing.T, override string) (map[string]map[string]any, error) {
 	t.Helper()
 	vals := readYAML(t, filepath.Join(chartDir, "values.yaml"))
+	// A token key, which the chart requires (TestChartRequiresATokenKey).
+	mergeValues(vals, map[string]any{"secrets": map[string]any{"jwtSecret": "test-key"}})
 	o := map[string]any{}
 	require.NoError(t, yaml.Unmarshal([]byte(override), &o))
 	mergeValues(vals, o)
@@ -284,7 +286,7 @@ func TestChartRender(t *testing.T) {
 		name      string
 		values    string
 		objects   []string
-		strategy  string // "" when none is set
+		strategy  string
 		env       []string
 		dataClaim bool
 		store     string
@@ -301,6 +303,7 @@ func TestChartRender(t *testing.T) {
 			name:      "three replicas on PostgreSQL and Redis, existing secret and hubs",
 			values:    "replicaCount: 3\nbackends: {postgres: true, redis: true}\nsecrets: {existingSecret: prod-hubd}\nhubs: {existingConfigMap: my-hubs}\n",
 			objects:   []string{"ConfigMap/rel-hubd", "ConfigMap/rel-hubd-lib", "ConfigMap/rel-hubd-records", "Deployment/rel-hubd", "Service/rel-hubd"},
+			strategy:  "RollingUpdate",
 			env:       []string{"HUBD_LISTEN", "HUBD_ADMIN__LISTEN", "HUBD_JWT_SECRET", "HUBD_POSTGRES__DSN", "HUBD_REDIS__ADDR", "HUBD_REDIS__PASSWORD"},
 			dataClaim: false,
 			store:     "postgres",
@@ -354,11 +357,7 @@ func TestChartRender(t *testing.T) {
 			require.Equal(t, 8080.0, byName(t, ctr["ports"], "http")["containerPort"])
 			require.Regexp(t, `^[0-9a-f]{64}$`, ann["checksum/config"])
 			require.Regexp(t, `^[0-9a-f]{64}$`, ann["checksum/files"])
-			if tc.strategy == "" {
-				require.NotContains(t, dep["spec"], "strategy")
-			} else {
-				require.Equal(t, tc.strategy, dig(t, dep, "spec", "strategy", "type"))
-			}
+			require.Equal(t, tc.strategy, dig(t, dep, "spec", "strategy", "type"))
 			data := byName(t, spec["volumes"], "data")
 			require.Equal(t, tc.dataClaim, data["persistentVolumeClaim"] != nil, "data volume %v", data)
 			for _, v := range []string{"hubs", "lib", "records"} {
