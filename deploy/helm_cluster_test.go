@@ -75,3 +75,28 @@ func TestChartRequiresATokenKey(t *testing.T) {
 	_, err = c.render(t, "autoscaling: {enabled: true}\n")
 	require.ErrorContains(t, err, "needs backends.postgres and backends.redis", "autoscaling needs the shared backends")
 }
+
+func TestChartReloaderSidecar(t *testing.T) {
+	c := loadChart(t)
+	objs, err := c.render(t, "reloader: {enabled: true, intervalSeconds: 5}\n")
+	require.NoError(t, err)
+	dep := objs["Deployment/rel-hubd"]
+	ann := dig(t, dep, "spec", "template", "metadata", "annotations").(map[string]any)
+	require.NotContains(t, ann, "checksum/files", "hub edits do not roll the pods")
+	require.Contains(t, ann, "checksum/config")
+	spec := dig(t, dep, "spec", "template", "spec").(map[string]any)
+	side := byName(t, spec["containers"], "reloader")
+	hubd := byName(t, spec["containers"], "hubd")
+	require.Equal(t, hubd["image"], side["image"], "the hubd image's bash")
+	cmd := side["command"].([]any)
+	require.Equal(t, []any{"bash", "-c"}, cmd[:2])
+	require.Contains(t, cmd[2], "POST /-/reload")
+	require.Contains(t, cmd[2], "/dev/tcp/127.0.0.1/9090")
+	require.Contains(t, cmd[2], "sleep 5")
+	require.Equal(t, []string{"hubs", "lib", "records"}, names(side["volumeMounts"]))
+
+	objs, err = c.render(t, "")
+	require.NoError(t, err)
+	spec = dig(t, objs["Deployment/rel-hubd"], "spec", "template", "spec").(map[string]any)
+	require.Equal(t, []string{"hubd"}, names(spec["containers"]), "no sidecar by default")
+}

@@ -48,3 +48,25 @@ paths win over the same keys in .Values.config.
 {{- $fixed := dict "listen" "0.0.0.0:8080" "hubs" "/etc/hubd/hubs" "lib" "/etc/hubd/lib" "records" "/etc/hubd/records" "data" "/var/lib/hubd" "store" (ternary "postgres" "embedded" .Values.backends.postgres) -}}
 {{- toYaml (merge $fixed (deepCopy .Values.config)) -}}
 {{- end -}}
+
+{{/*
+The reloader sidecar's loop: a checksum of the mounted hub, lib and record
+files (through the kubelet's symlinks) every intervalSeconds; when it
+changes, POST /-/reload on the admin port (bash's /dev/tcp: the image has no
+HTTP client). A failed POST is retried at the next turn.
+*/}}
+{{- define "hubd.reloaderScript" -}}
+sum() { find -L /etc/hubd/hubs /etc/hubd/lib /etc/hubd/records -type f -not -path '*/..*' -exec md5sum {} + 2>/dev/null | sort | md5sum; }
+last=$(sum)
+while sleep {{ .Values.reloader.intervalSeconds }}; do
+  cur=$(sum)
+  [ "$cur" = "$last" ] && continue
+  if exec 3<>/dev/tcp/127.0.0.1/{{ .Values.admin.port }}; then
+    printf 'POST /-/reload HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n' >&3
+    read -r status <&3
+    exec 3>&-
+    echo "files changed: reload: $status"
+    case "$status" in *" 200"*) last=$cur ;; esac
+  fi
+done
+{{- end }}
