@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,17 +101,26 @@ func (l *logLimiter) warn(key, msg string, fields ...zap.Field) {
 	l.log.Warn(msg, fields...)
 }
 
-// recovered logs that a failing key works again (once, if it had failed).
-func (l *logLimiter) recovered(key, msg string, fields ...zap.Field) {
+// recovered logs that what failed under the keys starting with prefix
+// works again: once, if any had failed, with the count of lines suppressed
+// since the last one written.
+func (l *logLimiter) recovered(prefix, msg string, fields ...zap.Field) {
 	l.mu.Lock()
-	k := l.keys[key]
-	delete(l.keys, key)
+	found := false
+	var suppressed int64
+	for key, k := range l.keys {
+		if strings.HasPrefix(key, prefix) {
+			found = true
+			suppressed += k.suppressed
+			delete(l.keys, key)
+		}
+	}
 	l.mu.Unlock()
-	if k == nil {
+	if !found {
 		return
 	}
-	if k.suppressed > 0 {
-		fields = append(fields, zap.Int64("suppressed", k.suppressed))
+	if suppressed > 0 {
+		fields = append(fields, zap.Int64("suppressed", suppressed))
 	}
 	l.log.Info(msg, fields...)
 }

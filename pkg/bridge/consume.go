@@ -132,7 +132,6 @@ type poller struct {
 	lag    map[string]map[int32]int64
 	bo     *backoff
 	streak time.Time // first fetch failure of the current streak
-	reason string    // of the streak's last failure
 }
 
 // poll polls once, handles and commits the records, and accounts for the
@@ -181,7 +180,7 @@ func (p *poller) poll(ctx, pollCtx context.Context, reset *resetter) error {
 	p.cl.AllowRebalance()
 	if last == nil {
 		if !p.streak.IsZero() {
-			b.logs.recovered("fetch/"+p.reason, "fetches work again")
+			b.logs.recovered("fetch/", "fetches work again")
 		}
 		p.streak = time.Time{}
 		p.bo.reset()
@@ -191,7 +190,6 @@ func (p *poller) poll(ctx, pollCtx context.Context, reset *resetter) error {
 	if p.streak.IsZero() {
 		p.streak = time.Now()
 	}
-	p.reason = reason
 	b.health.fail(PartConsumer, reason, last)
 	if time.Since(p.streak) >= b.opts.RebuildAfter {
 		return &rebuildError{reason: reason, err: last}

@@ -104,7 +104,7 @@ func (b *Bridge) publishBatch(ctx context.Context) (int, error) {
 		b.producerStale.Store(true)
 	}
 	if err == nil {
-		b.logs.recovered("publish", "message events published again")
+		b.logs.recovered("publish/", "message events published again")
 		b.health.ok(PartProducer)
 	}
 	return n, err
