@@ -24,6 +24,7 @@ Usage:
   hubd serve [flags]    run the daemon (SIGHUP reloads the hub directory)
   hubd check [flags]    validate the hub directory exactly as a reload would
   hubd token [flags]    print an HS256 development token
+  hubd gen ts [flags]   write TypeScript types for the hub specs
   hubd version          print the version (also --version)
   hubd help             show this help
 
@@ -43,6 +44,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "gen":
+		return runGen(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, ReadBuildInfo())
 		return 0
