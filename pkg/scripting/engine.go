@@ -149,6 +149,7 @@ type Engine struct {
 	next     atomic.Uint32 // round robin for calls without affinity
 	observer atomic.Pointer[func(kind string, d time.Duration, err error)]
 
+	state     atomic.Int64 // retired and closing bits, calls in flight (retire.go)
 	quit      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -305,6 +306,10 @@ func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars map[s
 	if err := e.checkInput(p, vars); err != nil {
 		return result{err: err}
 	}
+	if !e.enter() {
+		return result{err: newError(KindClosed, ErrClosed, "engine closed")}
+	}
+	defer e.leave()
 	j := &job{ctx: ctx, p: p, vars: vars, asBool: asBool, results: make(chan result, 1)}
 	w := e.pick(affinity)
 	select {
@@ -369,6 +374,7 @@ func (e *Engine) pick(affinity string) *worker {
 // calls fail with ErrClosed. It is safe to call more than once.
 func (e *Engine) Close() {
 	e.closeOnce.Do(func() {
+		e.state.Or(stateClosing)
 		close(e.quit)
 		e.wg.Wait()
 	})

@@ -21,3 +21,11 @@ func (es Engines) Close() {
 		e.Close()
 	}
 }
+
+// Retire retires every engine (see Engine.Retire): each closes when its
+// last call returns.
+func (es Engines) Retire() {
+	for _, e := range es {
+		e.Retire()
+	}
+}

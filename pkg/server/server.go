@@ -305,9 +305,8 @@ func (s *Server) swap(l *Loaded) {
 			s.sio.Detach(h.Namespace())
 		}
 	}
-	// Calls already running on the old engine finish first.
-	oldScripts := old.scripts
-	time.AfterFunc(2*s.cfg.Scripting.CallTimeout+time.Second, oldScripts.Close)
+	// Each old engine closes when the last call already holding it returns.
+	old.scripts.Retire()
 }
 
 // Reload re-reads the records and the hub directory; on any error the
