@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -53,6 +55,12 @@ type Metrics struct {
 	// RedisDegraded is 1 while the node gives up on Redis at once (it did
 	// not answer in time) and runs on its own view; 0 otherwise.
 	RedisDegraded prometheus.Gauge
+	// StoreBatchSize and StoreCommitDuration describe the message store's
+	// group commits: writes per transaction and the transaction's time.
+	StoreBatchSize      prometheus.Histogram
+	StoreCommitDuration prometheus.Histogram
+	// TimerWheelLag is how late the timer wheel processes its ticks.
+	TimerWheelLag prometheus.Histogram
 }
 
 // New creates the metrics and registers them, with Go and process
@@ -148,7 +156,20 @@ func NewUnregistered() *Metrics {
 	m.RedisDegraded = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hubd_redis_degraded", Help: "1 while Redis does not answer in time and the node runs on its own view (presence, limits, leases, auth cache), else 0.",
 	})
+	m.StoreBatchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hubd_msgstore_batch_size", Help: "Writes group-committed in one message store transaction.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 to 1024
+	})
+	m.StoreCommitDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hubd_msgstore_commit_duration_seconds", Help: "Time of one message store group commit (the whole batch's transaction).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	m.TimerWheelLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hubd_timerwheel_lag_seconds", Help: "How late the timer wheel processed a tick after it was due.",
+		Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
 	for _, c := range []prometheus.Collector{
+		m.StoreBatchSize, m.StoreCommitDuration, m.TimerWheelLag,
 		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
@@ -157,4 +178,16 @@ func NewUnregistered() *Metrics {
 		f(c)
 	}
 	return m
+}
+
+// ObserveCommit records one group commit of the message store (see
+// msgstore.CommitObserver).
+func (m *Metrics) ObserveCommit(writes int, d time.Duration) {
+	m.StoreBatchSize.Observe(float64(writes))
+	m.StoreCommitDuration.Observe(d.Seconds())
+}
+
+// ObserveTimerLag records how late the timer wheel processed a tick.
+func (m *Metrics) ObserveTimerLag(d time.Duration) {
+	m.TimerWheelLag.Observe(d.Seconds())
 }

@@ -21,15 +21,21 @@ type batcher[T any] struct {
 	maxBatch  int
 	lingerMax time.Duration
 	run       func(batch []T)
+	observe   CommitObserver // nil: none
 
 	mu     sync.RWMutex // guards closed and sends on ops
 	closed bool
 	wg     sync.WaitGroup
 }
 
-// newBatcher starts writers goroutines that hand each batch to run.
-func newBatcher[T any](maxBatch int, lingerMax time.Duration, writers int, run func(batch []T)) *batcher[T] {
-	b := &batcher[T]{ops: make(chan T, maxBatch), maxBatch: maxBatch, lingerMax: lingerMax, run: run}
+// CommitObserver receives the size (writes) and the duration of each group
+// commit of a message store, the time run took on the batch.
+type CommitObserver func(writes int, d time.Duration)
+
+// newBatcher starts writers goroutines that hand each batch to run and
+// report it to observe (nil: not observed).
+func newBatcher[T any](maxBatch int, lingerMax time.Duration, writers int, run func(batch []T), observe CommitObserver) *batcher[T] {
+	b := &batcher[T]{ops: make(chan T, maxBatch), maxBatch: maxBatch, lingerMax: lingerMax, run: run, observe: observe}
 	for range max(writers, 1) {
 		b.wg.Go(b.loop)
 	}
@@ -71,7 +77,11 @@ func (b *batcher[T]) loop() {
 	prev := 0
 	for first := range b.ops {
 		batch = b.collect(append(batch[:0], first), prev > 1, gap)
+		start := time.Now()
 		b.run(batch)
+		if b.observe != nil {
+			b.observe(len(batch), time.Since(start))
+		}
 		prev = len(batch)
 		clear(batch)
 	}

@@ -16,6 +16,8 @@ func TestBatcherGroupsWhileBusy(t *testing.T) {
 	release, holding := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]int
+	var observed []int
+	var held time.Duration
 	b := newBatcher(64, 0, 1, func(batch []int) {
 		if batch[0] == 0 {
 			close(holding)
@@ -24,6 +26,12 @@ func TestBatcherGroupsWhileBusy(t *testing.T) {
 		mu.Lock()
 		batches = append(batches, append([]int(nil), batch...))
 		mu.Unlock()
+	}, func(n int, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if observed = append(observed, n); len(observed) == 1 {
+			held = d
+		}
 	})
 	ctx := context.Background()
 	require.NoError(t, b.enqueue(ctx, 0))
@@ -31,9 +39,12 @@ func TestBatcherGroupsWhileBusy(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		require.NoError(t, b.enqueue(ctx, i))
 	}
+	time.Sleep(time.Millisecond) // the held commit lasts at least this long
 	close(release)
 	b.close()
 	require.Equal(t, [][]int{{0}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, batches)
+	require.Equal(t, []int{1, 10}, observed, "each commit reported with its size")
+	require.GreaterOrEqual(t, held, time.Millisecond, "the held commit's duration covers the hold")
 	require.ErrorIs(t, b.enqueue(ctx, 11), ErrClosed)
 	b.close() // idempotent
 }
@@ -52,7 +63,7 @@ func TestBatcherCapsBatchesAndHonoursContext(t *testing.T) {
 		mu.Lock()
 		sizes = append(sizes, len(batch))
 		mu.Unlock()
-	})
+	}, nil)
 	ctx := context.Background()
 	require.NoError(t, b.enqueue(ctx, 0))
 	<-holding

@@ -41,6 +41,9 @@ type EmbeddedOptions struct {
 	Outbox bool
 	// Logger receives the store's logs. Default: none.
 	Logger *zap.Logger
+	// OnCommit, if set, receives the size and duration of every group
+	// commit (hubd_msgstore_batch_size, _commit_duration_seconds).
+	OnCommit CommitObserver
 }
 
 func (o EmbeddedOptions) withDefaults() EmbeddedOptions {
@@ -147,7 +150,7 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	log := opts.Logger.Named("msgstore")
 	log.Info("message store opened", zap.String("path", path), zap.Bool("fsync", !opts.NoSync))
-	return &Embedded{db: db, path: path, log: log, opts: opts, w: newCommitter(db, log, opts.MaxBatch, opts.MaxBatchDelay)}, nil
+	return &Embedded{db: db, path: path, log: log, opts: opts, w: newCommitter(db, log, opts)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {

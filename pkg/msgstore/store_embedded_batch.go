@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
@@ -53,9 +52,9 @@ func noWrite(err error) error {
 	return &cleanFailure{err: err}
 }
 
-func newCommitter(db *bolt.DB, log *zap.Logger, maxBatch int, lingerMax time.Duration) *committer {
+func newCommitter(db *bolt.DB, log *zap.Logger, opts EmbeddedOptions) *committer {
 	c := &committer{db: db, log: log}
-	c.b = newBatcher(maxBatch, lingerMax, 1, c.commit)
+	c.b = newBatcher(opts.MaxBatch, opts.MaxBatchDelay, 1, c.commit, opts.OnCommit)
 	return c
 }
 

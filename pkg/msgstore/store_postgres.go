@@ -55,6 +55,9 @@ type PostgresOptions struct {
 	Outbox bool
 	// Logger receives the store's logs. Default: none.
 	Logger *zap.Logger
+	// OnCommit, if set, receives the size and duration of every group
+	// commit of appends (hubd_msgstore_batch_size, _commit_duration_seconds).
+	OnCommit CommitObserver
 }
 
 func (o PostgresOptions) withDefaults() PostgresOptions {

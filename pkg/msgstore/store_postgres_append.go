@@ -48,7 +48,7 @@ type pgAppender struct {
 
 func newPgAppender(p *Postgres) *pgAppender {
 	a := &pgAppender{p: p}
-	a.b = newBatcher(p.opts.MaxBatch, p.opts.MaxBatchDelay, p.opts.Writers, a.run)
+	a.b = newBatcher(p.opts.MaxBatch, p.opts.MaxBatchDelay, p.opts.Writers, a.run, p.opts.OnCommit)
 	return a
 }
 

@@ -31,8 +31,9 @@ func (b *backends) close() {
 
 // openBackends opens the message store and the record source the
 // configuration names; with nothing configured, the embedded ones (the
-// records directory read by the plan).
-func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, log *zap.Logger) (*backends, error) {
+// records directory read by the plan). onCommit receives the message
+// store's group commits (metrics).
+func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, log *zap.Logger, onCommit msgstore.CommitObserver) (*backends, error) {
 	b := &backends{}
 	fail := func(err error) (*backends, error) {
 		b.close()
@@ -70,7 +71,7 @@ func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, l
 		st, err := msgstore.OpenPostgres(ctx, msgstore.PostgresOptions{
 			DSN: cfg.Postgres.DSN, Schema: cfg.Postgres.Schema, MaxConns: cfg.Postgres.MaxConns,
 			WriteTimeout: cfg.Postgres.WriteTimeout, MaxBatch: cfg.Postgres.MaxBatch, Logger: log,
-			Outbox: len(cfg.Kafka.Brokers) > 0,
+			Outbox: len(cfg.Kafka.Brokers) > 0, OnCommit: onCommit,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("message store: %w", err))
@@ -82,7 +83,7 @@ func openBackends(ctx context.Context, cfg Config, embedded *records.Embedded, l
 			return fail(fmt.Errorf("data dir: %w", err))
 		}
 		st, err := msgstore.OpenEmbedded(filepath.Join(cfg.Data, "messages.db"), msgstore.EmbeddedOptions{
-			Logger: log, Outbox: len(cfg.Kafka.Brokers) > 0,
+			Logger: log, Outbox: len(cfg.Kafka.Brokers) > 0, OnCommit: onCommit,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("message store: %w", err))

@@ -90,9 +90,9 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 	scripting.SetRegexpTimeout(cfg.Scripting.CallTimeout)
 	s.wheel = timerwheel.New(timerwheel.Options{OnPanic: func(v any) {
 		log.Error("scheduled action panicked", zap.Any("panic", v))
-	}})
+	}, OnLag: s.metrics.ObserveTimerLag})
 	var err error
-	if s.back, err = openBackends(context.Background(), cfg, p.Records, log); err != nil {
+	if s.back, err = openBackends(context.Background(), cfg, p.Records, log, s.metrics.ObserveCommit); err != nil {
 		return nil, err
 	}
 	if s.shared, err = openShared(context.Background(), cfg, log, s.redisDegraded); err != nil {

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
 )
 
 // metricValue reads one sample of the text exposition: name{labels} value.
@@ -32,6 +37,15 @@ func TestTransportAndStoreMetrics(t *testing.T) {
 	code, _ := httpDo(t, "GET", public+"/socket.io/?EIO=4&transport=polling")
 	require.Equal(t, http.StatusOK, code)
 	require.Eventually(t, func() bool { return srv.wheel.Stats().Ticks > 0 }, 5*time.Second, 10*time.Millisecond)
+	for i := range 3 {
+		_, _, err := srv.back.store.Append(context.Background(), &msgstore.Message{HubName: "alpha", RoomID: "r1",
+			SenderID: "alice", MessageType: "text", Content: json.RawMessage(fmt.Sprintf(`{"text":"m%d"}`, i))})
+		require.NoError(t, err)
+	}
+	// A commit is observed once its transaction ended, just after its caller was answered.
+	require.Eventually(t, func() bool {
+		return histogramSum(t, srv, "hubd_msgstore_batch_size") >= 3
+	}, 5*time.Second, time.Millisecond)
 
 	code, body := httpDo(t, "GET", "http://"+srv.AdminAddr().String()+"/metrics")
 	require.Equal(t, http.StatusOK, code)
@@ -48,6 +62,21 @@ func TestTransportAndStoreMetrics(t *testing.T) {
 		metricValue(t, body, series) // present
 	}
 	require.Positive(t, metricValue(t, body, "hubd_timerwheel_ticks_total"))
+	// Group commits: as many observations as commits, sizes adding up to
+	// the writes, durations short; timer wheel lag: one per tick processed.
+	commits := metricValue(t, body, "hubd_msgstore_commits_total")
+	require.Positive(t, commits)
+	require.Equal(t, commits, metricValue(t, body, "hubd_msgstore_batch_size_count"))
+	require.Equal(t, metricValue(t, body, "hubd_msgstore_writes_total"), metricValue(t, body, "hubd_msgstore_batch_size_sum"))
+	require.Equal(t, commits, metricValue(t, body, "hubd_msgstore_commit_duration_seconds_count"))
+	commitSum := metricValue(t, body, "hubd_msgstore_commit_duration_seconds_sum")
+	require.True(t, commitSum > 0 && commitSum < 10*commits, "commit seconds %v for %v commits", commitSum, commits)
+	lagCount := metricValue(t, body, "hubd_timerwheel_lag_seconds_count")
+	require.Positive(t, lagCount)
+	require.LessOrEqual(t, lagCount, metricValue(t, body, "hubd_timerwheel_ticks_total"))
+	lagSum := metricValue(t, body, "hubd_timerwheel_lag_seconds_sum")
+	require.True(t, lagSum >= 0 && lagSum/lagCount < 1, "mean lag %vs", lagSum/lagCount)
+	metricValue(t, body, `hubd_timerwheel_lag_seconds_bucket{le="+Inf"}`)
 	require.NotContains(t, body, "hubd_sio_adapter_", "no cluster adapter without Redis")
 	require.NotContains(t, body, "hubd_msgstore_batch_fallbacks_total", "a PostgreSQL counter")
 	ts := metricValue(t, body, "hubd_config_last_reload_success_timestamp_seconds")
@@ -108,4 +137,18 @@ func TestAdapterMetrics(t *testing.T) {
 	} {
 		metricValue(t, body, series)
 	}
+}
+
+// histogramSum is the sum of the observations of a histogram without labels.
+func histogramSum(t *testing.T, srv *Server, name string) float64 {
+	t.Helper()
+	mfs, err := srv.metrics.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }

@@ -41,6 +41,11 @@ type Options struct {
 	// OnPanic, if set, receives a panic raised by a callback; the timer
 	// keeps running. Without it the panic is swallowed.
 	OnPanic func(v any)
+	// OnLag, if set, receives how late Run processes each tick: the time
+	// from when the oldest tick not yet processed was due until the wheel
+	// goroutine handles it (scheduling delay, a stalled process). It runs
+	// on the wheel goroutine and must be quick.
+	OnLag func(lag time.Duration)
 }
 
 // Stats are counters since the wheel was created.
@@ -57,6 +62,7 @@ type Wheel struct {
 	tick    time.Duration
 	mask    uint64
 	onPanic func(any)
+	onLag   func(time.Duration)
 
 	mu     sync.Mutex
 	slots  []list
@@ -119,7 +125,7 @@ func New(opts Options) *Wheel {
 			n <<= 1
 		}
 	}
-	return &Wheel{tick: opts.Tick, mask: uint64(n - 1), slots: make([]list, n), onPanic: opts.OnPanic}
+	return &Wheel{tick: opts.Tick, mask: uint64(n - 1), slots: make([]list, n), onPanic: opts.OnPanic, onLag: opts.OnLag}
 }
 
 // Tick returns the wheel's resolution.
@@ -182,12 +188,18 @@ func (w *Wheel) Run(ctx context.Context) error {
 	base := w.now
 	w.mu.Unlock()
 	var due []*Timer
+	done := base // ticks processed by this Run
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-tk.C:
 			target := base + uint64(now.Sub(start)/w.tick)
+			if w.onLag != nil && target > done {
+				at := start.Add(time.Duration(done+1-base) * w.tick)
+				w.onLag(max(time.Since(at), 0))
+			}
+			done = max(done, target)
 			due = w.advance(target, due[:0])
 			for i, t := range due {
 				w.dispatch(t)

@@ -169,3 +169,38 @@ func TestSlotsRoundedToPowerOfTwo(t *testing.T) {
 		require.Len(t, New(Options{Slots: tc.in}).slots, tc.want, "slots %d", tc.in)
 	}
 }
+
+// TestLagReportsLateTicks: every tick Run processes reports its lag; a
+// wheel goroutine held up for a while reports a lag at least that long on
+// the tick after.
+func TestLagReportsLateTicks(t *testing.T) {
+	const tick, stall = 5 * time.Millisecond, 60 * time.Millisecond
+	lags := make(chan time.Duration, 1024)
+	var n atomic.Int32
+	w := New(Options{Tick: tick, OnLag: func(d time.Duration) {
+		if n.Add(1) == 3 {
+			time.Sleep(stall) // the wheel goroutine stalls on its third tick
+		}
+		select {
+		case lags <- d:
+		default:
+		}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = w.Run(ctx)
+	}()
+	require.Eventually(t, func() bool { return n.Load() >= 10 }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-stopped
+	close(lags)
+	var seen []time.Duration
+	for d := range lags {
+		require.GreaterOrEqual(t, d, time.Duration(0))
+		seen = append(seen, d)
+	}
+	require.GreaterOrEqual(t, len(seen), 10)
+	require.GreaterOrEqual(t, seen[3], stall-2*tick, "the tick after the stall was late by about the stall: %v", seen)
+}
