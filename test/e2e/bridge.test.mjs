@@ -282,6 +282,84 @@ function metric(text, name) {
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 
+/** Joins alice to general and bob to random on daemon: [[socket, roomId]]. */
+async function joinedAt(daemon) {
+  const out = [];
+  for (const [user, roomId] of [['alice', ROOMS.general], ['bob', ROOMS.random]]) {
+    const s = await connect(daemon.url, NSP, { token: tokenFor(user) });
+    const ack = await emitWithAck(s, 'hub:join', { roomId });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    out.push([s, roomId]);
+  }
+  return out;
+}
+
+/** Sends n messages round robin over sockets; resolves with the acknowledged messages. */
+async function send(sockets, n) {
+  const acks = [];
+  for (let i = 0; i < n; i++) {
+    const [s, roomId] = sockets[i % sockets.length];
+    const ack = await emitWithAck(s, 'hub:send', { roomId, messageType: 'text', content: { body: `m${i}` } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    acks.push(ack.message);
+  }
+  return acks;
+}
+
+/**
+ * Waits until kafka's created topic holds an event for each of acks and
+ * asserts exactly those, once each, every room's in seq order.
+ */
+async function expectPublished(kafka, acks) {
+  const created = topic('ChatMessage', 'created');
+  let recs = [];
+  await until(
+    async () => {
+      recs = await records(created, kafka);
+      return new Set(recs.map((r) => r.headers.eventId)).size >= acks.length;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `${acks.length} created events` },
+  );
+  assert.equal(recs.length, acks.length, 'each event published once');
+  assert.deepEqual(new Set(recs.map((r) => r.value.id)), new Set(acks.map((m) => m.id)), 'every acknowledged message has its created event');
+  const last = {};
+  for (const r of recs) {
+    assert.equal(r.key, `${HUB}/${r.value.roomId}`);
+    assert.equal(r.headers.seq, String(r.value.seq));
+    if (last[r.key] !== undefined) assert.equal(r.value.seq, last[r.key] + 1, `room ${r.key} in seq order`);
+    last[r.key] = r.value.seq;
+  }
+}
+
+/** Waits until daemon's outbox is empty and its bridge up. */
+async function waitPublishedAll(daemon) {
+  await until(
+    async () => {
+      const m = await daemon.metrics();
+      return metric(m, 'hubd_bridge_outbox_depth') === 0 && metric(m, 'hubd_bridge_up') === 1;
+    },
+    { timeoutMs: 15_000, intervalMs: 200, what: 'outbox empty and bridge up' },
+  );
+}
+
+/** A bridge config file for a broker on port with shutdownTimeout. */
+async function bridgeConfig(port, shutdownTimeout, group) {
+  const cfg = path.join(await tempDir('hubd-e2e-bridgecfg-'), 'hubd.yaml');
+  await writeFile(
+    cfg,
+    [
+      `shutdownTimeout: ${shutdownTimeout}`,
+      'kafka:',
+      `  brokers: ["127.0.0.1:${port}"]`,
+      `  service: ${SERVICE}`,
+      `  topicPattern: "${TOPIC_PATTERN}"`,
+      `  group: ${group}-${process.pid}`,
+      '',
+    ].join('\n'),
+  );
+  return cfg;
+}
+
 // The outbox: messages acknowledged while the broker cannot be reached are
 // published once it can, across a kill -9 of hubd, a graceful shutdown with
 // the broker gone, and a broker that comes back empty at the same address.
@@ -296,41 +374,8 @@ describe('kafka bridge outbox', () => {
 
   test('acknowledged messages are published exactly once, in room order, after kill -9 and after a broker that lost its data', async (t) => {
     const port = await freePort();
-    const dir = await tempDir('hubd-e2e-outbox-');
-    const cfg = path.join(dir, 'hubd.yaml');
-    await writeFile(
-      cfg,
-      [
-        'shutdownTimeout: 3s',
-        'kafka:',
-        `  brokers: ["127.0.0.1:${port}"]`,
-        `  service: ${SERVICE}`,
-        `  topicPattern: "${TOPIC_PATTERN}"`,
-        `  group: e2e-outbox-${process.pid}`,
-        '',
-      ].join('\n'),
-    );
+    const cfg = await bridgeConfig(port, '3s', 'e2e-outbox');
     d = await startDaemon({ hubs: path.join(FIXTURES, 'bridge', 'hubs'), args: ['--config', cfg] });
-    const send = async (sockets, n) => {
-      const acks = [];
-      for (let i = 0; i < n; i++) {
-        const [s, roomId] = sockets[i % sockets.length];
-        const ack = await emitWithAck(s, 'hub:send', { roomId, messageType: 'text', content: { body: `m${i}` } });
-        assert.equal(ack.ok, true, JSON.stringify(ack));
-        acks.push(ack.message);
-      }
-      return acks;
-    };
-    const joinedAt = async (daemon) => {
-      const out = [];
-      for (const [user, roomId] of [['alice', ROOMS.general], ['bob', ROOMS.random]]) {
-        const s = await connect(daemon.url, NSP, { token: tokenFor(user) });
-        const ack = await emitWithAck(s, 'hub:join', { roomId });
-        assert.equal(ack.ok, true, JSON.stringify(ack));
-        out.push([s, roomId]);
-      }
-      return out;
-    };
     // Nothing listens on the broker's port: 50 messages are acknowledged,
     // none can be published; then hubd is killed without a chance to flush.
     const first = await send(await joinedAt(d), 50);
@@ -340,31 +385,8 @@ describe('kafka bridge outbox', () => {
 
     kafka = await startKafka(['-port', String(port)]);
     await d.start();
-    const created = topic('ChatMessage', 'created');
-    const expectPublished = async (acks) => {
-      let recs = [];
-      await until(
-        async () => {
-          recs = await records(created, kafka);
-          return new Set(recs.map((r) => r.headers.eventId)).size >= acks.length;
-        },
-        { timeoutMs: 30_000, intervalMs: 100, what: `${acks.length} created events` },
-      );
-      assert.equal(recs.length, acks.length, 'each event published once');
-      assert.deepEqual(new Set(recs.map((r) => r.value.id)), new Set(acks.map((m) => m.id)), 'every acknowledged message has its created event');
-      const last = {};
-      for (const r of recs) {
-        assert.equal(r.key, `${HUB}/${r.value.roomId}`);
-        assert.equal(r.headers.seq, String(r.value.seq));
-        if (last[r.key] !== undefined) assert.equal(r.value.seq, last[r.key] + 1, `room ${r.key} in seq order`);
-        last[r.key] = r.value.seq;
-      }
-    };
-    await expectPublished(first);
-    await until(async () => {
-      const m = await d.metrics();
-      return metric(m, 'hubd_bridge_outbox_depth') === 0 && metric(m, 'hubd_bridge_up') === 1;
-    }, { timeoutMs: 15_000, intervalMs: 200, what: 'outbox empty and bridge up' });
+    await expectPublished(kafka, first);
+    await waitPublishedAll(d);
 
     // The broker goes away; a graceful shutdown does not wait for it past
     // shutdownTimeout (3 s) and keeps the 20 new events.
@@ -379,6 +401,90 @@ describe('kafka bridge outbox', () => {
     // An empty broker at the same address: exactly the 20 events arrive.
     kafka = await startKafka(['-port', String(port)]);
     await d.start();
-    await expectPublished(second);
+    await expectPublished(kafka, second);
+  });
+});
+
+// A hung broker must not hold up a graceful shutdown past shutdownTimeout;
+// what it never acknowledged is published once, in room order, by the next
+// start against a working broker at the same address. Hung two ways: the
+// kafka tool frozen with SIGSTOP while the daemon is connected (connections
+// stay open, requests are never answered), and a listener that accepts
+// connections and never answers from the daemon's start on.
+describe('kafka bridge with a hung broker', () => {
+  const SHUTDOWN_MS = 3_000;
+  const MARGIN_MS = 3_000; // process exit and a loaded test machine
+  const hubs = path.join(FIXTURES, 'bridge', 'hubs');
+  let d;
+  let kafka;
+  let silent;
+
+  after(async () => {
+    await d?.close();
+    if (kafka && kafka.child.exitCode === null && kafka.child.signalCode === null) kafka.child.kill('SIGKILL');
+    silent?.close();
+  });
+
+  /** Waits for unpublished events, sends SIGTERM and asserts the time bound. */
+  async function stopWithin(t, what) {
+    await until(async () => metric(await d.metrics(), 'hubd_bridge_outbox_depth') > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'events waiting in the outbox',
+    });
+    const t0 = Date.now();
+    const exit = await d.stop({ timeoutMs: 60_000 });
+    const took = Date.now() - t0;
+    t.diagnostic(`shutdown with ${what}: ${took} ms (shutdownTimeout ${SHUTDOWN_MS} ms)`);
+    assert.ok(took < SHUTDOWN_MS + MARGIN_MS, `shutdown took ${took} ms, shutdownTimeout is ${SHUTDOWN_MS} ms`);
+    assert.equal(exit.signal, null, `hubd exited by itself: ${JSON.stringify(exit)}`);
+    disconnectAll();
+  }
+
+  test('frozen broker: SIGTERM returns within shutdownTimeout; every acknowledged message is published once after the restart', async (t) => {
+    const port = await freePort();
+    kafka = await startKafka(['-port', String(port)]);
+    d = await startDaemon({ hubs, args: ['--config', await bridgeConfig(port, `${SHUTDOWN_MS}ms`, 'e2e-frozen')] });
+    const sockets = await joinedAt(d);
+    await expectPublished(kafka, await send(sockets, 10));
+    await waitPublishedAll(d);
+
+    const frozen = kafka;
+    frozen.child.kill('SIGSTOP');
+    const acked = await send(sockets, 40);
+    await stopWithin(t, 'a frozen broker');
+
+    // The frozen broker never answers again (its records are lost with it).
+    const gone = new Promise((resolve) => frozen.child.once('exit', resolve));
+    frozen.child.kill('SIGKILL');
+    await gone;
+    kafka = await startKafka(['-port', String(port)]);
+    await d.start();
+    await expectPublished(kafka, acked);
+    await waitPublishedAll(d);
+    await d.close();
+    await stopKafka(kafka);
+  });
+
+  test('silent listener: SIGTERM returns within shutdownTimeout; every acknowledged message is published once after the restart', async (t) => {
+    const held = new Set();
+    silent = createServer((sock) => {
+      held.add(sock); // read and never answered
+      sock.on('close', () => held.delete(sock));
+    });
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address();
+    d = await startDaemon({ hubs, args: ['--config', await bridgeConfig(port, `${SHUTDOWN_MS}ms`, 'e2e-silent')] });
+    const acked = await send(await joinedAt(d), 40);
+    await until(() => held.size > 0, { timeoutMs: 10_000, intervalMs: 50, what: 'the daemon connected to the silent listener' });
+    await stopWithin(t, 'a silent listener');
+
+    for (const sock of held) sock.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    silent = undefined;
+    kafka = await startKafka(['-port', String(port)]);
+    await d.start();
+    await expectPublished(kafka, acked);
+    await waitPublishedAll(d);
   });
 });
