@@ -258,11 +258,14 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
       st.holdTimer = setTimeout(() => this.flushHeld(st), this.ackTimeoutMs);
     }
     let ack: Ack;
+    st.joining = true;
     try {
       ack = await this.request('hub:join', since ? { roomId: st.id, since } : { roomId: st.id });
     } catch (err) {
       this.flushHeld(st);
       throw err;
+    } finally {
+      st.joining = false;
     }
     const res = ack as unknown as JoinResult<H>;
     if (res.permissions && res.permissions.canRead === false) this.flushHeld(st);
@@ -312,18 +315,65 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     const recovered = this.socket.recovered === true;
     this.emit('connect', { recovered });
     if (recovered) {
-      // The server restored the socket's rooms and replays what was missed.
-      for (const st of this.rooms.values()) st.ready = true;
+      // The server restored the socket's rooms and replays what was missed;
+      // a catch-up read closes the gaps its replay may leave at the edges.
+      for (const st of this.rooms.values()) {
+        st.ready = true;
+        void this.catchUp(st);
+      }
       this.outbox.pump();
       return;
     }
     for (const st of this.rooms.values()) {
-      if (!st.wanted || st.ready) continue;
-      this.doJoin(st).catch((err: HubError) => {
-        if (err.code === 'TIMEOUT' || err.code === 'CLOSED' || err.code === 'UNAVAILABLE') return;
-        this.removeRoom(st.id, 'rejoin refused', err);
-      });
+      if (st.wanted && !st.ready) this.rejoin(st);
     }
+  }
+
+  private rejoin(st: RoomState<H>): void {
+    this.doJoin(st).catch((err: HubError) => {
+      if (err.code === 'TIMEOUT' || err.code === 'CLOSED' || err.code === 'UNAVAILABLE') return;
+      this.removeRoom(st.id, 'rejoin refused', err);
+    });
+  }
+
+  /**
+   * After a recovered reconnect: reads the room's messages after the last
+   * one delivered, holding live ones meanwhile, so that nothing the
+   * server's replay left out is missed and the order stays by seq.
+   */
+  private async catchUp(st: RoomState<H>): Promise<void> {
+    if (!st.lastId) return;
+    st.holding = true;
+    st.holdTimer = setTimeout(() => this.flushHeld(st), this.ackTimeoutMs);
+    try {
+      let after = st.lastId;
+      for (;;) {
+        const page = await this.history(st.id, { after, limit: PAGE });
+        st.holding = false;
+        for (const m of page) this.deliver(st, m);
+        st.holding = true;
+        if (page.length < PAGE || this.rooms.get(st.id) !== st) break;
+        after = page[page.length - 1].id;
+      }
+    } catch {
+      // The live stream and the server's replay still deliver; nothing to add.
+    } finally {
+      this.flushHeld(st);
+    }
+  }
+
+  /**
+   * A hub:error about hub:join that is not the answer to a join of ours
+   * comes from a recovery: the room could not be recovered. The client
+   * rejoins with since when the server says so (RECOVERY_INCOMPLETE,
+   * UNAVAILABLE), and is out of the room otherwise.
+   */
+  private recoveryError(err: HubError): void {
+    const st = err.roomId === undefined ? undefined : this.rooms.get(err.roomId);
+    if (!st || st.joining || err.event !== 'hub:join') return;
+    st.ready = false;
+    if (err.code === 'RECOVERY_INCOMPLETE' || err.code === 'UNAVAILABLE') this.rejoin(st);
+    else this.removeRoom(st.id, 'not recovered', err);
   }
 
   private removeRoom(roomId: string, reason: string, error?: HubError): void {
@@ -378,7 +428,9 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     s.on('hub:typing', (p: { roomId: string; userId: string }) => this.setTyping(p.roomId, p.userId, true));
     s.on('hub:stopTyping', (p: { roomId: string; userId: string }) => this.setTyping(p.roomId, p.userId, false));
     s.on('hub:error', (p: { error: string; code: string; event?: string; roomId?: string; details?: unknown }) => {
-      this.emit('error', HubError.fromWire({ code: p.code, message: p.error, details: p.details }, p.event ?? '', p.roomId));
+      const err = HubError.fromWire({ code: p.code, message: p.error, details: p.details }, p.event ?? '', p.roomId);
+      this.emit('error', err);
+      this.recoveryError(err);
     });
     for (const ev of ['hub:kicked', 'hub:blocked', 'hub:roomClosed'] as const) {
       s.on(ev, (p: { roomId: string; reason?: string }) => this.removeRoom(p.roomId, ev.slice(4) + (p.reason ? ': ' + p.reason : '')));

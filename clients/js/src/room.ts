@@ -12,6 +12,8 @@ export class RoomState<H extends HubSchema = AnyHub> {
   wanted = true;
   /** The server has this socket in the room. */
   ready = false;
+  /** A hub:join of ours is under way (its hub:error is the call's own). */
+  joining = false;
   /** Live messages are held until a rejoin's history has been replayed. */
   holding = false;
   held: Message<H>[] = [];
