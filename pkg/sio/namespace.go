@@ -27,6 +27,7 @@ type Namespace struct {
 
 	stats    atomic.Pointer[counters]
 	eventCap atomic.Pointer[eventCap]
+	rec      recovery
 
 	bindMu sync.Mutex // serializes attach/detach
 	bound  atomic.Pointer[binding]
@@ -196,6 +197,7 @@ type Broadcast struct {
 	to     []string
 	except []string
 	local  bool
+	offset string
 }
 
 // To adds rooms to the target set (union).
@@ -233,6 +235,9 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	if st != nil {
 		st.broadcasts.Add(1)
 	}
+	if b.offset != "" && n.rec.on.Load() {
+		args = append(args[:len(args):len(args)], b.offset)
+	}
 	body, atts, err := encodeEventBody(event, args)
 	if err != nil {
 		return fmt.Errorf("broadcast %q: %w", event, err)
@@ -243,7 +248,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 			st.adapterErrors.Add(1)
 		}
 	}
-	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts})
+	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts, offset: b.offset})
 	return nil
 }
 
@@ -334,7 +339,7 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 		}
 	}
 	send := func(s *Socket) {
-		if _, skip := excluded[s]; skip {
+		if _, skip := excluded[s]; skip || !s.passes(enc.offset) {
 			return
 		}
 		_ = s.client.conn.enqueue(enc.forNsp(s.nsp))
@@ -365,6 +370,7 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 // broadcastEncoder frames an encoded event lazily, once per namespace name;
 // the attachment frames are built once and shared by all names.
 type broadcastEncoder struct {
+	offset  string // "" when the event carries none
 	body    []byte
 	atts    [][]byte
 	nsp     string

@@ -412,6 +412,9 @@ func (cl *client) connect(p *Packet) {
 		cl.tooManyNamespaces(p.Nsp)
 		return
 	}
+	if sock.pid == "" && ns.rec.on.Load() {
+		sock.pid = newID()
+	}
 	cl.sockets[p.Nsp] = sock
 	cl.conn.admitted.Store(true)
 	sock.connected.Store(true)
@@ -419,11 +422,7 @@ func (cl *client) connect(p *Packet) {
 	ns.add(sock, cl.s.engine.stats)
 	cl.mu.Unlock()
 	cl.stopConnectTimer()
-	payload := make([]byte, 0, 40)
-	payload = append(payload, `{"sid":`...)
-	payload = appendJSONString(payload, sock.id)
-	payload = append(payload, '}')
-	if err := cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnect, p.Nsp, payload)}}); err != nil {
+	if err := cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnect, p.Nsp, connectReply(sock))}}); err != nil {
 		return
 	}
 	if h, ok := handler(&ns.onConnection); ok && h != nil {

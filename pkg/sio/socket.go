@@ -21,6 +21,10 @@ type Socket struct {
 	connected atomic.Bool
 	closeOnce sync.Once
 
+	pid       string // recovery session id; "" when recovery is off
+	recovered bool
+	gate      atomic.Pointer[func(offset string) bool]
+
 	rooms map[string]struct{} // guarded by ns.mu
 
 	ackMu   sync.Mutex

@@ -1,0 +1,98 @@
+package sio
+
+import "sync/atomic"
+
+// Connection state recovery, as socket.io-client v4 speaks it (the
+// reference server's connectionStateRecovery): the CONNECT reply carries a
+// private session id (pid) next to the sid; events that carry an offset
+// have it appended as their last argument; a reconnecting client sends
+// {pid, offset} in its CONNECT auth and reports socket.recovered when the
+// reply has the same pid. What a session holds and how it is restored is
+// the application's: its OnConnect hook reads the auth and calls
+// Socket.Resume to adopt the previous sid and pid.
+
+// recovery is a namespace's recovery switch.
+type recovery struct{ on atomic.Bool }
+
+// SetRecovery turns connection state recovery on or off: with it on, every
+// CONNECT reply carries a pid and offsets are appended to the events that
+// carry one; with it off, offsets are dropped and no pid is sent (what a
+// client without recovery expects).
+func (n *Namespace) SetRecovery(on bool) { n.rec.on.Store(on) }
+
+// Recovery reports whether connection state recovery is on.
+func (n *Namespace) Recovery() bool { return n.rec.on.Load() }
+
+// Resume makes a socket being admitted (call it from the OnConnect hook)
+// the continuation of a previous session: it takes that session's sid and
+// pid, and Recovered reports true. It does nothing once the socket is
+// connected.
+func (s *Socket) Resume(sid, pid string) {
+	if s.connected.Load() || sid == "" || pid == "" {
+		return
+	}
+	s.id, s.pid, s.recovered = sid, pid, true
+}
+
+// PID is the socket's private session id ("" when recovery is off).
+func (s *Socket) PID() string { return s.pid }
+
+// Recovered reports whether the socket continues a previous session.
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// SetOffsetGate installs a gate consulted before every event with an
+// offset is queued to this socket (local broadcasts and EmitOffset): an
+// event for which gate returns false is not sent. The gate runs on the
+// emitting goroutine, under the namespace's read lock for broadcasts: it
+// must be quick and must not call back into the namespace. nil removes it.
+func (s *Socket) SetOffsetGate(gate func(offset string) bool) {
+	if gate == nil {
+		s.gate.Store(nil)
+		return
+	}
+	s.gate.Store(&gate)
+}
+
+// passes reports whether an event with offset may be queued to s.
+func (s *Socket) passes(offset string) bool {
+	if offset == "" {
+		return true
+	}
+	g := s.gate.Load()
+	return g == nil || (*g)(offset)
+}
+
+// EmitOffset sends an event with its offset appended as the last argument
+// (when recovery is on), through the socket's offset gate.
+func (s *Socket) EmitOffset(offset, event string, args ...any) error {
+	if !s.passes(offset) {
+		return nil
+	}
+	if offset != "" && s.ns.rec.on.Load() {
+		args = append(args[:len(args):len(args)], offset)
+	}
+	return s.Emit(event, args...)
+}
+
+// Offset sets the offset of a broadcast: with recovery on it is appended
+// to the event as its last argument, and each local recipient's offset gate
+// decides whether it gets the event. Other nodes receive the event with the
+// offset but do not consult gates: use offsets with Local broadcasts.
+func (b *Broadcast) Offset(offset string) *Broadcast {
+	nb := *b
+	nb.offset = offset
+	return &nb
+}
+
+// connectReply is the CONNECT packet's payload: {"sid":...} and, with
+// recovery on, "pid".
+func connectReply(s *Socket) []byte {
+	payload := make([]byte, 0, 80)
+	payload = append(payload, `{"sid":`...)
+	payload = appendJSONString(payload, s.id)
+	if s.pid != "" {
+		payload = append(payload, `,"pid":`...)
+		payload = appendJSONString(payload, s.pid)
+	}
+	return append(payload, '}')
+}

@@ -1,0 +1,87 @@
+package sio
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// connectReplyOf connects nsp and returns the CONNECT reply's payload.
+func connectReplyOf(t *testing.T, c *wsClient, nsp, auth string) map[string]string {
+	t.Helper()
+	c.send("40" + nsp + "," + auth)
+	reply := c.readText()
+	prefix := "40" + nsp + ","
+	require.Greater(t, len(reply), len(prefix), reply)
+	require.Equal(t, prefix, reply[:len(prefix)], reply)
+	var out map[string]string
+	require.NoError(t, json.Unmarshal([]byte(reply[len(prefix):]), &out))
+	return out
+}
+
+func TestRecoveryConnectReplyAndResume(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/chat")
+	ns.OnConnect(func(so *Socket, auth json.RawMessage) error {
+		var a struct{ PID, Offset string }
+		_ = json.Unmarshal(auth, &a)
+		if a.PID == "the-pid" {
+			so.Resume("old-sid", a.PID)
+		}
+		return nil
+	})
+
+	off := dialWS(t, base, "")
+	off.readText()
+	reply := connectReplyOf(t, off, "/chat", `{}`)
+	require.NotContains(t, reply, "pid", "recovery off: no pid")
+
+	ns.SetRecovery(true)
+	fresh := dialWS(t, base, "")
+	fresh.readText()
+	reply = connectReplyOf(t, fresh, "/chat", `{}`)
+	require.Len(t, reply["pid"], 20)
+	require.NotEqual(t, reply["sid"], reply["pid"])
+
+	back := dialWS(t, base, "")
+	back.readText()
+	reply = connectReplyOf(t, back, "/chat", `{"pid":"the-pid","offset":"1"}`)
+	require.Equal(t, map[string]string{"sid": "old-sid", "pid": "the-pid"}, reply)
+	require.Equal(t, 1, ns.RoomSize("old-sid"), "the resumed sid is the socket's own room")
+	var resumed *Socket
+	for _, so := range ns.Sockets() {
+		if so.ID() == "old-sid" {
+			resumed = so
+		}
+	}
+	require.NotNil(t, resumed)
+	require.True(t, resumed.Recovered())
+	require.Equal(t, "the-pid", resumed.PID())
+}
+
+func TestRecoveryOffsetsAndGate(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/chat")
+	ns.SetRecovery(true)
+	c := dialWS(t, base, "")
+	c.readText()
+	sid := connectReplyOf(t, c, "/chat", `{}`)["sid"]
+	sock := ns.SocketsIn(sid)[0]
+	sock.Join("room")
+
+	require.NoError(t, ns.To("room").Local().Offset("7").Emit("m", 1))
+	require.Equal(t, `42/chat,["m",1,"7"]`, c.readText(), "offset appended as the last argument")
+	require.NoError(t, ns.To("room").Emit("plain", 1))
+	require.Equal(t, `42/chat,["plain",1]`, c.readText(), "no offset, nothing appended")
+
+	sock.SetOffsetGate(func(off string) bool { return off != "8" })
+	require.NoError(t, ns.To("room").Local().Offset("8").Emit("m", 2))
+	require.NoError(t, sock.EmitOffset("8", "m", 2))
+	require.NoError(t, sock.EmitOffset("9", "m", 3))
+	require.Equal(t, `42/chat,["m",3,"9"]`, c.readText(), "the gate held back offset 8 on both paths")
+
+	ns.SetRecovery(false)
+	require.NoError(t, ns.To("room").Local().Offset("10").Emit("m", 4))
+	require.Equal(t, `42/chat,["m",4]`, c.readText(), "recovery off: no offset on the wire")
+}
