@@ -58,6 +58,8 @@ type roomOp struct {
 	// tell the room (hub:memberLeft and a system message), because the
 	// node that started it had none of the user's sockets.
 	Announce bool `json:"announce,omitempty"`
+	// Offset is an opSeq's recovery offset (see recovery.go).
+	Offset string `json:"offset,omitempty"`
 }
 
 // encodePayload marshals an event payload once, for local sockets and for
@@ -98,7 +100,7 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 	case opEmitModerators:
 		h.emitModeratorsLocal(op.Room, op.Event, op.Payload)
 	case opEmitTarget:
-		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload)
+		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload, "")
 	case opSilence:
 		h.silenceLocal(op.Room, op.User, op.Silenced)
 	case opSeq:
@@ -205,21 +207,22 @@ type delivery struct {
 	Kind    string
 	Users   []string
 	Sender  string
+	Offset  string // recovery offset of a stored message
 }
 
 func (op *roomOp) delivery() delivery {
-	return delivery{To: op.To, Event: op.Event, Payload: op.Payload, Kind: op.Kind, Users: op.Users, Sender: op.User}
+	return delivery{To: op.To, Event: op.Event, Payload: op.Payload, Kind: op.Kind, Users: op.Users, Sender: op.User, Offset: op.Offset}
 }
 
 // deliverLocal emits d to its audience's sockets on this node.
 func (h *Hub) deliverLocal(roomID string, d delivery) {
 	switch d.To {
 	case toReaders:
-		_ = h.ns.To(readers(roomID)).Local().Emit(d.Event, d.Payload)
+		_ = h.ns.To(readers(roomID)).Local().Offset(d.Offset).Emit(d.Event, d.Payload)
 	case toModerators:
 		h.emitModeratorsLocal(roomID, d.Event, d.Payload)
 	case toTarget:
-		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Payload)
+		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Payload, d.Offset)
 	}
 }
 
@@ -227,7 +230,7 @@ func (h *Hub) deliverLocal(roomID string, d delivery) {
 // nodes and to this node's sequencer of the room.
 func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
 	h.toOtherNodes(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To, Event: d.Event, Payload: d.Payload,
-		Kind: d.Kind, Users: d.Users, User: d.Sender})
+		Kind: d.Kind, Users: d.Users, User: d.Sender, Offset: d.Offset})
 	if r := h.room(roomID); r != nil {
 		r.seq.done(seq, func() { h.deliverLocal(roomID, d) })
 	}

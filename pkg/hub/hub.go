@@ -21,6 +21,7 @@ import (
 	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/ratelimit"
 	"github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/resume"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
@@ -63,6 +64,10 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	// OpTimeout bounds one client operation (authorization, store write).
 	OpTimeout time.Duration
+	// Resume keeps the records of resumable sessions; with
+	// MaxDisconnection > 0 it turns connection state recovery on.
+	Resume           resume.Store
+	MaxDisconnection time.Duration
 }
 
 // SessionResolver turns a verified token into the session scripts and
@@ -154,6 +159,7 @@ func New(def *Definition, deps Deps) *Hub {
 	h.def.Store(def)
 	h.auth = &authz.Authorizer{Records: deps.Records, Scripts: def.Scripts}
 	h.applyGuardrails(def)
+	h.ns.SetRecovery(h.recoveryOn())
 	h.stop = make(chan struct{})
 	go h.idleLoop(h.stop)
 	h.ns.OnConnect(h.onConnect)
@@ -207,6 +213,13 @@ type client struct {
 	sess   *authz.Session     // replaced by hub:refreshToken
 	rooms  map[string]*member // joined rooms of this socket
 	expiry *time.Timer        // ends the session when its token expires
+
+	// Connection state recovery: owner names this socket's hold on its
+	// session record; joinedAt (Unix ms) by joined room; restore is the
+	// session to bring back once connected.
+	owner    string
+	joinedAt map[string]int64
+	restore  *pendingRestore
 }
 
 func clientOf(s *sio.Socket) *client {
@@ -241,7 +254,9 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	}
 	// The expiry timer starts once the socket is connected (onConnection),
 	// so that its warning cannot be lost on a socket not yet connected.
-	s.SetData(&client{sess: sess, rooms: make(map[string]*member)})
+	c := &client{sess: sess, rooms: make(map[string]*member), joinedAt: make(map[string]int64)}
+	h.claimSession(ctx, s, c, auth)
+	s.SetData(c)
 	if m := h.deps.Metrics; m != nil {
 		m.SocketConnections.WithLabelValues(h.name).Inc()
 	}
@@ -256,7 +271,12 @@ func (h *Hub) onConnection(s *sio.Socket) {
 	}
 	c.mu.Lock()
 	h.armExpiry(s, c)
+	p := c.restore
+	c.restore = nil
 	c.mu.Unlock()
+	if p != nil {
+		h.restore(s, c, p)
+	}
 }
 
 func (h *Hub) countConnectError(reason string) {
@@ -273,6 +293,7 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 	if m := h.deps.Metrics; m != nil {
 		m.SocketConnections.WithLabelValues(h.name).Dec()
 	}
+	h.sessionEnded(s, c, reason)
 	c.mu.Lock()
 	if c.expiry != nil {
 		c.expiry.Stop()

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -31,26 +32,14 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 		return nil, newError(CodeBadRequest, "roomId is required")
 	}
 	def := h.Definition()
-	g := def.Spec.Guardrails
 
 	c.mu.Lock()
 	m, already := c.rooms[req.RoomID]
 	c.mu.Unlock()
 
 	if !already {
-		dec, err := h.authorize(ctx, def, c.session(), req.RoomID)
-		if err != nil {
-			return nil, err
-		}
-		mod, err := h.moderationOf(ctx, req.RoomID, c.session().UserID)
-		if err != nil {
-			return nil, err
-		}
-		if mod != nil && mod.Blocked && !dec.Permissions.CanModerate {
-			return nil, blockedError(mod)
-		}
-		silenced := h.initialSilence(mod, dec.Permissions.CanModerate)
-		if m, err = h.admit(ctx, s, c, req.RoomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, silenced); err != nil {
+		var err error
+		if m, err = h.enter(ctx, def, s, c, req.RoomID); err != nil {
 			return nil, err
 		}
 	}
@@ -64,6 +53,35 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 	}
 	in.after = func() { h.afterJoin(s, c, req, m) }
 	return ack, nil
+}
+
+// enter authorizes the socket's user for a room and admits the socket: the
+// checks of hub:join, which a recovered session passes again.
+func (h *Hub) enter(ctx context.Context, def *Definition, s *sio.Socket, c *client, roomID string) (*member, error) {
+	g := def.Spec.Guardrails
+	dec, err := h.authorize(ctx, def, c.session(), roomID)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := h.moderationOf(ctx, roomID, c.session().UserID)
+	if err != nil {
+		return nil, err
+	}
+	if mod != nil && mod.Blocked && !dec.Permissions.CanModerate {
+		return nil, blockedError(mod)
+	}
+	silenced := h.initialSilence(mod, dec.Permissions.CanModerate)
+	m, err := h.admit(ctx, s, c, roomID, dec, g.MaxUsersPerRoom, g.MaxRoomsPerUser, silenced)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if _, ok := c.joinedAt[roomID]; !ok {
+		c.joinedAt[roomID] = time.Now().UnixMilli()
+	}
+	c.mu.Unlock()
+	h.sessionChanged(s, c)
+	return m, nil
 }
 
 // afterJoin sends hub:joined, hub:history and hub:state to the joining socket.
@@ -116,12 +134,19 @@ func (h *Hub) history(ctx context.Context, roomID, viewer, since string, limit i
 			q = msgstore.Query{AfterSeq: ref.Seq, Limit: maxSinceMessages, Statuses: visibleStatuses}
 		}
 	}
-	q.Viewer = viewer
 	if q.Limit <= 0 {
 		// historyLimit 0 with an unknown since: no history (a zero store
 		// limit would mean all of it).
 		return []*msgstore.Message{}, nil
 	}
+	return h.readRoom(ctx, roomID, viewer, q)
+}
+
+// readRoom lists the room's messages viewer may read (published, audience
+// including the viewer): the read path of history on join and of a
+// recovered session's replay.
+func (h *Hub) readRoom(ctx context.Context, roomID, viewer string, q msgstore.Query) ([]*msgstore.Message, error) {
+	q.Statuses, q.Viewer = visibleStatuses, viewer
 	msgs, err := h.deps.Store.List(ctx, h.name, roomID, q)
 	if msgs == nil {
 		msgs = []*msgstore.Message{}
@@ -248,6 +273,7 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 	if !h.leave(s, c, req.RoomID, true) {
 		return nil, newError(CodeNotJoined, "not joined to this room")
 	}
+	h.sessionChanged(s, c)
 	in.after = func() { _ = s.Emit("hub:left", map[string]any{"roomId": req.RoomID}) }
 	return map[string]any{"roomId": req.RoomID}, nil
 }
@@ -259,6 +285,7 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 	c.mu.Lock()
 	m, ok := c.rooms[roomID]
 	delete(c.rooms, roomID)
+	delete(c.joinedAt, roomID)
 	c.mu.Unlock()
 	if !ok {
 		return false

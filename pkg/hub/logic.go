@@ -632,7 +632,7 @@ func (h *Hub) targetDelivery(m *msgstore.Message, to target, sender string) deli
 		h.log.Error("encode message", zap.Error(err))
 		return delivery{}
 	}
-	d := delivery{Event: "hub:messageArrived", Payload: payload}
+	d := delivery{Event: "hub:messageArrived", Payload: payload, Offset: offsetOf(m)}
 	if to.kind == toAll || (to.kind == toOthers && sender == "") {
 		d.To = toReaders
 		return d
@@ -643,9 +643,9 @@ func (h *Hub) targetDelivery(m *msgstore.Message, to target, sender string) deli
 
 // emitTargetLocal sends hub:messageArrived to the target's sockets on this
 // node.
-func (h *Hub) emitTargetLocal(roomID string, to target, sender string, payload json.RawMessage) {
+func (h *Hub) emitTargetLocal(roomID string, to target, sender string, payload json.RawMessage, offset string) {
 	for _, s := range h.targetSockets(roomID, to, sender) {
-		_ = s.Emit("hub:messageArrived", payload)
+		_ = s.EmitOffset(offset, "hub:messageArrived", payload)
 	}
 }
 

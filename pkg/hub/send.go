@@ -180,7 +180,7 @@ func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished fun
 // the room's readers, written in one buffer by the message's own encoder.
 func arrived(m *msgstore.Message) delivery {
 	payload := appendArrived(make([]byte, 0, arrivedSize(m)), m)
-	return delivery{To: toReaders, Event: "hub:messageArrived", Payload: payload}
+	return delivery{To: toReaders, Event: "hub:messageArrived", Payload: payload, Offset: offsetOf(m)}
 }
 
 // pendingDelivery is the delivery of a message awaiting moderation.

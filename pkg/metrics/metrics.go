@@ -34,6 +34,7 @@ type Metrics struct {
 	ScriptDuration     *prometheus.HistogramVec
 	ScriptErrorsTotal  *prometheus.CounterVec
 	ConnectErrorsTotal *prometheus.CounterVec   // hub, reason
+	RecoveriesTotal    *prometheus.CounterVec   // hub, result
 	BridgeRecordsTotal *prometheus.CounterVec   // direction, kind, result
 	RESTRequestsTotal  *prometheus.CounterVec   // hub, route, code
 	RESTDuration       *prometheus.HistogramVec // hub, route
@@ -125,6 +126,10 @@ func NewUnregistered() *Metrics {
 	m.ScriptErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_scripting_errors_total", Help: "MScript call failures by kind.",
 	}, []string{"kind"})
+	m.RecoveriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_recoveries_total",
+		Help: "Reconnects that asked to resume a session, by result (recovered, expired, refused, unavailable).",
+	}, []string{"hub", "result"})
 	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by hub and reason.",
 	}, []string{"hub", "reason"})
@@ -173,7 +178,7 @@ func NewUnregistered() *Metrics {
 		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
-		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal,
+		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal, m.RecoveriesTotal,
 	} {
 		f(c)
 	}

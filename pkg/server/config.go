@@ -178,6 +178,9 @@ type SocketIOConfig struct {
 	MaxAttachments    int           `koanf:"maxAttachments"`
 	AttachmentTimeout time.Duration `koanf:"attachmentTimeout"`
 	MaxNamespaces     int           `koanf:"maxNamespaces"`
+	// MaxDisconnectionDuration is how long a disconnected client may
+	// resume its session (connection state recovery); 0 turns it off.
+	MaxDisconnectionDuration time.Duration `koanf:"maxDisconnectionDuration"`
 }
 
 // ScriptingConfig configures the MScript engine.
@@ -222,7 +225,7 @@ func DefaultConfig() Config {
 			Path: "/socket.io/", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second,
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
 			MaxAttachments: sio.DefaultMaxAttachments, AttachmentTimeout: sio.DefaultAttachmentTimeout,
-			MaxNamespaces: sio.DefaultMaxNamespaces,
+			MaxNamespaces: sio.DefaultMaxNamespaces, MaxDisconnectionDuration: 2 * time.Minute,
 		},
 		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second,
 			MemoryBudget: scripting.DefaultMemoryBudget},

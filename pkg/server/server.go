@@ -25,6 +25,7 @@ import (
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/presence"
+	"github.com/hubd/hubd/pkg/resume"
 	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
@@ -54,6 +55,7 @@ type Server struct {
 	wheel        *timerwheel.Wheel // scheduled actions of every hub
 	leases       lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
 	presence     presence.Registry // room members of every node; nil: this node's only
+	resume       resume.Store      // session records for connection state recovery; nil: off
 	bridge       *bridge.Bridge    // nil without kafka.brokers
 	adapter      *sio.RedisAdapter // nil without redis.addr
 	handler      http.Handler
@@ -128,6 +130,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		s.shared.closers = append(s.shared.closers, func() { _ = pr.Close() })
 		s.shared.guard.OnRecover(func() { s.recovered(pr) })
 	}
+	s.resume = openResume(cfg, s.shared.redis, s.back, log)
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
 		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
@@ -182,7 +185,7 @@ func (s *Server) deps() hub.Deps {
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
 		Logger: s.root, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases, Presence: s.presence,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
-		DataEvents: s.dataEvents(),
+		DataEvents: s.dataEvents(), Resume: s.resume, MaxDisconnection: s.cfg.SocketIO.MaxDisconnectionDuration,
 	}
 }
 

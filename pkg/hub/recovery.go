@@ -1,0 +1,226 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/resume"
+	"github.com/hubd/hubd/pkg/sio"
+)
+
+// Connection state recovery (docs/protocol.md, "Connection state
+// recovery"). A socket's session record (package resume) names its user,
+// sid and joined rooms with their roles; it is written on every join and
+// leave, and on disconnect with maxDisconnectionDuration to live. A client
+// reconnecting with {pid, offset} gets its sid back, its rooms after the
+// same checks as hub:join, and the messages it missed, read from the
+// message store by the read path of history.
+//
+// A message's offset is "<seq>.<unix ms>.<roomId>". In the room of the
+// offset the replay starts after its seq; in the other rooms after its
+// time (rooms joined later: after the join).
+
+// CodeRecoveryIncomplete: a recovered room whose missed messages could not
+// all be replayed; the socket left the room and rejoins with since.
+const CodeRecoveryIncomplete = "RECOVERY_INCOMPLETE"
+
+// Bounds of recovery.
+const (
+	// connectedTTL is how long the record of a connected socket lives
+	// without a write (a node that ended without closing its sockets).
+	connectedTTL = 24 * time.Hour
+	// maxReplay bounds the messages replayed per room.
+	maxReplay = 10 * maxSinceMessages
+	// catchUpRounds bounds the store reads that catch up with live
+	// messages held back during a room's replay.
+	catchUpRounds = 10
+)
+
+// offsetOf is the recovery offset of a stored message; "" without a seq.
+func offsetOf(m *msgstore.Message) string {
+	if m.Seq <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(m.Seq, 10) + "." + strconv.FormatInt(m.Timestamp.UnixMilli(), 10) + "." + m.RoomID
+}
+
+// offset is a parsed offset.
+type offset struct {
+	seq  int64
+	ms   int64
+	room string
+}
+
+func parseOffset(s string) (offset, bool) {
+	parts := strings.SplitN(s, ".", 3)
+	if len(parts) != 3 || parts[2] == "" {
+		return offset{}, false
+	}
+	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
+	ms, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil || seq <= 0 {
+		return offset{}, false
+	}
+	return offset{seq: seq, ms: ms, room: parts[2]}, true
+}
+
+// recoveryOn reports whether this hub offers recovery.
+func (h *Hub) recoveryOn() bool { return h.deps.Resume != nil && h.deps.MaxDisconnection > 0 }
+
+// resumeAuth is what a reconnecting socket.io-client adds to its auth.
+type resumeAuth struct {
+	PID    string `json:"pid"`
+	Offset string `json:"offset"`
+}
+
+// pendingRestore is a session to restore once the socket is connected.
+type pendingRestore struct {
+	rec *resume.Record
+	off offset
+	has bool // off is set
+}
+
+// claimSession looks the auth's pid up for the user at CONNECT and, when
+// the record is the user's and still live, makes s its continuation. Any
+// other outcome is a fresh session (as the reference does).
+func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth json.RawMessage) {
+	c.owner = newOwner()
+	var a resumeAuth
+	if !h.recoveryOn() || len(auth) == 0 || json.Unmarshal(auth, &a) != nil || a.PID == "" {
+		return
+	}
+	rec, err := h.deps.Resume.Get(ctx, h.name, a.PID)
+	switch {
+	case errors.Is(err, resume.ErrNotFound):
+		h.countRecovery("expired")
+		return
+	case err != nil:
+		h.log.Warn("session record unavailable", zap.Error(err))
+		h.countRecovery("unavailable")
+		return
+	case rec.UserID != c.sess.UserID || rec.Hub != h.name:
+		h.log.Debug("session of another user refused")
+		h.countRecovery("refused")
+		return
+	case !rec.DisconnectedAt.IsZero() && time.Since(rec.DisconnectedAt) > h.deps.MaxDisconnection:
+		h.countRecovery("expired")
+		return
+	}
+	p := &pendingRestore{rec: rec}
+	p.off, p.has = parseOffset(a.Offset)
+	c.restore = p
+	s.Resume(rec.SID, rec.PID)
+}
+
+// newOwner names one socket's hold on a session record.
+func newOwner() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sessionChanged writes the socket's session record after a join or leave.
+func (h *Hub) sessionChanged(s *sio.Socket, c *client) {
+	if !h.recoveryOn() || s.PID() == "" {
+		return
+	}
+	h.putSession(s, c, time.Time{}, connectedTTL)
+}
+
+// putSession writes the record of s as it is now.
+func (h *Hub) putSession(s *sio.Socket, c *client, disconnectedAt time.Time, ttl time.Duration) {
+	rec := &resume.Record{PID: s.PID(), SID: s.ID(), Hub: h.name, Owner: c.owner, DisconnectedAt: disconnectedAt}
+	c.mu.Lock()
+	rec.UserID = c.sess.UserID
+	for id, m := range c.rooms {
+		rec.Rooms = append(rec.Rooms, resume.Room{ID: id, HubRole: m.decision.HubRole, JoinedAt: c.joinedAt[id]})
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	if err := h.deps.Resume.Put(ctx, rec, ttl); err != nil {
+		h.log.Warn("session record not written", zap.Error(err))
+	}
+}
+
+// sessionEnded keeps the record of a disconnected socket for
+// maxDisconnectionDuration, unless the client left on purpose or a resumed
+// socket took the session over. Runs before the socket leaves its rooms.
+func (h *Hub) sessionEnded(s *sio.Socket, c *client, reason string) {
+	if !h.recoveryOn() || s.PID() == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	defer cancel()
+	if reason == "client namespace disconnect" {
+		if err := h.deps.Resume.Delete(ctx, h.name, s.PID()); err != nil {
+			h.log.Warn("session record not deleted", zap.Error(err))
+		}
+		return
+	}
+	if rec, err := h.deps.Resume.Get(ctx, h.name, s.PID()); err == nil && rec.Owner != c.owner {
+		return // resumed by another socket
+	}
+	h.putSession(s, c, time.Now(), h.deps.MaxDisconnection)
+}
+
+func (h *Hub) countRecovery(result string) {
+	if mt := h.deps.Metrics; mt != nil && mt.RecoveriesTotal != nil {
+		mt.RecoveriesTotal.WithLabelValues(h.name, result).Inc()
+	}
+}
+
+// roomGate holds back a room's live messages from a socket while its
+// replay runs, and afterwards those the replay already sent.
+type roomGate struct {
+	open    bool
+	floor   int64 // open: only seq > floor pass
+	dropped int64 // highest seq held back while closed
+}
+
+// gates are a socket's room gates.
+type gates struct {
+	mu    sync.Mutex
+	rooms map[string]*roomGate
+}
+
+func (g *gates) pass(off string) bool {
+	o, ok := parseOffset(off)
+	if !ok {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rg := g.rooms[o.room]
+	switch {
+	case rg == nil:
+		return true
+	case !rg.open:
+		rg.dropped = max(rg.dropped, o.seq)
+		return false
+	}
+	return o.seq > rg.floor
+}
+
+// tryOpen opens the room's gate at floor unless messages above it were
+// held back meanwhile; then it returns the highest held back seq.
+func (g *gates) tryOpen(room string, floor int64) (behind int64, opened bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rg := g.rooms[room]
+	if rg.dropped > floor {
+		return rg.dropped, false
+	}
+	rg.open, rg.floor = true, floor
+	return 0, true
+}

@@ -1,0 +1,56 @@
+// Package resume keeps the records of Socket.IO sessions a client may
+// resume after a reconnect (connection state recovery): which user owns a
+// session, its socket id, and the rooms it had joined with their roles.
+//
+// Store is the interface; Bolt (a bbolt file in the daemon's data
+// directory) is the default, Redis shares the records between nodes. Both
+// pass the suite in store_test.go.
+package resume
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound: no live record under that pid.
+var ErrNotFound = errors.New("resume: no such session")
+
+// Record is one resumable session of one hub.
+type Record struct {
+	PID    string `json:"pid"`
+	SID    string `json:"sid"`
+	Hub    string `json:"hub"`
+	UserID string `json:"user"`
+	// Owner identifies the live socket holding the session; a socket that
+	// lost the session to a resumed one does not write it again.
+	Owner string `json:"owner"`
+	Rooms []Room `json:"rooms,omitempty"`
+	// DisconnectedAt is zero while the socket is connected (or when its
+	// node ended without closing it).
+	DisconnectedAt time.Time `json:"disconnectedAt,omitempty"`
+}
+
+// Room is a joined room of a session.
+type Room struct {
+	ID      string `json:"id"`
+	HubRole string `json:"hubRole,omitempty"`
+	// JoinedAt (Unix milliseconds) bounds the replay of a room the
+	// client's offset says nothing about.
+	JoinedAt int64 `json:"joinedAt"`
+}
+
+// Store keeps records for a time. Implementations are safe for concurrent
+// use.
+type Store interface {
+	// Put writes r (keyed by hub and pid), replacing any previous record;
+	// it expires after ttl.
+	Put(ctx context.Context, r *Record, ttl time.Duration) error
+	// Get returns the live record; ErrNotFound when there is none.
+	Get(ctx context.Context, hub, pid string) (*Record, error)
+	// Delete removes a record; deleting a missing one is not an error.
+	Delete(ctx context.Context, hub, pid string) error
+	Close() error
+}
+
+func key(hub, pid string) string { return hub + "\x00" + pid }

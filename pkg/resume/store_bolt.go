@@ -1,0 +1,120 @@
+package resume
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucket = []byte("sessions")
+
+// sweepEvery is how many writes pass between two removals of the expired
+// records of a Bolt store.
+const sweepEvery = 256
+
+// Bolt keeps records in a bbolt file; expired ones are ignored on read and
+// removed every sweepEvery writes.
+type Bolt struct {
+	db     *bolt.DB
+	writes int
+}
+
+var _ Store = (*Bolt)(nil)
+
+type boltEntry struct {
+	Record    *Record   `json:"r"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// OpenBolt opens (creating) the file at path.
+func OpenBolt(path string) (*Bolt, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open session records %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open session records %s: %w", path, err)
+	}
+	return &Bolt{db: db}, nil
+}
+
+// Put implements Store.
+func (b *Bolt) Put(_ context.Context, r *Record, ttl time.Duration) error {
+	v, err := json.Marshal(boltEntry{Record: r, ExpiresAt: time.Now().Add(ttl)})
+	if err != nil {
+		return fmt.Errorf("put session record: %w", err)
+	}
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		if err := bk.Put([]byte(key(r.Hub, r.PID)), v); err != nil {
+			return err
+		}
+		if b.writes++; b.writes%sweepEvery == 0 {
+			return sweep(bk, time.Now())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put session record: %w", err)
+	}
+	return nil
+}
+
+// sweep deletes the expired entries of bk.
+func sweep(bk *bolt.Bucket, now time.Time) error {
+	var dead [][]byte
+	err := bk.ForEach(func(k, v []byte) error {
+		var e boltEntry
+		if json.Unmarshal(v, &e) != nil || now.After(e.ExpiresAt) {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	for _, k := range dead {
+		if err := bk.Delete(k); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// Get implements Store.
+func (b *Bolt) Get(_ context.Context, hub, pid string) (*Record, error) {
+	var e boltEntry
+	found := false
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get([]byte(key(hub, pid)))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get session record: %w", err)
+	}
+	if !found || e.Record == nil || time.Now().After(e.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return e.Record, nil
+}
+
+// Delete implements Store.
+func (b *Bolt) Delete(_ context.Context, hub, pid string) error {
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).Delete([]byte(key(hub, pid)))
+	}); err != nil {
+		return fmt.Errorf("delete session record: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (b *Bolt) Close() error { return b.db.Close() }
