@@ -1,0 +1,46 @@
+package hub
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+)
+
+func TestOffsetRoundTrip(t *testing.T) {
+	m := &msgstore.Message{Seq: 42, RoomID: "room.with.dots", Timestamp: time.UnixMilli(1700000000123)}
+	off, ok := parseOffset(offsetOf(m))
+	require.True(t, ok)
+	require.Equal(t, offset{seq: 42, ms: 1700000000123, room: "room.with.dots"}, off)
+	require.Empty(t, offsetOf(&msgstore.Message{RoomID: "r"}), "no seq, no offset")
+
+	for name, bad := range map[string]string{
+		"empty": "", "no room": "1.2.", "letters": "x.2.r", "zero seq": "0.2.r", "two parts": "1.r",
+	} {
+		_, ok := parseOffset(bad)
+		require.False(t, ok, name)
+	}
+}
+
+func TestRoomGates(t *testing.T) {
+	g := &gates{rooms: map[string]*roomGate{"a": {}}}
+	at := func(seq int64, room string) string {
+		return offsetOf(&msgstore.Message{Seq: seq, RoomID: room, Timestamp: time.UnixMilli(1)})
+	}
+	require.True(t, g.pass(at(1, "b")), "a room without a gate passes")
+	require.True(t, g.pass("not an offset"))
+	require.False(t, g.pass(at(5, "a")), "closed while the replay runs")
+	require.False(t, g.pass(at(7, "a")))
+
+	behind, opened := g.tryOpen("a", 6)
+	require.False(t, opened, "7 was held back above the replay's 6")
+	require.Equal(t, int64(7), behind)
+	_, opened = g.tryOpen("a", 7)
+	require.True(t, opened)
+
+	require.False(t, g.pass(at(7, "a")), "replayed already")
+	require.False(t, g.pass(at(3, "a")))
+	require.True(t, g.pass(at(8, "a")), "new after the replay")
+}

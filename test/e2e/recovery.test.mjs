@@ -1,0 +1,147 @@
+// Connection state recovery with the official client: a socket that lost
+// its network gets back its sid and rooms and every message it missed,
+// once and in order, without re-emitting hub:join; across a network drop,
+// a daemon restart and a move to another node.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+
+import { connect, disconnectAll, emitWithAck, startDaemon, until, waitForEvent } from './lib/harness.mjs';
+import { NSP, ROOMS, tokenFor } from './lib/fixtures.mjs';
+import { NetDrop } from './lib/netdrop.mjs';
+import { uniquePrefix } from './lib/redis.mjs';
+
+const N = 100;
+// Heartbeats short enough that a drop is noticed within the test.
+const FAST = { HUBD_SOCKETIO__PING_INTERVAL: '500ms', HUBD_SOCKETIO__PING_TIMEOUT: '1s' };
+const daemons = [];
+const proxies = [];
+
+after(async () => {
+  disconnectAll();
+  for (const p of proxies) await p.close();
+  for (const d of daemons) await d.close();
+});
+
+async function daemon(opts = {}) {
+  const d = await startDaemon({ ...opts, env: { ...FAST, ...opts.env } });
+  daemons.push(d);
+  return d;
+}
+
+async function proxyTo(d) {
+  const p = await new NetDrop(d.addr).start();
+  proxies.push(p);
+  return p;
+}
+
+// member joins the general room through url and records what arrives.
+async function member(url, user, opts = {}) {
+  const s = await connect(url, NSP.chat, { token: tokenFor(user), reconnect: true, ...opts });
+  const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.general });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  return s;
+}
+
+function arrived(s, tag) {
+  return s.received
+    .filter((e) => e.name === 'hub:messageArrived' && String(e.data.message.content.body).startsWith(tag))
+    .map((e) => e.data.message.content.body);
+}
+
+async function sendAll(s, tag) {
+  const want = [];
+  for (let i = 0; i < N; i++) {
+    const body = `${tag} ${i}`;
+    const ack = await emitWithAck(s, 'hub:send', { roomId: ROOMS.general, messageType: 'text', content: { body } });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    want.push(body);
+  }
+  return want;
+}
+
+// whileAway drops alice's network, runs fn, restores the network (to
+// target) and checks she recovered with every message once, in order.
+async function whileAway(proxy, alice, fn, target) {
+  const sid = alice.id;
+  let reconnected = false;
+  alice.io.once('reconnect', () => { reconnected = true; });
+  const warm = await emitWithAck(alice, 'hub:send', { roomId: ROOMS.general, messageType: 'text', content: { body: 'warm-up' } });
+  assert.equal(warm.ok, true);
+  await waitForEvent(alice, 'hub:messageArrived', (d) => d.message.content.body === 'warm-up');
+  proxy.drop();
+  await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
+  const tag = `m${Date.now()}`;
+  const want = await fn(tag);
+  proxy.restore(typeof target === 'function' ? target() : target);
+  await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects' });
+  assert.equal(alice.recovered, true, 'socket.recovered');
+  assert.equal(alice.id, sid, 'same sid');
+  await until(() => arrived(alice, tag).length >= N, { timeoutMs: 10_000, what: 'the missed messages' });
+  // A live message after recovery arrives without a new hub:join.
+  return { tag, want };
+}
+
+async function checkAfter(alice, bob, tag, want) {
+  const live = await emitWithAck(bob, 'hub:send', { roomId: ROOMS.general, messageType: 'text', content: { body: `${tag} live` } });
+  assert.equal(live.ok, true);
+  await waitForEvent(alice, 'hub:messageArrived', (d) => d.message.content.body === `${tag} live`);
+  assert.deepEqual(arrived(alice, tag), [...want, `${tag} live`], 'every message once, in order');
+  assert.equal(alice.received.filter((e) => e.name === 'hub:history').length, 1, 'no second join');
+}
+
+test('a 10 s network drop while another member sends 100 messages', async () => {
+  const d = await daemon();
+  const proxy = await proxyTo(d);
+  const alice = await member(proxy.url, 'alice');
+  const bob = await member(d.url, 'bob');
+  const { tag, want } = await whileAway(proxy, alice, async (t) => {
+    const started = Date.now();
+    const want = await sendAll(bob, t);
+    await until(() => Date.now() - started >= 10_000, { timeoutMs: 15_000, intervalMs: 200, what: '10 s offline' });
+    return want;
+  });
+  await checkAfter(alice, bob, tag, want);
+});
+
+test('recovery across a daemon restart (SIGTERM)', async () => {
+  const d = await daemon();
+  const proxy = await proxyTo(d);
+  const alice = await member(proxy.url, 'alice');
+  let bob;
+  const { tag, want } = await whileAway(proxy, alice, async (t) => {
+    await d.restart();
+    bob = await member(d.url, 'bob');
+    return sendAll(bob, t);
+  }, () => d.addr);
+  await checkAfter(alice, bob, tag, want);
+});
+
+test('recovery on another node (Redis and PostgreSQL)', { skip: !process.env.HUBD_TEST_REDIS_ADDR || !process.env.HUBD_TEST_DATABASE_URL }, async () => {
+  const env = { HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: uniquePrefix() };
+  const a = await daemon({ store: 'postgres', env });
+  const b = await daemon({ env: { ...env, HUBD_STORE: 'postgres', HUBD_POSTGRES__DSN: a.env.HUBD_POSTGRES__DSN, HUBD_POSTGRES__SCHEMA: a.pgSchema } });
+  const proxy = await proxyTo(a);
+  const alice = await member(proxy.url, 'alice');
+  const bob = await member(b.url, 'bob');
+  const { tag, want } = await whileAway(proxy, alice, (t) => sendAll(bob, t), b.addr);
+  await checkAfter(alice, bob, tag, want);
+});
+
+test('a pid of another user is refused: a fresh session', async () => {
+  const d = await daemon();
+  const proxy = await proxyTo(d);
+  const alice = await member(proxy.url, 'alice');
+  const pid = alice._pid;
+  assert.ok(pid, 'the CONNECT reply carries a pid');
+  proxy.drop();
+  await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
+  alice.io.reconnection(false);
+  proxy.restore();
+  const mallory = await connect(d.url, NSP.chat, { auth: { token: tokenFor('bob'), pid, offset: alice._lastOffset } });
+  assert.equal(mallory.recovered, false);
+  assert.notEqual(mallory.id, alice.id, 'not alice\'s sid');
+  assert.notEqual(mallory._pid, pid, 'a new pid');
+  const left = await emitWithAck(mallory, 'hub:leave', { roomId: ROOMS.general });
+  assert.equal(left.ok, false, 'not in alice\'s rooms');
+});
