@@ -1,0 +1,131 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/resume"
+)
+
+// rawClient is a Socket.IO client on the wire, enough for recovery tests.
+type rawClient struct {
+	t   *testing.T
+	c   *websocket.Conn
+	nsp string
+}
+
+// dialAs connects as userID with extra auth fields and returns the client
+// and its CONNECT reply {sid, pid}.
+func (e *socketEnv) dialAs(t *testing.T, userID string, extra map[string]string) (*rawClient, map[string]string) {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"userId": userID, "roleId": "user", "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(socketTestSecret))
+	require.NoError(t, err)
+	c, _, err := websocket.DefaultDialer.Dial(e.url, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	rc := &rawClient{t: t, c: c, nsp: e.h.Namespace().Name()}
+	rc.read("0{")
+	auth := map[string]string{"token": tok}
+	for k, v := range extra {
+		auth[k] = v
+	}
+	b, _ := json.Marshal(auth)
+	rc.send("40" + rc.nsp + "," + string(b))
+	var reply map[string]string
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(rc.read("40"+rc.nsp+","), "40"+rc.nsp+",")), &reply))
+	return rc, reply
+}
+
+func (rc *rawClient) send(s string) {
+	require.NoError(rc.t, rc.c.WriteMessage(websocket.TextMessage, []byte(s)))
+}
+
+// read returns the next text message starting with prefix.
+func (rc *rawClient) read(prefix string) string {
+	rc.t.Helper()
+	for {
+		_ = rc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, b, err := rc.c.ReadMessage()
+		require.NoError(rc.t, err)
+		if strings.HasPrefix(string(b), prefix) {
+			return string(b)
+		}
+	}
+}
+
+// event reads the next event named name and returns its arguments.
+func (rc *rawClient) event(name string) []json.RawMessage {
+	rc.t.Helper()
+	raw := strings.TrimPrefix(rc.read("42"+rc.nsp+`,["`+name+`"`), "42"+rc.nsp+",")
+	var args []json.RawMessage
+	require.NoError(rc.t, json.Unmarshal([]byte(raw), &args))
+	return args[1:]
+}
+
+func TestRecoveredSessionIsTheUsersOwn(t *testing.T) {
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
+	ctx := context.Background()
+
+	u1, first := e.dialAs(t, "u1", nil)
+	require.NotEmpty(t, first["pid"], "the CONNECT reply carries a pid")
+	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1"}]`)
+	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
+	require.Eventually(t, func() bool {
+		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
+		return err == nil && len(rec.Rooms) == 1 && rec.UserID == "u1"
+	}, 5*time.Second, 10*time.Millisecond, "the join is in the session record")
+
+	// Another user presenting u1's pid gets a session of their own.
+	u2, forged := e.dialAs(t, "u2", map[string]string{"pid": first["pid"], "offset": "1.1.r1"})
+	require.NotEqual(t, first["sid"], forged["sid"])
+	require.NotEqual(t, first["pid"], forged["pid"])
+	u2.send("42" + u2.nsp + `,2["hub:leave",{"roomId":"r1"}]`)
+	require.Contains(t, u2.read("43"+u2.nsp+",2"), `"NOT_JOINED"`, "u2 got none of u1's rooms")
+
+	require.NoError(t, u1.c.Close())
+	require.Eventually(t, func() bool {
+		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
+		return err == nil && !rec.DisconnectedAt.IsZero()
+	}, 5*time.Second, 10*time.Millisecond, "the disconnect is in the session record")
+
+	// Missed meanwhile: one message for everyone, one for u2 only.
+	public := &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2", MessageType: "text",
+		Content: json.RawMessage(`{"body":"for all"}`), Status: msgstore.StatusPublished}
+	private := &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2", MessageType: "text",
+		Content: json.RawMessage(`{"body":"for u2"}`), Status: msgstore.StatusPublished,
+		Audience: &msgstore.Audience{Users: []string{"u2"}}}
+	stored, _, err := e.h.deps.Store.Append(ctx, public)
+	require.NoError(t, err)
+	_, _, err = e.h.deps.Store.Append(ctx, private)
+	require.NoError(t, err)
+	last := &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2", MessageType: "text",
+		Content: json.RawMessage(`{"body":"last"}`), Status: msgstore.StatusPublished}
+	last, _, err = e.h.deps.Store.Append(ctx, last)
+	require.NoError(t, err)
+
+	back, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.Equal(t, first, again, "same sid and pid")
+	args := back.event("hub:messageArrived")
+	require.Len(t, args, 2, "payload and offset")
+	require.Contains(t, string(args[0]), `"for all"`)
+	require.JSONEq(t, `"`+offsetOf(stored)+`"`, string(args[1]))
+	args = back.event("hub:messageArrived")
+	require.Contains(t, string(args[0]), `"last"`, "the message for u2 only is not replayed")
+	require.JSONEq(t, `"`+offsetOf(last)+`"`, string(args[1]))
+	back.send("42" + back.nsp + `,3["hub:leave",{"roomId":"r1"}]`)
+	require.Contains(t, back.read("43"+back.nsp+",3"), `"ok":true`, "back in r1 without hub:join")
+}
