@@ -41,21 +41,13 @@ func (h *Hub) update(ctx context.Context, a *Actor, id string, fn func(m *msgsto
 	}
 }
 
-// EditMessage replaces the content of the actor's own message.
+// EditMessage replaces the content of the actor's own message. The
+// caller has admitted the actor for hub:edit (canSend, not silenced,
+// messageRateLimit: an edit rewrites content).
 func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json.RawMessage) (*msgstore.Message, error) {
 	hs := h.Spec()
-	if a.Silenced {
-		return nil, newError(CodeSilenced, "you are silenced in this room")
-	}
-	if !a.Permissions.CanSend {
-		return nil, newError(CodeForbidden, "your role cannot send in this room")
-	}
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(content) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
-	}
-	// An edit rewrites content: it counts against messageRateLimit.
-	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
-		return nil, err
 	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.SenderID != a.UserID() {
@@ -124,21 +116,13 @@ type reactionEntry struct {
 
 const maxEmojiBytes = 64
 
-// React toggles the actor's emoji reaction on a published message.
+// React toggles the actor's emoji reaction on a published message. The
+// caller has admitted the actor for hub:react (the toggle, canRead,
+// messageRateLimit: a reaction is a stored write too).
 func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.Message, error) {
-	if !h.Spec().MessageSettings.EnableReaction {
-		return nil, newError(CodeUnknownEvent, "reactions are not enabled in this hub")
-	}
 	if emoji == "" || len(emoji) > maxEmojiBytes || !utf8.ValidString(emoji) {
 		return nil, &Error{Code: CodeInvalidMessage, Message: "emoji is invalid",
 			Details: []spec.FieldProblem{{Field: "emoji", Message: "must be 1 to 64 bytes of text"}}}
-	}
-	if !a.Permissions.CanRead {
-		return nil, newError(CodeForbidden, "no read permission in this room")
-	}
-	// A reaction is a stored write too: it counts against messageRateLimit.
-	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
-		return nil, err
 	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPublished {
@@ -197,6 +181,9 @@ type messageRequest struct {
 func (h *Hub) memberActor(in *call, req any, roomID func() string) (*Actor, error) {
 	if err := decode(in.payload, req); err != nil {
 		return nil, err
+	}
+	if in.actor != nil {
+		return in.actor, nil
 	}
 	rid := roomID()
 	if rid == "" {

@@ -313,7 +313,10 @@ type call struct {
 	s       *sio.Socket
 	c       *client
 	payload json.RawMessage
-	after   func() // runs after the ack is written
+	// actor is the member's actor, admitted by dispatch for an event of a
+	// room.
+	actor *Actor
+	after func() // runs after the ack is written
 }
 
 func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {

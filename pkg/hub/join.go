@@ -394,12 +394,7 @@ func (h *Hub) handleLoadHistory(ctx context.Context, in *call) (map[string]any, 
 	if err := decode(in.payload, &req); err != nil {
 		return nil, err
 	}
-	m, err := in.c.membership(req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	a := h.actorOf(in.c.session(), m)
-	msgs, err := h.ListMessages(ctx, a, ListInput{Before: req.Before, After: req.After, Limit: req.Limit})
+	msgs, err := h.ListMessages(ctx, in.actor, ListInput{Before: req.Before, After: req.After, Limit: req.Limit})
 	if err != nil {
 		return nil, err
 	}

@@ -141,9 +141,6 @@ func (h *Hub) PendingMessages(ctx context.Context, a *Actor) ([]*msgstore.Messag
 
 // Approve publishes a pending message and broadcasts it.
 func (h *Hub) Approve(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
-	if err := h.requireModerator(a); err != nil {
-		return nil, err
-	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPending {
 			return errorf(CodeNotFound, "message %q is not pending", id)
@@ -176,9 +173,6 @@ func (h *Hub) release(m *msgstore.Message) {
 
 // Reject refuses a pending message and tells its sender.
 func (h *Hub) Reject(ctx context.Context, a *Actor, id, reason string) (*msgstore.Message, error) {
-	if err := h.requireModerator(a); err != nil {
-		return nil, err
-	}
 	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPending {
 			return errorf(CodeNotFound, "message %q is not pending", id)
@@ -217,9 +211,6 @@ func (h *Hub) saveModeration(ctx context.Context, a *Actor, userID string, fn fu
 // Block removes a user from the room and keeps them out, for d or until
 // unblocked (d zero).
 func (h *Hub) Block(ctx context.Context, a *Actor, userID, reason string, d time.Duration) error {
-	if err := h.requireModerator(a); err != nil {
-		return err
-	}
 	if userID == "" {
 		return newError(CodeBadRequest, "userId is required")
 	}
@@ -250,9 +241,6 @@ func (h *Hub) Block(ctx context.Context, a *Actor, userID, reason string, d time
 
 // Unblock lifts a block.
 func (h *Hub) Unblock(ctx context.Context, a *Actor, userID string) error {
-	if err := h.requireModerator(a); err != nil {
-		return err
-	}
 	if userID == "" {
 		return newError(CodeBadRequest, "userId is required")
 	}
@@ -275,9 +263,6 @@ func (h *Hub) Unsilence(ctx context.Context, a *Actor, userID string) error {
 }
 
 func (h *Hub) setSilenced(ctx context.Context, a *Actor, userID string, silenced bool) error {
-	if err := h.requireModerator(a); err != nil {
-		return err
-	}
 	if userID == "" {
 		return newError(CodeBadRequest, "userId is required")
 	}
@@ -304,9 +289,6 @@ func (h *Hub) RequestSpeak(_ context.Context, a *Actor) error {
 
 // Kick removes a user's sockets from the room; they may rejoin.
 func (h *Hub) Kick(_ context.Context, a *Actor, userID, reason string) error {
-	if err := h.requireManager(a); err != nil {
-		return err
-	}
 	if userID == "" {
 		return newError(CodeBadRequest, "userId is required")
 	}
@@ -316,9 +298,6 @@ func (h *Hub) Kick(_ context.Context, a *Actor, userID, reason string) error {
 
 // UpdateRoom stores hub-level settings of the room and broadcasts them.
 func (h *Hub) UpdateRoom(ctx context.Context, a *Actor, settings json.RawMessage) (json.RawMessage, error) {
-	if err := h.requireManager(a); err != nil {
-		return nil, err
-	}
 	if len(settings) == 0 || settings[0] != '{' || !json.Valid(settings) {
 		return nil, newError(CodeBadRequest, "settings must be a JSON object")
 	}

@@ -12,9 +12,11 @@ import (
 // The socket protocol, declared once. Every inbound event of a hub's
 // namespace is one Inbound entry: the dispatcher (dispatch) finds it by
 // name and enforces what it declares (the spec toggle, the joined room,
-// the permission) before its handler runs; the rate-limit class,
-// moderation and persistence are enforced by the Hub methods the handler
-// calls, which REST calls too, so that both paths hold the same rules.
+// the permission, the rate-limit class, moderation) before its handler
+// runs, and REST routes that have a socket twin name the same entry and
+// pass through the same pre-check (Admit), so both paths hold the same
+// rules. Persistence and audience are applied by the pipeline (send,
+// customEvent) both paths' handlers call.
 // The same table generates the event tables of docs/protocol.md and the
 // hub's AsyncAPI document.
 
@@ -132,10 +134,11 @@ var protocolByName = map[string]*Inbound{}
 func InboundEvent(name string) *Inbound { return protocolByName[name] }
 
 // dispatch runs one client event through its declaration, then its
-// handler.
+// handler: the toggle, then for an event of a room the joined member's
+// actor and the one pre-check (Admit) that REST runs too.
 func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]any, error) {
-	if e.Enabled != nil && !e.Enabled(h.Spec()) {
-		return nil, errorf(CodeUnknownEvent, "%s is not enabled in this hub (%s)", e.Name, e.Toggle)
+	if err := e.Allowed(h.Spec()); err != nil {
+		return nil, err
 	}
 	if e.Room {
 		var req struct {
@@ -151,23 +154,74 @@ func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]an
 		if err != nil {
 			return nil, err
 		}
-		if err := h.permit(m, e.Permission); err != nil {
+		a := h.actorOf(in.c.session(), m)
+		if err := h.precheck(ctx, e, a); err != nil {
 			return nil, err
 		}
+		in.actor = a
 	}
 	return e.handle(h, ctx, in)
 }
 
-// permit checks a member's effective permissions for p.
-func (h *Hub) permit(m *member, p Permission) error {
-	perms := h.effective(m)
+// Allowed refuses the event with UNKNOWN_EVENT when its toggle is off in
+// the spec.
+func (e *Inbound) Allowed(hs *spec.Hub) error {
+	if e.Enabled != nil && !e.Enabled(hs) {
+		return errorf(CodeUnknownEvent, "%s is not enabled in this hub (%s)", e.Name, e.Toggle)
+	}
+	return nil
+}
+
+// Admit is the pre-check of an event for an actor of its room, run by the
+// socket dispatcher and by every REST route that has a socket twin before
+// the handler: the toggle, the permission, the rate class, and
+// moderation (the actor's result may be pending only when the event is
+// moderated). Handlers and the Hub methods they call do not repeat these.
+func (h *Hub) Admit(ctx context.Context, e *Inbound, a *Actor) error {
+	if err := e.Allowed(h.Spec()); err != nil {
+		return err
+	}
+	return h.precheck(ctx, e, a)
+}
+
+func (h *Hub) precheck(ctx context.Context, e *Inbound, a *Actor) error {
+	if err := permit(a, e.Permission); err != nil {
+		return err
+	}
+	if check := h.rateCheck(e.Rate); check != nil {
+		if err := check(ctx, a.UserID()); err != nil {
+			return err
+		}
+	}
+	if !e.Moderated {
+		a.Permissions.Moderated = false
+	}
+	return nil
+}
+
+// rateCheck returns the limiter of a rate class; RatePerEvent is decided
+// by the handler (ephemeral custom events are signals, stored ones
+// messages).
+func (h *Hub) rateCheck(c RateClass) func(context.Context, string) error {
+	switch c {
+	case RateMessage:
+		return h.checkMessageRate
+	case RateSignal:
+		return h.checkSignalRate
+	}
+	return nil
+}
+
+// permit checks an actor's effective permissions for p.
+func permit(a *Actor, p Permission) error {
+	perms := a.Permissions
 	switch p {
 	case PermRead:
 		if !perms.CanRead {
 			return newError(CodeForbidden, "no read permission in this room")
 		}
 	case PermSend:
-		if m.silenced {
+		if a.Silenced {
 			return newError(CodeSilenced, "you are silenced in this room")
 		}
 		if !perms.CanSend {

@@ -165,7 +165,7 @@ func TestCanReadFalseReadsNothing(t *testing.T) {
 	m := &member{userID: bea, roomID: rulesRoom, decision: &authz.Decision{Permissions: b.Permissions}}
 	require.False(t, e.h.historyOnJoin(e.h.Definition(), m, ""), "no history on join")
 	require.False(t, e.h.historyOnJoin(e.h.Definition(), m, "some-id"), "no since recovery")
-	_, err = e.h.ListMessages(ctx, b, ListInput{})
+	_, err = admitted(ctx, e.h, b, "hub:loadHistory", func() ([]*msgstore.Message, error) { return e.h.ListMessages(ctx, b, ListInput{}) })
 	require.Equal(t, CodeForbidden, clientErr(t, err).Code)
 	_, err = e.h.Receipts(ctx, b)
 	require.Equal(t, CodeForbidden, clientErr(t, err).Code)
@@ -206,22 +206,38 @@ func (e *rulesEnv) emitEvent(t *testing.T, userID, event, data string) (map[stri
 	return e.h.clientCustomEvent(context.Background(), ev, customEventOf(e.h.Spec(), event))
 }
 
+// admitted runs a Hub method as the socket dispatcher and REST do: after
+// the pre-check of its protocol entry.
+func admitted[T any](ctx context.Context, h *Hub, a *Actor, event string, op func() (T, error)) (T, error) {
+	if err := h.Admit(ctx, InboundEvent(event), a); err != nil {
+		var zero T
+		return zero, err
+	}
+	return op()
+}
+
 func TestStoredCustomEventsShareTheMessageRateLimit(t *testing.T) {
 	e := newRulesEnv(t, nil)
 	ctx := context.Background()
 	a := e.actor(t, alice)
-	msg, err := e.h.Send(ctx, a, SendInput{MessageType: "text", Content: json.RawMessage(`{"body":"1"}`)})
+	msg, err := admitted(ctx, e.h, a, "hub:send", func() (*msgstore.Message, error) {
+		return e.h.Send(ctx, a, SendInput{MessageType: "text", Content: json.RawMessage(`{"body":"1"}`)})
+	})
 	require.NoError(t, err)
+	edit := func(body string) error {
+		_, err := admitted(ctx, e.h, a, "hub:edit", func() (*msgstore.Message, error) {
+			return e.h.EditMessage(ctx, a, msg.ID, json.RawMessage(`{"body":"`+body+`"}`))
+		})
+		return err
+	}
 	_, err = e.emitEvent(t, alice, "pin", `{"n":2}`)
 	require.NoError(t, err)
-	_, err = e.h.EditMessage(ctx, a, msg.ID, json.RawMessage(`{"body":"1 edited"}`))
-	require.NoError(t, err, "the third write of the minute")
+	require.NoError(t, edit("1 edited"), "the third write of the minute")
 	_, err = e.emitEvent(t, alice, "pin", `{"n":4}`)
 	require.Equal(t, CodeRateLimited, clientErr(t, err).Code)
-	_, err = e.h.React(ctx, a, msg.ID, "👍")
+	_, err = admitted(ctx, e.h, a, "hub:react", func() (*msgstore.Message, error) { return e.h.React(ctx, a, msg.ID, "👍") })
 	require.Equal(t, CodeRateLimited, clientErr(t, err).Code, "reactions count too")
-	_, err = e.h.EditMessage(ctx, a, msg.ID, json.RawMessage(`{"body":"again"}`))
-	require.Equal(t, CodeRateLimited, clientErr(t, err).Code, "edits count too")
+	require.Equal(t, CodeRateLimited, clientErr(t, edit("again")).Code, "edits count too")
 	_, err = e.emitEvent(t, alice, "cursor", `{"x":1}`)
 	require.NoError(t, err, "ephemeral events have the signal cap, not the message limit")
 	require.Len(t, e.storedIn(t), 2)

@@ -31,11 +31,7 @@ func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) 
 	if req.RoomID == "" {
 		return nil, newError(CodeBadRequest, "roomId is required")
 	}
-	m, err := in.c.membership(req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	msg, err := h.send(ctx, h.actorOf(in.c.session(), m), &req.SendInput)
+	msg, err := h.send(ctx, in.actor, &req.SendInput)
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +55,6 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 		return nil, errorf(CodeBadRequest, "clientMessageId longer than %d bytes", maxClientMessageID)
 	}
 	perms := a.Permissions
-	if a.Silenced {
-		return nil, newError(CodeSilenced, "you are silenced in this room")
-	}
-	if !perms.CanSend {
-		return nil, newError(CodeForbidden, "your role cannot send in this room")
-	}
 	if req.MessageType == string(spec.MessageSystem) {
 		return nil, newError(CodeTypeNotAllowed, "system messages are sent by the server only")
 	}
@@ -73,9 +63,6 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 	}
 	if !perms.AllowsType(req.MessageType) {
 		return nil, errorf(CodeTypeNotAllowed, "your role cannot send %q messages", req.MessageType)
-	}
-	if err := h.checkMessageRate(ctx, a.UserID()); err != nil {
-		return nil, err
 	}
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(req.Content)+len(req.ReplyTo) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)

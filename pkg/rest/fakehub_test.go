@@ -72,6 +72,10 @@ func (f *fakeHub) message(a *hub.Actor, id string) (*msgstore.Message, error) {
 
 func (f *fakeHub) Spec() *spec.Hub { return f.spec }
 
+func (f *fakeHub) Admit(_ context.Context, e *hub.Inbound, a *hub.Actor) error {
+	return f.record("Admit %s %s", e.Name, a.UserID())
+}
+
 func (f *fakeHub) ActorFor(_ context.Context, sess *authz.Session, roomID string) (*hub.Actor, error) {
 	if err := f.record("ActorFor %s %s", sess.UserID, roomID); err != nil {
 		return nil, err

@@ -99,9 +99,22 @@ type (
 func ok(body any) (result, error)      { return result{status: http.StatusOK, body: body}, nil }
 func created(body any) (result, error) { return result{status: http.StatusCreated, body: body}, nil }
 
-// roomActor authorizes the caller for the room of the path.
+// roomActor authorizes the caller for the room of the path and admits it
+// for the route's socket twin.
 func (c *call) roomActor() (*hub.Actor, error) {
-	return c.hub.ActorFor(c.r.Context(), c.sess, c.r.PathValue("roomId"))
+	a, err := c.hub.ActorFor(c.r.Context(), c.sess, c.r.PathValue("roomId"))
+	if err != nil {
+		return nil, err
+	}
+	return a, c.admit(a)
+}
+
+// admit runs the pre-check of the route's socket twin, if it has one.
+func (c *call) admit(a *hub.Actor) error {
+	if c.rt == nil || c.rt.inbound == nil {
+		return nil
+	}
+	return c.hub.Admit(c.r.Context(), c.rt.inbound, a)
 }
 
 // messageActor authorizes the caller for the room of the path's message.
@@ -112,7 +125,10 @@ func (c *call) messageActor() (*hub.Actor, string, error) {
 		return nil, "", err
 	}
 	a, err := c.hub.ActorFor(c.r.Context(), c.sess, roomID)
-	return a, id, err
+	if err != nil {
+		return nil, "", err
+	}
+	return a, id, c.admit(a)
 }
 
 // messageOp runs a one-message operation after authorizing the caller.

@@ -26,6 +26,10 @@ import (
 // it. Errors are *hub.Error; any other error is answered as INTERNAL.
 type Hub interface {
 	Spec() *spec.Hub
+	// Admit is the pre-check of a protocol event for an actor (toggle,
+	// permission, rate class, moderation), the one the socket dispatcher
+	// runs; routes with a socket twin call it before the Hub method.
+	Admit(ctx context.Context, e *hub.Inbound, a *hub.Actor) error
 	// ActorFor runs the layered authorization of the user for the room.
 	ActorFor(ctx context.Context, sess *authz.Session, roomID string) (*hub.Actor, error)
 	Send(ctx context.Context, a *hub.Actor, in hub.SendInput) (*msgstore.Message, error)
@@ -255,6 +259,7 @@ type call struct {
 	hubName string
 	hub     Hub
 	spec    *spec.Hub
+	rt      *route
 	sess    *authz.Session // nil for routes without auth
 	maxBody int64
 	handler *handler
@@ -272,7 +277,14 @@ func (h *handler) wrap(rt *route) http.Handler {
 			return
 		}
 		observe(w, name, rt.pattern())
-		c := &call{w: w, r: r, hubName: name, hub: hb, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes, handler: h}
+		c := &call{w: w, r: r, hubName: name, hub: hb, rt: rt, spec: hb.Spec(), maxBody: h.opts.MaxBodyBytes, handler: h}
+		// A twin route's toggle is refused as the socket event is.
+		if rt.inbound != nil {
+			if err := rt.inbound.Allowed(c.spec); err != nil {
+				h.fail(c, err)
+				return
+			}
+		}
 		if rt.enabled != nil && !rt.enabled(c.spec) {
 			writeError(w, http.StatusNotFound, &hub.Error{Code: hub.CodeNotFound, Message: rt.disabledMsg})
 			return

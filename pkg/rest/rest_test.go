@@ -181,7 +181,7 @@ func TestRoutes(t *testing.T) {
 		{name: "root", method: "GET", path: "/", wantStatus: 404, wantCode: "NOT_FOUND"},
 		{name: "wrong method", method: "PUT", path: "/chatHub/rooms/r1/messages", token: "u1", wantStatus: 405, wantCode: "BAD_REQUEST"},
 		{name: "wrong method unknown hub", method: "PUT", path: "/nope/rooms/r1/messages", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
-		{name: "disabled route", method: "POST", path: "/minimalHub/messages/m1/reactions", token: "u1", body: `{"emoji":"👍"}`, wantStatus: 404, wantCode: "NOT_FOUND", wantBody: "reactions are not enabled"},
+		{name: "disabled route", method: "POST", path: "/minimalHub/messages/m1/reactions", token: "u1", body: `{"emoji":"👍"}`, wantStatus: 404, wantCode: "UNKNOWN_EVENT", wantBody: "hub:react is not enabled in this hub (messageSettings.enableReaction)"},
 		{name: "disabled receipts", method: "GET", path: "/minimalHub/rooms/r1/receipts", token: "u1", wantStatus: 404, wantCode: "NOT_FOUND"},
 
 		// messages

@@ -3,6 +3,7 @@ package rest
 import (
 	"net/http"
 
+	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/spec"
 )
 
@@ -28,6 +29,12 @@ type route struct {
 	opID, summary string
 	desc          string
 	auth          authKind
+	// event names the protocol entry of the route's socket twin
+	// (hub.Protocol): the route takes its toggle from it and runs its
+	// pre-check (hub.Hub.Admit) before the Hub method, as the socket
+	// dispatcher does; "" for routes without a twin.
+	event   string
+	inbound *hub.Inbound
 	// enabled reports whether the hub's spec turns the route on; nil means
 	// always. A disabled route answers 404 and is left out of the document.
 	enabled     func(*spec.Hub) bool
@@ -48,7 +55,6 @@ type result struct {
 	raw    []byte
 }
 
-func reactionsOn(h *spec.Hub) bool    { return h.MessageSettings.EnableReaction }
 func receiptsOn(h *spec.Hub) bool     { return h.EventSettings.EnableReadReceipts }
 func deliveriesOn(h *spec.Hub) bool   { return h.EventSettings.EnableDeliveryReceipts }
 func presenceOn(h *spec.Hub) bool     { return h.EventSettings.EnablePresence }
@@ -75,7 +81,21 @@ var limitParam = queryParam{name: "limit", desc: "Page size (at least 1); the hu
 // because the OpenAPI route reads the table itself.
 var routes []*route
 
-func init() { routes = routeTable() }
+func init() {
+	routes = routeTable()
+	for _, rt := range routes {
+		if rt.event == "" {
+			continue
+		}
+		rt.inbound = hub.InboundEvent(rt.event)
+		if rt.inbound == nil {
+			panic("rest: route " + rt.opID + " names no protocol event " + rt.event)
+		}
+		if rt.inbound.Enabled != nil {
+			rt.enabled = rt.inbound.Enabled
+		}
+	}
+}
 
 func routeTable() []*route {
 	return []*route{
@@ -84,7 +104,7 @@ func routeTable() []*route {
 		{method: http.MethodGet, path: "/asyncapi.json", opID: "getAsyncAPI", summary: "This hub's AsyncAPI 3.0 document (its Socket.IO events)",
 			auth: authNone, status: http.StatusOK, serve: serveAsyncAPI},
 
-		{method: http.MethodGet, path: "/rooms/{roomId}/messages", opID: "listMessages", summary: "List a room's messages, oldest first",
+		{method: http.MethodGet, path: "/rooms/{roomId}/messages", opID: "listMessages", event: "hub:loadHistory", summary: "List a room's messages, oldest first",
 			desc: "Without before/after: the newest `limit` messages. `before`/`after` are message ids of the same room.",
 			auth: authUser, status: http.StatusOK, response: "MessageList", serve: serveList,
 			query: []queryParam{
@@ -92,20 +112,19 @@ func routeTable() []*route {
 				{name: "after", desc: "Only messages newer than this message id.", schema: map[string]any{"type": "string"}},
 				limitParam,
 			}},
-		{method: http.MethodPost, path: "/rooms/{roomId}/messages", opID: "sendMessage", summary: "Send a message (same pipeline and broadcast as hub:send)",
+		{method: http.MethodPost, path: "/rooms/{roomId}/messages", opID: "sendMessage", event: "hub:send", summary: "Send a message (same pipeline and broadcast as hub:send)",
 			desc: "A repeated clientMessageId from the same sender returns the first message (also 201) and stores nothing new. " +
 				"In a moderated room the message has status pending and `status` is set in the response.",
 			auth: authUser, request: "SendMessageRequest", status: http.StatusCreated, response: "MessageResult", serve: serveSend},
 
 		{method: http.MethodGet, path: "/messages/{messageId}", opID: "getMessage", summary: "Get one message",
 			auth: authUser, status: http.StatusOK, response: "MessageResult", serve: serveGet},
-		{method: http.MethodPatch, path: "/messages/{messageId}", opID: "editMessage", summary: "Edit the content of one's own message",
+		{method: http.MethodPatch, path: "/messages/{messageId}", opID: "editMessage", event: "hub:edit", summary: "Edit the content of one's own message",
 			auth: authUser, request: "EditMessageRequest", status: http.StatusOK, response: "MessageResult", serve: serveEdit},
-		{method: http.MethodDelete, path: "/messages/{messageId}", opID: "deleteMessage", summary: "Delete a message (own, or any with canDeleteAny)",
+		{method: http.MethodDelete, path: "/messages/{messageId}", opID: "deleteMessage", event: "hub:delete", summary: "Delete a message (own, or any with canDeleteAny)",
 			auth: authUser, status: http.StatusOK, response: "MessageResult", serve: serveDelete},
-		{method: http.MethodPost, path: "/messages/{messageId}/reactions", opID: "reactToMessage", summary: "Toggle the caller's emoji reaction",
-			auth: authUser, enabled: reactionsOn, disabledMsg: "reactions are not enabled in this hub",
-			request: "ReactionRequest", status: http.StatusOK, response: "MessageResult", serve: serveReact},
+		{method: http.MethodPost, path: "/messages/{messageId}/reactions", opID: "reactToMessage", event: "hub:react", summary: "Toggle the caller's emoji reaction",
+			auth: authUser, request: "ReactionRequest", status: http.StatusOK, response: "MessageResult", serve: serveReact},
 		{method: http.MethodGet, path: "/messages/{messageId}/deliveries", opID: "getDeliveries", summary: "Delivery receipts of one message",
 			desc: "Who received the message and when (stored from hub:messageDelivered), in no particular order. The caller needs canRead in the message's room.",
 			auth: authUser, enabled: deliveriesOn, disabledMsg: "delivery receipts are not enabled in this hub",
@@ -129,23 +148,23 @@ func routeTable() []*route {
 		{method: http.MethodGet, path: "/rooms/{roomId}/pending", opID: "listPending", summary: "Messages waiting for approval (canModerate)",
 			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
 			status: http.StatusOK, response: "MessageList", serve: servePending},
-		{method: http.MethodPost, path: "/messages/{messageId}/approve", opID: "approveMessage", summary: "Approve a pending message (canModerate)",
+		{method: http.MethodPost, path: "/messages/{messageId}/approve", opID: "approveMessage", event: "hub:approve", summary: "Approve a pending message (canModerate)",
 			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
 			status: http.StatusOK, response: "MessageResult", serve: serveApprove},
-		{method: http.MethodPost, path: "/messages/{messageId}/reject", opID: "rejectMessage", summary: "Reject a pending message (canModerate)",
+		{method: http.MethodPost, path: "/messages/{messageId}/reject", opID: "rejectMessage", event: "hub:reject", summary: "Reject a pending message (canModerate)",
 			auth: authUser, enabled: moderationOn, disabledMsg: "no role of this hub is moderated",
 			request: "RejectRequest", optional: true, status: http.StatusOK, response: "MessageResult", serve: serveReject},
-		{method: http.MethodPost, path: "/rooms/{roomId}/blocks", opID: "blockUser", summary: "Block a user from the room (canModerate)",
+		{method: http.MethodPost, path: "/rooms/{roomId}/blocks", opID: "blockUser", event: "hub:block", summary: "Block a user from the room (canModerate)",
 			auth: authUser, request: "BlockRequest", status: http.StatusOK, response: "ModerationResult", serve: serveBlock},
-		{method: http.MethodDelete, path: "/rooms/{roomId}/blocks/{userId}", opID: "unblockUser", summary: "Lift a block (canModerate)",
+		{method: http.MethodDelete, path: "/rooms/{roomId}/blocks/{userId}", opID: "unblockUser", event: "hub:unblock", summary: "Lift a block (canModerate)",
 			auth: authUser, status: http.StatusOK, response: "ModerationResult", serve: serveUnblock},
-		{method: http.MethodPost, path: "/rooms/{roomId}/silences", opID: "silenceUser", summary: "Silence a user in the room (canModerate)",
+		{method: http.MethodPost, path: "/rooms/{roomId}/silences", opID: "silenceUser", event: "hub:silence", summary: "Silence a user in the room (canModerate)",
 			auth: authUser, request: "UserRequest", status: http.StatusOK, response: "ModerationResult", serve: serveSilence},
-		{method: http.MethodDelete, path: "/rooms/{roomId}/silences/{userId}", opID: "unsilenceUser", summary: "Let a silenced user speak (canModerate)",
+		{method: http.MethodDelete, path: "/rooms/{roomId}/silences/{userId}", opID: "unsilenceUser", event: "hub:unsilence", summary: "Let a silenced user speak (canModerate)",
 			auth: authUser, status: http.StatusOK, response: "ModerationResult", serve: serveUnsilence},
-		{method: http.MethodPost, path: "/rooms/{roomId}/kicks", opID: "kickUser", summary: "Remove a user's sockets from the room (canManageRoom)",
+		{method: http.MethodPost, path: "/rooms/{roomId}/kicks", opID: "kickUser", event: "hub:kick", summary: "Remove a user's sockets from the room (canManageRoom)",
 			auth: authUser, request: "KickRequest", status: http.StatusOK, response: "ModerationResult", serve: serveKick},
-		{method: http.MethodPatch, path: "/rooms/{roomId}", opID: "updateRoom", summary: "Update the hub-level settings of a room (canManageRoom)",
+		{method: http.MethodPatch, path: "/rooms/{roomId}", opID: "updateRoom", event: "hub:updateRoom", summary: "Update the hub-level settings of a room (canManageRoom)",
 			auth: authUser, request: "UpdateRoomRequest", status: http.StatusOK, response: "RoomResult", serve: serveUpdateRoom},
 	}
 }
