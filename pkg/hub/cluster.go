@@ -86,6 +86,16 @@ func (h *Hub) toOtherNodes(op roomOp) {
 
 // onServerSideEvent applies a room operation another node sent.
 func (h *Hub) onServerSideEvent(ev *sio.Event) {
+	if len(ev.Args) == 1 {
+		switch ev.Name {
+		case ownerRequestEvent:
+			h.onOwnerRequest(ev.Args[0])
+			return
+		case ownerReplyEvent:
+			h.onOwnerReply(ev.Args[0])
+			return
+		}
+	}
 	if ev.Name != clusterEvent || len(ev.Args) != 1 {
 		return
 	}

@@ -3,11 +3,14 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/spec"
 )
@@ -187,9 +190,7 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 	if def.state == nil {
 		return
 	}
-	state, err := def.Scripts.Eval(ctx, def.state, roomID, map[string]any{
-		"session": c.session().Claims, "user": c.session().Claims, "roomId": roomID, "room": m.decision.Room,
-	})
+	state, err := h.roomState(ctx, c.session(), roomID, m.decision.Room)
 	if err != nil {
 		h.log.Warn("state script failed", zap.String("room", roomID), zap.Error(err))
 		_ = s.Emit("hub:error", map[string]any{"error": "state unavailable", "code": CodeInternal,
@@ -197,6 +198,38 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 		return
 	}
 	_ = s.Emit("hub:state", map[string]any{"roomId": roomID, "state": state})
+}
+
+// roomState runs the state script on the room's owner: here when this
+// node owns the room (or is alone), else on the owner node.
+func (h *Hub) roomState(ctx context.Context, s *authz.Session, roomID string, room records.Record) (any, error) {
+	if h.deps.Leases != nil {
+		release, err := h.logic.acquire(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		mine := h.ownsRoom(ctx, roomID, true)
+		release()
+		if !mine {
+			return h.forwardState(ctx, s, roomID, room)
+		}
+	}
+	return h.evalState(ctx, s, roomID, room)
+}
+
+// evalState runs the state script here and returns its value as JSON.
+func (h *Hub) evalState(ctx context.Context, s *authz.Session, roomID string, room records.Record) (json.RawMessage, error) {
+	def := h.Definition()
+	if def.state == nil {
+		return nil, errors.New("no state script")
+	}
+	state, err := def.Scripts.Eval(ctx, def.state, roomID, map[string]any{
+		"session": s.Claims, "user": s.Claims, "roomId": roomID, "room": room,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(state)
 }
 
 // customEventOf returns the hub's custom event called name, or nil.

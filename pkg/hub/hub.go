@@ -119,6 +119,7 @@ type Hub struct {
 	auth       *authz.Authorizer
 	// logic holds the handler queues and scheduled actions (logic.go).
 	logic logicState
+	owner ownerState
 	// localLimiter stands in when the configured limiter fails.
 	localLimiter *ratelimit.Local
 	// hot is reused by every client event (hotpath.go).

@@ -153,6 +153,12 @@ type roomQueue struct {
 // acquire waits for the room's turn. The returned release must be called
 // exactly once. Waiting ends early with ctx.
 func (l *logicState) acquire(ctx context.Context, roomID string) (release func(), err error) {
+	return l.enqueue(roomID)(ctx)
+}
+
+// enqueue takes a place in the room's queue now and returns the wait for
+// its turn, which must be called exactly once.
+func (l *logicState) enqueue(roomID string) func(ctx context.Context) (func(), error) {
 	l.mu.Lock()
 	if l.queues == nil {
 		l.queues = make(map[string]*roomQueue)
@@ -163,15 +169,20 @@ func (l *logicState) acquire(ctx context.Context, roomID string) (release func()
 		l.queues[roomID] = q
 	}
 	q.refs++
-	release = func() { l.release(roomID, q) }
+	release := func() { l.release(roomID, q) }
 	if !q.busy {
 		q.busy = true
 		l.mu.Unlock()
-		return release, nil
+		return func(context.Context) (func(), error) { return release, nil }
 	}
 	ch := make(chan struct{})
 	q.waiters = append(q.waiters, ch)
 	l.mu.Unlock()
+	return func(ctx context.Context) (func(), error) { return l.wait(ctx, roomID, q, ch, release) }
+}
+
+// wait waits for the turn ch announces, or until ctx ends.
+func (l *logicState) wait(ctx context.Context, roomID string, q *roomQueue, ch chan struct{}, release func()) (func(), error) {
 	select {
 	case <-ch:
 		return release, nil
@@ -460,7 +471,17 @@ func (h *Hub) runHandler(ctx context.Context, a *Actor, def *Definition, prog *s
 	if err != nil {
 		return nil, wrapError(CodeUnavailable, "room is busy, try again", err)
 	}
+	if !h.ownsRoom(ctx, a.RoomID, true) {
+		release()
+		return h.forwardSend(ctx, a, msg)
+	}
 	defer release()
+	return h.handleOwned(ctx, a, def, prog, msg)
+}
+
+// handleOwned runs a message handler on the room's owner, with the room's
+// turn held.
+func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *scripting.Program, msg *msgstore.Message) (*msgstore.Message, error) {
 	// A repeated clientMessageId returns the message the first send stored,
 	// without running the handler again. Looked up under the room queue, so a
 	// repeat sent while the first is still handled waits for it.

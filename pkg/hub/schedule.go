@@ -76,7 +76,7 @@ type actionRun struct {
 func (h *Hub) startSchedule(roomID string, room records.Record) {
 	def := h.Definition()
 	w := h.deps.Wheel
-	if def.logic == nil || len(def.logic.actions) == 0 {
+	if !def.hasLogic() {
 		return
 	}
 	if w == nil {
@@ -93,7 +93,10 @@ func (h *Hub) startSchedule(roomID string, room records.Record) {
 	if rs == nil {
 		rs = &roomSchedule{timers: make(map[string]*timerwheel.Timer)}
 		if h.deps.Leases != nil {
-			rs.lease = &roomLease{key: "sched:" + h.name + ":" + roomID}
+			// A lease borrowed for a send without members here goes on.
+			if rs.lease = h.takeBorrowed(roomID); rs.lease == nil {
+				rs.lease = &roomLease{key: h.leaseKey(roomID)}
+			}
 			rl := rs.lease
 			rs.upkeep = w.Schedule(leaseUpkeepEvery, func() { h.leaseUpkeep(roomID, rl) })
 		}
@@ -200,6 +203,12 @@ func (h *Hub) forget(roomID, name string, t *timerwheel.Timer) {
 	if gone {
 		h.releaseLease(roomID, rs.lease)
 	}
+}
+
+// hasLogic reports whether the hub runs room logic (message handlers, a
+// state script or scheduled actions), which has one owner per room.
+func (d *Definition) hasLogic() bool {
+	return d.state != nil || (d.logic != nil && (len(d.logic.handlers) > 0 || len(d.logic.actions) > 0))
 }
 
 // hasKeepAlive reports whether an action of the hub runs without members.
