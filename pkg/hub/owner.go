@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/records"
 )
@@ -187,9 +188,18 @@ func (h *Hub) onOwnerReply(raw json.RawMessage) {
 	}
 }
 
+// refusedNow reports whether the cached answer of the leaser refused the
+// lease and is not due for renewal yet: this node cannot be the owner.
+func (rl *roomLease) refusedNow(now time.Time) bool {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	return !rl.held && now.Before(rl.next) && !rl.recheck.Load()
+}
+
 // onOwnerRequest runs a forwarded request when this node owns the room.
-// A node with no lease view of the room cannot own it and ignores the
-// request without leaving the adapter's goroutine; otherwise the request
+// A node with no lease view of the room, or whose last ask was refused,
+// cannot own it and ignores the request without leaving the adapter's
+// goroutine; otherwise the request
 // takes its place in the room's queue in arrival order.
 func (h *Hub) onOwnerRequest(raw json.RawMessage) {
 	var req ownerRequest
@@ -197,7 +207,10 @@ func (h *Hub) onOwnerRequest(raw json.RawMessage) {
 		h.log.Warn("malformed owner request from another node", zap.Error(err))
 		return
 	}
-	if h.deps.Leases == nil || h.ownerLease(req.Room, false) == nil {
+	if h.deps.Leases == nil {
+		return
+	}
+	if rl := h.ownerLease(req.Room, false); rl == nil || rl.refusedNow(lease.Now(h.deps.Leases)) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
