@@ -72,6 +72,8 @@ function randomId(): string {
 export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEvents<H>> {
   readonly socket: Socket;
   readonly hub: string;
+  private readonly baseUrl: string;
+  private readonly token: HubClientOptions['token'];
   private readonly rooms = new Map<string, RoomState<H>>();
   private readonly outbox: Outbox;
   private readonly ackTimeoutMs: number;
@@ -85,7 +87,9 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     this.hub = hub;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
     const token = opts.token;
-    this.socket = io(url.replace(/\/+$/, '') + '/hub/' + hub, {
+    this.token = token;
+    this.baseUrl = url.replace(/\/+$/, '');
+    this.socket = io(this.baseUrl + '/hub/' + hub, {
       ...opts.socket,
       auth: (cb: (data: object) => void) => {
         Promise.resolve(typeof token === 'function' ? token() : token).then(
@@ -122,6 +126,35 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
   /** The room's present users (from presence events since the join). */
   online(roomId: string): ReadonlyMap<string, 'online' | 'away'> {
     return this.rooms.get(roomId)?.online ?? new Map();
+  }
+
+  /**
+   * Asks the REST API who is in a joined room now
+   * (GET /{hub}/rooms/{roomId}/presence) and makes online() that list;
+   * presence events keep it current from there.
+   */
+  async fetchPresence(roomId: string): Promise<ReadonlyMap<string, 'online' | 'away'>> {
+    const token = await Promise.resolve(typeof this.token === 'function' ? this.token() : this.token);
+    const url = `${this.baseUrl}/${encodeURIComponent(this.hub)}/rooms/${encodeURIComponent(roomId)}/presence`;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), this.ackTimeoutMs);
+    let body: { ok?: boolean; users?: { userId: string; status: 'online' | 'away' }[]; error?: WireError };
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: ctl.signal });
+      body = await res.json();
+    } catch (err) {
+      throw new HubError('TIMEOUT', `GET presence: ${(err as Error).message}`, { event: 'GET presence', roomId });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (body.ok !== true) throw HubError.fromWire(body.error, 'GET presence', roomId);
+    const st = this.rooms.get(roomId);
+    const now = new Map((body.users ?? []).map((u) => [u.userId, u.status] as const));
+    if (st) {
+      st.online.clear();
+      for (const [u, status] of now) st.online.set(u, status);
+    }
+    return now;
   }
 
   /** Users typing in the room now. */

@@ -54,6 +54,11 @@ export class Room<H extends HubSchema> {
     return this.client.online(this.id);
   }
 
+  /** Asks the server who is in the room now (REST); see HubClient.fetchPresence. */
+  fetchPresence(): Promise<ReadonlyMap<string, 'online' | 'away'>> {
+    return this.client.fetchPresence(this.id);
+  }
+
   /** Users typing now. */
   get typingUsers(): ReadonlySet<string> {
     return this.client.typingUsers(this.id);

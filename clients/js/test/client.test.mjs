@@ -87,6 +87,12 @@ test('presence, typing and custom events', async () => {
   await alice.join(room);
   await bob.join(room);
   await until(() => alice.online(room).get(PEOPLE.bob.userId) === 'online', { what: 'alice sees bob online' });
+  // bob joined after alice: only the REST list tells him alice is there
+  assert.equal(bob.online(room).has(PEOPLE.alice.userId), false);
+  const now = await bob.room(room).fetchPresence();
+  assert.equal(now.get(PEOPLE.alice.userId), 'online');
+  assert.equal(bob.online(room).get(PEOPLE.alice.userId), 'online');
+  await assert.rejects(bob.fetchPresence(FROOMS.missing), (err) => err instanceof HubError && err.code === 'ROOM_NOT_FOUND');
 
   const typing = [];
   alice.room(room).on('typing', (t) => typing.push(t));
