@@ -128,21 +128,21 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 	// records: both wait on the network, so they run off the adapter's
 	// delivery goroutine.
 	case opRemoveUser:
-		go h.removeUserLocal(op.Room, op.User, op.Event, op.Payload)
+		h.spawn(func(context.Context) { h.removeUserLocal(op.Room, op.User, op.Event, op.Payload) })
 	case opCloseRoom:
-		go func() {
+		h.spawn(func(context.Context) {
 			h.dropGrants()
 			h.closeRoomLocal(op.Room, op.Payload)
-		}()
+		})
 	case opReauthorize:
-		go func() {
+		h.spawn(func(ctx context.Context) {
 			h.dropGrants()
-			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+			ctx, cancel := context.WithTimeout(ctx, h.deps.OpTimeout)
 			defer cancel()
 			if h.reauthorizeLocal(ctx, op.Room, op.User, op.Event, op.Payload) && op.Announce {
 				h.announceMemberLeft(ctx, op.Room, op.User, op.Event, op.Payload)
 			}
-		}()
+		})
 	default:
 		h.log.Warn("unknown room operation from another node", zap.String("op", op.Op))
 	}

@@ -130,7 +130,8 @@ type Hub struct {
 	userRooms map[string]int         // userID -> number of rooms joined
 	offline   map[string]*time.Timer // pending hub:offline by presenceKey
 	closed    bool
-	stop      chan struct{} // closed by Close: ends the idle loop
+	// tasks are the hub's background goroutines; Close waits for them.
+	tasks *tasks
 }
 
 // New starts a hub for def. The namespace is named /hub/<name>; aliases
@@ -161,8 +162,8 @@ func New(def *Definition, deps Deps) *Hub {
 	h.auth = &authz.Authorizer{Records: deps.Records, Scripts: def.Scripts}
 	h.applyGuardrails(def)
 	h.ns.SetRecovery(h.recoveryOn())
-	h.stop = make(chan struct{})
-	go h.idleLoop(h.stop)
+	h.tasks = newTasks()
+	h.spawn(func(ctx context.Context) { h.idleLoop(ctx.Done()) })
 	h.ns.OnConnect(h.onConnect)
 	h.ns.OnConnection(h.onConnection)
 	h.ns.OnEvent(h.onEvent)
@@ -190,16 +191,15 @@ func (h *Hub) Update(def *Definition) {
 	h.mu.Unlock()
 }
 
-// Close disconnects every socket of the hub (the hub was removed).
+// Close disconnects every socket of the hub (the hub was removed) and
+// ends its background work, waiting for it: once Close returns, nothing
+// of the hub uses the store or the other backends any more.
 func (h *Hub) Close(reason string) {
 	h.mu.Lock()
-	already := h.closed
 	h.closed = true
 	h.mu.Unlock()
-	if !already {
-		close(h.stop)
-	}
 	h.ns.DisconnectAll(reason)
+	h.stopTasks()
 }
 
 func (h *Hub) authorizer() *authz.Authorizer {

@@ -58,6 +58,7 @@ func newLogicEnvFrom(t testing.TB, specFile string, opts scripting.Options) *log
 	require.NoError(t, err)
 	w := timerwheel.New(timerwheel.Options{Tick: time.Millisecond, Slots: 64})
 	h := New(def, Deps{Store: store, Records: recs, Verifier: v, Wheel: w, OpTimeout: 5 * time.Second})
+	t.Cleanup(func() { h.Close("test over") })
 	return &logicEnv{h: h, store: store, wheel: w, eng: eng}
 }
 

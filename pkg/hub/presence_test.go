@@ -54,6 +54,7 @@ func newSocketEnv(t *testing.T, adjust func(*Deps)) *socketEnv {
 	deps := Deps{Store: store, Records: recs, Verifier: v, OpTimeout: 5 * time.Second}
 	adjust(&deps)
 	h := New(def, deps)
+	t.Cleanup(func() { h.Close("test over") })
 	srv := sio.NewServer(sio.Options{})
 	srv.SetNamespaceResolver(func(name string) *sio.Namespace {
 		if name == h.Namespace().Name() {

@@ -27,8 +27,9 @@ func (h *Hub) startRoom(r *room) {
 	r.seq.fill = func(after, before int64) ([]seqItem, int64, error) { return h.fill(roomID, after, before) }
 	r.seq.stats = h.countGap
 	r.seq.anchoring = true
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	r.seq.spawn = func(fn func()) bool { return h.spawn(func(context.Context) { fn() }) }
+	h.spawn(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, h.deps.OpTimeout)
 		defer cancel()
 		last, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Limit: 1})
 		if err != nil {
@@ -41,7 +42,7 @@ func (h *Hub) startRoom(r *room) {
 			seq = last[0].Seq
 		}
 		r.seq.anchor(seq, true)
-	}()
+	})
 }
 
 // fill reads the deliveries of the room's sequence numbers in (after,
@@ -147,11 +148,15 @@ var (
 // the room catch up on every node: a write whose outcome was unknown may
 // have committed, and nobody was told.
 func (h *Hub) afterUnknownOutcome(roomID string) {
-	go func() {
+	h.spawn(func(hctx context.Context) {
 		deadline := time.Now().Add(unknownFor)
 		for wait := unknownWait; time.Now().Before(deadline); wait = min(2*wait, 4*time.Second) {
-			time.Sleep(wait)
-			ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+			select {
+			case <-time.After(wait):
+			case <-hctx.Done():
+				return
+			}
+			ctx, cancel := context.WithTimeout(hctx, h.deps.OpTimeout)
 			_, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Limit: 1})
 			cancel()
 			if err == nil {
@@ -160,7 +165,7 @@ func (h *Hub) afterUnknownOutcome(roomID string) {
 			}
 		}
 		h.log.Warn("room not caught up after an unknown write outcome: the store did not answer", zap.String("room", roomID))
-	}()
+	})
 }
 
 // countGap counts a gap repair result.

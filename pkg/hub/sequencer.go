@@ -38,6 +38,9 @@ type sequencer struct {
 	repairing, again bool
 	failures         int // consecutive failed repairs
 	stats            func(result string)
+	// spawn runs the store reads of repairs as tasks of the hub, which
+	// Close waits for (false: the hub closed); nil: a plain goroutine.
+	spawn func(fn func()) bool
 }
 
 // filler reads the deliveries of stored sequence numbers after `after`
@@ -190,7 +193,7 @@ func (q *sequencer) onGap() {
 	q.repairing = true
 	after, before := q.next-1, q.lowest()
 	q.mu.Unlock()
-	go q.repair(after, before)
+	q.goRepair(after, before)
 }
 
 // catchUp reads what the store holds after the last released number and
@@ -210,7 +213,16 @@ func (q *sequencer) catchUp() {
 	q.repairing = true
 	after := q.next - 1
 	q.mu.Unlock()
-	go q.repair(after, 0)
+	q.goRepair(after, 0)
+}
+
+// goRepair runs repair in the background (see spawn).
+func (q *sequencer) goRepair(after, before int64) {
+	if q.spawn == nil {
+		go q.repair(after, before)
+		return
+	}
+	q.spawn(func() { q.repair(after, before) })
 }
 
 // repair reads (after, before) from the store and merges it.
@@ -243,7 +255,7 @@ func (q *sequencer) repair(after, before int64) {
 		next := covered
 		q.mu.Unlock()
 		q.flush()
-		go q.repair(next, 0)
+		q.goRepair(next, 0)
 		return
 	}
 	q.release()

@@ -82,20 +82,19 @@ func heapGrowth(base uint64) uint64 {
 type watchdog struct {
 	mu      sync.Mutex
 	running map[*jsRuntime]struct{}
-	wake    chan struct{}
 	lastGC  time.Time // when check last started a GC; loop goroutine only
-	started bool
+	started bool      // the loop runs; under mu
 	// collecting is set while a GC started by check runs.
 	collecting atomic.Bool
-	idle       bool      // the loop waits on wake; under mu
 	lastEnd    time.Time // when a call last ended; under mu
 }
 
 // idleAfter is how long the watchdog keeps sampling after the last call
-// ended, so that back-to-back calls do not wake it each time.
+// ended, so that back-to-back calls do not restart it each time; then its
+// goroutine ends (the next call starts it again).
 const idleAfter = 200 * time.Millisecond
 
-var memWatch = &watchdog{running: make(map[*jsRuntime]struct{}), wake: make(chan struct{}, 1)}
+var memWatch = &watchdog{running: make(map[*jsRuntime]struct{})}
 
 // begin registers rt for the call that starts now and sets its heap base.
 func (w *watchdog) begin(rt *jsRuntime) {
@@ -108,15 +107,7 @@ func (w *watchdog) begin(rt *jsRuntime) {
 		w.started = true
 		go w.loop()
 	}
-	wake := w.idle
-	w.idle = false
 	w.mu.Unlock()
-	if wake {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // end unregisters rt.
@@ -129,19 +120,18 @@ func (w *watchdog) end(rt *jsRuntime) {
 	w.mu.Unlock()
 }
 
-// loop samples the heap while calls run and sleeps while none do.
+// loop samples the heap while calls run and ends idleAfter the last one.
 func (w *watchdog) loop() {
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		w.idle = len(w.running) == 0 && time.Since(w.lastEnd) > idleAfter
-		idle := w.idle
-		w.mu.Unlock()
-		if idle {
-			<-w.wake
-			continue
+		if len(w.running) == 0 && time.Since(w.lastEnd) > idleAfter {
+			w.started = false
+			w.mu.Unlock()
+			return
 		}
+		w.mu.Unlock()
 		<-t.C
 		if w.busy() {
 			w.check()
