@@ -55,6 +55,12 @@ export interface HubClientEvents<H extends HubSchema> {
   /** Connected; `recovered` when the server restored the session (no rejoin needed). */
   connect: { recovered: boolean };
   disconnect: { reason: string };
+  /**
+   * The connection or the namespace CONNECT failed. With AUTH_REQUIRED or
+   * INVALID_TOKEN socket.io-client does not retry: reconnect with a new
+   * token (client.socket.connect()).
+   */
+  connectError: HubError;
   /** A room was joined again after a reconnect that could not be recovered. */
   rejoined: { roomId: string; replayed: number };
   /** The client is out of a room it did not leave itself (kicked, blocked, closed, rejoin refused). */
@@ -439,6 +445,10 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     const s = this.socket;
     const room = (roomId: unknown) => (typeof roomId === 'string' ? this.rooms.get(roomId) : undefined);
     s.on('connect', () => this.onConnect());
+    s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+      const code = err.data?.code;
+      this.emit('connectError', code ? HubError.fromWire({ code, message: err.message }, 'connect') : new HubError('CONNECT_FAILED', err.message, { event: 'connect' }));
+    });
     s.on('disconnect', (reason: string) => {
       for (const st of this.rooms.values()) st.disconnected();
       this.emit('disconnect', { reason });

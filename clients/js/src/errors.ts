@@ -34,9 +34,10 @@ export type ServerErrorCode = (typeof ERROR_CODES)[number];
  * Codes the client makes itself: TIMEOUT when no ack came in time while
  * connected (the outcome is unknown: sends are retried), CLOSED when the
  * client was closed before the call finished, OUTBOX_FULL when too many
- * sends are waiting (nothing was sent).
+ * sends are waiting (nothing was sent), CONNECT_FAILED when the daemon could
+ * not be reached (socket.io-client retries by itself).
  */
-export type ClientErrorCode = 'TIMEOUT' | 'CLOSED' | 'OUTBOX_FULL';
+export type ClientErrorCode = 'TIMEOUT' | 'CLOSED' | 'OUTBOX_FULL' | 'CONNECT_FAILED';
 
 export type ErrorCode = ServerErrorCode | ClientErrorCode;
 

@@ -80,6 +80,17 @@ test('failures reject with HubError and the contract code', async () => {
   await assert.rejects(alice.send(FROOMS.room2, 'text', { body: 'x' }), (err) => err.code === 'CLOSED');
 });
 
+test('a refused token is a connectError with the contract code', async () => {
+  const c = clientOf(daemon.url, 'ops', 'alice', { token: 'not-a-jwt' });
+  const errs = [];
+  c.on('connectError', (e) => errs.push(e));
+  await until(() => errs.length > 0, { what: 'connectError' });
+  assert.ok(errs[0] instanceof HubError);
+  assert.equal(errs[0].code, 'INVALID_TOKEN');
+  await assert.rejects(c.join(FROOMS.room7), (err) => err.code === 'TIMEOUT');
+  c.close();
+});
+
 test('presence, typing and custom events', async () => {
   const room = FROOMS.room3;
   const alice = clientOf(daemon.url, 'ops', 'alice');
