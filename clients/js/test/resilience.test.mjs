@@ -43,72 +43,92 @@ async function storedOnce(client, roomId, n) {
 
 const bodies = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-test('a daemon restart mid-stream: each message arrives once, each queued send is stored once', async () => {
-  const port = await freePort();
-  const daemon = await startFeatures({ args: ['--listen', `127.0.0.1:${port}`] });
-  cleanup.push(() => daemon.close());
-  const url = `http://127.0.0.1:${port}`;
-  const room = FROOMS.room4;
-  const alice = clientOf(url, 'ops', 'alice');
-  const bob = clientOf(url, 'ops', 'bob');
-  const r = reader(alice, room);
-  await alice.join(room);
-  await bob.join(room);
+/**
+ * Each scenario runs with the daemon's connection state recovery (the
+ * client sees socket.recovered and does not rejoin) and without it
+ * (maxDisconnectionDuration 0: the client rejoins with since).
+ */
+const MODES = [
+  { name: 'recovered by the server', env: {}, recovered: true },
+  { name: 'rejoined with since', env: { HUBD_SOCKETIO__MAX_DISCONNECTION_DURATION: '0s' }, recovered: false },
+];
 
-  const sends = [];
-  for (const body of bodies('m', 30)) sends.push(bob.send(room, 'text', { body }));
-  await until(() => r.got.length >= 5, { what: 'the stream started' });
-  await daemon.stop(); // SIGTERM with sends in flight
-  for (const body of bodies('q', 70)) sends.push(bob.send(room, 'text', { body })); // queued while down
-  assert.ok(bob.pendingSends(room).length > 0, 'sends wait in the outbox while the daemon is down');
-  await daemon.start();
-  await connected(alice);
-  const acked = await Promise.all(sends);
-
-  assert.equal(new Set(acked.map((m) => m.id)).size, 100, 'every send resolves with its own message');
-  await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
-  r.check([...bodies('m', 30), ...bodies('q', 70)]);
-  await storedOnce(bob, room, 100);
-  assert.equal(bob.pendingSends().length, 0);
-  alice.close();
-  bob.close();
-});
-
-test('a network drop mid-stream: the reader rejoins with since and misses nothing', async () => {
-  const daemon = await startFeatures();
-  cleanup.push(() => daemon.close());
-  const proxy = await new Proxy(daemon.addr).listen();
-  cleanup.push(() => proxy.close());
-  const room = FROOMS.room5;
-  const alice = clientOf(proxy.url, 'ops', 'alice'); // reader behind the proxy
-  const bob = clientOf(proxy.url, 'ops', 'bob'); // sender behind the proxy
-  const dave = clientOf(daemon.url, 'ops', 'dave'); // sender on a good network
-  const r = reader(alice, room);
-  await alice.join(room);
-  await bob.join(room);
-  await dave.join(room);
-
-  const sends = [];
-  for (const body of bodies('b', 30)) sends.push(bob.send(room, 'text', { body }));
-  await until(() => r.got.length >= 5, { what: 'the stream started' });
-  proxy.drop();
-  await until(() => !alice.connected && !bob.connected, { what: 'both clients see the drop' });
-  for (const body of bodies('q', 40)) sends.push(bob.send(room, 'text', { body })); // queued offline
-  const missed = await Promise.all(bodies('d', 30).map((body) => dave.send(room, 'text', { body }))); // alice is away
-  assert.equal(missed.length, 30);
-  proxy.restore();
-  const acked = await Promise.all(sends);
-  assert.equal(new Set(acked.map((m) => m.id)).size, 70);
-
-  await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
-  r.check([...bodies('b', 30), ...bodies('q', 40), ...bodies('d', 30)]);
-  if (alice.socket.recovered) {
+/** Checks which path brought the client back. */
+function cameBack(mode, client, r) {
+  if (mode.recovered) {
+    assert.equal(client.socket.recovered, true, 'the session was recovered');
     assert.equal(r.rejoins.length, 0, 'a recovered session is not joined again');
   } else {
-    assert.ok(r.rejoins.length >= 1, 'alice rejoined with since');
+    assert.notEqual(client.socket.recovered, true);
+    assert.ok(r.rejoins.length >= 1, 'the client rejoined with since');
   }
-  await storedOnce(dave, room, 100);
-  alice.close();
-  bob.close();
-  dave.close();
-});
+}
+
+for (const mode of MODES) {
+  test(`a daemon restart mid-stream (${mode.name}): each message arrives once, each queued send is stored once`, async () => {
+    const port = await freePort();
+    const daemon = await startFeatures({ args: ['--listen', `127.0.0.1:${port}`], env: mode.env });
+    cleanup.push(() => daemon.close());
+    const url = `http://127.0.0.1:${port}`;
+    const room = FROOMS.room4;
+    const alice = clientOf(url, 'ops', 'alice');
+    const bob = clientOf(url, 'ops', 'bob');
+    const r = reader(alice, room);
+    await alice.join(room);
+    await bob.join(room);
+
+    const sends = [];
+    for (const body of bodies('m', 30)) sends.push(bob.send(room, 'text', { body }));
+    await until(() => r.got.length >= 5, { what: 'the stream started' });
+    await daemon.stop(); // SIGTERM with sends in flight
+    for (const body of bodies('q', 70)) sends.push(bob.send(room, 'text', { body })); // queued while down
+    assert.ok(bob.pendingSends(room).length > 0, 'sends wait in the outbox while the daemon is down');
+    await daemon.start();
+    await connected(alice);
+    const acked = await Promise.all(sends);
+
+    assert.equal(new Set(acked.map((m) => m.id)).size, 100, 'every send resolves with its own message');
+    await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
+    r.check([...bodies('m', 30), ...bodies('q', 70)]);
+    cameBack(mode, alice, r);
+    await storedOnce(bob, room, 100);
+    assert.equal(bob.pendingSends().length, 0);
+    alice.close();
+    bob.close();
+  });
+
+  test(`a network drop mid-stream (${mode.name}): the reader misses nothing`, async () => {
+    const daemon = await startFeatures({ env: mode.env });
+    cleanup.push(() => daemon.close());
+    const proxy = await new Proxy(daemon.addr).listen();
+    cleanup.push(() => proxy.close());
+    const room = FROOMS.room5;
+    const alice = clientOf(proxy.url, 'ops', 'alice'); // reader behind the proxy
+    const bob = clientOf(proxy.url, 'ops', 'bob'); // sender behind the proxy
+    const dave = clientOf(daemon.url, 'ops', 'dave'); // sender on a good network
+    const r = reader(alice, room);
+    await alice.join(room);
+    await bob.join(room);
+    await dave.join(room);
+
+    const sends = [];
+    for (const body of bodies('b', 30)) sends.push(bob.send(room, 'text', { body }));
+    await until(() => r.got.length >= 5, { what: 'the stream started' });
+    proxy.drop();
+    await until(() => !alice.connected && !bob.connected, { what: 'both clients see the drop' });
+    for (const body of bodies('q', 40)) sends.push(bob.send(room, 'text', { body })); // queued offline
+    const missed = await Promise.all(bodies('d', 30).map((body) => dave.send(room, 'text', { body }))); // alice is away
+    assert.equal(missed.length, 30);
+    proxy.restore();
+    const acked = await Promise.all(sends);
+    assert.equal(new Set(acked.map((m) => m.id)).size, 70);
+
+    await until(() => r.got.length >= 100, { what: 'alice has all 100 messages', timeoutMs: 20_000 });
+    r.check([...bodies('b', 30), ...bodies('q', 40), ...bodies('d', 30)]);
+    cameBack(mode, alice, r);
+    await storedOnce(dave, room, 100);
+    alice.close();
+    bob.close();
+    dave.close();
+  });
+}
