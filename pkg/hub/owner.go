@@ -215,8 +215,9 @@ func (h *Hub) onOwnerRequest(raw json.RawMessage) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	wait := h.logic.enqueue(req.Room)
-	go func() {
+	started := h.spawn(func(hctx context.Context) {
 		defer cancel()
+		defer context.AfterFunc(hctx, cancel)() // the hub closing ends the request
 		release, err := wait(ctx)
 		if err != nil {
 			return
@@ -230,7 +231,13 @@ func (h *Hub) onOwnerRequest(raw json.RawMessage) {
 		if err := h.ns.ServerSideEmit(ownerReplyEvent, rep); err != nil {
 			h.log.Warn("owner reply not sent", zap.String("room", req.Room), zap.Error(err))
 		}
-	}()
+	})
+	if !started { // the hub closed: the turn is given up at once
+		cancel()
+		if release, err := wait(ctx); err == nil {
+			release()
+		}
+	}
 }
 
 // serveOwnerRequest runs a forwarded request with the room's turn held.
