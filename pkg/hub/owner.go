@@ -152,12 +152,14 @@ func (h *Hub) forward(ctx context.Context, req ownerRequest) (*ownerReply, error
 		o.mu.Unlock()
 	}()
 	if err := h.ns.ServerSideEmit(ownerRequestEvent, req); err != nil {
+		h.countForward(req.Kind, "unpublished")
 		return nil, wrapError(CodeUnavailable, "the room's owner node could not be reached, try again", err)
 	}
 	t := time.NewTimer(forwardTimeout)
 	defer t.Stop()
 	select {
 	case rep := <-ch:
+		h.countForward(req.Kind, "answered")
 		return rep, nil
 	case <-t.C:
 	case <-ctx.Done():
@@ -166,6 +168,7 @@ func (h *Hub) forward(ctx context.Context, req ownerRequest) (*ownerReply, error
 	if rl := h.ownerLease(req.Room, false); rl != nil {
 		rl.recheck.Store(true)
 	}
+	h.countForward(req.Kind, "no_answer")
 	h.log.Warn("the room's owner node did not answer", zap.String("room", req.Room), zap.String("kind", req.Kind))
 	return nil, errNoOwnerAnswer
 }
@@ -316,4 +319,10 @@ func (h *Hub) forwardState(ctx context.Context, s *authz.Session, roomID string,
 func (h *Hub) actorRequest(kind string, a *Actor, roomID string, room records.Record, msg *msgstore.Message) ownerRequest {
 	return ownerRequest{Kind: kind, Room: roomID, User: a.UserID(), RoleID: a.Session.RoleID, Claims: a.Session.Claims,
 		Record: room, Message: msg}
+}
+
+func (h *Hub) countForward(kind, result string) {
+	if mt := h.deps.Metrics; mt != nil {
+		mt.OwnerForwards.WithLabelValues(h.name, kind, result).Inc()
+	}
 }

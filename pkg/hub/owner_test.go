@@ -8,8 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/sio"
 )
@@ -24,7 +26,16 @@ func newOwnerCluster(t *testing.T) *cluster {
 	ad := sio.NewMemoryAdapter()
 	require.NoError(t, sio.NewServer(sio.Options{Adapter: ad}).Attach(c.a.h.Namespace()))
 	require.NoError(t, sio.NewServer(sio.Options{Adapter: ad.Peer()}).Attach(c.b.h.Namespace()))
+	c.b.h.deps.Metrics = metrics.NewUnregistered()
 	return c
+}
+
+// forwards is b's count of forwarded requests of kind with result.
+func (c *cluster) forwards(t *testing.T, kind, result string) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.b.h.deps.Metrics.OwnerForwards.WithLabelValues(c.b.h.Name(), kind, result).Write(&m))
+	return m.GetCounter().GetValue()
 }
 
 func countOf(t *testing.T, m *msgstore.Message) int {
@@ -109,6 +120,7 @@ func TestForwardedSendIsHandledOnceByClientMessageID(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, countOf(t, m3), "the retry did not run the handler")
 	require.Len(t, c.a.stored(t, room), 3)
+	require.Equal(t, 2.0, c.forwards(t, fwdSend, "answered"), "both sends of b went to a")
 }
 
 func TestOwnerGoneAnswersOutcomeUnknownThenTakenOver(t *testing.T) {
@@ -131,6 +143,7 @@ func TestOwnerGoneAnswersOutcomeUnknownThenTakenOver(t *testing.T) {
 	var he *Error
 	require.ErrorAs(t, err, &he)
 	require.Equal(t, CodeOutcomeUnknown, he.Code)
+	require.Equal(t, 1.0, c.forwards(t, fwdSend, "no_answer"))
 
 	// Once the lease ran out, b owns the room and the retry is handled there.
 	c.clock.Advance(leaseTTL)

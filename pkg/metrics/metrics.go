@@ -38,6 +38,8 @@ type Metrics struct {
 	BridgeRecordsTotal *prometheus.CounterVec   // direction, kind, result
 	RESTRequestsTotal  *prometheus.CounterVec   // hub, route, code
 	RESTDuration       *prometheus.HistogramVec // hub, route
+	// OwnerForwards counts requests forwarded to a room's owner node.
+	OwnerForwards *prometheus.CounterVec // hub, kind, result
 	// ScheduleLeaseErrors counts failed calls to the lease backend that
 	// picks the node running a room's scheduled actions.
 	ScheduleLeaseErrors *prometheus.CounterVec // hub
@@ -126,6 +128,10 @@ func NewUnregistered() *Metrics {
 	m.ScriptErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_scripting_errors_total", Help: "MScript call failures by kind.",
 	}, []string{"kind"})
+	m.OwnerForwards = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_owner_forwards_total",
+		Help: "Handler sends and state requests forwarded to the node owning the room, by kind (send, state) and result (answered, no_answer, unpublished).",
+	}, []string{"hub", "kind", "result"})
 	m.RecoveriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_recoveries_total",
 		Help: "Reconnects that asked to resume a session, by result (recovered, expired, refused, unavailable).",
@@ -175,7 +181,7 @@ func NewUnregistered() *Metrics {
 	})
 	for _, c := range []prometheus.Collector{
 		m.StoreBatchSize, m.StoreCommitDuration, m.TimerWheelLag,
-		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
+		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.OwnerForwards, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,
 		m.EventErrorsTotal, m.MessagesTotal, m.RoomMembers, m.Rooms, m.EventDuration, m.StoreWriteDuration,
 		m.AuthDecisionsTotal, m.ScriptDuration, m.ScriptErrorsTotal, m.ConnectErrorsTotal, m.RecoveriesTotal,
