@@ -53,7 +53,8 @@ func hooks(h *spec.Hub) []hook {
 
 // CheckScripts finds what would fail at every call of a hub's scripts: a
 // free name its hook's context does not provide, and a lib path the
-// service library does not have. Each problem names its field path.
+// service library does not have. Each problem names its field path. h may
+// be a partly decoded spec (spec.Hub.Partial).
 func CheckScripts(h *spec.Hub, eng *scripting.Engine) []error {
 	var errs []error
 	for _, hk := range hooks(h) {
@@ -65,8 +66,11 @@ func CheckScripts(h *spec.Hub, eng *scripting.Engine) []error {
 			continue // reported by the spec's own validation
 		}
 		names := scripting.Analyze(prog)
+		// A context whose object name did not decode (a spec with errors)
+		// is unknown: only its lib paths are checked.
+		known := !slices.Contains(hk.vars, "")
 		for _, free := range names.Free {
-			if !slices.Contains(hk.vars, free) {
+			if known && !slices.Contains(hk.vars, free) {
 				errs = append(errs, fmt.Errorf("%s: unknown name %q (this script's context has %s)",
 					hk.path, free, strings.Join(dedupe(hk.vars), ", ")))
 			}

@@ -40,7 +40,7 @@ func reservedNames(socketPath string) []string {
 // library. It is the whole reload path short of the swap, and what
 // `hubd check` runs. Errors list every problem found.
 func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
-	specs, err := spec.LoadDir(cfg.Hubs, spec.LoadOptions{
+	specs, specErrs, err := spec.LoadDirAll(cfg.Hubs, spec.LoadOptions{
 		CompileScript: func(src string) error {
 			_, err := scripting.Compile(src)
 			return err
@@ -52,24 +52,37 @@ func Load(cfg Config, log *zap.Logger, hosts HostServices) (*Loaded, error) {
 	}
 	lib, err := scripting.LoadLibrary(cfg.Lib)
 	if err != nil {
-		return nil, fmt.Errorf("load service library %s: %w", cfg.Lib, err)
+		err = fmt.Errorf("load service library %s: %w", cfg.Lib, err)
+		if len(specErrs) > 0 {
+			return nil, errors.Join(specErrs, err)
+		}
+		return nil, err
 	}
 	l := &Loaded{Specs: specs, Defs: make(map[string]*hub.Definition, len(specs)), Scripts: make(scripting.Engines, len(specs))}
+	// Every problem of every file in one run: the spec's own, then what
+	// fails to compile and what would fail at every call (unknown names,
+	// missing lib paths), also in files with spec errors as far as their
+	// scripts could be read.
 	var errs []error
+	if len(specErrs) > 0 {
+		errs = append(errs, specErrs)
+	}
 	for _, s := range specs {
 		eng, err := scripting.NewEngine(scriptOptions(cfg, log, hosts, lib, s))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: load service library %s: %w", s.File, cfg.Lib, err))
 			continue
 		}
-		l.Scripts[s.Name()] = eng
-		// Every problem of the file at once: what fails to compile and
-		// what would fail at every call (unknown names, missing lib paths).
-		for _, w := range s.Warnings() {
-			log.Warn("hub spec warning", zap.String("file", s.File), zap.String("warning", w))
-		}
 		for _, err := range hub.CheckScripts(s, eng) {
 			errs = append(errs, fmt.Errorf("%s: %w", s.File, err))
+		}
+		if s.Partial() {
+			eng.Close()
+			continue
+		}
+		l.Scripts[s.Name()] = eng
+		for _, w := range s.Warnings() {
+			log.Warn("hub spec warning", zap.String("file", s.File), zap.String("warning", w))
 		}
 		d, err := hub.NewDefinition(s, eng)
 		if err != nil {

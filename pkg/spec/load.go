@@ -35,15 +35,29 @@ var specExtensions = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 // is nil and the error is an ErrorList holding every problem of every file.
 // Hubs are sorted by name.
 func LoadDir(dir string, opts LoadOptions) ([]*Hub, error) {
+	hubs, errs, err := LoadDirAll(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return hubs, nil
+}
+
+// LoadDirAll reads dir as LoadDir does and returns every problem of every
+// file, and besides the valid hubs (sorted by name) the hubs of files with
+// problems as far as they decoded (Partial reports them, after the valid
+// ones), so that their scripts can be analyzed in the same run. A file that
+// is not a RealtimeHub object at all gives no hub. err is set only when
+// dir cannot be read.
+func LoadDirAll(dir string, opts LoadOptions) (hubs []*Hub, errs ErrorList, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load hubs from %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("load hubs from %s: %w", dir, err)
 	}
-	var (
-		hubs   []*Hub
-		errs   ErrorList
-		byName = map[string]string{}
-	)
+	var partial []*Hub
+	byName := map[string]string{}
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") || !specExtensions[strings.ToLower(filepath.Ext(name))] {
@@ -52,22 +66,21 @@ func LoadDir(dir string, opts LoadOptions) ([]*Hub, error) {
 		path := filepath.Join(dir, name)
 		h, ferrs := loadFile(path, opts)
 		errs = append(errs, ferrs...)
-		if h == nil {
-			continue
-		}
-		if other, dup := byName[h.Name()]; dup {
+		switch {
+		case h == nil:
+		case len(ferrs) > 0:
+			h.partial = true
+			partial = append(partial, h)
+		case byName[h.Name()] != "":
 			errs = append(errs, &FieldError{File: path, Path: "hubBasics.name",
-				Msg: fmt.Sprintf("duplicate hub name %q (also in %s)", h.Name(), other)})
-			continue
+				Msg: fmt.Sprintf("duplicate hub name %q (also in %s)", h.Name(), byName[h.Name()])})
+		default:
+			byName[h.Name()] = path
+			hubs = append(hubs, h)
 		}
-		byName[h.Name()] = path
-		hubs = append(hubs, h)
-	}
-	if len(errs) > 0 {
-		return nil, errs
 	}
 	sort.Slice(hubs, func(i, j int) bool { return hubs[i].Name() < hubs[j].Name() })
-	return hubs, nil
+	return append(hubs, partial...), errs, nil
 }
 
 // LoadFile reads and validates one hub spec. The error is an ErrorList.
@@ -84,12 +97,23 @@ func loadFile(path string, opts LoadOptions) (*Hub, ErrorList) {
 	if err != nil {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("read: %v", err)}}
 	}
-	return parse(path, data, opts)
+	return parsePartial(path, data, opts)
 }
 
 // parse decodes, defaults and validates one spec document. The format is
-// chosen by the extension of file: .json is JSON, anything else YAML.
+// chosen by the extension of file: .json is JSON, anything else YAML. With
+// errors there is no hub.
 func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
+	h, errs := parsePartial(file, data, opts)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return h, nil
+}
+
+// parsePartial is parse, but with errors it returns the hub as far as it
+// decoded (nil when the document is not an object at all), for analysis.
+func parsePartial(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 	c := &collector{file: file}
 	sum := sha256.Sum256(data)
 
@@ -129,12 +153,12 @@ func parse(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) {
 	decodeStrict(root, h, c)
 	if len(c.errs) > 0 {
 		// Semantic checks on a partly decoded spec would only add noise.
-		return nil, c.errs
+		return h, c.errs
 	}
 	applyDefaults(h, root)
 	validate(h, opts, c)
 	if len(c.errs) > 0 {
-		return nil, c.errs
+		return h, c.errs
 	}
 	return h, nil
 }

@@ -22,7 +22,14 @@ type Hub struct {
 	File string `json:"-"`
 	// Hash is the hex sha256 of the file bytes, for change detection on reload.
 	Hash string `json:"-"`
+
+	// partial: the file has errors; the hub holds what decoded (LoadDirAll).
+	partial bool
 }
+
+// Partial reports a hub of a file with errors, as far as it decoded: only
+// for analysis (LoadDirAll), never served.
+func (h *Hub) Partial() bool { return h.partial }
 
 // HubBasics is the core identity of a hub.
 type HubBasics struct {

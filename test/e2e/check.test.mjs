@@ -34,6 +34,12 @@ const PLANTED = [
   { file: 'd_semantic.yaml', path: 'hubRoles[1].name' },
   { file: 'd_semantic.yaml', path: 'messageSettings.messageTypes[1]' },
   { file: 'd_semantic.yaml', path: 'messageSettings.customMessageTypes[0].fields[0].fieldType' },
+  // spec errors and script errors of one file, in the same run
+  { file: 'e_decode_scripts.yaml', path: 'hubBasics.colour' },
+  { file: 'e_decode_scripts.yaml', path: 'roomSettings.authScripts[0].script', says: 'unknown name "usr"' },
+  { file: 'e_decode_scripts.yaml', path: 'roomSettings.authScripts[0].script', says: 'lib.nowhere.allow does not exist' },
+  { file: 'f_semantic_scripts.yaml', path: 'roomSettings.authScripts[0].hubRole' },
+  { file: 'f_semantic_scripts.yaml', path: 'roomSettings.roomEligibility', says: 'unknown name "stage"' },
 ];
 
 test('check on the broken hubs dir exits 1 and reports every planted error', async () => {
@@ -45,9 +51,9 @@ test('check on the broken hubs dir exits 1 and reports every planted error', asy
     // FILE: FIELD.PATH: message
     const hit = lines.find((l) => {
       const at = l.indexOf(`${p.file}: ${p.path}: `);
-      return at >= 0 && l.length > at + p.file.length + p.path.length + 4;
+      return at >= 0 && l.length > at + p.file.length + p.path.length + 4 && (!p.says || l.includes(p.says));
     });
-    assert.ok(hit, `no "${p.file}: ${p.path}: message" line in stderr:\n${r.stderr}`);
+    assert.ok(hit, `no "${p.file}: ${p.path}: ${p.says ?? 'message'}" line in stderr:\n${r.stderr}`);
   }
   // a_good.yaml has no error of its own
   assert.ok(!lines.some((l) => l.includes('a_good.yaml:')), `a_good.yaml reported:\n${r.stderr}`);
