@@ -26,6 +26,7 @@ func runningServer(t *testing.T, configure func(*Config)) *Server {
 	}
 	srv, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
+	t.Cleanup(srv.release) // after Run's own, for a server that never ran
 	return srv
 }
 
@@ -112,6 +113,4 @@ func TestAdminListenFailureStopsRun(t *testing.T) {
 	srv := runningServer(t, func(c *Config) { c.Admin.Listen = busy.AdminAddr().String() })
 	err := srv.Run(context.Background())
 	require.ErrorContains(t, err, "admin.listen "+busy.AdminAddr().String())
-	srv.shared.close()
-	srv.back.close()
 }

@@ -52,7 +52,7 @@ func TestVersionAndHelp(t *testing.T) {
 
 func TestBuildInfoMetric(t *testing.T) {
 	srv := runningServer(t, nil)
-	t.Cleanup(func() { srv.shared.close(); srv.back.close() })
+	t.Cleanup(srv.release)
 	b := ReadBuildInfo()
 	mfs, err := srv.metrics.Registry.Gather()
 	require.NoError(t, err)

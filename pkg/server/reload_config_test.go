@@ -30,7 +30,7 @@ func configReloadServer(t *testing.T, doc func(dir string) string) (*Server, str
 	require.NoError(t, err)
 	srv, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
-	t.Cleanup(func() { srv.shared.close(); srv.back.close() })
+	t.Cleanup(srv.release)
 	srv.SetConfigSource(func() (Config, error) {
 		c, _, err := loadConfig(flagSet(t, []string{"--config", file}), nil)
 		return c, err

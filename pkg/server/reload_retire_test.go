@@ -37,7 +37,7 @@ func TestReloadRetiresOldEngineAfterItsLastCall(t *testing.T) {
 	cfg.Scripting.CallTimeout = 30 * time.Second // longer than any timer-based retirement would wait
 	srv, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
-	t.Cleanup(srv.back.close)
+	t.Cleanup(srv.release)
 
 	old := srv.reg.Load().scripts["alpha"]
 	type out struct {
@@ -64,5 +64,4 @@ func TestReloadRetiresOldEngineAfterItsLastCall(t *testing.T) {
 	require.Equal(t, "finished", r.v)
 	require.Eventually(t, old.Closed, 5*time.Second, 5*time.Millisecond, "old engine closes after its last call")
 	require.False(t, next.Closed())
-	t.Cleanup(func() { srv.reg.Load().scripts.Close() })
 }

@@ -29,7 +29,7 @@ func testServer(t *testing.T) (*Server, Config) {
 	cfg := testConfig(t)
 	srv, err := New(cfg, zap.NewNop())
 	require.NoError(t, err)
-	t.Cleanup(srv.back.close)
+	t.Cleanup(srv.release)
 	return srv, cfg
 }
 

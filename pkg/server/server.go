@@ -63,8 +63,9 @@ type Server struct {
 	// extraAdmin are the admin routes added with HandleAdmin.
 	extraAdmin []Route
 
-	reloadMu sync.Mutex
-	reg      atomic.Pointer[registry]
+	reloadMu    sync.Mutex
+	releaseOnce sync.Once
+	reg         atomic.Pointer[registry]
 	// lastReload is the result of the latest load, for the console.
 	lastReload atomic.Pointer[console.ReloadResult]
 	ready      atomic.Bool
@@ -483,14 +484,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	s.log.Info("shutting down")
 	g.stop(sctx)
-	if s.bridge != nil {
-		s.bridge.Close()
-	}
-	s.shared.close()
-	s.back.close()
-	if reg := s.reg.Load(); reg != nil {
-		reg.scripts.Close()
-	}
+	s.release()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -509,6 +503,24 @@ func (s *Server) closeSockets(ctx context.Context) {
 			h.StopSchedules(ctx)
 		}
 	}
+}
+
+// release closes what Start opened, after the hubs: a hub's Close waits
+// for its background work, so none of it runs when the bridge, the shared
+// services (Redis, the script kv) and then the store close. Run calls it
+// on its way out; it is idempotent, for a server that never ran.
+func (s *Server) release() {
+	s.releaseOnce.Do(func() {
+		s.closeHubs()
+		if s.bridge != nil {
+			s.bridge.Close()
+		}
+		s.shared.close()
+		s.back.close()
+		if reg := s.reg.Load(); reg != nil {
+			reg.scripts.Close()
+		}
+	})
 }
 
 // closeHubs stops every hub's own loops (its sockets are gone by then).
