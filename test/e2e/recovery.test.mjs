@@ -1,7 +1,7 @@
 // Connection state recovery with the official client: a socket that lost
 // its network gets back its sid and rooms and every message it missed,
 // once and in order, without re-emitting hub:join; across a network drop,
-// a daemon restart and a move to another node.
+// a daemon restart (SIGTERM, kill -9) and a move to another node.
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -111,6 +111,21 @@ test('recovery across a daemon restart (SIGTERM)', async () => {
   let bob;
   const { tag, want } = await whileAway(proxy, alice, async (t) => {
     await d.restart();
+    bob = await member(d.url, 'bob');
+    return sendAll(bob, t);
+  }, () => d.addr);
+  await checkAfter(alice, bob, tag, want);
+});
+
+test('recovery across kill -9: the committed session and messages', async () => {
+  const d = await daemon();
+  const proxy = await proxyTo(d);
+  const alice = await member(proxy.url, 'alice');
+  let bob;
+  const { tag, want } = await whileAway(proxy, alice, async (t) => {
+    d.child.kill('SIGKILL');
+    await d.exited;
+    await d.start();
     bob = await member(d.url, 'bob');
     return sendAll(bob, t);
   }, () => d.addr);
