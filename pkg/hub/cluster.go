@@ -230,7 +230,7 @@ func (h *Hub) deliverLocal(roomID string, d delivery) {
 	case toReaders:
 		_ = h.ns.To(readers(roomID)).Local().Offset(d.Offset).Emit(d.Event, d.Payload)
 	case toModerators:
-		h.emitModeratorsLocal(roomID, d.Event, d.Payload)
+		h.emitModeratorsOf(roomID, d.Event, d.Payload, d.audience())
 	case toTarget:
 		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Payload, d.Offset)
 	}

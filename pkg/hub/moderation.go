@@ -94,6 +94,13 @@ func (h *Hub) emitUserLocal(roomID, userID, event string, payload json.RawMessag
 // emitModeratorsLocal sends an event to the sockets of the room's
 // moderators on this node.
 func (h *Hub) emitModeratorsLocal(roomID, event string, payload json.RawMessage) {
+	h.emitModeratorsOf(roomID, event, payload, nil)
+}
+
+// emitModeratorsOf sends an event to the sockets of the room's moderators
+// on this node whom the audience includes (nil: all of them): a pending
+// message with a restricted audience is shown only to its moderators.
+func (h *Hub) emitModeratorsOf(roomID, event string, payload json.RawMessage, aud *msgstore.Audience) {
 	r := h.room(roomID)
 	if r == nil {
 		return
@@ -101,7 +108,7 @@ func (h *Hub) emitModeratorsLocal(roomID, event string, payload json.RawMessage)
 	var targets []*sio.Socket
 	r.mu.Lock()
 	for _, m := range r.members {
-		if m.decision.Permissions.CanModerate {
+		if m.decision.Permissions.CanModerate && aud.Includes(m.userID) {
 			for s := range m.sockets {
 				targets = append(targets, s)
 			}
@@ -124,12 +131,13 @@ func (h *Hub) removeUserLocal(roomID, userID, event string, payload json.RawMess
 	}
 }
 
-// PendingMessages lists the room's messages waiting for approval.
+// PendingMessages lists the room's messages waiting for approval that the
+// moderator is in the audience of.
 func (h *Hub) PendingMessages(ctx context.Context, a *Actor) ([]*msgstore.Message, error) {
 	if err := h.requireModerator(a); err != nil {
 		return nil, err
 	}
-	msgs, err := h.deps.Store.List(ctx, h.name, a.RoomID, msgstore.Query{Limit: maxPageSize, Statuses: []string{msgstore.StatusPending}})
+	msgs, err := h.deps.Store.List(ctx, h.name, a.RoomID, msgstore.Query{Limit: maxPageSize, Statuses: []string{msgstore.StatusPending}, Viewer: a.UserID()})
 	if err != nil {
 		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
 	}

@@ -386,3 +386,53 @@ func TestAnotherNodesRoomChangeDropsThisNodesGrants(t *testing.T) {
 		})
 	}
 }
+
+// A pending message with a restricted audience is shown only to the
+// moderators it includes: in the pending list and in the live
+// hub:pendingMessage delivery.
+func TestPendingMessagesFollowTheirAudience(t *testing.T) {
+	e := newRulesEnv(t, nil)
+	ctx := context.Background()
+	pending := func(body string, aud *msgstore.Audience) *msgstore.Message {
+		stored, _, err := e.h.deps.Store.Append(ctx, &msgstore.Message{HubName: e.h.name, RoomID: rulesRoom, SenderID: quinn,
+			MessageType: "text", Content: json.RawMessage(`{"body":"` + body + `"}`), Status: msgstore.StatusPending, Audience: aud})
+		require.NoError(t, err)
+		return stored
+	}
+	pending("for quinn only", &msgstore.Audience{Users: []string{quinn}})
+	shared := pending("for quinn and mona", &msgstore.Audience{Users: []string{quinn, mona}})
+	open := pending("for the room", nil)
+	pending("for all but mona", &msgstore.Audience{Except: []string{mona}})
+
+	mod := e.actor(t, mona)
+	require.True(t, mod.Permissions.CanModerate)
+	list, err := e.h.PendingMessages(ctx, mod)
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range list {
+		ids = append(ids, m.ID)
+	}
+	require.ElementsMatch(t, []string{shared.ID, open.ID}, ids)
+
+	for _, tc := range []struct {
+		aud  *msgstore.Audience
+		sees bool
+	}{
+		{&msgstore.Audience{Users: []string{quinn}}, false},
+		{&msgstore.Audience{Users: []string{quinn, mona}}, true},
+		{&msgstore.Audience{Users: []string{}}, false},
+		{&msgstore.Audience{Except: []string{mona}}, false},
+		{&msgstore.Audience{Except: []string{quinn}}, true},
+		{nil, true},
+	} {
+		d := pendingDelivery(&msgstore.Message{RoomID: rulesRoom, Audience: tc.aud})
+		require.Equal(t, toModerators, d.To)
+		require.Equal(t, tc.sees, d.audience().Includes(mona), "audience %+v", tc.aud)
+		// the delivery crosses nodes as JSON in a roomOp
+		var op roomOp
+		b, err := json.Marshal(roomOp{To: d.To, Kind: d.Kind, Users: d.Users})
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &op))
+		require.Equal(t, tc.sees, op.delivery().audience().Includes(mona), "audience %+v on another node", tc.aud)
+	}
+}

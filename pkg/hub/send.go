@@ -170,10 +170,36 @@ func arrived(m *msgstore.Message) delivery {
 	return delivery{To: toReaders, Event: "hub:messageArrived", Payload: payload, Offset: offsetOf(m)}
 }
 
-// pendingDelivery is the delivery of a message awaiting moderation.
+// pendingDelivery is the delivery of a message awaiting moderation: to the
+// moderators its audience includes.
 func pendingDelivery(m *msgstore.Message) delivery {
 	payload, _ := json.Marshal(map[string]any{"roomId": m.RoomID, "message": m})
-	return delivery{To: toModerators, Event: "hub:pendingMessage", Payload: payload}
+	d := delivery{To: toModerators, Event: "hub:pendingMessage", Payload: payload}
+	if a := m.Audience; a != nil {
+		d.Kind, d.Users = audienceUsers, a.Users
+		if a.Users == nil {
+			d.Kind, d.Users = audienceExcept, a.Except
+		}
+	}
+	return d
+}
+
+// Kinds of a moderators' delivery restricted to an audience.
+const (
+	audienceUsers  = "audience.users"
+	audienceExcept = "audience.except"
+)
+
+// audience is the audience a moderators' delivery is restricted to (nil:
+// every moderator).
+func (d delivery) audience() *msgstore.Audience {
+	switch d.Kind {
+	case audienceUsers:
+		return &msgstore.Audience{Users: append([]string{}, d.Users...)}
+	case audienceExcept:
+		return &msgstore.Audience{Except: d.Users}
+	}
+	return nil
 }
 
 // broadcastMessage sends hub:messageArrived to the room's readers. The
