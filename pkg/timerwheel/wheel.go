@@ -69,8 +69,9 @@ type Wheel struct {
 	now    uint64 // ticks processed so far
 	timers int
 
-	running  atomic.Bool
-	inflight atomic.Int64 // callbacks started and not yet finished
+	running   atomic.Bool
+	inflight  atomic.Int64   // callbacks started and not yet finished
+	callbacks sync.WaitGroup // the same, for Run to wait for on its way out
 	fired    atomic.Uint64
 	skipped  atomic.Uint64
 	ticks    atomic.Uint64
@@ -174,8 +175,9 @@ func (w *Wheel) Stats() Stats {
 	return Stats{Timers: n, Fired: w.fired.Load(), Skipped: w.skipped.Load(), Ticks: w.ticks.Load(), Running: w.inflight.Load()}
 }
 
-// Run drives the wheel until ctx ends. Ticks missed while the goroutine was
-// not scheduled are caught up: every timer due fires once.
+// Run drives the wheel until ctx ends, then waits for the callbacks still
+// running, so that none runs once Run has returned. Ticks missed while the
+// goroutine was not scheduled are caught up: every timer due fires once.
 func (w *Wheel) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -192,6 +194,7 @@ func (w *Wheel) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			w.callbacks.Wait()
 			return nil
 		case now := <-tk.C:
 			target := base + uint64(now.Sub(start)/w.tick)
@@ -264,6 +267,7 @@ func (w *Wheel) dispatch(t *Timer) {
 	}
 	w.fired.Add(1)
 	w.inflight.Add(1)
+	w.callbacks.Add(1)
 	go t.run()
 }
 
@@ -273,6 +277,7 @@ func (t *Timer) run() {
 	defer func() {
 		t.busy.Store(false)
 		t.w.inflight.Add(-1)
+		t.w.callbacks.Done()
 	}()
 	defer func() {
 		if v := recover(); v != nil && t.w.onPanic != nil {

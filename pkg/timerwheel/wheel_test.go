@@ -204,3 +204,40 @@ func TestLagReportsLateTicks(t *testing.T) {
 	require.GreaterOrEqual(t, len(seen), 10)
 	require.GreaterOrEqual(t, seen[3], stall-2*tick, "the tick after the stall was late by about the stall: %v", seen)
 }
+
+// TestRunWaitsForRunningCallbacks: Run returns only after the callbacks it
+// started returned, so none runs after the daemon closed what they use.
+func TestRunWaitsForRunningCallbacks(t *testing.T) {
+	w := New(Options{Tick: time.Millisecond})
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var after atomic.Bool
+	w.Schedule(time.Millisecond, func() {
+		select {
+		case entered <- struct{}{}:
+		default:
+			return
+		}
+		<-release
+		after.Store(true)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() {
+		_ = w.Run(ctx)
+		close(returned)
+	}()
+	<-entered
+	cancel()
+	require.Never(t, func() bool {
+		select {
+		case <-returned:
+			return true
+		default:
+			return false
+		}
+	}, 50*time.Millisecond, time.Millisecond, "Run returned while a callback ran")
+	close(release)
+	<-returned
+	require.True(t, after.Load())
+	require.Zero(t, w.Stats().Running)
+}
