@@ -6,10 +6,13 @@
 // path exists.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import {
   connect,
@@ -25,6 +28,10 @@ import { refusedWith } from './lib/features.mjs';
 import { RestClient } from './lib/rest.mjs';
 
 const MODES = ['websocket', 'polling'];
+
+// The Debian python3 (python3-socketio), not a python3 of another install.
+const PYTHON = process.env.HUBD_E2E_PYTHON || '/usr/bin/python3';
+const PYBINARY = fileURLToPath(new URL('./tools/pyclient/binary.py', import.meta.url));
 
 let hubd;
 let dir;
@@ -195,6 +202,29 @@ for (const transport of MODES) {
     assert.deepEqual(eventsNamed(other, 'pin'), []);
     assert.deepEqual(eventsNamed(other, 'hub:messageArrived', (d) => d.message.senderId === u.userId), []);
     const page = await emitWithAck(s, 'hub:loadHistory', { roomId: 's2', limit: 200 });
+    assert.deepEqual(page.messages.filter((x) => x.senderId === u.userId), []);
+  });
+
+  test(`${transport}: python-socketio binary in hub:send content or hub:event data is refused with its field, nothing stored`, async () => {
+    const u = user('member');
+    const other = await member('floor', user('member'), transport, 's2');
+    const { stdout } = await promisify(execFile)(
+      PYTHON,
+      [PYBINARY, hubd.url, '/hub/floor', makeToken(u), 's2', transport, 'pin'],
+      { timeout: 30_000 },
+    );
+    const acks = JSON.parse(stdout);
+    assert.equal(acks.join.ok, true, stdout);
+    assert.equal(acks.send.ok, false, stdout);
+    assert.equal(acks.send.error.code, 'INVALID_MESSAGE', stdout);
+    assert.equal(acks.send.error.details[0].field, 'content.body', stdout);
+    assert.equal(acks.event.ok, false, stdout);
+    assert.equal(acks.event.error.code, 'INVALID_MESSAGE', stdout);
+    assert.equal(acks.event.error.details[0].field, 'data.files[0]', stdout);
+    await roundTrip(other);
+    assert.deepEqual(eventsNamed(other, 'pin'), []);
+    assert.deepEqual(eventsNamed(other, 'hub:messageArrived', (d) => d.message.senderId === u.userId), []);
+    const page = await emitWithAck(other, 'hub:loadHistory', { roomId: 's2', limit: 200 });
     assert.deepEqual(page.messages.filter((x) => x.senderId === u.userId), []);
   });
 
