@@ -134,16 +134,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				_ = srv.Reload() // logs its own outcome
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	srv.ReloadOn(hup)
 	if err := srv.Run(ctx); err != nil {
 		log.Error("serve failed", zap.Error(err))
 		return 1

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -78,6 +80,22 @@ type ConfigSource func() (Config, error)
 // SetConfigSource makes reloads re-read the daemon configuration through
 // src; without one a reload re-reads only the hub directory and records.
 func (s *Server) SetConfigSource(src ConfigSource) { s.configSource = src }
+
+// ReloadOn makes Run reload on every value from ch (SIGHUP in hubd serve),
+// under its run group: no reload starts once the shutdown began.
+func (s *Server) ReloadOn(ch <-chan os.Signal) { s.reloads = ch }
+
+// reloadLoop reloads on each signal until ctx ends.
+func (s *Server) reloadLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-s.reloads:
+			_ = s.Reload() // logs its own outcome
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
 
 // SetLogLevel gives the reload the daemon logger's level to change.
 func (s *Server) SetLogLevel(l zap.AtomicLevel) { s.logLevel = &l }

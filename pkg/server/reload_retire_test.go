@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,4 +66,16 @@ func TestReloadRetiresOldEngineAfterItsLastCall(t *testing.T) {
 	require.Equal(t, "finished", r.v)
 	require.Eventually(t, old.Closed, 5*time.Second, 5*time.Millisecond, "old engine closes after its last call")
 	require.False(t, next.Closed())
+}
+
+// TestReloadOnSignal: a value on the channel given to ReloadOn reloads the
+// running daemon; the loop stops with Run (the package's leak check).
+func TestReloadOnSignal(t *testing.T) {
+	srv := runningServer(t, nil)
+	sig := make(chan os.Signal, 1)
+	srv.ReloadOn(sig)
+	run(t, srv)
+	writeHub(t, srv.cfg.Hubs, "b.yaml", "beta")
+	sig <- syscall.SIGHUP
+	require.Eventually(t, func() bool { return len(srv.HubNames()) == 2 }, 5*time.Second, 5*time.Millisecond)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type Server struct {
 	// logLevel is the level a reload may change.
 	configSource ConfigSource
 	logLevel     *zap.AtomicLevel
+	reloads      <-chan os.Signal  // reload on each while Run runs (ReloadOn); nil: none
 	wheel        *timerwheel.Wheel // scheduled actions of every hub
 	leases       lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
 	presence     presence.Registry // room members of every node; nil: this node's only
@@ -471,6 +473,9 @@ func (s *Server) Run(ctx context.Context) error {
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	g.start(httpComponent("http", hs, ln, shutdownCtx))
 	g.start(onStop("sockets", func() { s.closeSockets(sctx) }))
+	if s.reloads != nil {
+		g.start(component{name: "reload on signal", run: s.reloadLoop})
+	}
 	s.ready.Store(true)
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Strings("hubs", s.HubNames()))
 

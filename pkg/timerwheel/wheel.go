@@ -72,9 +72,9 @@ type Wheel struct {
 	running   atomic.Bool
 	inflight  atomic.Int64   // callbacks started and not yet finished
 	callbacks sync.WaitGroup // the same, for Run to wait for on its way out
-	fired    atomic.Uint64
-	skipped  atomic.Uint64
-	ticks    atomic.Uint64
+	fired     atomic.Uint64
+	skipped   atomic.Uint64
+	ticks     atomic.Uint64
 }
 
 // Timer is a recurring entry of a Wheel.
