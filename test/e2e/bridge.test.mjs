@@ -18,13 +18,17 @@ import {
   eventsNamed,
   FIXTURES,
   connect,
+  psql,
   startDaemon,
   tempDir,
+  uniqueSchema,
   TIMEOUT_MS,
   until,
   waitForEvent,
 } from './lib/harness.mjs';
 import { ROOMS, tokenFor, USERS } from './lib/fixtures.mjs';
+import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
+import { RestClient } from './lib/rest.mjs';
 import { deleteKeys, uniquePrefix } from './lib/redis.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -257,6 +261,85 @@ describe('kafka bridge across two nodes', { skip: process.env.HUBD_TEST_REDIS_AD
     assert.equal(after.ok, false);
     assert.equal(after.error.code, 'NOT_JOINED', 'node B removed bob from the closed room');
     assert.equal(eventsNamed(onB, 'hub:roomClosed').length, 1, 'closed once');
+  });
+});
+
+const pgAndRedis =
+  process.env.HUBD_TEST_REDIS_ADDR && process.env.HUBD_TEST_DATABASE_URL
+    ? false
+    : 'HUBD_TEST_REDIS_ADDR and HUBD_TEST_DATABASE_URL are needed (scripts/test.sh starts Redis and PostgreSQL)';
+
+describe('a membership removed through Kafka, two nodes on one Redis and PostgreSQL records', { skip: pgAndRedis }, () => {
+  let a;
+  let b;
+  let prefix;
+  let schema;
+
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    if (prefix) deleteKeys(prefix);
+    if (schema) psql(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE;`);
+  });
+
+  test('the cached grant on the other node stops working at once', async () => {
+    const { kafka } = await setup();
+    await produce(topic('chatMember', 'updated'), { warmup: true });
+    schema = uniqueSchema('e2e_brgm');
+    psql(await recordsSQL(path.join(FIXTURES, 'records'), schema));
+    prefix = uniquePrefix();
+    const nodeEnv = {
+      HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
+      HUBD_REDIS__PREFIX: prefix,
+      HUBD_RECORDSOURCE__KIND: 'postgres',
+      HUBD_RECORDSOURCE__SCHEMA: schema,
+      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
+    };
+    const dir = await tempDir('hubd-e2e-bridge3-');
+    const cfg = path.join(dir, 'hubd.yaml');
+    await writeFile(
+      cfg,
+      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: e2e-bridge3-${process.pid}`, ''].join('\n'),
+    );
+    const hubs = path.join(FIXTURES, 'bridge', 'hubs');
+    a = await startDaemon({ hubs, args: ['--config', cfg], env: nodeEnv });
+    b = await startDaemon({ hubs, env: nodeEnv });
+    await a.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), { what: 'the bridge "consuming" log line', timeoutMs: 5_000 });
+
+    // bob joins on B: the grant is in the hub's auth cache (authCacheTTL 300 s).
+    const room = ROOMS.random;
+    const token = tokenFor('bob');
+    const onB = await connect(b.url, NSP, { token });
+    const ack = await emitWithAck(onB, 'hub:join', { roomId: room });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    const restB = new RestClient(b, HUB);
+    assert.equal((await restB.get(`/rooms/${room}/messages`, { token })).status, 200);
+    let n = 0;
+    await until(
+      async () => {
+        await produce('e2e-scores', { kind: 'score', roomId: room, membership: ++n });
+        return eventsNamed(onB, 'scoreChanged').length > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'node A consuming, node B relaying' },
+    );
+
+    // The record source loses the membership: the cached grant still admits
+    // (this is what the removal must end).
+    const member = { id: '3e3b0000-0006-4000-8000-000000000000', roomId: room, userId: USERS.bob.userId, status: 'inactive' };
+    psql(`UPDATE ${ident(schema)}."chatMember" SET status = ${literal('inactive')} WHERE id = ${literal(member.id)};`);
+    assert.equal((await restB.get(`/rooms/${room}/messages`, { token })).status, 200, 'the cached grant admits before the removal');
+
+    // Node A consumes the removal: B removes bob's socket, and B's grant
+    // no longer admits, on the first try.
+    await produce(topic('chatMember', 'updated'), member);
+    await waitForEvent(onB, 'hub:memberLeft', (d) => d.roomId === room && d.userId === USERS.bob.userId);
+    const rest = await restB.get(`/rooms/${room}/messages`, { token });
+    assert.equal(rest.status, 403, JSON.stringify(rest.body));
+    assert.equal(rest.body.error.code, 'FORBIDDEN');
+    const rejoin = await emitWithAck(onB, 'hub:join', { roomId: room });
+    assert.equal(rejoin.ok, false, JSON.stringify(rejoin));
+    assert.equal(rejoin.error.code, 'FORBIDDEN');
+    await restB.validateExchanges();
   });
 });
 
