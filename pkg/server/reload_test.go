@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 )
@@ -99,13 +100,19 @@ func TestNewRefusesInvalidDirectory(t *testing.T) {
 
 func gaugeValue(t *testing.T, srv *Server, name string) float64 {
 	t.Helper()
+	return firstSeries(t, srv, name).GetGauge().GetValue()
+}
+
+// firstSeries gathers the first series of metric name.
+func firstSeries(t *testing.T, srv *Server, name string) *dto.Metric {
+	t.Helper()
 	mfs, err := srv.metrics.Registry.Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
+			return mf.GetMetric()[0]
 		}
 	}
 	t.Fatalf("metric %s not found", name)
-	return 0
+	return nil
 }

@@ -142,13 +142,5 @@ func TestAdapterMetrics(t *testing.T) {
 // histogramSum is the sum of the observations of a histogram without labels.
 func histogramSum(t *testing.T, srv *Server, name string) float64 {
 	t.Helper()
-	mfs, err := srv.metrics.Registry.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return firstSeries(t, srv, name).GetHistogram().GetSampleSum()
 }
