@@ -216,6 +216,24 @@ describe('kafka bridge', () => {
 // Two nodes share rooms through Redis; only node A consumes Kafka. What A
 // consumes must reach members connected through B: room events, and a room
 // closed by a data event.
+/**
+ * Starts two nodes of the bridged hub with env: A consumes in its own
+ * consumer group (group-<pid>), B does not. Resolves with { a, b } once A
+ * consumes.
+ */
+async function twoNodes(kafka, group, env) {
+  const cfg = path.join(await tempDir(`hubd-${group}-`), 'hubd.yaml');
+  await writeFile(
+    cfg,
+    ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: ${group}-${process.pid}`, ''].join('\n'),
+  );
+  const hubs = path.join(FIXTURES, 'bridge', 'hubs');
+  const a = await startDaemon({ hubs, args: ['--config', cfg], env });
+  const b = await startDaemon({ hubs, env });
+  await a.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), { what: 'the bridge "consuming" log line', timeoutMs: 5_000 });
+  return { a, b };
+}
+
 describe('kafka bridge across two nodes', { skip: process.env.HUBD_TEST_REDIS_ADDR ? false : 'HUBD_TEST_REDIS_ADDR is needed (scripts/test.sh starts Redis)' }, () => {
   let a;
   let b;
@@ -231,16 +249,7 @@ describe('kafka bridge across two nodes', { skip: process.env.HUBD_TEST_REDIS_AD
     const { kafka } = await setup();
     prefix = uniquePrefix();
     const redisEnv = { HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: prefix };
-    const dir = await tempDir('hubd-e2e-bridge2-');
-    const cfg = path.join(dir, 'hubd.yaml');
-    await writeFile(
-      cfg,
-      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: e2e-bridge2-${process.pid}`, ''].join('\n'),
-    );
-    const hubs = path.join(FIXTURES, 'bridge', 'hubs');
-    a = await startDaemon({ hubs, args: ['--config', cfg], env: redisEnv });
-    b = await startDaemon({ hubs, env: redisEnv });
-    await a.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), { what: 'the bridge "consuming" log line', timeoutMs: 5_000 });
+    ({ a, b } = await twoNodes(kafka, 'e2e-bridge2', redisEnv));
     const room = ROOMS.random;
     const onB = await connect(b.url, NSP, { token: tokenFor('bob') });
     const ack = await emitWithAck(onB, 'hub:join', { roomId: room });
@@ -295,16 +304,7 @@ describe('a membership removed through Kafka, two nodes on one Redis and Postgre
       HUBD_RECORDSOURCE__SCHEMA: schema,
       HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
     };
-    const dir = await tempDir('hubd-e2e-bridge3-');
-    const cfg = path.join(dir, 'hubd.yaml');
-    await writeFile(
-      cfg,
-      ['kafka:', `  brokers: ["${kafka.brokers}"]`, `  service: ${SERVICE}`, `  topicPattern: "${TOPIC_PATTERN}"`, `  group: e2e-bridge3-${process.pid}`, ''].join('\n'),
-    );
-    const hubs = path.join(FIXTURES, 'bridge', 'hubs');
-    a = await startDaemon({ hubs, args: ['--config', cfg], env: nodeEnv });
-    b = await startDaemon({ hubs, env: nodeEnv });
-    await a.waitForLog((l) => l.msg === 'consuming' && Array.isArray(l.topics), { what: 'the bridge "consuming" log line', timeoutMs: 5_000 });
+    ({ a, b } = await twoNodes(kafka, 'e2e-bridge3', nodeEnv));
 
     // bob joins on B: the grant is in the hub's auth cache (authCacheTTL 300 s).
     const room = ROOMS.random;
