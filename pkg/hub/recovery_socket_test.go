@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/pkg/msgstore"
+	recs "github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/resume"
 )
 
@@ -128,4 +130,41 @@ func TestRecoveredSessionIsTheUsersOwn(t *testing.T) {
 	require.JSONEq(t, `"`+offsetOf(last)+`"`, string(args[1]))
 	back.send("42" + back.nsp + `,3["hub:leave",{"roomId":"r1"}]`)
 	require.Contains(t, back.read("43"+back.nsp+",3"), `"ok":true`, "back in r1 without hub:join")
+}
+
+func TestRecoveredRoomIsCheckedAgain(t *testing.T) {
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	dir := t.TempDir()
+	writeRooms := func(body string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "arena.json"), []byte(body), 0o600))
+	}
+	writeRooms(`[{"id":"r1"}]`)
+	rooms, err := recs.NewEmbedded(dir)
+	require.NoError(t, err)
+	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection, d.Records = records, time.Minute, rooms })
+	ctx := context.Background()
+
+	u1, first := e.dialAs(t, "u1", nil)
+	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1"}]`)
+	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
+	require.NoError(t, u1.c.Close())
+	require.Eventually(t, func() bool {
+		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
+		return err == nil && !rec.DisconnectedAt.IsZero() && len(rec.Rooms) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+
+	writeRooms(`[{"id":"r2"}]`) // r1 is gone: joining it fails now
+	require.NoError(t, rooms.Reload())
+	back, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.Equal(t, first, again, "the session is recovered")
+	args := back.event("hub:error")
+	var herr map[string]string
+	require.NoError(t, json.Unmarshal(args[0], &herr))
+	require.Equal(t, "r1", herr["roomId"])
+	require.Equal(t, "hub:join", herr["event"])
+	require.NotEmpty(t, herr["code"])
+	back.send("42" + back.nsp + `,2["hub:leave",{"roomId":"r1"}]`)
+	require.Contains(t, back.read("43"+back.nsp+",2"), `"NOT_JOINED"`, "not in the room it may no longer join")
 }

@@ -104,10 +104,10 @@ test('a 10 s network drop while another member sends 100 messages', async () => 
   await checkAfter(alice, bob, tag, want);
 });
 
-test('recovery across a daemon restart (SIGTERM)', async () => {
+for (const transport of ['websocket', 'polling']) test(`recovery across a daemon restart (SIGTERM), ${transport}`, async () => {
   const d = await daemon();
   const proxy = await proxyTo(d);
-  const alice = await member(proxy.url, 'alice');
+  const alice = await member(proxy.url, 'alice', { transport });
   let bob;
   const { tag, want } = await whileAway(proxy, alice, async (t) => {
     await d.restart();
