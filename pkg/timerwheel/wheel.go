@@ -42,9 +42,10 @@ type Options struct {
 	// keeps running. Without it the panic is swallowed.
 	OnPanic func(v any)
 	// OnLag, if set, receives how late Run processes each tick: the time
-	// from when the oldest tick not yet processed was due until the wheel
-	// goroutine handles it (scheduling delay, a stalled process). It runs
-	// on the wheel goroutine and must be quick.
+	// from when the ticker should have fired for the oldest tick not yet
+	// processed until the wheel goroutine handles it (scheduling delay, a
+	// stalled process); about 0 on a healthy process. It runs on the wheel
+	// goroutine and must be quick.
 	OnLag func(lag time.Duration)
 }
 
@@ -199,7 +200,9 @@ func (w *Wheel) Run(ctx context.Context) error {
 		case now := <-tk.C:
 			target := base + uint64(now.Sub(start)/w.tick)
 			if w.onLag != nil && target > done {
-				at := start.Add(time.Duration(done+1-base) * w.tick)
+				// Tick n is processed when the ticker fires the (n+1)th
+				// time (target rounds down), at start + (n+1) ticks.
+				at := start.Add(time.Duration(done+2-base) * w.tick)
 				w.onLag(max(time.Since(at), 0))
 			}
 			done = max(done, target)
