@@ -7,13 +7,8 @@ import (
 )
 
 func TestExampleConfigsLoad(t *testing.T) {
-	hubs, err := LoadDir("../../configs/hubs", testOpts)
-	require.NoError(t, err)
-	require.Len(t, hubs, 2)
-	require.Equal(t, "chatHub", hubs[0].Name())
-	require.Equal(t, "ticTacToe", hubs[1].Name())
+	chat, game := exampleHub(t, "chatHub"), exampleHub(t, "ticTacToe")
 
-	chat := hubs[0]
 	require.Equal(t, "chatHubMessage", chat.MessageSettings.DataObjectName)
 	require.Len(t, chat.MessageSettings.MessageTypes, len(BuiltinMessageTypes))
 	viewer, ok := chat.Role("viewer")
@@ -23,7 +18,6 @@ func TestExampleConfigsLoad(t *testing.T) {
 	_, ok = chat.CustomType("poll")
 	require.True(t, ok)
 
-	game := hubs[1]
 	h, ok := game.Handler("move")
 	require.True(t, ok)
 	require.Equal(t, MScript("lib.tictactoe.move(roomId, session, message)"), h.Script)
@@ -31,4 +25,18 @@ func TestExampleConfigsLoad(t *testing.T) {
 	require.Equal(t, []string{"text", "move", "resign"}, func() []string { r, _ := game.Role("player"); return r.AllowedTypes() }())
 	require.Equal(t, 1000, game.HubLogic.ScheduledActions[0].IntervalMs)
 	require.Len(t, game.Hash, 64)
+}
+
+// exampleHub loads configs/hubs and returns the hub called name.
+func exampleHub(t *testing.T, name string) *Hub {
+	t.Helper()
+	hubs, err := LoadDir("../../configs/hubs", testOpts)
+	require.NoError(t, err)
+	for _, h := range hubs {
+		if h.Name() == name {
+			return h
+		}
+	}
+	t.Fatalf("configs/hubs has no hub %q", name)
+	return nil
 }

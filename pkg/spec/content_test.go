@@ -171,14 +171,12 @@ func TestValidateContentCustom(t *testing.T) {
 }
 
 func TestExampleChatPoll(t *testing.T) {
-	hubs, err := LoadDir("../../configs/hubs", testOpts)
-	require.NoError(t, err)
-	chat := hubs[0]
+	chat := exampleHub(t, "chatHub")
 	got, problems := chat.ValidateContent("poll", json.RawMessage(`{"question":"Lunch?","options":["pizza","sushi"]}`))
 	require.Nil(t, problems)
 	require.JSONEq(t, `{"question":"Lunch?","options":["pizza","sushi"],"multipleChoice":false,"maxVotes":1,"visibility":"public"}`, string(got))
 
-	game := hubs[1]
+	game := exampleHub(t, "ticTacToe")
 	_, problems = game.ValidateContent("move", json.RawMessage(`{}`))
 	require.Equal(t, []FieldProblem{{"cell", "required"}}, problems)
 }
