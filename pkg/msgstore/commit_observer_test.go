@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/spec"
 )
 
 // commitLog collects what a store's OnCommit reports.
@@ -51,6 +52,8 @@ func TestCommitObserver(t *testing.T) {
 			s, err := msgstore.OpenPostgres(context.Background(), msgstore.PostgresOptions{DSN: dsn, Schema: freshSchema(t, dsn), OnCommit: obs})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
+			chat := hubSpec("chat", "", []spec.HubMessageType{spec.MessageText}, nil, false, false, false)
+			require.NoError(t, s.EnsureSchema(context.Background(), chat))
 			return s
 		}},
 	}
