@@ -293,61 +293,94 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
   private async doJoin(st: RoomState<H>): Promise<JoinResult<H>> {
     const since = st.lastId;
     if (since) {
-      st.holding = true;
-      st.holdTimer = setTimeout(() => this.flushHeld(st), this.ackTimeoutMs);
+      st.replayEnd?.();
+      st.replayEnd = this.hold(st);
     }
+    const endReplay = () => {
+      st.replayEnd?.();
+      st.replayEnd = undefined;
+    };
     let ack: Ack;
     st.joining = true;
     try {
       ack = await this.request('hub:join', since ? { roomId: st.id, since } : { roomId: st.id });
     } catch (err) {
-      this.flushHeld(st);
+      endReplay();
       throw err;
     } finally {
       st.joining = false;
     }
     const res = ack as unknown as JoinResult<H>;
-    if (res.permissions && res.permissions.canRead === false) this.flushHeld(st);
+    if (res.permissions && res.permissions.canRead === false) endReplay();
     st.ready = true;
     this.outbox.pump();
     return res;
   }
 
-  private flushHeld(st: RoomState<H>): void {
-    for (const m of st.release()) this.deliver(st, m);
+  /**
+   * Holds the room's live messages until the returned function is called
+   * (or, at the latest, after twice the ack timeout).
+   */
+  private hold(st: RoomState<H>): () => void {
+    st.holds++;
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      st.holds--;
+      if (st.holds === 0) for (const m of st.release()) this.deliver(st, m);
+    };
+    const timer = setTimeout(end, 2 * this.ackTimeoutMs);
+    return end;
   }
 
+  /** Delivers a live message, or holds it while the room is held. */
   private deliver(st: RoomState<H>, m: Message<H>): boolean {
-    if (st.holding) {
+    if (st.holds > 0) {
       st.held.push(m);
       return false;
     }
+    return this.deliverNow(st, m);
+  }
+
+  /** Delivers a message of a history read (older than anything held). */
+  private deliverNow(st: RoomState<H>, m: Message<H>): boolean {
     if (!st.accept(m.id, m.seq)) return false;
     this.emit('message', m);
     return true;
   }
 
-  /** Replays a rejoin's hub:history, paging on when it hit the server's cap. */
-  private async replay(st: RoomState<H>, messages: Message<H>[]): Promise<void> {
-    const wasHolding = st.holding;
-    st.holding = false;
+  /**
+   * Delivers the messages after `after` from the room's history, page by
+   * page, while pages are full (a first page of up to `first` messages may
+   * be given). Returns how many were new.
+   */
+  private async readAfter(st: RoomState<H>, after: string, first?: Message<H>[]): Promise<number> {
     let n = 0;
-    for (const m of messages) if (this.deliver(st, m)) n++;
-    st.holding = wasHolding;
-    let page = messages;
-    let limit = SINCE_CAP;
-    while (wasHolding && page.length >= limit && this.rooms.get(st.id) === st) {
-      const after = page[page.length - 1].id;
-      page = await this.history(st.id, { after, limit: PAGE }).catch(() => []);
+    let page = first;
+    let limit = first ? SINCE_CAP : PAGE;
+    for (;;) {
+      if (!page) page = await this.history(st.id, { after, limit: PAGE });
+      for (const m of page) if (this.deliverNow(st, m)) n++;
+      if (page.length < limit || page.length === 0 || this.rooms.get(st.id) !== st) return n;
+      after = page[page.length - 1].id;
+      page = undefined;
       limit = PAGE;
-      st.holding = false;
-      for (const m of page) if (this.deliver(st, m)) n++;
-      st.holding = true;
     }
-    if (wasHolding) {
-      this.flushHeld(st);
-      this.emit('rejoined', { roomId: st.id, replayed: n });
+  }
+
+  /** Replays a rejoin's hub:history, paging on when it hit the server's cap. */
+  private async replay(st: RoomState<H>, messages: Message<H>[], end: () => void, since: string): Promise<void> {
+    let n = 0;
+    try {
+      n = await this.readAfter(st, since, messages);
+    } catch {
+      // Paging failed (disconnected): the next rejoin starts from what was delivered.
+    } finally {
+      end();
     }
+    this.emit('rejoined', { roomId: st.id, replayed: n });
   }
 
   private onConnect(): void {
@@ -382,22 +415,13 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
    */
   private async catchUp(st: RoomState<H>): Promise<void> {
     if (!st.lastId) return;
-    st.holding = true;
-    st.holdTimer = setTimeout(() => this.flushHeld(st), this.ackTimeoutMs);
+    const end = this.hold(st);
     try {
-      let after = st.lastId;
-      for (;;) {
-        const page = await this.history(st.id, { after, limit: PAGE });
-        st.holding = false;
-        for (const m of page) this.deliver(st, m);
-        st.holding = true;
-        if (page.length < PAGE || this.rooms.get(st.id) !== st) break;
-        after = page[page.length - 1].id;
-      }
+      await this.readAfter(st, st.lastId);
     } catch {
       // The live stream and the server's replay still deliver; nothing to add.
     } finally {
-      this.flushHeld(st);
+      end();
     }
   }
 
@@ -459,7 +483,11 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     });
     s.on('hub:history', (p: { roomId: string; messages: Message<H>[] }) => {
       const st = room(p.roomId);
-      if (st) void this.replay(st, p.messages ?? []);
+      if (!st) return;
+      const end = st.replayEnd;
+      st.replayEnd = undefined;
+      if (end && st.lastId) void this.replay(st, p.messages ?? [], end, st.lastId);
+      else for (const m of p.messages ?? []) this.deliver(st, m);
     });
     s.on('hub:messageEdited', (p: { message: Message<H> }) => this.emit('edited', p.message));
     s.on('hub:messageDeleted', (p: HubClientEvents<H>['deleted']) => this.emit('deleted', p));

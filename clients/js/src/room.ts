@@ -14,10 +14,14 @@ export class RoomState<H extends HubSchema = AnyHub> {
   ready = false;
   /** A hub:join of ours is under way (its hub:error is the call's own). */
   joining = false;
-  /** Live messages are held until a rejoin's history has been replayed. */
-  holding = false;
+  /**
+   * Live messages are held while a rejoin's history or a catch-up read is
+   * under way (one count per hold), then delivered in seq order.
+   */
+  holds = 0;
   held: Message<H>[] = [];
-  holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the hold of a rejoin with since when its hub:history arrives. */
+  replayEnd: (() => void) | undefined;
   lastSeq = 0;
   lastId: string | undefined;
   readonly online = new Map<string, 'online' | 'away'>();
@@ -51,11 +55,8 @@ export class RoomState<H extends HubSchema = AnyHub> {
     return true;
   }
 
-  /** Ends a hold and returns the held messages in seq order. */
+  /** Returns the held messages in seq order and forgets them. */
   release(): Message<H>[] {
-    this.holding = false;
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
     const out = this.held.sort((a, b) => a.seq - b.seq);
     this.held = [];
     return out;

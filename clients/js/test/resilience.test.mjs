@@ -132,3 +132,40 @@ for (const mode of MODES) {
     dave.close();
   });
 }
+
+test('a room the server cannot recover in full is joined again with since and paged to the end', async () => {
+  const daemon = await startFeatures();
+  cleanup.push(() => daemon.close());
+  const proxy = await new Proxy(daemon.addr).listen();
+  cleanup.push(() => proxy.close());
+  const [busy, quiet] = [FROOMS.room8, FROOMS.room9];
+  const alice = clientOf(proxy.url, 'ops', 'alice');
+  const dave = clientOf(daemon.url, 'ops', 'dave');
+  const r = reader(alice, busy);
+  const errors = [];
+  alice.on('error', (e) => errors.push(e));
+  for (const room of [busy, quiet]) {
+    await alice.join(room);
+    await dave.join(room);
+  }
+  await dave.send(busy, 'text', { body: 'first' });
+  await dave.send(quiet, 'text', { body: 'last before the drop' }); // alice's offset is in the quiet room
+  const q = reader(alice, quiet);
+  await until(() => r.got.length === 1 && q.got.length === 1, { what: 'alice has both messages' });
+
+  proxy.drop();
+  await until(() => !alice.connected, { what: 'alice sees the drop' });
+  const missed = bodies('x', 1001); // over the 1,000 a room other than the offset's recovers
+  for (let i = 0; i < missed.length; i += 200) {
+    await Promise.all(missed.slice(i, i + 200).map((body) => dave.send(busy, 'text', { body })));
+  }
+  proxy.restore();
+
+  await until(() => r.got.length >= 1002, { what: 'alice has all 1002 messages of the busy room', timeoutMs: 30_000 });
+  r.check(['first', ...missed]);
+  assert.equal(alice.socket.recovered, true, 'the session was recovered');
+  assert.deepEqual(errors.filter((e) => e.roomId === busy && e.event === 'hub:join').map((e) => e.code), ['RECOVERY_INCOMPLETE']);
+  assert.deepEqual(r.rejoins.map((x) => x.roomId), [busy], 'only the busy room was joined again');
+  alice.close();
+  dave.close();
+});
