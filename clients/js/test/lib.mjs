@@ -3,6 +3,7 @@
 // network on demand.
 
 import net from 'node:net';
+import { after } from 'node:test';
 
 import { until } from '../../../test/e2e/lib/harness.mjs';
 import { FEATURES, FROOMS, PEOPLE, tokenOf } from '../../../test/e2e/lib/features.mjs';
@@ -31,9 +32,12 @@ export function clientOf(url, hub, user, extra = {}) {
   return c;
 }
 
+// Clients left open by a failing test would keep reconnecting and the test
+// process alive: close them all when the file's tests end.
 const live = new Set();
-process.on('exit', () => {
+after(() => {
   for (const c of live) c.close();
+  live.clear();
 });
 
 /** Resolves when the client is connected. */
