@@ -499,7 +499,9 @@ function makeSocket(baseUrl, nsp, opts) {
   liveSockets.add(socket);
   socket.on('disconnect', (reason) => {
     socket.disconnectReason = reason;
-    liveSockets.delete(socket);
+    // A socket that reconnects by itself stays tracked, so that
+    // disconnectAll also stops its reconnection timers.
+    if (!socket.active) liveSockets.delete(socket);
   });
   record(socket);
   return socket;
