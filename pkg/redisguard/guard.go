@@ -95,48 +95,45 @@ func (g *Guard) OnRecover(fn func()) {
 
 // Do implements rueidis.Client.
 func (g *Guard) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	if g.degraded.Load() {
-		return rueidis.NewResult(rueidis.RedisMessage{}, ErrDegraded)
-	}
-	cctx, cancel, mine := g.bound(ctx)
-	defer cancel()
-	r := g.Client.Do(cctx, cmd)
-	g.observe(ctx, mine, r.Error())
-	return r
+	return g.one(ctx, func(c context.Context) rueidis.RedisResult { return g.Client.Do(c, cmd) })
 }
 
 // DoMulti implements rueidis.Client.
 func (g *Guard) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
-	if g.degraded.Load() {
-		return failAll(len(cmds))
-	}
-	cctx, cancel, mine := g.bound(ctx)
-	defer cancel()
-	rs := g.Client.DoMulti(cctx, cmds...)
-	g.observeAll(ctx, mine, rs)
-	return rs
+	return g.many(ctx, len(cmds), func(c context.Context) []rueidis.RedisResult { return g.Client.DoMulti(c, cmds...) })
 }
 
 // DoCache implements rueidis.Client.
 func (g *Guard) DoCache(ctx context.Context, cmd rueidis.Cacheable, ttl time.Duration) rueidis.RedisResult {
+	return g.one(ctx, func(c context.Context) rueidis.RedisResult { return g.Client.DoCache(c, cmd, ttl) })
+}
+
+// DoMultiCache implements rueidis.Client.
+func (g *Guard) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+	return g.many(ctx, len(multi), func(c context.Context) []rueidis.RedisResult { return g.Client.DoMultiCache(c, multi...) })
+}
+
+// one runs a single-result call under the guard: refused at once while
+// degraded, bounded by the guard's timeout, its transport failure counted.
+func (g *Guard) one(ctx context.Context, call func(context.Context) rueidis.RedisResult) rueidis.RedisResult {
 	if g.degraded.Load() {
 		return rueidis.NewResult(rueidis.RedisMessage{}, ErrDegraded)
 	}
 	cctx, cancel, mine := g.bound(ctx)
 	defer cancel()
-	r := g.Client.DoCache(cctx, cmd, ttl)
+	r := call(cctx)
 	g.observe(ctx, mine, r.Error())
 	return r
 }
 
-// DoMultiCache implements rueidis.Client.
-func (g *Guard) DoMultiCache(ctx context.Context, multi ...rueidis.CacheableTTL) []rueidis.RedisResult {
+// many is one for a call of n results.
+func (g *Guard) many(ctx context.Context, n int, call func(context.Context) []rueidis.RedisResult) []rueidis.RedisResult {
 	if g.degraded.Load() {
-		return failAll(len(multi))
+		return failAll(n)
 	}
 	cctx, cancel, mine := g.bound(ctx)
 	defer cancel()
-	rs := g.Client.DoMultiCache(cctx, multi...)
+	rs := call(cctx)
 	g.observeAll(ctx, mine, rs)
 	return rs
 }
