@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs every hubload scenario against the socket.io 4 baseline (bench/node)
-# and against hubd (bench/hubs + bench/records, embedded store on), one server
-# after the other on this machine, and prints a comparison table.
+# Runs every hubload scenario against the no-framework Go ceiling
+# (CEILING_SRC, default ../shared/bench/ceiling next to the repository), the
+# socket.io 4 baseline (bench/node) and hubd (bench/hubs + bench/records,
+# embedded store on), one server after the other on this machine, and prints
+# a comparison table with hubd/ceiling and hubd/Node ratios.
 #
-#   bench/run.sh                      # all scenarios, both servers
+#   bench/run.sh                      # all scenarios, every target
 #   SCENARIOS="fanout rooms" bench/run.sh
 #   TARGETS=hubd bench/run.sh         # only hubd
+#   CEILING_SRC=/path/to/ceiling bench/run.sh   # where the ceiling's source is
 #   BUILD_REF=HEAD bench/run.sh       # build from a commit (git archive), not the work tree
 #   SKIP_BUILD=1 bench/run.sh         # reuse the binaries in bench/out/bin
 #   PROFILE=1 bench/run.sh            # hubd under bench/hubdprof: CPU and heap
@@ -23,7 +26,10 @@ bin="$out/bin"
 secret="${BENCH_SECRET:-bench-secret-$$}"
 
 SCENARIOS="${SCENARIOS:-fanout rooms idle connect}"
-TARGETS="${TARGETS:-node hubd}"
+TARGETS="${TARGETS:-ceiling node hubd}"
+# The ceiling's source sits outside the repository (it may be read-only):
+# it is built into bench/out/bin. Relative paths are taken from the repo root.
+CEILING_SRC="${CEILING_SRC:-../shared/bench/ceiling}"
 
 # Scenario parameters (override with the environment).
 FANOUT_CLIENTS="${FANOUT_CLIENTS:-1000}"
@@ -62,6 +68,12 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
   fi
   if [[ -n "${BUILD_REF:-}" ]]; then rm -rf "$src"; fi
 fi
+if [[ -z "${SKIP_BUILD:-}" && " $TARGETS " == *" ceiling "* ]]; then
+  ceiling_src="$(cd "$root" && cd "$CEILING_SRC" && pwd)" || {
+    echo "ceiling source $CEILING_SRC not found (set CEILING_SRC)" >&2; exit 1; }
+  echo "== building the ceiling from $ceiling_src"
+  go build -C "$ceiling_src" -o "$bin/ceiling" .
+fi
 if [[ " $TARGETS " == *" node "* && ! -d "$here/node/node_modules/socket.io" ]]; then
   echo "== installing the node baseline"
   (cd "$here/node" && npm ci --no-audit --no-fund >/dev/null)
@@ -92,6 +104,24 @@ wait_for() {
   return 1
 }
 
+# free_port prints a TCP port that was free on 127.0.0.1 a moment ago (for a
+# server that cannot listen on port 0 and report it).
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
+# wait_for_port PORT LOG: polls until 127.0.0.1:PORT accepts, for at most 15 s.
+wait_for_port() {
+  local port="$1" log="$2" i
+  for i in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server did not start; its output:" >&2
+  cat "$log" >&2
+  return 1
+}
+
 start_server() {
   local target="$1" scenario="$2" log="$work/$1.log"
   : >"$log"
@@ -117,6 +147,16 @@ start_server() {
       pids+=("$server_pid")
       wait_for "$log" '"msg":"listening"'
       server_url="ws://$(grep '"msg":"listening"' "$log" | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4)"
+      ;;
+    ceiling)
+      local port
+      port="$(free_port)"
+      "$bin/ceiling" -addr "127.0.0.1:$port" -ns /hub/chatHub -join-event hub:join -send-event hub:send \
+        -msg-event hub:messageArrived -include-sender >"$log" 2>&1 &
+      server_pid=$!
+      pids+=("$server_pid")
+      wait_for_port "$port" "$log"
+      server_url="ws://127.0.0.1:$port"
       ;;
     *) echo "unknown target $target" >&2; return 1 ;;
   esac
