@@ -32,12 +32,19 @@ TARGETS="${TARGETS:-ceiling node hubd}"
 CEILING_SRC="${CEILING_SRC:-../shared/bench/ceiling}"
 
 # Scenario parameters (override with the environment).
+# LOOP=closed (default): fanout and rooms senders send their next message when
+# one of their FANOUT_INFLIGHT / ROOMS_INFLIGHT unacked sends is acked, so the
+# figures are the server's throughput. LOOP=open: a fixed offered rate
+# (FANOUT_RATE, ROOMS_RATE) whatever the server does.
+LOOP="${LOOP:-closed}"
 FANOUT_CLIENTS="${FANOUT_CLIENTS:-1000}"
 FANOUT_SENDERS="${FANOUT_SENDERS:-10}"
-FANOUT_RATE="${FANOUT_RATE:-500}"        # msgs/s -> FANOUT_RATE*FANOUT_CLIENTS deliveries/s
+FANOUT_INFLIGHT="${FANOUT_INFLIGHT:-1}"  # closed loop: unacked sends per sender
+FANOUT_RATE="${FANOUT_RATE:-500}"        # open loop: msgs/s -> FANOUT_RATE*FANOUT_CLIENTS deliveries/s
 ROOMS_ROOMS="${ROOMS_ROOMS:-100}"
-ROOMS_CLIENTS="${ROOMS_CLIENTS:-1000}"   # 100 rooms of 10
-ROOMS_RATE="${ROOMS_RATE:-10000}"        # msgs/s in total
+ROOMS_CLIENTS="${ROOMS_CLIENTS:-1000}"   # 100 rooms of 10, every client sends
+ROOMS_INFLIGHT="${ROOMS_INFLIGHT:-1}"    # closed loop: unacked sends per client
+ROOMS_RATE="${ROOMS_RATE:-10000}"        # open loop: msgs/s in total
 IDLE_CLIENTS="${IDLE_CLIENTS:-10000}"
 IDLE_ROOMS="${IDLE_ROOMS:-100}"
 CONNECT_CLIENTS="${CONNECT_CLIENTS:-5000}"
@@ -168,10 +175,20 @@ stop_server() {
   server_pid=""
 }
 
+# pace RATE INFLIGHT: hubload's pacing flags for LOOP.
+pace() {
+  case "$LOOP" in
+    closed) echo "--closed-loop --inflight $2" ;;
+    open) echo "--rate $1" ;;
+    *) echo "LOOP=$LOOP: want closed or open" >&2; return 1 ;;
+  esac
+}
+
 scenario_args() {
+  local window="--duration $DURATION --warmup $WARMUP --drain $DRAIN"
   case "$1" in
-    fanout) echo "--clients $FANOUT_CLIENTS --senders $FANOUT_SENDERS --rate $FANOUT_RATE --duration $DURATION --warmup $WARMUP --drain $DRAIN" ;;
-    rooms) echo "--clients $ROOMS_CLIENTS --rooms $ROOMS_ROOMS --rate $ROOMS_RATE --duration $DURATION --warmup $WARMUP --drain $DRAIN" ;;
+    fanout) echo "--clients $FANOUT_CLIENTS --senders $FANOUT_SENDERS $(pace "$FANOUT_RATE" "$FANOUT_INFLIGHT") $window" ;;
+    rooms) echo "--clients $ROOMS_CLIENTS --rooms $ROOMS_ROOMS $(pace "$ROOMS_RATE" "$ROOMS_INFLIGHT") $window" ;;
     idle) echo "--clients $IDLE_CLIENTS --rooms $IDLE_ROOMS --settle 3s" ;;
     connect) echo "--clients $CONNECT_CLIENTS" ;;
   esac

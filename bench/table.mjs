@@ -37,7 +37,7 @@ const rows = [
   { s: "fanout", m: "CPU cores server / hubload", t: "", text: (r) => pair(r.cpu?.serverCores, r.cpu?.clientCores, 2) },
   { s: "fanout", m: "deliveries per server CPU-second", t: "", value: (r) => perCore(r.traffic?.deliveredPerSec, r) },
   { s: "rooms", m: "deliveries/s", t: ">= 0.6 x ceiling", value: (r) => r.traffic?.deliveredPerSec },
-  { s: "rooms", m: "persisted (acked) msgs/s", t: "", value: (r) => r.traffic?.persistedPerSec },
+  { s: "rooms", m: "acked msgs/s (hubd persists first)", t: "", value: (r) => r.traffic?.persistedPerSec },
   { s: "rooms", m: "delivery p50 / p99 ms", t: "p99 < 250", text: (r) => pair(r.traffic?.latency.p50Ms, r.traffic?.latency.p99Ms) },
   { s: "rooms", m: "delivered of expected", t: "100%", text: (r) => `${num((100 * r.traffic?.delivered) / r.traffic?.expectedDeliveries, 2)}%` },
   { s: "rooms", m: "ack p99 ms", t: "", value: (r) => r.traffic?.ackLatency.p99Ms, digits: 1 },

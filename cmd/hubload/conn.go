@@ -111,6 +111,10 @@ func (w *window) contains(t int64) bool { return t >= w.start.Load() && t < w.en
 // sendRing remembers the send time of recent acked emits by ack id.
 const sendRingSize = 1 << 13
 
+// maxInflight bounds --inflight well inside the send ring, so an ack never
+// finds its slot reused by a later send.
+const maxInflight = sendRingSize / 4
+
 // recvStats is written by one connection's reader goroutine. Counters that
 // the drain loop polls are atomic; the histograms are read only after the
 // reader has exited.
@@ -145,6 +149,9 @@ type client struct {
 	stats   *recvStats
 	sentAt  []atomic.Int64
 	started bool
+	// slots holds one token per unacked send in closed loop (nil in open
+	// loop): the sender puts one before a send, the reader takes one per ack.
+	slots chan struct{}
 }
 
 // dialConfig is what every client needs to reach the server.
@@ -259,12 +266,16 @@ func (c *client) join(roomID string) error {
 	}
 }
 
-// measure prepares the client to record deliveries and acks.
-func (c *client) measure(win *window, withSends bool) {
+// measure prepares the client to record deliveries and acks; inflight > 0
+// makes its sends closed loop with that many unacked at most.
+func (c *client) measure(win *window, withSends bool, inflight int) {
 	c.win = win
 	c.stats = &recvStats{}
 	if withSends {
 		c.sentAt = make([]atomic.Int64, sendRingSize)
+		if inflight > 0 {
+			c.slots = make(chan struct{}, inflight)
+		}
 	}
 }
 
@@ -357,6 +368,12 @@ func (c *client) handle(frame []byte) {
 				c.errs.add("read: disconnected by server")
 			}
 			return
+		}
+		if c.slots != nil {
+			select {
+			case <-c.slots:
+			default:
+			}
 		}
 		good, code := ackOutcome(args)
 		if !good {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
@@ -23,20 +24,24 @@ type fakeHub struct {
 	t          *testing.T
 	ns         string
 	secret     string
-	rejectSend string // when set, every hub:send is refused with this code
+	rejectSend string        // when set, every hub:send is refused with this code
+	ackDelay   time.Duration // when set, hub:send acks are written this much later
 
 	mu    sync.Mutex
 	rooms map[string]map[*fakeConn]bool
 
-	pongs  atomic.Int64
-	sends  atomic.Int64
-	joined atomic.Int64
-	addr   string
+	pongs atomic.Int64
+	sends atomic.Int64
+	// maxUnacked is the most hub:send a single connection had unacked at once.
+	maxUnacked atomic.Int64
+	joined     atomic.Int64
+	addr       string
 }
 
 type fakeConn struct {
-	ws  *websocket.Conn
-	wmu sync.Mutex
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	unacked atomic.Int64
 }
 
 func (f *fakeConn) write(b []byte) {
@@ -147,6 +152,20 @@ func (h *fakeHub) event(c *fakeConn, rest []byte) {
 		c.write([]byte("42" + h.ns + `,["hub:joined",{"roomId":` + strconv.Quote(p.RoomID) + `}]`))
 	case "hub:send":
 		h.sends.Add(1)
+		n := c.unacked.Add(1)
+		for m := h.maxUnacked.Load(); n > m && !h.maxUnacked.CompareAndSwap(m, n); m = h.maxUnacked.Load() {
+		}
+		if h.ackDelay > 0 {
+			inner := ack
+			ack = func(body string) {
+				time.AfterFunc(h.ackDelay, func() {
+					c.unacked.Add(-1)
+					inner(body)
+				})
+			}
+		} else {
+			defer c.unacked.Add(-1)
+		}
 		if h.rejectSend != "" {
 			ack(`{"ok":false,"error":{"code":"` + h.rejectSend + `","message":"no"}}`)
 			return

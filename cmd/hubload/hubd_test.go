@@ -63,6 +63,20 @@ func TestBenchFixturesOnHubd(t *testing.T) {
 			},
 		},
 		{
+			name: "closed loop fanout persists and delivers every message",
+			args: []string{"--token-secret", secret, "--scenario", "fanout", "--clients", "10", "--senders", "2",
+				"--closed-loop", "--inflight", "2", "--warmup", "100ms", "--duration", "500ms"},
+			check: func(t *testing.T, rep *Report) {
+				tr := rep.Traffic
+				require.Equal(t, "closed", tr.Mode)
+				require.Positive(t, tr.Sent)
+				require.Equal(t, tr.Sent*10, tr.Expected)
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Empty(t, rep.Errors)
+			},
+		},
+		{
 			name: "rooms across the fixture rooms",
 			args: []string{"--token-secret", secret, "--scenario", "rooms", "--clients", "12", "--rooms", "4",
 				"--rate", "60", "--warmup", "100ms", "--duration", "500ms"},

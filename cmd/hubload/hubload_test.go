@@ -30,6 +30,7 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 	tests := []struct {
 		name       string
 		rejectSend string
+		ackDelay   time.Duration
 		args       []string
 		check      func(t *testing.T, h *fakeHub, rep *Report)
 	}{
@@ -71,6 +72,56 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 				require.Equal(t, tr.Sent, tr.AcksOK)
 				require.Positive(t, tr.PersistedPerSec)
 				require.Positive(t, tr.AckLatency.Count)
+			},
+		},
+		{
+			name:     "closed loop fanout keeps exactly --inflight sends unacked per sender",
+			ackDelay: 20 * time.Millisecond,
+			args: []string{"--scenario", "fanout", "--clients", "10", "--senders", "2", "--closed-loop",
+				"--inflight", "3", "--warmup", "50ms", "--duration", "400ms"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Equal(t, "closed", tr.Mode)
+				require.Equal(t, 3, tr.Inflight)
+				require.Zero(t, tr.TargetRate)
+				require.Equal(t, int64(3), h.maxUnacked.Load(), "the window fills and never overflows")
+				// Each slot carries one send per ack delay at most.
+				require.LessOrEqual(t, tr.Sent, int64(2*3*(400/20+1)))
+				require.Positive(t, tr.Sent)
+				require.Equal(t, tr.Sent*10, tr.Expected)
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Zero(t, tr.AcksMissing)
+				require.Zero(t, tr.SkippedBehind)
+				require.Empty(t, rep.Errors)
+			},
+		},
+		{
+			name: "closed loop rooms: every client sends one at a time",
+			args: []string{"--scenario", "rooms", "--clients", "12", "--rooms", "3", "--closed-loop",
+				"--warmup", "50ms", "--duration", "300ms"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Equal(t, "closed", tr.Mode)
+				require.Equal(t, 12, tr.Senders)
+				require.Equal(t, int64(1), h.maxUnacked.Load())
+				require.Positive(t, tr.Sent)
+				require.Equal(t, tr.Sent*4, tr.Expected)
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Empty(t, rep.Errors)
+			},
+		},
+		{
+			name:       "closed loop goes on past refused sends",
+			rejectSend: "RATE_LIMITED",
+			args: []string{"--scenario", "fanout", "--clients", "2", "--senders", "1", "--closed-loop",
+				"--warmup", "20ms", "--duration", "100ms"},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				tr := rep.Traffic
+				require.Greater(t, tr.Sent, int64(1), "a refusal frees the slot too")
+				require.Equal(t, tr.Sent, tr.AcksFailed)
+				require.Zero(t, tr.Delivered)
 			},
 		},
 		{
@@ -116,6 +167,7 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := startFakeHub(t, secret)
 			h.rejectSend = tc.rejectSend
+			h.ackDelay = tc.ackDelay
 			rep := runReport(t, append([]string{"--url", h.url(), "--token-secret", secret}, tc.args...)...)
 			tc.check(t, h, rep)
 		})
@@ -166,6 +218,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "rooms not a divisor", args: []string{"--scenario", "rooms", "--clients", "10", "--rooms", "3"},
 			wantErr: "multiple of --rooms"},
 		{name: "zero rate", args: []string{"--rate", "0"}, wantErr: "--rate"},
+		{name: "closed loop needs no rate", args: []string{"--closed-loop", "--rate", "0", "--inflight", "8"}},
+		{name: "closed loop inflight zero", args: []string{"--closed-loop", "--inflight", "0"}, wantErr: "--inflight"},
+		{name: "closed loop inflight too large", args: []string{"--closed-loop", "--inflight", "100000"},
+			wantErr: "--inflight"},
+		{name: "closed loop on idle", args: []string{"--scenario", "idle", "--closed-loop"},
+			wantErr: "fanout and rooms only"},
 		{name: "idle ignores rate", args: []string{"--scenario", "idle", "--rate", "0"}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},

@@ -32,6 +32,8 @@ type config struct {
 	Rooms       int
 	Senders     int
 	Rate        float64
+	ClosedLoop  bool
+	Inflight    int
 	Duration    time.Duration
 	Warmup      time.Duration
 	Drain       time.Duration
@@ -58,7 +60,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Clients, "clients", 100, "number of client connections")
 	fs.IntVar(&c.Rooms, "rooms", 1, "rooms (rooms: clients are spread evenly; idle: joined round-robin)")
 	fs.IntVar(&c.Senders, "senders", 1, "fanout: how many of the clients send")
-	fs.Float64Var(&c.Rate, "rate", 100, "messages/s in total across all senders")
+	fs.Float64Var(&c.Rate, "rate", 100, "messages/s in total across all senders (open loop)")
+	fs.BoolVar(&c.ClosedLoop, "closed-loop", false,
+		"fanout, rooms: each sender keeps --inflight sends unacked and sends the next when one is acked (--rate is ignored)")
+	fs.IntVar(&c.Inflight, "inflight", 1, "closed loop: sends in flight per sender")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measurement window")
 	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "sending before the window opens (not counted)")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "max wait after the window for outstanding deliveries and acks")
@@ -100,8 +105,15 @@ func (c config) validate() error {
 	if c.Scenario == "rooms" && c.Clients%c.Rooms != 0 {
 		problems = append(problems, "--clients must be a multiple of --rooms")
 	}
-	if (c.Scenario == "fanout" || c.Scenario == "rooms") && (c.Rate <= 0 || c.Duration <= 0) {
+	traffic := c.Scenario == "fanout" || c.Scenario == "rooms"
+	if traffic && ((!c.ClosedLoop && c.Rate <= 0) || c.Duration <= 0) {
 		problems = append(problems, "--rate and --duration must be positive")
+	}
+	if c.ClosedLoop && !traffic {
+		problems = append(problems, "--closed-loop applies to fanout and rooms only")
+	}
+	if c.ClosedLoop && (c.Inflight < 1 || c.Inflight > maxInflight) {
+		problems = append(problems, fmt.Sprintf("--inflight must be between 1 and %d", maxInflight))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", errUsage, strings.Join(problems, "; "))

@@ -29,9 +29,12 @@ type Report struct {
 // Delivered and the ack counts are about messages sent inside the window;
 // the per-second figures count what arrived while the window was open.
 type TrafficStats struct {
-	Rooms             int         `json:"rooms"`
-	Senders           int         `json:"senders"`
-	TargetRate        float64     `json:"targetRate"`
+	Rooms      int     `json:"rooms"`
+	Senders    int     `json:"senders"`
+	Mode       string  `json:"mode"`               // open or closed
+	Inflight   int     `json:"inflight,omitempty"` // closed loop: sends in flight per sender
+	TargetRate float64 `json:"targetRate"`         // open loop: msgs/s offered
+
 	Sent              int64       `json:"sent"`
 	SendRate          float64     `json:"sendRate"`
 	SendWriteErrors   int64       `json:"sendWriteErrors"`
@@ -80,8 +83,12 @@ func (rep *Report) writeText(w io.Writer) error {
 			c.LatencyMs.P50, c.LatencyMs.P90, c.LatencyMs.P99, c.LatencyMs.Max)
 	}
 	if t := rep.Traffic; t != nil {
-		pf("traffic   %d rooms  %d senders  target %.0f msg/s  sent %d (%.0f msg/s)  skipped %d  write errors %d\n",
-			t.Rooms, t.Senders, t.TargetRate, t.Sent, t.SendRate, t.SkippedBehind, t.SendWriteErrors)
+		pace := fmt.Sprintf("target %.0f msg/s", t.TargetRate)
+		if t.Mode == "closed" {
+			pace = fmt.Sprintf("closed loop, %d in flight each", t.Inflight)
+		}
+		pf("traffic   %d rooms  %d senders  %s  sent %d (%.0f msg/s)  skipped %d  write errors %d\n",
+			t.Rooms, t.Senders, pace, t.Sent, t.SendRate, t.SkippedBehind, t.SendWriteErrors)
 		pf("delivery  %.0f deliveries/s  delivered %d of %d expected (%.2f%%)\n",
 			t.DeliveredPerSec, t.Delivered, t.Expected, pct(t.Delivered, t.Expected))
 		pf("          latency p50 %.1fms  p90 %.1fms  p99 %.1fms  max %.1fms\n",

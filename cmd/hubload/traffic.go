@@ -52,7 +52,11 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 	win.end.Store(1<<63 - 1)
 
 	rr := r.ramp(ctx, r.cfg.Clients, func(i int, c *client) error {
-		c.measure(win, plan.isSender(i))
+		inflight := 0
+		if r.cfg.ClosedLoop {
+			inflight = r.cfg.Inflight
+		}
+		c.measure(win, plan.isSender(i), inflight)
 		if err := c.join(plan.roomOf(i)); err != nil {
 			return err
 		}
@@ -83,8 +87,13 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 	end := start.Add(r.cfg.Duration)
 	win.start.Store(start.UnixNano())
 	win.end.Store(end.UnixNano())
-	r.log.Info("sending", zap.Int("senders", len(senders)), zap.Float64("ratePerSender", plan.rate),
-		zap.Duration("warmup", r.cfg.Warmup), zap.Duration("duration", r.cfg.Duration))
+	if r.cfg.ClosedLoop {
+		r.log.Info("sending, closed loop", zap.Int("senders", len(senders)), zap.Int("inflight", r.cfg.Inflight),
+			zap.Duration("warmup", r.cfg.Warmup), zap.Duration("duration", r.cfg.Duration))
+	} else {
+		r.log.Info("sending", zap.Int("senders", len(senders)), zap.Float64("ratePerSender", plan.rate),
+			zap.Duration("warmup", r.cfg.Warmup), zap.Duration("duration", r.cfg.Duration))
+	}
 
 	cpuDone := make(chan *CPUStats, 1)
 	go func() {
@@ -101,7 +110,11 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 		results[k].room = plan.roomOf(c.id)
 		go func(c *client, res *senderResult) {
 			defer wg.Done()
-			r.sendLoop(ctx, c, win, []byte(quote(res.room)), interval, offset, end, res)
+			if r.cfg.ClosedLoop {
+				r.closedLoop(ctx, c, win, []byte(quote(res.room)), end, res)
+				return
+			}
+			r.openLoop(ctx, c, win, []byte(quote(res.room)), interval, offset, end, res)
 		}(c, &results[k])
 	}
 	wg.Wait()
@@ -140,7 +153,9 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 		Traffic: &TrafficStats{
 			Rooms:             len(members),
 			Senders:           len(senders),
-			TargetRate:        r.cfg.Rate,
+			Mode:              loopMode(r.cfg),
+			Inflight:          inflightOf(r.cfg),
+			TargetRate:        targetRate(r.cfg),
 			Sent:              sent,
 			SendRate:          float64(sent) / secs,
 			SendWriteErrors:   sendErrs,
@@ -158,44 +173,6 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 		},
 	}
 	return rep, nil
-}
-
-// sendLoop emits at a fixed interval until end. A sender that falls more than
-// 100 ms behind its schedule skips the backlog rather than bursting.
-func (r *runner) sendLoop(ctx context.Context, c *client, win *window, roomJSON []byte,
-	interval, offset time.Duration, end time.Time, res *senderResult) {
-	next := time.Now().Add(offset)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		if d := next.Sub(now); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return
-			}
-			now = time.Now()
-		} else if -d > 100*time.Millisecond {
-			missed := int64(-d / interval)
-			res.skipped += missed
-			next = next.Add(time.Duration(missed) * interval)
-		}
-		if !now.Before(end) {
-			return
-		}
-		ts, err := c.send(roomJSON)
-		if err != nil {
-			res.sendErrors++
-			r.errs.add(label(err))
-			return
-		}
-		if win.contains(ts) {
-			res.sentInWindow++
-		}
-		next = next.Add(interval)
-	}
 }
 
 // drain waits until every window send was delivered and acked, or until

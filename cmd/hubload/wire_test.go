@@ -224,7 +224,7 @@ func BenchmarkHandleDelivery(b *testing.B) {
 	win.start.Store(0)
 	win.end.Store(1 << 62)
 	c := &client{p: p, errs: &errorCounts{}}
-	c.measure(win, false)
+	c.measure(win, false, 0)
 	frame := []byte(`42/hub/chatHub,["hub:messageArrived",{"roomId":"bench-0","message":{"id":"0193a6f4-7a51-7c2e-9b0e-5d3c1a2b4c6d",` +
 		`"roomId":"bench-0","seq":1234,"senderId":"u1","messageType":"text","content":{"body":"` +
 		strconv.FormatInt(time.Now().UnixNano(), 10) + `"},"timestamp":"2026-11-28T00:00:00.000Z","status":"published"},"sender":{"id":"u1"}}]`)
