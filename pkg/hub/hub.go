@@ -68,6 +68,9 @@ type Deps struct {
 	// MaxDisconnection > 0 it turns connection state recovery on.
 	Resume           resume.Store
 	MaxDisconnection time.Duration
+	// Node names this node in session records; it must keep a liveness
+	// stamp in Resume (resume.Liveness) while it runs.
+	Node string
 }
 
 // SessionResolver turns a verified token into the session scripts and

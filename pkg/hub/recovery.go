@@ -37,7 +37,8 @@ const CodeRecoveryIncomplete = "RECOVERY_INCOMPLETE"
 // Bounds of recovery.
 const (
 	// connectedTTL is how long the record of a connected socket lives
-	// without a write (a node that ended without closing its sockets).
+	// without a write; it is usable only while its node is alive (see
+	// nodeGone).
 	connectedTTL = 24 * time.Hour
 	// maxReplay bounds the messages replayed per room.
 	maxReplay = 10 * maxSinceMessages
@@ -116,10 +117,36 @@ func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth j
 		h.countRecovery("expired")
 		return
 	}
+	if result := h.nodeGone(ctx, rec); result != "" {
+		h.countRecovery(result)
+		return
+	}
 	p := &pendingRestore{rec: rec}
 	p.off, p.has = parseOffset(a.Offset)
 	c.restore = p
 	s.Resume(rec.SID, rec.PID)
+}
+
+// nodeGone checks a record without a disconnect time: its node may have
+// ended without closing the socket, so it is usable only while the node's
+// liveness stamp is (package resume). It returns the recovery result that
+// refuses the record, "" when it is usable.
+func (h *Hub) nodeGone(ctx context.Context, rec *resume.Record) string {
+	if !rec.DisconnectedAt.IsZero() {
+		return ""
+	}
+	if rec.Node == "" {
+		return "expired"
+	}
+	alive, err := h.deps.Resume.Alive(ctx, rec.Node)
+	switch {
+	case err != nil:
+		h.log.Warn("node liveness unavailable", zap.Error(err))
+		return "unavailable"
+	case !alive:
+		return "expired"
+	}
+	return ""
 }
 
 // newOwner names one socket's hold on a session record.
@@ -139,7 +166,7 @@ func (h *Hub) sessionChanged(s *sio.Socket, c *client) {
 
 // putSession writes the record of s as it is now.
 func (h *Hub) putSession(s *sio.Socket, c *client, disconnectedAt time.Time, ttl time.Duration) {
-	rec := &resume.Record{PID: s.PID(), SID: s.ID(), Hub: h.name, Owner: c.owner, DisconnectedAt: disconnectedAt}
+	rec := &resume.Record{PID: s.PID(), SID: s.ID(), Hub: h.name, Owner: c.owner, Node: h.deps.Node, DisconnectedAt: disconnectedAt}
 	c.mu.Lock()
 	rec.UserID = c.sess.UserID
 	for id, m := range c.rooms {

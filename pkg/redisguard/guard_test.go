@@ -2,9 +2,6 @@ package redisguard
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -13,85 +10,17 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
-
-// stallProxy forwards TCP to Redis and can stop forwarding (a stalled
-// server: connections stay open, nothing answers).
-type stallProxy struct {
-	ln      net.Listener
-	target  string
-	mu      sync.Mutex
-	stalled bool
-	cond    *sync.Cond
-}
-
-func newStallProxy(t *testing.T, target string) *stallProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &stallProxy{ln: ln, target: target}
-	p.cond = sync.NewCond(&p.mu)
-	t.Cleanup(func() { p.setStalled(false); _ = ln.Close() })
-	go p.accept()
-	return p
-}
-
-func (p *stallProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *stallProxy) setStalled(v bool) {
-	p.mu.Lock()
-	p.stalled = v
-	p.cond.Broadcast()
-	p.mu.Unlock()
-}
-
-func (p *stallProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		r, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		go p.pipe(c, r)
-		go p.pipe(r, c)
-	}
-}
-
-// pipe copies src to dst, holding each chunk while stalled.
-func (p *stallProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			for p.stalled {
-				p.cond.Wait()
-			}
-			p.mu.Unlock()
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				_ = src.Close()
-			}
-			return
-		}
-	}
-}
 
 func TestGuardGivesUpQuicklyAndRecovers(t *testing.T) {
 	addr := os.Getenv("HUBD_TEST_REDIS_ADDR")
 	if addr == "" {
 		t.Skip("HUBD_TEST_REDIS_ADDR is not set (scripts/test.sh starts Redis)")
 	}
-	p := newStallProxy(t, addr)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.addr()}, DisableCache: true})
+	p := testenv.NewStallProxy(t, addr)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.Addr()}, DisableCache: true})
 	require.NoError(t, err)
 	var changes []bool
 	var mu sync.Mutex
@@ -114,7 +43,7 @@ func TestGuardGivesUpQuicklyAndRecovers(t *testing.T) {
 	require.Error(t, g.Do(ctx, g.B().Incr().Key("redisguard:test:notanumber").Build()).Error())
 	require.False(t, g.Degraded())
 
-	p.setStalled(true)
+	p.SetStalled(true)
 	for i := 0; i < 2; i++ {
 		start := time.Now()
 		err := g.Do(ctx, g.B().Get().Key(key).Build()).Error()
@@ -129,7 +58,7 @@ func TestGuardGivesUpQuicklyAndRecovers(t *testing.T) {
 	}
 	require.Zero(t, recovered.Load())
 
-	p.setStalled(false)
+	p.SetStalled(false)
 	require.Eventually(t, func() bool { return !g.Degraded() && recovered.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, g.Do(ctx, g.B().Get().Key(key).Build()).Error())
 	mu.Lock()
@@ -142,16 +71,16 @@ func TestGuardIgnoresTheCallersOwnCancel(t *testing.T) {
 	if addr == "" {
 		t.Skip("HUBD_TEST_REDIS_ADDR is not set (scripts/test.sh starts Redis)")
 	}
-	p := newStallProxy(t, addr)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.addr()}, DisableCache: true})
+	p := testenv.NewStallProxy(t, addr)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.Addr()}, DisableCache: true})
 	require.NoError(t, err)
 	g := New(Options{Client: c, Timeout: time.Second, Failures: 1})
 	defer g.Close()
 	require.NoError(t, g.Do(context.Background(), g.B().Ping().Build()).Error())
-	p.setStalled(true)
+	p.SetStalled(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	require.Error(t, g.Do(ctx, g.B().Ping().Build()).Error())
 	require.False(t, g.Degraded(), "the caller gave up first: Redis is not known to be down")
-	p.setStalled(false)
+	p.SetStalled(false)
 }

@@ -25,10 +25,26 @@ type Record struct {
 	// Owner identifies the live socket holding the session; a socket that
 	// lost the session to a resumed one does not write it again.
 	Owner string `json:"owner"`
+	// Node is the node holding the socket; while DisconnectedAt is zero
+	// the record is usable only while that node's liveness stamp is
+	// (see Beat).
+	Node  string `json:"node,omitempty"`
 	Rooms []Room `json:"rooms,omitempty"`
 	// DisconnectedAt is zero while the socket is connected (or when its
 	// node ended without closing it).
 	DisconnectedAt time.Time `json:"disconnectedAt,omitempty"`
+	// Tail is the end of what was written to the socket, in order, oldest
+	// first (set on disconnect): with it a client's last offset tells what
+	// it received in every room, not only in the offset's.
+	Tail []Write `json:"tail,omitempty"`
+	// TailCut: writes older than Tail[0] were written but not kept.
+	TailCut bool `json:"tailCut,omitempty"`
+}
+
+// Write is one message written to a socket: Rooms[Room] and its seq.
+type Write struct {
+	Room int   `json:"r"`
+	Seq  int64 `json:"s"`
 }
 
 // Room is a joined room of a session.
@@ -38,6 +54,9 @@ type Room struct {
 	// JoinedAt (Unix milliseconds) bounds the replay of a room the
 	// client's offset says nothing about.
 	JoinedAt int64 `json:"joinedAt"`
+	// Written is the seq of the last message of the room written to the
+	// socket (0: none); set on disconnect.
+	Written int64 `json:"written,omitempty"`
 }
 
 // Store keeps records for a time. Implementations are safe for concurrent
@@ -50,6 +69,10 @@ type Store interface {
 	Get(ctx context.Context, hub, pid string) (*Record, error)
 	// Delete removes a record; deleting a missing one is not an error.
 	Delete(ctx context.Context, hub, pid string) error
+	// Beat stamps node as alive for ttl.
+	Beat(ctx context.Context, node string, ttl time.Duration) error
+	// Alive reports whether node's last stamp is still live.
+	Alive(ctx context.Context, node string) (bool, error)
 	Close() error
 }
 

@@ -2,6 +2,7 @@ package resume
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,7 +10,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var bucket = []byte("sessions")
+var (
+	bucket = []byte("sessions")
+	nodes  = []byte("nodes") // node -> liveness expiry, Unix ms (8 bytes)
+)
 
 // sweepEvery is how many writes pass between two removals of the expired
 // records of a Bolt store.
@@ -36,7 +40,10 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("open session records %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
+		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(nodes)
 		return err
 	}); err != nil {
 		_ = db.Close()
@@ -57,6 +64,9 @@ func (b *Bolt) Put(_ context.Context, r *Record, ttl time.Duration) error {
 			return err
 		}
 		if b.writes++; b.writes%sweepEvery == 0 {
+			if err := sweepNodes(tx.Bucket(nodes), time.Now()); err != nil {
+				return err
+			}
 			return sweep(bk, time.Now())
 		}
 		return nil
@@ -73,6 +83,23 @@ func sweep(bk *bolt.Bucket, now time.Time) error {
 	err := bk.ForEach(func(k, v []byte) error {
 		var e boltEntry
 		if json.Unmarshal(v, &e) != nil || now.After(e.ExpiresAt) {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	for _, k := range dead {
+		if err := bk.Delete(k); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// sweepNodes deletes the liveness stamps that ended.
+func sweepNodes(bk *bolt.Bucket, now time.Time) error {
+	var dead [][]byte
+	err := bk.ForEach(func(k, v []byte) error {
+		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < now.UnixMilli() {
 			dead = append(dead, append([]byte(nil), k...))
 		}
 		return nil
@@ -114,6 +141,32 @@ func (b *Bolt) Delete(_ context.Context, hub, pid string) error {
 		return fmt.Errorf("delete session record: %w", err)
 	}
 	return nil
+}
+
+// Beat implements Store.
+func (b *Bolt) Beat(_ context.Context, node string, ttl time.Duration) error {
+	v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Add(ttl).UnixMilli()))
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(nodes).Put([]byte(node), v)
+	}); err != nil {
+		return fmt.Errorf("node liveness stamp: %w", err)
+	}
+	return nil
+}
+
+// Alive implements Store.
+func (b *Bolt) Alive(_ context.Context, node string) (bool, error) {
+	var until int64
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(nodes).Get([]byte(node)); len(v) == 8 {
+			until = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("node liveness stamp: %w", err)
+	}
+	return time.Now().UnixMilli() <= until, nil
 }
 
 // Close implements Store.

@@ -61,5 +61,23 @@ func (r *Redis) Delete(ctx context.Context, hub, pid string) error {
 	return nil
 }
 
+// Beat implements Store.
+func (r *Redis) Beat(ctx context.Context, node string, ttl time.Duration) error {
+	cmd := r.c.B().Set().Key(r.prefix + "node:" + node).Value("1").Px(ttl).Build()
+	if err := r.c.Do(ctx, cmd).Error(); err != nil {
+		return fmt.Errorf("node liveness stamp: %w", err)
+	}
+	return nil
+}
+
+// Alive implements Store.
+func (r *Redis) Alive(ctx context.Context, node string) (bool, error) {
+	n, err := r.c.Do(ctx, r.c.B().Exists().Key(r.prefix+"node:"+node).Build()).AsInt64()
+	if err != nil {
+		return false, fmt.Errorf("node liveness stamp: %w", err)
+	}
+	return n == 1, nil
+}
+
 // Close implements Store; the client belongs to the caller.
 func (r *Redis) Close() error { return nil }

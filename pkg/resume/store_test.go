@@ -9,13 +9,17 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
+	"github.com/hubd/hubd/pkg/redisguard"
 )
 
 // testStore is the suite every Store passes.
 func testStore(t *testing.T, s Store) {
 	ctx := context.Background()
-	rec := &Record{PID: "p1", SID: "s1", Hub: "chat", UserID: "alice", Owner: "o1",
-		Rooms: []Room{{ID: "lobby", HubRole: "member", JoinedAt: 42}}}
+	rec := &Record{PID: "p1", SID: "s1", Hub: "chat", UserID: "alice", Owner: "o1", Node: "n1",
+		Rooms: []Room{{ID: "lobby", HubRole: "member", JoinedAt: 42, Written: 7}, {ID: "side", Written: 3}},
+		Tail:  []Write{{Room: 1, Seq: 3}, {Room: 0, Seq: 7}}, TailCut: true}
 	_, err := s.Get(ctx, "chat", "p1")
 	require.ErrorIs(t, err, ErrNotFound)
 
@@ -41,6 +45,50 @@ func testStore(t *testing.T, s Store) {
 	require.NoError(t, s.Delete(ctx, "chat", "p1"))
 	_, err = s.Get(ctx, "chat", "p1")
 	require.ErrorIs(t, err, ErrNotFound)
+
+	testLiveness(t, s)
+}
+
+// testLiveness: a node's stamp is live for its ttl after each beat.
+func testLiveness(t *testing.T, s Store) {
+	ctx := context.Background()
+	alive, err := s.Alive(ctx, "n-never")
+	require.NoError(t, err)
+	require.False(t, alive, "a node that never stamped")
+	require.NoError(t, s.Beat(ctx, "n1", time.Minute))
+	alive, err = s.Alive(ctx, "n1")
+	require.NoError(t, err)
+	require.True(t, alive)
+	require.NoError(t, s.Beat(ctx, "n1", 100*time.Millisecond))
+	require.Eventually(t, func() bool {
+		alive, err := s.Alive(ctx, "n1")
+		return err == nil && !alive
+	}, 5*time.Second, 10*time.Millisecond, "the stamp lapses")
+}
+
+// A node that stops beating is not alive once window + one beat interval
+// passed since its last stamp; a beating one stays alive.
+func testLivenessRun(t *testing.T, s Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Liveness{Store: s, Node: "n-run", Window: 300 * time.Millisecond}
+	require.Equal(t, 100*time.Millisecond, BeatInterval(l.Window))
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	require.Eventually(t, func() bool { ok, _ := s.Alive(ctx, "n-run"); return ok }, 5*time.Second, 10*time.Millisecond)
+	// Alive across several windows while it beats.
+	deadline := time.Now().Add(3 * l.TTL())
+	for time.Now().Before(deadline) {
+		ok, err := s.Alive(ctx, "n-run")
+		require.NoError(t, err)
+		require.True(t, ok, "a beating node stays alive")
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	require.NoError(t, <-done)
+	stopped := time.Now()
+	require.Eventually(t, func() bool { ok, _ := s.Alive(context.Background(), "n-run"); return !ok },
+		5*time.Second, 10*time.Millisecond)
+	require.LessOrEqual(t, time.Since(stopped), l.TTL()+time.Second, "not alive once window + one beat passed")
 }
 
 func TestBolt(t *testing.T) {
@@ -48,6 +96,7 @@ func TestBolt(t *testing.T) {
 	b, err := OpenBolt(path)
 	require.NoError(t, err)
 	testStore(t, b)
+	testLivenessRun(t, b)
 	// Records survive a reopen (a restart).
 	require.NoError(t, b.Put(context.Background(), &Record{PID: "p2", Hub: "chat", UserID: "bob"}, time.Minute))
 	require.NoError(t, b.Close())
@@ -67,5 +116,40 @@ func TestRedis(t *testing.T) {
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	require.NoError(t, err)
 	defer c.Close()
-	testStore(t, NewRedis(c, "hubd-test-"+t.Name()+":"))
+	r := NewRedis(c, "hubd-test-"+t.Name()+":")
+	testStore(t, r)
+	testLivenessRun(t, r)
+}
+
+// Records in a Redis that stops answering: reads fail with an error that
+// is not ErrNotFound (recovery reports "unavailable", not "expired"), the
+// guarded client reports the node degraded, and the same records are
+// usable again once Redis answers.
+func TestRedisDegradedAndBack(t *testing.T) {
+	p := testenv.NewStallProxy(t, testenv.RedisAddr(t))
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.Addr()}, DisableCache: true})
+	require.NoError(t, err)
+	g := redisguard.New(redisguard.Options{Client: c, Timeout: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond})
+	defer g.Close()
+	s := NewRedis(g, "hubd-test-"+t.Name()+":")
+	ctx := context.Background()
+	require.NoError(t, s.Put(ctx, &Record{PID: "p", Hub: "chat", UserID: "u"}, time.Minute))
+	require.NoError(t, s.Beat(ctx, "n", time.Minute))
+
+	p.SetStalled(true)
+	_, err = s.Get(ctx, "chat", "p")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrNotFound)
+	require.True(t, g.Degraded())
+	_, err = s.Alive(ctx, "n")
+	require.ErrorIs(t, err, redisguard.ErrDegraded)
+
+	p.SetStalled(false)
+	require.Eventually(t, func() bool { return !g.Degraded() }, 10*time.Second, 10*time.Millisecond)
+	got, err := s.Get(ctx, "chat", "p")
+	require.NoError(t, err)
+	require.Equal(t, "u", got.UserID)
+	alive, err := s.Alive(ctx, "n")
+	require.NoError(t, err)
+	require.True(t, alive)
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/rest"
-	"github.com/hubd/hubd/pkg/resume"
 	"github.com/hubd/hubd/pkg/scripting"
 	"github.com/hubd/hubd/pkg/sio"
 	"github.com/hubd/hubd/pkg/timerwheel"
@@ -57,7 +56,7 @@ type Server struct {
 	wheel        *timerwheel.Wheel // scheduled actions of every hub
 	leases       lease.Leaser      // picks the node running a room's scheduled actions; nil: this one
 	presence     presence.Registry // room members of every node; nil: this node's only
-	resume       resume.Store      // session records for connection state recovery; nil: off
+	resume       sessionRecords    // session records for connection state recovery; zero: off
 	bridge       *bridge.Bridge    // nil without kafka.brokers
 	adapter      *sio.RedisAdapter // nil without redis.addr
 	handler      http.Handler
@@ -133,7 +132,15 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		s.shared.closers = append(s.shared.closers, func() { _ = pr.Close() })
 		s.shared.guard.OnRecover(func() { s.recovered(pr) })
 	}
-	s.resume = openResume(cfg, s.shared.redis, s.back, log)
+	node := newNodeID()
+	if s.adapter != nil {
+		node = s.adapter.NodeID()
+	}
+	if s.resume, err = openResume(cfg, s.shared.redis, node, s.back, log); err != nil {
+		s.shared.close()
+		s.back.close()
+		return nil, err
+	}
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
 		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
@@ -188,7 +195,8 @@ func (s *Server) deps() hub.Deps {
 		Store: s.back.store, Records: s.back.records, Verifier: s.verifier, Metrics: s.metrics,
 		Logger: s.root, OpTimeout: s.cfg.OpTimeout, Wheel: s.wheel, Leases: s.leases, Presence: s.presence,
 		Cache: s.shared.cache, Sessions: s.shared.sessions, Limiter: s.shared.limiter,
-		DataEvents: s.dataEvents(), Resume: s.resume, MaxDisconnection: s.cfg.SocketIO.MaxDisconnectionDuration,
+		DataEvents: s.dataEvents(), Resume: s.resume.store, MaxDisconnection: s.cfg.SocketIO.MaxDisconnectionDuration,
+		Node: s.resume.node(),
 	}
 }
 
@@ -463,6 +471,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.bridge != nil {
 		// Unpublished message events stay in the outbox for the next start.
 		g.start(component{name: "kafka bridge", run: s.bridge.Run})
+	}
+	if s.resume.liveness != nil {
+		// Stopped after the sockets closed: their records are written.
+		g.start(component{name: "node liveness", run: s.resume.liveness.Run})
 	}
 	g.start(onStop("hubs", s.closeHubs))
 	if aln != nil {

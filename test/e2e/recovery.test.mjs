@@ -132,6 +132,28 @@ test('recovery across kill -9: the committed session and messages', async () => 
   await checkAfter(alice, bob, tag, want);
 });
 
+test('after kill -9, a session is not recovered once maxDisconnectionDuration passed', async () => {
+  const WINDOW_MS = 1500;
+  // The node's liveness stamp lives the window plus one beat (a quarter of it).
+  const d = await daemon({ env: { HUBD_SOCKETIO__MAX_DISCONNECTION_DURATION: `${WINDOW_MS}ms` } });
+  const proxy = await proxyTo(d);
+  const alice = await member(proxy.url, 'alice');
+  const sid = alice.id;
+  proxy.drop();
+  d.child.kill('SIGKILL');
+  await d.exited;
+  const killed = Date.now();
+  await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
+  await until(() => Date.now() - killed > WINDOW_MS * 1.25 + 500, { timeoutMs: 10_000, intervalMs: 100, what: 'the window passed' });
+  await d.start();
+  let reconnected = false;
+  alice.io.once('reconnect', () => { reconnected = true; });
+  proxy.restore(d.addr);
+  await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects' });
+  assert.equal(alice.recovered, false, 'the record of the killed node is no longer usable');
+  assert.notEqual(alice.id, sid, 'a fresh session');
+});
+
 test('recovery on another node (Redis and PostgreSQL)', { skip: !process.env.HUBD_TEST_REDIS_ADDR || !process.env.HUBD_TEST_DATABASE_URL }, async () => {
   const env = { HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: uniquePrefix() };
   const a = await daemon({ store: 'postgres', env });
