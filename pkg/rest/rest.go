@@ -92,6 +92,9 @@ type Options struct {
 	// RouteUnmatched), the error code ("" on success), the HTTP status and
 	// the time spent. All labels are bounded sets.
 	Observer func(hub, route, code string, status int, d time.Duration)
+	// Origins, when set, is the CORS policy of every route (cors.go); nil
+	// sends no CORS headers.
+	Origins Origins
 }
 
 // RouteUnmatched is the route label of requests no route matches (unknown
@@ -200,6 +203,9 @@ func NewHandler(opts Options) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cors(w, r) {
+		return
+	}
 	if h.opts.Observer == nil {
 		h.serve(w, r)
 		return

@@ -159,7 +159,7 @@ func (s *Server) applyConfig(pc *pendingConfig) {
 		return
 	}
 	s.cfg = pc.cfg
-	s.sio.SetAllowedOrigins(pc.cfg.SocketIO.AllowedOrigins)
+	s.origins.Set(pc.cfg.SocketIO.AllowedOrigins)
 	s.shared.hosts.HTTPAllow = pc.cfg.Scripting.HTTPAllow
 	s.shared.hosts.HTTPTimeout = pc.cfg.Scripting.HTTPTimeout
 	if s.logLevel != nil {

@@ -54,11 +54,24 @@ func verifies(t *testing.T, srv *Server, secret string) bool {
 }
 
 func originStatus(srv *Server, origin string) int {
+	return preflight(srv, "/socket.io/?EIO=4&transport=polling", origin).Code
+}
+
+// preflight answers a browser's CORS preflight of a GET on path from origin.
+func preflight(srv *Server, path, origin string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("OPTIONS", "/socket.io/?EIO=4&transport=polling", nil)
+	req := httptest.NewRequest("OPTIONS", path, nil)
 	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "GET")
 	srv.Handler().ServeHTTP(rec, req)
-	return rec.Code
+	return rec
+}
+
+// restOrigin is the status and Access-Control-Allow-Origin of a REST
+// preflight from origin.
+func restOrigin(srv *Server, origin string) (int, string) {
+	rec := preflight(srv, "/alpha/rooms/r1/presence", origin)
+	return rec.Code, rec.Header().Get("Access-Control-Allow-Origin")
 }
 
 func TestReloadAppliesLiveConfig(t *testing.T) {
@@ -68,6 +81,12 @@ func TestReloadAppliesLiveConfig(t *testing.T) {
 	require.True(t, verifies(t, srv, "secret-a"))
 	require.Equal(t, http.StatusNoContent, originStatus(srv, "https://a.example"))
 	require.Equal(t, http.StatusForbidden, originStatus(srv, "https://b.example"))
+	status, acao := restOrigin(srv, "https://a.example")
+	require.Equal(t, http.StatusNoContent, status)
+	require.Equal(t, "https://a.example", acao)
+	status, acao = restOrigin(srv, "https://b.example")
+	require.Equal(t, http.StatusForbidden, status)
+	require.Empty(t, acao)
 
 	require.NoError(t, os.WriteFile(file, []byte(baseDoc("secret-b", "debug", "https://b.example",
 		"scripting: {httpAllow: [api.example]}\n")), 0o600))
@@ -77,6 +96,12 @@ func TestReloadAppliesLiveConfig(t *testing.T) {
 	require.Equal(t, zapcore.DebugLevel, level.Level())
 	require.Equal(t, http.StatusForbidden, originStatus(srv, "https://a.example"))
 	require.Equal(t, http.StatusNoContent, originStatus(srv, "https://b.example"))
+	status, acao = restOrigin(srv, "https://a.example")
+	require.Equal(t, http.StatusForbidden, status, "the REST API follows the reloaded allow-list")
+	require.Empty(t, acao)
+	status, acao = restOrigin(srv, "https://b.example")
+	require.Equal(t, http.StatusNoContent, status)
+	require.Equal(t, "https://b.example", acao)
 	require.Equal(t, []string{"api.example"}, srv.shared.hosts.HTTPAllow)
 	require.Equal(t, []string{"alpha"}, srv.HubNames())
 }

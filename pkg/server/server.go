@@ -25,6 +25,7 @@ import (
 	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/origins"
 	"github.com/hubd/hubd/pkg/presence"
 	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/scripting"
@@ -45,6 +46,7 @@ type Server struct {
 	root     *zap.Logger // the daemon logger, for the components to name theirs
 	metrics  *metrics.Metrics
 	sio      *sio.Server
+	origins  *origins.Policy // socketio.allowedOrigins: CORS of Socket.IO and REST, set on reload
 	back     *backends
 	shared   *sharedServices
 	verifier *liveVerifier
@@ -141,10 +143,11 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		s.back.close()
 		return nil, err
 	}
+	s.origins = origins.New(cfg.SocketIO.AllowedOrigins)
 	s.sio = sio.NewServer(sio.Options{
 		Adapter: adapter,
 		Path:    cfg.SocketIO.Path, PingInterval: cfg.SocketIO.PingInterval, PingTimeout: cfg.SocketIO.PingTimeout,
-		MaxPayload: cfg.SocketIO.MaxPayload, AllowedOrigins: cfg.SocketIO.AllowedOrigins,
+		MaxPayload: cfg.SocketIO.MaxPayload, Origins: s.origins,
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
 		MaxAttachments: cfg.SocketIO.MaxAttachments, AttachmentTimeout: cfg.SocketIO.AttachmentTimeout,
 		MaxNamespaces: cfg.SocketIO.MaxNamespaces, OnRefuse: s.refusalCounter(),
@@ -632,6 +635,7 @@ func (s *Server) publicRoutes() []Route {
 			s.metrics.RESTRequestsTotal.WithLabelValues(hub, route, code).Inc()
 			s.metrics.RESTDuration.WithLabelValues(hub, route).Observe(d.Seconds())
 		},
-		Logger: s.root.Named("rest"),
+		Logger:  s.root.Named("rest"),
+		Origins: s.origins,
 	})})
 }

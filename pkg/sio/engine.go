@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/origins"
 )
 
 // EngineHandler receives the messages of Engine.IO connections. Server
@@ -35,7 +36,7 @@ type EngineHandler interface {
 // Engine serves Engine.IO 4 over HTTP long-polling and WebSocket.
 type Engine struct {
 	opts    Options
-	origins atomic.Pointer[[]string] // AllowedOrigins, replaced by SetAllowedOrigins
+	origins *origins.Policy // AllowedOrigins, replaced by SetAllowedOrigins
 	h       EngineHandler
 	log     *zap.Logger
 	up      websocket.Upgrader
@@ -96,7 +97,10 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		pacer:          &pacer{interval: opts.WriteDelay},
 		linger:         &pacer{interval: writerLinger},
 	}
-	e.SetAllowedOrigins(opts.AllowedOrigins)
+	e.origins = opts.Origins
+	if e.origins == nil {
+		e.origins = origins.New(opts.AllowedOrigins)
+	}
 	e.up = websocket.Upgrader{
 		// Frames are read through a small buffer (larger messages are
 		// read straight into their destination), and gorilla's own
@@ -112,10 +116,7 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 
 // SetAllowedOrigins replaces Options.AllowedOrigins for the requests that
 // follow (open connections keep going).
-func (e *Engine) SetAllowedOrigins(origins []string) {
-	o := slices.Clone(origins)
-	e.origins.Store(&o)
-}
+func (e *Engine) SetAllowedOrigins(list []string) { e.origins.Set(list) }
 
 // ConnCount is the number of open Engine.IO connections.
 func (e *Engine) ConnCount() int {
@@ -124,18 +125,7 @@ func (e *Engine) ConnCount() int {
 	return len(e.conns)
 }
 
-func (e *Engine) originAllowed(origin string) bool {
-	allowed := *e.origins.Load()
-	if origin == "" || len(allowed) == 0 {
-		return true
-	}
-	for _, o := range allowed {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	return false
-}
+func (e *Engine) originAllowed(origin string) bool { return e.origins.Allowed(origin) }
 
 func (e *Engine) writeError(w http.ResponseWriter, status, code int) {
 	w.Header().Set("Content-Type", "application/json")
@@ -147,21 +137,11 @@ func (e *Engine) writeError(w http.ResponseWriter, status, code int) {
 	_, _ = w.Write(b)
 }
 
-// setCORS answers a browser request from an allowed origin. Credentials
-// (cookies) are allowed only for origins listed in AllowedOrigins: with an
-// empty list any page may connect, but never with the user's cookies
-// (tokens travel in the handshake, not in cookies).
+// setCORS answers a browser request from an allowed origin
+// (origins.Policy.WriteHeaders: tokens travel in the handshake, not in
+// cookies).
 func (e *Engine) setCORS(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", origin)
-	if len(*e.origins.Load()) > 0 {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	h.Add("Vary", "Origin")
+	e.origins.WriteHeaders(w.Header(), r.Header.Get("Origin"))
 }
 
 // ServeHTTP handles every Engine.IO request under Options.Path.

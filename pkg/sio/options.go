@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/origins"
 )
 
 // Options configures a Server. The zero value is usable; defaults are applied
@@ -23,6 +25,10 @@ type Options struct {
 	PingTimeout    time.Duration // default 20s
 	MaxPayload     int64         // default 1_000_000 bytes
 	AllowedOrigins []string      // empty: any origin, without credentials
+	// Origins, when set, is the origin policy to apply (shared with other
+	// paths of the listener, replaced on reload); AllowedOrigins is then
+	// ignored.
+	Origins        *origins.Policy
 	WriteQueueSize int           // per connection, packets; default 1024; full => disconnect "slow consumer"
 	AckTimeout     time.Duration // default for EmitWithAck without ctx deadline; default 10s
 	Logger         *zap.Logger

@@ -186,7 +186,9 @@ describe('CORS', () => {
 
   /** Status and CORS headers of one request with an Origin. */
   async function cors(base, path, { origin = page, method = 'GET' } = {}) {
-    const res = await fetch(base + path, { method, headers: { origin } });
+    const headers = { origin };
+    if (method === 'OPTIONS') headers['access-control-request-method'] = 'GET';
+    const res = await fetch(base + path, { method, headers });
     await res.text();
     return {
       status: res.status,
@@ -195,12 +197,12 @@ describe('CORS', () => {
     };
   }
 
-  test('allowedOrigins empty: any page connects, never with credentials (polling, preflight, REST)', async () => {
+  test('allowedOrigins empty: any page connects or calls REST, never with credentials (polling, preflight, REST)', async () => {
     assert.deepEqual(await cors(hubd.url, polling), { status: 200, origin: page, credentials: null });
     assert.deepEqual(await cors(hubd.url, polling, { method: 'OPTIONS' }), { status: 204, origin: page, credentials: null });
-    const rest = await cors(hubd.url, `/chat/rooms/${ROOMS.general}/messages`);
-    assert.equal(rest.credentials, null);
-    assert.equal(rest.origin, null, 'the REST APIs set no CORS headers');
+    const rest = `/chat/rooms/${ROOMS.general}/messages`;
+    assert.deepEqual(await cors(hubd.url, rest), { status: 401, origin: page, credentials: null }, 'REST: the same rule');
+    assert.deepEqual(await cors(hubd.url, rest, { method: 'OPTIONS' }), { status: 204, origin: page, credentials: null });
     for (const transport of ['polling', 'websocket']) {
       const s = await connect(hubd.url, NSP.chat, { transport, token: tokenFor('alice'), headers: { origin: page } });
       await joinAsProof(s);
@@ -208,11 +210,15 @@ describe('CORS', () => {
     }
   });
 
-  test('listed origins: credentials for them, 403 for others', async () => {
+  test('listed origins: credentials for them, 403 for others (REST: no CORS headers, preflight 403)', async () => {
     const listed = await startDaemon({ env: { HUBD_SOCKETIO__ALLOWED_ORIGINS: page } });
     try {
       assert.deepEqual(await cors(listed.url, polling), { status: 200, origin: page, credentials: 'true' });
       assert.equal((await cors(listed.url, polling, { origin: 'https://evil.example' })).status, 403);
+      const rest = `/chat/rooms/${ROOMS.general}/messages`;
+      assert.deepEqual(await cors(listed.url, rest), { status: 401, origin: page, credentials: 'true' });
+      assert.deepEqual(await cors(listed.url, rest, { origin: 'https://evil.example' }), { status: 401, origin: null, credentials: null });
+      assert.equal((await cors(listed.url, rest, { origin: 'https://evil.example', method: 'OPTIONS' })).status, 403);
       for (const transport of ['polling', 'websocket']) {
         const err = await connectError(listed.url, NSP.chat, {
           transport,
