@@ -98,6 +98,8 @@ trap cleanup EXIT
 
 server_pid=""
 server_url=""
+# memory_flags: how hubload makes the server collect before a memory reading.
+memory_flags=""
 
 # wait_for FILE PATTERN: polls FILE until a line matches, for at most 15 s.
 wait_for() {
@@ -134,11 +136,12 @@ start_server() {
   : >"$log"
   case "$target" in
     node)
-      node "$here/node/server.mjs" --port 0 --secret "$secret" >"$log" 2>&1 &
+      node --expose-gc "$here/node/server.mjs" --port 0 --secret "$secret" >"$log" 2>&1 &
       server_pid=$!
       pids+=("$server_pid")
       wait_for "$log" '^listening '
       server_url="ws://127.0.0.1:$(awk '/^listening /{print $2; exit}' "$log")"
+      memory_flags="--gc-signal USR2"
       ;;
     hubd)
       rm -rf "$work/data" && mkdir -p "$work/data" "$work/lib"
@@ -154,6 +157,7 @@ start_server() {
       pids+=("$server_pid")
       wait_for "$log" '"msg":"listening"'
       server_url="ws://$(grep '"msg":"listening"' "$log" | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4)"
+      memory_flags="--admin-url http://$(grep '"msg":"admin listening"' "$log" | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4)"
       ;;
     ceiling)
       local port
@@ -164,6 +168,7 @@ start_server() {
       pids+=("$server_pid")
       wait_for_port "$port" "$log"
       server_url="ws://127.0.0.1:$port"
+      memory_flags="--gc-signal USR2"
       ;;
     *) echo "unknown target $target" >&2; return 1 ;;
   esac
@@ -200,7 +205,7 @@ for scenario in $SCENARIOS; do
     echo "== $scenario against $target ($server_url, pid $server_pid; load average $(cut -d' ' -f1-3 /proc/loadavg))"
     # shellcheck disable=SC2046
     "$bin/hubload" --url "$server_url" --token-secret "$secret" --scenario "$scenario" \
-      --concurrency "$CONCURRENCY" --server-pid "$server_pid" $(scenario_args "$scenario") \
+      --concurrency "$CONCURRENCY" --server-pid "$server_pid" $(scenario_args "$scenario") $memory_flags \
       --json >"$out/$scenario-$target.json" 2>"$work/hubload.log" || {
         echo "hubload failed:" >&2; cat "$work/hubload.log" >&2; }
     grep -v '^$' "$work/hubload.log" | sed 's/^/   /' || true

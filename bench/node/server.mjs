@@ -5,7 +5,7 @@
 // It keeps messages in memory only (a per-room sequence counter); it does not
 // persist anything, so comparisons against hubd with persistence on favour it.
 //
-// Usage: node server.mjs [--port 0] [--host 127.0.0.1] [--secret S] [--namespace /hub/chatHub]
+// Usage: node [--expose-gc] server.mjs [--port 0] [--host 127.0.0.1] [--secret S] [--namespace /hub/chatHub]
 // Prints "listening <port>" on stdout once bound.
 
 import { createServer } from "node:http";
@@ -140,3 +140,6 @@ function shutdown() {
 }
 process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);
+// Started with --expose-gc (bench/run.sh does), SIGUSR2 runs a full garbage
+// collection: hubload --gc-signal USR2 sends it before each memory reading.
+if (typeof globalThis.gc === "function") process.on("SIGUSR2", () => globalThis.gc());

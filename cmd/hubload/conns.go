@@ -10,12 +10,13 @@ import (
 
 // runIdle opens --clients connections that each join a room (spread over
 // --rooms) and stay idle, answering pings. With --server-pid it reports the
-// server's resident memory growth per connection.
+// server's resident memory growth per connection, read after a collection
+// (--admin-url or --gc-signal) before the ramp and after --settle.
 func (r *runner) runIdle(ctx context.Context) (*Report, error) {
-	var before int64
+	var before memSample
 	if r.cfg.ServerPID > 0 {
 		var err error
-		if before, err = readRSS(r.cfg.ServerPID); err != nil {
+		if before, err = r.readMemory(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -29,28 +30,33 @@ func (r *runner) runIdle(ctx context.Context) (*Report, error) {
 	defer closeAll(rr.clients, r.cfg.Concurrency)
 	rep := &Report{Connect: ptr(r.connectStats(rr))}
 	if r.cfg.ServerPID > 0 {
-		mem := &MemoryStats{BeforeBytes: before}
-		var err error
-		if mem.AfterRampBytes, err = readRSS(r.cfg.ServerPID); err != nil {
+		mem, err := r.memoryAfter(ctx, before, rr.opened)
+		if err != nil {
 			return nil, err
-		}
-		// Let the server settle (buffers released, GC run) before the
-		// reading that counts.
-		r.log.Info("settling", zap.Duration("for", r.cfg.Settle))
-		select {
-		case <-time.After(r.cfg.Settle):
-		case <-ctx.Done():
-			return nil, fmt.Errorf("idle settle: %w", ctx.Err())
-		}
-		if mem.AfterBytes, err = readRSS(r.cfg.ServerPID); err != nil {
-			return nil, err
-		}
-		if rr.opened > 0 {
-			mem.PerConnBytes = float64(mem.AfterBytes-before) / float64(rr.opened)
 		}
 		rep.Memory = mem
 	}
 	return rep, nil
+}
+
+// memoryAfter reads the server's RSS right after a ramp, lets it settle for
+// --settle, and compares a collected reading with before over n connections.
+func (r *runner) memoryAfter(ctx context.Context, before memSample, n int) (*MemoryStats, error) {
+	afterRamp, err := readRSS(r.cfg.ServerPID)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("settling", zap.Duration("for", r.cfg.Settle), zap.String("then gc", r.cfg.gcMethod()))
+	select {
+	case <-time.After(r.cfg.Settle):
+	case <-ctx.Done():
+		return nil, fmt.Errorf("idle settle: %w", ctx.Err())
+	}
+	after, err := r.readMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return memoryStats(r.cfg.gcMethod(), before, memSample{rss: afterRamp}, after, n), nil
 }
 
 // runConnect opens --clients connections as fast as the concurrency cap

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 )
 
 // startHubd runs the daemon in-process on the bench fixtures (bench/hubs,
-// bench/records) with the embedded store, and returns its WebSocket URL.
-func startHubd(t *testing.T, secret string) string {
+// bench/records) with the embedded store, and returns its WebSocket URL and
+// its admin listener's URL.
+func startHubd(t *testing.T, secret string) (url, admin string) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
@@ -35,14 +38,14 @@ func startHubd(t *testing.T, secret string) string {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, func() bool { return s.Addr() != nil }, 10*time.Second, 10*time.Millisecond)
-	return "ws://" + s.Addr().String()
+	return "ws://" + s.Addr().String(), "http://" + s.AdminAddr().String()
 }
 
 // TestBenchFixturesOnHubd checks that the bench hub authorizes every bench
 // user in every bench room and that hubload's counts hold against hubd.
 func TestBenchFixturesOnHubd(t *testing.T) {
 	const secret = "fixture-secret"
-	url := startHubd(t, secret)
+	url, admin := startHubd(t, secret)
 	tests := []struct {
 		name  string
 		args  []string
@@ -86,6 +89,25 @@ func TestBenchFixturesOnHubd(t *testing.T) {
 				require.Equal(t, tr.Sent*3, tr.Expected)
 				require.Equal(t, tr.Expected, tr.Delivered)
 				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Empty(t, rep.Errors)
+			},
+		},
+		{
+			name: "idle memory read after a collection, with heap and stacks from /metrics",
+			args: []string{"--token-secret", secret, "--scenario", "idle", "--clients", "20", "--rooms", "4",
+				"--settle", "10ms", "--server-pid", strconv.Itoa(os.Getpid()), "--admin-url", admin},
+			check: func(t *testing.T, rep *Report) {
+				m := rep.Memory
+				require.NotNil(t, m)
+				require.Equal(t, "POST "+admin+"/-/gc", m.GC)
+				require.Positive(t, m.BeforeBytes)
+				require.Positive(t, m.AfterBytes)
+				require.Positive(t, m.BeforeHeapInuseBytes)
+				require.Positive(t, m.AfterHeapInuseBytes)
+				require.Positive(t, m.AfterStackInuseBytes)
+				require.Positive(t, m.AfterGoroutines)
+				require.InDelta(t, float64(m.AfterHeapInuseBytes-m.BeforeHeapInuseBytes)/20, m.HeapPerConnBytes, 0.001)
+				require.Equal(t, 20, rep.Connect.Opened)
 				require.Empty(t, rep.Errors)
 			},
 		},

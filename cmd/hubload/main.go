@@ -42,6 +42,8 @@ type config struct {
 	Concurrency int
 	RoomPrefix  string
 	ServerPID   int
+	AdminURL    string
+	GCSignal    string
 	JSON        bool
 	CPUProfile  string
 }
@@ -72,6 +74,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "max connection attempts in flight")
 	fs.StringVar(&c.RoomPrefix, "room-prefix", "bench-", "room ids are <prefix><n>, n from 0")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id; idle reports its VmRSS growth per connection")
+	fs.StringVar(&c.AdminURL, "admin-url", "",
+		"hubd's admin listener (http://host:port): POST /-/gc before each memory reading, heap and stack from /metrics")
+	fs.StringVar(&c.GCSignal, "gc-signal", "",
+		"USR1 or USR2: signal --server-pid to collect garbage before each memory reading (the ceiling, the Node baseline)")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write hubload's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +114,12 @@ func (c config) validate() error {
 	traffic := c.Scenario == "fanout" || c.Scenario == "rooms"
 	if traffic && ((!c.ClosedLoop && c.Rate <= 0) || c.Duration <= 0) {
 		problems = append(problems, "--rate and --duration must be positive")
+	}
+	if (c.AdminURL != "" || c.GCSignal != "") && c.ServerPID <= 0 {
+		problems = append(problems, "--admin-url and --gc-signal need --server-pid")
+	}
+	if _, ok := gcSignals[c.GCSignal]; c.GCSignal != "" && !ok {
+		problems = append(problems, fmt.Sprintf("--gc-signal %q: want USR1 or USR2", c.GCSignal))
 	}
 	if c.ClosedLoop && !traffic {
 		problems = append(problems, "--closed-loop applies to fanout and rooms only")

@@ -51,12 +51,47 @@ type TrafficStats struct {
 	UnparsedDelivered int64       `json:"unparsedDelivered"`
 }
 
-// MemoryStats is the server's resident memory around the ramp.
+// MemoryStats is the server's memory around the ramp. Readings before the
+// ramp and after the settle follow a collection (GC says how); the heap and
+// stack figures come from the server's /metrics (with --admin-url).
 type MemoryStats struct {
-	BeforeBytes    int64   `json:"beforeBytes"`
-	AfterRampBytes int64   `json:"afterRampBytes"`
-	AfterBytes     int64   `json:"afterBytes"`
-	PerConnBytes   float64 `json:"perConnBytes"`
+	GC                    string  `json:"gc"`
+	BeforeBytes           int64   `json:"beforeBytes"`
+	AfterRampBytes        int64   `json:"afterRampBytes"`
+	AfterBytes            int64   `json:"afterBytes"`
+	PerConnBytes          float64 `json:"perConnBytes"`
+	BeforeHeapInuseBytes  int64   `json:"beforeHeapInuseBytes,omitempty"`
+	AfterHeapInuseBytes   int64   `json:"afterHeapInuseBytes,omitempty"`
+	HeapPerConnBytes      float64 `json:"heapPerConnBytes,omitempty"`
+	BeforeStackInuseBytes int64   `json:"beforeStackInuseBytes,omitempty"`
+	AfterStackInuseBytes  int64   `json:"afterStackInuseBytes,omitempty"`
+	StackPerConnBytes     float64 `json:"stackPerConnBytes,omitempty"`
+	BeforeGoroutines      int64   `json:"beforeGoroutines,omitempty"`
+	AfterGoroutines       int64   `json:"afterGoroutines,omitempty"`
+}
+
+// memoryStats compares two readings over n connections.
+func memoryStats(gc string, before, afterRamp, after memSample, n int) *MemoryStats {
+	m := &MemoryStats{
+		GC:                    gc,
+		BeforeBytes:           before.rss,
+		AfterRampBytes:        afterRamp.rss,
+		AfterBytes:            after.rss,
+		BeforeHeapInuseBytes:  before.heapInuse,
+		AfterHeapInuseBytes:   after.heapInuse,
+		BeforeStackInuseBytes: before.stackInuse,
+		AfterStackInuseBytes:  after.stackInuse,
+		BeforeGoroutines:      before.goroutines,
+		AfterGoroutines:       after.goroutines,
+	}
+	if n > 0 {
+		m.PerConnBytes = float64(after.rss-before.rss) / float64(n)
+		if after.heapInuse > 0 {
+			m.HeapPerConnBytes = float64(after.heapInuse-before.heapInuse) / float64(n)
+			m.StackPerConnBytes = float64(after.stackInuse-before.stackInuse) / float64(n)
+		}
+	}
+	return m
 }
 
 func (rep *Report) writeJSON(w io.Writer) error {
@@ -99,8 +134,14 @@ func (rep *Report) writeText(w io.Writer) error {
 			t.AckLatency.P50, t.AckLatency.P90, t.AckLatency.P99, t.AckLatency.Max)
 	}
 	if m := rep.Memory; m != nil {
-		pf("memory    server rss %.1f MiB -> %.1f MiB (after ramp %.1f MiB)  %.0f bytes/conn\n",
-			mib(m.BeforeBytes), mib(m.AfterBytes), mib(m.AfterRampBytes), m.PerConnBytes)
+		pf("memory    server rss %.1f MiB -> %.1f MiB (after ramp %.1f MiB)  %.0f bytes/conn  (gc: %s)\n",
+			mib(m.BeforeBytes), mib(m.AfterBytes), mib(m.AfterRampBytes), m.PerConnBytes, m.GC)
+		if m.AfterHeapInuseBytes > 0 {
+			pf("          heap in use %.1f -> %.1f MiB (%.0f bytes/conn)  stacks %.1f -> %.1f MiB (%.0f bytes/conn)  goroutines %d -> %d\n",
+				mib(m.BeforeHeapInuseBytes), mib(m.AfterHeapInuseBytes), m.HeapPerConnBytes,
+				mib(m.BeforeStackInuseBytes), mib(m.AfterStackInuseBytes), m.StackPerConnBytes,
+				m.BeforeGoroutines, m.AfterGoroutines)
+		}
 	}
 	if c := rep.CPU; c != nil {
 		pf("cpu       server %.2f cores  hubload %.2f cores (during the window)\n", c.ServerCores, c.ClientCores)

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -24,6 +25,7 @@ func (s *Server) adminRoutes() []Route {
 		{"GET /-/healthy", http.HandlerFunc(s.serveHealthy)},
 		{"GET /-/ready", http.HandlerFunc(s.serveReady)},
 		{"POST /-/reload", http.HandlerFunc(s.serveReload)},
+		{"POST /-/gc", http.HandlerFunc(serveGC)},
 		{"GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})},
 		{"/debug/pprof/", http.HandlerFunc(pprof.Index)},
 		{"/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline)},
@@ -39,7 +41,7 @@ func (s *Server) adminRoutes() []Route {
 
 // adminOnly are the admin paths the public listener answers with 404, so
 // that no hub's REST API can be reached under them either.
-var adminOnly = []string{"/-/reload", "/metrics", "/debug/pprof/", console.Prefix + "/"}
+var adminOnly = []string{"/-/reload", "/-/gc", "/metrics", "/debug/pprof/", console.Prefix + "/"}
 
 // HandleAdmin adds an endpoint to the admin listener (a web console, a
 // debugging view). It must be called before Run; the pattern follows
@@ -77,4 +79,13 @@ func (s *Server) serveReload(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("reloaded\n"))
+}
+
+// serveGC runs a garbage collection and returns the freed memory to the
+// operating system before it answers, so that a memory reading taken right
+// after it (RSS, /metrics) shows what is live. It stops the world for the
+// length of a collection: a benchmarking and debugging aid.
+func serveGC(w http.ResponseWriter, _ *http.Request) {
+	debug.FreeOSMemory()
+	_, _ = w.Write([]byte("collected\n"))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,8 @@ func TestAdminEndpointsOffThePublicListener(t *testing.T) {
 		{name: "metrics", method: "GET", path: "/metrics", public: 404, admin: 200, adminBody: "hubd_config_hubs_loaded 1"},
 		{name: "reload", method: "POST", path: "/-/reload", public: 404, admin: 200, adminBody: "reloaded"},
 		{name: "reload by GET", method: "GET", path: "/-/reload", public: 404, admin: 405},
+		{name: "gc", method: "POST", path: "/-/gc", public: 404, admin: 200, adminBody: "collected"},
+		{name: "gc by GET", method: "GET", path: "/-/gc", public: 404, admin: 405},
 		{name: "pprof index", method: "GET", path: "/debug/pprof/", public: 404, admin: 200, adminBody: "goroutine"},
 		{name: "pprof profile", method: "GET", path: "/debug/pprof/heap?debug=1", public: 404, admin: 200, adminBody: "heap profile"},
 		{name: "pprof cmdline", method: "GET", path: "/debug/pprof/cmdline", public: 404, admin: 200},
@@ -113,4 +116,15 @@ func TestAdminListenFailureStopsRun(t *testing.T) {
 	srv := runningServer(t, func(c *Config) { c.Admin.Listen = busy.AdminAddr().String() })
 	err := srv.Run(context.Background())
 	require.ErrorContains(t, err, "admin.listen "+busy.AdminAddr().String())
+}
+
+func TestAdminGCCollectsBeforeAnswering(t *testing.T) {
+	srv := runningServer(t, nil)
+	run(t, srv)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code, body := httpDo(t, "POST", "http://"+srv.AdminAddr().String()+"/-/gc")
+	require.Equal(t, http.StatusOK, code, body)
+	runtime.ReadMemStats(&after)
+	require.Greater(t, after.NumForcedGC, before.NumForcedGC, "a forced collection ran before the answer")
 }
