@@ -28,7 +28,7 @@ func BenchmarkHandlerThroughput(b *testing.B) {
 			content := `{"op":"` + bc.op + `"}`
 			b.SetParallelism(16)
 			b.ResetTimer()
-			start, cpu0 := time.Now(), processCPU()
+			start, cpu0, st0 := time.Now(), processCPU(), env.store.Stats()
 			b.RunParallel(func(pb *testing.PB) {
 				n := next.Add(1)
 				a := env.actor(fmt.Sprintf("bench%d", n%rooms), fmt.Sprintf("u%d", n))
@@ -41,6 +41,9 @@ func BenchmarkHandlerThroughput(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
+			if st := env.store.Stats(); st.Commits > st0.Commits {
+				b.ReportMetric(float64(st.Writes-st0.Writes)/float64(st.Commits-st0.Commits), "writes/commit")
+			}
 		})
 	}
 }
