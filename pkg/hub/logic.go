@@ -644,16 +644,10 @@ func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
 
 // targetDelivery is the delivery of hub:messageArrived for m to a handler
 // target. Targets are limited to the room's readers, except "sender",
-// which reaches the sender's own sockets in the room.
+// which reaches the sender's own sockets in the room. The payload is the
+// one a published message gets (see arrived).
 func (h *Hub) targetDelivery(m *msgstore.Message, to target, sender string) delivery {
-	payload, err := json.Marshal(map[string]any{
-		"roomId": m.RoomID, "message": m, "sender": map[string]string{"id": m.SenderID},
-	})
-	if err != nil {
-		h.log.Error("encode message", zap.Error(err))
-		return delivery{}
-	}
-	d := delivery{Event: "hub:messageArrived", Payload: payload, Offset: offsetOf(m)}
+	d := arrived(m)
 	if to.kind == toAll || (to.kind == toOthers && sender == "") {
 		d.To = toReaders
 		return d
