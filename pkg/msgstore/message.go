@@ -290,8 +290,8 @@ func Normalize(m *Message) error {
 }
 
 func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(raw))) // compact is never longer
+	if err := json.Compact(buf, raw); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	return json.RawMessage(buf.Bytes()), nil

@@ -262,9 +262,11 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		out := in.Clone()
+		// in is this call's own copy and nothing changes it in place, so
+		// the stored message may share its fields.
+		out := *in
 		out.Seq = int64(seq)
-		val := out.appendJSON(nil) // Normalize made its raw fields valid JSON
+		val := out.appendJSON(make([]byte, 0, 256+len(out.Content)+len(out.ReplyTo)+len(out.Reaction))) // Normalize made its raw fields valid JSON
 		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
 			return err
 		}
@@ -276,10 +278,10 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 				return err
 			}
 		}
-		if err := e.putOutbox(tx, OutboxCreated, out); err != nil {
+		if err := e.putOutbox(tx, OutboxCreated, &out); err != nil {
 			return err
 		}
-		stored, created = out, true
+		stored, created = &out, true
 		return nil
 	})
 	if err != nil {
