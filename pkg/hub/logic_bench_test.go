@@ -17,16 +17,20 @@ import (
 // validation, room queue, script call, result checks, store, emit; and the
 // process CPU per message, which load from other processes does not inflate.
 func BenchmarkHandlerThroughput(b *testing.B) {
-	for _, bc := range []struct{ name, op string }{
-		{"persisted", "accept"},
-		{"ephemeral", "ephemeral"},
+	for _, bc := range []struct {
+		name, op string
+		senders  int // per GOMAXPROCS
+	}{
+		{"persisted", "accept", 16},
+		{"ephemeral", "ephemeral", 16},
+		{"persisted-senders=128", "accept", 128},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			env := newLogicEnv(b, scripting.Options{})
-			const rooms = 64
+			rooms := int64(max(64, bc.senders*2))
 			var next atomic.Int64
 			content := `{"op":"` + bc.op + `"}`
-			b.SetParallelism(16)
+			b.SetParallelism(bc.senders)
 			b.ResetTimer()
 			start, cpu0, st0 := time.Now(), processCPU(), env.store.Stats()
 			b.RunParallel(func(pb *testing.PB) {
