@@ -34,6 +34,13 @@ export interface HubClientOptions {
   ackTimeoutMs?: number;
   /** Unsent messages the outbox holds at most (default 1000). */
   maxOutbox?: number;
+  /**
+   * Sends of one room unanswered at a time (default 1). With 1, a room's
+   * messages are stored in send() order whatever is retried, at one round
+   * trip per message; more pipelines, and a retried send may land after up
+   * to sendWindow - 1 later sends of its room.
+   */
+  sendWindow?: number;
   /** Passed to socket.io-client's io() (transports, path, reconnection...). */
   socket?: Partial<ManagerOptions & SocketOptions>;
 }
@@ -61,6 +68,12 @@ export interface HubClientEvents<H extends HubSchema> {
    * token (client.socket.connect()).
    */
   connectError: HubError;
+  /**
+   * A send failed with a retryable error (TIMEOUT, UNAVAILABLE,
+   * OUTCOME_UNKNOWN, RATE_LIMITED, NOT_JOINED) and goes out again at
+   * retryAt (epoch ms), before the later sends of its room.
+   */
+  sendRetry: { roomId: string; clientMessageId: string; error: HubError; retryAt: number };
   /** A room was joined again after a reconnect that could not be recovered. */
   rejoined: { roomId: string; replayed: number };
   /** The client is out of a room it did not leave itself (kicked, blocked, closed, rejoin refused). */
@@ -108,8 +121,10 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
       {
         canSend: (roomId) => this.socket.connected && this.rooms.get(roomId)?.ready === true,
         emitSend: (payload, cb) => this.emitSend(payload, cb),
+        retrying: (payload, error, retryAt) => this.emit('sendRetry', { roomId: payload.roomId, clientMessageId: payload.clientMessageId, error, retryAt }),
       },
       opts.maxOutbox ?? 1000,
+      Math.max(1, Math.floor(opts.sendWindow ?? 1)),
     );
     this.wire();
   }
@@ -195,7 +210,8 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
   /**
    * Sends a message through the outbox: it is retried with its
    * clientMessageId across timeouts and reconnects until the server answers,
-   * and stored once. Resolves with the stored message.
+   * and stored once, after the room's earlier sends (see sendWindow).
+   * Resolves with the stored message.
    */
   send<T extends MessageType<H>>(roomId: string, messageType: T, content: ContentOf<H, T>, opts: SendOptions = {}): Promise<Message<H>> {
     if (this.closed) return Promise.reject(new HubError('CLOSED', 'the client is closed', { event: 'hub:send', roomId }));
@@ -475,6 +491,7 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
     });
     s.on('disconnect', (reason: string) => {
       for (const st of this.rooms.values()) st.disconnected();
+      this.outbox.disconnected();
       this.emit('disconnect', { reason });
     });
     s.on('hub:messageArrived', (p: { roomId: string; message: Message<H> }) => {

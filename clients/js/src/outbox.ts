@@ -1,6 +1,16 @@
 // The outbox: sends waiting for their ack. Each carries its clientMessageId,
 // so a send repeated after a timeout or a reconnect is stored once by the
 // server, which returns the stored original.
+//
+// Order: the sends of one room go out in the order send() was called, at
+// most `window` of them unanswered at a time. With the default window of 1 a
+// room's next send leaves once the previous one is answered (stored, or
+// refused for good), so a retried send is never overtaken: the room's
+// messages are stored in send() order, whatever fails on the way (timeouts,
+// reconnects, UNAVAILABLE, OUTCOME_UNKNOWN, RATE_LIMITED). The cost is one
+// round trip per message per room; rooms do not wait for each other. A
+// larger window pipelines, and a retried send may then land after up to
+// window - 1 later sends of its room.
 
 import { HubError, retryable } from './errors.js';
 
@@ -17,7 +27,8 @@ interface Entry {
   payload: SendPayload;
   resolve: (message: unknown) => void;
   reject: (err: HubError) => void;
-  inFlight: boolean;
+  /** The attempt whose answer is awaited (0: none); late answers of earlier attempts are ignored. */
+  inFlight: number;
   retryAt: number;
   attempts: number;
 }
@@ -28,6 +39,8 @@ export interface OutboxTransport {
   canSend(roomId: string): boolean;
   /** Emits hub:send and calls back with the error or the ack. */
   emitSend(payload: SendPayload, cb: (err: HubError | null, ack?: { message: unknown }) => void): void;
+  /** A send failed and will be retried at retryAt (epoch ms). */
+  retrying(payload: SendPayload, err: HubError, retryAt: number): void;
 }
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
@@ -40,6 +53,7 @@ export class Outbox {
   constructor(
     private readonly transport: OutboxTransport,
     private readonly maxSize: number,
+    private readonly window = 1,
   ) {}
 
   get size(): number {
@@ -56,25 +70,49 @@ export class Outbox {
       return Promise.reject(new HubError('OUTBOX_FULL', `outbox holds ${this.maxSize} unsent messages`, { event: 'hub:send', roomId: payload.roomId }));
     }
     return new Promise((resolve, reject) => {
-      this.entries.push({ payload, resolve, reject, inFlight: false, retryAt: 0, attempts: 0 });
+      this.entries.push({ payload, resolve, reject, inFlight: 0, retryAt: 0, attempts: 0 });
       this.pump();
     });
   }
 
-  /** Sends every entry that may go out now, in the order they were added. */
+  /**
+   * Sends what may go out now: per room, in the order the sends were added,
+   * up to the window; a room stops at its first send that waits (for a
+   * retry time, or for the room to be joined again).
+   */
   pump(): void {
     const now = Date.now();
     let next = Infinity;
+    const flying = new Map<string, number>();
+    const stopped = new Set<string>();
     for (const e of this.entries) {
-      if (e.inFlight) continue;
-      if (e.retryAt > now) {
-        next = Math.min(next, e.retryAt);
-        continue;
+      const room = e.payload.roomId;
+      if (stopped.has(room)) continue;
+      if (!e.inFlight) {
+        if (e.retryAt > now || !this.transport.canSend(room)) {
+          if (e.retryAt > now) next = Math.min(next, e.retryAt);
+          stopped.add(room);
+          continue;
+        }
+        this.fire(e);
       }
-      if (!this.transport.canSend(e.payload.roomId)) continue;
-      this.fire(e);
+      const n = (flying.get(room) ?? 0) + 1;
+      flying.set(room, n);
+      if (n >= this.window) stopped.add(room);
     }
     if (next !== Infinity) this.wakeAt(next);
+  }
+
+  /**
+   * The connection dropped: no answer will come to the sends in flight.
+   * They go out again, in order, once their room can send (their outcome is
+   * unknown; the clientMessageId makes the resend safe).
+   */
+  disconnected(): void {
+    for (const e of this.entries) {
+      e.inFlight = 0;
+      e.retryAt = 0;
+    }
   }
 
   /** Rejects the room's pending sends (the app left it, or it is gone). */
@@ -89,23 +127,22 @@ export class Outbox {
   }
 
   private fire(e: Entry): void {
-    e.inFlight = true;
-    e.attempts++;
+    const attempt = ++e.attempts;
+    e.inFlight = attempt;
     this.transport.emitSend(e.payload, (err, ack) => {
-      e.inFlight = false;
-      if (!this.entries.includes(e)) return;
+      if (e.inFlight !== attempt || !this.entries.includes(e)) return;
+      e.inFlight = 0;
       if (!err) {
         this.remove(e);
         e.resolve(ack?.message);
-        return;
-      }
-      if (!retryable(err.code)) {
+      } else if (!retryable(err.code)) {
         this.settle(e, err);
-        return;
+      } else {
+        const backoff = BACKOFF_MS[Math.min(e.attempts - 1, BACKOFF_MS.length - 1)];
+        e.retryAt = Date.now() + Math.max(err.retryAfterMs ?? 0, backoff);
+        this.transport.retrying(e.payload, err, e.retryAt);
       }
-      const backoff = BACKOFF_MS[Math.min(e.attempts - 1, BACKOFF_MS.length - 1)];
-      e.retryAt = Date.now() + Math.max(err.retryAfterMs ?? 0, backoff);
-      this.wakeAt(e.retryAt);
+      this.pump();
     });
   }
 
