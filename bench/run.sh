@@ -48,11 +48,25 @@ ROOMS_RATE="${ROOMS_RATE:-10000}"        # open loop: msgs/s in total
 IDLE_CLIENTS="${IDLE_CLIENTS:-10000}"
 IDLE_ROOMS="${IDLE_ROOMS:-100}"
 CONNECT_CLIENTS="${CONNECT_CLIENTS:-5000}"
+# idle100k (opt-in: SCENARIOS=idle100k): CROWD_CLIENTS idle joined connections
+# over CROWD_ROOMS rooms, dialled from CROWD_SOURCES (about 28k connections per
+# source address), then a fan-out in a room of CROWD_MEMBERS more clients
+# (CROWD_SENDERS send, paced by LOOP like fanout) while the idle ones stay.
+CROWD_CLIENTS="${CROWD_CLIENTS:-100000}"
+CROWD_ROOMS="${CROWD_ROOMS:-100}"
+CROWD_MEMBERS="${CROWD_MEMBERS:-1000}"
+CROWD_SENDERS="${CROWD_SENDERS:-10}"
+CROWD_INFLIGHT="${CROWD_INFLIGHT:-1}"
+CROWD_RATE="${CROWD_RATE:-500}"
+CROWD_SOURCES="${CROWD_SOURCES:-127.0.0.2-127.0.0.9}"
 CONCURRENCY="${CONCURRENCY:-64}"
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
 DRAIN="${DRAIN:-5s}"
 
+# Open files: as root the hard limit can be raised too (idle100k needs more
+# than 100,000 descriptors in hubload and in the server).
+ulimit -Hn "${NOFILE:-1048576}" 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" || true
 mkdir -p "$bin"
 rm -f "$out"/*.json "$out"/*.pprof "$out"/table.md
@@ -196,14 +210,33 @@ scenario_args() {
     rooms) echo "--clients $ROOMS_CLIENTS --rooms $ROOMS_ROOMS $(pace "$ROOMS_RATE" "$ROOMS_INFLIGHT") $window" ;;
     idle) echo "--clients $IDLE_CLIENTS --rooms $IDLE_ROOMS --settle 3s" ;;
     connect) echo "--clients $CONNECT_CLIENTS" ;;
+    idle100k) echo "--scenario crowd --clients $CROWD_CLIENTS --rooms $CROWD_ROOMS --members $CROWD_MEMBERS" \
+      "--senders $CROWD_SENDERS $(pace "$CROWD_RATE" "$CROWD_INFLIGHT") --source-addrs $CROWD_SOURCES" \
+      "--settle 3s --timeout 60s $window" ;;
   esac
 }
 
+# enough_files SCENARIO: false (with a note) when the open-file limit cannot
+# hold the scenario's connections in hubload and in the server.
+enough_files() {
+  local need=0
+  case "$1" in
+    idle100k) need=$((CROWD_CLIENTS + CROWD_MEMBERS + 1000)) ;;
+  esac
+  if (( need > $(ulimit -n) )); then
+    echo "== skipping $1: it needs $need open files, ulimit -n is $(ulimit -n)" \
+      "(raising the hard limit needs root with CAP_SYS_RESOURCE; or lower CROWD_CLIENTS)" >&2
+    return 1
+  fi
+}
+
 for scenario in $SCENARIOS; do
+  enough_files "$scenario" || continue
   for target in $TARGETS; do
     start_server "$target" "$scenario"
     echo "== $scenario against $target ($server_url, pid $server_pid; load average $(cut -d' ' -f1-3 /proc/loadavg))"
     # shellcheck disable=SC2046
+    # A scenario's own --scenario (idle100k runs hubload's crowd) comes later and wins.
     "$bin/hubload" --url "$server_url" --token-secret "$secret" --scenario "$scenario" \
       --concurrency "$CONCURRENCY" --server-pid "$server_pid" $(scenario_args "$scenario") $memory_flags \
       --json >"$out/$scenario-$target.json" 2>"$work/hubload.log" || {

@@ -22,6 +22,7 @@ const num = (v, digits = 0) =>
 const errs = (r) => (r ? Object.values(r.errors || {}).reduce((a, b) => a + b, 0) : undefined);
 const pair = (a, b, digits = 1) => `${num(a, digits)} / ${num(b, digits)}`;
 const kib = (v) => (v === undefined || v === null ? undefined : v / 1024);
+const mib = (v) => (v === undefined || v === null ? undefined : v / (1 << 20));
 
 // perCore divides a rate by the server's CPU cores over the same window: the
 // work done per CPU-second, which neighbours on a shared box do not change.
@@ -51,6 +52,15 @@ const rows = [
   { s: "connect", m: "connect p99 ms", t: "", value: (r) => r.connect?.latency.p99Ms, digits: 1 },
   { s: "connect", m: "CPU cores server / hubload", t: "", text: (r) => pair(r.cpu?.serverCores, r.cpu?.clientCores, 2) },
   { s: "connect", m: "connections per server CPU-second", t: "", value: (r) => perCore(r.connect?.perSec, r) },
+  { s: "idle100k", m: "server RSS MiB, idle (after GC)", t: "< 1,024", value: (r) => mib(r.memory?.afterBytes), digits: 1 },
+  { s: "idle100k", m: "server RSS KiB/conn, idle", t: "", value: (r) => kib(r.memory?.perConnBytes), digits: 1 },
+  { s: "idle100k", m: "Go heap in use / stacks KiB/conn", t: "", text: (r) => pair(kib(r.memory?.heapPerConnBytes), kib(r.memory?.stackPerConnBytes)) },
+  { s: "idle100k", m: "idle held to the end / opened", t: "all", text: (r) => `${num(r.crowd?.heldAtEnd)} / ${num(r.crowd?.idle)}` },
+  { s: "idle100k", m: "pings answered by the idle ones", t: "", value: (r) => r.crowd?.pingsAnswered },
+  { s: "idle100k", m: "fan-out deliveries/s", t: "", value: (r) => r.traffic?.deliveredPerSec },
+  { s: "idle100k", m: "fan-out delivery p50 / p99 ms", t: "p99 as in fanout", text: (r) => pair(r.traffic?.latency.p50Ms, r.traffic?.latency.p99Ms) },
+  { s: "idle100k", m: "fan-out delivered of expected", t: "100%", text: (r) => `${num((100 * r.traffic?.delivered) / r.traffic?.expectedDeliveries, 2)}%` },
+  { s: "idle100k", m: "server RSS MiB at the end of the fan-out", t: "", value: (r) => mib(r.crowd?.rssAtEndBytes), digits: 1 },
 ];
 const scenarios = [...new Set(rows.map((r) => r.s))];
 for (const s of scenarios) {

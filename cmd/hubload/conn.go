@@ -140,6 +140,7 @@ type client struct {
 	wbuf    []byte
 	nextAck atomic.Uint64
 
+	pongs     atomic.Int64 // pings answered
 	closing   atomic.Bool
 	closeOnce sync.Once
 	done      chan struct{}
@@ -161,20 +162,13 @@ type dialConfig struct {
 	Timeout   time.Duration
 }
 
-var dialer = &websocket.Dialer{
-	NetDialContext:   (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   2048,
-	WriteBufferSize:  1024,
-	WriteBufferPool:  &sync.Pool{},
-}
-
 // dialClient opens the WebSocket, completes the Engine.IO handshake and the
 // namespace CONNECT with token. The reader goroutine is not started yet.
-func dialClient(ctx context.Context, cfg dialConfig, p *packets, id int, token string, errs *errorCounts) (*client, error) {
+func dialClient(ctx context.Context, d *websocket.Dialer, cfg dialConfig, p *packets, id int, token string,
+	errs *errorCounts) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	ws, resp, err := dialer.DialContext(ctx, cfg.URL, http.Header{})
+	ws, resp, err := d.DialContext(ctx, cfg.URL, http.Header{})
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -214,7 +208,7 @@ func (c *client) handshake(token string) error {
 		}
 		switch {
 		case len(frame) == 1 && frame[0] == eioPing:
-			if err := c.write([]byte{eioPong}); err != nil {
+			if err := c.pong(); err != nil {
 				return err
 			}
 		case bytes.HasPrefix(frame, c.p.connect):
@@ -236,6 +230,15 @@ func (c *client) write(frame []byte) error {
 	return nil
 }
 
+// pong answers an Engine.IO ping.
+func (c *client) pong() error {
+	if err := c.write([]byte{eioPong}); err != nil {
+		return err
+	}
+	c.pongs.Add(1)
+	return nil
+}
+
 // join emits hub:join and reads frames until its ack arrives. It must run
 // before the reader goroutine starts.
 func (c *client) join(roomID string) error {
@@ -250,7 +253,7 @@ func (c *client) join(roomID string) error {
 			return &stageError{Stage: "join", Kind: classify(err), Err: err}
 		}
 		if len(frame) == 1 && frame[0] == eioPing {
-			if err := c.write([]byte{eioPong}); err != nil {
+			if err := c.pong(); err != nil {
 				return err
 			}
 			continue
@@ -332,7 +335,7 @@ func (c *client) handle(frame []byte) {
 	}
 	switch frame[0] {
 	case eioPing:
-		if err := c.write([]byte{eioPong}); err != nil && !c.closing.Load() {
+		if err := c.pong(); err != nil && !c.closing.Load() {
 			c.errs.add(label(err))
 		}
 		return

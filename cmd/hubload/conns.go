@@ -20,7 +20,7 @@ func (r *runner) runIdle(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
-	rr := r.ramp(ctx, r.cfg.Clients, func(i int, c *client) error {
+	rr := r.ramp(ctx, 0, r.cfg.Clients, func(i int, c *client) error {
 		if err := c.join(fmt.Sprintf("%s%d", r.cfg.RoomPrefix, i%r.cfg.Rooms)); err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func (r *runner) memoryAfter(ctx context.Context, before memSample, n int) (*Mem
 // allows; each counts once the namespace CONNECT (with JWT check) is acked.
 func (r *runner) runConnect(ctx context.Context) (*Report, error) {
 	a := sampleCPU(r.cfg.ServerPID)
-	rr := r.ramp(ctx, r.cfg.Clients, func(_ int, c *client) error {
+	rr := r.ramp(ctx, 0, r.cfg.Clients, func(_ int, c *client) error {
 		c.start()
 		return nil
 	})

@@ -36,6 +36,8 @@ type fakeHub struct {
 	maxUnacked atomic.Int64
 	joined     atomic.Int64
 	addr       string
+	// sources counts WebSocket connections by the client's IP address.
+	sources map[string]int
 }
 
 type fakeConn struct {
@@ -52,7 +54,8 @@ func (f *fakeConn) write(b []byte) {
 
 func startFakeHub(t *testing.T, secret string) *fakeHub {
 	t.Helper()
-	h := &fakeHub{t: t, ns: "/hub/chatHub", secret: secret, rooms: map[string]map[*fakeConn]bool{}}
+	h := &fakeHub{t: t, ns: "/hub/chatHub", secret: secret, rooms: map[string]map[*fakeConn]bool{},
+		sources: map[string]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(h.serve)}
@@ -74,6 +77,11 @@ func (h *fakeHub) serve(w http.ResponseWriter, r *http.Request) {
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		h.mu.Lock()
+		h.sources[host]++
+		h.mu.Unlock()
 	}
 	c := &fakeConn{ws: ws}
 	defer h.drop(c)

@@ -125,6 +125,35 @@ func TestScenariosAgainstFakeHub(t *testing.T) {
 			},
 		},
 		{
+			name: "crowd: a fan-out next to idle connections spread over source addresses",
+			args: []string{"--scenario", "crowd", "--clients", "30", "--rooms", "3", "--members", "10", "--senders", "2",
+				"--closed-loop", "--warmup", "50ms", "--duration", "300ms", "--settle", "10ms",
+				"--source-addrs", "127.0.0.2-127.0.0.3,127.0.0.4", "--server-pid", strconv.Itoa(os.Getpid())},
+			check: func(t *testing.T, h *fakeHub, rep *Report) {
+				c := rep.Crowd
+				require.NotNil(t, c)
+				require.Equal(t, 30, c.Idle)
+				require.Equal(t, 30, c.HeldAtEnd)
+				require.Equal(t, int64(30), c.PingsAnswered, "the fake hub pings each client once")
+				require.Equal(t, "bench-3", c.FanoutRoom)
+				require.Positive(t, c.RSSAtEndBytes)
+				require.Equal(t, 30, rep.Connect.Opened)
+				require.NotNil(t, rep.Memory)
+				require.Equal(t, int64(40), h.joined.Load())
+				require.Equal(t, int64(40), h.pongs.Load())
+				tr := rep.Traffic
+				require.Equal(t, 2, tr.Senders)
+				require.Positive(t, tr.Sent)
+				require.Equal(t, tr.Sent*10, tr.Expected, "only the fan-out room's members receive")
+				require.Equal(t, tr.Expected, tr.Delivered)
+				require.Equal(t, tr.Sent, tr.AcksOK)
+				require.Empty(t, rep.Errors)
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				require.Equal(t, map[string]int{"127.0.0.2": 14, "127.0.0.3": 13, "127.0.0.4": 13}, h.sources)
+			},
+		},
+		{
 			name:       "refused sends are counted by code",
 			rejectSend: "RATE_LIMITED",
 			args: []string{"--scenario", "fanout", "--clients", "3", "--senders", "1", "--rate", "50",
@@ -226,8 +255,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "admin url without pid", args: []string{"--scenario", "idle", "--admin-url", "http://h"}, wantErr: "--server-pid"},
 		{name: "unknown gc signal", args: []string{"--scenario", "idle", "--server-pid", "1", "--gc-signal", "KILL"},
 			wantErr: `--gc-signal "KILL"`},
+		{name: "crowd senders above members", args: []string{"--scenario", "crowd", "--members", "5", "--senders", "6"},
+			wantErr: "--members"},
+		{name: "source range backwards", args: []string{"--source-addrs", "127.0.0.5-127.0.0.2"}, wantErr: "--source-addrs"},
+		{name: "source not an address", args: []string{"--source-addrs", "localhost"}, wantErr: "--source-addrs"},
 		{name: "closed loop on idle", args: []string{"--scenario", "idle", "--closed-loop"},
-			wantErr: "fanout and rooms only"},
+			wantErr: "fanout, rooms and crowd only"},
 		{name: "idle ignores rate", args: []string{"--scenario", "idle", "--rate", "0"}},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
@@ -241,6 +274,38 @@ func TestParseFlags(t *testing.T) {
 			}
 			require.ErrorIs(t, err, errUsage)
 			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestParseSources(t *testing.T) {
+	tests := []struct {
+		spec    string
+		want    []string
+		wantErr bool
+	}{
+		{spec: "", want: nil},
+		{spec: "127.0.0.2", want: []string{"127.0.0.2"}},
+		{spec: "127.0.0.2-127.0.0.4, 10.0.0.1", want: []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "10.0.0.1"}},
+		{spec: "127.0.0.250-127.0.0.255", want: []string{"127.0.0.250", "127.0.0.251", "127.0.0.252",
+			"127.0.0.253", "127.0.0.254", "127.0.0.255"}},
+		{spec: "127.0.0.2-127.0.1.4", wantErr: true},
+		{spec: "::1", wantErr: true},
+		{spec: "127.0.0.2-", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := parseSources(tc.spec)
+			if tc.wantErr {
+				require.ErrorIs(t, err, errUsage)
+				return
+			}
+			require.NoError(t, err)
+			var s []string
+			for _, ip := range got {
+				s = append(s, ip.String())
+			}
+			require.Equal(t, tc.want, s)
 		})
 	}
 }

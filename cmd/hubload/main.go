@@ -31,6 +31,7 @@ type config struct {
 	Clients     int
 	Rooms       int
 	Senders     int
+	Members     int
 	Rate        float64
 	ClosedLoop  bool
 	Inflight    int
@@ -42,6 +43,7 @@ type config struct {
 	Concurrency int
 	RoomPrefix  string
 	ServerPID   int
+	SourceAddrs string
 	AdminURL    string
 	GCSignal    string
 	JSON        bool
@@ -58,10 +60,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Path, "path", "/socket.io/", "Socket.IO handshake path")
 	fs.StringVar(&c.Namespace, "namespace", "/hub/chatHub", "Socket.IO namespace of the hub")
 	fs.StringVar(&c.TokenSecret, "token-secret", "", "HS256 secret; each client gets a token with userId u<i>, roleId user")
-	fs.StringVar(&c.Scenario, "scenario", "fanout", "fanout | rooms | idle | connect")
+	fs.StringVar(&c.Scenario, "scenario", "fanout", "fanout | rooms | idle | connect | crowd")
 	fs.IntVar(&c.Clients, "clients", 100, "number of client connections")
 	fs.IntVar(&c.Rooms, "rooms", 1, "rooms (rooms: clients are spread evenly; idle: joined round-robin)")
-	fs.IntVar(&c.Senders, "senders", 1, "fanout: how many of the clients send")
+	fs.IntVar(&c.Senders, "senders", 1, "fanout, crowd: how many of the room's members send")
+	fs.IntVar(&c.Members, "members", 1000,
+		"crowd: members of the fan-out room, connected after the --clients idle ones (room <prefix><rooms>)")
 	fs.Float64Var(&c.Rate, "rate", 100, "messages/s in total across all senders (open loop)")
 	fs.BoolVar(&c.ClosedLoop, "closed-loop", false,
 		"fanout, rooms: each sender keeps --inflight sends unacked and sends the next when one is acked (--rate is ignored)")
@@ -78,6 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"hubd's admin listener (http://host:port): POST /-/gc before each memory reading, heap and stack from /metrics")
 	fs.StringVar(&c.GCSignal, "gc-signal", "",
 		"USR1 or USR2: signal --server-pid to collect garbage before each memory reading (the ceiling, the Node baseline)")
+	fs.StringVar(&c.SourceAddrs, "source-addrs", "",
+		"local addresses to dial from, spread round-robin (127.0.0.2-127.0.0.5,127.0.0.9): about 28k connections each")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write hubload's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
@@ -92,9 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func (c config) validate() error {
 	var problems []string
 	switch c.Scenario {
-	case "fanout", "rooms", "idle", "connect":
+	case "fanout", "rooms", "idle", "connect", "crowd":
 	default:
-		problems = append(problems, fmt.Sprintf("--scenario %q: want fanout, rooms, idle or connect", c.Scenario))
+		problems = append(problems, fmt.Sprintf("--scenario %q: want fanout, rooms, idle, connect or crowd", c.Scenario))
 	}
 	if c.Clients < 1 {
 		problems = append(problems, "--clients must be at least 1")
@@ -108,10 +114,16 @@ func (c config) validate() error {
 	if c.Scenario == "fanout" && (c.Senders < 1 || c.Senders > c.Clients) {
 		problems = append(problems, "--senders must be between 1 and --clients")
 	}
+	if c.Scenario == "crowd" && (c.Members < 1 || c.Senders < 1 || c.Senders > c.Members) {
+		problems = append(problems, "crowd: --members must be at least 1 and --senders between 1 and --members")
+	}
+	if _, err := parseSources(c.SourceAddrs); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+	}
 	if c.Scenario == "rooms" && c.Clients%c.Rooms != 0 {
 		problems = append(problems, "--clients must be a multiple of --rooms")
 	}
-	traffic := c.Scenario == "fanout" || c.Scenario == "rooms"
+	traffic := c.Scenario == "fanout" || c.Scenario == "rooms" || c.Scenario == "crowd"
 	if traffic && ((!c.ClosedLoop && c.Rate <= 0) || c.Duration <= 0) {
 		problems = append(problems, "--rate and --duration must be positive")
 	}
@@ -122,7 +134,7 @@ func (c config) validate() error {
 		problems = append(problems, fmt.Sprintf("--gc-signal %q: want USR1 or USR2", c.GCSignal))
 	}
 	if c.ClosedLoop && !traffic {
-		problems = append(problems, "--closed-loop applies to fanout and rooms only")
+		problems = append(problems, "--closed-loop applies to fanout, rooms and crowd only")
 	}
 	if c.ClosedLoop && (c.Inflight < 1 || c.Inflight > maxInflight) {
 		problems = append(problems, fmt.Sprintf("--inflight must be between 1 and %d", maxInflight))
@@ -131,6 +143,14 @@ func (c config) validate() error {
 		return fmt.Errorf("%w: %s", errUsage, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// totalClients is how many clients a run opens (and signs tokens for).
+func (c config) totalClients() int {
+	if c.Scenario == "crowd" {
+		return c.Clients + c.Members
+	}
+	return c.Clients
 }
 
 // socketURL turns the base URL into the Engine.IO WebSocket endpoint.
@@ -183,6 +203,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep, err = r.runIdle(ctx)
 	case "connect":
 		rep, err = r.runConnect(ctx)
+	case "crowd":
+		rep, err = r.runCrowd(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("scenario %s: %w", cfg.Scenario, err)

@@ -7,17 +7,19 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
 // runner holds what every scenario shares.
 type runner struct {
-	cfg    config
-	log    *zap.Logger
-	p      *packets
-	dial   dialConfig
-	errs   *errorCounts
-	tokens []string
+	cfg     config
+	log     *zap.Logger
+	p       *packets
+	dial    dialConfig
+	errs    *errorCounts
+	tokens  []string
+	dialers []*websocket.Dialer // one per source address
 }
 
 func newRunner(cfg config, log *zap.Logger) (*runner, error) {
@@ -25,16 +27,21 @@ func newRunner(cfg config, log *zap.Logger) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	sources, err := parseSources(cfg.SourceAddrs)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{
-		cfg:  cfg,
-		log:  log,
-		p:    newPackets(cfg.Namespace),
-		dial: dialConfig{URL: u, Namespace: cfg.Namespace, Timeout: cfg.Timeout},
-		errs: &errorCounts{},
+		cfg:     cfg,
+		log:     log,
+		p:       newPackets(cfg.Namespace),
+		dial:    dialConfig{URL: u, Namespace: cfg.Namespace, Timeout: cfg.Timeout},
+		errs:    &errorCounts{},
+		dialers: newDialers(sources),
 	}
 	// Tokens are signed before any timing starts: the figures measure the
 	// server's verification, not the load generator's signing.
-	r.tokens, err = makeTokens(cfg.TokenSecret, cfg.Clients, cfg.Duration+cfg.Warmup+time.Hour)
+	r.tokens, err = makeTokens(cfg.TokenSecret, cfg.totalClients(), cfg.Duration+cfg.Warmup+time.Hour)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +81,11 @@ type rampResult struct {
 }
 
 // ramp opens n clients with at most cfg.Concurrency handshakes in flight, so
-// the listen backlog is never overrun. setup runs on each connected client
-// (join, measure, start); a client whose setup fails is closed and counted.
-func (r *runner) ramp(ctx context.Context, n int, setup func(i int, c *client) error) *rampResult {
+// the listen backlog is never overrun. The clients are numbered i = 0..n-1
+// and use the tokens and source addresses of from+i. setup runs on each
+// connected client (join, measure, start); a client whose setup fails is
+// closed and counted.
+func (r *runner) ramp(ctx context.Context, from, n int, setup func(i int, c *client) error) *rampResult {
 	res := &rampResult{clients: make([]*client, n)}
 	workers := r.cfg.Concurrency
 	if workers > n {
@@ -93,7 +102,8 @@ func (r *runner) ramp(ctx context.Context, n int, setup func(i int, c *client) e
 			defer wg.Done()
 			for i := range next {
 				t0 := time.Now()
-				c, err := dialClient(ctx, r.dial, r.p, i, r.tokens[i], r.errs)
+				g := from + i
+				c, err := dialClient(ctx, r.dialers[g%len(r.dialers)], r.dial, r.p, i, r.tokens[g], r.errs)
 				if err == nil && setup != nil {
 					if err = setup(i, c); err != nil {
 						c.close()

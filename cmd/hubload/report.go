@@ -18,6 +18,7 @@ type Report struct {
 	Connect   *ConnectStats  `json:"connect,omitempty"`
 	Traffic   *TrafficStats  `json:"traffic,omitempty"`
 	Memory    *MemoryStats   `json:"memory,omitempty"`
+	Crowd     *CrowdStats    `json:"crowd,omitempty"`
 	CPU       *CPUStats      `json:"cpu,omitempty"`
 	Errors    map[string]int `json:"errors"`
 	// LoadAverage is /proc/loadavg's first three fields at the end of the
@@ -142,6 +143,10 @@ func (rep *Report) writeText(w io.Writer) error {
 				mib(m.BeforeStackInuseBytes), mib(m.AfterStackInuseBytes), m.StackPerConnBytes,
 				m.BeforeGoroutines, m.AfterGoroutines)
 		}
+	}
+	if c := rep.Crowd; c != nil {
+		pf("crowd     %d idle held to the end of %d  pings answered %d  fan-out room %s  server rss at end %.1f MiB\n",
+			c.HeldAtEnd, c.Idle, c.PingsAnswered, c.FanoutRoom, mib(c.RSSAtEndBytes))
 	}
 	if c := rep.CPU; c != nil {
 		pf("cpu       server %.2f cores  hubload %.2f cores (during the window)\n", c.ServerCores, c.ClientCores)

@@ -10,7 +10,9 @@ import (
 )
 
 // trafficPlan says, per client index, which room it joins and whether it sends.
+// Its clients are numbered 0..n-1 and use the tokens from+i.
 type trafficPlan struct {
+	from, n  int
 	roomOf   func(i int) string
 	isSender func(i int) bool
 	rate     float64 // messages/s per sender
@@ -28,6 +30,7 @@ type senderResult struct {
 func (r *runner) runFanout(ctx context.Context) (*Report, error) {
 	room := r.cfg.RoomPrefix + "0"
 	plan := trafficPlan{
+		n:        r.cfg.Clients,
 		roomOf:   func(int) string { return room },
 		isSender: func(i int) bool { return i < r.cfg.Senders },
 		rate:     r.cfg.Rate / float64(r.cfg.Senders),
@@ -38,6 +41,7 @@ func (r *runner) runFanout(ctx context.Context) (*Report, error) {
 // runRooms: --rooms rooms of clients/rooms members, every client emits.
 func (r *runner) runRooms(ctx context.Context) (*Report, error) {
 	plan := trafficPlan{
+		n:        r.cfg.Clients,
 		roomOf:   func(i int) string { return fmt.Sprintf("%s%d", r.cfg.RoomPrefix, i%r.cfg.Rooms) },
 		isSender: func(int) bool { return true },
 		rate:     r.cfg.Rate / float64(r.cfg.Clients),
@@ -51,7 +55,7 @@ func (r *runner) runTraffic(ctx context.Context, plan trafficPlan) (*Report, err
 	win.start.Store(1<<63 - 1)
 	win.end.Store(1<<63 - 1)
 
-	rr := r.ramp(ctx, r.cfg.Clients, func(i int, c *client) error {
+	rr := r.ramp(ctx, plan.from, plan.n, func(i int, c *client) error {
 		inflight := 0
 		if r.cfg.ClosedLoop {
 			inflight = r.cfg.Inflight
