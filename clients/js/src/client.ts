@@ -152,7 +152,10 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
   /**
    * Asks the REST API who is in a joined room now
    * (GET /{hub}/rooms/{roomId}/presence) and makes online() that list;
-   * presence events keep it current from there.
+   * presence events keep it current from there. From a browser page on
+   * another origin than the daemon's, the origin must be in the daemon's
+   * socketio.allowedOrigins (or that list empty); otherwise the call
+   * rejects with CONNECT_FAILED.
    */
   async fetchPresence(roomId: string): Promise<ReadonlyMap<string, 'online' | 'away'>> {
     const token = await Promise.resolve(typeof this.token === 'function' ? this.token() : this.token);
@@ -164,7 +167,11 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
       const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: ctl.signal });
       body = await res.json();
     } catch (err) {
-      throw new HubError('TIMEOUT', `GET presence: ${(err as Error).message}`, { event: 'GET presence', roomId });
+      // An abort is the timeout; any other failure means no answer could be
+      // read: the daemon is unreachable, or (in a browser) refused the
+      // page's origin (docs/rest.md, CORS).
+      const code = ctl.signal.aborted ? 'TIMEOUT' : 'CONNECT_FAILED';
+      throw new HubError(code, `GET presence: ${(err as Error).message}`, { event: 'GET presence', roomId });
     } finally {
       clearTimeout(timer);
     }

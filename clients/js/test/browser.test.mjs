@@ -1,7 +1,9 @@
 // @hubd/client in headless Chromium (Debian's chromium, puppeteer-core from
 // test/e2e): the ES build loads in a page with an import map, talks to the
 // real daemon over polling upgraded to WebSocket, and rides out a network
-// drop with nothing lost and nothing doubled.
+// drop with nothing lost and nothing doubled. The page is served from
+// another origin (port) than the daemon: REST calls work when the daemon's
+// socketio.allowedOrigins lets that origin in, and fail when it does not.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { launchBrowser, newUserPage } from '../../../test/e2e/lib/browser.mjs';
+import { PEOPLE } from '../../../test/e2e/lib/features.mjs';
 import { startFeatures } from '../../../test/e2e/lib/features.mjs';
 import { clientOf, FROOMS, Proxy, tokenOf, until } from './lib.mjs';
 
@@ -36,6 +39,16 @@ const PAGE = `<!doctype html>
   };
   window.sendMany = (roomId, prefix, n) => {
     for (let i = 0; i < n; i++) window.client.send(roomId, 'text', { body: prefix + i }).then((m) => window.acked.push(m.id));
+  };
+  window.presence = async (url, token, roomId) => {
+    const client = new HubClient(url, 'ops', { token, ackTimeoutMs: 3000, socket: { autoConnect: false } });
+    try {
+      return { users: [...(await client.fetchPresence(roomId)).keys()] };
+    } catch (err) {
+      return { code: err instanceof HubError ? err.code : String(err) };
+    } finally {
+      client.close();
+    }
   };
   window.ready = true;
 </script></head><body></body></html>`;
@@ -116,4 +129,28 @@ test('the ES build in Chromium: typed errors, live messages, and a network drop 
   const pageErrors = page.errors.filter((e) => e.startsWith('pageerror'));
   assert.deepEqual(pageErrors, []);
   bob.close();
+});
+
+test('a page on another origin calls REST (fetchPresence) when allowedOrigins lets it in, and fails otherwise', async () => {
+  const room = FROOMS.room7;
+  const pageOrigin = `http://127.0.0.1:${server.address().port}`;
+  const allowing = await startFeatures({ env: { HUBD_SOCKETIO__ALLOWED_ORIGINS: pageOrigin } });
+  const refusing = await startFeatures({ env: { HUBD_SOCKETIO__ALLOWED_ORIGINS: 'https://app.example' } });
+  try {
+    const page = await newUserPage(chromium.browser);
+    await page.goto(pageOrigin + '/');
+    await page.waitForFunction(() => window.ready === true);
+    for (const d of [allowing, refusing]) {
+      assert.notEqual(new URL(d.url).origin, pageOrigin, 'the page is on another origin than the daemon');
+      const bob = clientOf(d.url, 'ops', 'bob');
+      await bob.join(room);
+    }
+    const ok = await page.evaluate((u, t, r) => window.presence(u, t, r), allowing.url, tokenOf('alice'), room);
+    assert.deepEqual(ok, { users: [PEOPLE.bob.userId] }, 'the allowed origin reads who is present');
+    const refused = await page.evaluate((u, t, r) => window.presence(u, t, r), refusing.url, tokenOf('alice'), room);
+    assert.deepEqual(refused, { code: 'CONNECT_FAILED' }, 'the browser keeps the answer from an origin not allowed');
+  } finally {
+    await allowing.close();
+    await refusing.close();
+  }
 });
