@@ -2,6 +2,7 @@
 // daemon (bin/hubd, HUBD_BIN), and a TCP proxy in front of it cuts the
 // network on demand.
 
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after } from 'node:test';
 
@@ -47,15 +48,17 @@ export function connected(client) {
 
 /**
  * A TCP proxy to target (host:port). drop() cuts every connection and
- * refuses new ones until restore().
+ * refuses new ones until restore(); retarget() sends new connections to
+ * another address (another node).
  */
 export class Proxy {
   constructor(target) {
-    const [host, port] = target.split(':');
+    this.target = target;
     this.sockets = new Set();
     this.down = false;
     this.server = net.createServer((inbound) => {
       if (this.down) return inbound.destroy();
+      const [host, port] = this.target.split(':');
       const outbound = net.connect(Number(port), host);
       for (const s of [inbound, outbound]) {
         this.sockets.add(s);
@@ -84,8 +87,65 @@ export class Proxy {
     this.down = false;
   }
 
+  retarget(target) {
+    this.target = target;
+  }
+
   close() {
     this.drop();
     return new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+/** Every message of a room in the store, oldest first (paged by 200). */
+export async function storedAll(client, roomId) {
+  const stored = [];
+  let after;
+  for (;;) {
+    const page = await client.history(roomId, after ? { after, limit: 200 } : { limit: 200 });
+    stored.push(...page);
+    if (page.length < 200) return stored;
+    after = page[page.length - 1].id;
+  }
+}
+
+/**
+ * Checks the room's store: the messages with the sent bodies, by seq, are
+ * the bodies in send() order, each clientMessageId stored once, and each
+ * send resolved (acked, in send order) with its own message.
+ */
+export async function storedInOrder(reader, roomId, sent, acked) {
+  const mine = (await storedAll(reader, roomId)).filter((m) => sent.includes(m.content.body)).sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(mine.map((m) => m.content.body), sent, 'stored in send() order');
+  assert.equal(new Set(mine.map((m) => m.clientMessageId)).size, sent.length, 'each clientMessageId stored once');
+  assert.deepEqual(acked.map((m) => m.content.body), sent, 'each send resolves with its own message');
+  for (let i = 1; i < acked.length; i++) assert.ok(acked[i].seq > acked[i - 1].seq, `acked seq order at ${i}`);
+}
+
+/** n message bodies: prefix0, prefix1, ... */
+export const bodies = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** Sends each body in turn without waiting; returns the sends' promises. */
+export function sendAll(client, roomId, list) {
+  return list.map((body) => client.send(roomId, 'text', { body }));
+}
+
+/** Records what a reader is delivered; checks it holds each message once, in seq order. */
+export function reader(client, roomId) {
+  const got = [];
+  const rejoins = [];
+  client.on('message', (m) => m.roomId === roomId && got.push(m));
+  client.on('rejoined', (r) => rejoins.push(r));
+  return {
+    got,
+    rejoins,
+    check(expectedBodies) {
+      const ids = new Set(got.map((m) => m.id));
+      assert.equal(ids.size, got.length, 'no message is delivered twice');
+      for (let i = 1; i < got.length; i++) {
+        assert.ok(got[i].seq > got[i - 1].seq, `seq order at ${i}: ${got[i - 1].seq} then ${got[i].seq}`);
+      }
+      assert.deepEqual(got.map((m) => m.content.body).sort(), [...expectedBodies].sort());
+    },
+  };
 }

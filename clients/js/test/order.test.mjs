@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startDaemon } from '../../../test/e2e/lib/harness.mjs';
 import { startFeatures } from '../../../test/e2e/lib/features.mjs';
-import { clientOf, connected, FEATURES, freePort, FROOMS, Proxy, until } from './lib.mjs';
+import { bodies, clientOf, connected, FEATURES, freePort, FROOMS, Proxy, sendAll, storedInOrder, until } from './lib.mjs';
 
 const PACED = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hubs');
 
@@ -17,33 +17,6 @@ const cleanup = [];
 after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
-
-const bodies = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-
-/** Sends each body in turn without waiting; resolves with the acked messages. */
-function sendAll(client, roomId, list) {
-  return list.map((body) => client.send(roomId, 'text', { body }));
-}
-
-/**
- * Checks the room's store: the sender's messages, by seq, are the bodies in
- * send() order, each clientMessageId stored once, and the acks agree.
- */
-async function storedInOrder(reader, roomId, sent, acked) {
-  const stored = [];
-  let after;
-  for (;;) {
-    const page = await reader.history(roomId, after ? { after, limit: 200 } : { limit: 200 });
-    stored.push(...page);
-    if (page.length < 200) break;
-    after = page[page.length - 1].id;
-  }
-  const mine = stored.filter((m) => sent.includes(m.content.body)).sort((a, b) => a.seq - b.seq);
-  assert.deepEqual(mine.map((m) => m.content.body), sent, 'stored in send() order');
-  assert.equal(new Set(mine.map((m) => m.clientMessageId)).size, sent.length, 'each clientMessageId stored once');
-  assert.deepEqual(acked.map((m) => m.content.body), sent, 'each send resolves with its own message');
-  for (let i = 1; i < acked.length; i++) assert.ok(acked[i].seq > acked[i - 1].seq, `acked seq order at ${i}`);
-}
 
 test('RATE_LIMITED with retryAfterMs: the refused send is retried before the ones behind it', async () => {
   const daemon = await startDaemon({ hubs: PACED, records: FEATURES.records, lib: FEATURES.lib });

@@ -6,32 +6,12 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 
 import { startFeatures } from '../../../test/e2e/lib/features.mjs';
-import { clientOf, connected, freePort, FROOMS, Proxy, until } from './lib.mjs';
+import { bodies, clientOf, connected, freePort, FROOMS, Proxy, reader, until } from './lib.mjs';
 
 const cleanup = [];
 after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
-
-/** Records what a reader is delivered; checks it holds each message once, in seq order. */
-function reader(client, roomId) {
-  const got = [];
-  const rejoins = [];
-  client.on('message', (m) => m.roomId === roomId && got.push(m));
-  client.on('rejoined', (r) => rejoins.push(r));
-  return {
-    got,
-    rejoins,
-    check(expectedBodies) {
-      const ids = new Set(got.map((m) => m.id));
-      assert.equal(ids.size, got.length, 'no message is delivered twice');
-      for (let i = 1; i < got.length; i++) {
-        assert.ok(got[i].seq > got[i - 1].seq, `seq order at ${i}: ${got[i - 1].seq} then ${got[i].seq}`);
-      }
-      assert.deepEqual(got.map((m) => m.content.body).sort(), [...expectedBodies].sort());
-    },
-  };
-}
 
 /** Checks the room's store holds each send once. */
 async function storedOnce(client, roomId, n) {
@@ -40,8 +20,6 @@ async function storedOnce(client, roomId, n) {
   assert.equal(new Set(stored.map((m) => m.clientMessageId)).size, n, 'one stored message per clientMessageId');
   return stored;
 }
-
-const bodies = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /**
  * Each scenario runs with the daemon's connection state recovery (the
