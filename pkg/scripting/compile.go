@@ -22,7 +22,9 @@ type Program struct {
 	// return) rather than as a single expression.
 	Body bool
 
-	prg *goja.Program
+	// fn evaluates to the wrapper function itself, uncalled: each runtime
+	// creates it once and calls it for every evaluation (see programFn).
+	fn *goja.Program
 }
 
 // The source is wrapped in a function so both forms can be run the same way.
@@ -43,14 +45,14 @@ func Compile(src string) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, newError(KindSyntax, nil, "empty script")
 	}
-	if prg, err := compileWrapped(src, exprPrefix, exprSuffix); err == nil {
-		return &Program{Src: src, prg: prg}, nil
+	if fn, err := compileWrapped(src, exprPrefix, exprSuffix); err == nil {
+		return &Program{Src: src, fn: fn}, nil
 	}
-	prg, err := compileWrapped(src, bodyPrefix, bodySuffix)
+	fn, err := compileWrapped(src, bodyPrefix, bodySuffix)
 	if err != nil {
 		return nil, err
 	}
-	return &Program{Src: src, Body: true, prg: prg}, nil
+	return &Program{Src: src, Body: true, fn: fn}, nil
 }
 
 // MustCompile is like Compile but panics on error. For tests and constants.
@@ -62,9 +64,12 @@ func MustCompile(src string) *Program {
 	return p
 }
 
+// compileWrapped checks that src inside prefix and suffix is one call of
+// the wrapper function and compiles the wrapper function alone (the same
+// text without the final call), which runtimes create once and call for
+// every evaluation.
 func compileWrapped(src, prefix, suffix string) (*goja.Program, error) {
-	wrapped := prefix + src + suffix
-	tree, err := parser.ParseFile(nil, "mscript", wrapped, 0, parser.WithDisableSourceMaps)
+	tree, err := parser.ParseFile(nil, "mscript", prefix+src+suffix, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
@@ -75,11 +80,29 @@ func compileWrapped(src, prefix, suffix string) (*goja.Program, error) {
 	if !wrapperIntact(tree, closeIdx) {
 		return nil, newError(KindSyntax, nil, "script is not one expression or function body")
 	}
-	prg, err := goja.CompileAST(tree, false)
+	fnTree, err := parser.ParseFile(nil, "mscript", prefix+src+strings.TrimSuffix(suffix, "()"), 0, parser.WithDisableSourceMaps)
+	if err != nil || !wrapperFunction(fnTree, closeIdx) {
+		return nil, newError(KindSyntax, nil, "script is not one expression or function body")
+	}
+	prg, err := goja.CompileAST(fnTree, false)
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
 	return prg, nil
+}
+
+// wrapperFunction reports whether p is one function literal whose body ends
+// at closeIdx.
+func wrapperFunction(p *ast.Program, closeIdx int) bool {
+	if len(p.Body) != 1 {
+		return false
+	}
+	stmt, ok := p.Body[0].(*ast.ExpressionStatement)
+	if !ok {
+		return false
+	}
+	fn, ok := stmt.Expression.(*ast.FunctionLiteral)
+	return ok && fn.Body != nil && int(fn.Body.RightBrace) == closeIdx
 }
 
 func wrapperIntact(p *ast.Program, closeIdx int) bool {

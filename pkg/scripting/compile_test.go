@@ -74,7 +74,7 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		if p.Src != src || p.prg == nil {
+		if p.Src != src || p.fn == nil {
 			t.Fatalf("Compile(%q) returned an incomplete program", src)
 		}
 	})

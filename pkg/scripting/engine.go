@@ -338,7 +338,7 @@ func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars map[s
 }
 
 func (e *Engine) checkInput(p *Program, vars map[string]any) error {
-	if p == nil || p.prg == nil {
+	if p == nil || p.fn == nil {
 		return newError(KindInput, nil, "program is nil or not compiled")
 	}
 	total := 0
@@ -438,7 +438,11 @@ func (w *worker) run(j *job) (r result) {
 		defer memWatch.end(rt)
 	}
 	err = rt.guarded(callCtx, func() error {
-		v, err := rt.vm.RunProgram(j.p.prg)
+		fn, err := rt.programFn(j.p)
+		if err != nil {
+			return err
+		}
+		v, err := fn(goja.Undefined())
 		if err != nil {
 			return err
 		}

@@ -148,6 +148,25 @@ func TestVarsAreScopedToOneCall(t *testing.T) {
 	require.Equal(t, "a", room["name"])
 }
 
+// TestProgramRunsAsItsWrappedSource: a runtime creates a program's wrapper
+// function once and calls it for each evaluation; each call still sees this
+// call's vars, no arguments, this as the global object (sloppy mode), and
+// local variables that start afresh.
+func TestProgramRunsAsItsWrappedSource(t *testing.T) {
+	e := newEngine(t, Options{Runtimes: 1})
+	ctx := context.Background()
+	body := MustCompile(`var seen = typeof local; var local = n; return [seen, local, arguments.length, this === globalThis]`)
+	expr := MustCompile(`[n * 2, arguments.length, this === globalThis]`)
+	for _, n := range []int64{1, 2, 3} {
+		got, err := e.Eval(ctx, body, "r", map[string]any{"n": n})
+		require.NoError(t, err)
+		require.Equal(t, []any{"undefined", n, int64(0), true}, got)
+		got, err = e.Eval(ctx, expr, "r", map[string]any{"n": n})
+		require.NoError(t, err)
+		require.Equal(t, []any{n * 2, int64(0), true}, got)
+	}
+}
+
 func TestLibModules(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 2, LibDir: "testdata/lib"})
 	require.Equal(t, []string{"chess", "counter", "games/world", "rules", "util/index"}, e.Lib())

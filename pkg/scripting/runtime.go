@@ -28,6 +28,8 @@ type jsRuntime struct {
 	exportBudget int
 	// frozen holds the converted values of Frozen vars (see Frozen).
 	frozen map[*Frozen]goja.Value
+	// fns holds the wrapper function of each Program this runtime ran.
+	fns map[*Program]goja.Callable
 
 	// ctx is the context of the call in progress, for host functions.
 	ctx context.Context
@@ -179,4 +181,31 @@ func interruptOf(err error) (interruptCause, bool) {
 		return c, ok
 	}
 	return interruptCause{}, false
+}
+
+// maxProgramsPerRuntime bounds the wrapper functions one runtime keeps; when
+// it is reached the runtime forgets them all and creates them again as
+// needed.
+const maxProgramsPerRuntime = 4096
+
+// programFn returns this runtime's instance of p's wrapper function,
+// creating it on first use. Calling it (with this undefined) runs p as the
+// wrapped source reads, without creating a new function object every time.
+func (rt *jsRuntime) programFn(p *Program) (goja.Callable, error) {
+	if fn, ok := rt.fns[p]; ok {
+		return fn, nil
+	}
+	v, err := rt.vm.RunProgram(p.fn)
+	if err != nil {
+		return nil, err
+	}
+	fn, ok := goja.AssertFunction(v)
+	if !ok {
+		return nil, fmt.Errorf("script wrapper is not a function")
+	}
+	if rt.fns == nil || len(rt.fns) >= maxProgramsPerRuntime {
+		rt.fns = make(map[*Program]goja.Callable)
+	}
+	rt.fns[p] = fn
+	return fn, nil
 }
