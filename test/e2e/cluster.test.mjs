@@ -28,15 +28,13 @@ import {
   startFeatures,
   tokenOf,
 } from './lib/features.mjs';
+import { NEEDS_PG_AND_REDIS, openHubSpec, startNodes } from './lib/cluster.mjs';
 import { ROOMS } from './lib/fixtures.mjs';
 import { ident, literal, recordsSQL } from './lib/pgrecords.mjs';
 import { deleteKeys, redis, uniquePrefix } from './lib/redis.mjs';
 import { RestClient } from './lib/rest.mjs';
 
-const skip =
-  process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
-    ? false
-    : 'HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR are needed (scripts/test.sh starts PostgreSQL and Redis)';
+const skip = NEEDS_PG_AND_REDIS;
 
 const RATE_LIMIT = 6;
 
@@ -72,30 +70,12 @@ guardrails:
 }
 
 /** Everyone may join; presence on; room and per-user limits. */
-const LOBBY = `hubBasics:
-  name: lobby
-  description: Presence and limits across two nodes.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: player
-hubRoles:
-  - name: player
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-eventSettings:
-  enablePresence: true
-guardrails:
-  maxUsersPerRoom: 2
-  maxRoomsPerUser: 2
-  messageRateLimit: 100000
-`;
+const LOBBY = openHubSpec('lobby', {
+  description: 'Presence and limits across two nodes.',
+  role: 'player',
+  presence: true,
+  guardrails: { maxUsersPerRoom: 2, maxRoomsPerUser: 2 },
+});
 const GRACE_MS = 3000;
 
 describe('two nodes through Redis', { skip }, () => {
@@ -116,17 +96,13 @@ describe('two nodes through Redis', { skip }, () => {
     msgSchema = uniqueSchema('e2e_cmsg');
     psql(await recordsSQL(FEATURES.records, recSchema));
     prefix = uniquePrefix();
-    const env = {
-      HUBD_STORE: 'postgres',
-      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
-      HUBD_POSTGRES__SCHEMA: msgSchema,
-      HUBD_RECORDSOURCE__KIND: 'postgres',
-      HUBD_RECORDSOURCE__SCHEMA: recSchema,
-      HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
-      HUBD_REDIS__PREFIX: prefix,
-    };
-    a = await startFeatures({ store: 'embedded', hubs, env });
-    b = await startFeatures({ store: 'embedded', hubs, env });
+    [a, b] = await startNodes(2, {
+      hubs,
+      redisAddr: process.env.HUBD_TEST_REDIS_ADDR,
+      redisPrefix: prefix,
+      pgSchema: msgSchema,
+      env: { HUBD_RECORDSOURCE__KIND: 'postgres', HUBD_RECORDSOURCE__SCHEMA: recSchema },
+    });
   });
 
   after(async () => {

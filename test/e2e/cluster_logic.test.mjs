@@ -17,20 +17,17 @@ import {
   eventsNamed,
   FIXTURES,
   makeToken,
-  startDaemon,
   tempDir,
   uniqueSchema,
   psql,
   waitForEvent,
 } from './lib/harness.mjs';
+import { NEEDS_PG_AND_REDIS, startNodes } from './lib/cluster.mjs';
 import { ident } from './lib/pgrecords.mjs';
 import { deleteKeys, uniquePrefix } from './lib/redis.mjs';
 import { RestClient } from './lib/rest.mjs';
 
-const skip =
-  process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
-    ? false
-    : 'HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR are needed (scripts/test.sh starts both)';
+const skip = NEEDS_PG_AND_REDIS;
 
 const CONFIGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'configs');
 const AUCTION = path.join(FIXTURES, 'auction');
@@ -62,15 +59,7 @@ describe('rooms with logic on two nodes: one owner per room', { skip }, () => {
     dirs = await assembleDirs();
     prefix = uniquePrefix();
     schema = uniqueSchema('e2e_owner');
-    const env = {
-      HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR,
-      HUBD_REDIS__PREFIX: prefix,
-      HUBD_STORE: 'postgres',
-      HUBD_POSTGRES__DSN: process.env.HUBD_TEST_DATABASE_URL,
-      HUBD_POSTGRES__SCHEMA: schema,
-    };
-    a = await startDaemon({ ...dirs, store: 'embedded', env });
-    b = await startDaemon({ ...dirs, store: 'embedded', env });
+    [a, b] = await startNodes(2, { ...dirs, redisAddr: process.env.HUBD_TEST_REDIS_ADDR, redisPrefix: prefix, pgSchema: schema });
   });
 
   after(async () => {

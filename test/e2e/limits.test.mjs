@@ -19,6 +19,7 @@ import {
   waitForDisconnect,
   waitForEvent,
 } from './lib/harness.mjs';
+import { writeOpenHub } from './lib/cluster.mjs';
 import { FROOMS, PEOPLE, refusedWith, sendText, startFeatures, tokenOf } from './lib/features.mjs';
 
 const IO_PATH = '/rt/io/';
@@ -65,28 +66,6 @@ guardrails:
   messageRateLimit: 100000
 `;
 
-const IDLE = `hubBasics:
-  name: idle
-  description: Idle connections are dropped.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  messageTypes:
-    - text
-guardrails:
-  connectionTimeout: 1500
-  messageRateLimit: 100000
-`;
-
 describe('hub settings through the daemon', () => {
   let hubs;
   let d;
@@ -103,7 +82,7 @@ describe('hub settings through the daemon', () => {
   before(async () => {
     hubs = await tempDir('hubd-e2e-limits-hubs-');
     await writeFile(path.join(hubs, 'town.yaml'), TOWN);
-    await writeFile(path.join(hubs, 'idle.yaml'), IDLE);
+    await writeOpenHub(hubs, 'idle', { description: 'Idle connections are dropped.', guardrails: { connectionTimeout: 1500 } });
     d = await startFeatures({
       hubs,
       env: { HUBD_SOCKETIO__PATH: IO_PATH, HUBD_SOCKETIO__PINGINTERVAL: '20s' },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { disconnectAll, emitWithAck, psql, tempDir, waitForEvent } from './lib/harness.mjs';
+import { openHubSpec } from './lib/cluster.mjs';
 import { connectAs, FROOMS, joinAs, refusedWith, startFeatures } from './lib/features.mjs';
 
 const skip = process.env.HUBD_TEST_DATABASE_URL ? false : 'HUBD_TEST_DATABASE_URL is not set (scripts/test.sh starts PostgreSQL)';
@@ -16,30 +17,12 @@ const skip = process.env.HUBD_TEST_DATABASE_URL ? false : 'HUBD_TEST_DATABASE_UR
 const IMAGE = { mediaUrl: 'https://cdn.example.test/img/a.png', caption: 'added by a reload' };
 
 function evolveSpec(types) {
-  return `hubBasics:
-  name: evolve
-  description: Message types change while it runs.
-roomSettings:
-  roomDataObject: chatRoom
-  roomEligibility: chatRoom.chatEnabled == true
-  authScripts:
-    - name: everyone
-      script: user.userId != ""
-      hubRole: member
-hubRoles:
-  - name: member
-    canRead: true
-    canSend: true
-messageSettings:
-  dataObjectName: evolveMessage
-  messageTypes:
-${types.map((t) => `    - ${t}`).join('\n')}
-historySettings:
-  historyEnabled: true
-  historyLimit: 20
-guardrails:
-  messageRateLimit: 100000
-`;
+  return openHubSpec('evolve', {
+    description: 'Message types change while it runs.',
+    dataObjectName: 'evolveMessage',
+    messageTypes: types,
+    historyLimit: 20,
+  });
 }
 
 describe('PostgreSQL schema migration through SIGHUP', { skip }, () => {

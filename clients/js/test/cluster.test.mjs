@@ -10,15 +10,12 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 
 import { psql, tempDir, uniqueSchema } from '../../../test/e2e/lib/harness.mjs';
-import { startNodes, writeOpenHub } from '../../../test/e2e/lib/cluster.mjs';
+import { NEEDS_PG_AND_REDIS, startNodes, writeOpenHub } from '../../../test/e2e/lib/cluster.mjs';
 import { ident } from '../../../test/e2e/lib/pgrecords.mjs';
 import { deleteKeys, uniquePrefix } from '../../../test/e2e/lib/redis.mjs';
 import { bodies, clientOf, connected, FROOMS, Proxy, reader, sendAll, storedInOrder, until } from './lib.mjs';
 
-const skip =
-  process.env.HUBD_TEST_DATABASE_URL && process.env.HUBD_TEST_REDIS_ADDR
-    ? false
-    : 'HUBD_TEST_DATABASE_URL and HUBD_TEST_REDIS_ADDR are needed (scripts/test.sh starts PostgreSQL and Redis)';
+const skip = NEEDS_PG_AND_REDIS;
 
 /**
  * With the daemons' connection state recovery (records in Redis: node B
@@ -46,8 +43,9 @@ for (const mode of MODES) {
       [a, b] = await startNodes(2, {
         hubs,
         redisAddr: process.env.HUBD_TEST_REDIS_ADDR,
+        redisPrefix: prefix,
         pgSchema: schema,
-        env: { HUBD_REDIS__PREFIX: prefix, ...mode.env },
+        env: mode.env,
       });
     });
 
