@@ -181,6 +181,10 @@ type SocketIOConfig struct {
 	// MaxDisconnectionDuration is how long a disconnected client may
 	// resume its session (connection state recovery); 0 turns it off.
 	MaxDisconnectionDuration time.Duration `koanf:"maxDisconnectionDuration"`
+	// Netpoll reads established WebSockets on the network poller (no
+	// goroutine per idle connection, Linux); false gives each one a
+	// reader goroutine.
+	Netpoll bool `koanf:"netpoll"`
 }
 
 // ScriptingConfig configures the MScript engine.
@@ -226,6 +230,7 @@ func DefaultConfig() Config {
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
 			MaxAttachments: sio.DefaultMaxAttachments, AttachmentTimeout: sio.DefaultAttachmentTimeout,
 			MaxNamespaces: sio.DefaultMaxNamespaces, MaxDisconnectionDuration: 2 * time.Minute,
+			Netpoll: true,
 		},
 		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second,
 			MemoryBudget: scripting.DefaultMemoryBudget},

@@ -151,6 +151,7 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		WriteQueueSize: cfg.SocketIO.WriteQueueSize, Logger: log.Named("sio"),
 		MaxAttachments: cfg.SocketIO.MaxAttachments, AttachmentTimeout: cfg.SocketIO.AttachmentTimeout,
 		MaxNamespaces: cfg.SocketIO.MaxNamespaces, OnRefuse: s.refusalCounter(),
+		GoroutineReaders: !cfg.SocketIO.Netpoll,
 		// A namespace CONNECT reads only the bearer token of the handshake.
 		RequestHeaders: []string{"Authorization"},
 	})

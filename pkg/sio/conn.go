@@ -56,22 +56,23 @@ type EngineConn struct {
 
 	// Inbound packets of the WebSocket transport, handled in order by a
 	// dispatcher goroutine that runs only while there are some (see
-	// readWebSocket). inSlots bounds them: a full inbox stops the reader.
+	// inbox.go). A full inbox stops the reader. The channels are made when
+	// first needed: an idle connection has none.
 	imu         sync.Mutex
 	inbox       []inbound
-	dispatching bool          // a dispatcher goroutine runs
-	inParked    bool          // it waits on inReady for packets
-	inReady     chan struct{} // cap 1: wakes a parked dispatcher
-	inSlots     chan struct{}
-	inBytes     int           // bytes of the packets in inbox
-	inWaiting   bool          // the reader waits for inBytes to go down
-	inDrained   chan struct{} // cap 1: wakes that reader
+	dispatching bool                      // a dispatcher goroutine runs
+	inParked    bool                      // it waits on inReady for packets
+	inReady     chan struct{}             // cap 1: wakes a parked dispatcher
+	inBytes     int                       // bytes of the packets in inbox
+	inWaiting   bool                      // the reader waits for room in the inbox
+	inDrained   chan struct{}             // cap 1: wakes a reader goroutine waiting
+	nr          atomic.Pointer[netReader] // the reader on the network poller, if any
 
 	mu           sync.Mutex
 	upgrading    bool
-	probed       bool // the upgrade's probe was answered; "5" not yet received
-	probeWS      *websocket.Conn
-	ws           *websocket.Conn
+	probed       bool     // the upgrade's probe was answered; "5" not yet received
+	probeWS      net.Conn // the WebSocket of an upgrade in progress
+	ws           net.Conn // the WebSocket transport's connection
 	closing      bool
 	clientClosed bool
 	reason       string
@@ -233,6 +234,9 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	close(c.done)
 	c.mu.Unlock()
 
+	if r := c.nr.Load(); r != nil {
+		r.stop() // off the poller before its socket is closed
+	}
 	c.e.remove(c, byClient && c.Transport() == "polling" && !c.pollActive.Load())
 	switch {
 	case ws != nil && c.lingering.Load():
@@ -521,28 +525,27 @@ func (c *EngineConn) beginUpgrade() bool {
 }
 
 // probe runs the upgrade handshake on a new WebSocket: 2probe/3probe, then
-// 5 switches the session to it.
-func (c *EngineConn) probe(ws *websocket.Conn) {
-	ws.SetReadLimit(c.e.opts.MaxPayload)
+// 5 switches the session to it and src reads it from then on.
+func (c *EngineConn) probe(nc net.Conn, src probeSource) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		_ = ws.Close()
+		_ = nc.Close()
 		return
 	}
-	c.probeWS = ws
+	c.probeWS = nc
 	c.mu.Unlock()
 	fail := func() {
 		c.mu.Lock()
 		c.upgrading, c.probed = false, false
 		c.probeWS = nil
 		c.mu.Unlock()
-		_ = ws.Close()
+		_ = nc.Close()
 	}
-	_ = ws.SetReadDeadline(time.Now().Add(c.e.opts.PingInterval + c.e.opts.PingTimeout))
+	_ = nc.SetReadDeadline(time.Now().Add(c.e.opts.PingInterval + c.e.opts.PingTimeout))
 	for {
-		mt, msg, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
+		text, msg, err := src.next()
+		if err != nil || !text {
 			fail()
 			return
 		}
@@ -561,8 +564,8 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 				default:
 				}
 			}
-			_ = ws.SetWriteDeadline(time.Now().Add(c.e.opts.WriteTimeout))
-			if _, err := ws.NetConn().Write(framePongProbe.wire()); err != nil {
+			_ = nc.SetWriteDeadline(time.Now().Add(c.e.opts.WriteTimeout))
+			if _, err := nc.Write(framePongProbe.wire()); err != nil {
 				fail()
 				return
 			}
@@ -570,12 +573,12 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 			c.mu.Lock()
 			if c.closing {
 				c.mu.Unlock()
-				_ = ws.Close()
+				_ = nc.Close()
 				return
 			}
 			c.upgrading, c.probed = false, false
 			c.probeWS = nil
-			c.ws = ws
+			c.ws = nc
 			c.transport.Store("websocket")
 			c.mu.Unlock()
 			// Drop a wake token that nobody consumed, and let a GET that
@@ -588,9 +591,9 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 			case c.ready <- struct{}{}:
 			default:
 			}
-			_ = ws.SetReadDeadline(time.Time{})
-			c.startWriter(ws)
-			c.readWebSocket(ws)
+			_ = nc.SetReadDeadline(time.Time{})
+			c.setWriter(nc)
+			src.established(c)
 			return
 		default:
 			fail()
@@ -599,23 +602,24 @@ func (c *EngineConn) probe(ws *websocket.Conn) {
 	}
 }
 
-func (c *EngineConn) startWriter(ws *websocket.Conn) { c.setWriter(ws.NetConn()) }
-
-// maxInbox is how many received packets of one WebSocket connection may
-// wait for their handler; past it the reader stops reading, which pushes
-// back on the client through TCP.
-const maxInbox = 64
-
-// inbound is one received packet waiting for the dispatcher, or the end of
-// the read loop (closeReason set).
-type inbound struct {
-	typ         byte
-	data        []byte
-	binary      bool
-	closeReason string
-	refusal     string // the end of the read loop by a refusal, with err
-	err         error
+// probeSource reads the messages of an upgrade probe, then the
+// established WebSocket.
+type probeSource interface {
+	// next returns the next message and whether it is text.
+	next() (text bool, msg []byte, err error)
+	// established reads the upgraded session's WebSocket from now on.
+	established(c *EngineConn)
 }
+
+// libraryProbe reads through the WebSocket library.
+type libraryProbe struct{ ws *websocket.Conn }
+
+func (p libraryProbe) next() (bool, []byte, error) {
+	mt, msg, err := p.ws.ReadMessage()
+	return mt == websocket.TextMessage, msg, err
+}
+
+func (p libraryProbe) established(c *EngineConn) { c.readWebSocket(p.ws) }
 
 // readWebSocket is the read loop of an established WebSocket transport. It
 // only reads and splits frames: pongs are handled at once, everything else
@@ -668,133 +672,6 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 		}
 		if !c.dispatchInbound(in) {
 			return
-		}
-	}
-}
-
-// dispatchInbound queues a packet for the dispatcher, starting it when it
-// is not running and waking it when it is parked. It waits while the inbox
-// is full (maxInbox packets, or inboxBudget bytes) and reports false when
-// the connection ended meanwhile.
-func (c *EngineConn) dispatchInbound(in inbound) bool {
-	select {
-	case c.inSlots <- struct{}{}:
-	case <-c.done:
-		return false
-	}
-	if !c.waitInboxRoom(len(in.data)) {
-		<-c.inSlots
-		return false
-	}
-	c.imu.Lock()
-	c.inbox = append(c.inbox, in)
-	start := !c.dispatching
-	wake := c.inParked
-	c.dispatching, c.inParked = true, false
-	c.imu.Unlock()
-	switch {
-	case start:
-		c.e.wg.Go(c.dispatch)
-	case wake:
-		select {
-		case c.inReady <- struct{}{}:
-		default:
-		}
-	}
-	return true
-}
-
-// inboxBudget is how many bytes of received packets may wait for the
-// handler: preConnectBytes until the handler admits the client, then
-// MaxPayload.
-func (c *EngineConn) inboxBudget() int {
-	if c.admitted.Load() {
-		return int(c.e.opts.MaxPayload)
-	}
-	return preConnectBytes
-}
-
-// waitInboxRoom waits until n more bytes fit in the inbox (a packet is
-// always taken when the inbox is empty) and counts them; false when the
-// connection ended meanwhile.
-func (c *EngineConn) waitInboxRoom(n int) bool {
-	for {
-		c.imu.Lock()
-		if c.inBytes == 0 || c.inBytes+n <= c.inboxBudget() {
-			c.inBytes += n
-			c.imu.Unlock()
-			return true
-		}
-		c.inWaiting = true
-		c.imu.Unlock()
-		select {
-		case <-c.inDrained:
-		case <-c.done:
-			return false
-		}
-	}
-}
-
-// dispatch handles the queued packets in order. With nothing queued it
-// parks, and exits at the next linger tick that still finds nothing (as
-// the writer does): a busy connection keeps its dispatcher and the stack it
-// grew, an idle one has none.
-func (c *EngineConn) dispatch() {
-	for {
-		c.imu.Lock()
-		if len(c.inbox) == 0 {
-			c.inbox = nil
-			c.inParked = true
-			c.imu.Unlock()
-			select {
-			case <-c.inReady:
-				continue
-			case <-c.e.linger.wait():
-				c.imu.Lock()
-				if len(c.inbox) == 0 {
-					c.dispatching, c.inParked = false, false
-					c.imu.Unlock()
-					return
-				}
-				c.inParked = false
-				c.imu.Unlock()
-				continue
-			case <-c.done:
-				c.imu.Lock()
-				c.dispatching, c.inParked = false, false
-				c.imu.Unlock()
-				return
-			}
-		}
-		in := c.inbox[0]
-		c.inbox[0] = inbound{}
-		c.inbox = c.inbox[1:]
-		c.inBytes -= len(in.data)
-		wakeReader := c.inWaiting
-		c.inWaiting = false
-		c.imu.Unlock()
-		<-c.inSlots
-		if wakeReader {
-			select {
-			case c.inDrained <- struct{}{}:
-			default:
-			}
-		}
-		if in.refusal != "" {
-			c.refuse(in.refusal, in.err)
-			continue
-		}
-		if in.closeReason != "" {
-			c.Close(in.closeReason)
-			continue
-		}
-		select {
-		case <-c.done:
-			continue // ended: what is left is dropped
-		default:
-		}
-		if err := c.handlePacket(in.typ, in.data, in.binary); err != nil {
-			c.refuse(refusalOf(err), err)
 		}
 	}
 }

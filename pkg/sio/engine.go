@@ -52,6 +52,7 @@ type Engine struct {
 	wg      sync.WaitGroup
 	writers atomic.Int64 // running WebSocket writer goroutines
 	pacer   *pacer       // coalescing ticks shared by all writers
+	pollers pollerSet    // readers on the network poller (netpoll.go)
 	linger  *pacer       // ticks at which parked writers with nothing to do exit
 }
 
@@ -256,11 +257,6 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
-
-		inReady: make(chan struct{}, 1),
-		inSlots: make(chan struct{}, maxInbox),
-
-		inDrained: make(chan struct{}, 1),
 	}
 	c.transport.Store(transport)
 	c.lastActivity.Store(time.Now().UnixNano())
@@ -334,7 +330,7 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 	e.stats.packetsOut.Add(1)
 	e.stats.bytesOut.Add(uint64(len(f.wire())))
 	c.mu.Lock()
-	c.ws = ws
+	c.ws = hc.Conn
 	c.mu.Unlock()
 	e.start(c)
 	if !e.register(c) {
@@ -342,6 +338,12 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.setWriter(hc.Conn)
+	if e.onPoller(r, hc.Conn) {
+		// The library's connection (and its buffers) is dropped: the
+		// poller reads the socket from here on.
+		c.startNetReader(hc.Conn, nil)
+		return
+	}
 	e.wg.Go(func() { c.readWebSocket(ws) })
 }
 
@@ -407,7 +409,13 @@ func (e *Engine) upgrade(w http.ResponseWriter, r *http.Request, c *EngineConn) 
 		_ = ws.Close()
 		return
 	}
-	e.wg.Go(func() { c.probe(ws) })
+	nc := ws.NetConn()
+	if e.onPoller(r, nc) {
+		e.wg.Go(func() { c.probe(nc, &rawProbe{nc: nc, limit: e.opts.MaxPayload}) })
+		return
+	}
+	ws.SetReadLimit(e.opts.MaxPayload)
+	e.wg.Go(func() { c.probe(nc, libraryProbe{ws}) })
 }
 
 // closeDrain bounds how long Close waits for sessions to take their close
@@ -418,6 +426,7 @@ const closeDrain = time.Second
 // waits until they are gone, closeDrain has passed or ctx ends, then closes
 // the rest.
 func (e *Engine) Close(ctx context.Context) error {
+	defer e.stopPollers()
 	e.mu.Lock()
 	e.closing.Store(true)
 	all := make([]*EngineConn, 0, len(e.conns))

@@ -15,7 +15,13 @@ import (
 // TestInboundOrderAndCloseAfterEvents: events a client sends and then
 // closes are all handled, in order, before the disconnect.
 func TestInboundOrderAndCloseAfterEvents(t *testing.T) {
-	s, base := startServer(t, Options{})
+	for _, tc := range readerCases {
+		t.Run(tc.name, func(t *testing.T) { testInboundOrderAndClose(t, tc.opts) })
+	}
+}
+
+func testInboundOrderAndClose(t *testing.T, opts Options) {
+	s, base := startServer(t, opts)
 	ns := s.Of("/g")
 	var mu sync.Mutex
 	var got []string
@@ -50,7 +56,29 @@ func TestInboundOrderAndCloseAfterEvents(t *testing.T) {
 // at most maxInbox packets and then stops reading; other connections are
 // served meanwhile, and the queued packets are handled once it resumes.
 func TestInboundIsBounded(t *testing.T) {
-	s, base := startServer(t, Options{})
+	for _, tc := range readerCases {
+		t.Run(tc.name, func(t *testing.T) { testInboundIsBounded(t, tc.opts) })
+	}
+}
+
+// readerCases are the two WebSocket readers: the network poller (the
+// default where there is one) and a goroutine per connection.
+var readerCases = []struct {
+	name string
+	opts Options
+}{
+	{"poller", Options{}},
+	{"goroutine", Options{GoroutineReaders: true}},
+}
+
+func inboxLen(c *EngineConn) int {
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	return len(c.inbox)
+}
+
+func testInboundIsBounded(t *testing.T, opts Options) {
+	s, base := startServer(t, opts)
 	ns := s.Of("/g")
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -80,7 +108,7 @@ func TestInboundIsBounded(t *testing.T) {
 		for _, so := range ns.Sockets() {
 			conn = so.client.conn
 		}
-		return conn != nil && len(conn.inSlots) == maxInbox
+		return conn != nil && inboxLen(conn) == maxInbox
 	}, "the inbox fills up")
 	conn.imu.Lock()
 	queued := len(conn.inbox)
@@ -98,7 +126,7 @@ func TestInboundIsBounded(t *testing.T) {
 	eventually(t, func() bool {
 		conn.imu.Lock()
 		defer conn.imu.Unlock()
-		return !conn.dispatching && len(conn.inSlots) == 0
+		return !conn.dispatching && len(conn.inbox) == 0
 	}, "the dispatcher is gone once the inbox is empty")
 }
 

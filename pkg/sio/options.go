@@ -74,6 +74,11 @@ type Options struct {
 	// the handshake is served, which saves about 1 KB per connection. Nil
 	// keeps every header.
 	RequestHeaders []string
+	// GoroutineReaders reads every WebSocket on a goroutine of its own
+	// (the WebSocket library's reader) instead of on the network poller,
+	// which reads idle connections without a goroutine each (Linux only;
+	// elsewhere goroutine readers are always used).
+	GoroutineReaders bool
 }
 
 // Defaults, in one place.

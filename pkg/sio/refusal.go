@@ -3,9 +3,9 @@ package sio
 import (
 	"errors"
 	"io"
+	"net"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -150,7 +150,7 @@ func (c *EngineConn) writeWSClose(code int) {
 // lingerClose shuts the write side of the WebSocket (its close frame is
 // out), drops what the client still sends for a bounded time and amount,
 // then closes it.
-func (c *EngineConn) lingerClose(ws *websocket.Conn) {
+func (c *EngineConn) lingerClose(ws net.Conn) {
 	c.wmu.Lock()
 	nc := c.wconn
 	c.wmu.Unlock()

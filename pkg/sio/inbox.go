@@ -1,0 +1,179 @@
+package sio
+
+// maxInbox is how many received packets of one WebSocket connection may
+// wait for their handler; past it the reader stops reading, which pushes
+// back on the client through TCP.
+const maxInbox = 64
+
+// inbound is one received packet waiting for the dispatcher, or the end of
+// the read loop (closeReason set).
+type inbound struct {
+	typ         byte
+	data        []byte
+	binary      bool
+	closeReason string
+	refusal     string // the end of the read loop by a refusal, with err
+	err         error
+}
+
+// inboxResult is what became of a packet offered to the inbox.
+type inboxResult uint8
+
+const (
+	inboxQueued inboxResult = iota
+	inboxFull               // no room: the reader is woken when there is
+	inboxClosed             // the connection ended: the packet is dropped
+)
+
+// offerInbound queues a packet for the dispatcher, starting it when it is
+// not running and waking it when it is parked. When the inbox is full
+// (maxInbox packets, or inboxBudget bytes; a packet is always taken when
+// the inbox is empty) it queues nothing and marks the reader as waiting:
+// the dispatcher wakes it (wakeReader) once it has taken a packet out.
+func (c *EngineConn) offerInbound(in inbound) inboxResult {
+	select {
+	case <-c.done:
+		return inboxClosed
+	default:
+	}
+	c.imu.Lock()
+	if len(c.inbox) >= maxInbox || (c.inBytes > 0 && c.inBytes+len(in.data) > c.inboxBudget()) {
+		c.inWaiting = true
+		if c.nr.Load() == nil && c.inDrained == nil {
+			c.inDrained = make(chan struct{}, 1)
+		}
+		c.imu.Unlock()
+		return inboxFull
+	}
+	c.inBytes += len(in.data)
+	c.inbox = append(c.inbox, in)
+	start := !c.dispatching
+	wake := c.inParked
+	ready := c.inReady
+	c.dispatching, c.inParked = true, false
+	c.imu.Unlock()
+	switch {
+	case start:
+		c.e.wg.Go(c.dispatch)
+	case wake:
+		select {
+		case ready <- struct{}{}:
+		default:
+		}
+	}
+	return inboxQueued
+}
+
+// dispatchInbound is offerInbound for a reader goroutine: it waits while
+// the inbox is full and reports false when the connection ended meanwhile.
+func (c *EngineConn) dispatchInbound(in inbound) bool {
+	for {
+		switch c.offerInbound(in) {
+		case inboxQueued:
+			return true
+		case inboxClosed:
+			return false
+		}
+		select {
+		case <-c.inDrained:
+		case <-c.done:
+			return false
+		}
+	}
+}
+
+// wakeReader tells a reader waiting for room in the inbox to try again.
+func (c *EngineConn) wakeReader(drained chan struct{}) {
+	if r := c.nr.Load(); r != nil {
+		r.wake()
+		return
+	}
+	select {
+	case drained <- struct{}{}:
+	default:
+	}
+}
+
+// inboxBudget is how many bytes of received packets may wait for the
+// handler: preConnectBytes until the handler admits the client, then
+// MaxPayload.
+func (c *EngineConn) inboxBudget() int {
+	if c.admitted.Load() {
+		return int(c.e.opts.MaxPayload)
+	}
+	return preConnectBytes
+}
+
+// dispatch handles the queued packets in order. With nothing queued it
+// parks, and exits at the next linger tick that still finds nothing (as
+// the writer does): a busy connection keeps its dispatcher and the stack it
+// grew, an idle one has none.
+func (c *EngineConn) dispatch() {
+	for {
+		c.imu.Lock()
+		if len(c.inbox) == 0 {
+			if !c.parkDispatcher() {
+				return
+			}
+			continue
+		}
+		in := c.inbox[0]
+		c.inbox[0] = inbound{}
+		c.inbox = c.inbox[1:]
+		c.inBytes -= len(in.data)
+		wakeReader := c.inWaiting
+		c.inWaiting = false
+		drained := c.inDrained
+		c.imu.Unlock()
+		if wakeReader {
+			c.wakeReader(drained)
+		}
+		if in.refusal != "" {
+			c.refuse(in.refusal, in.err)
+			continue
+		}
+		if in.closeReason != "" {
+			c.Close(in.closeReason)
+			continue
+		}
+		select {
+		case <-c.done:
+			continue // ended: what is left is dropped
+		default:
+		}
+		if err := c.handlePacket(in.typ, in.data, in.binary); err != nil {
+			c.refuse(refusalOf(err), err)
+		}
+	}
+}
+
+// parkDispatcher waits, imu held on entry and released, for packets (true)
+// or for the linger tick that finds none or the end of the connection
+// (false: the dispatcher exits).
+func (c *EngineConn) parkDispatcher() bool {
+	c.inbox = nil
+	c.inParked = true
+	if c.inReady == nil {
+		c.inReady = make(chan struct{}, 1)
+	}
+	ready := c.inReady
+	c.imu.Unlock()
+	select {
+	case <-ready:
+		return true
+	case <-c.e.linger.wait():
+		c.imu.Lock()
+		defer c.imu.Unlock()
+		if len(c.inbox) == 0 {
+			c.dispatching, c.inParked = false, false
+			return false
+		}
+		c.inParked = false
+		return true
+	case <-c.done:
+		c.imu.Lock()
+		c.dispatching, c.inParked = false, false
+		c.imu.Unlock()
+		return false
+	}
+}
