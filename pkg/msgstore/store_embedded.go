@@ -101,6 +101,12 @@ type Embedded struct {
 	appliedMarks atomic.Uint64 // MarkEventApplied calls, to prune now and then
 }
 
+// msgsFillPercent is how full a split leaves the msgs pages. A room's
+// messages are only ever appended after its last one, so a page left
+// behind by a split gets no more messages of that room: filling it leaves
+// less unused space and makes the next split of the room's tail come later.
+const msgsFillPercent = 0.9
+
 const (
 	schemaVersion   = "1"
 	initialMmapSize = 1 << 30
@@ -267,7 +273,9 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		out := *in
 		out.Seq = int64(seq)
 		val := out.appendJSON(make([]byte, 0, 256+len(out.Content)+len(out.ReplyTo)+len(out.Reaction))) // Normalize made its raw fields valid JSON
-		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
+		msgs := hb.Bucket(bucketMsgs)
+		msgs.FillPercent = msgsFillPercent
+		if err := msgs.Put(key, val); err != nil {
 			return err
 		}
 		if err := hb.Bucket(bucketIDs).Put([]byte(out.ID), key); err != nil {
