@@ -224,6 +224,10 @@ type client struct {
 	owner    string
 	joinedAt map[string]int64
 	restore  *pendingRestore
+	// wlog is what the socket was written; restoring holds live messages
+	// back while rooms are replayed (recovery.go).
+	wlog      writeLog
+	restoring atomic.Pointer[gates]
 }
 
 func clientOf(s *sio.Socket) *client {
@@ -260,6 +264,9 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	// so that its warning cannot be lost on a socket not yet connected.
 	c := &client{sess: sess, rooms: make(map[string]*member), joinedAt: make(map[string]int64)}
 	h.claimSession(ctx, s, c, auth)
+	if h.recoveryOn() {
+		s.SetOffsetGate(c.offsetGate)
+	}
 	s.SetData(c)
 	if m := h.deps.Metrics; m != nil {
 		m.SocketConnections.WithLabelValues(h.name).Inc()

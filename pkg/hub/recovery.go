@@ -63,16 +63,21 @@ type offset struct {
 }
 
 func parseOffset(s string) (offset, bool) {
-	parts := strings.SplitN(s, ".", 3)
-	if len(parts) != 3 || parts[2] == "" {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
 		return offset{}, false
 	}
-	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
-	ms, err2 := strconv.ParseInt(parts[1], 10, 64)
+	j := strings.IndexByte(s[i+1:], '.')
+	if j < 0 || i+1+j+1 >= len(s) {
+		return offset{}, false
+	}
+	j += i + 1
+	seq, err1 := strconv.ParseInt(s[:i], 10, 64)
+	ms, err2 := strconv.ParseInt(s[i+1:j], 10, 64)
 	if err1 != nil || err2 != nil || seq <= 0 {
 		return offset{}, false
 	}
-	return offset{seq: seq, ms: ms, room: parts[2]}, true
+	return offset{seq: seq, ms: ms, room: s[j+1:]}, true
 }
 
 // recoveryOn reports whether this hub offers recovery.
@@ -89,6 +94,11 @@ type pendingRestore struct {
 	rec *resume.Record
 	off offset
 	has bool // off is set
+	// starts: per room, the seq after which its replay starts (rooms
+	// missing: after a time, see replayStart); exact is false when the
+	// offset was older than the record's write log.
+	starts map[string]int64
+	exact  bool
 }
 
 // claimSession looks the auth's pid up for the user at CONNECT and, when
@@ -121,8 +131,10 @@ func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth j
 		h.countRecovery(result)
 		return
 	}
+	h.takeLiveTail(rec)
 	p := &pendingRestore{rec: rec}
 	p.off, p.has = parseOffset(a.Offset)
+	p.starts, p.exact = rec.Starts(p.off.room, p.off.seq, p.has)
 	c.restore = p
 	s.Resume(rec.SID, rec.PID)
 }
@@ -149,6 +161,35 @@ func (h *Hub) nodeGone(ctx context.Context, rec *resume.Record) string {
 	return ""
 }
 
+// offsetGate is the sio.OffsetGate of a socket with recovery on: live
+// messages of a room being replayed wait behind its gate; every message
+// queued goes into the socket's write log.
+func (c *client) offsetGate(off string, replay bool) bool {
+	o, ok := parseOffset(off)
+	if !ok {
+		return true
+	}
+	if g := c.restoring.Load(); g != nil && !replay && !g.pass(o) {
+		return false
+	}
+	c.wlog.note(o.room, o.seq)
+	return true
+}
+
+// takeLiveTail fills a record without a disconnect time from the write log
+// of its socket when that socket is still on this node (the client came
+// back before the node noticed it had gone); the restore disconnects it.
+func (h *Hub) takeLiveTail(rec *resume.Record) {
+	if !rec.DisconnectedAt.IsZero() {
+		return
+	}
+	for _, old := range h.ns.SocketsIn(rec.SID) {
+		if oc := clientOf(old); oc != nil && old.ID() == rec.SID && oc.owner == rec.Owner {
+			oc.wlog.fill(rec)
+		}
+	}
+}
+
 // newOwner names one socket's hold on a session record.
 func newOwner() string {
 	var b [12]byte
@@ -173,6 +214,9 @@ func (h *Hub) putSession(s *sio.Socket, c *client, disconnectedAt time.Time, ttl
 		rec.Rooms = append(rec.Rooms, resume.Room{ID: id, HubRole: m.decision.HubRole, JoinedAt: c.joinedAt[id]})
 	}
 	c.mu.Unlock()
+	if !disconnectedAt.IsZero() {
+		c.wlog.fill(rec)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
 	if err := h.deps.Resume.Put(ctx, rec, ttl); err != nil {
@@ -221,11 +265,7 @@ type gates struct {
 	rooms map[string]*roomGate
 }
 
-func (g *gates) pass(off string) bool {
-	o, ok := parseOffset(off)
-	if !ok {
-		return true
-	}
+func (g *gates) pass(o offset) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	rg := g.rooms[o.room]

@@ -25,7 +25,7 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 	for _, r := range p.rec.Rooms {
 		g.rooms[r.ID] = &roomGate{}
 	}
-	s.SetOffsetGate(g.pass)
+	c.restoring.Store(g)
 	c.mu.Lock()
 	for _, r := range p.rec.Rooms {
 		c.joinedAt[r.ID] = r.JoinedAt
@@ -42,6 +42,12 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 		}
 	}
 	h.sessionChanged(s, c)
+	if !p.exact {
+		// Rooms other than the offset's were replayed from its time.
+		h.log.Debug("session recovered by time", zap.Bool("logged", p.rec.Logged), zap.Bool("cut", p.rec.TailCut))
+		h.countRecovery("recovered_by_time")
+		return
+	}
 	h.countRecovery("recovered")
 }
 
@@ -60,7 +66,7 @@ func (h *Hub) restoreRoom(s *sio.Socket, c *client, p *pendingRestore, g *gates,
 		return nil // no traffic, no replay
 	}
 	uid := c.session().UserID
-	floor, err := h.replayStart(ctx, s, uid, p, r)
+	floor, err := h.replayStart(ctx, s, c, uid, p, r)
 	if err != nil {
 		return h.abandonRoom(s, c, r.ID, err)
 	}
@@ -78,9 +84,10 @@ func (h *Hub) restoreRoom(s *sio.Socket, c *client, p *pendingRestore, g *gates,
 
 // replayStart replays the first part of a room and returns the highest
 // seq it accounts for.
-func (h *Hub) replayStart(ctx context.Context, s *sio.Socket, uid string, p *pendingRestore, r resume.Room) (int64, error) {
-	if p.has && p.off.room == r.ID {
-		return h.replayAfter(ctx, s, uid, r.ID, p.off.seq, 0)
+func (h *Hub) replayStart(ctx context.Context, s *sio.Socket, c *client, uid string, p *pendingRestore, r resume.Room) (int64, error) {
+	if after, ok := p.starts[r.ID]; ok {
+		c.wlog.seed(r.ID, after)
+		return h.replayAfter(ctx, s, uid, r.ID, after, 0)
 	}
 	since := r.JoinedAt
 	if p.has && p.off.ms > since {
@@ -130,7 +137,7 @@ func (h *Hub) replayAfter(ctx context.Context, s *sio.Socket, uid, roomID string
 
 // replay sends one stored message as the event it was, with its offset.
 func (h *Hub) replay(s *sio.Socket, m *msgstore.Message) {
-	_ = s.Emit("hub:messageArrived", arrived(m).Payload, offsetOf(m))
+	_ = s.ReplayOffset(offsetOf(m), "hub:messageArrived", arrived(m).Payload)
 }
 
 // abandonRoom takes the socket out of a room it could not recover (the

@@ -18,19 +18,27 @@ func TestOffsetRoundTrip(t *testing.T) {
 
 	for name, bad := range map[string]string{
 		"empty": "", "no room": "1.2.", "letters": "x.2.r", "zero seq": "0.2.r", "two parts": "1.r",
+		"no ms": "1..r", "dots only": "..", "negative": "-1.2.r",
 	} {
 		_, ok := parseOffset(bad)
 		require.False(t, ok, name)
 	}
 }
 
+func TestOffsetParseAllocatesNothing(t *testing.T) {
+	off := "123.1700000000123.room"
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = parseOffset(off) }))
+	var c client
+	for range maxTail + 1 { // the room's log created, the tail at its full size
+		require.True(t, c.offsetGate(off, false))
+	}
+	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, false) }), "a socket's gate, per delivery")
+}
+
 func TestRoomGates(t *testing.T) {
 	g := &gates{rooms: map[string]*roomGate{"a": {}}}
-	at := func(seq int64, room string) string {
-		return offsetOf(&msgstore.Message{Seq: seq, RoomID: room, Timestamp: time.UnixMilli(1)})
-	}
+	at := func(seq int64, room string) offset { return offset{seq: seq, ms: 1, room: room} }
 	require.True(t, g.pass(at(1, "b")), "a room without a gate passes")
-	require.True(t, g.pass("not an offset"))
 	require.False(t, g.pass(at(5, "a")), "closed while the replay runs")
 	require.False(t, g.pass(at(7, "a")))
 

@@ -35,13 +35,19 @@ type Record struct {
 	DisconnectedAt time.Time `json:"disconnectedAt,omitempty"`
 	// Tail is the end of what was written to the socket, in order, oldest
 	// first (set on disconnect): with it a client's last offset tells what
-	// it received in every room, not only in the offset's.
+	// it received in every room, not only in the offset's (see Starts).
 	Tail []Write `json:"tail,omitempty"`
-	// TailCut: writes older than Tail[0] were written but not kept.
+	// TailRooms names the rooms of Tail.
+	TailRooms []string `json:"tailRooms,omitempty"`
+	// TailCut: writes older than Tail[0] were made but not kept.
 	TailCut bool `json:"tailCut,omitempty"`
+	// Logged: the socket's write log is in the record (Tail, Written,
+	// Base). A record written while the socket was connected on another
+	// node, or by a node that was killed, has none.
+	Logged bool `json:"logged,omitempty"`
 }
 
-// Write is one message written to a socket: Rooms[Room] and its seq.
+// Write is one message written to a socket: TailRooms[Room] and its seq.
 type Write struct {
 	Room int   `json:"r"`
 	Seq  int64 `json:"s"`
@@ -57,6 +63,9 @@ type Room struct {
 	// Written is the seq of the last message of the room written to the
 	// socket (0: none); set on disconnect.
 	Written int64 `json:"written,omitempty"`
+	// Base is the seq the client had of the room when this socket started
+	// writing (a recovered socket: where its replay started; 0 otherwise).
+	Base int64 `json:"base,omitempty"`
 }
 
 // Store keeps records for a time. Implementations are safe for concurrent

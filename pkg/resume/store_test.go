@@ -19,7 +19,7 @@ func testStore(t *testing.T, s Store) {
 	ctx := context.Background()
 	rec := &Record{PID: "p1", SID: "s1", Hub: "chat", UserID: "alice", Owner: "o1", Node: "n1",
 		Rooms: []Room{{ID: "lobby", HubRole: "member", JoinedAt: 42, Written: 7}, {ID: "side", Written: 3}},
-		Tail:  []Write{{Room: 1, Seq: 3}, {Room: 0, Seq: 7}}, TailCut: true}
+		Tail:  []Write{{Room: 1, Seq: 3}, {Room: 0, Seq: 7}}, TailRooms: []string{"lobby", "side"}, TailCut: true, Logged: true}
 	_, err := s.Get(ctx, "chat", "p1")
 	require.ErrorIs(t, err, ErrNotFound)
 

@@ -339,10 +339,10 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 		}
 	}
 	send := func(s *Socket) {
-		if _, skip := excluded[s]; skip || !s.passes(enc.offset) {
+		if _, skip := excluded[s]; skip {
 			return
 		}
-		_ = s.client.conn.enqueue(enc.forNsp(s.nsp))
+		s.queueOffset(enc.offset, enc.forNsp(s.nsp))
 	}
 	switch len(to) {
 	case 0:

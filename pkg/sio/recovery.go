@@ -40,12 +40,18 @@ func (s *Socket) PID() string { return s.pid }
 // Recovered reports whether the socket continues a previous session.
 func (s *Socket) Recovered() bool { return s.recovered }
 
-// SetOffsetGate installs a gate consulted before every event with an
-// offset is queued to this socket (local broadcasts and EmitOffset): an
-// event for which gate returns false is not sent. The gate runs on the
-// emitting goroutine, under the namespace's read lock for broadcasts: it
-// must be quick and must not call back into the namespace. nil removes it.
-func (s *Socket) SetOffsetGate(gate func(offset string) bool) {
+// OffsetGate decides whether an event with an offset is queued to a
+// socket; replay is true for ReplayOffset. A socket's gate calls and the
+// queueing of the events they pass are serialized, so a gate sees the
+// socket's offset events in the order they are queued (the order the
+// client receives them). It runs on the emitting goroutine, under the
+// namespace's read lock for broadcasts: it must be quick, allocation-free
+// on its common path, and must not call back into the namespace or the
+// socket.
+type OffsetGate func(offset string, replay bool) bool
+
+// SetOffsetGate installs the socket's gate; nil removes it.
+func (s *Socket) SetOffsetGate(gate OffsetGate) {
 	if gate == nil {
 		s.gate.Store(nil)
 		return
@@ -53,23 +59,45 @@ func (s *Socket) SetOffsetGate(gate func(offset string) bool) {
 	s.gate.Store(&gate)
 }
 
-// passes reports whether an event with offset may be queued to s.
-func (s *Socket) passes(offset string) bool {
-	if offset == "" {
-		return true
-	}
+// queueOffset queues a broadcast's frames to s when its gate passes them.
+func (s *Socket) queueOffset(offset string, o *outbound) {
 	g := s.gate.Load()
-	return g == nil || (*g)(offset)
+	if offset == "" || g == nil {
+		_ = s.client.conn.enqueue(o)
+		return
+	}
+	s.offMu.Lock()
+	if (*g)(offset, false) {
+		_ = s.client.conn.enqueue(o)
+	}
+	s.offMu.Unlock()
 }
 
 // EmitOffset sends an event with its offset appended as the last argument
 // (when recovery is on), through the socket's offset gate.
 func (s *Socket) EmitOffset(offset, event string, args ...any) error {
-	if !s.passes(offset) {
-		return nil
-	}
+	return s.emitOffset(offset, false, event, args)
+}
+
+// ReplayOffset is EmitOffset for an event sent again (a replay of missed
+// events): the gate is told so, and may pass it where it holds back the
+// live one.
+func (s *Socket) ReplayOffset(offset, event string, args ...any) error {
+	return s.emitOffset(offset, true, event, args)
+}
+
+func (s *Socket) emitOffset(offset string, replay bool, event string, args []any) error {
 	if offset != "" && s.ns.rec.on.Load() {
 		args = append(args[:len(args):len(args)], offset)
+	}
+	g := s.gate.Load()
+	if offset == "" || g == nil {
+		return s.Emit(event, args...)
+	}
+	s.offMu.Lock()
+	defer s.offMu.Unlock()
+	if !(*g)(offset, replay) {
+		return nil
 	}
 	return s.Emit(event, args...)
 }

@@ -2,6 +2,8 @@ package sio
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,13 +77,57 @@ func TestRecoveryOffsetsAndGate(t *testing.T) {
 	require.NoError(t, ns.To("room").Emit("plain", 1))
 	require.Equal(t, `42/chat,["plain",1]`, c.readText(), "no offset, nothing appended")
 
-	sock.SetOffsetGate(func(off string) bool { return off != "8" })
+	var seen []string
+	sock.SetOffsetGate(func(off string, replay bool) bool {
+		seen = append(seen, fmt.Sprintf("%s %v", off, replay))
+		return off != "8" || replay
+	})
 	require.NoError(t, ns.To("room").Local().Offset("8").Emit("m", 2))
 	require.NoError(t, sock.EmitOffset("8", "m", 2))
 	require.NoError(t, sock.EmitOffset("9", "m", 3))
 	require.Equal(t, `42/chat,["m",3,"9"]`, c.readText(), "the gate held back offset 8 on both paths")
+	require.NoError(t, sock.ReplayOffset("8", "m", 2))
+	require.Equal(t, `42/chat,["m",2,"8"]`, c.readText(), "a replay the gate lets through")
+	require.Equal(t, []string{"8 false", "8 false", "9 false", "8 true"}, seen, "the gate sees every offset event, in order")
 
 	ns.SetRecovery(false)
 	require.NoError(t, ns.To("room").Local().Offset("10").Emit("m", 4))
 	require.Equal(t, `42/chat,["m",4]`, c.readText(), "recovery off: no offset on the wire")
+}
+
+// Broadcasts to two rooms from two goroutines: the gate sees the socket's
+// offsets in the order the client receives them.
+func TestRecoveryGateSeesQueueOrder(t *testing.T) {
+	s, base := startServer(t, Options{WriteQueueSize: 4096})
+	ns := s.Of("/chat")
+	ns.SetRecovery(true)
+	c := dialWS(t, base, "")
+	c.readText()
+	sid := connectReplyOf(t, c, "/chat", `{}`)["sid"]
+	sock := ns.SocketsIn(sid)[0]
+	sock.Join("a")
+	sock.Join("b")
+	var seen []string // guarded by the socket's gate serialization
+	sock.SetOffsetGate(func(off string, _ bool) bool {
+		seen = append(seen, off)
+		return true
+	})
+	const n = 300
+	var wg sync.WaitGroup
+	for _, room := range []string{"a", "b"} {
+		wg.Go(func() {
+			for i := range n {
+				_ = ns.To(room).Local().Offset(fmt.Sprintf("%s%d", room, i)).Emit("m", i)
+			}
+		})
+	}
+	got := make([]string, 0, 2*n)
+	for len(got) < 2*n {
+		var args []any
+		raw := c.readText()
+		require.NoError(t, json.Unmarshal([]byte(raw[len("42/chat,"):]), &args), raw)
+		got = append(got, args[len(args)-1].(string))
+	}
+	wg.Wait()
+	require.Equal(t, got, seen)
 }

@@ -23,7 +23,8 @@ type Socket struct {
 
 	pid       string // recovery session id; "" when recovery is off
 	recovered bool
-	gate      atomic.Pointer[func(offset string) bool]
+	gate      atomic.Pointer[OffsetGate]
+	offMu     sync.Mutex // serializes gate calls with queueing (recovery.go)
 
 	rooms map[string]struct{} // guarded by ns.mu
 

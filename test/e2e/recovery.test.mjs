@@ -104,6 +104,58 @@ test('a 10 s network drop while another member sends 100 messages', async () => 
   await checkAfter(alice, bob, tag, want);
 });
 
+test('a drop while two rooms receive interleaved messages: both rooms whole, once, in order', async () => {
+  const d = await daemon();
+  const proxy = await proxyTo(d);
+  const rooms = [ROOMS.general, ROOMS.random];
+  const alice = await member(proxy.url, 'alice');
+  const bob = await member(d.url, 'bob');
+  for (const s of [alice, bob]) {
+    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+  const sid = alice.id;
+  let reconnected = false;
+  alice.io.once('reconnect', () => { reconnected = true; });
+  const tag = `i${Date.now()}`;
+  const want = new Map(rooms.map((r) => [r, []]));
+  const inRoom = (roomId) => alice.received
+    .filter((e) => e.name === 'hub:messageArrived' && e.data.roomId === roomId && String(e.data.message.content.body).startsWith(tag))
+    .map((e) => e.data.message.content.body);
+  // Pairs sent at once, one to each room: their messages are often stamped
+  // in the same millisecond. The network drops in the middle of the stream,
+  // right when alice got the first message of a pair.
+  const PAIRS = 80;
+  const dropAt = ` 20`;
+  const dropper = (m) => {
+    if (String(m.message.content.body).startsWith(tag) && m.message.content.body.endsWith(dropAt)) {
+      proxy.drop();
+      alice.off('hub:messageArrived', dropper);
+    }
+  };
+  alice.on('hub:messageArrived', dropper);
+  for (let i = 0; i < PAIRS; i++) {
+    if (i === 60) await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
+    await Promise.all(rooms.map(async (roomId, k) => {
+      const body = `${tag} ${k} ${i}`;
+      const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      want.get(roomId).push(body);
+    }));
+  }
+  proxy.restore();
+  await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects' });
+  assert.equal(alice.recovered, true, 'socket.recovered');
+  assert.equal(alice.id, sid, 'same sid');
+  for (const roomId of rooms) {
+    const body = `${tag} live ${roomId}`;
+    const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
+    assert.equal(ack.ok, true);
+    await waitForEvent(alice, 'hub:messageArrived', (m) => m.message.content.body === body);
+    assert.deepEqual(inRoom(roomId), [...want.get(roomId), body], `every message of ${roomId} once, in order`);
+  }
+});
+
 for (const transport of ['websocket', 'polling']) test(`recovery across a daemon restart (SIGTERM), ${transport}`, async () => {
   const d = await daemon();
   const proxy = await proxyTo(d);

@@ -1,0 +1,111 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/pkg/msgstore"
+	recs "github.com/hubd/hubd/pkg/records"
+	"github.com/hubd/hubd/pkg/resume"
+)
+
+// Messages of two rooms stamped in the same millisecond around a drop: the
+// client's last offset names one room, and every room is replayed from
+// exactly what the socket had received (its write log), each message once,
+// in order. Time alone (the offset's millisecond) would miss or repeat
+// them in the room other than the offset's.
+func TestRecoverEveryRoomExactly(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		lastSeen int  // index in the written order of the last message the client received
+		live     bool // the client comes back before the node noticed the drop
+	}{
+		{"offset in the second room", 1, false},
+		{"offset in the first room", 2, false},
+		{"nothing received since the joins", -1, false},
+		{"back before the node noticed", 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) { testRecoverExactly(t, c.lastSeen, c.live) })
+	}
+}
+
+func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "arena.json"), []byte(`[{"id":"r1"},{"id":"r2"}]`), 0o600))
+	rooms, err := recs.NewEmbedded(dir)
+	require.NoError(t, err)
+	e := newSocketEnv(t, func(d *Deps) {
+		d.Resume, d.MaxDisconnection, d.Records, d.Node = records, time.Minute, rooms, "here"
+	})
+	ctx := context.Background()
+	require.NoError(t, records.Beat(ctx, "here", time.Minute))
+
+	u1, first := e.dialAs(t, "u1", nil)
+	for i, r := range []string{"r1", "r2"} {
+		id := string(rune('1' + i))
+		u1.send("42" + u1.nsp + `,` + id + `["hub:join",{"roomId":"` + r + `"}]`)
+		require.Contains(t, u1.read("43"+u1.nsp+","+id), `"ok":true`)
+	}
+	stamp := time.Now().Truncate(time.Millisecond)
+	post := func(room, body string) *msgstore.Message {
+		m, _, err := e.h.deps.Store.Append(ctx, &msgstore.Message{HubName: e.h.Name(), RoomID: room, SenderID: "u2",
+			MessageType: "text", Content: json.RawMessage(`{"body":"` + body + `"}`), Status: msgstore.StatusPublished,
+			Timestamp: stamp})
+		require.NoError(t, err)
+		require.Equal(t, stamp.UnixMilli(), m.Timestamp.UnixMilli(), "stamped in the same millisecond")
+		e.h.deliverLocal(room, arrived(m))
+		return m
+	}
+	// Written to u1 in this order, all in one millisecond.
+	written := []*msgstore.Message{post("r1", "a1"), post("r2", "b1"), post("r1", "a2"), post("r2", "b2")}
+	var offset string
+	for i, m := range written {
+		args := u1.event("hub:messageArrived")
+		require.JSONEq(t, `"`+offsetOf(m)+`"`, string(args[1]), "written in order")
+		if i == lastSeen {
+			offset = offsetOf(m)
+		}
+	}
+	if !live {
+		require.NoError(t, u1.c.Close())
+		require.Eventually(t, func() bool {
+			rec, err := records.Get(ctx, e.h.Name(), first["pid"])
+			return err == nil && !rec.DisconnectedAt.IsZero()
+		}, 5*time.Second, 10*time.Millisecond, "the disconnect is in the session record")
+	}
+	missed := []*msgstore.Message{post("r2", "b3"), post("r1", "a3")}
+
+	auth := map[string]string{"pid": first["pid"]}
+	if offset != "" {
+		auth["offset"] = offset
+	}
+	back, again := e.dialAs(t, "u1", auth)
+	require.Equal(t, first, again, "recovered")
+	want := map[string][]string{}
+	for _, m := range append(written[lastSeen+1:], missed...) {
+		want[m.RoomID] = append(want[m.RoomID], offsetOf(m))
+	}
+	got := map[string][]string{}
+	for range len(written) - lastSeen - 1 + len(missed) {
+		var off string
+		require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
+		o, ok := parseOffset(off)
+		require.True(t, ok)
+		got[o.room] = append(got[o.room], off)
+	}
+	require.Equal(t, want, got, "every message not received, once, in order per room")
+	// Nothing more: the next event is a live one.
+	next := post("r1", "after")
+	var off string
+	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
+	require.Equal(t, offsetOf(next), off, "no message replayed twice")
+}

@@ -1,0 +1,117 @@
+package hub
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/hubd/hubd/pkg/resume"
+)
+
+// What a socket was written, for its session record: per room the last
+// seq written, and the last writes in order (at most maxTail). With them
+// the client's last offset, the one message it is known to have received,
+// tells what it received in every room (resume.Record.Starts). A socket's
+// offset gate runs in the order its events are queued (sio.OffsetGate), so
+// note sees the writes in the order the client receives them.
+
+// Bounds of a socket's write log: the tail starts at tailStart entries and
+// doubles up to maxTail, then drops its oldest entries (a client whose
+// last offset is older falls back to time, see recovery_restore.go).
+const (
+	tailStart = 64
+	maxTail   = 1024
+)
+
+// writeLog is one socket's write log. note is O(1) and allocates only when
+// a room is written to for the first time or the tail grows (at most
+// log2(maxTail/tailStart)+1 times per socket).
+type writeLog struct {
+	mu    sync.Mutex
+	rooms map[string]*roomLog
+	tail  []logEntry // a ring once len(tail) == maxTail
+	next  int        // the ring's oldest entry once full
+	cut   bool       // entries were dropped
+}
+
+type roomLog struct {
+	id      string
+	written int64 // last seq written
+	base    int64 // what the client had when the socket started (recovered rooms)
+}
+
+type logEntry struct {
+	room *roomLog
+	seq  int64
+}
+
+// room returns the log of id, creating it; l.mu held.
+func (l *writeLog) room(id string) *roomLog {
+	if rl := l.rooms[id]; rl != nil {
+		return rl
+	}
+	if l.rooms == nil {
+		l.rooms = make(map[string]*roomLog)
+	}
+	rl := &roomLog{id: strings.Clone(id)}
+	l.rooms[rl.id] = rl
+	return rl
+}
+
+// note records that message seq of room was queued to the socket.
+func (l *writeLog) note(room string, seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rl := l.room(room)
+	rl.written = seq
+	e := logEntry{room: rl, seq: seq}
+	switch {
+	case len(l.tail) < maxTail:
+		if l.tail == nil {
+			l.tail = make([]logEntry, 0, tailStart)
+		}
+		l.tail = append(l.tail, e)
+	default:
+		l.tail[l.next] = e
+		l.next = (l.next + 1) % maxTail
+		l.cut = true
+	}
+}
+
+// seed records that the client had room up to base when this socket
+// started writing it (a recovered room, before its replay).
+func (l *writeLog) seed(room string, base int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rl := l.room(room)
+	rl.base = base
+	rl.written = max(rl.written, base)
+}
+
+// fill writes the log into rec: Written and Base of its rooms, the tail.
+func (l *writeLog) fill(rec *resume.Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range rec.Rooms {
+		if rl := l.rooms[rec.Rooms[i].ID]; rl != nil {
+			rec.Rooms[i].Written, rec.Rooms[i].Base = rl.written, rl.base
+		}
+	}
+	index := make(map[*roomLog]int)
+	rec.Tail = make([]resume.Write, 0, len(l.tail))
+	add := func(e logEntry) {
+		i, ok := index[e.room]
+		if !ok {
+			i = len(rec.TailRooms)
+			index[e.room] = i
+			rec.TailRooms = append(rec.TailRooms, e.room.id)
+		}
+		rec.Tail = append(rec.Tail, resume.Write{Room: i, Seq: e.seq})
+	}
+	for _, e := range l.tail[l.next:] {
+		add(e)
+	}
+	for _, e := range l.tail[:l.next] {
+		add(e)
+	}
+	rec.TailCut, rec.Logged = l.cut, true
+}
