@@ -66,6 +66,7 @@ func newSocketEnv(t *testing.T, adjust func(*Deps)) *socketEnv {
 	t.Cleanup(func() {
 		hs2.CloseClientConnections()
 		hs2.Close()
+		_ = srv.Close(context.Background()) // stops its network pollers
 	})
 	return &socketEnv{h: h, url: "ws" + strings.TrimPrefix(hs2.URL, "http") + "/socket.io/?EIO=4&transport=websocket"}
 }
