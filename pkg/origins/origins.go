@@ -60,5 +60,8 @@ func (p *Policy) WriteHeaders(h http.Header, origin string) {
 	if len(*p.list.Load()) > 0 {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
-	h.Add("Vary", "Origin")
 }
+
+// Vary marks an answer as depending on the request's Origin, for caches:
+// every answer of a path the policy governs carries it, allowed or not.
+func Vary(h http.Header) { h.Add("Vary", "Origin") }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/origins"
 )
 
 // Origins decides which browser origins may read the API's answers
@@ -44,7 +45,7 @@ func (h *handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	if h.opts.Origins == nil {
 		return false
 	}
-	w.Header().Add("Vary", "Origin")
+	origins.Vary(w.Header())
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return false

@@ -152,6 +152,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	origins.Vary(w.Header())
 	if !e.originAllowed(r.Header.Get("Origin")) {
 		e.opts.OnRefuse(RefuseOrigin)
 		e.writeError(w, http.StatusForbidden, codeForbidden)
