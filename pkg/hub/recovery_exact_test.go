@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	recs "github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/resume"
@@ -43,8 +45,9 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "arena.json"), []byte(`[{"id":"r1"},{"id":"r2"}]`), 0o600))
 	rooms, err := recs.NewEmbedded(dir)
 	require.NoError(t, err)
+	m := metrics.NewUnregistered()
 	e := newSocketEnv(t, func(d *Deps) {
-		d.Resume, d.MaxDisconnection, d.Records, d.Node = records, time.Minute, rooms, "here"
+		d.Resume, d.MaxDisconnection, d.Records, d.Node, d.Metrics = records, time.Minute, rooms, "here", m
 	})
 	ctx := context.Background()
 	require.NoError(t, records.Beat(ctx, "here", time.Minute))
@@ -108,4 +111,5 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	var off string
 	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
 	require.Equal(t, offsetOf(next), off, "no message replayed twice")
+	require.Equal(t, 1.0, testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")), "an exact recovery")
 }

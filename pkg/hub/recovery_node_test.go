@@ -6,8 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hubd/hubd/internal/testenv"
+	"github.com/hubd/hubd/pkg/metrics"
+	"github.com/hubd/hubd/pkg/redisguard"
 	"github.com/hubd/hubd/pkg/resume"
 )
 
@@ -17,7 +22,8 @@ func TestRecoverRecordOfAStoppedNode(t *testing.T) {
 	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = records.Close() })
-	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection, d.Node = records, time.Minute, "here" })
+	m := metrics.NewUnregistered()
+	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection, d.Node, d.Metrics = records, time.Minute, "here", m })
 	ctx := context.Background()
 	for _, c := range []struct {
 		name, node string
@@ -44,4 +50,53 @@ func TestRecoverRecordOfAStoppedNode(t *testing.T) {
 			require.Equal(t, c.recovered, reply["sid"] == "sid-"+c.name)
 		})
 	}
+	// The live node's record had no write log (written while connected):
+	// its rooms were recovered by time, and the result says so.
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered_by_time")) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, 0.0, testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")))
+}
+
+// Session records in a Redis that stops answering: a reconnect gets a
+// fresh session (counted unavailable) while the guarded client reports the
+// node degraded, and the same session recovers once Redis answers again.
+func TestRecoverWhenRedisIsBack(t *testing.T) {
+	p := testenv.NewStallProxy(t, testenv.RedisAddr(t))
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.Addr()}, DisableCache: true})
+	require.NoError(t, err)
+	g := redisguard.New(redisguard.Options{Client: rc, Timeout: 200 * time.Millisecond, ProbeInterval: 50 * time.Millisecond})
+	t.Cleanup(g.Close)
+	records := resume.NewRedis(g, "hubd-test-"+t.Name()+":")
+	m := metrics.NewUnregistered()
+	e := newSocketEnv(t, func(d *Deps) {
+		d.Resume, d.MaxDisconnection, d.Node, d.Metrics = records, time.Minute, "here", m
+	})
+	ctx := context.Background()
+	require.NoError(t, records.Beat(ctx, "here", time.Minute))
+	count := func(result string) float64 {
+		return testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), result))
+	}
+
+	u1, first := e.dialAs(t, "u1", nil)
+	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1"}]`)
+	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
+	require.NoError(t, u1.c.Close())
+	require.Eventually(t, func() bool {
+		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
+		return err == nil && !rec.DisconnectedAt.IsZero()
+	}, 5*time.Second, 10*time.Millisecond)
+
+	p.SetStalled(true)
+	_, fresh := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.NotEqual(t, first["pid"], fresh["pid"], "no record readable: a fresh session")
+	require.True(t, g.Degraded(), "the node reports Redis degraded")
+	require.Equal(t, 1.0, count("unavailable"))
+
+	p.SetStalled(false)
+	require.Eventually(t, func() bool { return !g.Degraded() }, 10*time.Second, 10*time.Millisecond)
+	_, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.Equal(t, first, again, "recovered once Redis answers")
+	require.Eventually(t, func() bool { return count("recovered") == 1 }, 5*time.Second, 10*time.Millisecond,
+		"counted recovered once the restore ran")
 }
