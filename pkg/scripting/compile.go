@@ -81,7 +81,7 @@ func compileWrapped(src, prefix, suffix string) (*goja.Program, error) {
 		return nil, newError(KindSyntax, nil, "script is not one expression or function body")
 	}
 	fnTree, err := parser.ParseFile(nil, "mscript", prefix+src+strings.TrimSuffix(suffix, "()"), 0, parser.WithDisableSourceMaps)
-	if err != nil || !wrapperFunction(fnTree, closeIdx) {
+	if err != nil || !functionAt(fnTree, closeIdx) {
 		return nil, newError(KindSyntax, nil, "script is not one expression or function body")
 	}
 	prg, err := goja.CompileAST(fnTree, false)
@@ -91,37 +91,41 @@ func compileWrapped(src, prefix, suffix string) (*goja.Program, error) {
 	return prg, nil
 }
 
-// wrapperFunction reports whether p is one function literal whose body ends
-// at closeIdx.
-func wrapperFunction(p *ast.Program, closeIdx int) bool {
-	if len(p.Body) != 1 {
-		return false
-	}
-	stmt, ok := p.Body[0].(*ast.ExpressionStatement)
-	if !ok {
-		return false
-	}
-	fn, ok := stmt.Expression.(*ast.FunctionLiteral)
-	return ok && fn.Body != nil && int(fn.Body.RightBrace) == closeIdx
+// functionAt reports whether p is one function literal (the expression of
+// its only statement) whose body ends at closeIdx.
+func functionAt(p *ast.Program, closeIdx int) bool {
+	e, ok := soleExpression(p)
+	return ok && functionEndsAt(e, closeIdx)
 }
 
+// wrapperIntact reports whether p is one call, without arguments, of a
+// function literal whose body ends at closeIdx.
 func wrapperIntact(p *ast.Program, closeIdx int) bool {
-	if len(p.Body) != 1 {
-		return false
-	}
-	stmt, ok := p.Body[0].(*ast.ExpressionStatement)
+	e, ok := soleExpression(p)
 	if !ok {
 		return false
 	}
-	call, ok := stmt.Expression.(*ast.CallExpression)
-	if !ok || len(call.ArgumentList) != 0 {
-		return false
+	call, ok := e.(*ast.CallExpression)
+	return ok && len(call.ArgumentList) == 0 && functionEndsAt(call.Callee, closeIdx)
+}
+
+// soleExpression returns the expression of p's only statement.
+func soleExpression(p *ast.Program) (ast.Expression, bool) {
+	if len(p.Body) != 1 {
+		return nil, false
 	}
-	fn, ok := call.Callee.(*ast.FunctionLiteral)
-	if !ok || fn.Body == nil {
-		return false
+	stmt, ok := p.Body[0].(*ast.ExpressionStatement)
+	if !ok {
+		return nil, false
 	}
-	return int(fn.Body.RightBrace) == closeIdx
+	return stmt.Expression, true
+}
+
+// functionEndsAt reports whether e is a function literal whose body ends at
+// closeIdx.
+func functionEndsAt(e ast.Expression, closeIdx int) bool {
+	fn, ok := e.(*ast.FunctionLiteral)
+	return ok && fn.Body != nil && int(fn.Body.RightBrace) == closeIdx
 }
 
 // syntaxError turns a goja parse or compile error into a ScriptError whose

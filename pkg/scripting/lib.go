@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
 )
 
@@ -110,7 +109,7 @@ func compileModule(file, src string) (*goja.Program, error) {
 		return nil, &ScriptError{Kind: KindSyntax, Err: err, Msg: fmt.Sprintf("lib %s: %v", file, err)}
 	}
 	closeIdx := len(modulePrefix) + len(src) + len(moduleSuffix) - 1 // the final '}', 1-based
-	if !moduleIntact(tree, closeIdx) {
+	if !functionAt(tree, closeIdx) {
 		return nil, &ScriptError{Kind: KindSyntax, Msg: fmt.Sprintf("lib %s: unbalanced braces close the module wrapper", file)}
 	}
 	prg, err := goja.CompileAST(tree, false)
@@ -118,18 +117,6 @@ func compileModule(file, src string) (*goja.Program, error) {
 		return nil, &ScriptError{Kind: KindSyntax, Err: err, Msg: fmt.Sprintf("lib %s: %v", file, err)}
 	}
 	return prg, nil
-}
-
-func moduleIntact(p *ast.Program, closeIdx int) bool {
-	if len(p.Body) != 1 {
-		return false
-	}
-	stmt, ok := p.Body[0].(*ast.ExpressionStatement)
-	if !ok {
-		return false
-	}
-	fn, ok := stmt.Expression.(*ast.FunctionLiteral)
-	return ok && fn.Body != nil && int(fn.Body.RightBrace) == closeIdx
 }
 
 // modules is the per-runtime module registry: module objects by id, filled
