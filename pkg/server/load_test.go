@@ -11,8 +11,9 @@ import (
 )
 
 // A file with spec errors still gets its script checks in the same run:
-// a decode error beside an unknown name and a missing lib path, and a
-// semantic error beside an unknown name, every one reported at once.
+// a decode error beside a script that does not compile, an unknown name
+// and a missing lib path, and a semantic error beside an unknown name,
+// every one reported at once.
 func TestLoadReportsSpecAndScriptErrorsOfAFileAtOnce(t *testing.T) {
 	cfg := testConfig(t)
 	src := "../../test/e2e/fixtures/broken/hubs"
@@ -29,6 +30,7 @@ func TestLoadReportsSpecAndScriptErrorsOfAFileAtOnce(t *testing.T) {
 	}
 	want := []string{
 		`e_decode_scripts.yaml: hubBasics.colour: unknown field`,
+		`e_decode_scripts.yaml: roomSettings.checkScript: does not compile: mscript syntax error: line 1 column 17 (end of script): Unexpected token }`,
 		`e_decode_scripts.yaml: roomSettings.authScripts[0].script: unknown name "usr" (this script's context has user, room, chatRoom)`,
 		`e_decode_scripts.yaml: roomSettings.authScripts[0].script: lib.nowhere.allow does not exist in the service library`,
 		`f_semantic_scripts.yaml: roomSettings.authScripts[0].hubRole: undefined role "ghost"`,

@@ -152,7 +152,10 @@ func parsePartial(file string, data []byte, opts LoadOptions) (*Hub, ErrorList) 
 	h := &Hub{File: file, Hash: hex.EncodeToString(sum[:])}
 	decodeStrict(root, h, c)
 	if len(c.errs) > 0 {
-		// Semantic checks on a partly decoded spec would only add noise.
+		// Semantic checks on a partly decoded spec would only add noise;
+		// the scripts that decoded are compiled, so that a file's compile
+		// errors come out in the same run as its decode errors.
+		(&validator{h: h, opts: opts, c: c}).scripts()
 		return h, c.errs
 	}
 	applyDefaults(h, root)

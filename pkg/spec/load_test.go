@@ -267,3 +267,18 @@ historySettings:
 	require.Len(t, errs, 1)
 	require.Contains(t, errs[0].Error(), "historySettings.historyEnabled: expected boolean, got string")
 }
+
+// A file that does not decode still has the scripts that did decode
+// compiled: their compile errors come out with the decode errors.
+func TestLoadDirAllCompilesTheScriptsOfAFileThatDoesNotDecode(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "a.yaml", minimal+"  checkScript: 'user.userId == ('\n  colour: blue\n")
+	hubs, errs, err := LoadDirAll(dir, testOpts)
+	require.NoError(t, err)
+	require.Len(t, hubs, 1)
+	require.True(t, hubs[0].Partial())
+	require.Len(t, errs, 2, errs.Error())
+	require.Equal(t, &FieldError{File: f, Path: "roomSettings.colour", Msg: "unknown field"}, errs[0])
+	require.Equal(t, "roomSettings.checkScript", errs[1].Path)
+	require.Contains(t, errs[1].Msg, "does not compile")
+}

@@ -36,6 +36,7 @@ const PLANTED = [
   { file: 'd_semantic.yaml', path: 'messageSettings.customMessageTypes[0].fields[0].fieldType' },
   // spec errors and script errors of one file, in the same run
   { file: 'e_decode_scripts.yaml', path: 'hubBasics.colour' },
+  { file: 'e_decode_scripts.yaml', path: 'roomSettings.checkScript', says: 'does not compile' },
   { file: 'e_decode_scripts.yaml', path: 'roomSettings.authScripts[0].script', says: 'unknown name "usr"' },
   { file: 'e_decode_scripts.yaml', path: 'roomSettings.authScripts[0].script', says: 'lib.nowhere.allow does not exist' },
   { file: 'f_semantic_scripts.yaml', path: 'roomSettings.authScripts[0].hubRole' },
