@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
 )
 
@@ -22,8 +23,8 @@ type benchHub struct {
 	n int
 }
 
-func (h *benchHub) BridgeEvent(string, string, any) { h.n++ }
-func (h *benchHub) SystemMessage(context.Context, string, string, any) (*msgstore.Message, error) {
+func (h *benchHub) BridgeEvent(string, hub.Event) { h.n++ }
+func (h *benchHub) SystemMessage(context.Context, string, string, hub.SystemData) (*msgstore.Message, error) {
 	return nil, nil
 }
 
@@ -60,7 +61,7 @@ type countingHub struct {
 	n atomic.Int64
 }
 
-func (h *countingHub) BridgeEvent(string, string, any) { h.n.Add(1) }
+func (h *countingHub) BridgeEvent(string, hub.Event) { h.n.Add(1) }
 
 // BenchmarkConsume measures records per second through an in-process
 // broker: b.N memberJoined records are produced first, then one bridge

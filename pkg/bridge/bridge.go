@@ -29,13 +29,13 @@ type Target interface {
 	// Definition gives the scripting engine that evaluates the bridge's
 	// expressions (filterExpression, targetRoomExpression, roomEligibility).
 	Definition() *hub.Definition
-	BridgeEvent(roomID, event string, payload any)
-	SystemMessage(ctx context.Context, roomID, action string, data any) (*msgstore.Message, error)
-	CloseRoom(roomID string, payload any)
+	BridgeEvent(roomID string, e hub.Event)
+	SystemMessage(ctx context.Context, roomID, action string, data hub.SystemData) (*msgstore.Message, error)
+	CloseRoom(roomID string, p hub.RoomClosed)
 	// Reauthorize removes the user when no longer authorized; announce asks
 	// another node that removes them to tell the room when this one could
 	// not (hub.Hub.Reauthorize).
-	Reauthorize(ctx context.Context, roomID, userID, event string, payload any, announce bool) bool
+	Reauthorize(ctx context.Context, roomID, userID string, e hub.Event, announce bool) bool
 }
 
 var _ Target = (*hub.Hub)(nil)

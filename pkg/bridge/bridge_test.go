@@ -64,21 +64,21 @@ func (f *fakeHub) record(c call, payload any) {
 	f.mu.Unlock()
 }
 
-func (f *fakeHub) BridgeEvent(roomID, event string, payload any) {
-	f.record(call{Op: "emit", RoomID: roomID, Event: event}, payload)
+func (f *fakeHub) BridgeEvent(roomID string, e hub.Event) {
+	f.record(call{Op: "emit", RoomID: roomID, Event: e.Name()}, e.Payload())
 }
 
-func (f *fakeHub) SystemMessage(_ context.Context, roomID, action string, data any) (*msgstore.Message, error) {
+func (f *fakeHub) SystemMessage(_ context.Context, roomID, action string, data hub.SystemData) (*msgstore.Message, error) {
 	f.record(call{Op: "system", RoomID: roomID, Event: action}, data)
 	return nil, nil
 }
 
-func (f *fakeHub) CloseRoom(roomID string, payload any) {
-	f.record(call{Op: "close", RoomID: roomID, Event: EventRoomClosed}, payload)
+func (f *fakeHub) CloseRoom(roomID string, p hub.RoomClosed) {
+	f.record(call{Op: "close", RoomID: roomID, Event: EventRoomClosed}, p)
 }
 
-func (f *fakeHub) Reauthorize(_ context.Context, roomID, userID, event string, payload any, announce bool) bool {
-	f.record(call{Op: "reauthorize", RoomID: roomID, UserID: userID, Event: event, Announce: announce}, payload)
+func (f *fakeHub) Reauthorize(_ context.Context, roomID, userID string, e hub.Event, announce bool) bool {
+	f.record(call{Op: "reauthorize", RoomID: roomID, UserID: userID, Event: e.Name(), Announce: announce}, e.Payload())
 	return f.removes[userID]
 }
 

@@ -9,14 +9,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/hub"
 )
 
-// Events emitted to rooms by the auto-bridge.
-const (
-	EventRoomUpdated  = "hub:roomUpdated"
-	EventRoomClosed   = "hub:roomClosed"
-	EventMemberJoined = "hub:memberJoined"
-	EventMemberLeft   = "hub:memberLeft"
+// Events emitted to rooms by the auto-bridge (declared in pkg/hub).
+var (
+	EventRoomUpdated  = hub.OutRoomUpdated.Name()
+	EventRoomClosed   = hub.OutRoomClosed.Name()
+	EventMemberJoined = hub.OutMemberJoined.Name()
+	EventMemberLeft   = hub.OutMemberLeft.Name()
 )
 
 // Reasons a room is closed (payload field "reason").
@@ -171,18 +173,13 @@ func (b *Bridge) roomEvent(ctx context.Context, rt route, doc map[string]any, lo
 			reason = CloseIneligible
 		}
 	}
-	payload := map[string]any{"roomId": roomID, "record": rec}
 	if reason != "" {
-		payload["reason"] = reason
-		b.systemMessage(ctx, t, roomID, "roomClosed", map[string]any{"reason": reason}, log)
-		t.CloseRoom(roomID, payload)
+		b.systemMessage(ctx, t, roomID, "roomClosed", hub.SystemData{Reason: reason}, log)
+		t.CloseRoom(roomID, hub.RoomClosed{Reason: reason, Record: rec, RoomID: roomID})
 		return ResultHandled
 	}
-	if old != nil {
-		payload["old"] = old
-	}
-	t.BridgeEvent(roomID, EventRoomUpdated, payload)
-	b.systemMessage(ctx, t, roomID, "roomUpdated", map[string]any{}, log)
+	t.BridgeEvent(roomID, hub.OutRoomUpdated.Of(hub.RoomUpdated{Old: old, Record: rec, RoomID: roomID}))
+	b.systemMessage(ctx, t, roomID, "roomUpdated", hub.SystemData{}, log)
 	return ResultHandled
 }
 
@@ -201,26 +198,26 @@ func (b *Bridge) memberEvent(ctx context.Context, rt route, doc map[string]any, 
 		}
 		seen[p] = true
 		res = ResultHandled
-		payload := map[string]any{"roomId": p.room, "userId": p.user, "record": rec}
+		member := hub.Member{Record: rec, RoomID: p.room, UserID: p.user}
 		left := func() {
-			t.BridgeEvent(p.room, EventMemberLeft, payload)
-			b.systemMessage(ctx, t, p.room, "memberLeft", map[string]any{"userId": p.user}, log)
+			t.BridgeEvent(p.room, hub.OutMemberLeft.Of(member))
+			b.systemMessage(ctx, t, p.room, "memberLeft", hub.SystemData{UserID: p.user}, log)
 		}
 		switch {
 		case rt.op == OpCreated && inactive(rec):
 			res = ResultSkipped // created inactive: not a member
 		case rt.op == OpCreated:
-			t.BridgeEvent(p.room, EventMemberJoined, payload)
-			b.systemMessage(ctx, t, p.room, "memberJoined", map[string]any{"userId": p.user}, log)
+			t.BridgeEvent(p.room, hub.OutMemberJoined.Of(member))
+			b.systemMessage(ctx, t, p.room, "memberJoined", hub.SystemData{UserID: p.user}, log)
 		case rt.op == OpDeleted || inactive(rec):
 			// The member's own sockets get hub:memberLeft when they are
 			// removed; the room hears it after, without them.
-			t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload, false)
+			t.Reauthorize(ctx, p.room, p.user, hub.OutMemberLeft.Of(member), false)
 			left()
 		case rt.op == OpUpdated:
 			// A node other than this one that removes the member announces
 			// it when this node has none of their sockets.
-			if t.Reauthorize(ctx, p.room, p.user, EventMemberLeft, payload, true) {
+			if t.Reauthorize(ctx, p.room, p.user, hub.OutMemberLeft.Of(member), true) {
 				left()
 			}
 		}
@@ -263,7 +260,7 @@ func (b *Bridge) kafkaEvent(ctx context.Context, rt route, value []byte, log *za
 		return ResultSkipped
 	}
 	for _, roomID := range rooms {
-		t.BridgeEvent(roomID, rt.event, map[string]any{"roomId": roomID, "data": data})
+		t.BridgeEvent(roomID, hub.Custom(rt.event).Of(hub.CustomEvent{Data: data, RoomID: roomID}))
 	}
 	return ResultHandled
 }
@@ -286,7 +283,7 @@ func roomsOf(v any) []string {
 	return nil
 }
 
-func (b *Bridge) systemMessage(ctx context.Context, t Target, roomID, action string, data any, log *zap.Logger) {
+func (b *Bridge) systemMessage(ctx context.Context, t Target, roomID, action string, data hub.SystemData, log *zap.Logger) {
 	if _, err := t.SystemMessage(ctx, roomID, action, data); err != nil {
 		log.Warn("system message not stored", zap.String("hub", t.Name()), zap.String("action", action), zap.Error(err))
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hubd/hubd/pkg/hub"
 )
 
 const joinedTopic = "svc-dbevent-chatMember-created"
@@ -205,11 +207,11 @@ type blockingHub struct {
 	waiting atomic.Int64
 }
 
-func (h *blockingHub) BridgeEvent(roomID, event string, payload any) {
+func (h *blockingHub) BridgeEvent(roomID string, e hub.Event) {
 	h.waiting.Add(1)
 	<-h.release
 	h.waiting.Add(-1)
-	h.fakeHub.BridgeEvent(roomID, event, payload)
+	h.fakeHub.BridgeEvent(roomID, e)
 }
 
 func TestConsumerLag(t *testing.T) {

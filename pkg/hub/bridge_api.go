@@ -38,18 +38,18 @@ func (h *Hub) dataEvent(op string, m *msgstore.Message) {
 }
 
 // BridgeEvent emits an event from a backend (a Kafka data event or a
-// kafkaEvents entry) to every reader of a room on this node.
-func (h *Hub) BridgeEvent(roomID, event string, payload any) {
-	h.emitRoom(roomID, event, payload)
+// kafkaEvents entry) to every reader of a room.
+func (h *Hub) BridgeEvent(roomID string, e Event) {
+	h.emitRoom(roomID, e)
 }
 
 // SystemMessage stores and broadcasts a system message in a room when the
 // hub enables the system type; otherwise it does nothing and returns nil.
-func (h *Hub) SystemMessage(ctx context.Context, roomID, action string, data any) (*msgstore.Message, error) {
+func (h *Hub) SystemMessage(ctx context.Context, roomID, action string, data SystemData) (*msgstore.Message, error) {
 	if !h.Spec().MessageTypeEnabled(string(spec.MessageSystem)) {
 		return nil, nil
 	}
-	content, err := json.Marshal(map[string]any{"systemAction": action, "systemData": data})
+	content, err := json.Marshal(systemContent{SystemAction: action, SystemData: data})
 	if err != nil {
 		return nil, wrapError(CodeInternal, "encode system message", err)
 	}
@@ -59,20 +59,33 @@ func (h *Hub) SystemMessage(ctx context.Context, roomID, action string, data any
 	})
 }
 
+// SystemData is the systemData of a system message about a room (roomClosed:
+// the reason; memberJoined, memberLeft: the user; roomUpdated: nothing).
+type SystemData struct {
+	Reason string `json:"reason,omitempty"`
+	UserID string `json:"userId,omitempty"`
+}
+
+// systemContent is the content of a system message.
+type systemContent struct {
+	SystemAction string     `json:"systemAction"`
+	SystemData   SystemData `json:"systemData"`
+}
+
 // CloseRoom ends a room's sessions on every node: every member's sockets
-// get event (hub:roomClosed) and leave the room.
-func (h *Hub) CloseRoom(roomID string, payload any) {
-	raw, ok := h.encodePayload("hub:roomClosed", payload)
-	if !ok {
+// get hub:roomClosed and leave the room.
+func (h *Hub) CloseRoom(roomID string, p RoomClosed) {
+	e := OutRoomClosed.Of(p)
+	if !h.ok(e) {
 		return
 	}
 	h.dropGrants()
-	h.closeRoomLocal(roomID, raw)
-	h.toOtherNodes(roomOp{Op: opCloseRoom, Room: roomID, Payload: raw})
+	h.closeRoomLocal(roomID, e)
+	h.toOtherNodes(roomOp{Op: opCloseRoom, Room: roomID, Payload: e.payload})
 }
 
 // closeRoomLocal removes the room's members on this node.
-func (h *Hub) closeRoomLocal(roomID string, payload json.RawMessage) {
+func (h *Hub) closeRoomLocal(roomID string, e Event) {
 	r := h.room(roomID)
 	if r == nil {
 		return
@@ -84,7 +97,7 @@ func (h *Hub) closeRoomLocal(roomID string, payload json.RawMessage) {
 	}
 	r.mu.Unlock()
 	for _, uid := range users {
-		h.removeUserLocal(roomID, uid, "hub:roomClosed", payload)
+		h.removeUserLocal(roomID, uid, e)
 	}
 }
 
@@ -104,28 +117,27 @@ func (h *Hub) RoomMembers(roomID string) []string {
 }
 
 // Reauthorize runs the layered authorization again for a user joined to a
-// room (a membership record changed) and removes their sockets with event
+// room (a membership record changed) and removes their sockets with e
 // when they are no longer authorized, on every node: each node judges with
 // the session of its own sockets of the user. It reports whether the user
 // was removed from this node. When this node has none of the user's
 // sockets and announce is set, a node that removes the user announces it
 // to the room (hub:memberLeft and a memberLeft system message) instead.
-func (h *Hub) Reauthorize(ctx context.Context, roomID, userID, event string, payload any, announce bool) bool {
-	raw, ok := h.encodePayload(event, payload)
-	if !ok {
+func (h *Hub) Reauthorize(ctx context.Context, roomID, userID string, e Event, announce bool) bool {
+	if !h.ok(e) {
 		return false
 	}
 	// Cached grants go first, so that a removed member cannot rejoin on
 	// one; every node drops its own (reauthorizeLocal).
 	h.dropGrants()
 	local := len(h.socketsOf(roomID, userID)) > 0
-	removed := local && h.reauthorizeLocal(ctx, roomID, userID, event, raw)
-	h.toOtherNodes(roomOp{Op: opReauthorize, Room: roomID, User: userID, Event: event, Payload: raw, Announce: announce && !local})
+	removed := local && h.reauthorizeLocal(ctx, roomID, userID, e)
+	h.toOtherNodes(opWith(roomOp{Op: opReauthorize, Room: roomID, User: userID, Announce: announce && !local}, e))
 	return removed
 }
 
 // reauthorizeLocal reauthorizes the user's sockets on this node.
-func (h *Hub) reauthorizeLocal(ctx context.Context, roomID, userID, event string, payload json.RawMessage) bool {
+func (h *Hub) reauthorizeLocal(ctx context.Context, roomID, userID string, e Event) bool {
 	socks := h.socketsOf(roomID, userID)
 	if len(socks) == 0 {
 		return false
@@ -144,16 +156,16 @@ func (h *Hub) reauthorizeLocal(ctx context.Context, roomID, userID, event string
 		h.log.Warn("reauthorization failed; member kept", zap.Error(err))
 		return false
 	}
-	h.removeUserLocal(roomID, userID, event, payload)
+	h.removeUserLocal(roomID, userID, e)
 	return true
 }
 
 // announceMemberLeft tells the room that a member was removed on
-// reauthorization (event, hub:memberLeft, and a system message), as the
+// reauthorization (e, hub:memberLeft, and a system message), as the
 // Kafka bridge does on the node that consumed the membership change.
-func (h *Hub) announceMemberLeft(ctx context.Context, roomID, userID, event string, payload json.RawMessage) {
-	h.BridgeEvent(roomID, event, payload)
-	if _, err := h.SystemMessage(ctx, roomID, "memberLeft", map[string]any{"userId": userID}); err != nil {
+func (h *Hub) announceMemberLeft(ctx context.Context, roomID, userID string, e Event) {
+	h.BridgeEvent(roomID, e)
+	if _, err := h.SystemMessage(ctx, roomID, "memberLeft", SystemData{UserID: userID}); err != nil {
 		h.log.Warn("memberLeft system message failed", zap.String("room", roomID), zap.Error(err))
 	}
 }

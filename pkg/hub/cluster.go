@@ -62,18 +62,13 @@ type roomOp struct {
 	Offset string `json:"offset,omitempty"`
 }
 
-// encodePayload marshals an event payload once, for local sockets and for
-// the other nodes alike.
-func (h *Hub) encodePayload(event string, payload any) (json.RawMessage, bool) {
-	if raw, ok := payload.(json.RawMessage); ok {
-		return raw, true
-	}
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		h.log.Error("encode event payload", zap.String("event", event), zap.Error(err))
-		return nil, false
-	}
-	return raw, true
+// event is the event an operation carries, as the sending node encoded it.
+func (op *roomOp) event() Event { return relayed(op.Event, op.Payload) }
+
+// opWith is an operation carrying e.
+func opWith(op roomOp, e Event) roomOp {
+	op.Event, op.Payload = e.name, e.payload
+	return op
 }
 
 // toOtherNodes sends op to the other nodes of the hub.
@@ -106,11 +101,11 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 	}
 	switch op.Op {
 	case opEmitUser:
-		h.emitUserLocal(op.Room, op.User, op.Event, op.Payload)
+		h.emitUserLocal(op.Room, op.User, op.event())
 	case opEmitModerators:
-		h.emitModeratorsLocal(op.Room, op.Event, op.Payload)
+		h.emitModeratorsLocal(op.Room, op.event())
 	case opEmitTarget:
-		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, op.Payload, "")
+		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, relayed(outMessageArrived.Name(), op.Payload), "")
 	case opSilence:
 		h.silenceLocal(op.Room, op.User, op.Silenced)
 	case opSeq:
@@ -128,19 +123,19 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 	// records: both wait on the network, so they run off the adapter's
 	// delivery goroutine.
 	case opRemoveUser:
-		h.spawn(func(context.Context) { h.removeUserLocal(op.Room, op.User, op.Event, op.Payload) })
+		h.spawn(func(context.Context) { h.removeUserLocal(op.Room, op.User, op.event()) })
 	case opCloseRoom:
 		h.spawn(func(context.Context) {
 			h.dropGrants()
-			h.closeRoomLocal(op.Room, op.Payload)
+			h.closeRoomLocal(op.Room, relayed(OutRoomClosed.Name(), op.Payload))
 		})
 	case opReauthorize:
 		h.spawn(func(ctx context.Context) {
 			h.dropGrants()
 			ctx, cancel := context.WithTimeout(ctx, h.deps.OpTimeout)
 			defer cancel()
-			if h.reauthorizeLocal(ctx, op.Room, op.User, op.Event, op.Payload) && op.Announce {
-				h.announceMemberLeft(ctx, op.Room, op.User, op.Event, op.Payload)
+			if h.reauthorizeLocal(ctx, op.Room, op.User, op.event()) && op.Announce {
+				h.announceMemberLeft(ctx, op.Room, op.User, op.event())
 			}
 		})
 	default:
@@ -150,35 +145,32 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 
 // emitUser sends an event to every socket of a user in a room, on every
 // node.
-func (h *Hub) emitUser(roomID, userID, event string, payload any) {
-	raw, ok := h.encodePayload(event, payload)
-	if !ok {
+func (h *Hub) emitUser(roomID, userID string, e Event) {
+	if !h.ok(e) {
 		return
 	}
-	h.emitUserLocal(roomID, userID, event, raw)
-	h.toOtherNodes(roomOp{Op: opEmitUser, Room: roomID, User: userID, Event: event, Payload: raw})
+	h.emitUserLocal(roomID, userID, e)
+	h.toOtherNodes(opWith(roomOp{Op: opEmitUser, Room: roomID, User: userID}, e))
 }
 
 // emitModerators sends an event to the sockets of the room's moderators,
 // on every node.
-func (h *Hub) emitModerators(roomID, event string, payload any) {
-	raw, ok := h.encodePayload(event, payload)
-	if !ok {
+func (h *Hub) emitModerators(roomID string, e Event) {
+	if !h.ok(e) {
 		return
 	}
-	h.emitModeratorsLocal(roomID, event, raw)
-	h.toOtherNodes(roomOp{Op: opEmitModerators, Room: roomID, Event: event, Payload: raw})
+	h.emitModeratorsLocal(roomID, e)
+	h.toOtherNodes(opWith(roomOp{Op: opEmitModerators, Room: roomID}, e))
 }
 
 // removeUser makes every socket of a user leave a room, after sending them
 // event, on every node.
-func (h *Hub) removeUser(roomID, userID, event string, payload any) {
-	raw, ok := h.encodePayload(event, payload)
-	if !ok {
+func (h *Hub) removeUser(roomID, userID string, e Event) {
+	if !h.ok(e) {
 		return
 	}
-	h.removeUserLocal(roomID, userID, event, raw)
-	h.toOtherNodes(roomOp{Op: opRemoveUser, Room: roomID, User: userID, Event: event, Payload: raw})
+	h.removeUserLocal(roomID, userID, e)
+	h.toOtherNodes(opWith(roomOp{Op: opRemoveUser, Room: roomID, User: userID}, e))
 }
 
 // setSilencedMember updates a joined member's silence on every node.
@@ -211,36 +203,35 @@ const (
 // for an audience, or nothing (an empty To). It travels to the other nodes
 // in an opSeq, where each node releases it in sequence order.
 type delivery struct {
-	To      string
-	Event   string
-	Payload json.RawMessage
-	Kind    string
-	Users   []string
-	Sender  string
-	Offset  string // recovery offset of a stored message
+	To     string
+	Event  Event
+	Kind   string
+	Users  []string
+	Sender string
+	Offset string // recovery offset of a stored message
 }
 
 func (op *roomOp) delivery() delivery {
-	return delivery{To: op.To, Event: op.Event, Payload: op.Payload, Kind: op.Kind, Users: op.Users, Sender: op.User, Offset: op.Offset}
+	return delivery{To: op.To, Event: op.event(), Kind: op.Kind, Users: op.Users, Sender: op.User, Offset: op.Offset}
 }
 
 // deliverLocal emits d to its audience's sockets on this node.
 func (h *Hub) deliverLocal(roomID string, d delivery) {
 	switch d.To {
 	case toReaders:
-		_ = h.ns.To(readers(roomID)).Local().Offset(d.Offset).Emit(d.Event, d.Payload)
+		h.emitReadersLocal(roomID, d.Offset, d.Event)
 	case toModerators:
-		h.emitModeratorsOf(roomID, d.Event, d.Payload, d.audience())
+		h.emitModeratorsOf(roomID, d.Event, d.audience())
 	case toTarget:
-		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Payload, d.Offset)
+		h.emitTargetLocal(roomID, target{kind: d.Kind, users: d.Users}, d.Sender, d.Event, d.Offset)
 	}
 }
 
 // sequenced hands the delivery of a committed sequence number to the other
 // nodes and to this node's sequencer of the room.
 func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
-	h.toOtherNodes(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To, Event: d.Event, Payload: d.Payload,
-		Kind: d.Kind, Users: d.Users, User: d.Sender, Offset: d.Offset})
+	h.toOtherNodes(opWith(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To,
+		Kind: d.Kind, Users: d.Users, User: d.Sender, Offset: d.Offset}, d.Event))
 	if r := h.room(roomID); r != nil {
 		r.seq.done(seq, func() { h.deliverLocal(roomID, d) })
 	}

@@ -75,7 +75,7 @@ func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json
 	}
 	h.dataEvent(OpUpdated, out)
 	if out.Status == msgstore.StatusPublished {
-		h.emitRoom(out.RoomID, "hub:messageEdited", map[string]any{"roomId": out.RoomID, "message": out})
+		h.emitRoom(out.RoomID, outMessageEdited.Of(MessageEdited{Message: out, RoomID: out.RoomID}))
 	}
 	return out, nil
 }
@@ -100,9 +100,7 @@ func (h *Hub) DeleteMessage(ctx context.Context, a *Actor, id string) (*msgstore
 	}
 	h.dataEvent(OpDeleted, out)
 	if wasPublished {
-		h.emitRoom(out.RoomID, "hub:messageDeleted", map[string]any{
-			"roomId": out.RoomID, "messageId": out.ID, "deletedBy": a.UserID(),
-		})
+		h.emitRoom(out.RoomID, outMessageDeleted.Of(MessageDeleted{DeletedBy: a.UserID(), MessageID: out.ID, RoomID: out.RoomID}))
 	}
 	return out, nil
 }
@@ -157,15 +155,10 @@ func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.
 		return nil, err
 	}
 	h.dataEvent(OpUpdated, out)
-	h.emitRoom(out.RoomID, "hub:reaction", map[string]any{
-		"roomId": out.RoomID, "messageId": out.ID, "reaction": out.Reaction, "userId": a.UserID(), "emoji": emoji,
-	})
+	h.emitRoom(out.RoomID, outReaction.Of(Reaction{
+		Emoji: emoji, MessageID: out.ID, Reaction: out.Reaction, RoomID: out.RoomID, UserID: a.UserID(),
+	}))
 	return out, nil
-}
-
-// emitRoom sends an event to every reader of a room.
-func (h *Hub) emitRoom(roomID, event string, payload any) {
-	_ = h.ns.To(readers(roomID)).Emit(event, payload)
 }
 
 type messageRequest struct {

@@ -35,6 +35,9 @@ const (
 	// clientMessageId is safe. When it was stored it is delivered in order.
 	CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
 	CodeInternal       = "INTERNAL"
+	// CodeIdleTimeout (hub:error only): the connection was idle for longer
+	// than connectionTimeout and is being disconnected.
+	CodeIdleTimeout = "IDLE_TIMEOUT"
 )
 
 // Error is an error a client sees: a stable code, a message and optional

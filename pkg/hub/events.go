@@ -62,13 +62,9 @@ type hubEvent struct {
 	uid  string
 }
 
-// toOthers sends name to the room's readers but the calling socket.
-func (h *Hub) toOthers(ev *hubEvent, name string, extra map[string]any) {
-	out := map[string]any{"roomId": ev.req.RoomID, "userId": ev.uid}
-	for k, v := range extra {
-		out[k] = v
-	}
-	_ = h.ns.To(readers(ev.req.RoomID)).Except(ev.call.s.ID()).Emit(name, out)
+// toOthers sends e to the room's readers but the calling socket.
+func (h *Hub) toOthers(ev *hubEvent, e Event) {
+	h.emitReaders(ev.req.RoomID, e, ev.call.s.ID())
 }
 
 // signalEvents are the standard events capped as ephemeral signals.
@@ -112,7 +108,7 @@ func (h *Hub) messageRead(ctx context.Context, ev *hubEvent) error {
 	if err := h.deps.Store.SetReadMark(ctx, h.name, ev.req.RoomID, ev.uid, ts); err != nil {
 		return wrapError(CodeUnavailable, "read mark could not be stored", err)
 	}
-	h.toOthers(ev, "hub:messageRead", map[string]any{"lastReadTimestamp": d.LastReadTimestamp})
+	h.toOthers(ev, outRead.Of(MessageRead{LastReadTimestamp: d.LastReadTimestamp, RoomID: ev.req.RoomID, UserID: ev.uid}))
 	return nil
 }
 
@@ -131,7 +127,7 @@ func (h *Hub) messageDelivered(ctx context.Context, ev *hubEvent) error {
 	if err := h.deps.Store.SetDelivered(ctx, h.name, ev.req.RoomID, ev.uid, d.MessageID, time.Now()); err != nil {
 		return wrapError(CodeUnavailable, "delivery receipt could not be stored", err)
 	}
-	h.toOthers(ev, "hub:messageDelivered", map[string]any{"messageId": d.MessageID})
+	h.toOthers(ev, outDelivered.Of(MessageDelivered{MessageID: d.MessageID, RoomID: ev.req.RoomID, UserID: ev.uid}))
 	return nil
 }
 
@@ -193,11 +189,10 @@ func (h *Hub) sendState(ctx context.Context, s *sio.Socket, c *client, roomID st
 	state, err := h.roomState(ctx, c.session(), roomID, m.decision.Room)
 	if err != nil {
 		h.log.Warn("state script failed", zap.String("room", roomID), zap.Error(err))
-		_ = s.Emit("hub:error", map[string]any{"error": "state unavailable", "code": CodeInternal,
-			"event": "hub:requestState", "roomId": roomID})
+		h.emitSocket(s, errorEvent(newError(CodeInternal, "state unavailable"), "hub:requestState", roomID))
 		return
 	}
-	_ = s.Emit("hub:state", map[string]any{"roomId": roomID, "state": state})
+	h.emitSocket(s, outState.Of(State{RoomID: roomID, State: state}))
 }
 
 // roomState runs the state script on the room's owner: here when this
@@ -278,11 +273,11 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, in event
 	// An event for one user is never stored: room history is read by the
 	// whole room.
 	if ce.Ephemeral || in.toUserID != "" {
-		payload := eventPayload(in.roomID, in.senderID, data)
+		e := Custom(ce.Name).Of(eventPayload(in.roomID, in.senderID, data))
 		if in.toUserID != "" {
-			h.emitUser(in.roomID, in.toUserID, ce.Name, payload)
+			h.emitUser(in.roomID, in.toUserID, e)
 		} else {
-			h.emitRoom(in.roomID, ce.Name, payload)
+			h.emitRoom(in.roomID, e)
 		}
 		return nil, nil
 	}
@@ -305,10 +300,10 @@ func (h *Hub) customEvent(ctx context.Context, ce *spec.HubCustomEvent, in event
 }
 
 // eventPayload is the payload of a custom event.
-func eventPayload(roomID, senderID string, data json.RawMessage) map[string]any {
-	payload := map[string]any{"roomId": roomID, "data": data}
-	if senderID != "" && senderID != SystemSender {
-		payload["userId"] = senderID
+func eventPayload(roomID, senderID string, data json.RawMessage) CustomEvent {
+	payload := CustomEvent{Data: data, RoomID: roomID}
+	if senderID != SystemSender {
+		payload.UserID = senderID
 	}
 	return payload
 }
@@ -317,7 +312,7 @@ func eventPayload(roomID, senderID string, data json.RawMessage) map[string]any 
 // under its own name, with its messageId and seq, on every node at once.
 func (h *Hub) emitStoredEvent(m *msgstore.Message) {
 	if d := storedEventDelivery(m); d.To != "" {
-		h.emitRoom(m.RoomID, d.Event, d.Payload)
+		h.emitRoom(m.RoomID, d.Event)
 	}
 }
 
@@ -330,12 +325,12 @@ func storedEventDelivery(m *msgstore.Message) delivery {
 	}
 	_ = json.Unmarshal(m.Content, &c)
 	payload := eventPayload(m.RoomID, m.SenderID, c.Data)
-	payload["messageId"], payload["seq"] = m.ID, m.Seq
-	raw, err := json.Marshal(payload)
-	if err != nil {
+	payload.MessageID, payload.Seq = m.ID, m.Seq
+	e := Custom(m.MessageType).Of(payload)
+	if e.err != nil {
 		return delivery{}
 	}
-	return delivery{To: toReaders, Event: m.MessageType, Payload: raw}
+	return delivery{To: toReaders, Event: e}
 }
 
 // joinField joins a field path prefix and a path ("" is the prefix).

@@ -180,3 +180,40 @@ func BenchmarkContextWithTimeout(b *testing.B) {
 		cancel()
 	}
 }
+
+// BenchmarkOutboundEvent is the cost of building one outbound payload,
+// once per broadcast: the map each emit site built before, and the typed
+// declaration that replaced it.
+func BenchmarkOutboundEvent(b *testing.B) {
+	m := hotPathMessage()
+	b.Run("messageEdited/map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(map[string]any{"roomId": m.RoomID, "message": m})
+		}
+	})
+	b.Run("messageEdited/typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = outMessageEdited.Of(MessageEdited{Message: m, RoomID: m.RoomID})
+		}
+	})
+	b.Run("typing/map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(map[string]any{"roomId": m.RoomID, "userId": m.SenderID})
+		}
+	})
+	b.Run("typing/typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = outTyping.Of(RoomUser{RoomID: m.RoomID, UserID: m.SenderID})
+		}
+	})
+	b.Run("messageArrived/broadcast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = arrivedEvent(m)
+		}
+	})
+}

@@ -392,19 +392,9 @@ func (h *Hub) fail(s *sio.Socket, ev *sio.Event, metricName string, payload json
 	if m := h.deps.Metrics; m != nil {
 		m.EventErrorsTotal.WithLabelValues(h.name, metricName, ce.Code).Inc()
 	}
-	out := map[string]any{"error": ce.Message, "code": ce.Code, "event": ev.Name}
-	if ce.Details != nil {
-		out["details"] = ce.Details
-	}
-	if ce.RetryAfterMs > 0 {
-		out["retryAfterMs"] = ce.RetryAfterMs
-	}
-	if rid := roomIDOf(payload); rid != "" {
-		out["roomId"] = rid
-	}
 	// hub:error goes out before the ack, so that a client has seen it by
 	// the time its ack callback runs.
-	_ = s.Emit("hub:error", out)
+	h.emitSocket(s, errorEvent(ce, ev.Name, roomIDOf(payload)))
 	if ev.HasAck() {
 		_ = ev.Ack(map[string]any{"ok": false, "error": ce})
 	}

@@ -55,7 +55,7 @@ func (h *Hub) idleLoop(stop <-chan struct{}) {
 			for _, s := range h.ns.Sockets() {
 				if idle := now.Sub(s.LastActivity()); idle >= timeout {
 					h.log.Debug("idle socket disconnected")
-					_ = s.Emit("hub:error", map[string]any{"error": "connection idle for too long", "code": "IDLE_TIMEOUT", "event": ""})
+					h.emitSocket(s, errorEvent(newError(CodeIdleTimeout, "connection idle for too long"), "", ""))
 					s.Disconnect("idle timeout")
 				}
 			}

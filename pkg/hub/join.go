@@ -87,19 +87,16 @@ func (h *Hub) enter(ctx context.Context, def *Definition, s *sio.Socket, c *clie
 // afterJoin sends hub:joined, hub:history and hub:state to the joining socket.
 func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 	def := h.Definition()
-	_ = s.Emit("hub:joined", map[string]any{
-		"roomId": req.RoomID, "hubRole": nullable(m.decision.HubRole), "permissions": h.effective(m),
-	})
+	h.emitSocket(s, outJoined.Of(Joined{HubRole: nullable(m.decision.HubRole), Permissions: h.effective(m), RoomID: req.RoomID}))
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
 	if h.historyOnJoin(def, m, req.Since) {
 		msgs, err := h.history(ctx, req.RoomID, c.session().UserID, req.Since, def.Spec.HistorySettings.HistoryLimit)
 		if err != nil {
 			h.log.Warn("history on join failed", zap.Error(err))
-			_ = s.Emit("hub:error", map[string]any{"error": "history unavailable", "code": CodeUnavailable,
-				"event": "hub:join", "roomId": req.RoomID})
+			h.emitSocket(s, errorEvent(newError(CodeUnavailable, "history unavailable"), "hub:join", req.RoomID))
 		} else {
-			_ = s.Emit("hub:history", map[string]any{"roomId": req.RoomID, "messages": msgs})
+			h.emitSocket(s, outHistory.Of(History{Messages: msgs, RoomID: req.RoomID}))
 		}
 	}
 	if def.state != nil {
@@ -274,7 +271,7 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 		return nil, newError(CodeNotJoined, "not joined to this room")
 	}
 	h.sessionChanged(s, c)
-	in.after = func() { _ = s.Emit("hub:left", map[string]any{"roomId": req.RoomID}) }
+	in.after = func() { h.emitSocket(s, outLeft.Of(Left{RoomID: req.RoomID})) }
 	return map[string]any{"roomId": req.RoomID}, nil
 }
 
@@ -399,11 +396,4 @@ func (h *Hub) handleLoadHistory(ctx context.Context, in *call) (map[string]any, 
 		return nil, err
 	}
 	return map[string]any{"roomId": req.RoomID, "messages": msgs}, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

@@ -635,10 +635,10 @@ func (h *Hub) emitTo(m *msgstore.Message, to target, sender string) {
 	d := h.targetDelivery(m, to, sender)
 	switch d.To {
 	case toReaders:
-		_ = h.ns.To(readers(m.RoomID)).Emit(d.Event, d.Payload)
+		h.emitRoom(m.RoomID, d.Event)
 	case toTarget:
 		h.deliverLocal(m.RoomID, d)
-		h.toOtherNodes(roomOp{Op: opEmitTarget, Room: m.RoomID, Kind: d.Kind, Users: d.Users, User: d.Sender, Payload: d.Payload})
+		h.toOtherNodes(opWith(roomOp{Op: opEmitTarget, Room: m.RoomID, Kind: d.Kind, Users: d.Users, User: d.Sender}, d.Event))
 	}
 }
 
@@ -658,9 +658,9 @@ func (h *Hub) targetDelivery(m *msgstore.Message, to target, sender string) deli
 
 // emitTargetLocal sends hub:messageArrived to the target's sockets on this
 // node.
-func (h *Hub) emitTargetLocal(roomID string, to target, sender string, payload json.RawMessage, offset string) {
+func (h *Hub) emitTargetLocal(roomID string, to target, sender string, e Event, offset string) {
 	for _, s := range h.targetSockets(roomID, to, sender) {
-		_ = s.EmitOffset(offset, "hub:messageArrived", payload)
+		h.emitSocketOffset(s, offset, e)
 	}
 }
 

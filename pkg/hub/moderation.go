@@ -85,22 +85,22 @@ func (h *Hub) socketsOf(roomID, userID string) []*sio.Socket {
 
 // emitUserLocal sends an event to every socket of a user in a room on this
 // node.
-func (h *Hub) emitUserLocal(roomID, userID, event string, payload json.RawMessage) {
+func (h *Hub) emitUserLocal(roomID, userID string, e Event) {
 	for _, s := range h.socketsOf(roomID, userID) {
-		_ = s.Emit(event, payload)
+		h.emitSocket(s, e)
 	}
 }
 
 // emitModeratorsLocal sends an event to the sockets of the room's
 // moderators on this node.
-func (h *Hub) emitModeratorsLocal(roomID, event string, payload json.RawMessage) {
-	h.emitModeratorsOf(roomID, event, payload, nil)
+func (h *Hub) emitModeratorsLocal(roomID string, e Event) {
+	h.emitModeratorsOf(roomID, e, nil)
 }
 
 // emitModeratorsOf sends an event to the sockets of the room's moderators
 // on this node whom the audience includes (nil: all of them): a pending
 // message with a restricted audience is shown only to its moderators.
-func (h *Hub) emitModeratorsOf(roomID, event string, payload json.RawMessage, aud *msgstore.Audience) {
+func (h *Hub) emitModeratorsOf(roomID string, e Event, aud *msgstore.Audience) {
 	r := h.room(roomID)
 	if r == nil {
 		return
@@ -116,15 +116,15 @@ func (h *Hub) emitModeratorsOf(roomID, event string, payload json.RawMessage, au
 	}
 	r.mu.Unlock()
 	for _, s := range targets {
-		_ = s.Emit(event, payload)
+		h.emitSocket(s, e)
 	}
 }
 
 // removeUserLocal makes every socket of a user on this node leave a room,
 // after sending them event.
-func (h *Hub) removeUserLocal(roomID, userID, event string, payload json.RawMessage) {
+func (h *Hub) removeUserLocal(roomID, userID string, e Event) {
 	for _, s := range h.socketsOf(roomID, userID) {
-		_ = s.Emit(event, payload)
+		h.emitSocket(s, e)
 		if c := clientOf(s); c != nil {
 			h.leave(s, c, roomID, true)
 		}
@@ -192,9 +192,9 @@ func (h *Hub) Reject(ctx context.Context, a *Actor, id, reason string) (*msgstor
 		return nil, err
 	}
 	h.dataEvent(OpUpdated, out)
-	h.emitUser(out.RoomID, out.SenderID, "hub:messageRejected", map[string]any{
-		"roomId": out.RoomID, "messageId": out.ID, "reason": reason, "message": out,
-	})
+	h.emitUser(out.RoomID, out.SenderID, outRejected.Of(MessageRejected{
+		Message: out, MessageID: out.ID, Reason: reason, RoomID: out.RoomID,
+	}))
 	return out, nil
 }
 
@@ -239,11 +239,11 @@ func (h *Hub) Block(ctx context.Context, a *Actor, userID, reason string, d time
 	if err != nil {
 		return err
 	}
-	payload := map[string]any{"roomId": a.RoomID, "userId": userID, "reason": reason, "by": a.UserID()}
+	payload := Blocked{By: a.UserID(), Reason: reason, RoomID: a.RoomID, UserID: userID}
 	if !mod.BlockedUntil.IsZero() {
-		payload["until"] = msgstore.FormatTime(mod.BlockedUntil)
+		payload.Until = msgstore.FormatTime(mod.BlockedUntil)
 	}
-	h.removeUser(a.RoomID, userID, "hub:blocked", payload)
+	h.removeUser(a.RoomID, userID, outBlocked.Of(payload))
 	return nil
 }
 
@@ -278,11 +278,11 @@ func (h *Hub) setSilenced(ctx context.Context, a *Actor, userID string, silenced
 		return err
 	}
 	h.setSilencedMember(a.RoomID, userID, silenced)
-	event := "hub:unsilenced"
+	out := outUnsilenced
 	if silenced {
-		event = "hub:silenced"
+		out = outSilenced
 	}
-	h.emitUser(a.RoomID, userID, event, map[string]any{"roomId": a.RoomID, "userId": userID, "by": a.UserID()})
+	h.emitUser(a.RoomID, userID, out.Of(Silenced{By: a.UserID(), RoomID: a.RoomID, UserID: userID}))
 	return nil
 }
 
@@ -291,7 +291,7 @@ func (h *Hub) RequestSpeak(_ context.Context, a *Actor) error {
 	if !a.Silenced {
 		return newError(CodeBadRequest, "you are not silenced")
 	}
-	h.emitModerators(a.RoomID, "hub:speakRequest", map[string]any{"roomId": a.RoomID, "userId": a.UserID()})
+	h.emitModerators(a.RoomID, outSpeakRequest.Of(RoomUser{RoomID: a.RoomID, UserID: a.UserID()}))
 	return nil
 }
 
@@ -300,7 +300,7 @@ func (h *Hub) Kick(_ context.Context, a *Actor, userID, reason string) error {
 	if userID == "" {
 		return newError(CodeBadRequest, "userId is required")
 	}
-	h.removeUser(a.RoomID, userID, "hub:kicked", map[string]any{"roomId": a.RoomID, "userId": userID, "reason": reason, "by": a.UserID()})
+	h.removeUser(a.RoomID, userID, outKicked.Of(Kicked{By: a.UserID(), Reason: reason, RoomID: a.RoomID, UserID: userID}))
 	return nil
 }
 
@@ -315,7 +315,7 @@ func (h *Hub) UpdateRoom(ctx context.Context, a *Actor, settings json.RawMessage
 	if err := h.deps.Store.SetRoomSettings(ctx, h.name, a.RoomID, settings); err != nil {
 		return nil, wrapError(CodeUnavailable, "room settings could not be stored", err)
 	}
-	h.emitRoom(a.RoomID, "hub:roomUpdated", map[string]any{"roomId": a.RoomID, "settings": settings, "by": a.UserID()})
+	h.emitRoom(a.RoomID, OutRoomUpdated.Of(RoomUpdated{By: a.UserID(), RoomID: a.RoomID, Settings: settings}))
 	return settings, nil
 }
 

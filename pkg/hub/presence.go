@@ -26,14 +26,17 @@ const (
 
 func presenceKey(roomID, userID string) string { return roomID + "\x00" + userID }
 
+// presenceOuts are the events of the presence changes but "left", which
+// has only hub:presence.
+var presenceOuts = map[string]Out[RoomUser]{"online": outOnline, "offline": outOffline, "away": outAway}
+
 // presenceEvent emits the spec's hub:<event> and the hub:presence event to
 // the room, except the sockets of the user themselves.
 func (h *Hub) presenceEvent(roomID, userID, event string, except []string) {
-	b := h.ns.To(readers(roomID)).Except(except...)
-	if event != "left" {
-		_ = b.Emit("hub:"+event, map[string]any{"roomId": roomID, "userId": userID})
+	if out, ok := presenceOuts[event]; ok {
+		h.emitReaders(roomID, out.Of(RoomUser{RoomID: roomID, UserID: userID}), except...)
 	}
-	_ = b.Emit("hub:presence", map[string]any{"roomId": roomID, "event": event, "user": map[string]string{"id": userID}})
+	h.emitReaders(roomID, outPresence.Of(Presence{Event: event, RoomID: roomID, User: PresenceUser{ID: userID}}), except...)
 }
 
 // memberJoined announces a new member, unless it comes back within the
@@ -256,7 +259,7 @@ func (h *Hub) signal(s *sio.Socket, m *member, kind string, on bool) {
 	if r == nil {
 		return
 	}
-	stopEvent := "hub:stop" + string(kind[0]-'a'+'A') + kind[1:]
+	outs := signalOuts[kind]
 	except := []string{s.ID()}
 	now := time.Now()
 	r.mu.Lock()
@@ -269,7 +272,7 @@ func (h *Hub) signal(s *sio.Socket, m *member, kind string, on bool) {
 		st.timer.Stop()
 		delete(m.signals, kind)
 		r.mu.Unlock()
-		h.emitOthers(m, stopEvent, except)
+		h.emitOthers(m, outs.stop, except)
 		return
 	}
 	send := st == nil || now.Sub(st.sent) >= signalThrottle
@@ -287,7 +290,7 @@ func (h *Hub) signal(s *sio.Socket, m *member, kind string, on bool) {
 			}
 			delete(m.signals, kind)
 			r.mu.Unlock()
-			h.emitOthers(m, stopEvent, nil)
+			h.emitOthers(m, outs.stop, nil)
 		})
 	} else {
 		st.timer.Reset(signalTimeout)
@@ -297,7 +300,7 @@ func (h *Hub) signal(s *sio.Socket, m *member, kind string, on bool) {
 	}
 	r.mu.Unlock()
 	if send {
-		h.emitOthers(m, "hub:"+kind, except)
+		h.emitOthers(m, outs.start, except)
 	}
 }
 
@@ -312,10 +315,16 @@ func (h *Hub) clearSignals(r *room, m *member) {
 	m.signals = nil
 	r.mu.Unlock()
 	for _, k := range kinds {
-		h.emitOthers(m, "hub:stop"+string(k[0]-'a'+'A')+k[1:], nil)
+		h.emitOthers(m, signalOuts[k].stop, nil)
 	}
 }
 
-func (h *Hub) emitOthers(m *member, event string, except []string) {
-	_ = h.ns.To(readers(m.roomID)).Except(except...).Emit(event, map[string]any{"roomId": m.roomID, "userId": m.userID})
+// signalOuts are the events of each indicator kind.
+var signalOuts = map[string]struct{ start, stop Out[RoomUser] }{
+	"typing":    {outTyping, outStopTyping},
+	"recording": {outRecording, outStopRecording},
+}
+
+func (h *Hub) emitOthers(m *member, out Out[RoomUser], except []string) {
+	h.emitReaders(m.roomID, out.Of(RoomUser{RoomID: m.roomID, UserID: m.userID}), except...)
 }

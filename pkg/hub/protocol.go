@@ -252,56 +252,12 @@ func requestFields(e *Inbound) []string {
 	return out
 }
 
-// Outbound declares one server-to-client event: its payload fields ("?"
-// optional) and the spec setting that turns it on ("" always possible).
-type Outbound struct {
-	Name    string
-	Summary string
-	Fields  []string
-	Toggle  string
-}
-
-// Outbounds lists the standard server-to-client events (custom events
-// come from the hub's spec).
-var Outbounds = []Outbound{
-	{"hub:joined", "the join succeeded", []string{"roomId", "hubRole", "permissions"}, ""},
-	{"hub:history", "history on join, or recovery after since", []string{"roomId", "messages"}, ""},
-	{"hub:state", "the room state from the stateScript", []string{"roomId", "state"}, "hubLogic.stateScript"},
-	{"hub:left", "the socket left the room", []string{"roomId"}, ""},
-	{"hub:messageArrived", "a published message", []string{"roomId", "message", "sender"}, ""},
-	{"hub:messageEdited", "a message was edited", []string{"roomId", "message"}, ""},
-	{"hub:messageDeleted", "a message was deleted", []string{"roomId", "messageId", "deletedBy"}, ""},
-	{"hub:reaction", "a reaction was toggled", []string{"roomId", "messageId", "reaction", "userId", "emoji"}, "messageSettings.enableReaction"},
-	{"hub:pendingMessage", "a message waits for approval (moderators)", []string{"roomId", "message"}, ""},
-	{"hub:messageRejected", "the sender's message was rejected", []string{"roomId", "messageId", "reason", "message"}, ""},
-	{"hub:blocked", "the user was blocked and left", []string{"roomId", "userId", "reason", "by", "until?"}, ""},
-	{"hub:silenced", "the user was silenced", []string{"roomId", "userId", "by"}, ""},
-	{"hub:unsilenced", "the user may speak again", []string{"roomId", "userId", "by"}, ""},
-	{"hub:speakRequest", "a silenced member asks to speak (moderators)", []string{"roomId", "userId"}, ""},
-	{"hub:kicked", "the user was kicked and left", []string{"roomId", "userId", "reason", "by"}, ""},
-	{"hub:roomUpdated", "room settings or the room record changed", []string{"roomId", "settings?", "by?", "record?", "old?"}, ""},
-	{"hub:roomClosed", "the room was closed; its sockets leave", []string{"roomId", "record", "reason"}, ""},
-	{"hub:memberJoined", "a membership record was created", []string{"roomId", "userId", "record?"}, ""},
-	{"hub:memberLeft", "a member left", []string{"roomId", "userId", "record?"}, ""},
-	{"hub:typing", "a member is typing", []string{"roomId", "userId"}, "eventSettings.enableTypingIndicator"},
-	{"hub:stopTyping", "a member stopped typing", []string{"roomId", "userId"}, "eventSettings.enableTypingIndicator"},
-	{"hub:recording", "a member is recording", []string{"roomId", "userId"}, "eventSettings.enableRecordingIndicator"},
-	{"hub:stopRecording", "a member stopped recording", []string{"roomId", "userId"}, "eventSettings.enableRecordingIndicator"},
-	{"hub:messageRead", "a member's read mark", []string{"roomId", "userId", "lastReadTimestamp"}, "eventSettings.enableReadReceipts"},
-	{"hub:messageDelivered", "a member received a message", []string{"roomId", "userId", "messageId"}, "eventSettings.enableDeliveryReceipts"},
-	{"hub:away", "a member is away", []string{"roomId", "userId"}, "eventSettings.enablePresence"},
-	{"hub:online", "a member is back", []string{"roomId", "userId"}, "eventSettings.enablePresence"},
-	{"hub:presence", "the room's presence list", []string{"roomId", "users"}, "eventSettings.enablePresence"},
-	{"hub:tokenExpiring", "the token expires soon: refresh it", []string{"expiresAt"}, ""},
-	{"hub:error", "an event was refused (also in its ack)", []string{"error", "code", "event", "roomId?", "details?", "retryAfterMs?"}, ""},
-}
-
 // ErrorCodes are the codes of hub:error and of failed acks.
 var ErrorCodes = []string{
 	CodeAuthRequired, CodeInvalidToken, CodeBadRequest, CodeUnknownEvent, CodeRoomNotFound, CodeRoomNotEligible,
 	CodeForbidden, CodeNotJoined, CodeRoomFull, CodeTooManyRooms, CodeRateLimited, CodeMessageTooLarge,
 	CodeInvalidMessage, CodeTypeNotAllowed, CodeSilenced, CodeBlocked, CodeRejected, CodeNotFound,
-	CodeUnavailable, CodeOutcomeUnknown, CodeInternal,
+	CodeUnavailable, CodeOutcomeUnknown, CodeInternal, CodeRecoveryIncomplete, CodeIdleTimeout,
 }
 
 // ToggleOn reports whether the spec setting an Outbound names is on.

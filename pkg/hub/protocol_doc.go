@@ -5,11 +5,23 @@ import (
 	"strings"
 )
 
-// Markers of the generated event table in docs/protocol.md.
+// Markers of the generated event tables in docs/protocol.md: each table
+// sits between its Begin marker and the next ProtocolDocEnd.
 const (
 	ProtocolDocBegin = "<!-- BEGIN generated from pkg/hub/protocol.go (go test ./pkg/hub -run TestProtocolDoc -update) -->"
+	OutboundDocBegin = "<!-- BEGIN generated from pkg/hub/outbound.go (go test ./pkg/hub -run TestProtocolDoc -update) -->"
 	ProtocolDocEnd   = "<!-- END generated -->"
 )
+
+// ProtocolDocSections are the generated sections of docs/protocol.md: the
+// Begin marker of each and what it renders.
+var ProtocolDocSections = []struct {
+	Begin  string
+	Render func() string
+}{
+	{ProtocolDocBegin, ProtocolMarkdown},
+	{OutboundDocBegin, OutboundMarkdown},
+}
 
 // ProtocolMarkdown renders the inbound event table of docs/protocol.md
 // from Protocol.
@@ -34,6 +46,24 @@ func ProtocolMarkdown() string {
 			e.Name, fieldList(e.Fields), dash(e.Toggle), yes(e.Room), dash(string(e.Permission)),
 			dash(string(e.Rate)), yes(e.Moderated), dash(string(e.Persist)), yes(e.Ephemeral))
 	}
+	return b.String()
+}
+
+// OutboundMarkdown renders the outbound event table of docs/protocol.md
+// from the declarations of outbound.go.
+func OutboundMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| event | payload fields | payload type | enabled by | meaning |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, o := range Outbounds {
+		toggle := "-"
+		if o.Toggle != "" {
+			toggle = "`" + o.Toggle + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", o.Name, fieldList(o.Fields), o.Payload.Name(), toggle, o.Summary)
+	}
+	fmt.Fprintf(&b, "| custom events (spec) | %s | `CustomEvent` | `eventSettings.customEvents`, `kafkaEvents` | under the event's own name |\n",
+		fieldList(CustomEventFields))
 	return b.String()
 }
 

@@ -83,10 +83,14 @@ func TestProtocolDocIsGenerated(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	doc := string(b)
-	i := strings.Index(doc, ProtocolDocBegin)
-	j := strings.Index(doc, ProtocolDocEnd)
-	require.True(t, i >= 0 && j > i, "docs/protocol.md has no generated section")
-	want := doc[:i] + ProtocolDocBegin + "\n" + ProtocolMarkdown() + doc[j:]
+	want := doc
+	for _, sec := range ProtocolDocSections {
+		i := strings.Index(want, sec.Begin)
+		require.True(t, i >= 0, "docs/protocol.md has no section %s", sec.Begin)
+		j := strings.Index(want[i:], ProtocolDocEnd)
+		require.True(t, j > 0, "docs/protocol.md: section %s has no end", sec.Begin)
+		want = want[:i] + sec.Begin + "\n" + sec.Render() + want[i+j:]
+	}
 	if *update {
 		require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
 		return

@@ -35,7 +35,7 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 		if err := h.restoreRoom(s, c, p, g, r); err != nil {
 			ce := asClientError(err)
 			h.log.Debug("room not recovered", zap.String("code", ce.Code), zap.Error(err))
-			_ = s.Emit("hub:error", map[string]any{"error": ce.Message, "code": ce.Code, "event": "hub:join", "roomId": r.ID})
+			h.emitSocket(s, errorEvent(&Error{Code: ce.Code, Message: ce.Message}, "hub:join", r.ID))
 			g.mu.Lock()
 			delete(g.rooms, r.ID)
 			g.mu.Unlock()
@@ -137,7 +137,7 @@ func (h *Hub) replayAfter(ctx context.Context, s *sio.Socket, uid, roomID string
 
 // replay sends one stored message as the event it was, with its offset.
 func (h *Hub) replay(s *sio.Socket, m *msgstore.Message) {
-	_ = s.ReplayOffset(offsetOf(m), "hub:messageArrived", arrived(m).Payload)
+	h.emitReplay(s, offsetOf(m), arrivedEvent(m))
 }
 
 // abandonRoom takes the socket out of a room it could not recover (the

@@ -143,13 +143,13 @@ func TestMembershipRemovalDropsCachedGrants(t *testing.T) {
 	// The cached grant would still admit alice until the bridge reports
 	// the removal, which reauthorizes her and drops the grants.
 	require.Equal(t, "member", e.actor(t, alice).HubRole, "cached grant (same room record)")
-	e.h.Reauthorize(context.Background(), rulesRoom, alice, "hub:memberLeft", map[string]any{}, false)
+	e.h.Reauthorize(context.Background(), rulesRoom, alice, OutMemberLeft.Of(Member{RoomID: rulesRoom, UserID: alice}), false)
 	require.Equal(t, 0, e.cache.Len())
 	e.refused(t, alice, authz.CodeForbidden)
 
 	e.writeRecords(t, true, alice)
 	e.actor(t, alice)
-	e.h.CloseRoom(rulesRoom, map[string]any{"roomId": rulesRoom, "reason": "ineligible"})
+	e.h.CloseRoom(rulesRoom, RoomClosed{Reason: "ineligible", RoomID: rulesRoom})
 	require.Equal(t, 0, e.cache.Len(), "a closed room's grants go")
 }
 
@@ -279,7 +279,7 @@ func TestGlobalModerationHoldsModeratorsToo(t *testing.T) {
 	res, err := e.emitEvent(t, mona, "pin", `{}`)
 	require.NoError(t, err)
 	require.Equal(t, msgstore.StatusPending, res["status"])
-	sys, err := e.h.SystemMessage(ctx, rulesRoom, "note", nil)
+	sys, err := e.h.SystemMessage(ctx, rulesRoom, "note", SystemData{})
 	require.NoError(t, err)
 	require.Nil(t, sys, "this hub has no system type")
 	// A moderator approves a moderator's message, their own included.

@@ -166,15 +166,13 @@ func (h *Hub) commit(ctx context.Context, msg *msgstore.Message, onPublished fun
 // arrived is the delivery of a published message: hub:messageArrived to
 // the room's readers, written in one buffer by the message's own encoder.
 func arrived(m *msgstore.Message) delivery {
-	payload := appendArrived(make([]byte, 0, arrivedSize(m)), m)
-	return delivery{To: toReaders, Event: "hub:messageArrived", Payload: payload, Offset: offsetOf(m)}
+	return delivery{To: toReaders, Event: arrivedEvent(m), Offset: offsetOf(m)}
 }
 
 // pendingDelivery is the delivery of a message awaiting moderation: to the
 // moderators its audience includes.
 func pendingDelivery(m *msgstore.Message) delivery {
-	payload, _ := json.Marshal(map[string]any{"roomId": m.RoomID, "message": m})
-	d := delivery{To: toModerators, Event: "hub:pendingMessage", Payload: payload}
+	d := delivery{To: toModerators, Event: outPending.Of(PendingMessage{Message: m, RoomID: m.RoomID})}
 	if a := m.Audience; a != nil {
 		d.Kind, d.Users = audienceUsers, a.Users
 		if a.Users == nil {
@@ -205,8 +203,7 @@ func (d delivery) audience() *msgstore.Audience {
 // broadcastMessage sends hub:messageArrived to the room's readers. The
 // payload is written in one buffer by the message's own encoder.
 func (h *Hub) broadcastMessage(m *msgstore.Message) {
-	payload := appendArrived(make([]byte, 0, arrivedSize(m)), m)
-	_ = h.ns.To(readers(m.RoomID)).Emit("hub:messageArrived", json.RawMessage(payload))
+	h.emitRoom(m.RoomID, arrivedEvent(m))
 }
 
 // checkReplyTo validates a replyTo object against the room and returns it

@@ -40,12 +40,12 @@ func (h *Hub) armExpiry(s *sio.Socket, c *client) {
 		if left > 0 {
 			c.expiry = time.AfterFunc(left, fire)
 			c.mu.Unlock()
-			_ = s.Emit("hub:tokenExpiring", map[string]any{"expiresAt": exp.UTC().Format(time.RFC3339)})
+			h.emitSocket(s, outTokenExpiring.Of(TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339)}))
 			return
 		}
 		c.mu.Unlock()
 		h.log.Debug("token expired", zap.String("user", sess.UserID))
-		_ = s.Emit("hub:error", map[string]any{"error": "token expired", "code": CodeInvalidToken, "event": "hub:refreshToken"})
+		h.emitSocket(s, errorEvent(newError(CodeInvalidToken, "token expired"), "hub:refreshToken", ""))
 		s.Disconnect("token expired")
 	}
 	if warnIn < 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/hubd/hubd/pkg/hub"
@@ -37,7 +38,7 @@ func AsyncAPI(h *spec.Hub) ([]byte, error) {
 	}
 	for _, o := range hub.Outbounds {
 		if hub.ToggleOn(h, o.Toggle) {
-			a.add("receive", o.Name, o.Summary, a.payload(o.Fields, nil), nil)
+			a.add("receive", o.Name, o.Summary, a.typed(o.Payload, nil), nil)
 		}
 	}
 	a.customEvents()
@@ -158,7 +159,7 @@ func (a *asyncGen) customEvents() {
 			a.add("send", "hub:event."+ce.Name, "send the "+desc+" with hub:event",
 				a.payload([]string{"roomId", "event", "data?"}, obj{"event": obj{"const": ce.Name}}), ext)
 		}
-		a.add("receive", ce.Name, desc, a.payload([]string{"roomId", "data", "userId?", "messageId?", "seq?"}, nil), ext)
+		a.add("receive", ce.Name, desc, a.typed(reflect.TypeFor[hub.CustomEvent](), nil), ext)
 	}
 }
 
