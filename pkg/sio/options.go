@@ -58,9 +58,9 @@ type Options struct {
 	// Adapter carries broadcasts to the other nodes (see RedisAdapter).
 	// Default: a MemoryAdapter of its own, i.e. this node alone.
 	Adapter Adapter
-	// WriteBatch is the most WebSocket frames written in one vectored
-	// write when several are queued. 1 writes each packet on its own.
-	// Default 256.
+	// WriteBatch is the most WebSocket frames written in one system call
+	// when several are queued (they are copied into one buffer of at most
+	// 64 KB). 1 writes each frame on its own. Default 256.
 	WriteBatch int
 	// WriteDelay is the coalescing window of a busy connection: after a
 	// WebSocket write, frames queued within the next tick of this period

@@ -37,9 +37,13 @@ const rawUpgrade = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 
 // rawConnect dials addr, upgrades, reads the open packet, joins nsp with
 // the given auth payload and reads the CONNECT reply.
 func rawConnect(addr, nsp, auth string) (*rawClient, error) {
-	nc, err := net.Dial("tcp", addr)
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
+	}
+	// A handshake that stalls fails instead of hanging the caller.
+	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return nil, errors.Join(err, nc.Close())
 	}
 	c := &rawClient{nc: nc, br: bufio.NewReaderSize(nc, 512)}
 	if _, err := io.WriteString(nc, rawUpgrade); err != nil {
@@ -68,6 +72,9 @@ func rawConnect(addr, nsp, auth string) (*rawClient, error) {
 	reply, err := c.readFrame()
 	if err != nil || !bytes.HasPrefix(reply, []byte("40")) {
 		return nil, errors.Join(fmt.Errorf("connect reply %q", reply), err, nc.Close())
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, errors.Join(err, nc.Close())
 	}
 	return c, nil
 }

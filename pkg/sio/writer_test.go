@@ -1,0 +1,101 @@
+package sio
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// recordConn records every Write as one call; it fails the write numbered
+// failAt (from 1) when set.
+type recordConn struct {
+	net.Conn
+	writes [][]byte
+	failAt int
+}
+
+func (r *recordConn) Write(b []byte) (int, error) {
+	if len(r.writes)+1 == r.failAt {
+		return 0, errors.New("broken pipe")
+	}
+	r.writes = append(r.writes, bytes.Clone(b))
+	return len(b), nil
+}
+
+func (r *recordConn) SetWriteDeadline(time.Time) error { return nil }
+
+func textItem(payloads ...string) *outbound {
+	o := &outbound{}
+	for _, p := range payloads {
+		o.frames = append(o.frames, textFrame(p))
+	}
+	return o
+}
+
+// wireOf is what a batch must put on the wire: every frame in order, up to
+// and including a close marker's close frame.
+func wireOf(items []*outbound) []byte {
+	var b []byte
+	for _, o := range items {
+		if o.close {
+			return append(b, wsCloseFrame.wire()...)
+		}
+		for _, f := range o.frames {
+			b = append(b, f.wire()...)
+		}
+	}
+	return b
+}
+
+func TestBatchWriterWriteItems(t *testing.T) {
+	big := strings.Repeat("x", writeBufMax+1)
+	nearlyFull := strings.Repeat("y", writeBufMax-100)
+	tests := []struct {
+		name       string
+		items      []*outbound
+		maxFrames  int
+		wantWrites int
+		wantClose  bool
+		wantPkts   uint64
+	}{
+		{"one frame", []*outbound{textItem("4hello")}, 256, 1, false, 1},
+		{"several items share one write", []*outbound{textItem("4a"), textItem("4b", "4c"), textItem("4d")}, 256, 1, false, 4},
+		{"WriteBatch caps the frames per write", []*outbound{textItem("4a"), textItem("4b"), textItem("4c")}, 2, 2, false, 3},
+		{"WriteBatch 1 writes each frame alone", []*outbound{textItem("4a", "4b"), textItem("4c")}, 1, 3, false, 3},
+		{"a frame past the buffer's room starts a new write", []*outbound{textItem(nearlyFull), textItem("4" + strings.Repeat("z", 200))}, 256, 2, false, 2},
+		{"a large frame goes out on its own", []*outbound{textItem("4a"), textItem(big), textItem("4b")}, 256, 3, false, 3},
+		{"a close marker ends the batch", []*outbound{textItem("4a"), closeItem, textItem("4never")}, 256, 1, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := &recordConn{}
+			var wdl time.Time
+			w := batchWriter{nc: rc, timeout: time.Second, maxFrames: tt.maxFrames, wdl: &wdl}
+			closeAfter, err := w.writeItems(tt.items)
+			require.NoError(t, err)
+			require.Equal(t, tt.wantClose, closeAfter)
+			require.Len(t, rc.writes, tt.wantWrites)
+			require.Equal(t, uint64(tt.wantWrites), w.writes)
+			require.Equal(t, tt.wantPkts, w.packets)
+			require.Equal(t, wireOf(tt.items), bytes.Join(rc.writes, nil))
+			require.Equal(t, uint64(len(wireOf(tt.items))), w.bytes)
+			for _, b := range rc.writes {
+				require.LessOrEqual(t, len(b), max(writeBufMax, len(big)+wsMaxHeader))
+			}
+		})
+	}
+}
+
+func TestBatchWriterStopsAtFailedWrite(t *testing.T) {
+	rc := &recordConn{failAt: 2}
+	var wdl time.Time
+	w := batchWriter{nc: rc, timeout: time.Second, maxFrames: 1, wdl: &wdl}
+	_, err := w.writeItems([]*outbound{textItem("4a"), textItem("4b"), textItem("4c")})
+	require.Error(t, err)
+	require.Len(t, rc.writes, 1, "nothing is written after a failed write")
+}
