@@ -76,7 +76,7 @@ func (m *Message) appendJSON(b []byte) []byte {
 		b = append(b, m.Content...)
 	}
 	b = append(b, `,"timestamp":"`...)
-	b = m.Timestamp.UTC().AppendFormat(b, TimeFormat)
+	b = AppendTime(b, m.Timestamp)
 	b = append(b, `","status":`...)
 	b = appendString(b, m.Status)
 	if len(m.ReplyTo) > 0 {
@@ -97,7 +97,7 @@ func (m *Message) appendJSON(b []byte) []byte {
 	}
 	if m.EditedAt != nil {
 		b = append(b, `,"editedAt":"`...)
-		b = m.EditedAt.UTC().AppendFormat(b, TimeFormat)
+		b = AppendTime(b, *m.EditedAt)
 		b = append(b, '"')
 	}
 	if m.Audience != nil {
@@ -190,7 +190,33 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 
 // FormatTime formats t in TimeFormat (UTC, milliseconds).
 func FormatTime(t time.Time) string {
-	return t.UTC().Format(TimeFormat)
+	return string(AppendTime(make([]byte, 0, len(TimeFormat)), t))
+}
+
+// AppendTime appends t in TimeFormat (UTC, milliseconds truncated), as
+// t.UTC().AppendFormat(b, TimeFormat) does but without interpreting the
+// layout: every message encoding writes one or two times. Years outside
+// 0-9999 take AppendFormat.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = appendTwo(b, int(month), '-')
+	b = appendTwo(b, day, 'T')
+	b = appendTwo(b, hour, ':')
+	b = appendTwo(b, minute, ':')
+	b = appendTwo(b, sec, '.')
+	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
+// appendTwo appends v (0-99) in two digits and then sep.
+func appendTwo(b []byte, v int, sep byte) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10), sep)
 }
 
 // ParseTime parses an RFC 3339 time and returns it in UTC. The empty string is

@@ -2,6 +2,7 @@ package msgstore_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -204,4 +205,32 @@ func FuzzMessageStringFields(f *testing.F) {
 			require.Equal(t, want, got, "decodes as encoding/json's own encoding does")
 		}
 	})
+}
+
+// TestAppendTime: the hand-written encoder of message times gives what
+// AppendFormat gives with TimeFormat, for every zone, at the edges of each
+// field and of the years it writes itself, and for random instants.
+func TestAppendTime(t *testing.T) {
+	plus14 := time.FixedZone("", 14*3600)
+	times := []time.Time{
+		{},
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("", -3600)), // year 10000 in UTC
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 7, 13, 5, 9, 1_999_999, plus14),
+		time.Date(2026, 2, 28, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(2024, 2, 29, 9, 9, 9, 90_000_000, time.Local),
+		time.Unix(1_800_000_000, 123_456_789),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		times = append(times, time.Unix(rng.Int64N(400_000_000_000)-60_000_000_000, rng.Int64N(1e9)).In(plus14))
+	}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat([]byte("x"), msgstore.TimeFormat)
+		require.Equal(t, string(want), string(msgstore.AppendTime([]byte("x"), tm)), "%v", tm)
+		require.Equal(t, string(want[1:]), msgstore.FormatTime(tm))
+	}
 }
