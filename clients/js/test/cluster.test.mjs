@@ -13,7 +13,7 @@ import { psql, tempDir, uniqueSchema } from '../../../test/e2e/lib/harness.mjs';
 import { NEEDS_PG_AND_REDIS, startNodes, writeOpenHub } from '../../../test/e2e/lib/cluster.mjs';
 import { ident } from '../../../test/e2e/lib/pgrecords.mjs';
 import { deleteKeys, uniquePrefix } from '../../../test/e2e/lib/redis.mjs';
-import { bodies, clientOf, connected, FROOMS, Proxy, reader, sendAll, storedInOrder, until } from './lib.mjs';
+import { bodies, clientOf, connected, FROOMS, Proxy, reader, sendAll, storedInOrder, streamStarted, until } from './lib.mjs';
 
 const skip = NEEDS_PG_AND_REDIS;
 
@@ -70,10 +70,7 @@ for (const mode of MODES) {
       await until(() => r.got.length === 1, { what: 'alice has the first message' });
 
       const first = bodies('a', 30);
-      const sends = sendAll(alice, room, first);
-      let done = 0;
-      for (const p of sends) p.then(() => done++, () => {});
-      await until(() => done >= 3, { what: "alice's stream started" });
+      const sends = await streamStarted(alice, room, first, 3);
       proxy.drop(); // the network is cut with sends in flight
       await until(() => !alice.connected, { what: 'alice sees the cut' });
       proxy.retarget(b.addr); // and comes back through node B

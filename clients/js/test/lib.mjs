@@ -130,6 +130,18 @@ export function sendAll(client, roomId, list) {
   return list.map((body) => client.send(roomId, 'text', { body }));
 }
 
+/**
+ * Starts sending each body without waiting and resolves with the sends'
+ * promises once `started` of them are acked (the rest under way or queued).
+ */
+export async function streamStarted(client, roomId, list, started) {
+  const sends = sendAll(client, roomId, list);
+  let done = 0;
+  for (const p of sends) p.then(() => done++, () => {});
+  await until(() => done >= started, { what: 'the stream started' });
+  return sends;
+}
+
 /** Records what a reader is delivered; checks it holds each message once, in seq order. */
 export function reader(client, roomId) {
   const got = [];

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startDaemon } from '../../../test/e2e/lib/harness.mjs';
 import { startFeatures } from '../../../test/e2e/lib/features.mjs';
-import { bodies, clientOf, connected, FEATURES, freePort, FROOMS, Proxy, sendAll, storedInOrder, until } from './lib.mjs';
+import { bodies, clientOf, connected, FEATURES, freePort, FROOMS, Proxy, sendAll, storedInOrder, streamStarted, until } from './lib.mjs';
 
 const PACED = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hubs');
 
@@ -56,10 +56,7 @@ test('a SIGTERM restart mid-stream: sends in flight and queued while down are st
   await bob.join(room);
 
   const first = bodies('m', 60);
-  const sends = sendAll(bob, room, first);
-  let done = 0;
-  for (const p of sends) p.then(() => done++, () => {});
-  await until(() => done >= 5, { what: 'the stream started' });
+  const sends = await streamStarted(bob, room, first, 5);
   await daemon.stop(); // SIGTERM with sends in flight
   const later = bodies('q', 40);
   sends.push(...sendAll(bob, room, later)); // queued while down
@@ -83,10 +80,7 @@ test('a network drop mid-stream: the sender behind the dropped link stores every
   await dave.join(room);
 
   const first = bodies('b', 60);
-  const sends = sendAll(bob, room, first);
-  let done = 0;
-  for (const p of sends) p.then(() => done++, () => {});
-  await until(() => done >= 5, { what: 'the stream started' });
+  const sends = await streamStarted(bob, room, first, 5);
   proxy.drop(); // sends in flight get no answer
   await until(() => !bob.connected, { what: 'bob sees the drop' });
   const later = bodies('q', 40);
