@@ -22,7 +22,7 @@ import (
 type EngineConn struct {
 	id        string
 	e         *Engine
-	req       *http.Request
+	hs        *handshake
 	transport atomic.Value // "polling" | "websocket"
 
 	// Write queue: a FIFO slice that starts empty and grows on demand up
@@ -38,9 +38,8 @@ type EngineConn struct {
 	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty
 	wdl     time.Time     // write deadline last set (writer only)
 
-	done   chan struct{} // closed when the session ends
-	wake   chan struct{} // asks a pending poll to return a noop
-	closed chan struct{} // closed after OnClose ran
+	done chan struct{} // closed when the session ends
+	wake chan struct{} // polling sessions: asks a pending poll to return a noop
 
 	pollActive   atomic.Bool
 	refused      atomic.Bool  // a refusal closed the connection (reported once)
@@ -86,8 +85,9 @@ type EngineConn struct {
 // ID is the Engine.IO session id.
 func (c *EngineConn) ID() string { return c.id }
 
-// Request is the handshake request (body not usable).
-func (c *EngineConn) Request() *http.Request { return c.req }
+// Request is the handshake request as kept (see handshake): a new copy
+// on each call, without a body.
+func (c *EngineConn) Request() *http.Request { return c.hs.request() }
 
 // Transport is "polling" or "websocket".
 func (c *EngineConn) Transport() string { return c.transport.Load().(string) }
@@ -248,7 +248,6 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	}
 	c.e.log.Debug("connection closed", zap.String("sid", c.id), zap.String("reason", reason))
 	c.e.h.OnClose(c, reason)
-	close(c.closed)
 }
 
 func (c *EngineConn) heartbeat() {

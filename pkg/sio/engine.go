@@ -239,25 +239,15 @@ func newID() string {
 }
 
 func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	if keep := e.opts.RequestHeaders; keep != nil {
-		h := make(http.Header, len(keep))
-		for _, k := range keep {
-			if v := r.Header.Values(k); len(v) > 0 {
-				h[http.CanonicalHeaderKey(k)] = v
-			}
-		}
-		req.Header = h
-	}
 	c := &EngineConn{
-		id:     newID(),
-		e:      e,
-		req:    req,
-		ready:  make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		wake:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
+		id:    newID(),
+		e:     e,
+		hs:    newHandshake(r, e.opts.RequestHeaders),
+		done:  make(chan struct{}),
+		ready: make(chan struct{}, 1),
+	}
+	if transport == "polling" {
+		c.wake = make(chan struct{}, 1)
 	}
 	c.transport.Store(transport)
 	c.lastActivity.Store(time.Now().UnixNano())

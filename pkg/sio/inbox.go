@@ -165,14 +165,14 @@ func (c *EngineConn) parkDispatcher() bool {
 		c.imu.Lock()
 		defer c.imu.Unlock()
 		if len(c.inbox) == 0 {
-			c.dispatching, c.inParked = false, false
+			c.dispatching, c.inParked, c.inReady = false, false, nil
 			return false
 		}
 		c.inParked = false
 		return true
 	case <-c.done:
 		c.imu.Lock()
-		c.dispatching, c.inParked = false, false
+		c.dispatching, c.inParked, c.inReady = false, false, nil
 		c.imu.Unlock()
 		return false
 	}

@@ -48,7 +48,7 @@ func (s *Socket) NamespaceName() string { return s.nsp }
 
 // Request is the handshake request: headers (those of
 // Options.RequestHeaders when set), query, RemoteAddr (body not usable).
-func (s *Socket) Request() *http.Request { return s.client.conn.req }
+func (s *Socket) Request() *http.Request { return s.client.conn.Request() }
 
 // Transport is the current transport, "polling" or "websocket".
 func (s *Socket) Transport() string { return s.client.conn.Transport() }

@@ -1,0 +1,59 @@
+package sio
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// handshake is what a connection keeps of its handshake request for
+// Request: its URL (path and query), host, remote address and the headers
+// Options.RequestHeaders names. The request itself (about 1 KB with its
+// parsed URL, request line and header map) is not kept.
+type handshake struct {
+	method, host, remoteAddr string
+	path, rawQuery           string
+	header                   []headerField // RequestHeaders set: only those
+	all                      http.Header   // RequestHeaders nil: every header
+}
+
+type headerField struct {
+	key    string
+	values []string
+}
+
+func newHandshake(r *http.Request, keep []string) *handshake {
+	h := &handshake{
+		method: r.Method, host: r.Host, remoteAddr: r.RemoteAddr,
+		path: r.URL.Path, rawQuery: r.URL.RawQuery,
+	}
+	if keep == nil {
+		h.all = r.Header
+		return h
+	}
+	for _, k := range keep {
+		if v := r.Header.Values(k); len(v) > 0 {
+			h.header = append(h.header, headerField{http.CanonicalHeaderKey(k), v})
+		}
+	}
+	return h
+}
+
+// request rebuilds a request from what was kept (body empty, context
+// background).
+func (h *handshake) request() *http.Request {
+	hdr := h.all
+	if hdr == nil {
+		hdr = make(http.Header, len(h.header))
+		for _, f := range h.header {
+			hdr[f.key] = f.values
+		}
+	}
+	r := &http.Request{
+		Method: h.method, Host: h.host, RemoteAddr: h.remoteAddr,
+		URL:   &url.URL{Path: h.path, RawQuery: h.rawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: hdr, Body: http.NoBody,
+	}
+	return r.WithContext(context.Background())
+}
