@@ -234,3 +234,22 @@ func TestAppendTime(t *testing.T) {
 		require.Equal(t, string(want[1:]), msgstore.FormatTime(tm))
 	}
 }
+
+// BenchmarkAppendTime: a message time written by AppendTime and by
+// time.AppendFormat with TimeFormat.
+//
+//	go test ./pkg/msgstore -run '^$' -bench AppendTime -cpu 1
+func BenchmarkAppendTime(b *testing.B) {
+	tm := time.Unix(1_800_000_000, 123_456_789)
+	buf := make([]byte, 0, 64)
+	b.Run("AppendTime", func(b *testing.B) {
+		for b.Loop() {
+			buf = msgstore.AppendTime(buf[:0], tm)
+		}
+	})
+	b.Run("AppendFormat", func(b *testing.B) {
+		for b.Loop() {
+			buf = tm.UTC().AppendFormat(buf[:0], msgstore.TimeFormat)
+		}
+	})
+}
