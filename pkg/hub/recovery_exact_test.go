@@ -53,11 +53,8 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	require.NoError(t, records.Beat(ctx, "here", time.Minute))
 
 	u1, first := e.dialAs(t, "u1", nil)
-	for i, r := range []string{"r1", "r2"} {
-		id := string(rune('1' + i))
-		u1.send("42" + u1.nsp + `,` + id + `["hub:join",{"roomId":"` + r + `"}]`)
-		require.Contains(t, u1.read("43"+u1.nsp+","+id), `"ok":true`)
-	}
+	u1.join("1", "r1")
+	u1.join("2", "r2")
 	stamp := time.Now().Truncate(time.Millisecond)
 	post := func(room, body string) *msgstore.Message {
 		m, _, err := e.h.deps.Store.Append(ctx, &msgstore.Message{HubName: e.h.Name(), RoomID: room, SenderID: "u2",
@@ -79,11 +76,7 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 		}
 	}
 	if !live {
-		require.NoError(t, u1.c.Close())
-		require.Eventually(t, func() bool {
-			rec, err := records.Get(ctx, e.h.Name(), first["pid"])
-			return err == nil && !rec.DisconnectedAt.IsZero()
-		}, 5*time.Second, 10*time.Millisecond, "the disconnect is in the session record")
+		u1.drop(records, e.h.Name(), first["pid"])
 	}
 	missed := []*msgstore.Message{post("r2", "b3"), post("r1", "a3")}
 

@@ -79,13 +79,8 @@ func TestRecoverWhenRedisIsBack(t *testing.T) {
 	}
 
 	u1, first := e.dialAs(t, "u1", nil)
-	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1"}]`)
-	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
-	require.NoError(t, u1.c.Close())
-	require.Eventually(t, func() bool {
-		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
-		return err == nil && !rec.DisconnectedAt.IsZero()
-	}, 5*time.Second, 10*time.Millisecond)
+	u1.join("1", "r1")
+	u1.drop(records, e.h.Name(), first["pid"])
 
 	p.SetStalled(true)
 	_, fresh := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})

@@ -75,6 +75,27 @@ func (rc *rawClient) event(name string) []json.RawMessage {
 	return args[1:]
 }
 
+// join joins room with ack id and requires it to succeed.
+func (rc *rawClient) join(id, room string) {
+	rc.t.Helper()
+	rc.send("42" + rc.nsp + "," + id + `["hub:join",{"roomId":"` + room + `"}]`)
+	require.Contains(rc.t, rc.read("43"+rc.nsp+","+id), `"ok":true`)
+}
+
+// drop closes the client's connection and waits for its session record
+// to have a disconnect time.
+func (rc *rawClient) drop(records resume.Store, hub, pid string) *resume.Record {
+	rc.t.Helper()
+	require.NoError(rc.t, rc.c.Close())
+	var rec *resume.Record
+	require.Eventually(rc.t, func() bool {
+		r, err := records.Get(context.Background(), hub, pid)
+		rec = r
+		return err == nil && !r.DisconnectedAt.IsZero()
+	}, 5*time.Second, 10*time.Millisecond, "the disconnect is in the session record")
+	return rec
+}
+
 func TestRecoveredSessionIsTheUsersOwn(t *testing.T) {
 	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
 	require.NoError(t, err)
@@ -144,16 +165,10 @@ func TestRecoveredRoomIsCheckedAgain(t *testing.T) {
 	rooms, err := recs.NewEmbedded(dir)
 	require.NoError(t, err)
 	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection, d.Records = records, time.Minute, rooms })
-	ctx := context.Background()
 
 	u1, first := e.dialAs(t, "u1", nil)
-	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1"}]`)
-	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
-	require.NoError(t, u1.c.Close())
-	require.Eventually(t, func() bool {
-		rec, err := records.Get(ctx, e.h.Name(), first["pid"])
-		return err == nil && !rec.DisconnectedAt.IsZero() && len(rec.Rooms) == 1
-	}, 5*time.Second, 10*time.Millisecond)
+	u1.join("1", "r1")
+	require.Len(t, u1.drop(records, e.h.Name(), first["pid"]).Rooms, 1)
 
 	writeRooms(`[{"id":"r2"}]`) // r1 is gone: joining it fails now
 	require.NoError(t, rooms.Reload())

@@ -77,34 +77,31 @@ func (b *Bolt) Put(_ context.Context, r *Record, ttl time.Duration) error {
 	return nil
 }
 
-// sweep deletes the expired entries of bk.
+// sweep deletes the expired records of bk.
 func sweep(bk *bolt.Bucket, now time.Time) error {
-	var dead [][]byte
-	err := bk.ForEach(func(k, v []byte) error {
+	return sweepBucket(bk, func(v []byte) bool {
 		var e boltEntry
-		if json.Unmarshal(v, &e) != nil || now.After(e.ExpiresAt) {
-			dead = append(dead, append([]byte(nil), k...))
-		}
-		return nil
+		return json.Unmarshal(v, &e) != nil || now.After(e.ExpiresAt)
 	})
-	for _, k := range dead {
-		if err := bk.Delete(k); err != nil {
-			return err
-		}
-	}
-	return err
 }
 
 // sweepNodes deletes the liveness stamps that ended.
 func sweepNodes(bk *bolt.Bucket, now time.Time) error {
-	var dead [][]byte
+	return sweepBucket(bk, func(v []byte) bool {
+		return len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < now.UnixMilli()
+	})
+}
+
+// sweepBucket deletes the entries of bk whose value is dead.
+func sweepBucket(bk *bolt.Bucket, dead func(v []byte) bool) error {
+	var keys [][]byte
 	err := bk.ForEach(func(k, v []byte) error {
-		if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < now.UnixMilli() {
-			dead = append(dead, append([]byte(nil), k...))
+		if dead(v) {
+			keys = append(keys, append([]byte(nil), k...))
 		}
 		return nil
 	})
-	for _, k := range dead {
+	for _, k := range keys {
 		if err := bk.Delete(k); err != nil {
 			return err
 		}

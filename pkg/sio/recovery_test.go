@@ -62,15 +62,25 @@ func TestRecoveryConnectReplyAndResume(t *testing.T) {
 	require.Equal(t, "the-pid", resumed.PID())
 }
 
-func TestRecoveryOffsetsAndGate(t *testing.T) {
-	s, base := startServer(t, Options{})
+// recoveryClient connects a client to /chat with recovery on, its socket
+// in rooms.
+func recoveryClient(t *testing.T, opts Options, rooms ...string) (*Namespace, *wsClient, *Socket) {
+	t.Helper()
+	s, base := startServer(t, opts)
 	ns := s.Of("/chat")
 	ns.SetRecovery(true)
 	c := dialWS(t, base, "")
 	c.readText()
 	sid := connectReplyOf(t, c, "/chat", `{}`)["sid"]
 	sock := ns.SocketsIn(sid)[0]
-	sock.Join("room")
+	for _, r := range rooms {
+		sock.Join(r)
+	}
+	return ns, c, sock
+}
+
+func TestRecoveryOffsetsAndGate(t *testing.T) {
+	ns, c, sock := recoveryClient(t, Options{}, "room")
 
 	require.NoError(t, ns.To("room").Local().Offset("7").Emit("m", 1))
 	require.Equal(t, `42/chat,["m",1,"7"]`, c.readText(), "offset appended as the last argument")
@@ -98,15 +108,7 @@ func TestRecoveryOffsetsAndGate(t *testing.T) {
 // Broadcasts to two rooms from two goroutines: the gate sees the socket's
 // offsets in the order the client receives them.
 func TestRecoveryGateSeesQueueOrder(t *testing.T) {
-	s, base := startServer(t, Options{WriteQueueSize: 4096})
-	ns := s.Of("/chat")
-	ns.SetRecovery(true)
-	c := dialWS(t, base, "")
-	c.readText()
-	sid := connectReplyOf(t, c, "/chat", `{}`)["sid"]
-	sock := ns.SocketsIn(sid)[0]
-	sock.Join("a")
-	sock.Join("b")
+	ns, c, sock := recoveryClient(t, Options{WriteQueueSize: 4096}, "a", "b")
 	var seen []string // guarded by the socket's gate serialization
 	sock.SetOffsetGate(func(off string, _ bool) bool {
 		seen = append(seen, off)
