@@ -185,6 +185,13 @@ type SocketIOConfig struct {
 	// goroutine per idle connection, Linux); false gives each one a
 	// reader goroutine.
 	Netpoll bool `koanf:"netpoll"`
+	// Compression (docs/sio.md, "Compression"): polling responses of at
+	// least HTTPCompressionThreshold bytes in gzip or deflate when the
+	// client accepts it; WebSocket permessage-deflate when turned on.
+	HTTPCompression            bool `koanf:"httpCompression"`
+	HTTPCompressionThreshold   int  `koanf:"httpCompressionThreshold"`
+	PerMessageDeflate          bool `koanf:"perMessageDeflate"`
+	PerMessageDeflateThreshold int  `koanf:"perMessageDeflateThreshold"`
 }
 
 // ScriptingConfig configures the MScript engine.
@@ -230,7 +237,9 @@ func DefaultConfig() Config {
 			MaxPayload: 1_000_000, WriteQueueSize: 1024,
 			MaxAttachments: sio.DefaultMaxAttachments, AttachmentTimeout: sio.DefaultAttachmentTimeout,
 			MaxNamespaces: sio.DefaultMaxNamespaces, MaxDisconnectionDuration: 2 * time.Minute,
-			Netpoll: true,
+			Netpoll:         true,
+			HTTPCompression: true, HTTPCompressionThreshold: sio.DefaultCompressThreshold,
+			PerMessageDeflateThreshold: sio.DefaultCompressThreshold,
 		},
 		Scripting: ScriptingConfig{CallTimeout: 500 * time.Millisecond, HTTPTimeout: 5 * time.Second,
 			MemoryBudget: scripting.DefaultMemoryBudget},
@@ -324,6 +333,12 @@ func (c Config) Validate() error {
 	}
 	if c.SocketIO.AttachmentTimeout <= 0 {
 		errs = append(errs, errors.New("socketio.attachmentTimeout: must be positive"))
+	}
+	if c.SocketIO.HTTPCompressionThreshold < 0 {
+		errs = append(errs, errors.New("socketio.httpCompressionThreshold: must not be negative"))
+	}
+	if c.SocketIO.PerMessageDeflateThreshold < 0 {
+		errs = append(errs, errors.New("socketio.perMessageDeflateThreshold: must not be negative"))
 	}
 	if c.SocketIO.MaxNamespaces <= 0 {
 		errs = append(errs, errors.New("socketio.maxNamespaces: must be positive"))

@@ -112,6 +112,10 @@ func TestConfigErrors(t *testing.T) {
 		{name: "no attachments", env: []string{"HUBD_SOCKETIO__MAX_ATTACHMENTS=0"}, want: "socketio.maxAttachments"},
 		{name: "no attachment timeout", env: []string{"HUBD_SOCKETIO__ATTACHMENT_TIMEOUT=0s"}, want: "socketio.attachmentTimeout"},
 		{name: "no namespaces", env: []string{"HUBD_SOCKETIO__MAX_NAMESPACES=-1"}, want: "socketio.maxNamespaces"},
+		{name: "negative compression threshold", env: []string{"HUBD_SOCKETIO__HTTP_COMPRESSION_THRESHOLD=-1"},
+			want: "socketio.httpCompressionThreshold"},
+		{name: "negative deflate threshold", env: []string{"HUBD_SOCKETIO__PER_MESSAGE_DEFLATE_THRESHOLD=-5"},
+			want: "socketio.perMessageDeflateThreshold"},
 		{name: "memory limit ratio over 1", env: []string{"HUBD_MEMORYLIMITRATIO=1.5"}, want: "memoryLimitRatio"},
 	}
 	for _, tc := range tests {
@@ -128,4 +132,23 @@ func TestConfigEnvOverFileCaseInsensitive(t *testing.T) {
 	c, err := loadWith(t, []string{"--config", file}, []string{"HUBD_SOCKETIO__MAXPAYLOAD=22222"})
 	require.NoError(t, err)
 	require.EqualValues(t, 22222, c.SocketIO.MaxPayload)
+}
+
+func TestHTTPCompressionThreshold(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  SocketIOConfig
+		want int
+	}{
+		{name: "defaults", cfg: DefaultConfig().SocketIO, want: 1024},
+		{name: "off", cfg: SocketIOConfig{HTTPCompression: false, HTTPCompressionThreshold: 1024}, want: -1},
+		{name: "every response", cfg: SocketIOConfig{HTTPCompression: true, HTTPCompressionThreshold: 0}, want: 1},
+		{name: "custom", cfg: SocketIOConfig{HTTPCompression: true, HTTPCompressionThreshold: 4096}, want: 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, httpCompressionThreshold(tc.cfg))
+		})
+	}
+	require.False(t, DefaultConfig().SocketIO.PerMessageDeflate, "permessage-deflate is off by default")
 }

@@ -153,7 +153,11 @@ func Start(p *Plan, log *zap.Logger) (*Server, error) {
 		MaxNamespaces: cfg.SocketIO.MaxNamespaces, OnRefuse: s.refusalCounter(),
 		GoroutineReaders: !cfg.SocketIO.Netpoll,
 		// A namespace CONNECT reads only the bearer token of the handshake.
-		RequestHeaders: []string{"Authorization"},
+		RequestHeaders:           []string{"Authorization"},
+		HTTPCompressionThreshold: httpCompressionThreshold(cfg.SocketIO),
+		PerMessageDeflate:        cfg.SocketIO.PerMessageDeflate,
+		// sio reads 0 as its default: a configured 0 compresses everything.
+		PerMessageDeflateThreshold: max(cfg.SocketIO.PerMessageDeflateThreshold, 1),
 	})
 	s.sio.SetNamespaceResolver(s.resolveNamespace)
 	s.registerConnGauge()
@@ -639,4 +643,14 @@ func (s *Server) publicRoutes() []Route {
 		Logger:  s.root.Named("rest"),
 		Origins: s.origins,
 	})})
+}
+
+// httpCompressionThreshold maps the socketio config to sio's option:
+// negative turns compression off, and a configured 0 (compress every
+// response) is 1, since sio reads 0 as its default.
+func httpCompressionThreshold(c SocketIOConfig) int {
+	if !c.HTTPCompression {
+		return -1
+	}
+	return max(c.HTTPCompressionThreshold, 1)
 }

@@ -37,6 +37,7 @@ type EngineConn struct {
 	wconn   net.Conn      // WebSocket transport, nil while polling
 	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty
 	wdl     time.Time     // write deadline last set (writer only)
+	deflate bool          // the WebSocket negotiated permessage-deflate (set with wconn)
 
 	done chan struct{} // closed when the session ends
 	wake chan struct{} // polling sessions: asks a pending poll to return a noop
@@ -201,6 +202,14 @@ func (c *EngineConn) setWriter(nc net.Conn) {
 		c.e.writers.Add(1)
 		go c.writeLoop()
 	}
+}
+
+// setDeflate records whether the WebSocket about to take the writes
+// negotiated permessage-deflate; it precedes setWriter.
+func (c *EngineConn) setDeflate(on bool) {
+	c.wmu.Lock()
+	c.deflate = on
+	c.wmu.Unlock()
 }
 
 // CloseGraceful flushes what is queued, sends a close, then ends the session.
@@ -480,8 +489,7 @@ wait:
 		}
 		break wait
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	_, _ = w.Write(out)
+	c.e.writePolling(w, r, out)
 	c.e.stats.bytesOut.Add(uint64(len(out)))
 	if closeAfter {
 		c.Close("server shutting down")
@@ -609,11 +617,15 @@ type probeSource interface {
 	established(c *EngineConn)
 }
 
-// libraryProbe reads through the WebSocket library.
-type libraryProbe struct{ ws *websocket.Conn }
+// libraryProbe reads through the WebSocket library (inflateLimit: see
+// readLibraryMessage).
+type libraryProbe struct {
+	ws           *websocket.Conn
+	inflateLimit int64
+}
 
 func (p libraryProbe) next() (bool, []byte, error) {
-	mt, msg, err := p.ws.ReadMessage()
+	mt, msg, err := readLibraryMessage(p.ws, p.inflateLimit)
 	return mt == websocket.TextMessage, msg, err
 }
 
@@ -636,10 +648,14 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 	})
 	ws.SetCloseHandler(func(int, string) error { return nil })
 	for {
-		mt, msg, err := ws.ReadMessage()
+		mt, msg, err := readLibraryMessage(ws, c.e.inflateLimit())
 		if errors.Is(err, websocket.ErrReadLimit) {
 			// The library has sent its close frame (1009).
 			c.refuseClose(RefusePayloadTooLarge, err, false)
+			return
+		}
+		if errors.Is(err, errInflatedTooLarge) {
+			c.refuse(RefusePayloadTooLarge, err)
 			return
 		}
 		if err != nil {

@@ -108,9 +108,10 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		// writer is never used (frames are written to the net.Conn), so
 		// its write buffer comes from a pool and is never allocated.
 		// Neither keeps the HTTP server's 4 KB reader after the hijack.
-		ReadBufferSize:  wsReadBufferSize,
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(r *http.Request) bool { return e.originAllowed(r.Header.Get("Origin")) },
+		ReadBufferSize:    wsReadBufferSize,
+		WriteBufferPool:   &sync.Pool{},
+		CheckOrigin:       func(r *http.Request) bool { return e.originAllowed(r.Header.Get("Origin")) },
+		EnableCompression: opts.PerMessageDeflate,
 	}
 	return e
 }
@@ -292,8 +293,7 @@ func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := e.appendHandshake(append(make([]byte, 0, 160), '0'), c, true)
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	_, _ = w.Write(body)
+	e.writePolling(w, r, body)
 	e.stats.packetsOut.Add(1)
 	e.stats.bytesOut.Add(uint64(len(body)))
 }
@@ -312,6 +312,7 @@ func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
 	open = e.appendHandshake(open, c, false)
 	f := finish(open, false)
 	hc := hw.conn
+	c.setDeflate(negotiatedDeflate(hc.held))
 	out := append(hc.held, f.wire()...)
 	hc.held, hc.holding = nil, false
 	if _, err := hc.Conn.Write(out); err != nil {
@@ -388,25 +389,36 @@ func (e *Engine) start(c *EngineConn) {
 
 // upgrade handles a WebSocket request carrying the sid of a polling session.
 func (e *Engine) upgrade(w http.ResponseWriter, r *http.Request, c *EngineConn) {
-	ws, err := e.up.Upgrade(w, r, nil)
+	hw := &holdingHijacker{ResponseWriter: w}
+	ws, err := e.up.Upgrade(hw, r, nil)
 	if err != nil {
 		e.log.Debug("websocket upgrade failed", zap.Error(err))
+		return
+	}
+	hc := hw.conn
+	deflate := negotiatedDeflate(hc.held)
+	_, err = hc.Conn.Write(hc.held)
+	hc.held, hc.holding = nil, false
+	if err != nil {
+		_ = ws.Close()
 		return
 	}
 	if !c.beginUpgrade() {
 		// Already upgraded or upgrading: accept then close, as the
 		// reference server does.
-		_, _ = ws.NetConn().Write(wsCloseFrame.wire())
+		_, _ = hc.Conn.Write(wsCloseFrame.wire())
 		_ = ws.Close()
 		return
 	}
-	nc := ws.NetConn()
+	// Read by the writer only once "5" switches the session to nc.
+	c.setDeflate(deflate)
+	nc := hc.Conn
 	if e.onPoller(r, nc) {
 		e.wg.Go(func() { c.probe(nc, &rawProbe{nc: nc, limit: e.opts.MaxPayload}) })
 		return
 	}
 	ws.SetReadLimit(e.opts.MaxPayload)
-	e.wg.Go(func() { c.probe(nc, libraryProbe{ws}) })
+	e.wg.Go(func() { c.probe(nc, libraryProbe{ws: ws, inflateLimit: e.inflateLimit()}) })
 }
 
 // closeDrain bounds how long Close waits for sessions to take their close

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 )
 
 // wsMaxHeader is the largest header of an unmasked server WebSocket frame.
@@ -25,6 +26,9 @@ type frame struct {
 	start  int // offset of the WebSocket frame in buf
 	binary bool
 	op     byte
+	// deflated is the frame for permessage-deflate connections, made by
+	// the first of them to write it (see deflatedWire).
+	deflated atomic.Pointer[[]byte]
 }
 
 // newFrameBuf returns a buffer with the header space reserved and capacity

@@ -79,6 +79,19 @@ type Options struct {
 	// which reads idle connections without a goroutine each (Linux only;
 	// elsewhere goroutine readers are always used).
 	GoroutineReaders bool
+	// HTTPCompressionThreshold: polling responses of at least this many
+	// bytes are compressed with gzip or deflate when the request's
+	// Accept-Encoding allows it, as the reference server's httpCompression
+	// does. Default 1024; a negative value turns it off.
+	HTTPCompressionThreshold int
+	// PerMessageDeflate negotiates the WebSocket permessage-deflate
+	// extension (RFC 7692, without context takeover) with clients that
+	// offer it: their messages of at least PerMessageDeflateThreshold bytes
+	// (default 1024) go out compressed, and compressed messages from them
+	// are read, bounded by MaxPayload once inflated. Off by default: it
+	// costs CPU for every large message (once per broadcast).
+	PerMessageDeflate          bool
+	PerMessageDeflateThreshold int
 }
 
 // Defaults, in one place.
@@ -97,6 +110,7 @@ const (
 	DefaultMaxNamespaces     = 16
 	DefaultWriteBatch        = 256
 	DefaultWriteDelay        = 2 * time.Millisecond
+	DefaultCompressThreshold = 1024
 )
 
 func (o Options) withDefaults() Options {
@@ -152,6 +166,12 @@ func (o Options) withDefaults() Options {
 		o.WriteDelay = DefaultWriteDelay
 	} else if o.WriteDelay < 0 {
 		o.WriteDelay = 0
+	}
+	if o.HTTPCompressionThreshold == 0 {
+		o.HTTPCompressionThreshold = DefaultCompressThreshold
+	}
+	if o.PerMessageDeflateThreshold <= 0 {
+		o.PerMessageDeflateThreshold = DefaultCompressThreshold
 	}
 	if o.Adapter == nil {
 		o.Adapter = NewMemoryAdapter()

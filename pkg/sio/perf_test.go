@@ -41,12 +41,18 @@ func rawConnect(addr, nsp, auth string) (*rawClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rawConnectOn(nc, rawUpgrade, nsp, auth)
+}
+
+// rawConnectOn is rawConnect on a dialled connection with the given
+// upgrade request.
+func rawConnectOn(nc net.Conn, upgrade, nsp, auth string) (*rawClient, error) {
 	// A handshake that stalls fails instead of hanging the caller.
 	if err := nc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return nil, errors.Join(err, nc.Close())
 	}
 	c := &rawClient{nc: nc, br: bufio.NewReaderSize(nc, 512)}
-	if _, err := io.WriteString(nc, rawUpgrade); err != nil {
+	if _, err := io.WriteString(nc, upgrade); err != nil {
 		return nil, errors.Join(err, nc.Close())
 	}
 	for {

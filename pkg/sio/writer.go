@@ -36,6 +36,9 @@ var writeBufPool = sync.Pool{New: func() any {
 func (c *EngineConn) writeLoop() {
 	defer c.e.writers.Add(-1)
 	w := batchWriter{nc: c.wconn, timeout: c.e.opts.WriteTimeout, maxFrames: c.e.opts.WriteBatch, wdl: &c.wdl}
+	if c.deflate {
+		w.deflateAt = c.e.opts.PerMessageDeflateThreshold
+	}
 	delay := c.e.opts.WriteDelay
 	st := c.e.stats
 	var lastWrite time.Time
@@ -114,6 +117,9 @@ type batchWriter struct {
 	timeout   time.Duration
 	maxFrames int
 	wdl       *time.Time // write deadline last set (the connection's)
+	// deflateAt > 0: the connection negotiated permessage-deflate, and
+	// frames of at least this many payload bytes go out compressed.
+	deflateAt int
 
 	// Counts of the last writeItems call.
 	writes, packets, bytes uint64
@@ -139,6 +145,9 @@ func (w *batchWriter) writeItems(items []*outbound) (closeAfter bool, err error)
 		}
 		for _, f := range o.frames {
 			b := f.wire()
+			if w.deflateAt > 0 {
+				b = deflatedWire(f, w.deflateAt)
+			}
 			if len(buf) > 0 && (len(buf)+len(b) > writeBufMax || frames >= w.maxFrames) {
 				if buf, err = w.flush(buf); err != nil {
 					return false, err

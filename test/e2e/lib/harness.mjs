@@ -482,7 +482,7 @@ function record(socket) {
 }
 
 function makeSocket(baseUrl, nsp, opts) {
-  const { transport = 'websocket', token, auth, headers, query, path: ioPath, reconnect = false } = opts;
+  const { transport = 'websocket', token, auth, headers, query, path: ioPath, reconnect = false, client = {} } = opts;
   const mode = TRANSPORTS[transport];
   if (!mode) throw new Error(`unknown transport mode ${transport}`);
   const socketAuth = auth ?? (token !== undefined ? { token } : undefined);
@@ -495,6 +495,7 @@ function makeSocket(baseUrl, nsp, opts) {
     ...(socketAuth !== undefined ? { auth: socketAuth } : {}),
     ...(headers ? { extraHeaders: headers } : {}),
     ...(query ? { query } : {}),
+    ...client,
   });
   liveSockets.add(socket);
   socket.on('disconnect', (reason) => {
@@ -512,7 +513,8 @@ function makeSocket(baseUrl, nsp, opts) {
  * Options: transport ("websocket" | "polling" | "upgrade"), token (sent as
  * auth.token), auth, headers (extraHeaders), query, path, reconnect (the
  * client reconnects by itself after a lost connection, retrying every
- * 100-500 ms; off by default).
+ * 100-500 ms; off by default), client (more socket.io-client options, such
+ * as perMessageDeflate).
  * In "upgrade" mode it also waits until the transport is websocket.
  * Resolves with the connected socket; rejects with the connect_error.
  */
