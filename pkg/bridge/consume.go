@@ -163,18 +163,24 @@ func (p *poller) poll(ctx, pollCtx context.Context, reset *resetter) error {
 	reset.apply(p.cl)
 	routes := b.current()
 	var done applied
+	// On shutdown the records not yet handled are left uncommitted for
+	// the next consumer: taken is what was handled, a prefix of the poll.
+	taken := make([]*kgo.Record, 0, fetches.NumRecords())
+	stopped := false
 	fetches.EachRecord(func(rec *kgo.Record) {
-		b.handle(ctx, routes, rec, &done)
+		if stopped || ctx.Err() != nil || !b.handle(ctx, routes, rec, &done) {
+			stopped = true
+			return
+		}
+		taken = append(taken, rec)
 	})
 	b.mark(ctx, &done)
-	if fetches.NumRecords() > 0 {
-		cctx, ccancel := context.WithTimeout(context.Background(), b.opts.OpTimeout)
-		if err := p.cl.CommitUncommittedOffsets(cctx); err != nil {
+	if len(taken) > 0 {
+		if err := p.commit(taken, stopped); err != nil {
 			// The records are delivered again after the rebalance.
 			b.logs.warn("commit", "commit failed", zap.Error(err))
 			b.opts.Observer("in", "commit", ResultError)
 		}
-		ccancel()
 	}
 	p.updateLag(fetches)
 	p.cl.AllowRebalance()
@@ -267,4 +273,16 @@ func (r *resetter) apply(cl *kgo.Client) {
 	}
 	cl.SetOffsets(set)
 	r.b.forgetRecreated(pending)
+}
+
+// commit commits the offsets of the records handled: every record polled
+// when the poll was handled whole, else only those in taken (a shutdown
+// left the others for the next consumer).
+func (p *poller) commit(taken []*kgo.Record, partial bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.b.opts.OpTimeout)
+	defer cancel()
+	if partial {
+		return p.cl.CommitRecords(ctx, taken...)
+	}
+	return p.cl.CommitUncommittedOffsets(ctx)
 }

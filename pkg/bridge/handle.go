@@ -44,19 +44,30 @@ func (a *applied) add(key string) {
 }
 
 // handle applies one record unless it was applied before (in this poll or,
-// per the dedup store, earlier) and adds its key to done.
-func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record, done *applied) {
+// per the dedup store, earlier) and adds its key to done. It reports false
+// when it left the record alone because ctx ended (shutdown) before the
+// dedup store answered: the record must not be committed, the next
+// consumer of its partition decides.
+func (b *Bridge) handle(ctx context.Context, r *routes, rec *kgo.Record, done *applied) bool {
 	if len(r.topics[rec.Topic]) == 0 {
-		return // a topic dropped by a reload while its records were in flight
+		return true // a topic dropped by a reload while its records were in flight
 	}
 	key := eventKey(rec)
-	if done.set[key] || b.seen(ctx, key) {
+	seen := done.set[key]
+	if !seen {
+		var known bool
+		if seen, known = b.seen(ctx, key); !known {
+			return false
+		}
+	}
+	if seen {
 		b.health.duplicates.Inc()
 		b.log.Debug("event applied before; skipped", zap.String("topic", rec.Topic), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
-		return
+		return true
 	}
 	b.apply(ctx, r, rec)
 	done.add(key)
+	return true
 }
 
 // apply delivers one record to every hub that consumes its topic. It never
@@ -290,15 +301,23 @@ func (b *Bridge) systemMessage(ctx context.Context, t Target, roomID, action str
 }
 
 // seen reports whether the event was applied before. A dedup store that
-// fails lets the event through: applied twice rather than lost.
-func (b *Bridge) seen(ctx context.Context, key string) bool {
+// fails lets the event through: applied twice rather than lost. A lookup
+// cut short by the end of ctx (shutdown) is no answer: known is false and
+// the event must be left for the next consumer, which asks again.
+func (b *Bridge) seen(ctx context.Context, key string) (seen, known bool) {
+	if ctx.Err() != nil {
+		return false, false
+	}
 	dctx, cancel := context.WithTimeout(ctx, b.opts.OpTimeout)
 	defer cancel()
 	ok, err := b.dedup.Seen(dctx, key)
 	if err != nil {
+		if ctx.Err() != nil {
+			return false, false
+		}
 		b.logs.warn("dedup", "dedup lookup failed; event applied", zap.Error(err))
 	}
-	return ok
+	return ok, true
 }
 
 // mark records the events of a poll as applied.
