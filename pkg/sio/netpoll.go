@@ -197,18 +197,24 @@ func (r *netReader) consume(p []byte) {
 	r.keep(p, off, 0)
 }
 
+// partialReserve bounds the room kept for the rest of a frame beyond the
+// bytes received: the length a header declares (up to MaxPayload) is the
+// client's word, not yet its bytes, so a frame grows as its bytes arrive.
+const partialReserve = 64 << 10
+
 // keep makes p[off:] the partial frame; need, when known, is the size of
-// the whole frame, so that the rest of it is read in place.
+// the whole frame, so that the rest of it, up to partialReserve more, is
+// read in place.
 func (r *netReader) keep(p []byte, off, need int) {
 	rest := p[off:]
 	if len(rest) == 0 || r.ended {
 		r.partial = nil
 		return
 	}
-	if off == 0 && len(r.partial) > 0 && &p[0] == &r.partial[0] && cap(r.partial) >= need {
-		return // partial itself, still at its start
+	if off == 0 && len(r.partial) > 0 && &p[0] == &r.partial[0] {
+		return // partial itself, still at its start: fill grows it
 	}
-	kept := make([]byte, len(rest), max(len(rest), need))
+	kept := make([]byte, len(rest), max(len(rest), min(need, len(rest)+partialReserve)))
 	copy(kept, rest)
 	r.partial = kept
 }
@@ -349,10 +355,11 @@ func (p *rawProbe) next() (bool, []byte, error) {
 	}
 }
 
-// readMore reads at least one more byte, with room for need in all.
+// readMore reads at least one more byte, with room for need in all, up to
+// partialReserve more than what arrived.
 func (p *rawProbe) readMore(need int) error {
-	if free := cap(p.buf) - len(p.buf); free == 0 || cap(p.buf) < need {
-		b := make([]byte, len(p.buf), max(need, 2*len(p.buf), 512))
+	if free := cap(p.buf) - len(p.buf); free == 0 || cap(p.buf) < min(need, len(p.buf)+partialReserve) {
+		b := make([]byte, len(p.buf), max(min(need, len(p.buf)+partialReserve), 2*len(p.buf), 512))
 		copy(b, p.buf)
 		p.buf = b
 	}
