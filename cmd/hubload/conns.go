@@ -13,11 +13,26 @@ import (
 // server's resident memory growth per connection, read after a collection
 // (--admin-url or --gc-signal) before the ramp and after --settle.
 func (r *runner) runIdle(ctx context.Context) (*Report, error) {
+	rr, mem, err := r.idleCrowd(ctx)
+	if rr != nil {
+		defer closeAll(rr.clients, r.cfg.Concurrency)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Report{Connect: ptr(r.connectStats(rr)), Memory: mem}, nil
+}
+
+// idleCrowd opens --clients connections that join rooms <prefix>0 ..
+// <prefix><rooms-1> round-robin and stay idle. With --server-pid it reads the
+// server's memory before and after (memoryAfter). The caller closes the
+// clients of the ramp returned, also with an error.
+func (r *runner) idleCrowd(ctx context.Context) (*rampResult, *MemoryStats, error) {
 	var before memSample
 	if r.cfg.ServerPID > 0 {
 		var err error
 		if before, err = r.readMemory(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	rr := r.ramp(ctx, 0, r.cfg.Clients, func(i int, c *client) error {
@@ -27,16 +42,11 @@ func (r *runner) runIdle(ctx context.Context) (*Report, error) {
 		c.start()
 		return nil
 	})
-	defer closeAll(rr.clients, r.cfg.Concurrency)
-	rep := &Report{Connect: ptr(r.connectStats(rr))}
-	if r.cfg.ServerPID > 0 {
-		mem, err := r.memoryAfter(ctx, before, rr.opened)
-		if err != nil {
-			return nil, err
-		}
-		rep.Memory = mem
+	if r.cfg.ServerPID <= 0 {
+		return rr, nil, nil
 	}
-	return rep, nil
+	mem, err := r.memoryAfter(ctx, before, rr.opened)
+	return rr, mem, err
 }
 
 // memoryAfter reads the server's RSS right after a ramp, lets it settle for

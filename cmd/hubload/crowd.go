@@ -23,30 +23,15 @@ type CrowdStats struct {
 // <prefix><rooms> and runs a fan-out there (--senders of them send, open or
 // closed loop) while the idle ones stay connected.
 func (r *runner) runCrowd(ctx context.Context) (*Report, error) {
-	var before memSample
-	if r.cfg.ServerPID > 0 {
-		var err error
-		if before, err = r.readMemory(ctx); err != nil {
-			return nil, err
-		}
+	idle, mem, err := r.idleCrowd(ctx)
+	if idle != nil {
+		defer closeAll(idle.clients, r.cfg.Concurrency)
 	}
-	idle := r.ramp(ctx, 0, r.cfg.Clients, func(i int, c *client) error {
-		if err := c.join(fmt.Sprintf("%s%d", r.cfg.RoomPrefix, i%r.cfg.Rooms)); err != nil {
-			return err
-		}
-		c.start()
-		return nil
-	})
-	defer closeAll(idle.clients, r.cfg.Concurrency)
+	if err != nil {
+		return nil, err
+	}
 	if idle.opened == 0 {
 		return nil, fmt.Errorf("no idle client connected: %v", r.errs.snapshot())
-	}
-	var mem *MemoryStats
-	if r.cfg.ServerPID > 0 {
-		var err error
-		if mem, err = r.memoryAfter(ctx, before, idle.opened); err != nil {
-			return nil, err
-		}
 	}
 
 	room := fmt.Sprintf("%s%d", r.cfg.RoomPrefix, r.cfg.Rooms)

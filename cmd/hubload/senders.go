@@ -32,17 +32,8 @@ func (r *runner) openLoop(ctx context.Context, c *client, win *window, roomJSON 
 			res.skipped += missed
 			next = next.Add(time.Duration(missed) * interval)
 		}
-		if !now.Before(end) {
+		if !now.Before(end) || !r.sendOne(c, win, roomJSON, res) {
 			return
-		}
-		ts, err := c.send(roomJSON)
-		if err != nil {
-			res.sendErrors++
-			r.errs.add(label(err))
-			return
-		}
-		if win.contains(ts) {
-			res.sentInWindow++
 		}
 		next = next.Add(interval)
 	}
@@ -65,19 +56,25 @@ func (r *runner) closedLoop(ctx context.Context, c *client, win *window, roomJSO
 		case <-ctx.Done():
 			return
 		}
-		if !time.Now().Before(end) {
+		if !time.Now().Before(end) || !r.sendOne(c, win, roomJSON, res) {
 			return
-		}
-		ts, err := c.send(roomJSON)
-		if err != nil {
-			res.sendErrors++
-			r.errs.add(label(err))
-			return
-		}
-		if win.contains(ts) {
-			res.sentInWindow++
 		}
 	}
+}
+
+// sendOne sends one message and counts it when it left inside the window;
+// false when the write failed (counted, and the sender stops).
+func (r *runner) sendOne(c *client, win *window, roomJSON []byte, res *senderResult) bool {
+	ts, err := c.send(roomJSON)
+	if err != nil {
+		res.sendErrors++
+		r.errs.add(label(err))
+		return false
+	}
+	if win.contains(ts) {
+		res.sentInWindow++
+	}
+	return true
 }
 
 func loopMode(cfg config) string {
