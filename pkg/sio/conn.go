@@ -44,6 +44,7 @@ type EngineConn struct {
 
 	pollActive   atomic.Bool
 	refused      atomic.Bool  // a refusal closed the connection (reported once)
+	slow         atomic.Bool  // the write queue overflowed (refused once)
 	lingering    atomic.Bool  // its close frame is out: close with lingerClose
 	admitted     atomic.Bool  // the handler accepted the client (a namespace joined)
 	lastActivity atomic.Int64 // unix nanoseconds of the last packet received
@@ -124,8 +125,10 @@ func (c *EngineConn) enqueue(o *outbound) error {
 	c.wmu.Lock()
 	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
 		c.wmu.Unlock()
-		c.e.stats.slowConsumers.Add(1)
-		c.e.wg.Go(func() { c.refuse(RefuseSlowConsumer, nil) })
+		if c.slow.CompareAndSwap(false, true) { // once, whatever comes until the close
+			c.e.stats.slowConsumers.Add(1)
+			c.e.wg.Go(func() { c.refuse(RefuseSlowConsumer, nil) })
+		}
 		return ErrSlowConsumer
 	}
 	c.pushLocked(o)
