@@ -13,8 +13,13 @@
 #   SKIP_BUILD=1 bench/run.sh         # reuse the binaries in bench/out/bin
 #   PROFILE=1 bench/run.sh            # hubd under bench/hubdprof: CPU and heap
 #                                     # profiles in bench/out/<scenario>-hubd.*.pprof
+#   LOOP=open bench/run.sh            # fanout and rooms at a fixed offered rate
+#                                     # (default: closed loop, see below)
+#   SCENARIOS=idle100k bench/run.sh   # opt-in: 100,000 idle connections beside
+#                                     # a 1000-member fan-out (needs ulimit -n > 101,000)
 #
-# Each scenario runs against a freshly started server and stays under ~30 s.
+# Each scenario runs against a freshly started server and stays under ~30 s
+# (idle100k: a few minutes).
 # Reports land in bench/out/<scenario>-<target>.json; the table is also
 # written to bench/out/table.md.
 set -euo pipefail
