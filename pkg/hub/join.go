@@ -97,6 +97,11 @@ func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 			h.emitSocket(s, errorEvent(newError(CodeUnavailable, "history unavailable"), "hub:join", req.RoomID))
 		} else {
 			h.emitSocket(s, outHistory.Of(History{Messages: msgs, RoomID: req.RoomID}))
+			if n := len(msgs); n > 0 && h.recoveryOn() {
+				// What the client has of the room, for a recovery that
+				// finds no later write of it (recovery_track.go).
+				c.wlog.seed(req.RoomID, msgs[n-1].Seq)
+			}
 		}
 	}
 	if def.state != nil {

@@ -106,3 +106,37 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	require.Equal(t, offsetOf(next), off, "no message replayed twice")
 	require.Equal(t, 1.0, testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")), "an exact recovery")
 }
+
+// A room joined with history and written nothing since: its replay starts
+// after the history's last message, not after the join's millisecond (a
+// message stamped before the join but stored after it is replayed too).
+func TestRecoverRoomJoinedWithHistory(t *testing.T) {
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
+	ctx := context.Background()
+	stamp := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	post := func(body string) *msgstore.Message {
+		m, _, err := e.h.deps.Store.Append(ctx, &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2",
+			MessageType: "text", Content: json.RawMessage(`{"body":"` + body + `"}`), Status: msgstore.StatusPublished,
+			Timestamp: stamp})
+		require.NoError(t, err)
+		return m
+	}
+	m1, m2 := post("m1"), post("m2")
+
+	u1, first := e.dialAs(t, "u1", nil)
+	u1.send("42" + u1.nsp + `,1["hub:join",{"roomId":"r1","since":"` + m1.ID + `"}]`)
+	require.Contains(t, u1.read("43"+u1.nsp+",1"), `"ok":true`)
+	require.Contains(t, string(u1.event("hub:history")[0]), m2.ID)
+	rec := u1.drop(records, e.h.Name(), first["pid"])
+	require.Equal(t, m2.Seq, rec.Rooms[0].Written, "the history's last message is what the client has")
+
+	m3 := post("m3") // stamped before the join
+	back, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.Equal(t, first, again)
+	var off string
+	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
+	require.Equal(t, offsetOf(m3), off)
+}
