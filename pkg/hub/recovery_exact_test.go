@@ -104,7 +104,9 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	var off string
 	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
 	require.Equal(t, offsetOf(next), off, "no message replayed twice")
-	require.Equal(t, 1.0, testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")), "an exact recovery")
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")) == 1
+	}, 5*time.Second, 10*time.Millisecond, "an exact recovery")
 }
 
 // A room joined with history and written nothing since: its replay starts
