@@ -134,7 +134,7 @@ func NewUnregistered() *Metrics {
 	}, []string{"hub", "kind", "result"})
 	m.RecoveriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_recoveries_total",
-		Help: "Reconnects that asked to resume a session, by result (recovered, expired, refused, unavailable).",
+		Help: "Reconnects that asked to resume a session, by result (recovered, recovered_by_time, expired, refused, unavailable).",
 	}, []string{"hub", "result"})
 	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by hub and reason.",
