@@ -197,14 +197,22 @@ func (r *netReader) consume(p []byte) {
 	r.keep(p, off, 0)
 }
 
-// partialReserve bounds the room kept for the rest of a frame beyond the
-// bytes received: the length a header declares (up to MaxPayload) is the
-// client's word, not yet its bytes, so a frame grows as its bytes arrive.
-const partialReserve = 64 << 10
+// partialReserve is the least room kept for the rest of a frame beyond
+// the bytes received. The length a header declares (up to MaxPayload) is
+// the client's word, not yet its bytes: a partial frame gets room for as
+// many bytes again as it holds (at least partialReserve), and grows as its
+// bytes arrive.
+const partialReserve = 4 << 10
+
+// partialRoom is the capacity for a partial frame of have bytes out of
+// need (0: not known yet).
+func partialRoom(have, need int) int {
+	return max(have, min(need, max(2*have, have+partialReserve)))
+}
 
 // keep makes p[off:] the partial frame; need, when known, is the size of
-// the whole frame, so that the rest of it, up to partialReserve more, is
-// read in place.
+// the whole frame, so that the rest of it is read in place as it comes
+// (see partialRoom).
 func (r *netReader) keep(p []byte, off, need int) {
 	rest := p[off:]
 	if len(rest) == 0 || r.ended {
@@ -214,7 +222,7 @@ func (r *netReader) keep(p []byte, off, need int) {
 	if off == 0 && len(r.partial) > 0 && &p[0] == &r.partial[0] {
 		return // partial itself, still at its start: fill grows it
 	}
-	kept := make([]byte, len(rest), max(len(rest), min(need, len(rest)+partialReserve)))
+	kept := make([]byte, len(rest), partialRoom(len(rest), need))
 	copy(kept, rest)
 	r.partial = kept
 }
@@ -355,11 +363,11 @@ func (p *rawProbe) next() (bool, []byte, error) {
 	}
 }
 
-// readMore reads at least one more byte, with room for need in all, up to
-// partialReserve more than what arrived.
+// readMore reads at least one more byte, with room for need in all as it
+// comes (see partialRoom).
 func (p *rawProbe) readMore(need int) error {
-	if free := cap(p.buf) - len(p.buf); free == 0 || cap(p.buf) < min(need, len(p.buf)+partialReserve) {
-		b := make([]byte, len(p.buf), max(min(need, len(p.buf)+partialReserve), 2*len(p.buf), 512))
+	if cap(p.buf) == len(p.buf) {
+		b := make([]byte, len(p.buf), max(partialRoom(len(p.buf), need), 2*len(p.buf), 512))
 		copy(b, p.buf)
 		p.buf = b
 	}
