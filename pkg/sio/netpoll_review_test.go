@@ -2,6 +2,8 @@ package sio
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +146,28 @@ func TestReadersTimeOutMidFrame(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "ping timeout", recv(t, reasons))
 		})
+	}
+}
+
+// TestReadersClientGoneMidFrame: a client whose TCP connection ends in the
+// middle of a frame's header or payload is disconnected with reason
+// "transport close" by either reader.
+func TestReadersClientGoneMidFrame(t *testing.T) {
+	f := text(`42["e","` + strings.Repeat("z", 300) + `"]`)
+	for _, rc := range readerCases {
+		for _, cut := range []int{1, 3, 100} {
+			t.Run(fmt.Sprintf("%s/after %d bytes", rc.name, cut), func(t *testing.T) {
+				s, base := startServer(t, rc.opts)
+				reasons := make(chan string, 1)
+				s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
+				c := dialRaw(t, base, "")
+				c.readText()
+				c.connectNsp("/", "")
+				_, err := c.nc.Write(f[:cut])
+				require.NoError(t, err)
+				require.NoError(t, c.nc.(*net.TCPConn).CloseWrite())
+				require.Equal(t, "transport close", recv(t, reasons))
+			})
+		}
 	}
 }
