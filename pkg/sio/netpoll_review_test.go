@@ -50,12 +50,7 @@ func testRefuseHostileFrames(t *testing.T, opts Options) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts.MaxPayload = 1000
-			s, base := startServer(t, opts)
-			reasons := make(chan string, 1)
-			s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
-			c := dialRaw(t, base, "")
-			c.readText()
-			c.connectNsp("/", "")
+			_, c, reasons := joinedRaw(t, opts)
 			_, err := c.nc.Write(tc.frame)
 			require.NoError(t, err)
 			want := tc.code
@@ -135,12 +130,7 @@ func TestReadersTimeOutMidFrame(t *testing.T) {
 		t.Run(rc.name, func(t *testing.T) {
 			opts := rc.opts
 			opts.PingInterval, opts.PingTimeout = 100*time.Millisecond, 200*time.Millisecond
-			s, base := startServer(t, opts)
-			reasons := make(chan string, 1)
-			s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
-			c := dialRaw(t, base, "")
-			c.readText()
-			c.connectNsp("/", "")
+			_, c, reasons := joinedRaw(t, opts)
 			f := clientFrame(wsFinBit|opBinary, make([]byte, 900_000), false)
 			_, err := c.nc.Write(f[:14+10])
 			require.NoError(t, err)
@@ -157,12 +147,7 @@ func TestReadersClientGoneMidFrame(t *testing.T) {
 	for _, rc := range readerCases {
 		for _, cut := range []int{1, 3, 100} {
 			t.Run(fmt.Sprintf("%s/after %d bytes", rc.name, cut), func(t *testing.T) {
-				s, base := startServer(t, rc.opts)
-				reasons := make(chan string, 1)
-				s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
-				c := dialRaw(t, base, "")
-				c.readText()
-				c.connectNsp("/", "")
+				_, c, reasons := joinedRaw(t, rc.opts)
 				_, err := c.nc.Write(f[:cut])
 				require.NoError(t, err)
 				require.NoError(t, c.nc.(*net.TCPConn).CloseWrite())
@@ -170,4 +155,17 @@ func TestReadersClientGoneMidFrame(t *testing.T) {
 			})
 		}
 	}
+}
+
+// joinedRaw starts a server and joins "/" with a frameClient; it returns
+// both and the channel of the disconnect reasons.
+func joinedRaw(t *testing.T, opts Options) (*Server, *frameClient, <-chan string) {
+	t.Helper()
+	s, base := startServer(t, opts)
+	reasons := make(chan string, 1)
+	s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
+	c := dialRaw(t, base, "")
+	c.readText()
+	c.connectNsp("/", "")
+	return s, c, reasons
 }

@@ -15,12 +15,7 @@ import (
 func TestReadersPingFloodIsOneSlowConsumer(t *testing.T) {
 	for _, rc := range readerCases {
 		t.Run(rc.name, func(t *testing.T) {
-			s, base := startServer(t, rc.opts)
-			reasons := make(chan string, 1)
-			s.Of("/").OnDisconnect(func(_ *Socket, reason string) { reasons <- reason })
-			c := dialRaw(t, base, "")
-			c.readText()
-			c.connectNsp("/", "")
+			s, c, reasons := joinedRaw(t, rc.opts)
 			ping := clientFrame(wsFinBit|opPing, bytes.Repeat([]byte("p"), wsMaxControlSize), false)
 			go func() { _, _ = c.nc.Write(bytes.Repeat(ping, 40_000)) }() // ends when the server closes
 			require.Equal(t, "slow consumer", recv(t, reasons))
