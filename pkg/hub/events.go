@@ -318,7 +318,7 @@ func (h *Hub) emitStoredEvent(m *msgstore.Message) {
 
 // storedEventDelivery is the delivery of a stored (published) custom
 // event: the room's readers get it under its own name, with its messageId
-// and seq.
+// and seq, and its recovery offset as a message has.
 func storedEventDelivery(m *msgstore.Message) delivery {
 	var c struct {
 		Data json.RawMessage `json:"data"`
@@ -330,7 +330,7 @@ func storedEventDelivery(m *msgstore.Message) delivery {
 	if e.err != nil {
 		return delivery{}
 	}
-	return delivery{To: toReaders, Event: e}
+	return delivery{To: toReaders, Event: e, Offset: offsetOf(m)}
 }
 
 // joinField joins a field path prefix and a path ("" is the prefix).

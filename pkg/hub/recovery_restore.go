@@ -135,8 +135,15 @@ func (h *Hub) replayAfter(ctx context.Context, s *sio.Socket, uid, roomID string
 	}
 }
 
-// replay sends one stored message as the event it was, with its offset.
+// replay sends one stored message as the event it was, with its offset: a
+// stored custom event under its own name, any other as hub:messageArrived.
 func (h *Hub) replay(s *sio.Socket, m *msgstore.Message) {
+	if h.persistedEvent(m.MessageType) != nil {
+		if d := storedEventDelivery(m); d.To != "" {
+			h.emitReplay(s, d.Offset, d.Event)
+		}
+		return
+	}
 	h.emitReplay(s, offsetOf(m), arrivedEvent(m))
 }
 

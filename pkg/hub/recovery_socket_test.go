@@ -183,3 +183,44 @@ func TestRecoveredRoomIsCheckedAgain(t *testing.T) {
 	back.send("42" + back.nsp + `,2["hub:leave",{"roomId":"r1"}]`)
 	require.Contains(t, back.read("43"+back.nsp+",2"), `"NOT_JOINED"`, "not in the room it may no longer join")
 }
+
+// A stored custom event missed while away is replayed under its own name
+// (with its messageId, seq and offset), in order with the messages.
+func TestRecoverStoredCustomEvents(t *testing.T) {
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
+	ctx := context.Background()
+	u1, first := e.dialAs(t, "u1", nil)
+	u1.join("1", "r1")
+	u1.drop(records, e.h.Name(), first["pid"])
+
+	ev, err := e.h.customEvent(ctx, e.h.persistedEvent("pinned"), eventInput{roomID: "r1", senderID: "u2", data: json.RawMessage(`{"pin":1}`)})
+	require.NoError(t, err)
+	msg, _, err := e.h.deps.Store.Append(ctx, &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2",
+		MessageType: "text", Content: json.RawMessage(`{"body":"after the pin"}`), Status: msgstore.StatusPublished})
+	require.NoError(t, err)
+
+	back, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"]})
+	require.Equal(t, first, again)
+	raw := strings.TrimPrefix(back.read("42"+back.nsp+","), "42"+back.nsp+",")
+	var args []json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(raw), &args))
+	require.Len(t, args, 3, "name, payload, offset")
+	require.JSONEq(t, `"pinned"`, string(args[0]), "replayed as the event it was")
+	var payload struct {
+		RoomID, UserID, MessageID string
+		Seq                       int64
+		Data                      json.RawMessage
+	}
+	require.NoError(t, json.Unmarshal(args[1], &payload))
+	require.Equal(t, "r1", payload.RoomID)
+	require.Equal(t, "u2", payload.UserID)
+	require.Equal(t, ev.ID, payload.MessageID)
+	require.Equal(t, ev.Seq, payload.Seq)
+	require.JSONEq(t, `{"pin":1}`, string(payload.Data))
+	require.JSONEq(t, `"`+offsetOf(ev)+`"`, string(args[2]))
+	next := back.event("hub:messageArrived")
+	require.JSONEq(t, `"`+offsetOf(msg)+`"`, string(next[1]), "then the message after it")
+}
