@@ -2,13 +2,18 @@ package resume
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/hubd/hubd/internal/testenv"
 	"github.com/hubd/hubd/pkg/redisguard"
@@ -106,6 +111,47 @@ func TestBolt(t *testing.T) {
 	got, err := b.Get(context.Background(), "chat", "p2")
 	require.NoError(t, err)
 	require.Equal(t, "bob", got.UserID)
+}
+
+// Records written by an earlier version (a JSON entry holding the expiry)
+// are still read and swept after an upgrade, and writes of many sockets
+// at once (a crowd joining, a node shutting down) all land.
+func TestBoltOlderLayoutAndConcurrentWrites(t *testing.T) {
+	b, err := OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	defer b.Close()
+	ctx := context.Background()
+	put := func(pid string, exp time.Time) {
+		v, err := json.Marshal(boltEntry{Record: &Record{PID: pid, Hub: "chat", UserID: "old"}, ExpiresAt: exp})
+		require.NoError(t, err)
+		require.NoError(t, b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key("chat", pid)), v) }))
+	}
+	put("live", time.Now().Add(time.Minute))
+	put("dead", time.Now().Add(-time.Minute))
+	got, err := b.Get(ctx, "chat", "live")
+	require.NoError(t, err)
+	require.Equal(t, "old", got.UserID)
+	_, err = b.Get(ctx, "chat", "dead")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	var wg sync.WaitGroup
+	for i := range sweepEvery {
+		wg.Go(func() {
+			assert.NoError(t, b.Put(ctx, &Record{PID: fmt.Sprint("p", i), Hub: "chat", UserID: "new"}, time.Minute))
+		})
+	}
+	wg.Wait()
+	for i := range sweepEvery {
+		got, err := b.Get(ctx, "chat", fmt.Sprint("p", i))
+		require.NoError(t, err)
+		require.Equal(t, "new", got.UserID)
+	}
+	// The sweep at the 256th write removed the expired older entry only.
+	require.NoError(t, b.db.View(func(tx *bolt.Tx) error {
+		require.Nil(t, tx.Bucket(bucket).Get([]byte(key("chat", "dead"))))
+		require.NotNil(t, tx.Bucket(bucket).Get([]byte(key("chat", "live"))))
+		return nil
+	}))
 }
 
 func TestRedis(t *testing.T) {
