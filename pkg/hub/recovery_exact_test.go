@@ -14,7 +14,6 @@ import (
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
 	recs "github.com/hubd/hubd/pkg/records"
-	"github.com/hubd/hubd/pkg/resume"
 )
 
 // Messages of two rooms stamped in the same millisecond around a drop: the
@@ -38,9 +37,7 @@ func TestRecoverEveryRoomExactly(t *testing.T) {
 }
 
 func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "arena.json"), []byte(`[{"id":"r1"},{"id":"r2"}]`), 0o600))
 	rooms, err := recs.NewEmbedded(dir)
@@ -113,9 +110,7 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 // after the history's last message, not after the join's millisecond (a
 // message stamped before the join but stored after it is replayed too).
 func TestRecoverRoomJoinedWithHistory(t *testing.T) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
 	ctx := context.Background()
 	stamp := time.Now().Add(-time.Second).Truncate(time.Millisecond)

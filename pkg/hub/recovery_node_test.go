@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,9 +18,7 @@ import (
 // A record without a disconnect time (its node ended without closing the
 // socket, kill -9) is usable only while its node's liveness stamp is.
 func TestRecoverRecordOfAStoppedNode(t *testing.T) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	m := metrics.NewUnregistered()
 	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection, d.Node, d.Metrics = records, time.Minute, "here", m })
 	ctx := context.Background()

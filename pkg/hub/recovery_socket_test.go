@@ -75,6 +75,15 @@ func (rc *rawClient) event(name string) []json.RawMessage {
 	return args[1:]
 }
 
+// boltRecords opens session records in a file of the test.
+func boltRecords(t *testing.T) *resume.Bolt {
+	t.Helper()
+	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = records.Close() })
+	return records
+}
+
 // join joins room with ack id and requires it to succeed.
 func (rc *rawClient) join(id, room string) {
 	rc.t.Helper()
@@ -97,9 +106,7 @@ func (rc *rawClient) drop(records resume.Store, hub, pid string) *resume.Record 
 }
 
 func TestRecoveredSessionIsTheUsersOwn(t *testing.T) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
 	ctx := context.Background()
 
@@ -154,9 +161,7 @@ func TestRecoveredSessionIsTheUsersOwn(t *testing.T) {
 }
 
 func TestRecoveredRoomIsCheckedAgain(t *testing.T) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	dir := t.TempDir()
 	writeRooms := func(body string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "arena.json"), []byte(body), 0o600))
@@ -187,9 +192,7 @@ func TestRecoveredRoomIsCheckedAgain(t *testing.T) {
 // A stored custom event missed while away is replayed under its own name
 // (with its messageId, seq and offset), in order with the messages.
 func TestRecoverStoredCustomEvents(t *testing.T) {
-	records, err := resume.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = records.Close() })
+	records := boltRecords(t)
 	e := newSocketEnv(t, func(d *Deps) { d.Resume, d.MaxDisconnection = records, time.Minute })
 	ctx := context.Background()
 	u1, first := e.dialAs(t, "u1", nil)
