@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,14 +12,15 @@ import (
 	"github.com/hubd/hubd/pkg/records"
 )
 
-// CachedDecision is a Decision as stored by a Cache. It is JSON-serializable
-// so shared caches can hold it.
+// CachedDecision is a Decision as stored by a Cache, without its room
+// record: a cached grant counts only on the room as it is now (RoomHash),
+// which the caller has loaded anyway. It is JSON-serializable so shared
+// caches can hold it; entries written with a "room" field decode as well.
 type CachedDecision struct {
-	HubRole     string         `json:"hubRole"`
-	Permissions Permissions    `json:"permissions"`
-	Layer       string         `json:"layer"`
-	Source      string         `json:"source,omitempty"`
-	Room        records.Record `json:"room,omitempty"`
+	HubRole     string      `json:"hubRole"`
+	Permissions Permissions `json:"permissions"`
+	Layer       string      `json:"layer"`
+	Source      string      `json:"source,omitempty"`
 	// RoomHash is the RecordFingerprint of the room record the decision
 	// was made on; a grant made on another version of the room is stale.
 	RoomHash string `json:"roomHash,omitempty"`
@@ -52,26 +52,26 @@ type Cache interface {
 	InvalidateHub(ctx context.Context, hub string) error
 }
 
-// NewCachedDecision copies d for caching.
+// NewCachedDecision copies d for caching, its room as a fingerprint.
 func NewCachedDecision(d *Decision) *CachedDecision {
 	return &CachedDecision{
 		HubRole:     d.HubRole,
 		Permissions: clonePermissions(d.Permissions),
 		Layer:       d.Layer,
 		Source:      d.Source,
-		Room:        cloneRecord(d.Room),
 		RoomHash:    RecordFingerprint(d.Room),
 	}
 }
 
-// Decision returns a copy of the cached decision.
-func (c *CachedDecision) Decision() *Decision {
+// Decision returns a copy of the cached decision made on room, the record
+// whose fingerprint the caller has checked against RoomHash.
+func (c *CachedDecision) Decision(room records.Record) *Decision {
 	return &Decision{
 		HubRole:     c.HubRole,
 		Permissions: clonePermissions(c.Permissions),
 		Layer:       c.Layer,
 		Source:      c.Source,
-		Room:        cloneRecord(c.Room),
+		Room:        room,
 	}
 }
 
@@ -79,7 +79,6 @@ func (c *CachedDecision) Decision() *Decision {
 func (c *CachedDecision) clone() *CachedDecision {
 	d := *c
 	d.Permissions = clonePermissions(c.Permissions)
-	d.Room = cloneRecord(c.Room)
 	return &d
 }
 
@@ -91,16 +90,7 @@ func clonePermissions(p Permissions) Permissions {
 	return p
 }
 
-func cloneRecord(r records.Record) records.Record {
-	if r == nil {
-		return nil
-	}
-	return records.Clone(r).(map[string]any)
-}
-
 // encodeDecision and decodeDecision are the wire form of shared caches.
-// Decoding keeps integers of the room record as int64, as record sources
-// return them.
 func encodeDecision(d *CachedDecision) ([]byte, error) {
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -110,14 +100,9 @@ func encodeDecision(d *CachedDecision) ([]byte, error) {
 }
 
 func decodeDecision(b []byte) (*CachedDecision, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	var d CachedDecision
-	if err := dec.Decode(&d); err != nil {
+	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("authz: decode cached decision: %w", err)
-	}
-	if d.Room != nil {
-		d.Room = records.Normalize(d.Room).(map[string]any)
 	}
 	if d.Permissions.AllowedMessageTypes == nil {
 		d.Permissions.AllowedMessageTypes = []string{}

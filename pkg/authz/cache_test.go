@@ -25,10 +25,7 @@ func runCacheSuite(t *testing.T, newCache func(t *testing.T) Cache) {
 			Permissions: Permissions{CanRead: true, CanSend: true, AllowedMessageTypes: []string{"text", "image"}, CanModerate: true},
 			Layer:       LayerAuthSource,
 			Source:      "members",
-			Room: records.Record{
-				"id": "r1", "capacity": int64(9007199254740993), "ratio": 2.5, "open": true,
-				"tags": []any{"a", int64(2)}, "owner": map[string]any{"id": "u1"}, "note": nil,
-			},
+			RoomHash:    RecordFingerprint(records.Record{"id": "r1", "capacity": int64(9007199254740993)}),
 		}
 	}
 
@@ -137,12 +134,11 @@ func runCacheSuite(t *testing.T, newCache func(t *testing.T) Cache) {
 		c := newCache(t)
 		d := decision()
 		require.NoError(t, c.Set(ctx, "chat", "r1", "u1", d, time.Minute))
-		d.Room["id"] = "changed"
 		d.Permissions.AllowedMessageTypes[0] = "changed"
 		got, _, err := c.Get(ctx, "chat", "r1", "u1")
 		require.NoError(t, err)
 		require.Equal(t, decision(), got)
-		got.Room["owner"].(map[string]any)["id"] = "changed"
+		got.Permissions.AllowedMessageTypes[1] = "changed"
 		got.HubRole = "changed"
 		again, _, err := c.Get(ctx, "chat", "r1", "u1")
 		require.NoError(t, err)
@@ -180,13 +176,24 @@ func TestDecisionConversion(t *testing.T) {
 	d := &Decision{HubRole: "mod", Permissions: Permissions{CanRead: true, AllowedMessageTypes: []string{"text"}},
 		Layer: LayerCheckRoles, Source: "s", Room: records.Record{"id": "r1"}}
 	c := NewCachedDecision(d)
-	d.Room["id"] = "changed"
+	require.Equal(t, RecordFingerprint(records.Record{"id": "r1"}), c.RoomHash)
 	d.Permissions.AllowedMessageTypes[0] = "changed"
-	back := c.Decision()
+	now := records.Record{"id": "r1"}
+	back := c.Decision(now)
 	require.Equal(t, &Decision{HubRole: "mod", Permissions: Permissions{CanRead: true, AllowedMessageTypes: []string{"text"}},
-		Layer: LayerCheckRoles, Source: "s", Room: records.Record{"id": "r1"}}, back)
-	back.Room["id"] = "x"
-	require.Equal(t, "r1", c.Room["id"])
+		Layer: LayerCheckRoles, Source: "s", Room: now}, back)
+	back.Permissions.AllowedMessageTypes[0] = "x"
+	require.Equal(t, []string{"text"}, c.Permissions.AllowedMessageTypes)
+}
+
+// TestCachedDecisionOldEntry: an entry a shared cache holds from before
+// decisions were stored without their room still decodes.
+func TestCachedDecisionOldEntry(t *testing.T) {
+	d, err := decodeDecision([]byte(`{"hubRole":"mod","permissions":{"canRead":true,"allowedMessageTypes":null},` +
+		`"layer":"authSource","room":{"id":"r1","capacity":9007199254740993},"roomHash":"abc"}`))
+	require.NoError(t, err)
+	require.Equal(t, &CachedDecision{HubRole: "mod", Permissions: Permissions{CanRead: true, AllowedMessageTypes: []string{}},
+		Layer: LayerAuthSource, RoomHash: "abc"}, d)
 }
 
 func TestMemoryCache(t *testing.T) {
@@ -273,7 +280,7 @@ func TestRedisCacheErrors(t *testing.T) {
 func benchmarkCacheGet(b *testing.B, c Cache) {
 	ctx := context.Background()
 	d := &CachedDecision{HubRole: "host", Layer: LayerAuthSource, Permissions: DefaultPermissions(),
-		Room: records.Record{"id": "r1", "title": "Room", "capacity": int64(10)}}
+		RoomHash: RecordFingerprint(records.Record{"id": "r1", "title": "Room", "capacity": int64(10)})}
 	require.NoError(b, c.Set(ctx, "chat", "r1", "u1", d, time.Minute))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/records"
 )
 
 // authorize runs the layered room authorization. roomEligibility and the
@@ -26,6 +27,8 @@ func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Sessio
 	if err != nil {
 		return nil, h.denied(sess, err)
 	}
+	roomHash := authz.RecordFingerprint(room)
+	room = h.sharedRecord(roomID, room, roomHash)
 	dec, err := auth.Gate(ctx, def.Policy, sess, roomID, room)
 	if err != nil {
 		return nil, h.denied(sess, err)
@@ -42,15 +45,13 @@ func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Sessio
 	// The session is part of the key: a user whose role or claims changed
 	// is authorized afresh rather than on a grant made for other claims.
 	cacheUser := sess.UserID + "\x00" + sessionFingerprint(sess)
-	roomHash := authz.RecordFingerprint(room)
 	if cache != nil {
 		cd, ok, err := cache.Get(ctx, h.name, roomID, cacheUser)
 		if err != nil {
 			h.log.Warn("auth cache read failed", zap.Error(err))
 		}
 		if ok && err == nil && cd.RoomHash == roomHash {
-			dec := cd.Decision()
-			dec.Room = room
+			dec := cd.Decision(room)
 			h.countDecision(dec, nil)
 			return dec, nil
 		}
@@ -66,6 +67,26 @@ func (h *Hub) authorize(ctx context.Context, def *Definition, sess *authz.Sessio
 		}
 	}
 	return dec, nil
+}
+
+// sharedRecord returns the room record the room's members already hold
+// when rec has the same content (hash), else makes rec the shared one: a
+// decision keeps its room record for as long as the member stays, and one
+// copy per room is enough. Records are snapshots that are replaced, never
+// changed in place (see frozenCache), so sharing one is safe; a record
+// that changed since is not the same content and replaces it.
+func (h *Hub) sharedRecord(roomID string, rec records.Record, hash string) records.Record {
+	r := h.room(roomID)
+	if r == nil || rec == nil || hash == "" {
+		return rec
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recordHash == hash {
+		return r.record
+	}
+	r.record, r.recordHash = rec, hash
+	return rec
 }
 
 // denied counts and logs a refused authorization and returns err.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/records"
 	"github.com/hubd/hubd/pkg/sio"
 )
 
@@ -38,6 +39,11 @@ type room struct {
 	mu      sync.Mutex
 	members map[string]*member // by user id
 	seq     sequencer
+
+	// record is the room record its members' decisions share, recordHash
+	// its fingerprint (guarded by mu; see Hub.sharedRecord).
+	record     records.Record
+	recordHash string
 }
 
 func newRoom(id string) *room {
