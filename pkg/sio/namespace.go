@@ -35,6 +35,11 @@ type Namespace struct {
 	mu      sync.RWMutex
 	sockets map[*Socket]struct{}
 	rooms   map[string]map[*Socket]struct{}
+	// byID holds each socket's own room (its id) without a map per socket:
+	// a room's sockets are rooms[room] plus byID[room] (see eachInLocked).
+	// A socket whose id is still held by another (a recovered session's
+	// old socket) joins its id room in rooms instead.
+	byID map[string]*Socket
 }
 
 // NewNamespace returns a namespace not registered with any server, for
@@ -44,6 +49,7 @@ func NewNamespace(name string) *Namespace {
 		name:    normNsp(name),
 		sockets: make(map[*Socket]struct{}),
 		rooms:   make(map[string]map[*Socket]struct{}),
+		byID:    make(map[string]*Socket),
 	}
 }
 
@@ -95,13 +101,20 @@ func (n *Namespace) add(s *Socket, st *counters) {
 	n.stats.CompareAndSwap(nil, st)
 	n.mu.Lock()
 	n.sockets[s] = struct{}{}
-	n.joinLocked(s, s.id)
+	if _, taken := n.byID[s.id]; taken {
+		n.joinLocked(s, s.id)
+	} else {
+		n.byID[s.id] = s
+	}
 	n.mu.Unlock()
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	delete(n.sockets, s)
+	if n.byID[s.id] == s {
+		delete(n.byID, s.id)
+	}
 	for r := range s.rooms {
 		n.leaveLocked(s, r)
 	}
@@ -131,21 +144,35 @@ func (n *Namespace) leaveLocked(s *Socket, room string) {
 	delete(s.rooms, room)
 }
 
+// eachInLocked calls fn once for every socket in room: those that joined
+// it and the socket whose own room it is. n.mu must be held.
+func (n *Namespace) eachInLocked(room string, fn func(*Socket)) {
+	m := n.rooms[room]
+	for s := range m {
+		fn(s)
+	}
+	if s := n.byID[room]; s != nil {
+		if _, dup := m[s]; !dup {
+			fn(s)
+		}
+	}
+}
+
 // RoomSize is the number of sockets in room.
 func (n *Namespace) RoomSize(room string) int {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.rooms[room])
+	size := 0
+	n.eachInLocked(room, func(*Socket) { size++ })
+	return size
 }
 
 // SocketsIn lists the sockets in room.
 func (n *Namespace) SocketsIn(room string) []*Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make([]*Socket, 0, len(n.rooms[room]))
-	for s := range n.rooms[room] {
-		out = append(out, s)
-	}
+	out := make([]*Socket, 0, len(n.rooms[room])+1)
+	n.eachInLocked(room, func(s *Socket) { out = append(out, s) })
 	return out
 }
 
@@ -333,9 +360,7 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 	if len(except) > 0 {
 		excluded = make(map[*Socket]struct{})
 		for _, r := range except {
-			for s := range n.rooms[r] {
-				excluded[s] = struct{}{}
-			}
+			n.eachInLocked(r, func(s *Socket) { excluded[s] = struct{}{} })
 		}
 	}
 	send := func(s *Socket) {
@@ -350,19 +375,16 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 			send(s)
 		}
 	case 1:
-		for s := range n.rooms[to[0]] {
-			send(s)
-		}
+		n.eachInLocked(to[0], send)
 	default:
 		seen := make(map[*Socket]struct{})
 		for _, r := range to {
-			for s := range n.rooms[r] {
-				if _, dup := seen[s]; dup {
-					continue
+			n.eachInLocked(r, func(s *Socket) {
+				if _, dup := seen[s]; !dup {
+					seen[s] = struct{}{}
+					send(s)
 				}
-				seen[s] = struct{}{}
-				send(s)
-			}
+			})
 		}
 	}
 }

@@ -168,11 +168,15 @@ func (s *Socket) Leave(rooms ...string) {
 	s.ns.mu.Unlock()
 }
 
-// Rooms lists the rooms the socket is in, its own id room included.
+// Rooms lists the rooms the socket is in, its own id room included. It
+// cannot leave that one: it is in it for as long as it is connected.
 func (s *Socket) Rooms() []string {
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	out := make([]string, 0, len(s.rooms))
+	out := make([]string, 0, len(s.rooms)+1)
+	if _, joined := s.rooms[s.id]; !joined {
+		out = append(out, s.id)
+	}
 	for r := range s.rooms {
 		out = append(out, r)
 	}
