@@ -35,7 +35,7 @@ type EngineConn struct {
 	writing bool          // a writer goroutine owns the socket's writes
 	parked  bool          // that writer waits on ready for new items
 	wconn   net.Conn      // WebSocket transport, nil while polling
-	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty
+	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty (see writeLoop)
 	wdl     time.Time     // write deadline last set (writer only)
 	deflate bool          // the WebSocket negotiated permessage-deflate (set with wconn)
 

@@ -241,14 +241,14 @@ func newID() string {
 
 func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 	c := &EngineConn{
-		id:    newID(),
-		e:     e,
-		hs:    newHandshake(r, e.opts.RequestHeaders),
-		done:  make(chan struct{}),
-		ready: make(chan struct{}, 1),
+		id:   newID(),
+		e:    e,
+		hs:   newHandshake(r, e.opts.RequestHeaders),
+		done: make(chan struct{}),
 	}
 	if transport == "polling" {
 		c.wake = make(chan struct{}, 1)
+		c.ready = make(chan struct{}, 1)
 	}
 	c.transport.Store(transport)
 	c.lastActivity.Store(time.Now().UnixNano())

@@ -434,7 +434,8 @@ func TestPlainString(t *testing.T) {
 
 // A connection's writer writes the first frame after a quiet period at
 // once, coalesces frames queued within WriteDelay of its last write into
-// one write, delivers everything in order, and exits when idle.
+// one write, delivers everything in order, and exits when idle, dropping
+// the channel it parked on.
 func TestWriteCoalescing(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -468,6 +469,11 @@ func TestWriteCoalescing(t *testing.T) {
 				require.Equal(t, fmt.Sprintf(`42["b",%d]`, i), w.readText())
 			}
 			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "writer did not exit after the burst")
+			c := so.client.conn
+			c.wmu.Lock()
+			ready := c.ready
+			c.wmu.Unlock()
+			require.Nil(t, ready, "an idle WebSocket session keeps no ready channel")
 			if tt.maxWrites > 0 {
 				require.LessOrEqual(t, s.Stats().Writes-w0-1, tt.maxWrites, "burst not coalesced")
 			}

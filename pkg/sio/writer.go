@@ -47,10 +47,17 @@ func (c *EngineConn) writeLoop() {
 		items := c.q[c.qh:]
 		if len(items) == 0 {
 			// Nothing queued: park until an enqueue or the linger tick.
+			// A session that began on WebSocket has its ready channel
+			// only while a writer parks on it, so an idle one has none;
+			// a polling session's stays, its requests wait on it.
 			c.parked = true
+			if c.ready == nil {
+				c.ready = make(chan struct{}, 1)
+			}
+			ready := c.ready
 			c.wmu.Unlock()
 			select {
-			case <-c.ready:
+			case <-ready:
 				if delay > 0 && time.Since(lastWrite) < delay && !c.waitTick() {
 					return
 				}
@@ -59,6 +66,9 @@ func (c *EngineConn) writeLoop() {
 				c.wmu.Lock()
 				if len(c.q) == c.qh {
 					c.writing, c.parked = false, false
+					if c.wake == nil {
+						c.ready = nil
+					}
 					c.wmu.Unlock()
 					return
 				}
