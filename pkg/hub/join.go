@@ -213,7 +213,7 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 			}
 			return nil, refused
 		}
-		m = &member{userID: uid, roomID: roomID, sockets: make(map[*sio.Socket]struct{})}
+		m = &member{userID: uid, roomID: roomID}
 		m.silenced = silenced
 		first = len(r.members) == 0
 		newMember = true
@@ -225,7 +225,7 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 	}
 	// The newest authorization wins for every socket of the member.
 	m.decision = dec
-	m.sockets[s] = struct{}{}
+	m.sockets = m.sockets.add(s)
 	entry := presenceEntry(m)
 	r.mu.Unlock()
 	h.mu.Unlock()
@@ -301,7 +301,7 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 		return true
 	}
 	r.mu.Lock()
-	delete(m.sockets, s)
+	m.sockets = m.sockets.remove(s)
 	gone := len(m.sockets) == 0 && r.members[m.userID] == m
 	if gone {
 		delete(r.members, m.userID)

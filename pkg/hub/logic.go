@@ -678,17 +678,17 @@ func (h *Hub) targetSockets(roomID string, to target, sender string) []*sio.Sock
 		switch to.kind {
 		case toSender:
 			if m := r.members[sender]; m != nil {
-				for s := range m.sockets {
+				for _, s := range m.sockets {
 					out = append(out, s)
 				}
 			}
 		case toOthers:
-			var mine map[*sio.Socket]struct{}
+			var mine socketSet
 			if m := r.members[sender]; m != nil {
 				mine = m.sockets
 			}
 			for s := range isReader {
-				if _, skip := mine[s]; !skip {
+				if !mine.has(s) {
 					out = append(out, s)
 				}
 			}
@@ -700,7 +700,7 @@ func (h *Hub) targetSockets(roomID string, to target, sender string) []*sio.Sock
 				}
 				seen[uid] = true
 				if m := r.members[uid]; m != nil {
-					for s := range m.sockets {
+					for _, s := range m.sockets {
 						if isReader[s] {
 							out = append(out, s)
 						}

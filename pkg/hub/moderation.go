@@ -77,7 +77,7 @@ func (h *Hub) socketsOf(roomID, userID string) []*sio.Socket {
 		return nil
 	}
 	out := make([]*sio.Socket, 0, len(m.sockets))
-	for s := range m.sockets {
+	for _, s := range m.sockets {
 		out = append(out, s)
 	}
 	return out
@@ -109,7 +109,7 @@ func (h *Hub) emitModeratorsOf(roomID string, e Event, aud *msgstore.Audience) {
 	r.mu.Lock()
 	for _, m := range r.members {
 		if m.decision.Permissions.CanModerate && aud.Includes(m.userID) {
-			for s := range m.sockets {
+			for _, s := range m.sockets {
 				targets = append(targets, s)
 			}
 		}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -20,11 +21,33 @@ type member struct {
 	roomID   string
 	decision *authz.Decision
 	silenced bool
-	sockets  map[*sio.Socket]struct{}
+	sockets  socketSet
 
 	// Guarded by the room's mu.
 	away    bool
 	signals map[string]*signalState // typing, recording
+}
+
+// socketSet is a member's sockets on this node: a slice, as a member
+// mostly has one and rarely more than a few.
+type socketSet []*sio.Socket
+
+func (ss socketSet) has(s *sio.Socket) bool { return slices.Contains(ss, s) }
+
+// add returns the set with s in it.
+func (ss socketSet) add(s *sio.Socket) socketSet {
+	if ss.has(s) {
+		return ss
+	}
+	return append(ss, s)
+}
+
+// remove returns the set without s.
+func (ss socketSet) remove(s *sio.Socket) socketSet {
+	if i := slices.Index(ss, s); i >= 0 {
+		return slices.Delete(ss, i, i+1)
+	}
+	return ss
 }
 
 // signalState is a running typing or recording indicator.
