@@ -115,9 +115,10 @@ func (n *Namespace) remove(s *Socket) {
 	if n.byID[s.id] == s {
 		delete(n.byID, s.id)
 	}
-	for r := range s.rooms {
-		n.leaveLocked(s, r)
+	for _, r := range s.rooms {
+		n.dropLocked(s, r)
 	}
+	s.rooms = nil
 	n.mu.Unlock()
 }
 
@@ -128,20 +129,26 @@ func (n *Namespace) joinLocked(s *Socket, room string) {
 		n.rooms[room] = m
 	}
 	m[s] = struct{}{}
-	if s.rooms == nil {
-		s.rooms = make(map[string]struct{}, 2)
+	if !slices.Contains(s.rooms, room) {
+		s.rooms = append(s.rooms, room)
 	}
-	s.rooms[room] = struct{}{}
 }
 
 func (n *Namespace) leaveLocked(s *Socket, room string) {
+	n.dropLocked(s, room)
+	if i := slices.Index(s.rooms, room); i >= 0 {
+		s.rooms = slices.Delete(s.rooms, i, i+1)
+	}
+}
+
+// dropLocked takes s out of the room's socket map (not out of s.rooms).
+func (n *Namespace) dropLocked(s *Socket, room string) {
 	if m := n.rooms[room]; m != nil {
 		delete(m, s)
 		if len(m) == 0 {
 			delete(n.rooms, room)
 		}
 	}
-	delete(s.rooms, room)
 }
 
 // eachInLocked calls fn once for every socket in room: those that joined

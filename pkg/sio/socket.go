@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,9 @@ type Socket struct {
 	gate      atomic.Pointer[OffsetGate]
 	offMu     sync.Mutex // serializes gate calls with queueing (recovery.go)
 
-	rooms map[string]struct{} // guarded by ns.mu
+	// rooms the socket joined, its own id room aside (a short list: a hub
+	// socket is in at most maxRoomsPerUser rooms); guarded by ns.mu
+	rooms []string
 
 	ackMu   sync.Mutex
 	nextAck int64
@@ -174,10 +177,10 @@ func (s *Socket) Rooms() []string {
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
 	out := make([]string, 0, len(s.rooms)+1)
-	if _, joined := s.rooms[s.id]; !joined {
+	if !slices.Contains(s.rooms, s.id) {
 		out = append(out, s.id)
 	}
-	for r := range s.rooms {
+	for _, r := range s.rooms {
 		out = append(out, r)
 	}
 	return out
