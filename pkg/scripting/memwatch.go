@@ -20,7 +20,11 @@ import (
 // the process from growing to the GC's own goal. Once a GC that ended after
 // the call started finds the live heap past base + budget, the call is
 // interrupted with ErrMemoryBudget; if it finds less than the base, the
-// base drops to it (the garbage the call started with is gone). The heap is
+// base for that comparison drops to it (the garbage the call started with
+// is gone). Only that one: growth measured on the heap sample (garbage
+// included, what a built-in's request is charged against) stays measured
+// from the heap at the start, since the garbage a GC found is not swept
+// from that figure at once. The heap is
 // process-wide: a call that started before a runaway and is still running
 // when it is caught is charged the runaway's growth too; calls are short
 // (the call deadline), so this rarely matters, and the runaway itself is
@@ -100,6 +104,7 @@ var memWatch = &watchdog{running: make(map[*jsRuntime]struct{})}
 func (w *watchdog) begin(rt *jsRuntime) {
 	heap, cycles := recent()
 	rt.heapBase.Store(heap)
+	rt.liveBase.Store(heap)
 	rt.gcCycles.Store(cycles)
 	w.mu.Lock()
 	w.running[rt] = struct{}{}
@@ -156,24 +161,23 @@ func (w *watchdog) check() {
 	var over []*jsRuntime
 	needGC := false
 	for rt := range w.running {
-		base := rt.heapBase.Load()
 		if cycles > rt.gcCycles.Load() {
+			base := rt.liveBase.Load()
 			if live > base && int64(live-base) > rt.budget {
 				over = append(over, rt)
 				continue
 			}
 			if live < base {
-				rt.heapBase.Store(live)
-				base = live
+				rt.liveBase.Store(live)
 			}
 		}
-		if now > base && int64(now-base) > rt.budget/2 {
+		if base := rt.heapBase.Load(); now > base && int64(now-base) > rt.budget/2 {
 			needGC = true
 		}
 	}
 	w.mu.Unlock()
 	for _, rt := range over {
-		rt.refuse(fmt.Errorf("live heap grew by %d MiB during the call: %w", (live-rt.heapBase.Load())>>20, ErrMemoryBudget))
+		rt.refuse(fmt.Errorf("live heap grew by %d MiB during the call: %w", (live-rt.liveBase.Load())>>20, ErrMemoryBudget))
 	}
 	if needGC && !w.collecting.Load() && time.Since(w.lastGC) >= minForcedGC {
 		w.lastGC = time.Now()

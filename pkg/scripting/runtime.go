@@ -44,10 +44,12 @@ type jsRuntime struct {
 	// budget), under guard.
 	refused error
 
-	// budget is the memory budget of the call in progress (0: none) and
-	// heapBase the heap size when it started (see memwatch.go).
+	// budget is the memory budget of the call in progress (0: none),
+	// heapBase the heap size when it started and liveBase what a completed
+	// GC has since shown of it still live (see memwatch.go).
 	budget   int64
 	heapBase atomic.Uint64
+	liveBase atomic.Uint64
 	gcCycles atomic.Uint64 // completed GC cycles when the call started
 }
 
