@@ -212,18 +212,26 @@ func (h *Hub) authorizer() *authz.Authorizer {
 }
 
 // client is the per-socket state.
+// joinedRoom is a room a socket joined: its member entry, and when the
+// socket joined (Unix ms, kept in its session record for recovery).
+type joinedRoom struct {
+	m        *member
+	joinedAt int64
+}
+
 type client struct {
 	mu     sync.Mutex
-	sess   *authz.Session     // replaced by hub:refreshToken
-	rooms  map[string]*member // joined rooms of this socket
-	expiry *time.Timer        // ends the session when its token expires
+	sess   *authz.Session        // replaced by hub:refreshToken
+	rooms  map[string]joinedRoom // joined rooms of this socket
+	expiry *time.Timer           // ends the session when its token expires
 
 	// Connection state recovery: owner names this socket's hold on its
-	// session record; joinedAt (Unix ms) by joined room; restore is the
-	// session to bring back once connected.
-	owner    string
-	joinedAt map[string]int64
-	restore  *pendingRestore
+	// session record; restoredAt (Unix ms, by room) the join times of the
+	// rooms a recovered session brings back; restore is the session to
+	// bring back once connected.
+	owner      string
+	restoredAt map[string]int64
+	restore    *pendingRestore
 	// wlog is what the socket was written; restoring holds live messages
 	// back while rooms are replayed (recovery.go).
 	wlog      writeLog
@@ -262,7 +270,7 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	}
 	// The expiry timer starts once the socket is connected (onConnection),
 	// so that its warning cannot be lost on a socket not yet connected.
-	c := &client{sess: sess, rooms: make(map[string]*member), joinedAt: make(map[string]int64)}
+	c := &client{sess: sess, rooms: make(map[string]joinedRoom)}
 	h.claimSession(ctx, s, c, auth)
 	if h.recoveryOn() {
 		s.SetOffsetGate(c.offsetGate)

@@ -34,8 +34,9 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 	def := h.Definition()
 
 	c.mu.Lock()
-	m, already := c.rooms[req.RoomID]
+	jr, already := c.rooms[req.RoomID]
 	c.mu.Unlock()
+	m := jr.m
 
 	if !already {
 		var err error
@@ -75,11 +76,6 @@ func (h *Hub) enter(ctx context.Context, def *Definition, s *sio.Socket, c *clie
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if _, ok := c.joinedAt[roomID]; !ok {
-		c.joinedAt[roomID] = time.Now().UnixMilli()
-	}
-	c.mu.Unlock()
 	h.sessionChanged(s, c)
 	return m, nil
 }
@@ -231,7 +227,16 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 	h.mu.Unlock()
 
 	c.mu.Lock()
-	c.rooms[roomID] = m
+	jr, had := c.rooms[roomID]
+	if !had {
+		at, restored := c.restoredAt[roomID]
+		if !restored {
+			at = time.Now().UnixMilli()
+		}
+		jr.joinedAt = at
+	}
+	jr.m = m
+	c.rooms[roomID] = jr
 	c.mu.Unlock()
 	if dec.Permissions.CanRead {
 		s.Join(readers(roomID))
@@ -285,10 +290,11 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 // the socket was in the room.
 func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) bool {
 	c.mu.Lock()
-	m, ok := c.rooms[roomID]
+	jr, ok := c.rooms[roomID]
 	delete(c.rooms, roomID)
-	delete(c.joinedAt, roomID)
+	delete(c.restoredAt, roomID)
 	c.mu.Unlock()
+	m := jr.m
 	if !ok {
 		return false
 	}
@@ -336,11 +342,11 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 func (c *client) membership(roomID string) (*member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.rooms[roomID]
+	jr, ok := c.rooms[roomID]
 	if !ok {
 		return nil, newError(CodeNotJoined, "not joined to this room")
 	}
-	return m, nil
+	return jr.m, nil
 }
 
 // room returns the live room, or nil.

@@ -27,8 +27,9 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 	}
 	c.restoring.Store(g)
 	c.mu.Lock()
+	c.restoredAt = make(map[string]int64, len(p.rec.Rooms))
 	for _, r := range p.rec.Rooms {
-		c.joinedAt[r.ID] = r.JoinedAt
+		c.restoredAt[r.ID] = r.JoinedAt
 	}
 	c.mu.Unlock()
 	for _, r := range p.rec.Rooms {
