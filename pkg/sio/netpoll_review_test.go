@@ -94,14 +94,7 @@ func testAcceptLegalSplits(t *testing.T, opts Options) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, base := startServer(t, opts)
-			got := make(chan string, 2)
-			s.Of("/g").OnEvent(func(_ *Socket, ev *Event) { got <- string(ev.Args[0]) })
-			c := dialRaw(t, base, "")
-			c.readText()
-			_, err := c.nc.Write(text("40/g,"))
-			require.NoError(t, err)
-			c.readText()
+			c, got := eventClient(t, opts)
 			for _, w := range tc.writes {
 				_, err := c.nc.Write(w)
 				require.NoError(t, err)
@@ -109,6 +102,21 @@ func testAcceptLegalSplits(t *testing.T, opts Options) {
 			require.Equal(t, tc.want, recv(t, got))
 		})
 	}
+}
+
+// eventClient is a raw client joined to /g on a new server, and the first
+// argument of each event that namespace receives.
+func eventClient(t *testing.T, opts Options) (*frameClient, <-chan string) {
+	t.Helper()
+	s, base := startServer(t, opts)
+	got := make(chan string, 8)
+	s.Of("/g").OnEvent(func(_ *Socket, ev *Event) { got <- string(ev.Args[0]) })
+	c := dialRaw(t, base, "")
+	c.readText()
+	_, err := c.nc.Write(text("40/g,"))
+	require.NoError(t, err)
+	c.readText()
+	return c, got
 }
 
 // splitEvery cuts p at the given offsets and at the end.

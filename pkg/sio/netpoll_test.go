@@ -103,14 +103,7 @@ func testReadFrames(t *testing.T, opts Options) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, base := startServer(t, opts)
-			got := make(chan string, 8)
-			s.Of("/g").OnEvent(func(_ *Socket, ev *Event) { got <- string(ev.Args[0]) })
-			c := dialRaw(t, base, "")
-			c.readText()
-			_, err := c.nc.Write(text("40/g,"))
-			require.NoError(t, err)
-			c.readText()
+			c, got := eventClient(t, opts)
 			pong := make(chan string, 1)
 			c.c.SetPongHandler(func(p string) error { pong <- p; return nil })
 			for _, w := range tc.writes() {

@@ -289,14 +289,7 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 			b.Fatal(err)
 		}
 		clients[i] = c
-		readers.Go(func() {
-			for {
-				if err := c.skipFrame(); err != nil {
-					return
-				}
-				received.Add(1)
-			}
-		})
+		countFrames(c, &received, &readers)
 	}
 	for ns.RoomSize("room") < conns {
 		time.Sleep(time.Millisecond)
@@ -317,15 +310,8 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	}
 	last := time.Now()
 	want := int64(b.N * conns)
-	deadline := time.Now().Add(60 * time.Second)
-	for received.Load() < want && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Microsecond)
-	}
-	b.StopTimer()
+	awaitDeliveries(b, &received, want)
 	tail := time.Since(last)
-	if got := received.Load(); got < want {
-		b.Fatalf("delivered %d of %d", got, want)
-	}
 	b.ReportMetric(float64(s.Stats().Writes-w0)/float64(want), "writes/delivery")
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
 	b.ReportMetric(float64(tail.Microseconds())/1000, "tail-ms")
@@ -340,6 +326,33 @@ const (
 	fanoutPacedConns = 250
 	fanoutPacedRate  = 500
 )
+
+// countFrames counts the frames c receives, on a reader of readers, until
+// its connection ends.
+func countFrames(c *rawClient, received *atomic.Int64, readers *sync.WaitGroup) {
+	readers.Go(func() {
+		for {
+			if err := c.skipFrame(); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	})
+}
+
+// awaitDeliveries waits until want frames were received (the wait is part
+// of the measured time), stops the timer, and fails the benchmark if they
+// did not all arrive within a minute.
+func awaitDeliveries(b *testing.B, received *atomic.Int64, want int64) {
+	deadline := time.Now().Add(60 * time.Second)
+	for received.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	if got := received.Load(); got < want {
+		b.Fatalf("delivered %d of %d", got, want)
+	}
+}
 
 // skipFrame reads past one server frame without allocating.
 func (c *rawClient) skipFrame() error {
