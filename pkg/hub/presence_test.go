@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
@@ -74,32 +72,11 @@ func newSocketEnv(t *testing.T, adjust func(*Deps)) *socketEnv {
 // join connects a raw Socket.IO client as userID and joins room r1.
 func (e *socketEnv) join(t *testing.T, userID string) *websocket.Conn {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"userId": userID, "roleId": "user", "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString([]byte(socketTestSecret))
-	require.NoError(t, err)
-	c, _, err := websocket.DefaultDialer.Dial(e.url, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	nsp := e.h.Namespace().Name()
-	read := func(prefix string) string {
-		for {
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, b, err := c.ReadMessage()
-			require.NoError(t, err)
-			if strings.HasPrefix(string(b), prefix) {
-				return string(b)
-			}
-		}
-	}
-	read("0{")
-	auth, _ := json.Marshal(map[string]string{"token": tok})
-	require.NoError(t, c.WriteMessage(websocket.TextMessage, []byte("40"+nsp+","+string(auth))))
-	read("40" + nsp + ",")
-	require.NoError(t, c.WriteMessage(websocket.TextMessage, []byte("42"+nsp+`,1["hub:join",{"roomId":"r1"}]`)))
-	ack := read("43" + nsp + ",1")
+	rc, _ := e.dialAs(t, userID, nil)
+	rc.send("42" + rc.nsp + `,1["hub:join",{"roomId":"r1"}]`)
+	ack := rc.read("43" + rc.nsp + ",1")
 	require.Contains(t, ack, `"ok":true`, ack)
-	return c
+	return rc.c
 }
 
 // gatedRegistry holds Leave calls until released.
