@@ -340,20 +340,28 @@ func publicKey(pub any) (verificationKey, error) {
 // order at auth.token of the CONNECT payload, the "Authorization: Bearer"
 // header and the "token" query parameter. It returns "" when none is set.
 func TokenFromHandshake(auth json.RawMessage, r *http.Request) string {
-	if len(auth) > 0 {
-		// Only the token is decoded; other auth fields are skipped unread.
-		var payload struct {
-			Token json.RawMessage `json:"token"`
-		}
-		var s string
-		if json.Unmarshal(auth, &payload) == nil && len(payload.Token) > 0 && payload.Token[0] == '"' &&
-			json.Unmarshal(payload.Token, &s) == nil {
-			if t := stripBearer(strings.TrimSpace(s)); t != "" {
-				return t
-			}
-		}
+	if t := TokenFromAuth(auth); t != "" {
+		return t
 	}
 	return TokenFromHTTP(r)
+}
+
+// TokenFromAuth returns the token of a CONNECT packet's auth payload
+// ({"token": "..."}, with or without "Bearer "), or "".
+func TokenFromAuth(auth json.RawMessage) string {
+	if len(auth) == 0 {
+		return ""
+	}
+	// Only the token is decoded; other auth fields are skipped unread.
+	var payload struct {
+		Token json.RawMessage `json:"token"`
+	}
+	var s string
+	if json.Unmarshal(auth, &payload) == nil && len(payload.Token) > 0 && payload.Token[0] == '"' &&
+		json.Unmarshal(payload.Token, &s) == nil {
+		return stripBearer(strings.TrimSpace(s))
+	}
+	return ""
 }
 
 // TokenFromHTTP returns the token of a REST request: the

@@ -250,7 +250,11 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	if closed {
 		return &connectError{msg: "Invalid namespace", code: CodeNotFound}
 	}
-	tok := authz.TokenFromHandshake(auth, s.Request())
+	tok := authz.TokenFromAuth(auth)
+	if tok == "" {
+		// The handshake's headers and query, rebuilt only when needed.
+		tok = authz.TokenFromHTTP(s.Request())
+	}
 	if tok == "" {
 		h.countConnectError("auth_required")
 		return &connectError{msg: "Authentication required", code: CodeAuthRequired}
