@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/pkg/msgstore"
+	"github.com/hubd/hubd/pkg/resume"
 )
 
 func TestOffsetRoundTrip(t *testing.T) {
@@ -28,11 +29,35 @@ func TestOffsetRoundTrip(t *testing.T) {
 func TestOffsetParseAllocatesNothing(t *testing.T) {
 	off := "123.1700000000123.room"
 	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = parseOffset(off) }))
+	other := "9.1700000000123.other"
 	var c client
-	for range maxTail + 1 { // the room's log created, the tail at its full size
+	for range maxTail + 1 { // the rooms' logs created, the tail at its full size
 		require.True(t, c.offsetGate(off, false))
+		require.True(t, c.offsetGate(other, false))
 	}
-	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, false) }), "a socket's gate, per delivery")
+	require.Len(t, c.wlog.tail, maxTail)
+	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, false); c.offsetGate(other, false) }), "a socket's gate, per delivery")
+}
+
+// A socket written one room at a time keeps one log entry per run of a
+// room, not one per message; the record carries the runs.
+func TestWriteLogKeepsRuns(t *testing.T) {
+	var l writeLog
+	for seq := int64(1); seq <= 3000; seq++ {
+		l.note("a", seq)
+	}
+	l.note("b", 1)
+	l.note("b", 2)
+	l.note("a", 3001)
+	require.Len(t, l.tail, 3)
+	rec := &resume.Record{Rooms: []resume.Room{{ID: "a"}, {ID: "b"}}}
+	l.fill(rec)
+	require.Equal(t, []resume.Write{{Room: 0, From: 1, Seq: 3000}, {Room: 1, From: 1, Seq: 2}, {Room: 0, Seq: 3001}}, rec.Tail)
+	starts, exact := rec.Starts("a", 2999, true)
+	require.True(t, exact)
+	require.Equal(t, map[string]int64{"a": 2999, "b": 0}, starts)
+	starts, _ = rec.Starts("a", 3001, true)
+	require.Equal(t, map[string]int64{"a": 3001, "b": 2}, starts)
 }
 
 func TestRoomGates(t *testing.T) {

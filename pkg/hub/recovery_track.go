@@ -8,7 +8,10 @@ import (
 )
 
 // What a socket was written, for its session record: per room the last
-// seq written, and the last writes in order (at most maxTail). With them
+// seq written, and the last writes in order (at most maxTail runs:
+// consecutive writes of one room share an entry, so a socket that is
+// written one room at a time keeps one entry per switch of room, however
+// many messages). With them
 // the client's last offset, the one message it is known to have received,
 // tells what it received in every room (resume.Record.Starts). A socket's
 // offset gate runs in the order its events are queued (sio.OffsetGate), so
@@ -39,9 +42,10 @@ type roomLog struct {
 	base    int64 // what the client had when the socket started (recovered rooms)
 }
 
+// logEntry is a run of writes of one room, seqs from..seq.
 type logEntry struct {
-	room *roomLog
-	seq  int64
+	room      *roomLog
+	from, seq int64
 }
 
 // room returns the log of id, creating it; l.mu held.
@@ -63,7 +67,14 @@ func (l *writeLog) note(room string, seq int64) {
 	defer l.mu.Unlock()
 	rl := l.room(room)
 	rl.written = seq
-	e := logEntry{room: rl, seq: seq}
+	if n := len(l.tail); n > 0 {
+		last := &l.tail[(l.next+n-1)%n]
+		if last.room == rl {
+			last.seq = seq
+			return
+		}
+	}
+	e := logEntry{room: rl, from: seq, seq: seq}
 	switch {
 	case len(l.tail) < maxTail:
 		if l.tail == nil {
@@ -105,7 +116,11 @@ func (l *writeLog) fill(rec *resume.Record) {
 			index[e.room] = i
 			rec.TailRooms = append(rec.TailRooms, e.room.id)
 		}
-		rec.Tail = append(rec.Tail, resume.Write{Room: i, Seq: e.seq})
+		w := resume.Write{Room: i, Seq: e.seq}
+		if e.from != e.seq {
+			w.From = e.from
+		}
+		rec.Tail = append(rec.Tail, w)
 	}
 	for _, e := range l.tail[l.next:] {
 		add(e)

@@ -37,7 +37,7 @@ func (r *Record) Starts(room string, seq int64, has bool) (starts map[string]int
 		if i <= p {
 			before[id] = w.Seq
 		} else if _, ok := after[id]; !ok {
-			after[id] = w.Seq
+			after[id] = w.first()
 		}
 	}
 	for _, q := range r.Rooms {
@@ -57,15 +57,15 @@ func (r *Record) Starts(room string, seq int64, has bool) (starts map[string]int
 	return starts, true
 }
 
-// find is the index in Tail of the last write of (room, seq); -1 when it
-// is not there.
+// find is the index in Tail of the last run of writes of room that holds
+// seq; -1 when it is not there.
 func (r *Record) find(room string, seq int64, has bool) int {
 	if !has {
 		return -1
 	}
 	for i := len(r.Tail) - 1; i >= 0; i-- {
 		w := r.Tail[i]
-		if w.Seq == seq && w.Room >= 0 && w.Room < len(r.TailRooms) && r.TailRooms[w.Room] == room {
+		if w.first() <= seq && seq <= w.Seq && w.Room >= 0 && w.Room < len(r.TailRooms) && r.TailRooms[w.Room] == room {
 			return i
 		}
 	}

@@ -12,7 +12,7 @@ func TestRecoveryStarts(t *testing.T) {
 	rec := &Record{
 		Rooms:     []Room{{ID: "a", Written: 4}, {ID: "b", Written: 4}, {ID: "quiet", Written: 9}, {ID: "new"}},
 		TailRooms: []string{"b", "a"},
-		Tail:      []Write{{1, 1}, {0, 1}, {1, 2}, {0, 2}, {1, 3}, {0, 3}, {1, 4}, {0, 4}},
+		Tail:      []Write{{Room: 1, Seq: 1}, {Room: 0, Seq: 1}, {Room: 1, Seq: 2}, {Room: 0, Seq: 2}, {Room: 1, Seq: 3}, {Room: 0, Seq: 3}, {Room: 1, Seq: 4}, {Room: 0, Seq: 4}},
 		Logged:    true,
 	}
 	unlogged, exact := (&Record{Rooms: rec.Rooms}).Starts("a", 3, true)
@@ -46,5 +46,31 @@ func TestRecoveryStarts(t *testing.T) {
 			require.Equal(t, c.exact, exact)
 			require.Equal(t, c.want, got)
 		})
+	}
+}
+
+// Consecutive writes of one room are kept as one run (Write.From..Seq):
+// an offset inside a run places every other room as the single writes do.
+func TestRecoveryStartsOverRuns(t *testing.T) {
+	// Written, in order: a1 a2 a3 | b1 b2 | a4 a5 | b3.
+	rec := &Record{
+		Rooms:     []Room{{ID: "a", Written: 5}, {ID: "b", Written: 3}},
+		TailRooms: []string{"a", "b"},
+		Tail:      []Write{{Room: 0, From: 1, Seq: 3}, {Room: 1, From: 1, Seq: 2}, {Room: 0, From: 4, Seq: 5}, {Room: 1, Seq: 3}},
+		Logged:    true,
+	}
+	for _, c := range []struct {
+		room string
+		seq  int64
+		want map[string]int64
+	}{
+		{"a", 2, map[string]int64{"a": 2, "b": 0}},
+		{"b", 1, map[string]int64{"a": 3, "b": 1}},
+		{"a", 4, map[string]int64{"a": 4, "b": 2}},
+		{"b", 3, map[string]int64{"a": 5, "b": 3}},
+	} {
+		got, exact := rec.Starts(c.room, c.seq, true)
+		require.True(t, exact)
+		require.Equal(t, c.want, got, "offset %s%d", c.room, c.seq)
 	}
 }

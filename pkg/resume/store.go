@@ -51,6 +51,18 @@ type Record struct {
 type Write struct {
 	Room int   `json:"r"`
 	Seq  int64 `json:"s"`
+	// From is the first seq of a run of writes of the same room that ends
+	// at Seq (consecutive writes of one room are kept as one entry); 0 for
+	// a single write.
+	From int64 `json:"f,omitempty"`
+}
+
+// first is the first seq of the run w ends.
+func (w Write) first() int64 {
+	if w.From > 0 {
+		return w.From
+	}
+	return w.Seq
 }
 
 // Room is a joined room of a session.
