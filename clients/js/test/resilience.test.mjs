@@ -125,6 +125,7 @@ test('a room the server cannot recover in full (kill -9, then 1,001 missed) is j
   const alice = clientOf(proxy.url, 'ops', 'alice');
   const dave = clientOf(`http://127.0.0.1:${port}`, 'ops', 'dave');
   const r = reader(alice, busy);
+  const q = reader(alice, quiet); // before the sends: a delivery may come before dave's ack
   const errors = [];
   alice.on('error', (e) => errors.push(e));
   for (const room of [busy, quiet]) {
@@ -133,7 +134,6 @@ test('a room the server cannot recover in full (kill -9, then 1,001 missed) is j
   }
   await dave.send(busy, 'text', { body: 'first' });
   await dave.send(quiet, 'text', { body: 'last before the drop' }); // alice's offset is in the quiet room
-  const q = reader(alice, quiet);
   await until(() => r.got.length === 1 && q.got.length === 1, { what: 'alice has both messages' });
 
   daemon.child.kill('SIGKILL'); // the session record keeps the joins, not the write log
