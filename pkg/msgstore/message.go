@@ -41,7 +41,30 @@ type Message struct {
 	EditedAt        *time.Time      `json:"editedAt,omitempty"`
 	// Audience restricts who may read the message; nil: the whole room.
 	Audience *Audience `json:"audience,omitempty"`
+	// Rev is the room's change number of the message's last change, assigned
+	// by Update: per (hub, room) strictly increasing from 1 across the room's
+	// messages, without holes; 0 for a message never changed.
+	Rev int64 `json:"rev,omitempty"`
+	// Change says what the last change was; the update function sets it.
+	Change *Change `json:"change,omitempty"`
 }
+
+// Change is what the last change of a message was: its kind, who made it,
+// and for a reaction the emoji toggled.
+type Change struct {
+	Kind  string `json:"kind"`
+	By    string `json:"by,omitempty"`
+	Emoji string `json:"emoji,omitempty"`
+}
+
+// Change kinds.
+const (
+	ChangeEdited   = "edited"
+	ChangeDeleted  = "deleted"
+	ChangeReaction = "reaction"
+	ChangeApproved = "approved"
+	ChangeRejected = "rejected"
+)
 
 // messageFields has Message's fields without its JSON methods.
 type messageFields Message
@@ -103,6 +126,23 @@ func (m *Message) appendJSON(b []byte) []byte {
 	if m.Audience != nil {
 		b = append(b, `,"audience":`...)
 		b = appendAudience(b, m.Audience)
+	}
+	if m.Rev > 0 {
+		b = append(b, `,"rev":`...)
+		b = strconv.AppendInt(b, m.Rev, 10)
+	}
+	if c := m.Change; c != nil {
+		b = append(b, `,"change":{"kind":`...)
+		b = appendString(b, c.Kind)
+		if c.By != "" {
+			b = append(b, `,"by":`...)
+			b = appendString(b, c.By)
+		}
+		if c.Emoji != "" {
+			b = append(b, `,"emoji":`...)
+			b = appendString(b, c.Emoji)
+		}
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }
@@ -250,6 +290,10 @@ func (m *Message) Clone() *Message {
 		c.EditedAt = &at
 	}
 	c.Audience = m.Audience.Clone()
+	if m.Change != nil {
+		ch := *m.Change
+		c.Change = &ch
+	}
 	return &c
 }
 

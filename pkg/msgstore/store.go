@@ -73,6 +73,13 @@ type Query struct {
 	// Viewer, when set, keeps only the messages whose Audience includes
 	// that user (before the limit); "" => every message.
 	Viewer string
+	// Changes makes the query one over the room's change stream: only
+	// messages with Rev > 0, ordered by Rev, AfterRev/BeforeRev bounding
+	// Rev as AfterSeq/BeforeSeq bound Seq (which must then be 0); the limit
+	// and filters as for seq. List(Query{Changes: true, Limit: 1}) gives
+	// the room's last change.
+	Changes             bool
+	AfterRev, BeforeRev int64
 }
 
 // Sees reports whether the query's viewer may read a message with
@@ -88,6 +95,14 @@ func (q Query) Validate() error {
 		return invalid("afterSeq", "negative")
 	case q.Limit < 0:
 		return invalid("limit", "negative")
+	case q.AfterRev < 0:
+		return invalid("afterRev", "negative")
+	case q.BeforeRev < 0:
+		return invalid("beforeRev", "negative")
+	case q.Changes && (q.AfterSeq != 0 || q.BeforeSeq != 0):
+		return invalid("afterSeq", "a query over changes is bounded by afterRev and beforeRev")
+	case !q.Changes && (q.AfterRev != 0 || q.BeforeRev != 0):
+		return invalid("afterRev", "only a query over changes (changes: true) is bounded by rev")
 	}
 	return nil
 }
@@ -132,8 +147,12 @@ type Store interface {
 	// delete, reactions, approve/reject) and returns the new copy. fn may
 	// return an error to abort; Update then returns it wrapped and nothing
 	// changes. fn must only modify m: it may run more than once, and must not
-	// call the store. ID, RoomID, Seq, SenderID, ClientMessageID and Timestamp
-	// cannot change.
+	// call the store. ID, RoomID, Seq, SenderID, ClientMessageID, Timestamp,
+	// Audience and Rev cannot change through fn. When fn returns nil the
+	// message gets the room's next change number as its Rev (the room's
+	// changes are numbered like its messages: from 1, without holes, and a
+	// number is committed only after every lower one of the room); Change
+	// is stored as fn left it.
 	Update(ctx context.Context, hub, id string, fn func(m *Message) error) (*Message, error)
 	// SetReadMark records the time up to which userID has read roomID; the
 	// last write wins. A zero ts clears the mark.
@@ -270,6 +289,8 @@ func CheckUpdate(before, after *Message) error {
 		return invalid("timestamp", "cannot change")
 	case !reflect.DeepEqual(after.Audience, before.Audience):
 		return invalid("audience", "cannot change")
+	case after.Rev != before.Rev:
+		return invalid("rev", "is assigned by the store")
 	}
 	return nil
 }

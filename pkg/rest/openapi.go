@@ -163,6 +163,15 @@ func (g *docGen) messageSchemas() {
 			msgstore.StatusPublished, msgstore.StatusPending, msgstore.StatusRejected, msgstore.StatusDeleted}},
 		"clientMessageId": obj{"type": "string"},
 		"editedAt":        obj{"type": "string", "format": "date-time"},
+		"rev": obj{"type": "integer", "minimum": 1,
+			"description": "The room's change number of the message's last change (edit, deletion, reaction, approval, rejection); absent when never changed. A client keeps the copy with the higher rev."},
+		"change": obj{"type": "object", "required": []string{"kind"}, "additionalProperties": false,
+			"description": "What the message's last change was.",
+			"properties": obj{
+				"kind":  obj{"type": "string", "enum": []string{msgstore.ChangeEdited, msgstore.ChangeDeleted, msgstore.ChangeReaction, msgstore.ChangeApproved, msgstore.ChangeRejected}},
+				"by":    obj{"type": "string", "description": "The user who made the change."},
+				"emoji": obj{"type": "string", "description": "The emoji toggled (a reaction)."},
+			}},
 		"audience": obj{"type": "object", "additionalProperties": false,
 			"description": "Who may read the message (a message handler or server message for some users): only users, or everyone but except. Absent: the whole room.",
 			"properties": obj{
