@@ -49,12 +49,14 @@ type Message struct {
 	Change *Change `json:"change,omitempty"`
 }
 
-// Change is what the last change of a message was: its kind, who made it,
-// and for a reaction the emoji toggled.
+// Change is what the last change of a message was: its kind, who made it
+// and when, for a reaction the emoji toggled, for a rejection its reason.
 type Change struct {
-	Kind  string `json:"kind"`
-	By    string `json:"by,omitempty"`
-	Emoji string `json:"emoji,omitempty"`
+	Kind   string    `json:"kind"`
+	By     string    `json:"by,omitempty"`
+	At     time.Time `json:"at"`
+	Emoji  string    `json:"emoji,omitempty"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // Change kinds.
@@ -138,9 +140,16 @@ func (m *Message) appendJSON(b []byte) []byte {
 			b = append(b, `,"by":`...)
 			b = appendString(b, c.By)
 		}
+		b = append(b, `,"at":"`...)
+		b = AppendTime(b, c.At)
+		b = append(b, '"')
 		if c.Emoji != "" {
 			b = append(b, `,"emoji":`...)
 			b = appendString(b, c.Emoji)
+		}
+		if c.Reason != "" {
+			b = append(b, `,"reason":`...)
+			b = appendString(b, c.Reason)
 		}
 		b = append(b, '}')
 	}
@@ -355,6 +364,11 @@ func Normalize(m *Message) error {
 	if m.EditedAt != nil {
 		at := m.EditedAt.UTC().Truncate(time.Millisecond)
 		m.EditedAt = &at
+	}
+	if m.Change != nil {
+		c := *m.Change
+		c.At = c.At.UTC().Truncate(time.Millisecond)
+		m.Change = &c
 	}
 	return nil
 }
