@@ -51,12 +51,15 @@ type Message struct {
 
 // Change is what the last change of a message was: its kind, who made it
 // and when, for a reaction the emoji toggled, for a rejection its reason.
+// ApprovedRev is the rev of the message's approval when a later change
+// replaced it (an approved message edited, reacted to, deleted).
 type Change struct {
-	Kind   string    `json:"kind"`
-	By     string    `json:"by,omitempty"`
-	At     time.Time `json:"at"`
-	Emoji  string    `json:"emoji,omitempty"`
-	Reason string    `json:"reason,omitempty"`
+	Kind        string    `json:"kind"`
+	By          string    `json:"by,omitempty"`
+	At          time.Time `json:"at"`
+	Emoji       string    `json:"emoji,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	ApprovedRev int64     `json:"approvedRev,omitempty"`
 }
 
 // Change kinds.
@@ -150,6 +153,10 @@ func (m *Message) appendJSON(b []byte) []byte {
 		if c.Reason != "" {
 			b = append(b, `,"reason":`...)
 			b = appendString(b, c.Reason)
+		}
+		if c.ApprovedRev > 0 {
+			b = append(b, `,"approvedRev":`...)
+			b = strconv.AppendInt(b, c.ApprovedRev, 10)
 		}
 		b = append(b, '}')
 	}
