@@ -119,6 +119,7 @@ export async function storedInOrder(reader, roomId, sent, acked) {
   assert.deepEqual(mine.map((m) => m.content.body), sent, 'stored in send() order');
   assert.equal(new Set(mine.map((m) => m.clientMessageId)).size, sent.length, 'each clientMessageId stored once');
   assert.deepEqual(acked.map((m) => m.content.body), sent, 'each send resolves with its own message');
+  assert.deepEqual(acked.map((m) => m.id), mine.map((m) => m.id), 'each send resolves with the stored message');
   for (let i = 1; i < acked.length; i++) assert.ok(acked[i].seq > acked[i - 1].seq, `acked seq order at ${i}`);
 }
 

@@ -1,0 +1,124 @@
+// The outbox against the daemon's own answers to a failing database: hubd
+// on PostgreSQL through a TCP proxy that freezes the database right after
+// a COMMIT went out (the commit is carried out, its answer never comes:
+// the daemon answers OUTCOME_UNKNOWN after postgres.writeTimeout) or
+// closes and refuses its connections (UNAVAILABLE). A client streams sends
+// to a room through the fault: every send is stored once, in send() order,
+// and resolves once with the stored message; another member gets each
+// message once, in seq order.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { databaseUrl } from '../../../test/e2e/lib/harness.mjs';
+import { startFeatures } from '../../../test/e2e/lib/features.mjs';
+import { NetDrop } from '../../../test/e2e/lib/netdrop.mjs';
+import { bodies, clientOf, FROOMS, reader, sendAll, storedInOrder, streamStarted, until } from './lib.mjs';
+
+const skip = process.env.HUBD_TEST_DATABASE_URL
+  ? false
+  : 'HUBD_TEST_DATABASE_URL is needed (scripts/test.sh starts PostgreSQL)';
+
+// pgx runs COMMIT as a cached prepared statement of this name: a Bind
+// message ('B', int32 length, portal "", statement name) of it means the
+// commit is on its way to PostgreSQL.
+const COMMIT_STMT = Buffer.from(`\0stmtcache_${createHash('sha256').update('COMMIT').digest('hex').slice(0, 48)}\0`);
+
+/** Whether a chunk hubd sends to PostgreSQL binds the COMMIT statement. */
+function bindsCommit(chunk) {
+  const i = chunk.indexOf(COMMIT_STMT);
+  return i >= 5 && chunk[i - 5] === 0x42;
+}
+
+/** The faults, each with the code the daemon must answer a send with while it lasts. */
+const FAULTS = [
+  {
+    name: 'the database freezes right after a COMMIT went out',
+    code: 'OUTCOME_UNKNOWN',
+    committed: true,
+    room: FROOMS.room4,
+    start: (db) => db.freeze(bindsCommit),
+  },
+  {
+    name: 'the database closes and refuses connections',
+    code: 'UNAVAILABLE',
+    room: FROOMS.room5,
+    start: (db) => db.refuse(),
+  },
+];
+
+describe('@hubd/client sends while the daemon\'s PostgreSQL fails', { skip }, () => {
+  let db;
+  let d;
+
+  before(async () => {
+    const url = new URL(databaseUrl());
+    db = await new NetDrop(url.host).start();
+    const viaProxy = new URL(url);
+    viaProxy.host = db.addr;
+    d = await startFeatures({
+      store: 'postgres',
+      env: { HUBD_POSTGRES__DSN: viaProxy.href, HUBD_POSTGRES__WRITE_TIMEOUT: '1s' },
+    });
+  });
+
+  after(async () => {
+    await d?.close();
+    await db?.close();
+  });
+
+  for (const fault of FAULTS) {
+    test(`${fault.name}: ${fault.code}, then every send stored once, in send() order, acked once`, async (t) => {
+      const room = fault.room;
+      // The daemon answers within writeTimeout and a margin: before the ack timeout.
+      const bob = clientOf(d.url, 'ops', 'bob', { ackTimeoutMs: 5000 });
+      const dave = clientOf(d.url, 'ops', 'dave');
+      const r = reader(dave, room);
+      const retries = [];
+      const unknown = new Map(); // clientMessageId -> when the first OUTCOME_UNKNOWN came
+      bob.on('sendRetry', (x) => {
+        retries.push(x.error.code);
+        if (x.error.code === 'OUTCOME_UNKNOWN' && !unknown.has(x.clientMessageId)) unknown.set(x.clientMessageId, Date.now());
+      });
+      await bob.join(room);
+      await dave.join(room);
+
+      const first = bodies('f', 40);
+      const sends = await streamStarted(bob, room, first, 5);
+      fault.start(db);
+      await until(() => retries.includes(fault.code), { what: `a send answered ${fault.code}`, timeoutMs: 15_000 });
+      const later = bodies('l', 20);
+      sends.push(...sendAll(bob, room, later)); // while the database is down
+      const seen = retries.length;
+      await until(() => retries.length >= seen + 2, { what: 'more retries while the database is down', timeoutMs: 15_000 });
+      db.restore();
+
+      const acked = await Promise.all(sends);
+      const sent = [...first, ...later];
+      t.diagnostic(`retries by code: ${JSON.stringify(count(retries))}`);
+      assert.ok(retries.includes(fault.code), `the daemon answered ${fault.code}`);
+      await storedInOrder(dave, room, sent, acked);
+      assert.equal(bob.pendingSends(room).length, 0, 'the outbox is empty');
+      if (fault.committed) {
+        // The commit went out before the freeze: the attempt answered
+        // OUTCOME_UNKNOWN stored the message (its timestamp is older than
+        // that answer), and the retry returned it instead of storing it again.
+        const [cmid, answeredAt] = [...unknown][0];
+        const m = acked.find((x) => x.clientMessageId === cmid);
+        assert.ok(Date.parse(m.timestamp) < answeredAt, `${cmid} stored by the attempt whose outcome was unknown`);
+      }
+      await until(() => r.got.length >= sent.length, { what: `dave has all ${sent.length} messages`, timeoutMs: 15_000 });
+      r.check(sent);
+      bob.close();
+      dave.close();
+    });
+  }
+});
+
+/** How many times each value occurs. */
+function count(list) {
+  const n = {};
+  for (const v of list) n[v] = (n[v] ?? 0) + 1;
+  return n;
+}
