@@ -38,6 +38,8 @@ const (
 	opSeq            = "seq"            // the delivery of stored sequence number Seq (see delivery)
 	opCatchUp        = "catchUp"        // read the room's messages after the last delivered one from the store
 	opResync         = "resync"         // opCatchUp for every room of the hub (Room is "*")
+	opEndSession     = "endSession"     // Takeover.To ends a resumed session's old socket (Room is "*", recovery_takeover.go)
+	opSessionEnded   = "sessionEnded"   // its answer to Takeover.To, the claiming node
 )
 
 // roomOp is one room operation as sent between nodes.
@@ -60,6 +62,8 @@ type roomOp struct {
 	Announce bool `json:"announce,omitempty"`
 	// Offset is an opSeq's recovery offset (see recovery.go).
 	Offset string `json:"offset,omitempty"`
+	// Takeover: an opEndSession or opSessionEnded.
+	Takeover *takeover `json:"takeover,omitempty"`
 }
 
 // event is the event an operation carries, as the sending node encoded it.
@@ -119,6 +123,10 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 		}
 	case opResync:
 		h.Resync()
+	case opEndSession:
+		h.onEndSession(op.Takeover)
+	case opSessionEnded:
+		h.onSessionEnded(op.Takeover)
 	// Leaving a room updates the presence registry and authorization reads
 	// records: both wait on the network, so they run off the adapter's
 	// delivery goroutine.

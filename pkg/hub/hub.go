@@ -123,6 +123,9 @@ type Hub struct {
 	// logic holds the handler queues and scheduled actions (logic.go).
 	logic logicState
 	owner ownerState
+	// takeovers are the claims waiting for another node to end a resumed
+	// session's old socket (recovery_takeover.go).
+	takeovers takeoverWaits
 	// localLimiter stands in when the configured limiter fails.
 	localLimiter *ratelimit.Local
 	// hot is reused by every client event (hotpath.go).

@@ -131,7 +131,7 @@ func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth j
 		h.countRecovery(result)
 		return
 	}
-	h.takeLiveTail(rec)
+	rec = h.liveRecord(ctx, rec)
 	p := &pendingRestore{rec: rec}
 	p.off, p.has = parseOffset(a.Offset)
 	p.starts, p.exact = rec.Starts(p.off.room, p.off.seq, p.has)

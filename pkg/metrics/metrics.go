@@ -40,6 +40,10 @@ type Metrics struct {
 	RESTDuration       *prometheus.HistogramVec // hub, route
 	// OwnerForwards counts requests forwarded to a room's owner node.
 	OwnerForwards *prometheus.CounterVec // hub, kind, result
+	// SessionTakeovers counts the resumed sessions whose socket was still
+	// open on another node, which was asked to end it (hub package,
+	// recovery_takeover.go).
+	SessionTakeovers *prometheus.CounterVec // hub, result=ended|gone|no_answer|unsent
 	// ScheduleLeaseErrors counts failed calls to the lease backend that
 	// picks the node running a room's scheduled actions.
 	ScheduleLeaseErrors *prometheus.CounterVec // hub
@@ -136,6 +140,10 @@ func NewUnregistered() *Metrics {
 		Name: "hubd_hub_recoveries_total",
 		Help: "Reconnects that asked to resume a session, by result (recovered, recovered_by_time, expired, refused, unavailable).",
 	}, []string{"hub", "result"})
+	m.SessionTakeovers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hubd_hub_session_takeovers_total",
+		Help: "Resumed sessions whose socket was still open on another node, asked to end it, by result (ended, gone, no_answer, unsent).",
+	}, []string{"hub", "result"})
 	m.ConnectErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hubd_hub_connect_errors_total", Help: "Rejected namespace connections by hub and reason.",
 	}, []string{"hub", "reason"})
@@ -180,6 +188,7 @@ func NewUnregistered() *Metrics {
 		Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	})
 	for _, c := range []prometheus.Collector{
+		m.SessionTakeovers,
 		m.StoreBatchSize, m.StoreCommitDuration, m.TimerWheelLag,
 		m.ReloadSuccessTime, m.RedisDegraded, m.SequenceGaps, m.Refusals, m.PresenceErrors, m.ScheduleLeaseErrors, m.OwnerForwards, m.BridgeRecordsTotal, m.RESTRequestsTotal, m.RESTDuration,
 		m.HubsLoaded, m.ReloadsTotal, m.ReloadLastSuccess, m.SocketConnections, m.EventsTotal,

@@ -298,11 +298,8 @@ func (n *Namespace) OnServerSideEvent(h func(ev *Event)) { n.onServerSide.Store(
 // no other node.
 func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 	bd := n.bound.Load()
-	if bd == nil {
-		return nil
-	}
-	if l, ok := bd.a.(interface{ alone(string) bool }); ok && l.alone(n.name) {
-		return nil // a node on its own (the default adapter): nobody to tell
+	if bd.alone(n.name) {
+		return nil // no adapter, or a node on its own (the default adapter): nobody to tell
 	}
 	body, atts, err := encodeEventBody(event, args)
 	if err != nil {
@@ -316,6 +313,19 @@ func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 		return fmt.Errorf("server-side event %q: %w", event, err)
 	}
 	return nil
+}
+
+// Alone reports that no other node can receive this namespace's
+// server-side events: it has no adapter, or an in-process one without
+// peers (a node on its own). With a Redis adapter it is false.
+func (n *Namespace) Alone() bool { return n.bound.Load().alone(n.name) }
+
+func (bd *binding) alone(namespace string) bool {
+	if bd == nil {
+		return true
+	}
+	l, ok := bd.a.(interface{ alone(string) bool })
+	return ok && l.alone(namespace)
 }
 
 // deliverServerSide hands a server-side event of another node to the
