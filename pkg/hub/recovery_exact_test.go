@@ -77,30 +77,12 @@ func testRecoverExactly(t *testing.T, lastSeen int, live bool) {
 	}
 	missed := []*msgstore.Message{post("r2", "b3"), post("r1", "a3")}
 
-	auth := map[string]string{"pid": first["pid"]}
-	if offset != "" {
-		auth["offset"] = offset
-	}
-	back, again := e.dialAs(t, "u1", auth)
+	back, again := e.dialAs(t, "u1", resumeWith(first["pid"], offset))
 	require.Equal(t, first, again, "recovered")
-	want := map[string][]string{}
-	for _, m := range append(written[lastSeen+1:], missed...) {
-		want[m.RoomID] = append(want[m.RoomID], offsetOf(m))
-	}
-	got := map[string][]string{}
-	for range len(written) - lastSeen - 1 + len(missed) {
-		var off string
-		require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
-		o, ok := parseOffset(off)
-		require.True(t, ok)
-		got[o.room] = append(got[o.room], off)
-	}
-	require.Equal(t, want, got, "every message not received, once, in order per room")
+	back.replayed(append(written[lastSeen+1:], missed...))
 	// Nothing more: the next event is a live one.
 	next := post("r1", "after")
-	var off string
-	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
-	require.Equal(t, offsetOf(next), off, "no message replayed twice")
+	require.Equal(t, offsetOf(next), back.nextOffset(), "no message replayed twice")
 	require.Eventually(t, func() bool {
 		return testutil.ToFloat64(m.RecoveriesTotal.WithLabelValues(e.h.Name(), "recovered")) == 1
 	}, 5*time.Second, 10*time.Millisecond, "an exact recovery")

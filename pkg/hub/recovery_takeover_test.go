@@ -80,6 +80,40 @@ func (n *takeoverNode) post(t *testing.T, room, body string, stamp time.Time) *m
 	return m
 }
 
+// resumeWith is the auth of a reconnect with pid and, unless "", offset.
+func resumeWith(pid, offset string) map[string]string {
+	auth := map[string]string{"pid": pid}
+	if offset != "" {
+		auth["offset"] = offset
+	}
+	return auth
+}
+
+// replayed requires the next messages rc gets to be ms, each once, in
+// order per room (rooms interleave freely).
+func (rc *rawClient) replayed(ms []*msgstore.Message) {
+	rc.t.Helper()
+	want, got := map[string][]string{}, map[string][]string{}
+	for _, m := range ms {
+		want[m.RoomID] = append(want[m.RoomID], offsetOf(m))
+	}
+	for range ms {
+		off := rc.nextOffset()
+		o, ok := parseOffset(off)
+		require.True(rc.t, ok, off)
+		got[o.room] = append(got[o.room], off)
+	}
+	require.Equal(rc.t, want, got, "every message not received, once, in order per room")
+}
+
+// nextOffset reads the next hub:messageArrived and returns its offset.
+func (rc *rawClient) nextOffset() string {
+	rc.t.Helper()
+	var off string
+	require.NoError(rc.t, json.Unmarshal(rc.event("hub:messageArrived")[1], &off))
+	return off
+}
+
 // The client's connection to node a drops unnoticed (a keeps the socket
 // open and writes to it) and the client comes back through node b. b asks
 // a to end the old socket, which writes its write log into the record,
@@ -118,29 +152,11 @@ func testTakeoverExactly(t *testing.T, lastSeen int) {
 	missed := []*msgstore.Message{a.post(t, "r2", "b3", stamp), a.post(t, "r1", "a3", stamp)}
 	require.Equal(t, 1, a.h.Namespace().SocketCount(), "a has not noticed the drop")
 
-	auth := map[string]string{"pid": first["pid"]}
-	if offset != "" {
-		auth["offset"] = offset
-	}
-	back, again := b.dialAs(t, "u1", auth)
+	back, again := b.dialAs(t, "u1", resumeWith(first["pid"], offset))
 	require.Equal(t, first, again, "recovered on b")
-	want := map[string][]string{}
-	for _, m := range append(written[lastSeen+1:], missed...) {
-		want[m.RoomID] = append(want[m.RoomID], offsetOf(m))
-	}
-	got := map[string][]string{}
-	for range len(written) - lastSeen - 1 + len(missed) {
-		var off string
-		require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
-		o, ok := parseOffset(off)
-		require.True(t, ok)
-		got[o.room] = append(got[o.room], off)
-	}
-	require.Equal(t, want, got, "every message not received, once, in order per room")
+	back.replayed(append(written[lastSeen+1:], missed...))
 	next := b.post(t, "r1", "after", stamp)
-	var off string
-	require.NoError(t, json.Unmarshal(back.event("hub:messageArrived")[1], &off))
-	require.Equal(t, offsetOf(next), off, "no message replayed twice")
+	require.Equal(t, offsetOf(next), back.nextOffset(), "no message replayed twice")
 
 	require.Eventually(t, func() bool { return b.count("recovered") == 1 }, 5*time.Second, 10*time.Millisecond, "an exact recovery")
 	require.Zero(t, b.count("recovered_by_time"))
@@ -202,9 +218,7 @@ func TestTakeoverEndsOnlyTheRecordsSocket(t *testing.T) {
 	}
 	require.Equal(t, 1, a.h.Namespace().SocketCount(), "u1's socket is still there")
 	next := a.post(t, "r1", "still here", time.Now())
-	var off string
-	require.NoError(t, json.Unmarshal(u1.event("hub:messageArrived")[1], &off))
-	require.Equal(t, offsetOf(next), off)
+	require.Equal(t, offsetOf(next), u1.nextOffset())
 }
 
 // The node addressed no longer has the socket (it noticed the drop
