@@ -217,6 +217,72 @@ test('recovery on another node (Redis and PostgreSQL)', { skip: !process.env.HUB
   await checkAfter(alice, bob, tag, want);
 });
 
+/** The value of a metric's series (its name with labels, as printed) in a /metrics text; 0 when absent. */
+function metric(text, series) {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+test('back through another node before the first noticed the drop: exact, and the old socket ends at once', { skip: !process.env.HUBD_TEST_REDIS_ADDR || !process.env.HUBD_TEST_DATABASE_URL }, async () => {
+  // Heartbeats far longer than the test: node a never notices the drop by itself.
+  const slow = { HUBD_SOCKETIO__PING_INTERVAL: '25s', HUBD_SOCKETIO__PING_TIMEOUT: '20s' };
+  const env = { ...slow, HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: uniquePrefix() };
+  const a = await daemon({ store: 'postgres', env });
+  const b = await daemon({ env: { ...env, HUBD_STORE: 'postgres', HUBD_POSTGRES__DSN: a.env.HUBD_POSTGRES__DSN, HUBD_POSTGRES__SCHEMA: a.pgSchema } });
+  const proxy = await proxyTo(a);
+  const rooms = [ROOMS.general, ROOMS.random];
+  const alice = await member(proxy.url, 'alice');
+  const bob = await member(b.url, 'bob');
+  for (const s of [alice, bob]) {
+    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+  const sockets = async (d) => metric(await d.metrics(), 'hubd_hub_sockets{hub="chat"}');
+  assert.equal(await sockets(a), 1, 'alice on a');
+  const sid = alice.id;
+  let reconnected = false;
+  alice.io.once('reconnect', () => { reconnected = true; });
+  const tag = `t${Date.now()}`;
+  const want = new Map(rooms.map((r) => [r, []]));
+  const inRoom = (roomId) => alice.received
+    .filter((e) => e.name === 'hub:messageArrived' && e.data.roomId === roomId && String(e.data.message.content.body).startsWith(tag))
+    .map((e) => e.data.message.content.body);
+  // Pairs sent at once, one to each room (often stamped in the same
+  // millisecond); alice's connection moves to b right when she got the
+  // first message of a pair, while a still writes to her old socket.
+  const PAIRS = 60;
+  const switcher = (m) => {
+    if (String(m.message.content.body) === `${tag} 0 20`) {
+      proxy.switchTo(b.addr);
+      alice.off('hub:messageArrived', switcher);
+    }
+  };
+  alice.on('hub:messageArrived', switcher);
+  for (let i = 0; i < PAIRS; i++) {
+    await Promise.all(rooms.map(async (roomId, k) => {
+      const body = `${tag} ${k} ${i}`;
+      const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      want.get(roomId).push(body);
+    }));
+  }
+  await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects through b' });
+  assert.equal(alice.recovered, true, 'socket.recovered');
+  assert.equal(alice.id, sid, 'same sid');
+  for (const roomId of rooms) {
+    const body = `${tag} live ${roomId}`;
+    const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
+    assert.equal(ack.ok, true);
+    await waitForEvent(alice, 'hub:messageArrived', (m) => m.message.content.body === body);
+    assert.deepEqual(inRoom(roomId), [...want.get(roomId), body], `every message of ${roomId} once, in order`);
+  }
+  const mb = await b.metrics();
+  assert.equal(metric(mb, 'hubd_hub_session_takeovers_total{hub="chat",result="ended"}'), 1, 'a ended the old socket');
+  assert.equal(metric(mb, 'hubd_hub_recoveries_total{hub="chat",result="recovered"}'), 1, 'an exact recovery');
+  assert.equal(metric(mb, 'hubd_hub_recoveries_total{hub="chat",result="recovered_by_time"}'), 0);
+  assert.equal(await sockets(a), 0, 'the old socket on a is gone, long before its ping timeout');
+});
+
 test('a pid of another user is refused: a fresh session', async () => {
   const d = await daemon();
   const proxy = await proxyTo(d);

@@ -9,6 +9,9 @@
 // - refuse(): live connections are closed and new ones closed at once, as
 //   when the server is down.
 // restore() closes what is left and lets new connections through again.
+// switchTo(target) moves the clients to another daemon as a load balancer
+// that lost them would: their connections close on the client's side
+// only, the daemon behind hears nothing.
 
 import net from 'node:net';
 
@@ -71,7 +74,9 @@ export class NetDrop {
       upstream.destroy();
       this.pairs.delete(pair);
     };
-    client.on('error', end).on('close', end);
+    // An abandoned pair (switchTo) keeps its upstream open.
+    const clientEnd = () => (pair.abandoned ? client.destroy() : end());
+    client.on('error', clientEnd).on('close', clientEnd);
     upstream.on('error', end).on('close', end);
   }
 
@@ -118,6 +123,23 @@ export class NetDrop {
       p.upstream.destroy();
     }
     this.pairs.clear();
+    this.mode = 'open';
+  }
+
+  /**
+   * Closes the clients' live connections on their side only (the daemon
+   * keeps its side open and gets no more bytes, nor a close, until its own
+   * heartbeat gives up) and sends new connections to target.
+   */
+  switchTo(target) {
+    for (const p of this.pairs) {
+      p.up = false;
+      p.down = false;
+      p.abandoned = true;
+      p.client.destroy();
+    }
+    this.target = target;
+    this.freezeWhen = null;
     this.mode = 'open';
   }
 
