@@ -223,7 +223,7 @@ function metric(text, series) {
   return line === undefined ? 0 : Number(line.split(' ')[1]);
 }
 
-test('back through another node before the first noticed the drop: exact, and the old socket ends at once', { skip: !process.env.HUBD_TEST_REDIS_ADDR || !process.env.HUBD_TEST_DATABASE_URL }, async () => {
+for (const transport of ['websocket', 'polling']) test(`back through another node before the first noticed the drop: exact, and the old socket ends at once, ${transport}`, { skip: !process.env.HUBD_TEST_REDIS_ADDR || !process.env.HUBD_TEST_DATABASE_URL }, async () => {
   // Heartbeats far longer than the test: node a never notices the drop by itself.
   const slow = { HUBD_SOCKETIO__PING_INTERVAL: '25s', HUBD_SOCKETIO__PING_TIMEOUT: '20s' };
   const env = { ...slow, HUBD_REDIS__ADDR: process.env.HUBD_TEST_REDIS_ADDR, HUBD_REDIS__PREFIX: uniquePrefix() };
@@ -231,7 +231,7 @@ test('back through another node before the first noticed the drop: exact, and th
   const b = await daemon({ env: { ...env, HUBD_STORE: 'postgres', HUBD_POSTGRES__DSN: a.env.HUBD_POSTGRES__DSN, HUBD_POSTGRES__SCHEMA: a.pgSchema } });
   const proxy = await proxyTo(a);
   const rooms = [ROOMS.general, ROOMS.random];
-  const alice = await member(proxy.url, 'alice');
+  const alice = await member(proxy.url, 'alice', { transport });
   const bob = await member(b.url, 'bob');
   for (const s of [alice, bob]) {
     const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
