@@ -179,9 +179,10 @@ func (h *Hub) endedRecord(ctx context.Context, rec *resume.Record) *resume.Recor
 }
 
 // onEndSession ends, on the node addressed, the socket a takeover names,
-// and answers once its disconnect wrote the session record. It leaves the
-// adapter's goroutine at once: the disconnect writes to the store and
-// leaves the socket's rooms.
+// and answers once its disconnect is done: the session record written and
+// the socket out of its rooms (so that the room sees it leave before the
+// claiming node joins it again). It leaves the adapter's goroutine at
+// once: the disconnect waits on the store and the presence registry.
 func (h *Hub) onEndSession(t *takeover) {
 	if t == nil || t.To != h.deps.Node || t.ID == "" || t.From == "" || t.SID == "" || !h.recoveryOn() {
 		return
