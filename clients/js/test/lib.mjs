@@ -111,16 +111,36 @@ export async function storedAll(client, roomId) {
 
 /**
  * Checks the room's store: the messages with the sent bodies, by seq, are
- * the bodies in send() order, each clientMessageId stored once, and each
- * send resolved (acked, in send order) with its own message.
+ * the bodies in send() order (with a send window w > 1: the same bodies,
+ * each stored after at most w - 1 sends made after it), each
+ * clientMessageId stored once, and each send resolved (acked, in send
+ * order) with its own message, the stored one. Returns the most later
+ * sends stored before one send.
  */
-export async function storedInOrder(reader, roomId, sent, acked) {
+export async function storedInOrder(reader, roomId, sent, acked, { window = 1 } = {}) {
   const mine = (await storedAll(reader, roomId)).filter((m) => sent.includes(m.content.body)).sort((a, b) => a.seq - b.seq);
-  assert.deepEqual(mine.map((m) => m.content.body), sent, 'stored in send() order');
+  const bodies = mine.map((m) => m.content.body);
+  if (window === 1) assert.deepEqual(bodies, sent, 'stored in send() order');
+  assert.deepEqual([...bodies].sort(), [...sent].sort(), 'each body stored once');
+  const overtaken = mostOvertaken(bodies, sent);
+  assert.ok(overtaken <= window - 1, `a send was stored after ${overtaken} later sends (window ${window})`);
   assert.equal(new Set(mine.map((m) => m.clientMessageId)).size, sent.length, 'each clientMessageId stored once');
   assert.deepEqual(acked.map((m) => m.content.body), sent, 'each send resolves with its own message');
-  assert.deepEqual(acked.map((m) => m.id), mine.map((m) => m.id), 'each send resolves with the stored message');
-  for (let i = 1; i < acked.length; i++) assert.ok(acked[i].seq > acked[i - 1].seq, `acked seq order at ${i}`);
+  const byBody = new Map(mine.map((m) => [m.content.body, m.id]));
+  assert.deepEqual(acked.map((m) => m.id), sent.map((b) => byBody.get(b)), 'each send resolves with the stored message');
+  if (window === 1) for (let i = 1; i < acked.length; i++) assert.ok(acked[i].seq > acked[i - 1].seq, `acked seq order at ${i}`);
+  return overtaken;
+}
+
+/** The most sends made after one send that were stored before it. */
+function mostOvertaken(stored, sent) {
+  const at = new Map(sent.map((b, i) => [b, i]));
+  let most = 0;
+  stored.forEach((b, i) => {
+    const later = stored.slice(0, i).filter((x) => at.get(x) > at.get(b)).length;
+    most = Math.max(most, later);
+  });
+  return most;
 }
 
 /** n message bodies: prefix0, prefix1, ... */
