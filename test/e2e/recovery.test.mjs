@@ -104,28 +104,65 @@ test('a 10 s network drop while another member sends 100 messages', async () => 
   await checkAfter(alice, bob, tag, want);
 });
 
+/** Joins each socket to the random room too (member joined general). */
+async function joinRandom(...sockets) {
+  for (const s of sockets) {
+    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+}
+
+/** The bodies tagged tag that s got in roomId, in arrival order. */
+function inRoom(s, roomId, tag) {
+  return s.received
+    .filter((e) => e.name === 'hub:messageArrived' && e.data.roomId === roomId && String(e.data.message.content.body).startsWith(tag))
+    .map((e) => e.data.message.content.body);
+}
+
+/**
+ * Sends `pairs` pairs from s, each pair at once, one message to each of
+ * rooms (their messages are often stamped in the same millisecond):
+ * "<tag> <room index> <i>". before(i) runs before pair i. Resolves with
+ * the bodies sent per room.
+ */
+async function sendPairs(s, rooms, tag, pairs, before = async () => {}) {
+  const want = new Map(rooms.map((r) => [r, []]));
+  for (let i = 0; i < pairs; i++) {
+    await before(i);
+    await Promise.all(rooms.map(async (roomId, k) => {
+      const body = `${tag} ${k} ${i}`;
+      const ack = await emitWithAck(s, 'hub:send', { roomId, messageType: 'text', content: { body } });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      want.get(roomId).push(body);
+    }));
+  }
+  return want;
+}
+
+/** A live message per room from bob, then every room of alice holds want and it, once, in order. */
+async function checkRooms(alice, bob, rooms, tag, want) {
+  for (const roomId of rooms) {
+    const body = `${tag} live ${roomId}`;
+    const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
+    assert.equal(ack.ok, true);
+    await waitForEvent(alice, 'hub:messageArrived', (m) => m.message.content.body === body);
+    assert.deepEqual(inRoom(alice, roomId, tag), [...want.get(roomId), body], `every message of ${roomId} once, in order`);
+  }
+}
+
 test('a drop while two rooms receive interleaved messages: both rooms whole, once, in order', async () => {
   const d = await daemon();
   const proxy = await proxyTo(d);
   const rooms = [ROOMS.general, ROOMS.random];
   const alice = await member(proxy.url, 'alice');
   const bob = await member(d.url, 'bob');
-  for (const s of [alice, bob]) {
-    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
-    assert.equal(ack.ok, true, JSON.stringify(ack));
-  }
+  await joinRandom(alice, bob);
   const sid = alice.id;
   let reconnected = false;
   alice.io.once('reconnect', () => { reconnected = true; });
   const tag = `i${Date.now()}`;
-  const want = new Map(rooms.map((r) => [r, []]));
-  const inRoom = (roomId) => alice.received
-    .filter((e) => e.name === 'hub:messageArrived' && e.data.roomId === roomId && String(e.data.message.content.body).startsWith(tag))
-    .map((e) => e.data.message.content.body);
-  // Pairs sent at once, one to each room: their messages are often stamped
-  // in the same millisecond. The network drops in the middle of the stream,
-  // right when alice got the first message of a pair.
-  const PAIRS = 80;
+  // The network drops in the middle of the stream, right when alice got
+  // the first message of a pair.
   const dropAt = ` 20`;
   const dropper = (m) => {
     if (String(m.message.content.body).startsWith(tag) && m.message.content.body.endsWith(dropAt)) {
@@ -134,26 +171,14 @@ test('a drop while two rooms receive interleaved messages: both rooms whole, onc
     }
   };
   alice.on('hub:messageArrived', dropper);
-  for (let i = 0; i < PAIRS; i++) {
+  const want = await sendPairs(bob, rooms, tag, 80, async (i) => {
     if (i === 60) await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
-    await Promise.all(rooms.map(async (roomId, k) => {
-      const body = `${tag} ${k} ${i}`;
-      const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
-      assert.equal(ack.ok, true, JSON.stringify(ack));
-      want.get(roomId).push(body);
-    }));
-  }
+  });
   proxy.restore();
   await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects' });
   assert.equal(alice.recovered, true, 'socket.recovered');
   assert.equal(alice.id, sid, 'same sid');
-  for (const roomId of rooms) {
-    const body = `${tag} live ${roomId}`;
-    const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
-    assert.equal(ack.ok, true);
-    await waitForEvent(alice, 'hub:messageArrived', (m) => m.message.content.body === body);
-    assert.deepEqual(inRoom(roomId), [...want.get(roomId), body], `every message of ${roomId} once, in order`);
-  }
+  await checkRooms(alice, bob, rooms, tag, want);
 });
 
 for (const transport of ['websocket', 'polling']) test(`recovery across a daemon restart (SIGTERM), ${transport}`, async () => {
@@ -233,24 +258,15 @@ for (const transport of ['websocket', 'polling']) test(`back through another nod
   const rooms = [ROOMS.general, ROOMS.random];
   const alice = await member(proxy.url, 'alice', { transport });
   const bob = await member(b.url, 'bob');
-  for (const s of [alice, bob]) {
-    const ack = await emitWithAck(s, 'hub:join', { roomId: ROOMS.random });
-    assert.equal(ack.ok, true, JSON.stringify(ack));
-  }
+  await joinRandom(alice, bob);
   const sockets = async (d) => metric(await d.metrics(), 'hubd_hub_sockets{hub="chat"}');
   assert.equal(await sockets(a), 1, 'alice on a');
   const sid = alice.id;
   let reconnected = false;
   alice.io.once('reconnect', () => { reconnected = true; });
   const tag = `t${Date.now()}`;
-  const want = new Map(rooms.map((r) => [r, []]));
-  const inRoom = (roomId) => alice.received
-    .filter((e) => e.name === 'hub:messageArrived' && e.data.roomId === roomId && String(e.data.message.content.body).startsWith(tag))
-    .map((e) => e.data.message.content.body);
-  // Pairs sent at once, one to each room (often stamped in the same
-  // millisecond); alice's connection moves to b right when she got the
-  // first message of a pair, while a still writes to her old socket.
-  const PAIRS = 60;
+  // alice's connection moves to b right when she got the first message of
+  // a pair, while a still writes to her old socket.
   const switcher = (m) => {
     if (String(m.message.content.body) === `${tag} 0 20`) {
       proxy.switchTo(b.addr);
@@ -258,24 +274,11 @@ for (const transport of ['websocket', 'polling']) test(`back through another nod
     }
   };
   alice.on('hub:messageArrived', switcher);
-  for (let i = 0; i < PAIRS; i++) {
-    await Promise.all(rooms.map(async (roomId, k) => {
-      const body = `${tag} ${k} ${i}`;
-      const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
-      assert.equal(ack.ok, true, JSON.stringify(ack));
-      want.get(roomId).push(body);
-    }));
-  }
+  const want = await sendPairs(bob, rooms, tag, 60);
   await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects through b' });
   assert.equal(alice.recovered, true, 'socket.recovered');
   assert.equal(alice.id, sid, 'same sid');
-  for (const roomId of rooms) {
-    const body = `${tag} live ${roomId}`;
-    const ack = await emitWithAck(bob, 'hub:send', { roomId, messageType: 'text', content: { body } });
-    assert.equal(ack.ok, true);
-    await waitForEvent(alice, 'hub:messageArrived', (m) => m.message.content.body === body);
-    assert.deepEqual(inRoom(roomId), [...want.get(roomId), body], `every message of ${roomId} once, in order`);
-  }
+  await checkRooms(alice, bob, rooms, tag, want);
   const mb = await b.metrics();
   assert.equal(metric(mb, 'hubd_hub_session_takeovers_total{hub="chat",result="ended"}'), 1, 'a ended the old socket');
   assert.equal(metric(mb, 'hubd_hub_recoveries_total{hub="chat",result="recovered"}'), 1, 'an exact recovery');
