@@ -4,7 +4,8 @@
 // the daemon answers OUTCOME_UNKNOWN after postgres.writeTimeout) or
 // closes and refuses its connections (UNAVAILABLE). A client streams sends
 // to a room through the fault: every send is stored once, in send() order,
-// and resolves once with the stored message; another member gets each
+// and resolves once with the stored message, never by an attempt answered
+// UNAVAILABLE (by its timestamp); another member gets each
 // message once, in seq order. With sendWindow 4 the same, except that a
 // retried send may be stored after up to 3 sends made after it.
 
@@ -82,10 +83,13 @@ describe('@hubd/client sends while the daemon\'s PostgreSQL fails', { skip }, ()
       const dave = clientOf(d.url, 'ops', 'dave');
       const r = reader(dave, room);
       const retries = [];
-      const unknown = new Map(); // clientMessageId -> when the first OUTCOME_UNKNOWN came
+      const failed = []; // attempts answered with an error: { cmid, sentAt, code, answeredAt }
+      const sentAt = new Map(); // clientMessageId -> when its last attempt left
+      bob.socket.onAnyOutgoing((event, p) => event === 'hub:send' && sentAt.set(p.clientMessageId, Date.now()));
       bob.on('sendRetry', (x) => {
         retries.push(x.error.code);
-        if (x.error.code === 'OUTCOME_UNKNOWN' && !unknown.has(x.clientMessageId)) unknown.set(x.clientMessageId, Date.now());
+        const cmid = x.clientMessageId;
+        failed.push({ cmid, sentAt: sentAt.get(cmid), code: x.error.code, answeredAt: Date.now() });
       });
       await bob.join(room);
       await dave.join(room);
@@ -107,13 +111,19 @@ describe('@hubd/client sends while the daemon\'s PostgreSQL fails', { skip }, ()
       const overtaken = await storedInOrder(dave, room, sent, acked, { window });
       t.diagnostic(`most later sends stored before one send: ${overtaken}`);
       assert.equal(bob.pendingSends(room).length, 0, 'the outbox is empty');
+      // A message's timestamp is taken by the attempt that stores it: the
+      // attempts answered UNAVAILABLE did not store theirs.
+      const storedAt = (cmid) => Date.parse(acked.find((m) => m.clientMessageId === cmid).timestamp);
+      const by = (a) => storedAt(a.cmid) >= a.sentAt && storedAt(a.cmid) <= a.answeredAt;
+      for (const a of failed.filter((x) => x.code === 'UNAVAILABLE')) {
+        assert.ok(!by(a), `${a.cmid}: stored by an attempt answered UNAVAILABLE`);
+      }
       if (fault.committed) {
         // The commit went out before the freeze: the attempt answered
-        // OUTCOME_UNKNOWN stored the message (its timestamp is older than
-        // that answer), and the retry returned it instead of storing it again.
-        const [cmid, answeredAt] = [...unknown][0];
-        const m = acked.find((x) => x.clientMessageId === cmid);
-        assert.ok(Date.parse(m.timestamp) < answeredAt, `${cmid} stored by the attempt whose outcome was unknown`);
+        // OUTCOME_UNKNOWN stored the message, and the retry returned it
+        // instead of storing it again.
+        const a = failed.find((x) => x.code === 'OUTCOME_UNKNOWN');
+        assert.ok(by(a), `${a.cmid}: stored by the attempt whose outcome was unknown`);
       }
       await until(() => r.got.length >= sent.length, { what: `dave has all ${sent.length} messages`, timeoutMs: 15_000 });
       r.check(sent);
