@@ -113,6 +113,21 @@ func BenchmarkAppendSerial(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
+// BenchmarkUpdateParallel: Update with fsync on: one writer (every update
+// pays a commit), one writer in each of 100 rooms (the daemon's shape), and
+// 16 writers in one room (contending for its change counter).
+//
+//	go test ./pkg/msgstore -run '^$' -bench UpdateParallel -benchtime 2000x
+func BenchmarkUpdateParallel(b *testing.B) {
+	for _, o := range updateBenchShapes {
+		b.Run(fmt.Sprintf("rooms=%d/writers=%d", o.Rooms, o.Writers), func(b *testing.B) {
+			storetest.BenchUpdateParallel(b, openEmbedded(b, filepath.Join(b.TempDir(), "messages.db")), o)
+		})
+	}
+}
+
+var updateBenchShapes = []storetest.BenchOptions{{Rooms: 1, Writers: 1}, {Rooms: 100, Writers: 100}, {Rooms: 1, Writers: 16}}
+
 // BenchmarkListNewest50: the history a join sends, from a room of 2,000 messages.
 func BenchmarkListNewest50(b *testing.B) {
 	s := openEmbedded(b, filepath.Join(b.TempDir(), "messages.db"))

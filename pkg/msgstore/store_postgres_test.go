@@ -391,6 +391,19 @@ func BenchmarkPostgresAppendOutbox(b *testing.B) {
 	}
 }
 
+// BenchmarkPostgresUpdateParallel: the shapes of BenchmarkUpdateParallel
+// against the real server.
+func BenchmarkPostgresUpdateParallel(b *testing.B) {
+	dsn := testDSN(b)
+	for _, o := range updateBenchShapes {
+		b.Run(fmt.Sprintf("rooms=%d/writers=%d", o.Rooms, o.Writers), func(b *testing.B) {
+			s := openPostgres(b, dsn, freshSchema(b, dsn))
+			storetest.EnsureHubs(b, s, "bench")
+			storetest.BenchUpdateParallel(b, s, o)
+		})
+	}
+}
+
 func BenchmarkPostgresListNewest50(b *testing.B) {
 	dsn := testDSN(b)
 	s := openPostgres(b, dsn, freshSchema(b, dsn))

@@ -68,3 +68,40 @@ func BenchList(b *testing.B, s msgstore.Store, size, limit int) {
 		}
 	}
 }
+
+// BenchUpdateParallel measures Update throughput and reports updates/s:
+// each writer edits its own message, the writers spread evenly over the
+// rooms (Writers == Rooms is the daemon's shape; several writers per room
+// contend for the room's change counter).
+func BenchUpdateParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
+	ctx := context.Background()
+	procs := runtime.GOMAXPROCS(0)
+	par := (o.Writers + procs - 1) / procs
+	ids := make([]string, par*procs)
+	for w := range ids {
+		m, _, err := s.Append(ctx, msg("bench", fmt.Sprintf("room-%d", w%o.Rooms), fmt.Sprintf("user-%d", w), w))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[w] = m.ID
+	}
+	b.SetParallelism(par)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		id := ids[next.Add(1)-1]
+		for i := 0; pb.Next(); i++ {
+			_, err := s.Update(ctx, "bench", id, func(m *msgstore.Message) error {
+				m.Content = json.RawMessage(fmt.Sprintf(`{"text":"edit %d of a benchmark message"}`, i))
+				m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: m.SenderID}
+				return nil
+			})
+			if err != nil {
+				b.Errorf("update: %v", err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
