@@ -55,3 +55,36 @@ func BenchmarkAppendLayout(b *testing.B) {
 	b.ReportMetric(float64(fi.Size())/1024*1000/n, "fileKB/1k-msgs")
 	b.ReportMetric(n/float64(es.Commits), "writes/commit")
 }
+
+// BenchmarkUpdateLayout updates the messages of one room of 1,000, one
+// writer, and reports the 4 KiB pages each update makes its commit write
+// (fsync cost is mostly pages; time on a shared disk is too noisy to
+// compare).
+//
+//	go test ./pkg/msgstore -run '^$' -bench UpdateLayout -benchtime 2000x
+func BenchmarkUpdateLayout(b *testing.B) {
+	e, err := OpenEmbedded(filepath.Join(b.TempDir(), "messages.db"), EmbeddedOptions{NoSync: true})
+	require.NoError(b, err)
+	defer func() { require.NoError(b, e.Close()) }()
+	ctx := context.Background()
+	var ids []string
+	for i := range 1000 {
+		m, _, err := e.Append(ctx, &Message{HubName: "bench", RoomID: "r", SenderID: "u", MessageType: "text", Content: json.RawMessage(fmt.Sprintf(`{"text":"message %d"}`, i))})
+		require.NoError(b, err)
+		ids = append(ids, m.ID)
+	}
+	before := e.db.Stats()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_, err := e.Update(ctx, "bench", ids[i%len(ids)], func(m *Message) error {
+			m.Content = json.RawMessage(fmt.Sprintf(`{"text":"edit %d"}`, i))
+			m.Change = &Change{Kind: ChangeEdited, By: "u"}
+			return nil
+		})
+		require.NoError(b, err)
+	}
+	b.StopTimer()
+	after := e.db.Stats()
+	st := after.Sub(&before)
+	b.ReportMetric(float64(st.TxStats.GetWrite())/float64(b.N), "pages/update")
+}
