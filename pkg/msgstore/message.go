@@ -367,6 +367,9 @@ func Normalize(m *Message) error {
 	if err := m.Audience.validate(); err != nil {
 		return err
 	}
+	if err := m.Change.validate(); err != nil {
+		return err
+	}
 	m.Timestamp = m.Timestamp.UTC().Truncate(time.Millisecond)
 	if m.EditedAt != nil {
 		at := m.EditedAt.UTC().Truncate(time.Millisecond)

@@ -82,9 +82,10 @@ type EmbeddedStats struct {
 //	hubs/<hub>/delivered  uvarint len(message id) + message id + user → unix nanoseconds (8 bytes)
 //	hubs/<hub>/moderation uvarint len(room) + room + user → moderation record JSON
 //	hubs/<hub>/roomsettings room id → settings JSON
+//	hubs/<hub>/changes room number + rev (8 + 8 bytes) → msgs key of the message whose last change has that rev
 //
 // All integers are big-endian, so a room's messages are one contiguous key
-// range in seq order. Keeping every room in one msgs bucket (rather than a
+// range in seq order, and its changes one in rev order. Keeping every room in one msgs bucket (rather than a
 // bucket per room) means a transaction appending to N rooms dirties about N
 // leaf pages instead of about 2N, which halves the bytes each fsync flushes.
 //
@@ -125,7 +126,7 @@ var (
 	bucketRoomS = []byte("roomsettings")
 	keyVersion  = []byte("version")
 
-	hubSubBuckets = [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads, bucketDeliv, bucketMods, bucketRoomS}
+	hubSubBuckets = [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads, bucketDeliv, bucketMods, bucketRoomS, bucketChanges}
 )
 
 // OpenEmbedded opens (creating it and its directories when missing) the
@@ -223,7 +224,7 @@ func (e *Embedded) Close() error {
 
 // Append implements Store.
 func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, error) {
-	in := m.Clone()
+	in := appendCopy(m)
 	if err := Normalize(in); err != nil {
 		return nil, false, fmt.Errorf("append: %w", err)
 	}
@@ -317,7 +318,7 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 			return nil
 		}
 		var err error
-		out, err = scanRoom(hb.Bucket(bucketMsgs).Cursor(), binary.BigEndian.Uint64(room), hub, q)
+		out, err = scanRoom(hb, binary.BigEndian.Uint64(room), hub, q)
 		return err
 	})
 	if err != nil {
@@ -326,14 +327,27 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 	return out, nil
 }
 
-// scanRoom walks one room's messages: forward from AfterSeq when it is set,
-// else backward from BeforeSeq (or the newest), and returns them oldest first.
-func scanRoom(c *bolt.Cursor, room uint64, hub string, q Query) ([]*Message, error) {
+// scanRoom walks one room's messages in msgs, or for a query over changes
+// its entries in changes (each naming a message in msgs): forward from the
+// lower bound when it is set, else backward from the upper one (or the
+// newest), and returns them oldest first.
+func scanRoom(hb *bolt.Bucket, room uint64, hub string, q Query) ([]*Message, error) {
+	index, after, before := hb.Bucket(bucketMsgs), q.AfterSeq, q.BeforeSeq
+	message := func(v []byte) []byte { return v }
+	if q.Changes {
+		msgs := hb.Bucket(bucketMsgs)
+		index, after, before, message = hb.Bucket(bucketChanges), q.AfterRev, q.BeforeRev, msgs.Get
+	}
+	c := index.Cursor()
 	var out []*Message
 	inRoom := func(k []byte) bool { return len(k) == 16 && binary.BigEndian.Uint64(k) == room }
 	more := func(k []byte) bool { return inRoom(k) && (q.Limit == 0 || len(out) < q.Limit) }
 	take := func(v []byte) error {
-		m, err := decodeMessage(hub, v)
+		mv := message(v)
+		if mv == nil {
+			return fmt.Errorf("change index of room %d names a missing message", room)
+		}
+		m, err := decodeMessage(hub, mv)
 		if err != nil {
 			return err
 		}
@@ -342,9 +356,9 @@ func scanRoom(c *bolt.Cursor, room uint64, hub string, q Query) ([]*Message, err
 		}
 		return nil
 	}
-	if q.AfterSeq > 0 {
-		for k, v := c.Seek(msgKey(room, uint64(q.AfterSeq)+1)); more(k); k, v = c.Next() {
-			if q.BeforeSeq > 0 && int64(binary.BigEndian.Uint64(k[8:])) >= q.BeforeSeq {
+	if after > 0 {
+		for k, v := c.Seek(msgKey(room, uint64(after)+1)); more(k); k, v = c.Next() {
+			if before > 0 && int64(binary.BigEndian.Uint64(k[8:])) >= before {
 				break
 			}
 			if err := take(v); err != nil {
@@ -354,8 +368,8 @@ func scanRoom(c *bolt.Cursor, room uint64, hub string, q Query) ([]*Message, err
 		return out, nil
 	}
 	end := uint64(math.MaxUint64)
-	if q.BeforeSeq > 0 {
-		end = uint64(q.BeforeSeq)
+	if before > 0 {
+		end = uint64(before)
 	}
 	k, v := c.Seek(msgKey(room, end))
 	if k == nil {
@@ -444,9 +458,11 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if err := Normalize(next); err != nil {
 			return noWrite(err)
 		}
-		val := next.appendJSON(nil)
-		key := hb.Bucket(bucketIDs).Get([]byte(id))
-		if err := hb.Bucket(bucketMsgs).Put(slices.Clone(key), val); err != nil {
+		key := slices.Clone(hb.Bucket(bucketIDs).Get([]byte(id)))
+		if next.Rev, err = recordChange(hb.Bucket(bucketChanges), key, cur.Rev); err != nil {
+			return err
+		}
+		if err := hb.Bucket(bucketMsgs).Put(key, next.appendJSON(nil)); err != nil {
 			return err
 		}
 		if err := e.putOutbox(tx, updateOp(cur, next), next); err != nil {

@@ -135,7 +135,8 @@ func BenchmarkListNewest50(b *testing.B) {
 }
 
 // TestEmbeddedOpensOlderLayout: a file whose hubs predate the receipt,
-// moderation and room settings buckets gets them on open.
+// moderation, room settings and change buckets gets them on open; its
+// messages read with Rev 0 and a room's first update gets rev 1.
 func TestEmbeddedOpensOlderLayout(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "messages.db")
@@ -148,7 +149,7 @@ func TestEmbeddedOpensOlderLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		hb := tx.Bucket([]byte("hubs")).Bucket([]byte("chat"))
-		for _, name := range []string{"delivered", "moderation", "roomsettings"} {
+		for _, name := range []string{"delivered", "moderation", "roomsettings", "changes"} {
 			if err := hb.DeleteBucket([]byte(name)); err != nil {
 				return err
 			}
@@ -167,6 +168,17 @@ func TestEmbeddedOpensOlderLayout(t *testing.T) {
 	list, err := s.ListModeration(ctx, "chat", "r1")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
+
+	require.Zero(t, got.Rev)
+	changed, err := s.Update(ctx, "chat", m.ID, func(m *msgstore.Message) error {
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "alice"}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), changed.Rev)
+	changes, err := s.List(ctx, "chat", "r1", msgstore.Query{Changes: true, Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, []*msgstore.Message{changed}, changes)
 }
 
 func TestEmbeddedOutbox(t *testing.T) {

@@ -197,6 +197,12 @@ CREATE TABLE IF NOT EXISTS %[1]s.hubd_room_seq (
 	seq         bigint NOT NULL,
 	PRIMARY KEY (data_object, room)
 );
+CREATE TABLE IF NOT EXISTS %[1]s.hubd_room_rev (
+	data_object text NOT NULL,
+	room        text NOT NULL,
+	rev         bigint NOT NULL,
+	PRIMARY KEY (data_object, room)
+);
 CREATE TABLE IF NOT EXISTS %[1]s.hubd_read_marks (
 	hub     text NOT NULL,
 	room    text NOT NULL,

@@ -143,7 +143,7 @@ func (p *Postgres) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	in := m.Clone()
+	in := appendCopy(m)
 	if err := Normalize(in); err != nil {
 		return nil, false, fmt.Errorf("append: %w", err)
 	}
@@ -199,7 +199,7 @@ func (t *pgTable) check(m, before *Message) error {
 	for _, f := range []struct {
 		col string
 		set bool
-	}{{colReplyTo, m.ReplyTo != nil}, {colReaction, m.Reaction != nil}, {colForwarded, m.Forwarded != nil}, {colAudience, m.Audience != nil}} {
+	}{{colReplyTo, m.ReplyTo != nil}, {colReaction, m.Reaction != nil}, {colForwarded, m.Forwarded != nil}, {colAudience, m.Audience != nil}, {colChange, m.Change != nil}} {
 		if f.set && !t.cols[f.col] {
 			return invalid(f.col, fmt.Sprintf("not enabled for hub %s", t.hub))
 		}

@@ -23,6 +23,7 @@ func (t *pgTable) scan(row pgx.Row) (*Message, error) {
 		reply, reaction *string
 		fwd             *bool
 		audience        *string
+		change          *string
 	)
 	dest := []any{&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.MessageType, &content, &m.Timestamp, &m.Status, &cmid, &edited}
 	if t.cols[colReplyTo] {
@@ -37,11 +38,20 @@ func (t *pgTable) scan(row pgx.Row) (*Message, error) {
 	if t.cols[colAudience] {
 		dest = append(dest, &audience)
 	}
+	if t.cols[colRev] {
+		dest = append(dest, &m.Rev)
+	}
+	if t.cols[colChange] {
+		dest = append(dest, &change)
+	}
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	var err error
 	if m.Audience, err = decodeAudience(audience); err != nil {
+		return nil, fmt.Errorf("decode stored message %s: %w", m.ID, err)
+	}
+	if m.Change, err = decodeChange(change); err != nil {
 		return nil, fmt.Errorf("decode stored message %s: %w", m.ID, err)
 	}
 	if m.Content, err = compactJSON([]byte(content)); err != nil {
@@ -89,13 +99,22 @@ func (p *Postgres) list(ctx context.Context, hub, roomID string, q Query) ([]*Me
 	}
 	sql := `SELECT ` + t.selectList + ` FROM ` + t.ident + ` WHERE "roomId" = $1`
 	args := []any{roomID}
-	if q.AfterSeq > 0 {
-		args = append(args, q.AfterSeq)
-		sql += ` AND seq > $` + strconv.Itoa(len(args))
+	order, after, before := `seq`, q.AfterSeq, q.BeforeSeq
+	if q.Changes {
+		if !t.cols[colRev] {
+			return []*Message{}, nil // a table EnsureSchema never migrated holds no change
+		}
+		// rev > 0 lets PostgreSQL use the partial index on ("roomId", rev)
+		order, after, before = `rev`, q.AfterRev, q.BeforeRev
+		sql += ` AND rev > 0`
 	}
-	if q.BeforeSeq > 0 {
-		args = append(args, q.BeforeSeq)
-		sql += ` AND seq < $` + strconv.Itoa(len(args))
+	if after > 0 {
+		args = append(args, after)
+		sql += ` AND ` + order + ` > $` + strconv.Itoa(len(args))
+	}
+	if before > 0 {
+		args = append(args, before)
+		sql += ` AND ` + order + ` < $` + strconv.Itoa(len(args))
 	}
 	if len(q.Statuses) > 0 {
 		args = append(args, q.Statuses)
@@ -105,11 +124,11 @@ func (p *Postgres) list(ctx context.Context, hub, roomID string, q Query) ([]*Me
 		args = append(args, q.Viewer)
 		sql += ` AND ` + audienceIncludes(`$`+strconv.Itoa(len(args))+`::text`)
 	}
-	forward := q.AfterSeq > 0
+	forward := after > 0
 	if forward {
-		sql += ` ORDER BY seq ASC`
+		sql += ` ORDER BY ` + order + ` ASC`
 	} else {
-		sql += ` ORDER BY seq DESC`
+		sql += ` ORDER BY ` + order + ` DESC`
 	}
 	if q.Limit > 0 {
 		sql += ` LIMIT ` + strconv.Itoa(q.Limit)
@@ -240,8 +259,20 @@ func (p *Postgres) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if err := t.check(next, cur); err != nil {
 			return err
 		}
-		sql := `UPDATE ` + t.ident + ` SET "messageType" = $2::text::` + t.enum + `, content = $3::jsonb, status = $4, "editedAt" = $5`
-		args := []any{id, next.MessageType, string(next.Content), next.Status, next.EditedAt}
+		if !t.cols[colRev] {
+			return fmt.Errorf("%w: table %s has no rev column (EnsureSchema adds it)", ErrNoSchema, t.dataObject)
+		}
+		change, err := encodeChange(next.Change)
+		if err != nil {
+			return err
+		}
+		// The room's change counter row stays locked until the commit: the
+		// room's next Update waits for it, so revs commit in order.
+		sql := `WITH r AS (INSERT INTO ` + p.shared("hubd_room_rev") + ` AS r (data_object, room, rev) VALUES ($6, $7, 1)
+			ON CONFLICT (data_object, room) DO UPDATE SET rev = r.rev + 1 RETURNING r.rev)
+			UPDATE ` + t.ident + ` SET "messageType" = $2::text::` + t.enum + `, content = $3::jsonb, status = $4, "editedAt" = $5,
+			rev = (SELECT r.rev FROM r), change = $8::jsonb`
+		args := []any{id, next.MessageType, string(next.Content), next.Status, next.EditedAt, t.dataObject, cur.RoomID, change}
 		if t.cols[colReplyTo] {
 			args = append(args, optJSON(next.ReplyTo))
 			sql += `, "replyTo" = $` + strconv.Itoa(len(args)) + `::jsonb`

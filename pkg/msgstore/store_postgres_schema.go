@@ -22,6 +22,11 @@ const (
 	// colAudience is in every table (added to older ones): who may read a
 	// message, NULL for the whole room.
 	colAudience = "audience"
+	// colRev and colChange are in every table (added to older ones, whose
+	// messages read as never changed): the room's change number of the
+	// message's last change (0: none) and what that change was.
+	colRev    = "rev"
+	colChange = "change"
 )
 
 var optionalColumns = []struct{ name, ddl string }{
@@ -29,7 +34,13 @@ var optionalColumns = []struct{ name, ddl string }{
 	{colReaction, `reaction jsonb`},
 	{colForwarded, `forwarded boolean`},
 	{colAudience, `audience jsonb`},
+	{colRev, `rev bigint NOT NULL DEFAULT 0`},
+	{colChange, `change jsonb`},
 }
+
+// alwaysColumns are the optional columns every table gets whatever its
+// spec says.
+var alwaysColumns = []string{colAudience, colRev, colChange}
 
 // maxIdentLen is PostgreSQL's identifier limit (NAMEDATALEN-1); longer names
 // would be truncated silently and could collide.
@@ -66,8 +77,8 @@ func (p *Postgres) newPgTable(hub, dataObject string, types, cols []string) *pgT
 	for _, c := range optionalColumns {
 		if t.cols[c.name] {
 			switch c.name {
-			case colForwarded:
-				sel = append(sel, `forwarded`)
+			case colForwarded, colRev:
+				sel = append(sel, c.name)
 			default:
 				sel = append(sel, quoteIdent(c.name)+`::text`)
 			}
@@ -79,6 +90,7 @@ func (p *Postgres) newPgTable(hub, dataObject string, types, cols []string) *pgT
 
 func enumName(dataObject string) string      { return dataObject + "_messageType" }
 func cmidIndexName(dataObject string) string { return dataObject + "_clientMessageId" }
+func revIndexName(dataObject string) string  { return dataObject + "_rev" }
 
 // specSchema is what a spec asks of its hub's table.
 type specSchema struct {
@@ -132,7 +144,7 @@ func schemaOf(h *spec.Hub) (specSchema, error) {
 			s.cols = append(s.cols, c.name)
 		}
 	}
-	s.cols = append(s.cols, colAudience)
+	s.cols = append(s.cols, alwaysColumns...)
 	return s, nil
 }
 
@@ -303,13 +315,18 @@ func (p *Postgres) migrate(ctx context.Context, tx pgx.Tx, want specSchema, hash
 			}
 		}
 	}
-	var index *string
-	if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, p.schema+"."+quoteIdent(cmidIndexName(want.dataObject))).Scan(&index); err != nil {
-		return nil, nil, err
-	}
-	if index == nil {
-		ddl = append(ddl, fmt.Sprintf(`CREATE UNIQUE INDEX %s ON %s ("senderId", "clientMessageId") WHERE "clientMessageId" IS NOT NULL`,
-			quoteIdent(cmidIndexName(want.dataObject)), t.ident))
+	for _, ix := range []struct{ name, ddl string }{
+		{cmidIndexName(want.dataObject), `CREATE UNIQUE INDEX %s ON %s ("senderId", "clientMessageId") WHERE "clientMessageId" IS NOT NULL`},
+		// a room's change stream, read by List over changes
+		{revIndexName(want.dataObject), `CREATE INDEX %s ON %s ("roomId", rev) WHERE rev > 0`},
+	} {
+		var index *string
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::text`, p.schema+"."+quoteIdent(ix.name)).Scan(&index); err != nil {
+			return nil, nil, err
+		}
+		if index == nil {
+			ddl = append(ddl, fmt.Sprintf(ix.ddl, quoteIdent(ix.name), t.ident))
+		}
 	}
 	for _, stmt := range ddl {
 		if _, err := tx.Exec(ctx, stmt); err != nil {

@@ -82,11 +82,13 @@ func testOutboxChanges(t *testing.T, reopen Opener) {
 	require.Equal(t, a1.ID, again.ID)
 	edited, err := s.Update(ctx, "chat", a1.ID, func(m *msgstore.Message) error {
 		m.Content = json.RawMessage(`{"text":"one, edited"}`)
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "alice"}
 		return nil
 	})
 	require.NoError(t, err)
 	deleted, err := s.Update(ctx, "chat", a2.ID, func(m *msgstore.Message) error {
 		m.Status = msgstore.StatusDeleted
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeDeleted, By: "bob"}
 		return nil
 	})
 	require.NoError(t, err)
@@ -127,6 +129,8 @@ func requireSameMessage(t *testing.T, want, got *msgstore.Message) {
 	require.Equal(t, want.SenderID, got.SenderID)
 	require.JSONEq(t, string(want.Content), string(got.Content))
 	require.True(t, want.Timestamp.Equal(got.Timestamp), "timestamp %s != %s", want.Timestamp, got.Timestamp)
+	require.Equal(t, want.Rev, got.Rev, "the change number")
+	require.Equal(t, want.Change, got.Change)
 }
 
 func testOutboxDone(t *testing.T, reopen Opener) {

@@ -52,6 +52,11 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 		{"room settings", testRoomSettings},
 		{"persisted custom events replay in order", testPersistedEvents},
 		{"restricted audience", testAudience},
+		{"changes are numbered per room", testChangeNumbers},
+		{"an aborted update uses no change number", testChangeAborted},
+		{"concurrent updates of a room number their changes without holes", testChangeConcurrent},
+		{"list over changes", testChangeList},
+		{"bounds of the other kind are refused", testChangeQueryInvalid},
 		{"closed store refuses calls", testClosed},
 	}
 	for _, tc := range tests {
@@ -148,6 +153,17 @@ func RunDurability(t *testing.T, location func(t *testing.T) Opener) {
 		settings, err := s.RoomSettings(ctx, "chat", "room-0")
 		require.NoError(t, err)
 		require.JSONEq(t, `{"topic":"kept"}`, string(settings))
+
+		require.Equal(t, int64(1), want[2].Rev)
+		changes, err := s.List(ctx, "chat", "room-0", msgstore.Query{Changes: true})
+		require.NoError(t, err)
+		require.Equal(t, []*msgstore.Message{want[2]}, changes, "the change index survives reopen")
+		again, err := s.Update(ctx, "chat", want[0].ID, func(m *msgstore.Message) error {
+			m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "alice"}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, int64(2), again.Rev, "the change counter continues after reopen")
 	})
 }
 
@@ -859,6 +875,7 @@ func testJSONRoundTrip(t *testing.T, s msgstore.Store) {
 	editedAt := time.Date(2026, 11, 28, 0, 0, 0, 5_000_000, time.UTC)
 	stored, err = s.Update(ctx, "chat", stored.ID, func(m *msgstore.Message) error {
 		m.EditedAt = &editedAt
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "alice", At: editedAt.Add(999)}
 		return nil
 	})
 	require.NoError(t, err)
@@ -873,9 +890,11 @@ func testJSONRoundTrip(t *testing.T, s msgstore.Store) {
 	}
 	sort.Strings(keys)
 	require.Equal(t, []string{
-		"clientMessageId", "content", "editedAt", "forwarded", "id", "messageType",
-		"replyTo", "roomId", "senderId", "seq", "status", "timestamp",
+		"change", "clientMessageId", "content", "editedAt", "forwarded", "id", "messageType",
+		"replyTo", "rev", "roomId", "senderId", "seq", "status", "timestamp",
 	}, keys)
+	require.JSONEq(t, `1`, string(fields["rev"]))
+	require.JSONEq(t, `{"kind":"edited","by":"alice","at":"2026-11-28T00:00:00.005Z"}`, string(fields["change"]))
 	require.JSONEq(t, `"2026-11-27T23:59:01.000Z"`, string(fields["timestamp"]))
 	require.JSONEq(t, `"2026-11-28T00:00:00.005Z"`, string(fields["editedAt"]))
 	require.JSONEq(t, `false`, string(fields["forwarded"]))
