@@ -141,11 +141,13 @@ func TestPublishFromOutbox(t *testing.T) {
 	say(t, st, "r2", "three")
 	_, err := st.Update(ctx, "chatHub", m1.ID, func(m *msgstore.Message) error {
 		m.Content = json.RawMessage(`{"body":"one!"}`)
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "alice", At: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
 		return nil
 	})
 	require.NoError(t, err)
 	_, err = st.Update(ctx, "chatHub", m1.ID, func(m *msgstore.Message) error {
 		m.Status = msgstore.StatusDeleted
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeDeleted, By: "mod", At: time.Date(2026, 12, 1, 0, 0, 1, 0, time.UTC)}
 		return nil
 	})
 	require.NoError(t, err)
@@ -169,12 +171,19 @@ func TestPublishFromOutbox(t *testing.T) {
 	requireRoomOrder(t, evs, true)
 	for _, ev := range evs {
 		switch ev.Op {
+		case OpCreated:
+			require.NotContains(t, ev.Value, "rev", "a message never changed")
+			require.NotContains(t, ev.Value, "change")
 		case OpUpdated:
 			require.Equal(t, map[string]any{"body": "one!"}, ev.Value["content"])
 			require.Equal(t, true, ev.Value["isActive"])
+			require.Equal(t, 1.0, ev.Value["rev"], "the room's change number")
+			require.Equal(t, map[string]any{"kind": "edited", "by": "alice", "at": "2026-12-01T00:00:00.000Z"}, ev.Value["change"])
 		case OpDeleted:
 			require.Equal(t, "deleted", ev.Value["status"])
 			require.Equal(t, false, ev.Value["isActive"])
+			require.Equal(t, 2.0, ev.Value["rev"])
+			require.Equal(t, map[string]any{"kind": "deleted", "by": "mod", "at": "2026-12-01T00:00:01.000Z"}, ev.Value["change"])
 		}
 	}
 	require.Eventually(t, func() bool {
