@@ -33,14 +33,6 @@ func update(t *testing.T, s msgstore.Store, m *msgstore.Message, fn func(m *msgs
 	return got
 }
 
-func revs(ms []*msgstore.Message) []int64 {
-	out := make([]int64, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, m.Rev)
-	}
-	return out
-}
-
 // testChangeNumbers: a room's changes are numbered 1, 2, 3, ... across its
 // messages; rooms and hubs count on their own; the change is kept.
 func testChangeNumbers(t *testing.T, s msgstore.Store) {

@@ -192,9 +192,18 @@ func appendN(t *testing.T, s msgstore.Store, hub, room string, n int) []*msgstor
 }
 
 func seqs(ms []*msgstore.Message) []int64 {
+	return numbers(ms, func(m *msgstore.Message) int64 { return m.Seq })
+}
+
+func revs(ms []*msgstore.Message) []int64 {
+	return numbers(ms, func(m *msgstore.Message) int64 { return m.Rev })
+}
+
+// numbers returns f of each message.
+func numbers(ms []*msgstore.Message, f func(m *msgstore.Message) int64) []int64 {
 	out := make([]int64, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, m.Seq)
+		out = append(out, f(m))
 	}
 	return out
 }
