@@ -15,9 +15,9 @@ func TestRecoveryStarts(t *testing.T) {
 		Tail:      []Write{{Room: 1, Seq: 1}, {Room: 0, Seq: 1}, {Room: 1, Seq: 2}, {Room: 0, Seq: 2}, {Room: 1, Seq: 3}, {Room: 0, Seq: 3}, {Room: 1, Seq: 4}, {Room: 0, Seq: 4}},
 		Logged:    true,
 	}
-	unlogged, exact := (&Record{Rooms: rec.Rooms}).Starts("a", 3, true)
+	unlogged, exact := (&Record{Rooms: rec.Rooms}).Starts(Stream{Room: "a"}, 3, true)
 	require.False(t, exact, "a record without a write log")
-	require.Equal(t, map[string]int64{"a": 3}, unlogged)
+	require.Equal(t, messages(map[string]int64{"a": 3}), unlogged)
 	for _, c := range []struct {
 		name  string
 		room  string
@@ -42,9 +42,9 @@ func TestRecoveryStarts(t *testing.T) {
 			r.TailCut = c.cut
 			r.Rooms = append([]Room(nil), rec.Rooms...)
 			r.Rooms[1].Base = c.base
-			got, exact := r.Starts(c.room, c.seq, c.has)
+			got, exact := r.Starts(Stream{Room: c.room}, c.seq, c.has)
 			require.Equal(t, c.exact, exact)
-			require.Equal(t, c.want, got)
+			require.Equal(t, messages(c.want), got)
 		})
 	}
 }
@@ -69,8 +69,47 @@ func TestRecoveryStartsOverRuns(t *testing.T) {
 		{"a", 4, map[string]int64{"a": 4, "b": 2}},
 		{"b", 3, map[string]int64{"a": 5, "b": 3}},
 	} {
-		got, exact := rec.Starts(c.room, c.seq, true)
+		got, exact := rec.Starts(Stream{Room: c.room}, c.seq, true)
 		require.True(t, exact)
-		require.Equal(t, c.want, got, "offset %s%d", c.room, c.seq)
+		require.Equal(t, messages(c.want), got, "offset %s%d", c.room, c.seq)
+	}
+}
+
+// messages are starts of message streams only.
+func messages(m map[string]int64) map[Stream]int64 {
+	out := make(map[Stream]int64, len(m))
+	for id, n := range m {
+		out[Stream{Room: id}] = n
+	}
+	return out
+}
+
+// A room's changes (revs) are a stream of their own in the same ordered
+// tail: an offset of either kind places both streams of every room.
+func TestRecoveryStartsOfChanges(t *testing.T) {
+	// Written, in order: a1 a2 | a:c1 | b1 | a:c2 a:c3 | a3 | b:c1.
+	rec := &Record{
+		Rooms:     []Room{{ID: "a", Written: 3, ChangeWritten: 3}, {ID: "b", Written: 1, ChangeWritten: 1}, {ID: "quiet", Written: 4, ChangeWritten: 6}},
+		TailRooms: []string{"a", "b"},
+		Tail: []Write{{Room: 0, From: 1, Seq: 2}, {Room: 0, Seq: 1, Change: true}, {Room: 1, Seq: 1},
+			{Room: 0, From: 2, Seq: 3, Change: true}, {Room: 0, Seq: 3}, {Room: 1, Seq: 1, Change: true}},
+		Logged: true,
+	}
+	a, ac, b, bc := Stream{Room: "a"}, Stream{Room: "a", Change: true}, Stream{Room: "b"}, Stream{Room: "b", Change: true}
+	quiet, quietc := Stream{Room: "quiet"}, Stream{Room: "quiet", Change: true}
+	for _, c := range []struct {
+		at   Stream
+		n    int64
+		want map[Stream]int64
+	}{
+		{a, 2, map[Stream]int64{a: 2, ac: 0, b: 0, bc: 0, quiet: 4, quietc: 6}},
+		{ac, 1, map[Stream]int64{a: 2, ac: 1, b: 0, bc: 0, quiet: 4, quietc: 6}},
+		{ac, 2, map[Stream]int64{a: 2, ac: 2, b: 1, bc: 0, quiet: 4, quietc: 6}},
+		{b, 1, map[Stream]int64{a: 2, ac: 1, b: 1, bc: 0, quiet: 4, quietc: 6}},
+		{bc, 1, map[Stream]int64{a: 3, ac: 3, b: 1, bc: 1, quiet: 4, quietc: 6}},
+	} {
+		got, exact := rec.Starts(c.at, c.n, true)
+		require.True(t, exact)
+		require.Equal(t, c.want, got, "offset %+v %d", c.at, c.n)
 	}
 }

@@ -47,14 +47,31 @@ type Record struct {
 	Logged bool `json:"logged,omitempty"`
 }
 
-// Write is one message written to a socket: TailRooms[Room] and its seq.
+// Write is one event written to a socket: a message of TailRooms[Room]
+// and its seq, or with Change one of the room's changes and its rev.
 type Write struct {
 	Room int   `json:"r"`
 	Seq  int64 `json:"s"`
-	// From is the first seq of a run of writes of the same room that ends
-	// at Seq (consecutive writes of one room are kept as one entry); 0 for
-	// a single write.
-	From int64 `json:"f,omitempty"`
+	// From is the first seq of a run of writes of the same stream that
+	// ends at Seq (consecutive writes of one stream are kept as one
+	// entry); 0 for a single write.
+	From   int64 `json:"f,omitempty"`
+	Change bool  `json:"c,omitempty"`
+}
+
+// Stream is one of a room's two ordered streams: its messages (by seq) or
+// its changes to messages (by rev).
+type Stream struct {
+	Room   string
+	Change bool
+}
+
+// stream is the stream of w.
+func (r *Record) stream(w Write) (Stream, bool) {
+	if w.Room < 0 || w.Room >= len(r.TailRooms) {
+		return Stream{}, false
+	}
+	return Stream{Room: r.TailRooms[w.Room], Change: w.Change}, true
 }
 
 // first is the first seq of the run w ends.
@@ -78,6 +95,18 @@ type Room struct {
 	// Base is the seq the client had of the room when this socket started
 	// writing (a recovered socket: where its replay started; 0 otherwise).
 	Base int64 `json:"base,omitempty"`
+	// ChangeWritten and ChangeBase are Written and Base of the room's
+	// changes (revs).
+	ChangeWritten int64 `json:"cw,omitempty"`
+	ChangeBase    int64 `json:"cb,omitempty"`
+}
+
+// last is what Written and Base are for stream kind change.
+func (q Room) last(change bool) (written, base int64) {
+	if change {
+		return q.ChangeWritten, q.ChangeBase
+	}
+	return q.Written, q.Base
 }
 
 // Store keeps records for a time. Implementations are safe for concurrent
