@@ -36,7 +36,8 @@ const (
 	opCloseRoom      = "closeRoom"      // Event to every member, then they leave
 	opReauthorize    = "reauthorize"    // User is authorized again and removed when denied
 	opSeq            = "seq"            // the delivery of stored sequence number Seq (see delivery)
-	opCatchUp        = "catchUp"        // read the room's messages after the last delivered one from the store
+	opChange         = "change"         // the delivery of the room's change number Seq (changes.go)
+	opCatchUp        = "catchUp"        // read the room's messages and changes after the last delivered ones from the store
 	opResync         = "resync"         // opCatchUp for every room of the hub (Room is "*")
 	opEndSession     = "endSession"     // Takeover.To ends a resumed session's old socket (Room is "*", recovery_takeover.go)
 	opSessionEnded   = "sessionEnded"   // its answer to Takeover.To, the claiming node
@@ -52,8 +53,9 @@ type roomOp struct {
 	Silenced bool            `json:"silenced,omitempty"`
 	Kind     string          `json:"kind,omitempty"`
 	Users    []string        `json:"users,omitempty"`
-	// Seq and To: an opSeq's sequence number and audience (Event, Payload,
-	// and Kind, Users, User for a handler target).
+	// Seq and To: an opSeq's sequence number (an opChange's change
+	// number) and audience (Event, Payload, and Kind, Users, User for a
+	// handler target).
 	Seq int64  `json:"seq,omitempty"`
 	To  string `json:"to,omitempty"`
 	// Announce asks a node that removes the user on reauthorization to
@@ -112,14 +114,18 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 		h.emitTargetLocal(op.Room, target{kind: op.Kind, users: op.Users}, op.User, relayed(outMessageArrived.Name(), op.Payload), "")
 	case opSilence:
 		h.silenceLocal(op.Room, op.User, op.Silenced)
-	case opSeq:
+	case opSeq, opChange:
 		if r := h.room(op.Room); r != nil && op.Seq > 0 {
+			q := &r.seq
+			if op.Op == opChange {
+				q = &r.chg
+			}
 			d := op.delivery()
-			r.seq.done(op.Seq, func() { h.deliverLocal(op.Room, d) })
+			q.done(op.Seq, func() { h.deliverLocal(op.Room, d) })
 		}
 	case opCatchUp:
 		if r := h.room(op.Room); r != nil {
-			r.seq.catchUp()
+			r.catchUp()
 		}
 	case opResync:
 		h.Resync()

@@ -16,13 +16,17 @@ type errAbort struct{ err *Error }
 
 func (e errAbort) Error() string { return e.err.Error() }
 
-// update applies fn to a message of the actor's room through the store and
-// maps the outcome to client errors.
-func (h *Hub) update(ctx context.Context, a *Actor, id string, fn func(m *msgstore.Message) *Error) (*msgstore.Message, error) {
+// update applies fn to a message of the actor's room through the store,
+// as a change of the given kind by the actor (fn may add to m.Change), and
+// maps the outcome to client errors. A committed change goes to the data
+// event sink and is released to the room in the room's change order
+// (changes.go).
+func (h *Hub) update(ctx context.Context, a *Actor, id, kind string, fn func(m *msgstore.Message) *Error) (*msgstore.Message, error) {
 	out, err := h.deps.Store.Update(ctx, h.name, id, func(m *msgstore.Message) error {
 		if m.RoomID != a.RoomID || !m.Audience.Includes(a.UserID()) {
 			return errAbort{errorf(CodeNotFound, "no message %q in this room", id)}
 		}
+		m.Change = nextChange(m, kind, a.UserID())
 		if e := fn(m); e != nil {
 			return errAbort{e}
 		}
@@ -31,11 +35,21 @@ func (h *Hub) update(ctx context.Context, a *Actor, id string, fn func(m *msgsto
 	var ab errAbort
 	switch {
 	case err == nil:
+		op := OpUpdated
+		if kind == msgstore.ChangeDeleted {
+			op = OpDeleted
+		}
+		h.dataEvent(op, out)
+		h.changed(out)
 		return out, nil
 	case errors.As(err, &ab):
 		return nil, ab.err
 	case errors.Is(err, msgstore.ErrNotFound):
 		return nil, errorf(CodeNotFound, "no message %q in this room", id)
+	case errors.Is(err, msgstore.ErrOutcomeUnknown):
+		h.afterUnknownOutcome(a.RoomID)
+		return nil, wrapError(CodeOutcomeUnknown,
+			"the message store did not answer in time: the change may be stored; read the message to see", err)
 	default:
 		return nil, wrapError(CodeUnavailable, "message store unavailable", err)
 	}
@@ -49,7 +63,7 @@ func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(content) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
 	}
-	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+	return h.update(ctx, a, id, msgstore.ChangeEdited, func(m *msgstore.Message) *Error {
 		if m.SenderID != a.UserID() {
 			return newError(CodeForbidden, "only the sender can edit a message")
 		}
@@ -65,44 +79,26 @@ func (h *Hub) EditMessage(ctx context.Context, a *Actor, id string, content json
 			}
 			return &Error{Code: CodeInvalidMessage, Message: "message content is invalid", Details: details}
 		}
-		now := time.Now().UTC()
 		m.Content = norm
-		m.EditedAt = &now
+		at := m.Change.At
+		m.EditedAt = &at
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.dataEvent(OpUpdated, out)
-	if out.Status == msgstore.StatusPublished {
-		h.emitRoom(out.RoomID, outMessageEdited.Of(MessageEdited{Message: out, RoomID: out.RoomID}))
-	}
-	return out, nil
 }
 
 // DeleteMessage soft-deletes a message: the sender's own, or any with
 // canDeleteAny.
 func (h *Hub) DeleteMessage(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
-	var wasPublished bool
-	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+	return h.update(ctx, a, id, msgstore.ChangeDeleted, func(m *msgstore.Message) *Error {
 		if m.SenderID != a.UserID() && !a.Permissions.CanDeleteAny {
 			return newError(CodeForbidden, "you can delete only your own messages")
 		}
 		if m.Status == msgstore.StatusDeleted {
 			return errorf(CodeNotFound, "message %q is already deleted", id)
 		}
-		wasPublished = m.Status == msgstore.StatusPublished
 		m.Status = msgstore.StatusDeleted
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.dataEvent(OpDeleted, out)
-	if wasPublished {
-		h.emitRoom(out.RoomID, outMessageDeleted.Of(MessageDeleted{DeletedBy: a.UserID(), MessageID: out.ID, RoomID: out.RoomID}))
-	}
-	return out, nil
 }
 
 // reactionEntry is one emoji reaction on a message.
@@ -122,10 +118,11 @@ func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.
 		return nil, &Error{Code: CodeInvalidMessage, Message: "emoji is invalid",
 			Details: []spec.FieldProblem{{Field: "emoji", Message: "must be 1 to 64 bytes of text"}}}
 	}
-	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+	return h.update(ctx, a, id, msgstore.ChangeReaction, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPublished {
 			return errorf(CodeNotFound, "no message %q in this room", id)
 		}
+		m.Change.Emoji = emoji
 		var list []reactionEntry
 		if len(m.Reaction) > 0 {
 			if err := json.Unmarshal(m.Reaction, &list); err != nil {
@@ -151,14 +148,6 @@ func (h *Hub) React(ctx context.Context, a *Actor, id, emoji string) (*msgstore.
 		m.Reaction = b
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.dataEvent(OpUpdated, out)
-	h.emitRoom(out.RoomID, outReaction.Of(Reaction{
-		Emoji: emoji, MessageID: out.ID, Reaction: out.Reaction, RoomID: out.RoomID, UserID: a.UserID(),
-	}))
-	return out, nil
 }
 
 type messageRequest struct {

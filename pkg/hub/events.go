@@ -308,14 +308,6 @@ func eventPayload(roomID, senderID string, data json.RawMessage) CustomEvent {
 	return payload
 }
 
-// emitStoredEvent sends a stored (published) custom event to the room
-// under its own name, with its messageId and seq, on every node at once.
-func (h *Hub) emitStoredEvent(m *msgstore.Message) {
-	if d := storedEventDelivery(m); d.To != "" {
-		h.emitRoom(m.RoomID, d.Event)
-	}
-}
-
 // storedEventDelivery is the delivery of a stored (published) custom
 // event: the room's readers get it under its own name, with its messageId
 // and seq, and its recovery offset as a message has.

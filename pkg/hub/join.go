@@ -96,8 +96,16 @@ func (h *Hub) afterJoin(s *sio.Socket, c *client, req joinRequest, m *member) {
 			if n := len(msgs); n > 0 && h.recoveryOn() {
 				// What the client has of the room, for a recovery that
 				// finds no later write of it (recovery_track.go).
-				c.wlog.seed(req.RoomID, msgs[n-1].Seq)
+				c.wlog.seed(req.RoomID, false, msgs[n-1].Seq)
 			}
+		}
+	}
+	if h.recoveryOn() && h.effective(m).CanRead {
+		// Changes up to the room's last released one are in what the
+		// client reads now (the socket is already a reader): a recovery
+		// that finds no later change written replays those after it.
+		if rev, err := h.changeMark(ctx, req.RoomID); err == nil {
+			c.wlog.seed(req.RoomID, true, rev)
 		}
 	}
 	if def.state != nil {

@@ -149,53 +149,25 @@ func (h *Hub) PendingMessages(ctx context.Context, a *Actor) ([]*msgstore.Messag
 
 // Approve publishes a pending message and broadcasts it.
 func (h *Hub) Approve(ctx context.Context, a *Actor, id string) (*msgstore.Message, error) {
-	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+	return h.update(ctx, a, id, msgstore.ChangeApproved, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPending {
 			return errorf(CodeNotFound, "message %q is not pending", id)
 		}
 		m.Status = msgstore.StatusPublished
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.dataEvent(OpUpdated, out)
-	h.release(out)
-	return out, nil
-}
-
-// release delivers an approved message as a published one is: a stored
-// custom event under its own name, a message as hub:messageArrived.
-func (h *Hub) release(m *msgstore.Message) {
-	if ce := customEventOf(h.Spec(), m.MessageType); ce != nil && !h.Spec().MessageTypeEnabled(m.MessageType) {
-		h.emitStoredEvent(m)
-		return
-	}
-	if m.Audience != nil {
-		to, sender := targetOfAudience(m.Audience)
-		h.emitTo(m, to, sender)
-		return
-	}
-	h.broadcastMessage(m)
 }
 
 // Reject refuses a pending message and tells its sender.
 func (h *Hub) Reject(ctx context.Context, a *Actor, id, reason string) (*msgstore.Message, error) {
-	out, err := h.update(ctx, a, id, func(m *msgstore.Message) *Error {
+	return h.update(ctx, a, id, msgstore.ChangeRejected, func(m *msgstore.Message) *Error {
 		if m.Status != msgstore.StatusPending {
 			return errorf(CodeNotFound, "message %q is not pending", id)
 		}
 		m.Status = msgstore.StatusRejected
+		m.Change.Reason = reason
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	h.dataEvent(OpUpdated, out)
-	h.emitUser(out.RoomID, out.SenderID, outRejected.Of(MessageRejected{
-		Message: out, MessageID: out.ID, Reason: reason, RoomID: out.RoomID,
-	}))
-	return out, nil
 }
 
 // saveModeration updates the stored moderation record of a user.

@@ -26,9 +26,13 @@ import (
 // same checks as hub:join, and the messages it missed, read from the
 // message store by the read path of history.
 //
-// A message's offset is "<seq>.<unix ms>.<roomId>". In the room of the
-// offset the replay starts after its seq; in the other rooms after its
-// time (rooms joined later: after the join).
+// A message's offset is "<seq>.<unix ms>.<roomId>", a change's (an edit,
+// deletion, reaction, approval or rejection of a stored message, see
+// changes.go) "c<rev>.<unix ms>.<roomId>": each room has two ordered
+// streams, its messages by seq and its changes by rev. The socket's write
+// log places the client's last offset among everything it was written, so
+// each stream of each room restarts exactly where the client's copy ends;
+// without a log, after the offset's time.
 
 // CodeRecoveryIncomplete: a recovered room whose missed messages could not
 // all be replayed; the socket left the room and rejoins with since.
@@ -55,14 +59,32 @@ func offsetOf(m *msgstore.Message) string {
 	return strconv.FormatInt(m.Seq, 10) + "." + strconv.FormatInt(m.Timestamp.UnixMilli(), 10) + "." + m.RoomID
 }
 
-// offset is a parsed offset.
-type offset struct {
-	seq  int64
-	ms   int64
-	room string
+// changeOffsetOf is the recovery offset of a message's last change; ""
+// when it has none.
+func changeOffsetOf(m *msgstore.Message) string {
+	if m.Rev <= 0 || m.Change == nil {
+		return ""
+	}
+	return "c" + strconv.FormatInt(m.Rev, 10) + "." + strconv.FormatInt(m.Change.At.UnixMilli(), 10) + "." + m.RoomID
 }
 
+// offset is a parsed offset: number seq of a room's messages, or with
+// change of its changes.
+type offset struct {
+	seq    int64
+	ms     int64
+	room   string
+	change bool
+}
+
+// stream is the offset's stream.
+func (o offset) stream() resume.Stream { return resume.Stream{Room: o.room, Change: o.change} }
+
 func parseOffset(s string) (offset, bool) {
+	change := len(s) > 0 && s[0] == 'c'
+	if change {
+		s = s[1:]
+	}
 	i := strings.IndexByte(s, '.')
 	if i < 0 {
 		return offset{}, false
@@ -77,7 +99,7 @@ func parseOffset(s string) (offset, bool) {
 	if err1 != nil || err2 != nil || seq <= 0 {
 		return offset{}, false
 	}
-	return offset{seq: seq, ms: ms, room: s[j+1:]}, true
+	return offset{seq: seq, ms: ms, room: s[j+1:], change: change}, true
 }
 
 // recoveryOn reports whether this hub offers recovery.
@@ -94,10 +116,10 @@ type pendingRestore struct {
 	rec *resume.Record
 	off offset
 	has bool // off is set
-	// starts: per room, the seq after which its replay starts (rooms
-	// missing: after a time, see replayStart); exact is false when the
-	// offset was older than the record's write log.
-	starts map[string]int64
+	// starts: per stream, the number after which its replay starts
+	// (streams missing: after a time, see replayStart); exact is false when
+	// the offset was older than the record's write log.
+	starts map[resume.Stream]int64
 	exact  bool
 }
 
@@ -134,7 +156,7 @@ func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth j
 	rec = h.liveRecord(ctx, rec)
 	p := &pendingRestore{rec: rec}
 	p.off, p.has = parseOffset(a.Offset)
-	p.starts, p.exact = rec.Starts(p.off.room, p.off.seq, p.has)
+	p.starts, p.exact = rec.Starts(p.off.stream(), p.off.seq, p.has)
 	c.restore = p
 	s.Resume(rec.SID, rec.PID)
 }
@@ -172,7 +194,7 @@ func (c *client) offsetGate(off string, replay bool) bool {
 	if g := c.restoring.Load(); g != nil && !replay && !g.pass(o) {
 		return false
 	}
-	c.wlog.note(o.room, o.seq)
+	c.wlog.note(o.room, o.change, o.seq)
 	return true
 }
 
@@ -251,7 +273,7 @@ func (h *Hub) countRecovery(result string) {
 	}
 }
 
-// roomGate holds back a room's live messages from a socket while its
+// roomGate holds back a room stream's live events from a socket while its
 // replay runs, and afterwards those the replay already sent.
 type roomGate struct {
 	open    bool
@@ -259,16 +281,16 @@ type roomGate struct {
 	dropped int64 // highest seq held back while closed
 }
 
-// gates are a socket's room gates.
+// gates are a socket's gates, one per stream of each room restored.
 type gates struct {
 	mu    sync.Mutex
-	rooms map[string]*roomGate
+	rooms map[resume.Stream]*roomGate
 }
 
 func (g *gates) pass(o offset) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	rg := g.rooms[o.room]
+	rg := g.rooms[o.stream()]
 	switch {
 	case rg == nil:
 		return true
@@ -279,12 +301,12 @@ func (g *gates) pass(o offset) bool {
 	return o.seq > rg.floor
 }
 
-// tryOpen opens the room's gate at floor unless messages above it were
-// held back meanwhile; then it returns the highest held back seq.
-func (g *gates) tryOpen(room string, floor int64) (behind int64, opened bool) {
+// tryOpen opens the stream's gate at floor unless events above it were
+// held back meanwhile; then it returns the highest number held back.
+func (g *gates) tryOpen(st resume.Stream, floor int64) (behind int64, opened bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	rg := g.rooms[room]
+	rg := g.rooms[st]
 	if rg.dropped > floor {
 		return rg.dropped, false
 	}

@@ -21,9 +21,10 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 			old.Disconnect("session resumed")
 		}
 	}
-	g := &gates{rooms: make(map[string]*roomGate, len(p.rec.Rooms))}
+	g := &gates{rooms: make(map[resume.Stream]*roomGate, 2*len(p.rec.Rooms))}
 	for _, r := range p.rec.Rooms {
-		g.rooms[r.ID] = &roomGate{}
+		g.rooms[resume.Stream{Room: r.ID}] = &roomGate{}
+		g.rooms[resume.Stream{Room: r.ID, Change: true}] = &roomGate{}
 	}
 	c.restoring.Store(g)
 	c.mu.Lock()
@@ -38,7 +39,8 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 			h.log.Debug("room not recovered", zap.String("code", ce.Code), zap.Error(err))
 			h.emitSocket(s, errorEvent(&Error{Code: ce.Code, Message: ce.Message}, "hub:join", r.ID))
 			g.mu.Lock()
-			delete(g.rooms, r.ID)
+			delete(g.rooms, resume.Stream{Room: r.ID})
+			delete(g.rooms, resume.Stream{Room: r.ID, Change: true})
 			g.mu.Unlock()
 		}
 	}
@@ -53,9 +55,11 @@ func (h *Hub) restore(s *sio.Socket, c *client, p *pendingRestore) {
 }
 
 // restoreRoom re-admits the socket to one room of its session (the checks
-// of hub:join) and replays the room's messages it missed, in order, each
-// once: live messages are held back by the room's gate until the replay
-// caught up with them.
+// of hub:join) and replays what it missed of the room: first its messages,
+// then the changes to messages it already had (edits, deletions,
+// reactions, approvals, rejections), each stream in order and each event
+// once: live events of a stream are held back by its gate until the
+// stream's replay caught up with them.
 func (h *Hub) restoreRoom(s *sio.Socket, c *client, p *pendingRestore, g *gates, r resume.Room) error {
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
@@ -66,73 +70,176 @@ func (h *Hub) restoreRoom(s *sio.Socket, c *client, p *pendingRestore, g *gates,
 	if !h.effective(m).CanRead {
 		return nil // no traffic, no replay
 	}
-	uid := c.session().UserID
-	floor, err := h.replayStart(ctx, s, c, uid, p, r)
-	if err != nil {
-		return h.abandonRoom(s, c, r.ID, err)
-	}
-	for range catchUpRounds {
-		behind, opened := g.tryOpen(r.ID, floor)
-		if opened {
-			return nil
-		}
-		if floor, err = h.replayAfter(ctx, s, uid, r.ID, floor, behind); err != nil {
+	rp := &roomReplay{h: h, s: s, c: c, p: p, r: r, uid: c.session().UserID, had: make(map[string]int64)}
+	for _, change := range []bool{false, true} {
+		if err := rp.stream(ctx, g, change); err != nil {
 			return h.abandonRoom(s, c, r.ID, err)
 		}
 	}
-	return h.abandonRoom(s, c, r.ID, errorf(CodeRecoveryIncomplete, "room too busy to catch up"))
+	return nil
 }
 
-// replayStart replays the first part of a room and returns the highest
-// seq it accounts for.
-func (h *Hub) replayStart(ctx context.Context, s *sio.Socket, c *client, uid string, p *pendingRestore, r resume.Room) (int64, error) {
-	if after, ok := p.starts[r.ID]; ok {
-		c.wlog.seed(r.ID, after)
-		return h.replayAfter(ctx, s, uid, r.ID, after, 0)
+// roomReplay is the replay of one room of a recovered session.
+type roomReplay struct {
+	h   *Hub
+	s   *sio.Socket
+	c   *client
+	p   *pendingRestore
+	r   resume.Room
+	uid string
+	// had: the messages replayed as they are now, with the rev they had
+	// (their changes up to it need no replay).
+	had map[string]int64
+	// Where the client's copy ends: of the messages, after seq msgAfter
+	// or, by time, after msgSince (Unix ms; then msgAfter is -1); of the
+	// changes, after rev chgAfter.
+	msgAfter, msgSince, chgAfter int64
+}
+
+// stream replays one stream of the room and opens its gate.
+func (rp *roomReplay) stream(ctx context.Context, g *gates, change bool) error {
+	st := resume.Stream{Room: rp.r.ID, Change: change}
+	floor, err := rp.start(ctx, change)
+	if err != nil {
+		return err
 	}
-	since := r.JoinedAt
-	if p.has && p.off.ms > since {
-		since = p.off.ms
+	for range catchUpRounds {
+		behind, opened := g.tryOpen(st, floor)
+		if opened {
+			return nil
+		}
+		if floor, err = rp.after(ctx, change, floor, behind); err != nil {
+			return err
+		}
 	}
-	// The newest page, kept from the first message stamped after since.
-	msgs, err := h.readRoom(ctx, r.ID, uid, msgstore.Query{Limit: maxSinceMessages})
+	return errorf(CodeRecoveryIncomplete, "room too busy to catch up")
+}
+
+// read lists the room's messages (or changes) the user may read.
+func (rp *roomReplay) read(ctx context.Context, change bool, q msgstore.Query) ([]*msgstore.Message, error) {
+	if !change {
+		return rp.h.readRoom(ctx, rp.r.ID, rp.uid, q)
+	}
+	q.Changes, q.Viewer = true, rp.uid
+	return rp.h.deps.Store.List(ctx, rp.h.name, rp.r.ID, q)
+}
+
+// start replays the first part of a stream and returns the highest number
+// it accounts for: after the client's copy when the write log tells where
+// that ends, else after a time (the offset's, or the join's).
+func (rp *roomReplay) start(ctx context.Context, change bool) (int64, error) {
+	if after, ok := rp.p.starts[resume.Stream{Room: rp.r.ID, Change: change}]; ok {
+		rp.c.wlog.seed(rp.r.ID, change, after)
+		rp.from(change, after, 0)
+		return rp.after(ctx, change, after, 0)
+	}
+	since := rp.r.JoinedAt
+	if rp.p.has && rp.p.off.ms > since {
+		since = rp.p.off.ms
+	}
+	rp.from(change, -1, since)
+	// The newest page, kept from the first event stamped after since.
+	msgs, err := rp.read(ctx, change, msgstore.Query{Limit: maxSinceMessages})
 	if err != nil {
 		return 0, wrapError(CodeUnavailable, "history unavailable", err)
 	}
-	if len(msgs) == maxSinceMessages && msgs[0].Timestamp.UnixMilli() > since {
+	if len(msgs) == maxSinceMessages && stamp(msgs[0], change) > since {
 		return 0, errorf(CodeRecoveryIncomplete, "more than %d messages missed", maxSinceMessages)
 	}
 	var floor int64
 	for _, msg := range msgs {
-		if msg.Timestamp.UnixMilli() > since {
-			h.replay(s, msg)
+		if stamp(msg, change) > since {
+			rp.send(msg, change)
+		} else if change {
+			rp.chgAfter = msg.Rev
 		}
-		floor = msg.Seq
+		floor = numberOf(msg, change)
 	}
 	return floor, nil
 }
 
-// replayAfter replays the room's messages after seq `after`, at least up
-// to `upTo` when it is set, and returns the highest seq replayed (after
+// from records where the client's copy of a stream ends: after number
+// `after`, or (after -1) after time since.
+func (rp *roomReplay) from(change bool, after, since int64) {
+	switch {
+	case change:
+		rp.chgAfter = max(after, 0)
+	default:
+		rp.msgAfter, rp.msgSince = after, since
+	}
+}
+
+// unseen reports whether the client never had m: sent after its copy
+// ended, and not replayed.
+func (rp *roomReplay) unseen(m *msgstore.Message) bool {
+	if _, ok := rp.had[m.ID]; ok {
+		return false
+	}
+	if rp.msgAfter >= 0 {
+		return m.Seq > rp.msgAfter
+	}
+	return m.Timestamp.UnixMilli() > rp.msgSince
+}
+
+// stamp is when m was sent (or, for its change, changed), Unix ms.
+func stamp(m *msgstore.Message, change bool) int64 {
+	if change && m.Change != nil {
+		return m.Change.At.UnixMilli()
+	}
+	return m.Timestamp.UnixMilli()
+}
+
+// after replays the stream's events after number `after`, at least up to
+// `upTo` when it is set, and returns the highest number replayed (after
 // when none).
-func (h *Hub) replayAfter(ctx context.Context, s *sio.Socket, uid, roomID string, after, upTo int64) (int64, error) {
+func (rp *roomReplay) after(ctx context.Context, change bool, after, upTo int64) (int64, error) {
 	sent := 0
 	for {
-		msgs, err := h.readRoom(ctx, roomID, uid, msgstore.Query{AfterSeq: after, Limit: maxSinceMessages})
+		q := msgstore.Query{AfterSeq: after, Limit: maxSinceMessages}
+		if change {
+			q = msgstore.Query{AfterRev: after, Limit: maxSinceMessages}
+		}
+		msgs, err := rp.read(ctx, change, q)
 		if err != nil {
 			return 0, wrapError(CodeUnavailable, "history unavailable", err)
 		}
 		for _, msg := range msgs {
-			h.replay(s, msg)
-			after = msg.Seq
+			rp.send(msg, change)
+			after = numberOf(msg, change)
 		}
 		if sent += len(msgs); sent > maxReplay {
 			return 0, errorf(CodeRecoveryIncomplete, "more than %d messages missed", maxReplay)
 		}
 		if len(msgs) < maxSinceMessages {
-			// Messages hidden from this viewer are accounted for too.
+			// Events hidden from this viewer are accounted for too.
 			return max(after, upTo), nil
 		}
+	}
+}
+
+// send replays one message, or the last change of one, to the socket.
+func (rp *roomReplay) send(m *msgstore.Message, change bool) {
+	if !change {
+		rp.had[m.ID] = m.Rev
+		rp.h.replay(rp.s, m)
+		return
+	}
+	after := rp.chgAfter
+	if rev, ok := rp.had[m.ID]; ok {
+		if m.Rev <= rev {
+			return // replayed with this change already
+		}
+		after = rev
+	}
+	if m.Change != nil && m.Change.Kind == msgstore.ChangeDeleted && rp.unseen(m) {
+		return // sent and deleted while the client was away
+	}
+	d := rp.h.changeDelivery(m, after)
+	if m.Status == msgstore.StatusPublished && approvedRev(m) > after {
+		rp.had[m.ID] = m.Rev // replayed as the approved message it is now
+	}
+	if d.reaches(rp.uid) {
+		rp.h.emitReplay(rp.s, d.Offset, d.Event)
 	}
 }
 

@@ -44,36 +44,65 @@ func TestOffsetParseAllocatesNothing(t *testing.T) {
 func TestWriteLogKeepsRuns(t *testing.T) {
 	var l writeLog
 	for seq := int64(1); seq <= 3000; seq++ {
-		l.note("a", seq)
+		l.note("a", false, seq)
 	}
-	l.note("b", 1)
-	l.note("b", 2)
-	l.note("a", 3001)
+	l.note("b", false, 1)
+	l.note("b", false, 2)
+	l.note("a", false, 3001)
 	require.Len(t, l.tail, 3)
 	rec := &resume.Record{Rooms: []resume.Room{{ID: "a"}, {ID: "b"}}}
 	l.fill(rec)
 	require.Equal(t, []resume.Write{{Room: 0, From: 1, Seq: 3000}, {Room: 1, From: 1, Seq: 2}, {Room: 0, Seq: 3001}}, rec.Tail)
-	starts, exact := rec.Starts("a", 2999, true)
+	starts, exact := rec.Starts(resume.Stream{Room: "a"}, 2999, true)
 	require.True(t, exact)
-	require.Equal(t, map[string]int64{"a": 2999, "b": 0}, starts)
-	starts, _ = rec.Starts("a", 3001, true)
-	require.Equal(t, map[string]int64{"a": 3001, "b": 2}, starts)
+	require.Equal(t, map[resume.Stream]int64{{Room: "a"}: 2999, {Room: "b"}: 0}, starts)
+	starts, _ = rec.Starts(resume.Stream{Room: "a"}, 3001, true)
+	require.Equal(t, map[resume.Stream]int64{{Room: "a"}: 3001, {Room: "b"}: 2}, starts)
 }
 
 func TestRoomGates(t *testing.T) {
-	g := &gates{rooms: map[string]*roomGate{"a": {}}}
+	a := resume.Stream{Room: "a"}
+	g := &gates{rooms: map[resume.Stream]*roomGate{a: {}, {Room: "a", Change: true}: {}}}
 	at := func(seq int64, room string) offset { return offset{seq: seq, ms: 1, room: room} }
 	require.True(t, g.pass(at(1, "b")), "a room without a gate passes")
 	require.False(t, g.pass(at(5, "a")), "closed while the replay runs")
 	require.False(t, g.pass(at(7, "a")))
 
-	behind, opened := g.tryOpen("a", 6)
+	behind, opened := g.tryOpen(a, 6)
 	require.False(t, opened, "7 was held back above the replay's 6")
 	require.Equal(t, int64(7), behind)
-	_, opened = g.tryOpen("a", 7)
+	_, opened = g.tryOpen(a, 7)
 	require.True(t, opened)
 
 	require.False(t, g.pass(at(7, "a")), "replayed already")
 	require.False(t, g.pass(at(3, "a")))
 	require.True(t, g.pass(at(8, "a")), "new after the replay")
+	require.False(t, g.pass(offset{seq: 9, ms: 1, room: "a", change: true}), "the room's changes have a gate of their own, still closed")
+}
+
+// A change's offset ("c<rev>...") is told apart from a message's, and the
+// write log keeps both streams of a room.
+func TestChangeOffsets(t *testing.T) {
+	o, ok := parseOffset("c12.1700000000000.room.1")
+	require.True(t, ok)
+	require.Equal(t, offset{seq: 12, ms: 1700000000000, room: "room.1", change: true}, o)
+	o, ok = parseOffset("12.1700000000000.room.1")
+	require.True(t, ok)
+	require.False(t, o.change)
+	for _, bad := range []string{"c", "c.1.r", "cx.1.r", "c0.1.r", "cc1.1.r"} {
+		_, ok := parseOffset(bad)
+		require.False(t, ok, bad)
+	}
+	var l writeLog
+	l.note("a", false, 1)
+	l.note("a", true, 1)
+	l.note("a", true, 2)
+	l.note("a", false, 2)
+	rec := &resume.Record{Rooms: []resume.Room{{ID: "a"}}}
+	l.fill(rec)
+	require.Equal(t, []resume.Write{{Room: 0, Seq: 1}, {Room: 0, From: 1, Seq: 2, Change: true}, {Room: 0, Seq: 2}}, rec.Tail)
+	require.Equal(t, resume.Room{ID: "a", Written: 2, ChangeWritten: 2}, rec.Rooms[0])
+	starts, exact := rec.Starts(resume.Stream{Room: "a", Change: true}, 1, true)
+	require.True(t, exact)
+	require.Equal(t, map[resume.Stream]int64{{Room: "a"}: 1, {Room: "a", Change: true}: 1}, starts)
 }

@@ -7,11 +7,11 @@ import (
 	"github.com/hubd/hubd/pkg/resume"
 )
 
-// What a socket was written, for its session record: per room the last
-// seq written, and the last writes in order (at most maxTail runs:
-// consecutive writes of one room share an entry, so a socket that is
-// written one room at a time keeps one entry per switch of room, however
-// many messages). With them
+// What a socket was written, for its session record: per stream (a room's
+// messages by seq, or its changes by rev) the last number written, and the
+// last writes in order (at most maxTail runs: consecutive writes of one
+// stream share an entry, so a socket that is written one room at a time
+// keeps one entry per switch of stream, however many messages). With them
 // the client's last offset, the one message it is known to have received,
 // tells what it received in every room (resume.Record.Starts). A socket's
 // offset gate runs in the order its events are queued (sio.OffsetGate), so
@@ -30,7 +30,7 @@ const (
 // log2(maxTail/tailStart)+1 times per socket).
 type writeLog struct {
 	mu    sync.Mutex
-	rooms map[string]*roomLog
+	rooms map[resume.Stream]*roomLog
 	tail  []logEntry // a ring once len(tail) == maxTail
 	next  int        // the ring's oldest entry once full
 	cut   bool       // entries were dropped
@@ -38,34 +38,36 @@ type writeLog struct {
 
 type roomLog struct {
 	id      string
-	written int64 // last seq written
+	change  bool
+	written int64 // last number written
 	base    int64 // what the client had when the socket started (recovered rooms)
 }
 
-// logEntry is a run of writes of one room, seqs from..seq.
+// logEntry is a run of writes of one stream, numbers from..seq.
 type logEntry struct {
 	room      *roomLog
 	from, seq int64
 }
 
-// room returns the log of id, creating it; l.mu held.
-func (l *writeLog) room(id string) *roomLog {
-	if rl := l.rooms[id]; rl != nil {
+// room returns the log of a stream, creating it; l.mu held.
+func (l *writeLog) room(id string, change bool) *roomLog {
+	if rl := l.rooms[resume.Stream{Room: id, Change: change}]; rl != nil {
 		return rl
 	}
 	if l.rooms == nil {
-		l.rooms = make(map[string]*roomLog)
+		l.rooms = make(map[resume.Stream]*roomLog)
 	}
-	rl := &roomLog{id: strings.Clone(id)}
-	l.rooms[rl.id] = rl
+	rl := &roomLog{id: strings.Clone(id), change: change}
+	l.rooms[resume.Stream{Room: rl.id, Change: change}] = rl
 	return rl
 }
 
-// note records that message seq of room was queued to the socket.
-func (l *writeLog) note(room string, seq int64) {
+// note records that number seq of a room's stream (a message, or with
+// change a change) was queued to the socket.
+func (l *writeLog) note(room string, change bool, seq int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rl := l.room(room)
+	rl := l.room(room, change)
 	rl.written = seq
 	if n := len(l.tail); n > 0 {
 		last := &l.tail[(l.next+n-1)%n]
@@ -88,12 +90,12 @@ func (l *writeLog) note(room string, seq int64) {
 	}
 }
 
-// seed records that the client had room up to base when this socket
-// started writing it (a recovered room, before its replay).
-func (l *writeLog) seed(room string, base int64) {
+// seed records that the client had a room's stream up to base when this
+// socket started writing it (a join's history, a recovered room's replay).
+func (l *writeLog) seed(room string, change bool, base int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rl := l.room(room)
+	rl := l.room(room, change)
 	rl.base = base
 	rl.written = max(rl.written, base)
 }
@@ -103,20 +105,24 @@ func (l *writeLog) fill(rec *resume.Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range rec.Rooms {
-		if rl := l.rooms[rec.Rooms[i].ID]; rl != nil {
-			rec.Rooms[i].Written, rec.Rooms[i].Base = rl.written, rl.base
+		q := &rec.Rooms[i]
+		if rl := l.rooms[resume.Stream{Room: q.ID}]; rl != nil {
+			q.Written, q.Base = rl.written, rl.base
+		}
+		if rl := l.rooms[resume.Stream{Room: q.ID, Change: true}]; rl != nil {
+			q.ChangeWritten, q.ChangeBase = rl.written, rl.base
 		}
 	}
-	index := make(map[*roomLog]int)
+	index := make(map[string]int)
 	rec.Tail = make([]resume.Write, 0, len(l.tail))
 	add := func(e logEntry) {
-		i, ok := index[e.room]
+		i, ok := index[e.room.id]
 		if !ok {
 			i = len(rec.TailRooms)
-			index[e.room] = i
+			index[e.room.id] = i
 			rec.TailRooms = append(rec.TailRooms, e.room.id)
 		}
-		w := resume.Write{Room: i, Seq: e.seq}
+		w := resume.Write{Room: i, Seq: e.seq, Change: e.room.change}
 		if e.from != e.seq {
 			w.From = e.from
 		}

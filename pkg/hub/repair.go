@@ -18,58 +18,81 @@ import (
 // repairBatch bounds the messages one store read returns.
 const repairBatch = 500
 
-// startRoom readies a new room's sequencer: gap repair from the store, and
-// an anchor (the last stored sequence number) read in the background so
-// that the first delivery on this node does not start in the middle of a
-// gap. Called with h.mu held; it does not block.
+// startRoom readies a new room's sequencers (messages and changes): gap
+// repair from the store, and an anchor (the last stored number) read in
+// the background so that the first delivery on this node does not start
+// in the middle of a gap. Called with h.mu held; it does not block.
 func (h *Hub) startRoom(r *room) {
-	roomID := r.id
-	r.seq.fill = func(after, before int64) ([]seqItem, int64, error) { return h.fill(roomID, after, before) }
-	r.seq.stats = h.countGap
-	r.seq.anchoring = true
-	r.seq.spawn = func(fn func()) bool { return h.spawn(func(context.Context) { fn() }) }
+	h.startSequencer(r.id, &r.seq, false)
+	h.startSequencer(r.id, &r.chg, true)
+}
+
+// startSequencer readies one of a room's sequencers: q numbers the room's
+// changes (revs) when changes is set, else its messages (seqs).
+func (h *Hub) startSequencer(roomID string, q *sequencer, changes bool) {
+	q.fill = func(after, before int64) ([]seqItem, int64, error) { return h.fill(roomID, changes, after, before) }
+	q.stats = h.countGap
+	q.anchoring = true
+	q.spawn = func(fn func()) bool { return h.spawn(func(context.Context) { fn() }) }
 	h.spawn(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, h.deps.OpTimeout)
 		defer cancel()
-		last, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Limit: 1})
+		last, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{Changes: changes, Limit: 1})
 		if err != nil {
-			h.log.Warn("room sequence not read; delivering from the first number seen", zap.String("room", roomID), zap.Error(err))
-			r.seq.anchor(0, false)
+			h.log.Warn("room sequence not read; delivering from the first number seen", zap.String("room", roomID),
+				zap.Bool("changes", changes), zap.Error(err))
+			q.anchor(0, false)
 			return
 		}
-		var seq int64
+		var n int64
 		if len(last) > 0 {
-			seq = last[0].Seq
+			n = numberOf(last[0], changes)
 		}
-		r.seq.anchor(seq, true)
+		q.anchor(n, true)
 	})
 }
 
-// fill reads the deliveries of the room's sequence numbers in (after,
-// before) from the store (before 0: no upper bound).
-func (h *Hub) fill(roomID string, after, before int64) ([]seqItem, int64, error) {
+// numberOf is m's number in a room's messages (seq) or changes (rev).
+func numberOf(m *msgstore.Message, changes bool) int64 {
+	if changes {
+		return m.Rev
+	}
+	return m.Seq
+}
+
+// fill reads the deliveries of the room's message (or change) numbers in
+// (after, before) from the store (before 0: no upper bound).
+func (h *Hub) fill(roomID string, changes bool, after, before int64) ([]seqItem, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
-	msgs, err := h.deps.Store.List(ctx, h.name, roomID, msgstore.Query{AfterSeq: after, BeforeSeq: before, Limit: repairBatch})
+	q := msgstore.Query{AfterSeq: after, BeforeSeq: before, Limit: repairBatch}
+	if changes {
+		q = msgstore.Query{Changes: true, AfterRev: after, BeforeRev: before, Limit: repairBatch}
+	}
+	msgs, err := h.deps.Store.List(ctx, h.name, roomID, q)
 	if err != nil {
-		h.log.Warn("sequence gap not read from the store", zap.String("room", roomID), zap.Int64("after", after), zap.Error(err))
+		h.log.Warn("sequence gap not read from the store", zap.String("room", roomID), zap.Bool("changes", changes),
+			zap.Int64("after", after), zap.Error(err))
 		return nil, 0, err
 	}
 	items := make([]seqItem, 0, len(msgs))
 	for _, m := range msgs {
 		d := h.repairDelivery(m)
-		items = append(items, seqItem{seq: m.Seq, emit: func() { h.deliverLocal(roomID, d) }})
+		if changes {
+			d = h.changeDelivery(m, after)
+		}
+		items = append(items, seqItem{seq: numberOf(m, changes), emit: func() { h.deliverLocal(roomID, d) }})
 	}
 	covered := after
 	switch {
 	case len(msgs) > 0 && (len(msgs) == repairBatch || before == 0):
-		covered = msgs[len(msgs)-1].Seq
+		covered = numberOf(msgs[len(msgs)-1], changes)
 	case before != 0:
 		covered = before - 1
 	}
 	if len(msgs) > 0 {
-		h.log.Info("sequence gap filled from the store", zap.String("room", roomID), zap.Int64("after", after),
-			zap.Int("messages", len(msgs)))
+		h.log.Info("sequence gap filled from the store", zap.String("room", roomID), zap.Bool("changes", changes),
+			zap.Int64("after", after), zap.Int("messages", len(msgs)))
 	}
 	return items, covered, nil
 }
@@ -116,7 +139,7 @@ func (h *Hub) Resync() {
 	}
 	h.mu.Unlock()
 	for _, r := range rooms {
-		r.seq.catchUp()
+		r.catchUp()
 	}
 }
 
@@ -132,7 +155,7 @@ func (h *Hub) ResyncCluster() {
 // a write's outcome was unknown, and when it committed nobody was told.
 func (h *Hub) catchUpEverywhere(roomID string) {
 	if r := h.room(roomID); r != nil {
-		r.seq.catchUp()
+		r.catchUp()
 	}
 	h.toOtherNodes(roomOp{Op: opCatchUp, Room: roomID})
 }

@@ -61,7 +61,8 @@ type room struct {
 	id      string
 	mu      sync.Mutex
 	members map[string]*member // by user id
-	seq     sequencer
+	seq     sequencer          // the room's messages, by seq
+	chg     sequencer          // the room's changes to messages, by rev (changes.go)
 
 	// record is the room record its members' decisions share, recordHash
 	// its fingerprint (guarded by mu; see Hub.sharedRecord).
@@ -71,4 +72,11 @@ type room struct {
 
 func newRoom(id string) *room {
 	return &room{id: id, members: make(map[string]*member)}
+}
+
+// catchUp makes both of the room's sequencers read what the store holds
+// after their last released number.
+func (r *room) catchUp() {
+	r.seq.catchUp()
+	r.chg.catchUp()
 }

@@ -200,12 +200,6 @@ func (d delivery) audience() *msgstore.Audience {
 	return nil
 }
 
-// broadcastMessage sends hub:messageArrived to the room's readers. The
-// payload is written in one buffer by the message's own encoder.
-func (h *Hub) broadcastMessage(m *msgstore.Message) {
-	h.emitRoom(m.RoomID, arrivedEvent(m))
-}
-
 // checkReplyTo validates a replyTo object against the room and returns it
 // normalized, or a problem description.
 func (h *Hub) checkReplyTo(ctx context.Context, roomID string, raw json.RawMessage) (json.RawMessage, string) {

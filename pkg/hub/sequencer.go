@@ -287,6 +287,17 @@ func (q *sequencer) skipTo(to int64) {
 	q.next = to
 }
 
+// released is the last number released on this node; ok is false while
+// the sequencer does not know it (anchoring, or nothing seen yet).
+func (q *sequencer) released() (n int64, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.anchoring || q.next == 0 {
+		return 0, false
+	}
+	return q.next - 1, true
+}
+
 // lowest returns the lowest pending number, 0 when none.
 func (q *sequencer) lowest() int64 {
 	var low int64

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { disconnectAll, E2E_STORE, emitWithAck, waitForEvent } from './lib/harness.mjs';
+import { connect, disconnectAll, E2E_STORE, emitWithAck, until, waitForEvent } from './lib/harness.mjs';
 import { FROOMS, joinAs, PEOPLE, refusedWith, sendText, startFeatures, tokenOf } from './lib/features.mjs';
+import { NetDrop } from './lib/netdrop.mjs';
 import { RestClient } from './lib/rest.mjs';
 
 let hubd;
@@ -253,5 +254,69 @@ describe(`message operations (${E2E_STORE} store)`, () => {
     test('every REST response matches /ops/openapi.json', async () => {
       await rest.validateExchanges();
     });
+  });
+  test('connection state recovery brings back the edits, deletions and reactions made while away: once, in order, after the missed messages', async () => {
+    // Heartbeats short enough that the drop is noticed within the test.
+    const d = await startFeatures({ env: { HUBD_SOCKETIO__PING_INTERVAL: '500ms', HUBD_SOCKETIO__PING_TIMEOUT: '1s' } });
+    const proxy = await new NetDrop(d.addr).start();
+    try {
+      const room = FROOMS.room8;
+      const alice = await connect(proxy.url, '/hub/ops', { token: tokenOf('alice'), reconnect: true });
+      await joinAs(d, 'ops', 'alice', room, { socket: alice });
+      const { socket: bob } = await joinAs(d, 'ops', 'bob', room);
+      const [m1, m2, m3] = [await sendText(bob, room, 'one'), await sendText(bob, room, 'two'), await sendText(bob, room, 'three')];
+      await waitForEvent(alice, 'hub:messageArrived', (x) => x.message.id === m3.id);
+      const ok = async (event, payload) => {
+        const ack = await emitWithAck(bob, event, { roomId: room, ...payload });
+        assert.equal(ack.ok, true, `${event} ${JSON.stringify(ack)}`);
+        return ack;
+      };
+      await ok('hub:edit', { messageId: m1.id, content: { body: 'one, first draft' } });
+      const live = await waitForEvent(alice, 'hub:messageEdited', (x) => x.message.id === m1.id);
+      const offset = alice.received.find((e) => e.name === 'hub:messageEdited' && e.data === live).args.at(-1);
+      assert.match(offset, /^c\d+\./, 'a change event carries its offset');
+
+      const sid = alice.id;
+      let reconnected = false;
+      alice.io.once('reconnect', () => { reconnected = true; });
+      proxy.drop();
+      await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
+      const mark = alice.received.length;
+      await ok('hub:edit', { messageId: m1.id, content: { body: 'one, final' } });
+      await ok('hub:react', { messageId: m2.id, emoji: '🎉' });
+      await ok('hub:delete', { messageId: m3.id });
+      const m4 = await sendText(bob, room, 'four');
+      await ok('hub:edit', { messageId: m4.id, content: { body: 'four, edited' } });
+      const m5 = await sendText(bob, room, 'five');
+      await ok('hub:delete', { messageId: m5.id });
+      proxy.restore();
+      await until(() => reconnected && alice.connected, { timeoutMs: 20_000, what: 'alice reconnects' });
+      assert.equal(alice.recovered, true, 'socket.recovered');
+      assert.equal(alice.id, sid, 'same sid');
+
+      const mine = new Set([m1.id, m2.id, m3.id, m4.id, m5.id]);
+      const about = (e) => e.data?.message?.id ?? e.data?.messageId;
+      const got = () => alice.received.slice(mark).filter((e) => mine.has(about(e))).map((e) => [e.name, about(e)]);
+      const want = [
+        ['hub:messageArrived', m4.id], // sent while away: as it is now, its edit included
+        ['hub:messageEdited', m1.id],
+        ['hub:reaction', m2.id],
+        ['hub:messageDeleted', m3.id],
+      ];
+      await until(() => got().length >= want.length, { timeoutMs: 10_000, what: 'the missed events' });
+      const replayed = alice.received.slice(mark).filter((e) => mine.has(about(e)));
+      assert.equal(replayed[0].data.message.content.body, 'four, edited');
+      assert.equal(replayed[1].data.message.content.body, 'one, final');
+      assert.deepEqual(replayed[2].data.reaction.map((r) => r.emoji), ['🎉']);
+      for (const e of replayed) assert.match(e.args.at(-1), /^c?\d+\./, `${e.name} replayed with its offset`);
+      // A live change after the recovery arrives once, after the replay.
+      await ok('hub:edit', { messageId: m2.id, content: { body: 'two, edited live' } });
+      await waitForEvent(alice, 'hub:messageEdited', (x) => x.message.id === m2.id);
+      assert.deepEqual(got(), [...want, ['hub:messageEdited', m2.id]], 'every missed event once, in order, then the live one');
+      assert.equal(alice.received.slice(mark).filter((e) => e.name === 'hub:history' || e.name === 'hub:joined').length, 0, 'no second join');
+    } finally {
+      await proxy.close();
+      await d.close();
+    }
   });
 });
