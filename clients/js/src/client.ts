@@ -369,7 +369,7 @@ export class HubClient<H extends HubSchema = AnyHub> extends Emitter<HubClientEv
 
   /** Delivers a message of a history read (older than anything held). */
   private deliverNow(st: RoomState<H>, m: Message<H>): boolean {
-    if (!st.accept(m.id, m.seq)) return false;
+    if (!st.accept(m.id, m.seq, m.change?.kind === 'approved' || !!m.change?.approvedRev)) return false;
     this.emit('message', m);
     return true;
   }

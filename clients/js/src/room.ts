@@ -35,11 +35,13 @@ export class RoomState<H extends HubSchema = AnyHub> {
 
   /**
    * Records a message and reports whether it is new. A message is delivered
-   * once: its id was not seen, and its seq is above the forgotten window.
+   * once: its id was not seen, and its seq is above the forgotten window
+   * (an approved message is checked by id only: it is published long after
+   * its seq was given, when later ones may have left the window).
    */
-  accept(id: string, seq: number | undefined): boolean {
+  accept(id: string, seq: number | undefined, approved = false): boolean {
     if (this.seen.has(id)) return false;
-    if (typeof seq === 'number' && seq <= this.floor) return false;
+    if (!approved && typeof seq === 'number' && seq <= this.floor) return false;
     this.seen.add(id);
     this.seqOf.set(id, seq ?? 0);
     if (typeof seq === 'number' && seq > this.lastSeq) {

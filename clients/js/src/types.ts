@@ -58,6 +58,24 @@ export interface MessageBase {
   forwarded?: boolean;
   clientMessageId?: string;
   audience?: { users: string[] } | { except: string[] };
+  /** the room's change number of the message's last change (absent: never changed) */
+  rev?: number;
+  /** what the message's last change was */
+  change?: MessageChange;
+}
+
+/** The last change of a stored message. */
+export interface MessageChange {
+  kind: 'edited' | 'deleted' | 'reaction' | 'approved' | 'rejected';
+  /** who made it */
+  by?: string;
+  at: string;
+  /** the emoji toggled (a reaction) */
+  emoji?: string;
+  /** why it was rejected */
+  reason?: string;
+  /** the rev of the message's approval, when a later change replaced it */
+  approvedRev?: number;
 }
 
 export interface Permissions {

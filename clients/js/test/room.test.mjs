@@ -23,6 +23,14 @@ test('ids that fell out of the window are still refused by their seq', () => {
   assert.equal(st.accept(`m${SEEN_WINDOW + 5}`, SEEN_WINDOW + 5), false);
 });
 
+test('an approved message below the window is delivered once (checked by id)', () => {
+  const st = new RoomState('r');
+  for (let i = 2; i <= SEEN_WINDOW + 5; i++) assert.equal(st.accept(`m${i}`, i), true);
+  assert.equal(st.accept('pending', 1), false, 'a seq below the window without approval');
+  assert.equal(st.accept('pending', 1, true), true, 'approved long after its seq was given');
+  assert.equal(st.accept('pending', 1, true), false, 'once');
+});
+
 test('release returns held messages in seq order and forgets them', () => {
   const st = new RoomState('r');
   st.held.push({ id: 'x', seq: 9 }, { id: 'y', seq: 7 });
