@@ -30,35 +30,46 @@ const (
 // log2(maxTail/tailStart)+1 times per socket).
 type writeLog struct {
 	mu    sync.Mutex
-	rooms map[resume.Stream]*roomLog
+	rooms map[string]*roomLog
 	tail  []logEntry // a ring once len(tail) == maxTail
 	next  int        // the ring's oldest entry once full
 	cut   bool       // entries were dropped
 }
 
+// roomLog is the log of one room: of each of its streams (0 messages, 1
+// changes) the last number written and what the client had when the
+// socket started writing it (a join's history, a recovered room's replay).
 type roomLog struct {
 	id      string
-	change  bool
-	written int64 // last number written
-	base    int64 // what the client had when the socket started (recovered rooms)
+	written [2]int64
+	base    [2]int64
 }
 
 // logEntry is a run of writes of one stream, numbers from..seq.
 type logEntry struct {
 	room      *roomLog
+	change    bool
 	from, seq int64
 }
 
-// room returns the log of a stream, creating it; l.mu held.
-func (l *writeLog) room(id string, change bool) *roomLog {
-	if rl := l.rooms[resume.Stream{Room: id, Change: change}]; rl != nil {
+// streamIndex is the index of a stream in a roomLog's arrays.
+func streamIndex(change bool) int {
+	if change {
+		return 1
+	}
+	return 0
+}
+
+// room returns the log of a room, creating it; l.mu held.
+func (l *writeLog) room(id string) *roomLog {
+	if rl := l.rooms[id]; rl != nil {
 		return rl
 	}
 	if l.rooms == nil {
-		l.rooms = make(map[resume.Stream]*roomLog)
+		l.rooms = make(map[string]*roomLog)
 	}
-	rl := &roomLog{id: strings.Clone(id), change: change}
-	l.rooms[resume.Stream{Room: rl.id, Change: change}] = rl
+	rl := &roomLog{id: strings.Clone(id)}
+	l.rooms[rl.id] = rl
 	return rl
 }
 
@@ -67,16 +78,16 @@ func (l *writeLog) room(id string, change bool) *roomLog {
 func (l *writeLog) note(room string, change bool, seq int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rl := l.room(room, change)
-	rl.written = seq
+	rl := l.room(room)
+	rl.written[streamIndex(change)] = seq
 	if n := len(l.tail); n > 0 {
 		last := &l.tail[(l.next+n-1)%n]
-		if last.room == rl {
+		if last.room == rl && last.change == change {
 			last.seq = seq
 			return
 		}
 	}
-	e := logEntry{room: rl, from: seq, seq: seq}
+	e := logEntry{room: rl, change: change, from: seq, seq: seq}
 	switch {
 	case len(l.tail) < maxTail:
 		if l.tail == nil {
@@ -95,9 +106,9 @@ func (l *writeLog) note(room string, change bool, seq int64) {
 func (l *writeLog) seed(room string, change bool, base int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rl := l.room(room, change)
-	rl.base = base
-	rl.written = max(rl.written, base)
+	rl, i := l.room(room), streamIndex(change)
+	rl.base[i] = base
+	rl.written[i] = max(rl.written[i], base)
 }
 
 // fill writes the log into rec: Written and Base of its rooms, the tail.
@@ -106,11 +117,9 @@ func (l *writeLog) fill(rec *resume.Record) {
 	defer l.mu.Unlock()
 	for i := range rec.Rooms {
 		q := &rec.Rooms[i]
-		if rl := l.rooms[resume.Stream{Room: q.ID}]; rl != nil {
-			q.Written, q.Base = rl.written, rl.base
-		}
-		if rl := l.rooms[resume.Stream{Room: q.ID, Change: true}]; rl != nil {
-			q.ChangeWritten, q.ChangeBase = rl.written, rl.base
+		if rl := l.rooms[q.ID]; rl != nil {
+			q.Written, q.Base = rl.written[0], rl.base[0]
+			q.ChangeWritten, q.ChangeBase = rl.written[1], rl.base[1]
 		}
 	}
 	index := make(map[string]int)
@@ -122,7 +131,7 @@ func (l *writeLog) fill(rec *resume.Record) {
 			index[e.room.id] = i
 			rec.TailRooms = append(rec.TailRooms, e.room.id)
 		}
-		w := resume.Write{Room: i, Seq: e.seq, Change: e.room.change}
+		w := resume.Write{Room: i, Seq: e.seq, Change: e.change}
 		if e.from != e.seq {
 			w.From = e.from
 		}
