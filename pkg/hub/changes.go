@@ -23,26 +23,32 @@ import (
 // shows its last change only, which leaves every client with the stored
 // state.
 
-// nextChange is the Change of m's next change, by user by. The rev of an
-// approval is kept when a later change replaces it: a node or a recovered
-// client that missed the approval gets the message, not only the later
-// change (see changeDelivery).
+// nextChange is the Change of m's next change, by user by. The revs of an
+// approval and of the last edit are kept when a later change replaces
+// them: a node or a recovered client that missed them gets the message as
+// it is now, not only the later change (see changeDelivery).
 func nextChange(m *msgstore.Message, kind, by string) *msgstore.Change {
-	c := &msgstore.Change{Kind: kind, By: by, At: time.Now()}
-	c.ApprovedRev = approvedRev(m)
-	return c
+	return &msgstore.Change{Kind: kind, By: by, At: time.Now(),
+		ApprovedRev: lastRev(m, msgstore.ChangeApproved), EditedRev: lastRev(m, msgstore.ChangeEdited)}
+}
+
+// lastRev is the rev of m's last change of a kind (approved or edited; 0:
+// none known).
+func lastRev(m *msgstore.Message, kind string) int64 {
+	c := m.Change
+	switch {
+	case c == nil:
+		return 0
+	case c.Kind == kind:
+		return m.Rev
+	case kind == msgstore.ChangeApproved:
+		return c.ApprovedRev
+	}
+	return c.EditedRev
 }
 
 // approvedRev is the rev of m's approval (0: none known).
-func approvedRev(m *msgstore.Message) int64 {
-	switch c := m.Change; {
-	case c == nil:
-		return 0
-	case c.Kind == msgstore.ChangeApproved:
-		return m.Rev
-	}
-	return m.Change.ApprovedRev
-}
+func approvedRev(m *msgstore.Message) int64 { return lastRev(m, msgstore.ChangeApproved) }
 
 // changed releases the delivery of a committed change in the room's change
 // order, on every node.
@@ -60,7 +66,9 @@ func (h *Hub) changed(m *msgstore.Message) {
 // includes (a rejection: for its sender), with the change's offset;
 // nothing for a change nobody is shown (an edit of a message still
 // pending). A published message approved after `after` is delivered as
-// the approved message, as it is now, whatever its last change.
+// the approved message, as it is now, whatever its last change; a
+// reaction to a message edited after `after` as hub:messageEdited (the
+// message as it is now, its reactions included).
 func (h *Hub) changeDelivery(m *msgstore.Message, after int64) delivery {
 	c := m.Change
 	if c == nil || m.Rev <= 0 {
@@ -71,7 +79,7 @@ func (h *Hub) changeDelivery(m *msgstore.Message, after int64) delivery {
 	switch {
 	case published && approvedRev(m) > after:
 		d = h.approvedDelivery(m)
-	case c.Kind == msgstore.ChangeEdited && published:
+	case published && (c.Kind == msgstore.ChangeEdited || lastRev(m, msgstore.ChangeEdited) > after):
 		d.Event = outMessageEdited.Of(MessageEdited{Message: m, RoomID: m.RoomID})
 	case c.Kind == msgstore.ChangeDeleted:
 		d.Event = outMessageDeleted.Of(MessageDeleted{DeletedBy: c.By, MessageID: m.ID, RoomID: m.RoomID})

@@ -22,6 +22,13 @@ var about = map[string]bool{"hub:messageArrived": true, "hub:messageEdited": tru
 // the id of the message, and its recovery offset ("" when it has none).
 func (rc *rawClient) next() (name, id, off string) {
 	rc.t.Helper()
+	name, id, off, _ = rc.nextWith()
+	return name, id, off
+}
+
+// nextWith is next, with the event's payload.
+func (rc *rawClient) nextWith() (name, id, off string, payload json.RawMessage) {
+	rc.t.Helper()
 	var args []json.RawMessage
 	for !about[name] {
 		raw := strings.TrimPrefix(rc.read("42"+rc.nsp+`,["`), "42"+rc.nsp+",")
@@ -42,7 +49,7 @@ func (rc *rawClient) next() (name, id, off string) {
 	if len(args) > 2 {
 		require.NoError(rc.t, json.Unmarshal(args[len(args)-1], &off))
 	}
-	return name, id, off
+	return name, id, off, args[1]
 }
 
 // roomActor is an actor of room r1 with the given permissions.
@@ -75,10 +82,10 @@ func TestRecoverChanges(t *testing.T) {
 
 	u1, first := e.dialAs(t, "u1", nil)
 	u1.join("1", "r1")
-	m1, m2 := post("m1", msgstore.StatusPublished), post("m2", msgstore.StatusPublished)
+	m0, m1, m2 := post("m0", msgstore.StatusPublished), post("m1", msgstore.StatusPublished), post("m2", msgstore.StatusPublished)
 	p1 := post("p1", msgstore.StatusPending)
 	m3 := post("m3", msgstore.StatusPublished)
-	for _, m := range []*msgstore.Message{m1, m2, m3} {
+	for _, m := range []*msgstore.Message{m0, m1, m2, m3} {
 		name, id, _ := u1.next()
 		require.Equal(t, []string{"hub:messageArrived", m.ID}, []string{name, id})
 	}
@@ -105,6 +112,9 @@ func TestRecoverChanges(t *testing.T) {
 	m5 := post("m5", msgstore.StatusPublished)
 	_, err = e.h.DeleteMessage(ctx, u2, m5.ID)
 	require.NoError(t, err)
+	edit(m0, "m0 edited")
+	_, err = e.h.React(ctx, u2, m0.ID, "🙂")
+	require.NoError(t, err)
 
 	back, again := e.dialAs(t, "u1", map[string]string{"pid": first["pid"], "offset": last})
 	require.Equal(t, first, again, "recovered")
@@ -112,6 +122,7 @@ func TestRecoverChanges(t *testing.T) {
 		{"hub:messageArrived", m4.ID}, {"hub:messageArrived", p2.ID}, // sent while away, as they are now
 		{"hub:messageEdited", m2.ID}, {"hub:reaction", m3.ID}, {"hub:messageDeleted", m1.ID},
 		{"hub:messageArrived", p1.ID}, // sent before the drop, approved while away
+		{"hub:messageEdited", m0.ID},  // edited, then reacted to: the message as it is now
 	}
 	var got [][]string
 	for range want {
@@ -127,4 +138,58 @@ func TestRecoverChanges(t *testing.T) {
 	stored, err := e.h.deps.Store.Get(ctx, e.h.Name(), m3.ID)
 	require.NoError(t, err)
 	require.Equal(t, changeOffsetOf(stored), off)
+}
+
+// A room's changes committed on one node reach the members on the other in
+// rev order, each once, with their offsets; a change whose notice was lost
+// is read back from the store before the next one is shown. A session
+// dropped on one node recovers the changes it missed through the other.
+func TestChangesAcrossNodes(t *testing.T) {
+	a, b, records := newTakeoverCluster(t)
+	ctx := context.Background()
+	u2 := roomActor("u2", authz.Permissions{})
+	u1, first := b.dialAs(t, "u1", nil)
+	u1.join("1", "r1")
+	m, err := a.h.commit(ctx, &msgstore.Message{HubName: a.h.Name(), RoomID: "r1", SenderID: "u2",
+		MessageType: "text", Content: json.RawMessage(`{"body":"m"}`)}, arrived)
+	require.NoError(t, err)
+	name, id, _ := u1.next()
+	require.Equal(t, []string{"hub:messageArrived", m.ID}, []string{name, id})
+
+	edit := func(body string) *msgstore.Message {
+		out, err := a.h.EditMessage(ctx, u2, m.ID, json.RawMessage(`{"body":"`+body+`"}`))
+		require.NoError(t, err)
+		return out
+	}
+	// A change committed without a notice to anyone (its node lost it),
+	// then one that is announced: node b reads the first from the store.
+	_ = edit("one")
+	lost, err := a.h.deps.Store.Update(ctx, a.h.Name(), m.ID, func(mm *msgstore.Message) error {
+		mm.Content = json.RawMessage(`{"body":"two"}`)
+		mm.Change = &msgstore.Change{Kind: msgstore.ChangeEdited, By: "u2", At: time.Now()}
+		return nil
+	})
+	require.NoError(t, err)
+	reacted, err := a.h.React(ctx, u2, m.ID, "👍")
+	require.NoError(t, err)
+	name, id, off := u1.next()
+	require.Equal(t, []string{"hub:messageEdited", m.ID}, []string{name, id})
+	require.True(t, strings.HasPrefix(off, "c1."), off)
+	// The lost edit was replaced by the reaction: node b shows the message
+	// as it is now, edited and reacted to, at the reaction's number.
+	name, id, off, payload := u1.nextWith()
+	require.Equal(t, []string{"hub:messageEdited", m.ID, changeOffsetOf(reacted)}, []string{name, id, off})
+	var p MessageEdited
+	require.NoError(t, json.Unmarshal(payload, &p))
+	require.JSONEq(t, `{"body":"two"}`, string(p.Message.Content))
+	require.JSONEq(t, string(reacted.Reaction), string(p.Message.Reaction))
+	require.Equal(t, lost.Rev+1, reacted.Rev)
+
+	// u1 drops on b; changes made on a meanwhile come back through a.
+	u1.drop(records, b.h.Name(), first["pid"])
+	edited := edit("three")
+	back, again := a.dialAs(t, "u1", map[string]string{"pid": first["pid"], "offset": changeOffsetOf(reacted)})
+	require.Equal(t, first, again, "recovered on the other node")
+	name, id, off = back.next()
+	require.Equal(t, []string{"hub:messageEdited", m.ID, changeOffsetOf(edited)}, []string{name, id, off})
 }

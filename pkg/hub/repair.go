@@ -60,14 +60,19 @@ func numberOf(m *msgstore.Message, changes bool) int64 {
 	return m.Seq
 }
 
-// fill reads the deliveries of the room's message (or change) numbers in
-// (after, before) from the store (before 0: no upper bound).
+// fill reads the deliveries of the room's message numbers in (after,
+// before) from the store (before 0: no upper bound). For changes it reads
+// every change after `after`: a change missing from the store was replaced
+// by a later change of the same message, and the delivery of that later
+// one, made from the message as stored and for a room that has seen the
+// changes up to `after` only (changeDelivery), takes the place of the
+// notice held for it, which assumed every change before it was seen.
 func (h *Hub) fill(roomID string, changes bool, after, before int64) ([]seqItem, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
 	defer cancel()
 	q := msgstore.Query{AfterSeq: after, BeforeSeq: before, Limit: repairBatch}
 	if changes {
-		q = msgstore.Query{Changes: true, AfterRev: after, BeforeRev: before, Limit: repairBatch}
+		q = msgstore.Query{Changes: true, AfterRev: after, Limit: repairBatch}
 	}
 	msgs, err := h.deps.Store.List(ctx, h.name, roomID, q)
 	if err != nil {
@@ -81,14 +86,16 @@ func (h *Hub) fill(roomID string, changes bool, after, before int64) ([]seqItem,
 		if changes {
 			d = h.changeDelivery(m, after)
 		}
-		items = append(items, seqItem{seq: numberOf(m, changes), emit: func() { h.deliverLocal(roomID, d) }})
+		items = append(items, seqItem{seq: numberOf(m, changes), emit: func() { h.deliverLocal(roomID, d) }, replace: changes})
 	}
+	// The answer accounts for every number up to its last one, and, when
+	// not cut by the batch size, for the whole range asked.
 	covered := after
-	switch {
-	case len(msgs) > 0 && (len(msgs) == repairBatch || before == 0):
+	if len(msgs) > 0 {
 		covered = numberOf(msgs[len(msgs)-1], changes)
-	case before != 0:
-		covered = before - 1
+	}
+	if before != 0 && len(msgs) < repairBatch {
+		covered = max(covered, before-1)
 	}
 	if len(msgs) > 0 {
 		h.log.Info("sequence gap filled from the store", zap.String("room", roomID), zap.Bool("changes", changes),

@@ -53,6 +53,9 @@ type filler func(after, before int64) (items []seqItem, covered int64, err error
 type seqItem struct {
 	seq  int64
 	emit func()
+	// replace: this delivery, read from the store, takes the place of a
+	// notice already held for the number (see Hub.fill).
+	replace bool
 }
 
 // Timing of gap repair, variables for tests.
@@ -239,7 +242,11 @@ func (q *sequencer) repair(after, before int64) {
 	}
 	q.failures = 0
 	for _, it := range items {
-		if it.seq >= q.next {
+		switch {
+		case it.seq < q.next:
+		case it.replace && q.pending != nil:
+			q.pending[it.seq] = it.emit
+		default:
 			q.hold(it.seq, it.emit)
 		}
 	}

@@ -51,8 +51,9 @@ type Message struct {
 
 // Change is what the last change of a message was: its kind, who made it
 // and when, for a reaction the emoji toggled, for a rejection its reason.
-// ApprovedRev is the rev of the message's approval when a later change
-// replaced it (an approved message edited, reacted to, deleted).
+// ApprovedRev and EditedRev are the revs of the message's approval and of
+// its last edit when a later change replaced them (an approved message
+// edited, reacted to, deleted; an edited one reacted to).
 type Change struct {
 	Kind        string    `json:"kind"`
 	By          string    `json:"by,omitempty"`
@@ -60,6 +61,7 @@ type Change struct {
 	Emoji       string    `json:"emoji,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
 	ApprovedRev int64     `json:"approvedRev,omitempty"`
+	EditedRev   int64     `json:"editedRev,omitempty"`
 }
 
 // Change kinds.
@@ -157,6 +159,10 @@ func (m *Message) appendJSON(b []byte) []byte {
 		if c.ApprovedRev > 0 {
 			b = append(b, `,"approvedRev":`...)
 			b = strconv.AppendInt(b, c.ApprovedRev, 10)
+		}
+		if c.EditedRev > 0 {
+			b = append(b, `,"editedRev":`...)
+			b = strconv.AppendInt(b, c.EditedRev, 10)
 		}
 		b = append(b, '}')
 	}

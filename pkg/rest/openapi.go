@@ -175,6 +175,8 @@ func (g *docGen) messageSchemas() {
 				"reason": obj{"type": "string", "description": "Why the message was rejected."},
 				"approvedRev": obj{"type": "integer", "minimum": 1,
 					"description": "The rev of the message's approval, when a later change replaced it."},
+				"editedRev": obj{"type": "integer", "minimum": 1,
+					"description": "The rev of the message's last edit, when a later change replaced it."},
 			}},
 		"audience": obj{"type": "object", "additionalProperties": false,
 			"description": "Who may read the message (a message handler or server message for some users): only users, or everyone but except. Absent: the whole room.",

@@ -76,6 +76,8 @@ export interface MessageChange {
   reason?: string;
   /** the rev of the message's approval, when a later change replaced it */
   approvedRev?: number;
+  /** the rev of the message's last edit, when a later change replaced it */
+  editedRev?: number;
 }
 
 export interface Permissions {
