@@ -64,8 +64,8 @@ func (h *Hub) changed(m *msgstore.Message) {
 // changeDelivery is what the last change of m shows a room that has seen
 // its changes up to rev `after`: an event for the readers its audience
 // includes (a rejection: for its sender), with the change's offset;
-// nothing for a change nobody is shown (an edit of a message still
-// pending). A published message approved after `after` is delivered as
+// nothing for a change nobody is shown (an edit or a deletion of a
+// message that was not published). A published message approved after `after` is delivered as
 // the approved message, as it is now, whatever its last change; a
 // reaction to a message edited after `after` as hub:messageEdited (the
 // message as it is now, its reactions included).
@@ -81,7 +81,7 @@ func (h *Hub) changeDelivery(m *msgstore.Message, after int64) delivery {
 		d = h.approvedDelivery(m)
 	case published && (c.Kind == msgstore.ChangeEdited || lastRev(m, msgstore.ChangeEdited) > after):
 		d.Event = outMessageEdited.Of(MessageEdited{Message: m, RoomID: m.RoomID})
-	case c.Kind == msgstore.ChangeDeleted:
+	case c.Kind == msgstore.ChangeDeleted && c.Was == msgstore.StatusPublished:
 		d.Event = outMessageDeleted.Of(MessageDeleted{DeletedBy: c.By, MessageID: m.ID, RoomID: m.RoomID})
 	case c.Kind == msgstore.ChangeReaction && published:
 		d.Event = outReaction.Of(Reaction{Emoji: c.Emoji, MessageID: m.ID, Reaction: m.Reaction, RoomID: m.RoomID, UserID: c.By})

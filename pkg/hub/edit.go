@@ -27,8 +27,12 @@ func (h *Hub) update(ctx context.Context, a *Actor, id, kind string, fn func(m *
 			return errAbort{errorf(CodeNotFound, "no message %q in this room", id)}
 		}
 		m.Change = nextChange(m, kind, a.UserID())
+		was := m.Status
 		if e := fn(m); e != nil {
 			return errAbort{e}
+		}
+		if m.Status != was {
+			m.Change.Was = was
 		}
 		return nil
 	})

@@ -193,3 +193,30 @@ func TestChangesAcrossNodes(t *testing.T) {
 	name, id, off = back.next()
 	require.Equal(t, []string{"hub:messageEdited", m.ID, changeOffsetOf(edited)}, []string{name, id, off})
 }
+
+// Deleting a message that was never published tells the readers nothing:
+// they never saw it. Its change is numbered all the same.
+func TestDeletingAPendingMessageTellsNoReader(t *testing.T) {
+	e := newSocketEnv(t, func(*Deps) {})
+	ctx := context.Background()
+	u2 := roomActor("u2", authz.Permissions{})
+	u1, _ := e.dialAs(t, "u1", nil)
+	u1.join("1", "r1")
+	post := func(body, status string) *msgstore.Message {
+		m, err := e.h.commit(ctx, &msgstore.Message{HubName: e.h.Name(), RoomID: "r1", SenderID: "u2",
+			MessageType: "text", Content: json.RawMessage(`{"body":"` + body + `"}`), Status: status}, arrived)
+		require.NoError(t, err)
+		return m
+	}
+	p := post("pending", msgstore.StatusPending)
+	deleted, err := e.h.DeleteMessage(ctx, u2, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, &msgstore.Change{Kind: msgstore.ChangeDeleted, By: "u2", At: deleted.Change.At, Was: msgstore.StatusPending}, deleted.Change)
+	m := post("published", msgstore.StatusPublished)
+	_, err = e.h.DeleteMessage(ctx, u2, m.ID)
+	require.NoError(t, err)
+	for _, want := range [][]string{{"hub:messageArrived", m.ID}, {"hub:messageDeleted", m.ID}} {
+		name, id, _ := u1.next()
+		require.Equal(t, want, []string{name, id}, "nothing about the pending message")
+	}
+}

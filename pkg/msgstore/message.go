@@ -62,6 +62,8 @@ type Change struct {
 	Reason      string    `json:"reason,omitempty"`
 	ApprovedRev int64     `json:"approvedRev,omitempty"`
 	EditedRev   int64     `json:"editedRev,omitempty"`
+	// Was is the message's status before the change, when it changed it.
+	Was string `json:"was,omitempty"`
 }
 
 // Change kinds.
@@ -163,6 +165,10 @@ func (m *Message) appendJSON(b []byte) []byte {
 		if c.EditedRev > 0 {
 			b = append(b, `,"editedRev":`...)
 			b = strconv.AppendInt(b, c.EditedRev, 10)
+		}
+		if c.Was != "" {
+			b = append(b, `,"was":`...)
+			b = appendString(b, c.Was)
 		}
 		b = append(b, '}')
 	}

@@ -177,6 +177,9 @@ func (g *docGen) messageSchemas() {
 					"description": "The rev of the message's approval, when a later change replaced it."},
 				"editedRev": obj{"type": "integer", "minimum": 1,
 					"description": "The rev of the message's last edit, when a later change replaced it."},
+				"was": obj{"type": "string", "enum": []string{
+					msgstore.StatusPublished, msgstore.StatusPending, msgstore.StatusRejected, msgstore.StatusDeleted},
+					"description": "The message's status before the change, when the change set another."},
 			}},
 		"audience": obj{"type": "object", "additionalProperties": false,
 			"description": "Who may read the message (a message handler or server message for some users): only users, or everyone but except. Absent: the whole room.",

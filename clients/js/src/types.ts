@@ -78,6 +78,8 @@ export interface MessageChange {
   approvedRev?: number;
   /** the rev of the message's last edit, when a later change replaced it */
   editedRev?: number;
+  /** the message's status before the change, when the change set another */
+  was?: MessageStatus;
 }
 
 export interface Permissions {
