@@ -19,7 +19,7 @@ func BenchmarkRuntimeBuild(b *testing.B) {
 	e := newEngine(b, Options{Runtimes: 1})
 	builds := map[string]func() (*jsRuntime, error){
 		"bare": func() (*jsRuntime, error) {
-			rt := &jsRuntime{vm: goja.New(), e: e, ctx: context.Background()}
+			rt := &jsRuntime{vm: goja.New(), e: e, call: callWindow{parent: context.Background()}}
 			rt.freeze, _ = builtin(rt.vm, "Object.freeze")
 			return rt, rt.installHost()
 		},

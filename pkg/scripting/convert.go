@@ -240,7 +240,7 @@ func (rt *jsRuntime) walk(v goja.Value, depth int, path *exportPath) (any, error
 	if rt.exportBudget < 0 {
 		return nil, &refusal{path, fmt.Sprintf("beyond %d values", maxExportValues)}
 	}
-	if rt.exportBudget%1024 == 0 && rt.ctx.Err() != nil {
+	if rt.exportBudget%1024 == 0 && rt.call.err() != nil {
 		return nil, errExportInterrupted
 	}
 	obj, ok := v.(*goja.Object)

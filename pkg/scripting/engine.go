@@ -423,10 +423,9 @@ func (w *worker) run(j *job) (r result) {
 		}
 	}()
 	rt := w.rt
-	callCtx, cancel := context.WithTimeout(j.ctx, w.e.opts.CallTimeout)
-	defer cancel()
-	rt.ctx, rt.label = callCtx, j.p.Name
-	defer func() { rt.ctx, rt.label = context.Background(), "" }()
+	deadline := time.Now().Add(w.e.opts.CallTimeout)
+	rt.call, rt.label = callWindow{parent: j.ctx, deadline: deadline}, j.p.Name
+	defer func() { rt.call.end(); rt.label = "" }()
 
 	names, err := rt.setVars(j.vars)
 	defer rt.clearVars(names)
@@ -437,7 +436,7 @@ func (w *worker) run(j *job) (r result) {
 		memWatch.begin(rt)
 		defer memWatch.end(rt)
 	}
-	err = rt.guarded(callCtx, func() error {
+	err = rt.guarded(j.ctx, deadline, func() error {
 		fn, err := rt.programFn(j.p)
 		if err != nil {
 			return err
@@ -460,7 +459,7 @@ func (w *worker) run(j *job) (r result) {
 		return result{err: newError(KindMemory, rt.refused, "%v", rt.refused)}
 	}
 	if err != nil {
-		return result{err: classify(j.ctx, callCtx, err)}
+		return result{err: classify(j.ctx, rt.call.timedOut(), err)}
 	}
 	return r
 }

@@ -135,7 +135,7 @@ func (h kvHost) key(call goja.FunctionCall, fn string) string {
 func (h kvHost) get(call goja.FunctionCall) goja.Value {
 	rt := h.rt
 	key := h.key(call, "get")
-	b, ok, err := h.store.Get(rt.ctx, key)
+	b, ok, err := h.store.Get(rt.callCtx(), key)
 	if err != nil {
 		rt.throw(fmt.Errorf("%s.get: %w", h.name, err))
 	}
@@ -168,7 +168,7 @@ func (h kvHost) set(call goja.FunctionCall) goja.Value {
 		}
 		ttl = time.Duration(secs * float64(time.Second))
 	}
-	if err := h.store.Set(rt.ctx, key, []byte(s.String()), ttl); err != nil {
+	if err := h.store.Set(rt.callCtx(), key, []byte(s.String()), ttl); err != nil {
 		rt.throw(fmt.Errorf("%s.set: %w", h.name, err))
 	}
 	return goja.Undefined()
@@ -177,7 +177,7 @@ func (h kvHost) set(call goja.FunctionCall) goja.Value {
 // del(key)
 func (h kvHost) del(call goja.FunctionCall) goja.Value {
 	key := h.key(call, "del")
-	if err := h.store.Del(h.rt.ctx, key); err != nil {
+	if err := h.store.Del(h.rt.callCtx(), key); err != nil {
 		h.rt.throw(fmt.Errorf("%s.del: %w", h.name, err))
 	}
 	return goja.Undefined()
@@ -195,7 +195,7 @@ func (h kvHost) incr(call goja.FunctionCall) goja.Value {
 		}
 		by = int64(f)
 	}
-	n, err := h.store.Incr(rt.ctx, key, by)
+	n, err := h.store.Incr(rt.callCtx(), key, by)
 	if err != nil {
 		rt.throw(fmt.Errorf("%s.incr: %w", h.name, err))
 	}

@@ -135,7 +135,7 @@ func (rt *jsRuntime) httpFunc(method string) func(goja.FunctionCall) goja.Value 
 				body = strings.NewReader(text)
 			}
 		}
-		ctx, cancel := context.WithTimeout(rt.ctx, timeout)
+		ctx, cancel := context.WithTimeout(rt.callCtx(), timeout)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 		if err != nil {

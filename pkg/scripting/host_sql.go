@@ -43,7 +43,7 @@ func (rt *jsRuntime) sqlQuery(call goja.FunctionCall) goja.Value {
 		}
 		args = append(args, v)
 	}
-	rows, err := readOnlyQuery(rt.ctx, *db, text.String(), args, o.SQLMaxRows)
+	rows, err := readOnlyQuery(rt.callCtx(), *db, text.String(), args, o.SQLMaxRows)
 	if err != nil {
 		rt.throw(fmt.Errorf("sql.query: %w", err))
 	}

@@ -31,8 +31,9 @@ type jsRuntime struct {
 	// fns holds the wrapper function of each Program this runtime ran.
 	fns map[*Program]goja.Callable
 
-	// ctx is the context of the call in progress, for host functions.
-	ctx context.Context
+	// call is the call in progress (see callWindow); host functions take
+	// their context from callCtx.
+	call callWindow
 	// label names the program in progress, for logs.
 	label string
 
@@ -43,6 +44,10 @@ type jsRuntime struct {
 	// refused is why the call in progress was stopped by a limit (memory
 	// budget), under guard.
 	refused error
+	// deadline is when the call in progress times out (zero: never), under
+	// guard; timer interrupts it then (see guarded).
+	deadline time.Time
+	timer    *time.Timer
 
 	// budget is the memory budget of the call in progress (0: none),
 	// heapBase the heap size when it started and liveBase what a completed
@@ -62,7 +67,7 @@ type interruptCause struct{ err error }
 func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(e.opts.MaxCallStackSize)
-	rt := &jsRuntime{vm: vm, e: e, ctx: context.Background()}
+	rt := &jsRuntime{vm: vm, e: e, call: callWindow{parent: context.Background()}}
 
 	var err error
 	if rt.jsonParse, err = builtin(vm, "JSON.parse"); err != nil {
@@ -85,13 +90,13 @@ func newRuntime(e *Engine, loadTimeout time.Duration) (*jsRuntime, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	var lib *goja.Object
-	err = rt.guarded(ctx, func() error {
+	err = rt.guarded(ctx, time.Time{}, func() error {
 		var err error
 		lib, err = (&modules{rt: rt, lib: e.lib, cache: make(map[string]*goja.Object)}).build()
 		return err
 	})
 	if err != nil {
-		se := classify(context.Background(), ctx, err)
+		se := classify(context.Background(), ctx.Err() != nil, err)
 		var le *libLoadError
 		if errors.As(err, &le) {
 			se.Msg = "lib " + le.file + ": " + se.Msg
@@ -119,23 +124,32 @@ func builtin(vm *goja.Runtime, expr string) (goja.Callable, error) {
 	return fn, nil
 }
 
-// guarded runs f with the runtime armed: when ctx ends, the running script is
-// interrupted. After f returns no interrupt can arrive and the flag is clear,
-// so the runtime is ready for the next call whatever happened.
-func (rt *jsRuntime) guarded(ctx context.Context, f func() error) error {
+// guarded runs f with the runtime armed: when ctx ends or the deadline
+// (zero: none) passes, the running script is interrupted. The deadline is
+// kept by the runtime's own timer, armed again for every call, rather than
+// by a context and a timer made for each call. After f returns no
+// interrupt can arrive and the flag is clear, so the runtime is ready for
+// the next call whatever happened.
+func (rt *jsRuntime) guarded(ctx context.Context, deadline time.Time, f func() error) error {
 	rt.guard.Lock()
 	rt.running = true
 	rt.refused = nil
+	rt.deadline = deadline
 	rt.guard.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		rt.guard.Lock()
-		defer rt.guard.Unlock()
-		if rt.running {
-			rt.vm.Interrupt(interruptCause{err: context.Cause(ctx)})
-		}
-	})
+	if !deadline.IsZero() {
+		rt.armDeadline(time.Until(deadline))
+	}
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { rt.interrupt(context.Cause(ctx)) })
+	}
 	defer func() {
-		stop()
+		if stop != nil {
+			stop()
+		}
+		if rt.timer != nil {
+			rt.timer.Stop()
+		}
 		rt.guard.Lock()
 		rt.running = false
 		rt.guard.Unlock()
@@ -144,9 +158,39 @@ func (rt *jsRuntime) guarded(ctx context.Context, f func() error) error {
 	return f()
 }
 
+// armDeadline has the runtime's timer fire in d.
+func (rt *jsRuntime) armDeadline(d time.Duration) {
+	if rt.timer == nil {
+		rt.timer = time.AfterFunc(d, rt.deadlinePassed)
+		return
+	}
+	rt.timer.Reset(d)
+}
+
+// deadlinePassed interrupts the running call if its deadline has passed. A
+// firing meant for an earlier call finds the flag clear or a later
+// deadline, and does nothing.
+func (rt *jsRuntime) deadlinePassed() {
+	rt.guard.Lock()
+	defer rt.guard.Unlock()
+	if rt.running && !rt.deadline.IsZero() && !time.Now().Before(rt.deadline) {
+		rt.vm.Interrupt(interruptCause{err: context.DeadlineExceeded})
+	}
+}
+
+// interrupt interrupts the running call, if any, with cause.
+func (rt *jsRuntime) interrupt(cause error) {
+	rt.guard.Lock()
+	defer rt.guard.Unlock()
+	if rt.running {
+		rt.vm.Interrupt(interruptCause{err: cause})
+	}
+}
+
 // classify maps an error from goja (or from our own conversions) to a
-// ScriptError. parent is the caller's context, call the per-call one.
-func classify(parent, call context.Context, err error) *ScriptError {
+// ScriptError. parent is the caller's context; timedOut tells whether the
+// call's own deadline passed.
+func classify(parent context.Context, timedOut bool, err error) *ScriptError {
 	var se *ScriptError
 	if errors.As(err, &se) {
 		return se
@@ -159,7 +203,7 @@ func classify(parent, call context.Context, err error) *ScriptError {
 		if perr := parent.Err(); perr != nil {
 			return newError(KindCanceled, perr, "script call canceled: %v", perr)
 		}
-		if call.Err() != nil {
+		if timedOut {
 			return newError(KindTimeout, ErrTimeout, "script call timed out")
 		}
 		return newError(KindRuntime, err, "interrupted: %v", err)
