@@ -114,7 +114,7 @@ func (h *Hub) ValidateContent(messageType string, content json.RawMessage) (json
 	if len(bytes.TrimSpace(content)) == 0 {
 		return nil, []FieldProblem{{Field: ContentField, Message: "required"}}
 	}
-	raw, err := decodeJSON(content)
+	raw, err := decodeContentJSON(content)
 	if err != nil {
 		return nil, []FieldProblem{{Field: ContentField, Message: "invalid JSON"}}
 	}
