@@ -46,7 +46,7 @@ func (cl *client) handle(data []byte, binaryData bool) error {
 	}
 	var args []json.RawMessage
 	if p.Type == pEvent || p.Type == pAck || p.Type == pBinaryEvent || p.Type == pBinaryAck {
-		if args, err = splitArray(p.Data); err != nil {
+		if args, err = splitValidArray(p.Data); err != nil { // validate checked p.Data
 			return err
 		}
 	}

@@ -3,8 +3,11 @@ package sio
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/hubd/hubd/pkg/jsonscan"
 )
 
 // Socket.IO packet types.
@@ -198,12 +201,25 @@ func checkDepth(d []byte, max int) error {
 	return nil
 }
 
-// splitArray splits a valid JSON array into its raw elements.
+// splitArray splits a JSON array into its raw elements, copies sharing one
+// copy of d (each capped at its own length); null has none.
 func splitArray(d []byte) ([]json.RawMessage, error) {
-	var out []json.RawMessage
-	if err := json.Unmarshal(d, &out); err != nil {
+	if !json.Valid(d) {
 		return nil, sioErr("invalid array")
 	}
+	return splitValidArray(d)
+}
+
+// splitValidArray is splitArray for d that json.Valid accepted.
+func splitValidArray(d []byte) ([]json.RawMessage, error) {
+	t := bytes.TrimSpace(d)
+	if string(t) == "null" {
+		return nil, nil
+	}
+	if len(t) == 0 || t[0] != '[' {
+		return nil, sioErr("invalid array")
+	}
+	out, _ := jsonscan.Elements(slices.Clone(t), make([]json.RawMessage, 0, 2))
 	return out, nil
 }
 
