@@ -141,16 +141,14 @@ func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]an
 		return nil, err
 	}
 	if e.Room {
-		var req struct {
-			RoomID string `json:"roomId"`
-		}
-		if err := decode(in.payload, &req); err != nil {
+		roomID, err := decodeRoomID(in.payload)
+		if err != nil {
 			return nil, err
 		}
-		if req.RoomID == "" {
+		if roomID == "" {
 			return nil, newError(CodeBadRequest, "roomId is required")
 		}
-		m, err := in.c.membership(req.RoomID)
+		m, err := in.c.membership(roomID)
 		if err != nil {
 			return nil, err
 		}
