@@ -58,3 +58,86 @@ func decodeRoomIDSlow(payload json.RawMessage) (string, error) {
 	err := decode(payload, &req)
 	return req.RoomID, err
 }
+
+// sendFields are the members of a hub:send payload, by name, and how
+// decodeSend sets each (false: the value is beyond the scan).
+var sendFields = []struct {
+	name []byte
+	set  func(req *sendRequest, value []byte) bool
+}{
+	{[]byte("roomId"), func(r *sendRequest, v []byte) bool { return plainString(v, &r.RoomID) }},
+	{[]byte("messageType"), func(r *sendRequest, v []byte) bool { return plainString(v, &r.MessageType) }},
+	{[]byte("content"), func(r *sendRequest, v []byte) bool { r.Content = v; return true }},
+	{[]byte("replyTo"), func(r *sendRequest, v []byte) bool { r.ReplyTo = v; return true }},
+	{[]byte("forwarded"), func(r *sendRequest, v []byte) bool { return boolPointer(v, &r.Forwarded) }},
+	{[]byte("clientMessageId"), func(r *sendRequest, v []byte) bool { return plainString(v, &r.ClientMessageID) }},
+}
+
+// decodeSend decodes a hub:send payload exactly as decode does (the same
+// fields, the same error), from a scan of its members instead of a decode
+// by reflection. The raw fields (content, replyTo) share the payload's
+// bytes, capped at their own length: the payload is the event's own copy
+// and nothing writes to it. A payload the scan cannot settle (a key
+// matching a field only case-insensitively or written with escapes, a
+// string field that is not a plain string, null where decode keeps the
+// earlier value) goes through decode.
+func decodeSend(payload json.RawMessage, req *sendRequest) error {
+	if len(payload) == 0 || payload[0] != '{' || !json.Valid(payload) {
+		return decode(payload, req)
+	}
+	plain := true
+	jsonscan.Members(payload, func(key, value []byte) bool {
+		plain = setSendField(req, key[1:len(key)-1], value)
+		return plain
+	})
+	if !plain {
+		*req = sendRequest{}
+		return decode(payload, req)
+	}
+	return nil
+}
+
+// setSendField sets the field named k, if any; false when k or value is
+// beyond the scan (see decodeSend).
+func setSendField(req *sendRequest, k, value []byte) bool {
+	if bytes.IndexByte(k, '\\') >= 0 {
+		return false
+	}
+	for _, f := range sendFields {
+		if bytes.Equal(k, f.name) {
+			return f.set(req, value)
+		}
+		if bytes.EqualFold(k, f.name) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainString sets *s to the JSON string v when it holds no escapes and
+// valid UTF-8.
+func plainString(v []byte, s *string) bool {
+	if len(v) < 2 || v[0] != '"' {
+		return false
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+		return false
+	}
+	*s = string(raw)
+	return true
+}
+
+// boolPointer sets *p from the JSON literal v: true, false, or null (nil).
+func boolPointer(v []byte, p **bool) bool {
+	switch string(v) {
+	case "true", "false":
+		b := v[0] == 't'
+		*p = &b
+	case "null":
+		*p = nil
+	default:
+		return false
+	}
+	return true
+}

@@ -25,7 +25,7 @@ const maxClientMessageID = 128
 
 func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) {
 	var req sendRequest
-	if err := decode(in.payload, &req); err != nil {
+	if err := decodeSend(in.payload, &req); err != nil {
 		return nil, err
 	}
 	if req.RoomID == "" {
