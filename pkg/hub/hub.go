@@ -215,18 +215,11 @@ func (h *Hub) authorizer() *authz.Authorizer {
 }
 
 // client is the per-socket state.
-// joinedRoom is a room a socket joined: its member entry, and when the
-// socket joined (Unix ms, kept in its session record for recovery).
-type joinedRoom struct {
-	m        *member
-	joinedAt int64
-}
-
 type client struct {
 	mu     sync.Mutex
-	sess   *authz.Session        // replaced by hub:refreshToken
-	rooms  map[string]joinedRoom // joined rooms of this socket
-	expiry *time.Timer           // ends the session when its token expires
+	sess   *authz.Session // replaced by hub:refreshToken
+	rooms  joinedRooms    // joined rooms of this socket
+	expiry *time.Timer    // ends the session when its token expires
 
 	// Connection state recovery: owner names this socket's hold on its
 	// session record; restoredAt (Unix ms, by room) the join times of the
@@ -277,7 +270,7 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	}
 	// The expiry timer starts once the socket is connected (onConnection),
 	// so that its warning cannot be lost on a socket not yet connected.
-	c := &client{sess: sess, rooms: make(map[string]joinedRoom)}
+	c := &client{sess: sess}
 	h.claimSession(ctx, s, c, auth)
 	if h.recoveryOn() {
 		s.SetOffsetGate(c.offsetGate)
@@ -325,8 +318,8 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 		c.expiry.Stop()
 	}
 	ids := make([]string, 0, len(c.rooms))
-	for id := range c.rooms {
-		ids = append(ids, id)
+	for _, jr := range c.rooms {
+		ids = append(ids, jr.id)
 	}
 	c.mu.Unlock()
 	for _, id := range ids {

@@ -34,7 +34,7 @@ func (h *Hub) handleJoin(ctx context.Context, in *call) (map[string]any, error) 
 	def := h.Definition()
 
 	c.mu.Lock()
-	jr, already := c.rooms[req.RoomID]
+	jr, already := c.rooms.find(req.RoomID)
 	c.mu.Unlock()
 	m := jr.m
 
@@ -235,8 +235,9 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 	h.mu.Unlock()
 
 	c.mu.Lock()
-	jr, had := c.rooms[roomID]
+	jr, had := c.rooms.find(roomID)
 	if !had {
+		jr.id = roomID
 		at, restored := c.restoredAt[roomID]
 		if !restored {
 			at = time.Now().UnixMilli()
@@ -244,7 +245,7 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 		jr.joinedAt = at
 	}
 	jr.m = m
-	c.rooms[roomID] = jr
+	c.rooms.set(jr)
 	c.mu.Unlock()
 	if dec.Permissions.CanRead {
 		s.Join(readers(roomID))
@@ -298,8 +299,7 @@ func (h *Hub) handleLeave(_ context.Context, in *call) (map[string]any, error) {
 // the socket was in the room.
 func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) bool {
 	c.mu.Lock()
-	jr, ok := c.rooms[roomID]
-	delete(c.rooms, roomID)
+	jr, ok := c.rooms.remove(roomID)
 	delete(c.restoredAt, roomID)
 	c.mu.Unlock()
 	m := jr.m
@@ -350,7 +350,7 @@ func (h *Hub) leave(s *sio.Socket, c *client, roomID string, intentional bool) b
 func (c *client) membership(roomID string) (*member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	jr, ok := c.rooms[roomID]
+	jr, ok := c.rooms.find(roomID)
 	if !ok {
 		return nil, newError(CodeNotJoined, "not joined to this room")
 	}

@@ -43,9 +43,9 @@ func TestProtocolTableIsWellFormed(t *testing.T) {
 func (e *rulesEnv) dispatchAs(t *testing.T, userID string, silenced bool, event, payload string) error {
 	t.Helper()
 	a := e.actor(t, userID)
-	c := &client{sess: sessionOf(userID), rooms: map[string]joinedRoom{}}
-	c.rooms[rulesRoom] = joinedRoom{m: &member{userID: userID, roomID: rulesRoom, silenced: silenced,
-		decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions, Room: a.Room}}}
+	c := &client{sess: sessionOf(userID)}
+	c.rooms.set(joinedRoom{id: rulesRoom, m: &member{userID: userID, roomID: rulesRoom, silenced: silenced,
+		decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions, Room: a.Room}}})
 	_, err := e.h.dispatch(context.Background(), InboundEvent(event), &call{c: c, payload: json.RawMessage(payload)})
 	return err
 }
@@ -104,7 +104,7 @@ func BenchmarkDispatchChecks(b *testing.B) {
 	e := newRulesEnv(b, nil)
 	a, err := e.h.ActorFor(context.Background(), sessionOf(alice), rulesRoom)
 	require.NoError(b, err)
-	c := &client{sess: sessionOf(alice), rooms: map[string]joinedRoom{rulesRoom: {m: &member{userID: alice, roomID: rulesRoom,
+	c := &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: &member{userID: alice, roomID: rulesRoom,
 		decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions}}}}}
 	entry := *InboundEvent("hub:send")
 	entry.handle = func(*Hub, context.Context, *call) (map[string]any, error) { return nil, nil }

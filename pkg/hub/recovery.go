@@ -232,8 +232,8 @@ func (h *Hub) putSession(s *sio.Socket, c *client, disconnectedAt time.Time, ttl
 	rec := &resume.Record{PID: s.PID(), SID: s.ID(), Hub: h.name, Owner: c.owner, Node: h.deps.Node, DisconnectedAt: disconnectedAt}
 	c.mu.Lock()
 	rec.UserID = c.sess.UserID
-	for id, jr := range c.rooms {
-		rec.Rooms = append(rec.Rooms, resume.Room{ID: id, HubRole: jr.m.decision.HubRole, JoinedAt: jr.joinedAt})
+	for _, jr := range c.rooms {
+		rec.Rooms = append(rec.Rooms, resume.Room{ID: jr.id, HubRole: jr.m.decision.HubRole, JoinedAt: jr.joinedAt})
 	}
 	c.mu.Unlock()
 	if !disconnectedAt.IsZero() {
