@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,6 +59,30 @@ func TestWriteLogKeepsRuns(t *testing.T) {
 	require.Equal(t, map[resume.Stream]int64{{Room: "a"}: 2999, {Room: "b"}: 0}, starts)
 	starts, _ = rec.Starts(resume.Stream{Room: "a"}, 3001, true)
 	require.Equal(t, map[resume.Stream]int64{{Room: "a"}: 3001, {Room: "b"}: 2}, starts)
+}
+
+// A socket written more rooms than it searches in order finds each of
+// them in its index, before and after the switch.
+func TestWriteLogManyRooms(t *testing.T) {
+	var l writeLog
+	rec := &resume.Record{}
+	for i := range 3 * linearRooms {
+		id := fmt.Sprintf("r%d", i)
+		l.seed(id, false, int64(i))
+		l.note(id, false, int64(i)+1)
+		rec.Rooms = append(rec.Rooms, resume.Room{ID: id})
+		require.Equal(t, i >= linearRooms, l.index != nil, "index after %d rooms", i+1)
+	}
+	l.note("r0", true, 7)
+	l.fill(rec)
+	require.Len(t, l.rooms, 3*linearRooms, "one log per room")
+	for i, r := range rec.Rooms {
+		want := resume.Room{ID: r.ID, Written: int64(i) + 1, Base: int64(i)}
+		if i == 0 {
+			want.ChangeWritten = 7
+		}
+		require.Equal(t, want, r)
+	}
 }
 
 func TestRoomGates(t *testing.T) {

@@ -25,15 +25,22 @@ const (
 	maxTail   = 1024
 )
 
-// writeLog is one socket's write log. note is O(1) and allocates only when
-// a room is written to for the first time or the tail grows (at most
-// log2(maxTail/tailStart)+1 times per socket).
+// linearRooms is how many rooms a write log searches in order before it
+// indexes them in a map: most sockets are written a few rooms, and a map
+// cost an idle socket in one room 256 bytes.
+const linearRooms = 8
+
+// writeLog is one socket's write log. note is O(1) (a scan of at most
+// linearRooms rooms) and allocates only when a room is written to for the
+// first time or the tail grows (at most log2(maxTail/tailStart)+1 times per
+// socket).
 type writeLog struct {
 	mu    sync.Mutex
-	rooms map[string]*roomLog
-	tail  []logEntry // a ring once len(tail) == maxTail
-	next  int        // the ring's oldest entry once full
-	cut   bool       // entries were dropped
+	rooms []*roomLog          // in the order first written
+	index map[string]*roomLog // rooms by id, once there are more than linearRooms
+	tail  []logEntry          // a ring once len(tail) == maxTail
+	next  int                 // the ring's oldest entry once full
+	cut   bool                // entries were dropped
 }
 
 // roomLog is the log of one room: of each of its streams (0 messages, 1
@@ -60,16 +67,35 @@ func streamIndex(change bool) int {
 	return 0
 }
 
+// find returns the log of a room, or nil; l.mu held.
+func (l *writeLog) find(id string) *roomLog {
+	if l.index != nil {
+		return l.index[id]
+	}
+	for _, rl := range l.rooms {
+		if rl.id == id {
+			return rl
+		}
+	}
+	return nil
+}
+
 // room returns the log of a room, creating it; l.mu held.
 func (l *writeLog) room(id string) *roomLog {
-	if rl := l.rooms[id]; rl != nil {
+	if rl := l.find(id); rl != nil {
 		return rl
 	}
-	if l.rooms == nil {
-		l.rooms = make(map[string]*roomLog)
-	}
 	rl := &roomLog{id: strings.Clone(id)}
-	l.rooms[rl.id] = rl
+	l.rooms = append(l.rooms, rl)
+	switch {
+	case l.index != nil:
+		l.index[rl.id] = rl
+	case len(l.rooms) > linearRooms:
+		l.index = make(map[string]*roomLog, len(l.rooms))
+		for _, r := range l.rooms {
+			l.index[r.id] = r
+		}
+	}
 	return rl
 }
 
@@ -117,7 +143,7 @@ func (l *writeLog) fill(rec *resume.Record) {
 	defer l.mu.Unlock()
 	for i := range rec.Rooms {
 		q := &rec.Rooms[i]
-		if rl := l.rooms[q.ID]; rl != nil {
+		if rl := l.find(q.ID); rl != nil {
 			q.Written, q.Base = rl.written[0], rl.base[0]
 			q.ChangeWritten, q.ChangeBase = rl.written[1], rl.base[1]
 		}
