@@ -15,12 +15,12 @@ func fakeSockets(t testing.TB, s *Server, ns *Namespace, n int, room string) []*
 	req, _ := http.NewRequest("GET", "/socket.io/", nil)
 	for i := range conns {
 		c := s.engine.newConn(req, "polling")
-		cl := &client{s: s, conn: c, sockets: map[string]*Socket{}}
+		cl := &client{s: s, conn: c}
 		c.Data = cl
 		so := &Socket{id: newID(), nsp: ns.Name(), ns: ns, client: cl, done: make(chan struct{})}
 		so.connected.Store(true)
 		s.sockets.Add(1)
-		cl.sockets[so.nsp] = so
+		cl.sockets = append(cl.sockets, so)
 		ns.add(so, s.engine.stats)
 		so.Join(room)
 		conns[i] = c

@@ -84,7 +84,7 @@ func (cl *client) startBinary(p *Packet, args []json.RawMessage, size int) error
 // client has not joined p's namespace (the packet would be ignored).
 func (cl *client) binaryLimit(p *Packet) (int, string) {
 	cl.mu.Lock()
-	sock := cl.sockets[p.Nsp]
+	sock := cl.socket(p.Nsp)
 	cl.mu.Unlock()
 	if sock == nil {
 		return preConnectBytes, RefuseBinaryBeforeConnect

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,7 +188,7 @@ func (s *Server) close(ctx context.Context, sendDisconnect bool) error {
 
 // OnOpen implements EngineHandler.
 func (s *Server) OnOpen(c *EngineConn) {
-	cl := &client{s: s, conn: c, sockets: make(map[string]*Socket, 1)}
+	cl := &client{s: s, conn: c}
 	c.Data = cl
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -230,15 +231,28 @@ type client struct {
 	conn         *EngineConn
 	connectTimer *time.Timer // until the first CONNECT; nil after (guarded by mu)
 
-	mu      sync.Mutex
-	sockets map[string]*Socket // by the namespace name the client used
-	closed  bool               // the connection ended; no new sockets
+	mu sync.Mutex
+	// sockets by the namespace name the client used (Socket.nsp): a short
+	// list, at most Options.MaxNamespaces (a map cost a connection with one
+	// namespace 256 bytes, the list 8)
+	sockets []*Socket
+	closed  bool // the connection ended; no new sockets
 
 	// Binary packet being reassembled; read path only.
 	pending *pendingBinary
 	// binTimer closes the connection when the pending packet's attachments
 	// take too long (guarded by mu).
 	binTimer *time.Timer
+}
+
+// socket returns the socket of the namespace name nsp, or nil; cl.mu held.
+func (cl *client) socket(nsp string) *Socket {
+	for _, s := range cl.sockets {
+		if s.nsp == nsp {
+			return s
+		}
+	}
+	return nil
 }
 
 // stopConnectTimer stops and drops the connect timer, so that a connected
@@ -257,7 +271,7 @@ func (cl *client) stopConnectTimer() {
 // or nil when there is no socket or no cap.
 func (cl *client) eventCap(nsp string) (*Socket, *eventCap) {
 	cl.mu.Lock()
-	sock := cl.sockets[nsp]
+	sock := cl.socket(nsp)
 	cl.mu.Unlock()
 	if sock == nil {
 		return nil, nil
@@ -317,7 +331,7 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 		return nil
 	}
 	cl.mu.Lock()
-	sock := cl.sockets[p.Nsp]
+	sock := cl.socket(p.Nsp)
 	cl.mu.Unlock()
 	if sock == nil {
 		// Not connected to that namespace: ignored, as the reference does.
@@ -368,7 +382,7 @@ func (invalidNamespaceError) Error() string { return "Invalid namespace" }
 
 func (cl *client) connect(p *Packet) {
 	cl.mu.Lock()
-	_, dup := cl.sockets[p.Nsp]
+	dup := cl.socket(p.Nsp) != nil
 	full := len(cl.sockets) >= cl.s.opts.MaxNamespaces
 	cl.mu.Unlock()
 	if dup {
@@ -415,7 +429,7 @@ func (cl *client) connect(p *Packet) {
 	if sock.pid == "" && ns.rec.on.Load() {
 		sock.pid = newID()
 	}
-	cl.sockets[p.Nsp] = sock
+	cl.sockets = append(cl.sockets, sock)
 	cl.conn.admitted.Store(true)
 	sock.connected.Store(true)
 	cl.s.sockets.Add(1)
@@ -461,8 +475,8 @@ func (cl *client) connectError(nsp string, err error) {
 
 func (cl *client) remove(sock *Socket) {
 	cl.mu.Lock()
-	if cl.sockets[sock.nsp] == sock {
-		delete(cl.sockets, sock.nsp)
+	if i := slices.Index(cl.sockets, sock); i >= 0 {
+		cl.sockets = slices.Delete(cl.sockets, i, i+1)
 	}
 	cl.mu.Unlock()
 }
@@ -470,10 +484,7 @@ func (cl *client) remove(sock *Socket) {
 func (cl *client) disconnectAll(reason string, sendPacket bool) {
 	cl.mu.Lock()
 	cl.closed = true
-	socks := make([]*Socket, 0, len(cl.sockets))
-	for _, s := range cl.sockets {
-		socks = append(socks, s)
-	}
+	socks := slices.Clone(cl.sockets)
 	cl.mu.Unlock()
 	for _, s := range socks {
 		s.close(reason, sendPacket)
