@@ -14,6 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/deadline"
 )
 
 // EngineConn is one Engine.IO session. Writes go through a bounded queue
@@ -77,8 +79,8 @@ type EngineConn struct {
 	clientClosed bool
 	reason       string
 	awaitingPong bool
-	pongDeadline time.Time
-	hb           *time.Timer
+	pongBy       int64         // when awaitingPong: the pong's deadline on the engine's clock
+	hb           deadline.Slot // the next ping or pong deadline, in Engine.hb (heartbeat.go)
 
 	// Data is a slot for the EngineHandler (Server keeps its client here).
 	Data any
@@ -239,9 +241,7 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	c.clientClosed = byClient
 	c.reason = reason
 	ws, probe := c.ws, c.probeWS
-	if c.hb != nil {
-		c.hb.Stop()
-	}
+	c.e.hb.Stop(c)
 	close(c.done)
 	c.mu.Unlock()
 
@@ -260,42 +260,6 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	}
 	c.e.log.Debug("connection closed", zap.String("sid", c.id), zap.String("reason", reason))
 	c.e.h.OnClose(c, reason)
-}
-
-func (c *EngineConn) heartbeat() {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	if c.awaitingPong {
-		c.mu.Unlock()
-		c.Close("ping timeout")
-		return
-	}
-	c.awaitingPong = true
-	c.pongDeadline = time.Now().Add(c.e.opts.PingTimeout)
-	c.hb.Reset(c.e.opts.PingTimeout)
-	c.mu.Unlock()
-	_ = c.enqueue(&outbound{frames: []*frame{framePing}})
-}
-
-// expired reports a pong overdue whose timer has not fired yet (timers run
-// late on a loaded machine); requests check it so a dead session is not
-// revived by a late poll.
-func (c *EngineConn) expired() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.awaitingPong && time.Now().After(c.pongDeadline)
-}
-
-func (c *EngineConn) onPong() {
-	c.mu.Lock()
-	if c.awaitingPong && !c.closing {
-		c.awaitingPong = false
-		c.hb.Reset(c.e.opts.PingInterval)
-	}
-	c.mu.Unlock()
 }
 
 // handlePacket processes one decoded incoming Engine.IO packet.

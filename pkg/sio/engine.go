@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/deadline"
 	"github.com/hubd/hubd/pkg/origins"
 )
 
@@ -50,10 +51,12 @@ type Engine struct {
 	closedByClient map[string]struct{}
 
 	wg      sync.WaitGroup
-	writers atomic.Int64 // running WebSocket writer goroutines
-	pacer   *pacer       // coalescing ticks shared by all writers
-	pollers pollerSet    // readers on the network poller (netpoll.go)
-	linger  *pacer       // ticks at which parked writers with nothing to do exit
+	writers atomic.Int64                // running WebSocket writer goroutines
+	pacer   *pacer                      // coalescing ticks shared by all writers
+	hb      *deadline.Queue[EngineConn] // every connection's next ping or pong deadline (heartbeat.go)
+	epoch   time.Time                   // the heartbeat's clock starts here
+	pollers pollerSet                   // readers on the network poller (netpoll.go)
+	linger  *pacer                      // ticks at which parked writers with nothing to do exit
 }
 
 // writerLinger is how long, at most, an idle WebSocket writer goroutine
@@ -97,7 +100,9 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		closedByClient: make(map[string]struct{}),
 		pacer:          &pacer{interval: opts.WriteDelay},
 		linger:         &pacer{interval: writerLinger},
+		epoch:          time.Now(),
 	}
+	e.hb = deadline.New(func(c *EngineConn) *deadline.Slot { return &c.hb }, (*EngineConn).heartbeat)
 	e.origins = opts.Origins
 	if e.origins == nil {
 		e.origins = origins.New(opts.AllowedOrigins)
@@ -382,7 +387,7 @@ func (h *holdingConn) Write(p []byte) (int, error) {
 // reachable by other requests.
 func (e *Engine) start(c *EngineConn) {
 	c.mu.Lock()
-	c.hb = time.AfterFunc(e.opts.PingInterval, c.heartbeat)
+	e.hb.After(c, e.opts.PingInterval)
 	c.mu.Unlock()
 	e.h.OnOpen(c)
 }
@@ -430,6 +435,7 @@ const closeDrain = time.Second
 // the rest.
 func (e *Engine) Close(ctx context.Context) error {
 	defer e.stopPollers()
+	defer e.hb.Close()
 	e.mu.Lock()
 	e.closing.Store(true)
 	all := make([]*EngineConn, 0, len(e.conns))
