@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
+	"github.com/hubd/hubd/pkg/deadline"
 	"github.com/hubd/hubd/pkg/lease"
 	"github.com/hubd/hubd/pkg/metrics"
 	"github.com/hubd/hubd/pkg/msgstore"
@@ -138,6 +139,8 @@ type Hub struct {
 	closed    bool
 	// tasks are the hub's background goroutines; Close waits for them.
 	tasks *tasks
+	// expiries are the token expiry deadlines of the sockets (session.go).
+	expiries *deadline.Queue[client]
 }
 
 // New starts a hub for def. The namespace is named /hub/<name>; aliases
@@ -169,6 +172,7 @@ func New(def *Definition, deps Deps) *Hub {
 	h.applyGuardrails(def)
 	h.ns.SetRecovery(h.recoveryOn())
 	h.tasks = newTasks()
+	h.expiries = deadline.New(func(c *client) *deadline.Slot { return &c.expiry }, h.tokenDeadline)
 	h.spawn(func(ctx context.Context) { h.idleLoop(ctx.Done()) })
 	h.ns.OnConnect(h.onConnect)
 	h.ns.OnConnection(h.onConnection)
@@ -205,6 +209,7 @@ func (h *Hub) Close(reason string) {
 	h.closed = true
 	h.mu.Unlock()
 	h.ns.DisconnectAll(reason)
+	h.expiries.Close()
 	h.stopTasks()
 }
 
@@ -217,9 +222,10 @@ func (h *Hub) authorizer() *authz.Authorizer {
 // client is the per-socket state.
 type client struct {
 	mu     sync.Mutex
+	sock   *sio.Socket
 	sess   *authz.Session // replaced by hub:refreshToken
 	rooms  joinedRooms    // joined rooms of this socket
-	expiry *time.Timer    // ends the session when its token expires
+	expiry deadline.Slot  // ends the session when its token expires (Hub.expiries)
 
 	// Connection state recovery: owner names this socket's hold on its
 	// session record; restoredAt (Unix ms, by room) the join times of the
@@ -270,7 +276,7 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	}
 	// The expiry timer starts once the socket is connected (onConnection),
 	// so that its warning cannot be lost on a socket not yet connected.
-	c := &client{sess: sess}
+	c := &client{sock: s, sess: sess}
 	h.claimSession(ctx, s, c, auth)
 	if h.recoveryOn() {
 		s.SetOffsetGate(c.offsetGate)
@@ -289,7 +295,7 @@ func (h *Hub) onConnection(s *sio.Socket) {
 		return
 	}
 	c.mu.Lock()
-	h.armExpiry(s, c)
+	h.armExpiry(c)
 	p := c.restore
 	c.restore = nil
 	c.mu.Unlock()
@@ -314,9 +320,7 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 	}
 	h.sessionEnded(s, c, reason)
 	c.mu.Lock()
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
+	h.expiries.Stop(c)
 	ids := make([]string, 0, len(c.rooms))
 	for _, jr := range c.rooms {
 		ids = append(ids, jr.id)

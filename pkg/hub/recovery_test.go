@@ -36,7 +36,7 @@ func TestOffsetParseAllocatesNothing(t *testing.T) {
 		require.True(t, c.offsetGate(off, false))
 		require.True(t, c.offsetGate(other, false))
 	}
-	require.Len(t, c.wlog.tail, maxTail)
+	require.Len(t, c.wlog.tail.entries, maxTail)
 	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, false); c.offsetGate(other, false) }), "a socket's gate, per delivery")
 }
 
@@ -50,7 +50,7 @@ func TestWriteLogKeepsRuns(t *testing.T) {
 	l.note("b", false, 1)
 	l.note("b", false, 2)
 	l.note("a", false, 3001)
-	require.Len(t, l.tail, 3)
+	require.Len(t, l.tail.entries, 3)
 	rec := &resume.Record{Rooms: []resume.Room{{ID: "a"}, {ID: "b"}}}
 	l.fill(rec)
 	require.Equal(t, []resume.Write{{Room: 0, From: 1, Seq: 3000}, {Room: 1, From: 1, Seq: 2}, {Room: 0, Seq: 3001}}, rec.Tail)

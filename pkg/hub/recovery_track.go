@@ -38,9 +38,14 @@ type writeLog struct {
 	mu    sync.Mutex
 	rooms []*roomLog          // in the order first written
 	index map[string]*roomLog // rooms by id, once there are more than linearRooms
-	tail  []logEntry          // a ring once len(tail) == maxTail
-	next  int                 // the ring's oldest entry once full
-	cut   bool                // entries were dropped
+	tail  *tailRing           // nil until the first write
+}
+
+// tailRing is the last writes of a write log.
+type tailRing struct {
+	entries []logEntry // a ring once len(entries) == maxTail
+	next    int        // the ring's oldest entry once full
+	cut     bool       // entries were dropped
 }
 
 // roomLog is the log of one room: of each of its streams (0 messages, 1
@@ -106,8 +111,12 @@ func (l *writeLog) note(room string, change bool, seq int64) {
 	defer l.mu.Unlock()
 	rl := l.room(room)
 	rl.written[streamIndex(change)] = seq
-	if n := len(l.tail); n > 0 {
-		last := &l.tail[(l.next+n-1)%n]
+	if l.tail == nil {
+		l.tail = &tailRing{entries: make([]logEntry, 0, tailStart)}
+	}
+	t := l.tail
+	if n := len(t.entries); n > 0 {
+		last := &t.entries[(t.next+n-1)%n]
 		if last.room == rl && last.change == change {
 			last.seq = seq
 			return
@@ -115,15 +124,12 @@ func (l *writeLog) note(room string, change bool, seq int64) {
 	}
 	e := logEntry{room: rl, change: change, from: seq, seq: seq}
 	switch {
-	case len(l.tail) < maxTail:
-		if l.tail == nil {
-			l.tail = make([]logEntry, 0, tailStart)
-		}
-		l.tail = append(l.tail, e)
+	case len(t.entries) < maxTail:
+		t.entries = append(t.entries, e)
 	default:
-		l.tail[l.next] = e
-		l.next = (l.next + 1) % maxTail
-		l.cut = true
+		t.entries[t.next] = e
+		t.next = (t.next + 1) % maxTail
+		t.cut = true
 	}
 }
 
@@ -149,7 +155,11 @@ func (l *writeLog) fill(rec *resume.Record) {
 		}
 	}
 	index := make(map[string]int)
-	rec.Tail = make([]resume.Write, 0, len(l.tail))
+	t := l.tail
+	if t == nil {
+		t = &tailRing{}
+	}
+	rec.Tail = make([]resume.Write, 0, len(t.entries))
 	add := func(e logEntry) {
 		i, ok := index[e.room.id]
 		if !ok {
@@ -163,11 +173,11 @@ func (l *writeLog) fill(rec *resume.Record) {
 		}
 		rec.Tail = append(rec.Tail, w)
 	}
-	for _, e := range l.tail[l.next:] {
+	for _, e := range t.entries[t.next:] {
 		add(e)
 	}
-	for _, e := range l.tail[:l.next] {
+	for _, e := range t.entries[:t.next] {
 		add(e)
 	}
-	rec.TailCut, rec.Logged = l.cut, true
+	rec.TailCut, rec.Logged = t.cut, true
 }

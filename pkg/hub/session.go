@@ -7,7 +7,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubd/hubd/pkg/authz"
-	"github.com/hubd/hubd/pkg/sio"
 )
 
 // tokenWarning is how long before its token expires a socket is told to
@@ -17,41 +16,45 @@ const tokenWarning = 30 * time.Second
 // armExpiry schedules the end of a socket's session at its token's expiry:
 // hub:tokenExpiring first, then a disconnect unless hub:refreshToken
 // brought a later token. Called with c.mu held or before the client is
-// shared.
-func (h *Hub) armExpiry(s *sio.Socket, c *client) {
-	if c.expiry != nil {
-		c.expiry.Stop()
-		c.expiry = nil
-	}
+// shared. The deadline is the client's slot in the hub's one deadline queue
+// (pkg/deadline), not a runtime timer per socket.
+func (h *Hub) armExpiry(c *client) {
 	exp := c.sess.ExpiresAt
 	if exp.IsZero() {
+		h.expiries.Stop(c)
 		return
 	}
-	warnIn := time.Until(exp) - tokenWarning
-	sess := c.sess
-	var fire func()
-	fire = func() {
-		c.mu.Lock()
-		if c.sess != sess {
-			c.mu.Unlock()
-			return // refreshed meanwhile
-		}
-		left := time.Until(exp)
-		if left > 0 {
-			c.expiry = time.AfterFunc(left, fire)
-			c.mu.Unlock()
-			h.emitSocket(s, outTokenExpiring.Of(TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339)}))
-			return
-		}
+	h.expiries.After(c, time.Until(exp)-tokenWarning) // at once when under tokenWarning
+}
+
+// tokenDeadline runs when a socket's expiry deadline has passed: before its
+// token's expiry it warns (hub:tokenExpiring) and sets the deadline at the
+// expiry; after, it ends the session. It runs on the queue's goroutine and
+// hands the socket's work to a task of the hub.
+func (h *Hub) tokenDeadline(c *client) {
+	c.mu.Lock()
+	if h.expiries.Pending(c) || c.sess.ExpiresAt.IsZero() {
 		c.mu.Unlock()
+		return // refreshed since this deadline was taken
+	}
+	s, sess := c.sock, c.sess
+	exp := sess.ExpiresAt
+	left := time.Until(exp)
+	if left > 0 {
+		h.expiries.After(c, left)
+	}
+	c.mu.Unlock()
+	if left > 0 {
+		h.spawn(func(context.Context) {
+			h.emitSocket(s, outTokenExpiring.Of(TokenExpiring{ExpiresAt: exp.UTC().Format(time.RFC3339)}))
+		})
+		return
+	}
+	h.spawn(func(context.Context) {
 		h.log.Debug("token expired", zap.String("user", sess.UserID))
 		h.emitSocket(s, errorEvent(newError(CodeInvalidToken, "token expired"), "hub:refreshToken", ""))
 		s.Disconnect("token expired")
-	}
-	if warnIn < 0 {
-		warnIn = 0
-	}
-	c.expiry = time.AfterFunc(warnIn, fire)
+	})
 }
 
 type refreshRequest struct {
@@ -79,7 +82,7 @@ func (h *Hub) handleRefreshToken(ctx context.Context, in *call) (map[string]any,
 		return nil, newError(CodeInvalidToken, "token is for another user")
 	}
 	c.sess = sess
-	h.armExpiry(in.s, c)
+	h.armExpiry(c)
 	res := map[string]any{}
 	if !sess.ExpiresAt.IsZero() {
 		res["expiresAt"] = sess.ExpiresAt.UTC().Format(time.RFC3339)
