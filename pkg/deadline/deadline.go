@@ -23,7 +23,8 @@ type Slot struct {
 }
 
 // Queue runs fire for each item once its deadline has passed. fire runs on
-// the timer's goroutine, one item after the other in due order; an item
+// the timer's goroutine, one item after the other in due order, and one
+// batch after the other (a slow fire delays the items after it); an item
 // rescheduled or stopped after its batch was taken may still be fired once,
 // so fire checks the item's own state (Pending tells whether it was
 // scheduled again meanwhile).
@@ -32,6 +33,7 @@ type Queue[T any] struct {
 	fire  func(*T)
 	epoch time.Time
 
+	firing sync.Mutex // held while a batch fires: batches fire in order
 	mu     sync.Mutex
 	heap   []*T
 	timer  *time.Timer
@@ -107,6 +109,8 @@ func (q *Queue[T]) Close() {
 // run fires every item due, in due order, then arms the timer for the
 // next one.
 func (q *Queue[T]) run() {
+	q.firing.Lock()
+	defer q.firing.Unlock()
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
