@@ -97,8 +97,11 @@ type verificationKey struct {
 
 // Verifier checks bearer tokens. It is immutable and safe for concurrent use.
 type Verifier struct {
-	keys     []verificationKey
-	byKid    map[string]verificationKey
+	keys  []verificationKey
+	byKid map[string]verificationKey
+	// sets holds, per key family, the keys without a kid, built once so
+	// that a verification allocates no key set of its own.
+	sets     map[keyFamily]jwt.VerificationKeySet
 	algs     []string
 	maxBytes int
 	parser   *jwt.Parser
@@ -150,8 +153,14 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 
 	present := map[keyFamily]bool{}
+	v.sets = map[keyFamily]jwt.VerificationKeySet{}
 	for _, k := range v.keys {
 		present[k.family] = true
+		if k.kid == "" {
+			set := v.sets[k.family]
+			set.Keys = append(set.Keys, k.key)
+			v.sets[k.family] = set
+		}
 	}
 	if len(cfg.Algorithms) == 0 {
 		for fam, algs := range familyAlgs {
@@ -224,19 +233,15 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 			return k.key, nil
 		}
 	}
-	set := jwt.VerificationKeySet{}
-	for _, k := range v.keys {
-		if k.family == fam && k.kid == "" {
-			set.Keys = append(set.Keys, k.key)
-		}
-	}
+	set := v.sets[fam]
 	if len(set.Keys) == 0 {
 		return nil, fmt.Errorf("%w: algorithm %s", ErrNoKey, alg)
 	}
 	return set, nil
 }
 
-// sessionFromClaims maps verified claims to a Session.
+// sessionFromClaims maps verified claims to a Session, which takes the
+// map: claims must be the caller's own, decoded for this token.
 func sessionFromClaims(claims jwt.MapClaims) (*Session, error) {
 	userID := claimString(claims["userId"])
 	if userID == "" {
@@ -248,7 +253,7 @@ func sessionFromClaims(claims jwt.MapClaims) (*Session, error) {
 	s := &Session{
 		UserID: userID,
 		RoleID: claimString(claims["roleId"]),
-		Claims: maps.Clone(map[string]any(claims)),
+		Claims: claims,
 	}
 	s.Claims["userId"] = s.UserID
 	s.Claims["roleId"] = s.RoleID
@@ -352,6 +357,25 @@ func TokenFromAuth(auth json.RawMessage) string {
 	if len(auth) == 0 {
 		return ""
 	}
+	raw, sure := AuthMember(auth, "token")
+	switch {
+	case !sure:
+		return tokenFromAuthDecoded(auth)
+	case len(raw) < 2 || raw[0] != '"':
+		return ""
+	case plainASCII(raw[1 : len(raw)-1]):
+		return stripBearer(strings.TrimSpace(string(raw[1 : len(raw)-1])))
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return stripBearer(strings.TrimSpace(s))
+	}
+	return ""
+}
+
+// tokenFromAuthDecoded is TokenFromAuth through encoding/json, for the
+// payloads AuthMember cannot read plainly.
+func tokenFromAuthDecoded(auth json.RawMessage) string {
 	// Only the token is decoded; other auth fields are skipped unread.
 	var payload struct {
 		Token json.RawMessage `json:"token"`
