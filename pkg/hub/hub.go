@@ -261,7 +261,8 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 		h.countConnectError("auth_required")
 		return &connectError{msg: "Authentication required", code: CodeAuthRequired}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.deps.OpTimeout)
+	resume := h.recoveryOn() && claimsResume(auth)
+	ctx, cancel := h.connectContext(resume)
 	defer cancel()
 	sess, err := h.resolveSession(ctx, tok)
 	if err != nil {
@@ -277,7 +278,7 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 	// The expiry timer starts once the socket is connected (onConnection),
 	// so that its warning cannot be lost on a socket not yet connected.
 	c := &client{sock: s, sess: sess}
-	h.claimSession(ctx, s, c, auth)
+	h.claimSession(ctx, s, c, auth, resume)
 	if h.recoveryOn() {
 		s.SetOffsetGate(c.offsetGate)
 	}
@@ -286,6 +287,15 @@ func (h *Hub) onConnect(s *sio.Socket, auth json.RawMessage) error {
 		m.SocketConnections.WithLabelValues(h.name).Inc()
 	}
 	return nil
+}
+
+// connectContext bounds the backend calls of a CONNECT. One that makes
+// none (no session resolver, no session to resume) gets no timer.
+func (h *Hub) connectContext(resume bool) (context.Context, context.CancelFunc) {
+	if h.deps.Sessions == nil && !resume {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), h.deps.OpTimeout)
 }
 
 // onConnection runs once the client has its CONNECT reply.

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/resume"
 	"github.com/hubd/hubd/pkg/sio"
@@ -111,6 +112,17 @@ type resumeAuth struct {
 	Offset string `json:"offset"`
 }
 
+// claimsResume reports whether auth may name a session to resume: false
+// when it surely has no pid member (a first connection), without decoding
+// it.
+func claimsResume(auth json.RawMessage) bool {
+	if len(auth) == 0 {
+		return false
+	}
+	raw, sure := authz.AuthMember(auth, "pid")
+	return !sure || raw != nil
+}
+
 // pendingRestore is a session to restore once the socket is connected.
 type pendingRestore struct {
 	rec *resume.Record
@@ -125,11 +137,12 @@ type pendingRestore struct {
 
 // claimSession looks the auth's pid up for the user at CONNECT and, when
 // the record is the user's and still live, makes s its continuation. Any
-// other outcome is a fresh session (as the reference does).
-func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth json.RawMessage) {
+// other outcome is a fresh session (as the reference does). resuming is
+// h.recoveryOn() && claimsResume(auth).
+func (h *Hub) claimSession(ctx context.Context, s *sio.Socket, c *client, auth json.RawMessage, resuming bool) {
 	c.owner = newOwner()
 	var a resumeAuth
-	if !h.recoveryOn() || len(auth) == 0 || json.Unmarshal(auth, &a) != nil || a.PID == "" {
+	if !resuming || json.Unmarshal(auth, &a) != nil || a.PID == "" {
 		return
 	}
 	rec, err := h.deps.Resume.Get(ctx, h.name, a.PID)
