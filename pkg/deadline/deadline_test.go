@@ -50,7 +50,8 @@ func TestFiresInOrderNeverEarly(t *testing.T) {
 	start := time.Now()
 	for i, p := range rand.Perm(n) {
 		x := newItem(p)
-		x.due = start.Add(time.Duration(p) * time.Millisecond)
+		// Past the time the loop takes to schedule them all.
+		x.due = start.Add(200*time.Millisecond + time.Duration(p)*time.Millisecond)
 		items[i] = x
 		q.After(x, time.Until(x.due))
 	}
