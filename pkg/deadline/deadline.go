@@ -51,11 +51,17 @@ func (q *Queue[T]) now() int64 { return int64(time.Since(q.epoch)) }
 
 // After schedules x to fire d from now (d <= 0: at once), replacing its
 // deadline if it had one.
-func (q *Queue[T]) After(x *T, d time.Duration) {
+func (q *Queue[T]) After(x *T, d time.Duration) { q.At(x, time.Now().Add(d)) }
+
+// At schedules x to fire at t (in the past: at once), replacing its
+// deadline if it had one. A t with a monotonic clock reading (from
+// time.Now) is placed on the monotonic clock, another on the wall clock
+// as it reads now, as time.Until does.
+func (q *Queue[T]) At(x *T, t time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.slot(x)
-	s.when = q.now() + int64(max(d, 0))
+	s.when = int64(t.Sub(q.epoch))
 	if s.pos == 0 {
 		q.heap = append(q.heap, x)
 		s.pos = len(q.heap)

@@ -53,7 +53,7 @@ func TestFiresInOrderNeverEarly(t *testing.T) {
 		// Past the time the loop takes to schedule them all.
 		x.due = start.Add(200*time.Millisecond + time.Duration(p)*time.Millisecond)
 		items[i] = x
-		q.After(x, time.Until(x.due))
+		q.At(x, x.due)
 	}
 	for _, x := range items {
 		at := waitFired(t, x)

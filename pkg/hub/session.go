@@ -24,7 +24,7 @@ func (h *Hub) armExpiry(c *client) {
 		h.expiries.Stop(c)
 		return
 	}
-	h.expiries.After(c, time.Until(exp)-tokenWarning) // at once when under tokenWarning
+	h.expiries.At(c, exp.Add(-tokenWarning)) // at once when under tokenWarning
 }
 
 // tokenDeadline runs when a socket's expiry deadline has passed: before its
@@ -41,7 +41,7 @@ func (h *Hub) tokenDeadline(c *client) {
 	exp := sess.ExpiresAt
 	left := time.Until(exp)
 	if left > 0 {
-		h.expiries.After(c, left)
+		h.expiries.At(c, exp)
 	}
 	c.mu.Unlock()
 	if left > 0 {
