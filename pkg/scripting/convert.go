@@ -101,7 +101,8 @@ func (rt *jsRuntime) toJS(v any, depth int) (goja.Value, error) {
 	case json.RawMessage:
 		return rt.decodeJSON(x)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var small [16]string // the keys of a small map, sorted without a heap slice
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

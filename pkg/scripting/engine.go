@@ -481,11 +481,12 @@ func asResultError(err error) error {
 
 // setVars defines vars as globals in a stable order and returns their names.
 func (rt *jsRuntime) setVars(vars map[string]any) ([]string, error) {
-	names := make([]string, 0, len(vars))
+	names := rt.varNames[:0] // the runtime runs one call at a time
 	for name := range vars {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	rt.varNames = names
 	g := rt.vm.GlobalObject()
 	for i, name := range names {
 		v, err := rt.toJS(vars[name], 0)

@@ -30,6 +30,9 @@ type jsRuntime struct {
 	frozen map[*Frozen]goja.Value
 	// fns holds the wrapper function of each Program this runtime ran.
 	fns map[*Program]goja.Callable
+	// varNames is the names of the call's variables (see setVars), kept
+	// for the next call's.
+	varNames []string
 
 	// call is the call in progress (see callWindow); host functions take
 	// their context from callCtx.
