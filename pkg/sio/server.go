@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"go.uber.org/zap"
+
+	"github.com/hubd/hubd/pkg/deadline"
 )
 
 // Server is a Socket.IO v4 server. Mount it at Options.Path.
@@ -27,6 +29,9 @@ type Server struct {
 	resolver func(name string) *Namespace
 
 	sockets atomic.Int64
+	// connects holds each client's deadline for its first CONNECT
+	// (Options.ConnectTimeout).
+	connects *deadline.Queue[client]
 }
 
 var _ EngineHandler = (*Server)(nil)
@@ -41,6 +46,7 @@ func NewServer(opts Options) *Server {
 		lim:  Limits{MaxDepth: opts.MaxDepth, MaxAttachments: opts.MaxAttachments},
 		nsps: make(map[string]*Namespace),
 	}
+	s.connects = deadline.New(func(cl *client) *deadline.Slot { return &cl.connectBy }, (*client).connectTimedOut)
 	s.engine = NewEngine(opts, s)
 	return s
 }
@@ -180,6 +186,7 @@ func (s *Server) close(ctx context.Context, sendDisconnect bool) error {
 			cl.disconnectAll("server shutting down", sendDisconnect)
 		}
 	}
+	s.connects.Close() // every connection ends here: none is refused for want of a CONNECT
 	if err := s.engine.Close(ctx); err != nil {
 		return errors.Join(ErrServerClosed, err)
 	}
@@ -190,16 +197,19 @@ func (s *Server) close(ctx context.Context, sendDisconnect bool) error {
 func (s *Server) OnOpen(c *EngineConn) {
 	cl := &client{s: s, conn: c}
 	c.Data = cl
+	s.connects.After(cl, s.opts.ConnectTimeout)
+}
+
+// connectTimedOut refuses a connection that opened no namespace within
+// Options.ConnectTimeout; it runs on the connects queue's goroutine.
+func (cl *client) connectTimedOut() {
 	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	cl.connectTimer = time.AfterFunc(s.opts.ConnectTimeout, func() {
-		cl.mu.Lock()
-		n := len(cl.sockets)
-		cl.mu.Unlock()
-		if n == 0 {
-			c.refuse(RefuseConnectTimeout, nil)
-		}
-	})
+	n := len(cl.sockets)
+	cl.mu.Unlock()
+	if n == 0 {
+		// Off the queue's goroutine: closing runs the handlers.
+		cl.s.engine.wg.Go(func() { cl.conn.refuse(RefuseConnectTimeout, nil) })
+	}
 }
 
 // OnMessage implements EngineHandler.
@@ -227,9 +237,11 @@ func (s *Server) OnClose(c *EngineConn, reason string) {
 
 // client is the Socket.IO state of one Engine.IO connection.
 type client struct {
-	s            *Server
-	conn         *EngineConn
-	connectTimer *time.Timer // until the first CONNECT; nil after (guarded by mu)
+	s    *Server
+	conn *EngineConn
+	// connectBy is the client's place in s.connects until its first
+	// CONNECT or its end.
+	connectBy deadline.Slot
 
 	mu sync.Mutex
 	// sockets by the namespace name the client used (Socket.nsp): a short
@@ -255,17 +267,8 @@ func (cl *client) socket(nsp string) *Socket {
 	return nil
 }
 
-// stopConnectTimer stops and drops the connect timer, so that a connected
-// client does not keep it.
-func (cl *client) stopConnectTimer() {
-	cl.mu.Lock()
-	t := cl.connectTimer
-	cl.connectTimer = nil
-	cl.mu.Unlock()
-	if t != nil {
-		t.Stop()
-	}
-}
+// stopConnectTimer takes the client's connect deadline off s.connects.
+func (cl *client) stopConnectTimer() { cl.s.connects.Stop(cl) }
 
 // eventCap returns the socket for nsp and its namespace's event size cap,
 // or nil when there is no socket or no cap.
