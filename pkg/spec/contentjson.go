@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/hubd/hubd/pkg/jsonscan"
 )
 
 // errInvalidJSON is the error of decodeContentJSON for input json.Valid refuses.
@@ -30,16 +32,7 @@ type contentDecoder struct {
 	i    int
 }
 
-func (d *contentDecoder) skipSpace() {
-	for d.i < len(d.data) {
-		switch d.data[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *contentDecoder) skipSpace() { d.i = jsonscan.SkipSpace(d.data, d.i) }
 
 func (d *contentDecoder) value() (any, error) {
 	d.skipSpace()
