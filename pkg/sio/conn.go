@@ -22,10 +22,10 @@ import (
 // drained by the active transport: the pending GET for polling, a writer
 // goroutine for WebSocket.
 type EngineConn struct {
-	id        string
-	e         *Engine
-	hs        *handshake
-	transport atomic.Value // "polling" | "websocket"
+	id          string
+	e           *Engine
+	hs          *handshake
+	onWebSocket atomic.Bool // the transport: WebSocket (from the start or upgraded), else polling
 
 	// Write queue: a FIFO slice that starts empty and grows on demand up
 	// to Options.WriteQueueSize items, guarded by wmu. For WebSocket a
@@ -94,7 +94,12 @@ func (c *EngineConn) ID() string { return c.id }
 func (c *EngineConn) Request() *http.Request { return c.hs.request() }
 
 // Transport is "polling" or "websocket".
-func (c *EngineConn) Transport() string { return c.transport.Load().(string) }
+func (c *EngineConn) Transport() string {
+	if c.onWebSocket.Load() {
+		return "websocket"
+	}
+	return "polling"
+}
 
 // LastActivity is when the last packet of any kind (pongs included) was
 // received on the connection; the handshake time before the first one.
@@ -552,7 +557,7 @@ func (c *EngineConn) probe(nc net.Conn, src probeSource) {
 			c.upgrading, c.probed = false, false
 			c.probeWS = nil
 			c.ws = nc
-			c.transport.Store("websocket")
+			c.onWebSocket.Store(true)
 			c.mu.Unlock()
 			// Drop a wake token that nobody consumed, and let a GET that
 			// arrived during the upgrade see that polling is over.

@@ -255,7 +255,7 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 		c.wake = make(chan struct{}, 1)
 		c.ready = make(chan struct{}, 1)
 	}
-	c.transport.Store(transport)
+	c.onWebSocket.Store(transport == "websocket")
 	c.lastActivity.Store(time.Now().UnixNano())
 	return c
 }
