@@ -51,23 +51,39 @@ func walkValues(v any, path string, out *[]FieldProblem) {
 			*out = append(*out, FieldProblem{Field: path, Message: msgBinary})
 			return
 		}
-		keys := make([]string, 0, len(x))
+		var small [16]string // the keys of a small object, sorted without a heap slice
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			walkValues(x[k], joinPath(path, k), out)
+			if mayHaveProblem(x[k]) {
+				walkValues(x[k], joinPath(path, k), out)
+			}
 		}
 	case []any:
 		for i, el := range x {
-			walkValues(el, fmt.Sprintf("%s[%d]", path, i), out)
+			if mayHaveProblem(el) {
+				walkValues(el, fmt.Sprintf("%s[%d]", path, i), out)
+			}
 		}
 	case json.Number:
 		if msg := checkNumber(x, false); msg != "" {
 			*out = append(*out, FieldProblem{Field: path, Message: msg})
 		}
 	}
+}
+
+// mayHaveProblem tells whether walkValues can find a problem in v: only
+// objects, arrays and numbers can hold one, so only their paths are
+// written out.
+func mayHaveProblem(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any, json.Number:
+		return true
+	}
+	return false
 }
 
 // isPlaceholder reports whether an object is a Socket.IO binary attachment
