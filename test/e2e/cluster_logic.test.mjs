@@ -128,14 +128,16 @@ describe('rooms with logic on two nodes: one owner per room', { skip }, () => {
   test('bids from both nodes at once are handled strictly in order; the owner killed is taken over', async (t) => {
     const room = 'lot1';
     const nsp = '/hub/auction';
-    const ann = await join(a, nsp, 'ann', room);
-    const bob = await join(b, nsp, 'bob', room);
     const bid = (s, amount, clientMessageId) =>
       emitWithAck(s, 'hub:send', { roomId: room, messageType: 'bid', content: { amount }, clientMessageId });
 
-    // Ann's node handles the first bid and so owns the room.
+    // Ann's node handles the first bid and so owns the room. Bob joins
+    // after it: joined together, both nodes would ask for the room's lease
+    // in the same tick of their lease upkeep, and either could win.
+    const ann = await join(a, nsp, 'ann', room);
     const opening = await bid(ann, 1);
     assert.equal(opening.ok, true, JSON.stringify(opening));
+    const bob = await join(b, nsp, 'bob', room);
 
     const each = 40;
     const sends = [];
