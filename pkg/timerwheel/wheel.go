@@ -199,14 +199,20 @@ func (w *Wheel) Run(ctx context.Context) error {
 			return nil
 		case now := <-tk.C:
 			target := base + uint64(now.Sub(start)/w.tick)
+			lag := time.Duration(-1)
 			if w.onLag != nil && target > done {
 				// Tick n is processed when the ticker fires the (n+1)th
 				// time (target rounds down), at start + (n+1) ticks.
 				at := start.Add(time.Duration(done+2-base) * w.tick)
-				w.onLag(max(time.Since(at), 0))
+				lag = max(time.Since(at), 0)
 			}
 			done = max(done, target)
 			due = w.advance(target, due[:0])
+			if lag >= 0 {
+				// Reported once the ticks count: a reader of both never
+				// sees more lag observations than ticks.
+				w.onLag(lag)
+			}
 			for i, t := range due {
 				w.dispatch(t)
 				due[i] = nil
