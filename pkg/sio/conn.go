@@ -618,7 +618,10 @@ func (c *EngineConn) readWebSocket(ws *websocket.Conn) {
 		_ = c.enqueue(&outbound{frames: []*frame{finishOp(b, opPong, false)}})
 		return nil
 	})
-	ws.SetCloseHandler(func(int, string) error { return nil })
+	ws.SetCloseHandler(func(code int, _ string) error {
+		c.echoClose(code)
+		return nil
+	})
 	for {
 		mt, msg, err := readLibraryMessage(ws, c.e.inflateLimit())
 		if errors.Is(err, websocket.ErrReadLimit) {

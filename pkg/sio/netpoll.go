@@ -252,6 +252,11 @@ func (r *netReader) handle(ev wsEvent) {
 			r.protocolFailed(errWSProtocol)
 			return
 		}
+		code := closeNoStatus
+		if len(ev.data) >= 2 {
+			code = int(ev.data[0])<<8 | int(ev.data[1])
+		}
+		c.echoClose(code)
 		r.end(inbound{closeReason: "transport close"})
 	case wsMessage:
 		r.message(ev)

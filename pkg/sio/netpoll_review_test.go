@@ -43,8 +43,9 @@ func testRefuseHostileFrames(t *testing.T, opts Options) {
 		{"invalid UTF-8 split across fragments", join(clientFrame(opText, []byte("42[\"\xe2\x82"), false), clientFrame(wsFinBit|opContinuation, []byte("(\"]"), false)), wsInvalidPayload, "transport error", 0},
 		{"close with a reason not in UTF-8", clientFrame(wsFinBit|opClose, []byte{0x03, 0xE8, 0xff}, false), wsProtocolError, "transport error", 0},
 		{"close with reserved code 1005", clientFrame(wsFinBit|opClose, []byte{0x03, 0xED}, false), wsProtocolError, "transport error", 0},
-		{"close without a code", clientFrame(wsFinBit|opClose, nil, false), websocket.CloseAbnormalClosure, "transport close", 0},
-		{"close with a code and a reason", clientFrame(wsFinBit|opClose, []byte{0x0F, 0xA0, 'b', 'y', 'e'}, false), websocket.CloseAbnormalClosure, "transport close", 0},
+		// A client's close is echoed (TestClientCloseIsEchoed).
+		{"close without a code", clientFrame(wsFinBit|opClose, nil, false), websocket.CloseNoStatusReceived, "transport close", 0},
+		{"close with a code and a reason", clientFrame(wsFinBit|opClose, []byte{0x0F, 0xA0, 'b', 'y', 'e'}, false), 4000, "transport close", 0},
 		{"ping between fragments over maxPayload", join(clientFrame(opBinary, make([]byte, 600), false), clientFrame(wsFinBit|opPing, nil, false), clientFrame(wsFinBit|opContinuation, make([]byte, 600), false)), wsMessageTooBig, "transport error", 0},
 	}
 	for _, tc := range cases {

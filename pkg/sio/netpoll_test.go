@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net"
 	"net/url"
 	"runtime"
@@ -145,7 +146,7 @@ func testRefuseBadFrames(t *testing.T, opts Options) {
 		{"fragmented ping", clientFrame(opPing, []byte("x"), false), wsProtocolError, "transport error"},
 		{"control frame over 125 bytes", clientFrame(wsFinBit|opPing, make([]byte, 126), false), wsProtocolError, "transport error"},
 		{"close with an invalid code", clientFrame(wsFinBit|opClose, []byte{0x03, 0xED}, false), wsProtocolError, "transport error"},
-		{"close", clientFrame(wsFinBit|opClose, []byte{0x03, 0xE8}, false), websocket.CloseAbnormalClosure, "transport close"},
+		{"close (echoed)", clientFrame(wsFinBit|opClose, []byte{0x03, 0xE8}, false), websocket.CloseNormalClosure, "transport close"},
 		{"length over maxPayload, before the payload", clientFrame(wsFinBit|opBinary, make([]byte, 3000), false)[:12], wsMessageTooBig, "transport error"},
 		{"fragments adding up to over maxPayload", append(clientFrame(opBinary, make([]byte, 600), false), clientFrame(wsFinBit|opContinuation, make([]byte, 600), false)...), wsMessageTooBig, "transport error"},
 		{"invalid UTF-8", text("42[\"\xff\"]"), wsInvalidPayload, "transport error"},
@@ -265,5 +266,37 @@ func TestPollerEchoesAfterPause(t *testing.T) {
 	close(release)
 	for i := range total {
 		require.Equal(t, string(rune('0'+i%10)), string(recv(t, got)))
+	}
+}
+
+// TestClientCloseIsEchoed: a client's close frame is answered with one
+// carrying the same status (none when it sent none), as RFC 6455 5.5.1
+// asks, with either reader: the client's close completes cleanly instead
+// of ending in 1006.
+func TestClientCloseIsEchoed(t *testing.T) {
+	for _, rc := range readerCases {
+		t.Run(rc.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name    string
+				payload []byte
+				want    []byte
+			}{
+				{"with a status", []byte{0x03, 0xE8, 'b', 'y', 'e'}, []byte{0x88, 2, 0x03, 0xE8}},
+				{"a going-away status", []byte{0x03, 0xE9}, []byte{0x88, 2, 0x03, 0xE9}},
+				{"without a status", nil, []byte{0x88, 0}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					_, base := startServer(t, rc.opts)
+					c := dialRaw(t, base, "")
+					c.readText() // the open packet
+					_, err := c.nc.Write(clientFrame(wsFinBit|opClose, tc.payload, false))
+					require.NoError(t, err)
+					// Whatever the server wrote before, then its close frame.
+					_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+					all, _ := io.ReadAll(c.nc)
+					require.True(t, bytes.HasSuffix(all, tc.want), "the server's last bytes %x, want %x", all, tc.want)
+				})
+			}
+		})
 	}
 }

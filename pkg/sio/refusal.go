@@ -147,6 +147,28 @@ func (c *EngineConn) writeWSClose(code int) {
 	_, _ = nc.Write([]byte{0x80 | opClose, 2, byte(code >> 8), byte(code)})
 }
 
+// closeNoStatus is the status of a close frame that carries none (RFC
+// 6455 7.4.1: never sent on the wire).
+const closeNoStatus = 1005
+
+// echoClose answers a client's close frame with one (RFC 6455 5.5.1): the
+// status code it sent, or none when it sent none. Each frame is one Write
+// of the connection, so it cannot tear a frame the writer is sending.
+func (c *EngineConn) echoClose(code int) {
+	c.wmu.Lock()
+	nc := c.wconn
+	c.wmu.Unlock()
+	if nc == nil {
+		return
+	}
+	frame := []byte{0x80 | opClose, 0}
+	if code != closeNoStatus {
+		frame = []byte{0x80 | opClose, 2, byte(code >> 8), byte(code)}
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(closeFrameWriteTTL))
+	_, _ = nc.Write(frame)
+}
+
 // lingerClose shuts the write side of the WebSocket (its close frame is
 // out), drops what the client still sends for a bounded time and amount,
 // then closes it.
