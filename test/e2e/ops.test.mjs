@@ -255,13 +255,12 @@ describe(`message operations (${E2E_STORE} store)`, () => {
       await rest.validateExchanges();
     });
   });
-  test('connection state recovery brings back the edits, deletions and reactions made while away: once, in order, after the missed messages', async () => {
+  for (const [transport, room] of [['websocket', FROOMS.room8], ['polling', FROOMS.room9]]) test(`connection state recovery over ${transport} brings back the edits, deletions and reactions made while away (socket and REST): once, in order, after the missed messages`, async () => {
     // Heartbeats short enough that the drop is noticed within the test.
     const d = await startFeatures({ env: { HUBD_SOCKETIO__PING_INTERVAL: '500ms', HUBD_SOCKETIO__PING_TIMEOUT: '1s' } });
     const proxy = await new NetDrop(d.addr).start();
     try {
-      const room = FROOMS.room8;
-      const alice = await connect(proxy.url, '/hub/ops', { token: tokenOf('alice'), reconnect: true });
+      const alice = await connect(proxy.url, '/hub/ops', { token: tokenOf('alice'), reconnect: true, transport });
       await joinAs(d, 'ops', 'alice', room, { socket: alice });
       const { socket: bob } = await joinAs(d, 'ops', 'bob', room);
       const [m1, m2, m3] = [await sendText(bob, room, 'one'), await sendText(bob, room, 'two'), await sendText(bob, room, 'three')];
@@ -283,7 +282,9 @@ describe(`message operations (${E2E_STORE} store)`, () => {
       await until(() => !alice.connected, { timeoutMs: 10_000, what: 'alice notices the drop' });
       const mark = alice.received.length;
       await ok('hub:edit', { messageId: m1.id, content: { body: 'one, final' } });
-      await ok('hub:react', { messageId: m2.id, emoji: '🎉' });
+      // The reaction through REST: the same change, the same event.
+      const reacted = await new RestClient(d, 'ops').post(`/messages/${m2.id}/reactions`, { emoji: '🎉' }, { token: tokenOf('bob') });
+      assert.equal(reacted.status, 200, JSON.stringify(reacted.body));
       await ok('hub:delete', { messageId: m3.id });
       const m4 = await sendText(bob, room, 'four');
       await ok('hub:edit', { messageId: m4.id, content: { body: 'four, edited' } });
