@@ -121,7 +121,7 @@ func (h *Hub) onServerSideEvent(ev *sio.Event) {
 				q = &r.chg
 			}
 			d := op.delivery()
-			q.done(op.Seq, func() { h.deliverLocal(op.Room, d) })
+			q.done(op.Seq, func() { h.deliverLocal(r.id, d) })
 		}
 	case opCatchUp:
 		if r := h.room(op.Room); r != nil {
@@ -247,6 +247,6 @@ func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
 	h.toOtherNodes(opWith(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To,
 		Kind: d.Kind, Users: d.Users, User: d.Sender, Offset: d.Offset}, d.Event))
 	if r := h.room(roomID); r != nil {
-		r.seq.done(seq, func() { h.deliverLocal(roomID, d) })
+		r.seq.done(seq, func() { h.deliverLocal(r.id, d) })
 	}
 }

@@ -92,9 +92,16 @@ func (h *Hub) emitReaders(roomID string, e Event, except ...string) {
 // emitReadersLocal sends e to the readers of a room on this node, with a
 // recovery offset ("" none).
 func (h *Hub) emitReadersLocal(roomID, offset string, e Event) {
-	if h.ok(e) {
-		_ = h.ns.To(readers(roomID)).Local().Offset(offset).Emit(e.name, e.payload)
+	if !h.ok(e) {
+		return
 	}
+	b := h.ns.To(readers(roomID)).Local()
+	if k := offsetKey(offset, roomID); k != nil {
+		b = b.OffsetKey(offset, k)
+	} else {
+		b = b.Offset(offset)
+	}
+	_ = b.Emit(e.name, e.payload)
 }
 
 // emitReplay sends a replayed event to one socket with its offset; the

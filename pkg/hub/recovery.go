@@ -78,6 +78,22 @@ type offset struct {
 	change bool
 }
 
+// offsetKey parses a broadcast's offset once for the gates of all its
+// recipients (sio.Broadcast.OffsetKey); nil when it does not parse. When
+// its room is roomID the key holds roomID itself: a room's broadcasts
+// then name it with one string, which the write logs compare by address
+// before bytes.
+func offsetKey(off, roomID string) *offset {
+	o, ok := parseOffset(off)
+	if !ok {
+		return nil
+	}
+	if o.room == roomID {
+		o.room = roomID
+	}
+	return &o
+}
+
 // stream is the offset's stream.
 func (o offset) stream() resume.Stream { return resume.Stream{Room: o.room, Change: o.change} }
 
@@ -198,10 +214,16 @@ func (h *Hub) nodeGone(ctx context.Context, rec *resume.Record) string {
 
 // offsetGate is the sio.OffsetGate of a socket with recovery on: live
 // messages of a room being replayed wait behind its gate; every message
-// queued goes into the socket's write log.
-func (c *client) offsetGate(off string, replay bool) bool {
-	o, ok := parseOffset(off)
-	if !ok {
+// queued goes into the socket's write log. A broadcast's offset comes
+// parsed once for all its recipients (key, see offsetKey); the others are
+// parsed here.
+func (c *client) offsetGate(off string, key any, replay bool) bool {
+	var o offset
+	if k, keyed := key.(*offset); keyed {
+		o = *k
+	} else if p, ok := parseOffset(off); ok {
+		o = p
+	} else {
 		return true
 	}
 	if g := c.restoring.Load(); g != nil && !replay && !g.pass(o) {

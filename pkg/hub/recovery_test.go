@@ -2,8 +2,10 @@ package hub
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -33,11 +35,51 @@ func TestOffsetParseAllocatesNothing(t *testing.T) {
 	other := "9.1700000000123.other"
 	var c client
 	for range maxTail + 1 { // the rooms' logs created, the tail at its full size
-		require.True(t, c.offsetGate(off, false))
-		require.True(t, c.offsetGate(other, false))
+		require.True(t, c.offsetGate(off, nil, false))
+		require.True(t, c.offsetGate(other, nil, false))
 	}
 	require.Len(t, c.wlog.tail.entries, maxTail)
-	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, false); c.offsetGate(other, false) }), "a socket's gate, per delivery")
+	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, nil, false); c.offsetGate(other, nil, false) }), "a socket's gate, per delivery")
+	key := offsetKey(off, "room")
+	require.Zero(t, testing.AllocsPerRun(1000, func() { c.offsetGate(off, key, false) }), "a socket's gate, per delivery of a broadcast")
+}
+
+// A broadcast's offset parsed once (offsetKey) gates and logs as the
+// offset parsed by each socket's gate does.
+func TestOffsetKeyGatesAsTheOffset(t *testing.T) {
+	room := "room"
+	off := func(seq int) string { return strconv.Itoa(seq) + ".1700000000123." + room }
+	require.Nil(t, offsetKey("garbage", room))
+	k := offsetKey(off(3), room)
+	require.Equal(t, offset{seq: 3, ms: 1700000000123, room: room}, *k)
+	require.Equal(t, unsafe.StringData(room), unsafe.StringData(k.room), "the key names the room with the caller's string")
+
+	var keyed, parsed client
+	g := &gates{rooms: map[resume.Stream]*roomGate{{Room: room}: {}}}
+	keyed.restoring.Store(g)
+	parsed.restoring.Store(&gates{rooms: map[resume.Stream]*roomGate{{Room: room}: {}}})
+	var passed []int
+	for seq := 1; seq <= 6; seq++ {
+		if seq == 4 { // the replay ended with seq 3: above it pass
+			_, _ = keyed.restoring.Load().tryOpen(resume.Stream{Room: room}, 3)
+			_, _ = parsed.restoring.Load().tryOpen(resume.Stream{Room: room}, 3)
+		}
+		pass := keyed.offsetGate(off(seq), offsetKey(off(seq), room), false)
+		require.Equal(t, parsed.offsetGate(off(seq), nil, false), pass, "seq %d", seq)
+		if pass {
+			passed = append(passed, seq)
+		}
+	}
+	require.Equal(t, []int{4, 5, 6}, passed, "held back while the room's gate was closed")
+	require.Equal(t, logged(&parsed), logged(&keyed))
+	require.Equal(t, int64(6), logged(&keyed).Rooms[0].Written)
+}
+
+// logged is what a client's write log puts into a session record.
+func logged(c *client) *resume.Record {
+	rec := &resume.Record{Rooms: []resume.Room{{ID: "room"}}}
+	c.wlog.fill(rec)
+	return rec
 }
 
 // A socket written one room at a time keeps one log entry per run of a

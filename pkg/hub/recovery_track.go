@@ -105,11 +105,15 @@ func (l *writeLog) room(id string) *roomLog {
 }
 
 // note records that number seq of a room's stream (a message, or with
-// change a change) was queued to the socket.
+// change a change) was queued to the socket. The room's log takes room as
+// its id: a broadcast names its room with the string every broadcast of
+// the room uses (offsetKey), so the next one finds the log by address.
+// room must not alias a large buffer.
 func (l *writeLog) note(room string, change bool, seq int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rl := l.room(room)
+	rl.id = room
 	rl.written[streamIndex(change)] = seq
 	if l.tail == nil {
 		l.tail = &tailRing{entries: make([]logEntry, 0, tailStart)}

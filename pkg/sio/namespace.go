@@ -232,6 +232,7 @@ type Broadcast struct {
 	except []string
 	local  bool
 	offset string
+	key    any // the offset's key (OffsetKey)
 }
 
 // To adds rooms to the target set (union).
@@ -282,7 +283,7 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 			st.adapterErrors.Add(1)
 		}
 	}
-	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts, offset: b.offset})
+	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts, offset: b.offset, key: b.key})
 	return nil
 }
 
@@ -384,7 +385,7 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 		if _, skip := excluded[s]; skip {
 			return
 		}
-		s.queueOffset(enc.offset, enc.forNsp(s.nsp))
+		s.queueOffset(enc.offset, enc.key, enc.forNsp(s.nsp))
 	}
 	switch len(to) {
 	case 0:
@@ -410,6 +411,7 @@ func (n *Namespace) deliver(to, except []string, enc *broadcastEncoder) {
 // the attachment frames are built once and shared by all names.
 type broadcastEncoder struct {
 	offset  string // "" when the event carries none
+	key     any    // the offset's key, for the gates
 	body    []byte
 	atts    [][]byte
 	nsp     string

@@ -41,14 +41,16 @@ func (s *Socket) PID() string { return s.pid }
 func (s *Socket) Recovered() bool { return s.recovered }
 
 // OffsetGate decides whether an event with an offset is queued to a
-// socket; replay is true for ReplayOffset. A socket's gate calls and the
-// queueing of the events they pass are serialized, so a gate sees the
-// socket's offset events in the order they are queued (the order the
-// client receives them). It runs on the emitting goroutine, under the
-// namespace's read lock for broadcasts: it must be quick, allocation-free
-// on its common path, and must not call back into the namespace or the
-// socket.
-type OffsetGate func(offset string, replay bool) bool
+// socket; replay is true for ReplayOffset. key is the broadcast's offset
+// key (Broadcast.OffsetKey: what the application parsed from the offset
+// once for all recipients), nil for the other events. A socket's gate
+// calls and the queueing of the events they pass are serialized, so a
+// gate sees the socket's offset events in the order they are queued (the
+// order the client receives them). It runs on the emitting goroutine,
+// under the namespace's read lock for broadcasts: it must be quick,
+// allocation-free on its common path, and must not call back into the
+// namespace or the socket.
+type OffsetGate func(offset string, key any, replay bool) bool
 
 // SetOffsetGate installs the socket's gate; nil removes it.
 func (s *Socket) SetOffsetGate(gate OffsetGate) {
@@ -60,14 +62,14 @@ func (s *Socket) SetOffsetGate(gate OffsetGate) {
 }
 
 // queueOffset queues a broadcast's frames to s when its gate passes them.
-func (s *Socket) queueOffset(offset string, o *outbound) {
+func (s *Socket) queueOffset(offset string, key any, o *outbound) {
 	g := s.gate.Load()
 	if offset == "" || g == nil {
 		_ = s.client.conn.enqueue(o)
 		return
 	}
 	s.offMu.Lock()
-	if (*g)(offset, false) {
+	if (*g)(offset, key, false) {
 		_ = s.client.conn.enqueue(o)
 	}
 	s.offMu.Unlock()
@@ -96,7 +98,7 @@ func (s *Socket) emitOffset(offset string, replay bool, event string, args []any
 	}
 	s.offMu.Lock()
 	defer s.offMu.Unlock()
-	if !(*g)(offset, replay) {
+	if !(*g)(offset, nil, replay) {
 		return nil
 	}
 	return s.Emit(event, args...)
@@ -106,9 +108,14 @@ func (s *Socket) emitOffset(offset string, replay bool, event string, args []any
 // to the event as its last argument, and each local recipient's offset gate
 // decides whether it gets the event. Other nodes receive the event with the
 // offset but do not consult gates: use offsets with Local broadcasts.
-func (b *Broadcast) Offset(offset string) *Broadcast {
+func (b *Broadcast) Offset(offset string) *Broadcast { return b.OffsetKey(offset, nil) }
+
+// OffsetKey is Offset with the offset's key: what the application parsed
+// from offset, handed to every local recipient's gate so that it is not
+// parsed again for each of them. The gates must not modify it.
+func (b *Broadcast) OffsetKey(offset string, key any) *Broadcast {
 	nb := *b
-	nb.offset = offset
+	nb.offset, nb.key = offset, key
 	return &nb
 }
 

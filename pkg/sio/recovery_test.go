@@ -88,8 +88,8 @@ func TestRecoveryOffsetsAndGate(t *testing.T) {
 	require.Equal(t, `42/chat,["plain",1]`, c.readText(), "no offset, nothing appended")
 
 	var seen []string
-	sock.SetOffsetGate(func(off string, replay bool) bool {
-		seen = append(seen, fmt.Sprintf("%s %v", off, replay))
+	sock.SetOffsetGate(func(off string, key any, replay bool) bool {
+		seen = append(seen, fmt.Sprintf("%s %v %v", off, key, replay))
 		return off != "8" || replay
 	})
 	require.NoError(t, ns.To("room").Local().Offset("8").Emit("m", 2))
@@ -98,7 +98,10 @@ func TestRecoveryOffsetsAndGate(t *testing.T) {
 	require.Equal(t, `42/chat,["m",3,"9"]`, c.readText(), "the gate held back offset 8 on both paths")
 	require.NoError(t, sock.ReplayOffset("8", "m", 2))
 	require.Equal(t, `42/chat,["m",2,"8"]`, c.readText(), "a replay the gate lets through")
-	require.Equal(t, []string{"8 false", "8 false", "9 false", "8 true"}, seen, "the gate sees every offset event, in order")
+	require.NoError(t, ns.To("room").Local().OffsetKey("11", "key of 11").Emit("m", 5))
+	require.Equal(t, `42/chat,["m",5,"11"]`, c.readText(), "a keyed offset goes on the wire as its text")
+	require.Equal(t, []string{"8 <nil> false", "8 <nil> false", "9 <nil> false", "8 <nil> true", "11 key of 11 false"}, seen,
+		"the gate sees every offset event, in order, with the broadcast's key")
 
 	ns.SetRecovery(false)
 	require.NoError(t, ns.To("room").Local().Offset("10").Emit("m", 4))
@@ -110,7 +113,7 @@ func TestRecoveryOffsetsAndGate(t *testing.T) {
 func TestRecoveryGateSeesQueueOrder(t *testing.T) {
 	ns, c, sock := recoveryClient(t, Options{WriteQueueSize: 4096}, "a", "b")
 	var seen []string // guarded by the socket's gate serialization
-	sock.SetOffsetGate(func(off string, _ bool) bool {
+	sock.SetOffsetGate(func(off string, _ any, _ bool) bool {
 		seen = append(seen, off)
 		return true
 	})
