@@ -98,23 +98,44 @@ var builtinSchemas = map[HubMessageType][]builtinProp{
 // unknown keys are problems; a null field counts as absent. On success the
 // normalized content is returned: nulls dropped, Integer fields in integer
 // form and absent custom fields with a default filled in. Whether the type
-// is enabled or allowed for the sender is left to the caller.
+// is enabled or allowed for the sender is left to the caller. Flat content
+// already in normalized form is returned as it is, sharing content's bytes
+// (capped at its length): callers pass content nothing writes to.
 func (h *Hub) ValidateContent(messageType string, content json.RawMessage) (json.RawMessage, []FieldProblem) {
-	var (
-		check func(obj map[string]any) (map[string]any, []FieldProblem)
-	)
-	if schema, ok := builtinSchemas[HubMessageType(messageType)]; ok {
-		check = func(obj map[string]any) (map[string]any, []FieldProblem) { return checkBuiltin(schema, obj) }
-	} else if ct, ok := h.CustomType(messageType); ok {
-		check = func(obj map[string]any) (map[string]any, []FieldProblem) { return checkCustom(ct, obj) }
-	} else {
-		return nil, []FieldProblem{{Field: MessageTypeField, Message: fmt.Sprintf("unknown message type %q", messageType)}}
+	schema, builtin := builtinSchemas[HubMessageType(messageType)]
+	var ct *HubCustomMessageType
+	if !builtin {
+		var ok bool
+		if ct, ok = h.CustomType(messageType); !ok {
+			return nil, []FieldProblem{{Field: MessageTypeField, Message: fmt.Sprintf("unknown message type %q", messageType)}}
+		}
 	}
-
 	if len(bytes.TrimSpace(content)) == 0 {
 		return nil, []FieldProblem{{Field: ContentField, Message: "required"}}
 	}
-	raw, err := decodeContentJSON(content)
+	if !json.Valid(content) {
+		return nil, []FieldProblem{{Field: ContentField, Message: "invalid JSON"}}
+	}
+	var (
+		flat json.RawMessage
+		ok   bool
+	)
+	if builtin {
+		flat, ok = validateFlatBuiltin(schema, content)
+	} else {
+		flat, ok = validateFlatCustom(ct, content)
+	}
+	if ok {
+		return flat, nil
+	}
+	return validateDecoded(schema, ct, content)
+}
+
+// validateDecoded is ValidateContent's full path, on valid JSON: the
+// content decoded, checked against a built-in schema (ct nil) or a custom
+// type, and encoded again.
+func validateDecoded(schema []builtinProp, ct *HubCustomMessageType, content json.RawMessage) (json.RawMessage, []FieldProblem) {
+	raw, err := decodeValidJSON(content)
 	if err != nil {
 		return nil, []FieldProblem{{Field: ContentField, Message: "invalid JSON"}}
 	}
@@ -125,7 +146,15 @@ func (h *Hub) ValidateContent(messageType string, content json.RawMessage) (json
 	if problems := CheckValues(obj, ""); len(problems) > 0 {
 		return nil, problems
 	}
-	out, problems := check(obj)
+	var (
+		out      map[string]any
+		problems []FieldProblem
+	)
+	if ct == nil {
+		out, problems = checkBuiltin(schema, obj)
+	} else {
+		out, problems = checkCustom(ct, obj)
+	}
 	if len(problems) > 0 {
 		return nil, problems
 	}

@@ -22,6 +22,11 @@ func decodeContentJSON(data []byte) (any, error) {
 	if !json.Valid(data) {
 		return nil, errInvalidJSON
 	}
+	return decodeValidJSON(data)
+}
+
+// decodeValidJSON is decodeContentJSON on data json.Valid accepted.
+func decodeValidJSON(data []byte) (any, error) {
 	d := contentDecoder{data: data}
 	return d.value()
 }
