@@ -41,8 +41,9 @@ type EngineConn struct {
 	wdl     time.Time     // write deadline last set (writer only)
 	deflate bool          // the WebSocket negotiated permessage-deflate (set with wconn)
 
-	done chan struct{} // closed when the session ends
-	wake chan struct{} // polling sessions: asks a pending poll to return a noop
+	done  chan struct{} // closed when the session ends
+	ended atomic.Bool   // set as done is closed: enqueue's check, without a channel operation
+	wake  chan struct{} // polling sessions: asks a pending poll to return a noop
 
 	pollActive   atomic.Bool
 	refused      atomic.Bool  // a refusal closed the connection (reported once)
@@ -124,10 +125,8 @@ func (c *EngineConn) SendMessage(data []byte, binaryData bool) error {
 
 // enqueue never blocks: a full queue closes the connection.
 func (c *EngineConn) enqueue(o *outbound) error {
-	select {
-	case <-c.done:
+	if c.ended.Load() {
 		return ErrConnClosed
-	default:
 	}
 	c.wmu.Lock()
 	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
@@ -247,6 +246,7 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	c.reason = reason
 	ws, probe := c.ws, c.probeWS
 	c.e.hb.Stop(c)
+	c.ended.Store(true)
 	close(c.done)
 	c.mu.Unlock()
 

@@ -59,9 +59,10 @@ type Engine struct {
 	linger  *pacer                      // ticks at which parked writers with nothing to do exit
 }
 
-// writerLinger is how long, at most, an idle WebSocket writer goroutine
-// stays parked before it exits (it exits at the first linger tick that
-// finds its queue empty).
+// writerLinger is the interval of the linger ticks: an idle WebSocket
+// writer goroutine exits at the first tick that finds its queue empty and
+// nothing written since the tick before, so it stays parked at most two
+// intervals.
 const writerLinger = 100 * time.Millisecond
 
 // wsReadBufferSize is the per-connection read buffer of an established

@@ -30,9 +30,11 @@ var writeBufPool = sync.Pool{New: func() any {
 // Options.WriteDelay of its last write, it waits for the engine's next
 // coalescing tick so that they share one system call; the first frame
 // after a quiet period is written at once. With nothing to write it parks
-// until an enqueue wakes it, and it exits at the next linger tick that
-// finds the queue still empty, so an idle connection has no writer
-// goroutine while a busy one is not restarted for every message.
+// until an enqueue wakes it, and it exits at a linger tick that finds the
+// queue empty and nothing written since the tick before: an idle
+// connection has no writer goroutine after one or two linger intervals,
+// while one written to several times an interval keeps its writer (and
+// its ready channel) instead of starting them again after every tick.
 func (c *EngineConn) writeLoop() {
 	defer c.e.writers.Add(-1)
 	w := batchWriter{nc: c.wconn, timeout: c.e.opts.WriteTimeout, maxFrames: c.e.opts.WriteBatch, wdl: &c.wdl}
@@ -42,6 +44,7 @@ func (c *EngineConn) writeLoop() {
 	delay := c.e.opts.WriteDelay
 	st := c.e.stats
 	var lastWrite time.Time
+	wrote := false // since the last linger tick
 	for {
 		c.wmu.Lock()
 		items := c.q[c.qh:]
@@ -64,7 +67,7 @@ func (c *EngineConn) writeLoop() {
 				continue
 			case <-c.e.linger.wait():
 				c.wmu.Lock()
-				if len(c.q) == c.qh {
+				if len(c.q) == c.qh && !wrote {
 					c.writing, c.parked = false, false
 					if c.wake == nil {
 						c.ready = nil
@@ -72,7 +75,7 @@ func (c *EngineConn) writeLoop() {
 					c.wmu.Unlock()
 					return
 				}
-				c.parked = false
+				c.parked, wrote = false, false
 				c.wmu.Unlock()
 				continue
 			case <-c.done:
@@ -94,7 +97,7 @@ func (c *EngineConn) writeLoop() {
 			c.Close("server shutting down")
 			return
 		}
-		lastWrite = time.Now()
+		lastWrite, wrote = time.Now(), true
 		clear(items)
 		c.wmu.Lock()
 		if c.spare == nil && cap(items) <= 64 {

@@ -99,3 +99,66 @@ func TestBatchWriterStopsAtFailedWrite(t *testing.T) {
 	require.Error(t, err)
 	require.Len(t, rc.writes, 1, "nothing is written after a failed write")
 }
+
+// tick releases the waiters of a pacer made with running set (no ticker
+// of its own) once one waits; a test's linger ticks.
+func (p *pacer) tick(t *testing.T) {
+	t.Helper()
+	var ch chan struct{}
+	eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		ch, p.ch = p.ch, nil
+		return ch != nil
+	}, "nobody waits for the tick")
+	close(ch)
+}
+
+// A WebSocket writer exits at a linger tick only when it wrote nothing
+// since the tick before: a connection written to between two ticks keeps
+// its writer goroutine and its ready channel.
+func TestWriterLingersOneIdleInterval(t *testing.T) {
+	s, base := startServer(t, Options{})
+	linger := &pacer{interval: time.Hour, running: true}
+	s.engine.linger = linger
+	sockets := make(chan *Socket, 1)
+	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
+	w := dialWS(t, base, "")
+	require.True(t, strings.HasPrefix(w.readText(), "0{"))
+	w.connectNsp("/", "")
+	so := <-sockets
+	c := so.client.conn
+	// parked: the writer waits for an enqueue and for the next tick (after
+	// a tick, it waits again only once it has handled that tick).
+	parked := func() bool {
+		linger.mu.Lock()
+		waiting := linger.ch != nil
+		linger.mu.Unlock()
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		return c.parked && waiting
+	}
+	eventually(t, parked, "the writer parks after the connect reply")
+
+	linger.tick(t) // it wrote since it started: it stays
+	eventually(t, parked, "the writer parks again")
+	require.EqualValues(t, 1, s.engine.writers.Load(), "a writer that wrote in the interval stays")
+	c.wmu.Lock()
+	ready := c.ready
+	c.wmu.Unlock()
+
+	require.NoError(t, so.Emit("m", 1))
+	require.Equal(t, `42["m",1]`, w.readText())
+	eventually(t, parked, "the writer parks after the event")
+	linger.tick(t)
+	eventually(t, parked, "the writer parks again")
+	require.EqualValues(t, 1, s.engine.writers.Load(), "the same writer")
+	c.wmu.Lock()
+	require.True(t, ready == c.ready, "and the same ready channel")
+	c.wmu.Unlock()
+
+	linger.tick(t) // a whole interval without a write
+	eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "an idle writer exits")
+	require.NoError(t, so.Emit("m", 2))
+	require.Equal(t, `42["m",2]`, w.readText(), "a new writer starts for the next event")
+}
