@@ -92,7 +92,8 @@ var familyAlgs = map[keyFamily][]string{
 type verificationKey struct {
 	kid    string
 	family keyFamily
-	key    any // []byte, *rsa.PublicKey or *ecdsa.PublicKey
+	key    any     // []byte, *rsa.PublicKey or *ecdsa.PublicKey
+	mac    *macKey // the HMAC secret's pooled states (familyHMAC only)
 }
 
 // Verifier checks bearer tokens. It is immutable and safe for concurrent use.
@@ -105,6 +106,12 @@ type Verifier struct {
 	algs     []string
 	maxBytes int
 	parser   *jwt.Parser
+
+	// The fast path (tokenfast.go): the allowed algorithms' methods, the
+	// keys of sets as a slice, and the parser's claims validator.
+	methods   map[string]jwt.SigningMethod
+	noKid     map[keyFamily][]verificationKey
+	validator *jwt.Validator
 }
 
 // NewVerifier loads the configured keys and returns a Verifier. It fails when
@@ -154,12 +161,21 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 
 	present := map[keyFamily]bool{}
 	v.sets = map[keyFamily]jwt.VerificationKeySet{}
-	for _, k := range v.keys {
+	v.noKid = map[keyFamily][]verificationKey{}
+	for i, k := range v.keys {
+		if secret, ok := k.key.([]byte); ok && k.family == familyHMAC {
+			k.mac = newMacKey(secret)
+			v.keys[i] = k
+			if k.kid != "" {
+				v.byKid[k.kid] = k
+			}
+		}
 		present[k.family] = true
 		if k.kid == "" {
 			set := v.sets[k.family]
 			set.Keys = append(set.Keys, k.key)
 			v.sets[k.family] = set
+			v.noKid[k.family] = append(v.noKid[k.family], k)
 		}
 	}
 	if len(cfg.Algorithms) == 0 {
@@ -192,6 +208,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.validator = jwt.NewValidator(opts...)
+	v.methods = make(map[string]jwt.SigningMethod, len(v.algs))
+	for _, alg := range v.algs {
+		v.methods[alg] = jwt.GetSigningMethod(alg)
+	}
 	return v, nil
 }
 
@@ -207,6 +228,15 @@ func (v *Verifier) Verify(token string) (*Session, error) {
 	if len(token) > v.maxBytes {
 		return nil, fmt.Errorf("%w: %w (%d > %d bytes)", ErrInvalidToken, ErrTokenTooLong, len(token), v.maxBytes)
 	}
+	if claims, ok := v.verifyFast(token); ok {
+		return sessionFromClaims(claims)
+	}
+	return v.verifySlow(token)
+}
+
+// verifySlow verifies a token with the JWT library alone: every token the
+// fast path does not accept, and so every rejection, goes this way.
+func (v *Verifier) verifySlow(token string) (*Session, error) {
 	claims := jwt.MapClaims{}
 	if _, err := v.parser.ParseWithClaims(token, claims, v.keyFor); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -255,12 +285,21 @@ func sessionFromClaims(claims jwt.MapClaims) (*Session, error) {
 		RoleID: claimString(claims["roleId"]),
 		Claims: claims,
 	}
-	s.Claims["userId"] = s.UserID
-	s.Claims["roleId"] = s.RoleID
+	// Both are strings in the claims; one that already is that string is
+	// left alone (storing it again would allocate its interface again).
+	setStringClaim(s.Claims, "userId", s.UserID)
+	setStringClaim(s.Claims, "roleId", s.RoleID)
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		s.ExpiresAt = exp.Time
 	}
 	return s, nil
+}
+
+// setStringClaim sets claims[key] to value unless it holds that string.
+func setStringClaim(claims map[string]any, key, value string) {
+	if cur, ok := claims[key].(string); !ok || cur != value {
+		claims[key] = value
+	}
 }
 
 // claimString renders a string or numeric claim; other types give "".

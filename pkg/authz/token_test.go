@@ -550,6 +550,9 @@ func FuzzVerify(f *testing.F) {
 			require.NotEmpty(t, s.UserID)
 			require.Equal(t, s.UserID, s.Claims["userId"])
 		}
+		if token != "" && len(token) <= DefaultMaxTokenBytes {
+			requireSameVerdict(t, v, token, "fuzzed token")
+		}
 	})
 }
 

@@ -1,0 +1,232 @@
+package authz
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"hash"
+	"strings"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The fast path verifies the common token (a compact JWS whose header is a
+// flat object of plain strings) without the JWT library's parsing: the
+// header is scanned instead of decoded into a map, the HMAC state is
+// pooled per key instead of built per token, and the signing input is the
+// token's own prefix. It only ever answers "valid, with these claims":
+// anything else (a malformed or unusual header, an algorithm outside the
+// allow-list, a bad signature, claims that fail to decode or to validate)
+// sends the token through the library (Verifier.verifySlow), which gives
+// the verdict and the error exactly as before. The checks it makes on the
+// way to "valid" are the library's own: the same allow-list, the same key
+// selection (keyFor), the same signature methods, encoding/json for the
+// claims and the library's Validator, built from the parser's options, for
+// exp, nbf, iss and aud with the same leeway.
+
+// fastHeaderMax bounds the decoded header the fast path reads (on the
+// stack); a longer one goes through the library.
+const fastHeaderMax = 256
+
+// macKey is an HMAC secret with pooled hash states, one pool per algorithm.
+type macKey struct {
+	secret []byte
+	pools  [len(macAlgs)]sync.Pool // of *macState
+}
+
+// macAlgs lists the HMAC algorithms with their hash, in pool order.
+var macAlgs = [...]struct {
+	alg  string
+	hash func() hash.Hash
+}{{"HS256", sha256.New}, {"HS384", sha512.New384}, {"HS512", sha512.New}}
+
+// macState is one HMAC state with room for its sum, the decoded signature
+// and the signing input copied in chunks (hashing a string through
+// hash.Hash would copy all of it to the heap).
+type macState struct {
+	h     hash.Hash
+	sum   [sha512.Size]byte
+	sig   [sha512.Size]byte
+	chunk [512]byte
+}
+
+func newMacKey(secret []byte) *macKey { return &macKey{secret: secret} }
+
+// verify reports whether sigSeg (base64url, unpadded) is the MAC of
+// signing under the algorithm macAlgs[i], as jwt.SigningMethodHMAC.Verify
+// decides it.
+func (k *macKey) verify(i int, signing, sigSeg string) bool {
+	st, _ := k.pools[i].Get().(*macState)
+	if st == nil {
+		st = &macState{h: hmac.New(macAlgs[i].hash, k.secret)}
+	}
+	defer k.pools[i].Put(st)
+	if len(sigSeg) > len(st.chunk) || base64.RawURLEncoding.DecodedLen(len(sigSeg)) > len(st.sig) {
+		return false
+	}
+	n, err := base64.RawURLEncoding.Decode(st.sig[:], st.chunk[:copy(st.chunk[:], sigSeg)])
+	if err != nil {
+		return false
+	}
+	st.h.Reset()
+	for s := signing; s != ""; {
+		c := copy(st.chunk[:], s)
+		_, _ = st.h.Write(st.chunk[:c])
+		s = s[c:]
+	}
+	return hmac.Equal(st.sig[:n], st.h.Sum(st.sum[:0]))
+}
+
+// macIndex is the pool index of an HMAC algorithm, or -1.
+func macIndex(alg string) int {
+	for i, a := range macAlgs {
+		if a.alg == alg {
+			return i
+		}
+	}
+	return -1
+}
+
+// verifyFast returns the claims of a token the library would accept, or
+// ok false when the token must go through the library.
+func (v *Verifier) verifyFast(token string) (claims jwt.MapClaims, ok bool) {
+	headSeg, rest, ok1 := strings.Cut(token, ".")
+	claimSeg, sigSeg, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(sigSeg, ".") {
+		return nil, false
+	}
+	var hbuf [fastHeaderMax]byte
+	if base64.RawURLEncoding.DecodedLen(len(headSeg)) > len(hbuf) {
+		return nil, false
+	}
+	var sbuf [2 * fastHeaderMax]byte // the header segment, copied
+	if len(headSeg) > len(sbuf) {
+		return nil, false
+	}
+	n, err := base64.RawURLEncoding.Decode(hbuf[:], sbuf[:copy(sbuf[:], headSeg)])
+	if err != nil {
+		return nil, false
+	}
+	alg, kid, ok := scanHeader(hbuf[:n])
+	if !ok {
+		return nil, false
+	}
+	m := v.methods[string(alg)] // nil unless alg is allowed
+	if m == nil || !v.signatureValid(m, kid, token[:len(headSeg)+1+len(claimSeg)], sigSeg) {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(claimSeg)
+	if err != nil {
+		return nil, false
+	}
+	var decoded any
+	if json.Unmarshal(raw, &decoded) != nil {
+		return nil, false
+	}
+	claims, ok = decoded.(map[string]any)
+	if !ok || v.validator.Validate(claims) != nil {
+		return nil, false
+	}
+	return claims, true
+}
+
+// signatureValid checks the signature with the keys keyFor would return
+// for a token with this alg and kid.
+func (v *Verifier) signatureValid(m jwt.SigningMethod, kid []byte, signing, sigSeg string) bool {
+	alg := m.Alg()
+	fam := algFamily[alg]
+	if len(kid) > 0 {
+		if k, found := v.byKid[string(kid)]; found {
+			return k.family == fam && keyVerifies(m, alg, k, signing, sigSeg)
+		}
+	}
+	for _, k := range v.noKid[fam] {
+		if keyVerifies(m, alg, k, signing, sigSeg) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyVerifies checks the signature with one key: HMAC keys with their
+// pooled state, the others with the library's signing method.
+func keyVerifies(m jwt.SigningMethod, alg string, k verificationKey, signing, sigSeg string) bool {
+	if k.mac != nil {
+		i := macIndex(alg)
+		return i >= 0 && k.mac.verify(i, signing, sigSeg)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigSeg)
+	return err == nil && m.Verify(signing, sig, k.key) == nil
+}
+
+// scanHeader reads a JOSE header that is a JSON object whose member names
+// and values are all plain strings (printable ASCII, no escapes), the
+// whitespace JSON allows between them. It returns the last "alg" and "kid"
+// (as encoding/json does with repeated names), nil when absent; ok is
+// false for anything else, which the library then decodes itself.
+func scanHeader(d []byte) (alg, kid []byte, ok bool) {
+	i := skipSpace(d, 0)
+	if i >= len(d) || d[i] != '{' {
+		return nil, nil, false
+	}
+	i = skipSpace(d, i+1)
+	if i < len(d) && d[i] == '}' {
+		return nil, nil, skipSpace(d, i+1) == len(d)
+	}
+	for {
+		name, j, ok := plainString(d, i)
+		if !ok {
+			return nil, nil, false
+		}
+		j = skipSpace(d, j)
+		if j >= len(d) || d[j] != ':' {
+			return nil, nil, false
+		}
+		value, k, ok := plainString(d, skipSpace(d, j+1))
+		if !ok {
+			return nil, nil, false
+		}
+		switch string(name) {
+		case "alg":
+			alg = value
+		case "kid":
+			kid = value
+		}
+		k = skipSpace(d, k)
+		switch {
+		case k < len(d) && d[k] == ',':
+			i = skipSpace(d, k+1)
+		case k < len(d) && d[k] == '}':
+			return alg, kid, skipSpace(d, k+1) == len(d)
+		default:
+			return nil, nil, false
+		}
+	}
+}
+
+// plainString reads a JSON string at d[i] made of printable ASCII without
+// escapes; it returns its content and the index after its closing quote.
+func plainString(d []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(d) || d[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(d); j++ {
+		switch c := d[j]; {
+		case c == '"':
+			return d[i+1 : j], j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
