@@ -3,6 +3,8 @@ package sio
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,5 +66,35 @@ func TestBroadcastEncodesOnce(t *testing.T) {
 	require.Len(t, first.frames, 2)
 	for _, c := range conns[1:] {
 		require.Same(t, first, c.pop())
+	}
+}
+
+// BenchmarkBroadcastQueue is a broadcast with a recovery offset queued to
+// the sockets of a room (rooms of the daemon's "rooms" and "fanout"
+// scenarios), without a transport: the encoding and the queueing, not the
+// writes. b.N broadcasts; the queues are drained every 64.
+//
+//	go test -run '^$' -bench BenchmarkBroadcastQueue -benchmem ./pkg/sio
+func BenchmarkBroadcastQueue(b *testing.B) {
+	payload := json.RawMessage(`{"roomId":"r1","message":{"id":"0001","userId":"u1","content":"` + strings.Repeat("hello ", 24) + `"}}`)
+	for _, size := range []int{10, 1000} {
+		b.Run("sockets="+strconv.Itoa(size), func(b *testing.B) {
+			s := NewServer(Options{WriteQueueSize: 1 << 10})
+			ns := s.Of("/hub/chat")
+			ns.SetRecovery(true)
+			conns := fakeSockets(b, s, ns, size, "r")
+			bc := ns.To("r").Local()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := bc.Offset("17.1700000000123.r1").Emit("hub:messageArrived", payload); err != nil {
+					b.Fatal(err)
+				}
+				if i%64 == 63 {
+					drain(conns)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/delivery")
+		})
 	}
 }

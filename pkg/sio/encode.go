@@ -79,8 +79,31 @@ func encodePacket(nsp string, typ int, id int64, name string, hasName bool, args
 // ["event",args...], with placeholders for []byte arguments, which are
 // returned as attachments (not copied).
 func encodeEventBody(name string, args []any) ([]byte, [][]byte, error) {
-	size := 8 + len(name)
-	var atts [][]byte
+	size, atts := eventSize(name, args)
+	body, err := appendEventBody(make([]byte, 0, size), name, args, "")
+	return body, atts, err
+}
+
+// encodeEventFrame is encodeEventBody written straight into the event's
+// frame for namespace nsp, with extra ("" none) appended as a last string
+// argument; body is the payload within the frame's buffer.
+func encodeEventFrame(nsp, name string, args []any, extra string) (f *frame, body []byte, atts [][]byte, err error) {
+	size, atts := eventSize(name, args)
+	if extra != "" {
+		size += len(extra) + 3
+	}
+	buf := appendEventHeader(newFrameBuf(size+len(nsp)+8), nsp, len(atts))
+	start := len(buf)
+	if buf, err = appendEventBody(buf, name, args, extra); err != nil {
+		return nil, nil, nil, err
+	}
+	return finish(buf, false), buf[start:len(buf):len(buf)], atts, nil
+}
+
+// eventSize estimates the size of an encoded event and collects its
+// []byte arguments.
+func eventSize(name string, args []any) (size int, atts [][]byte) {
+	size = 8 + len(name)
 	for _, a := range args {
 		switch v := a.(type) {
 		case []byte:
@@ -94,7 +117,11 @@ func encodeEventBody(name string, args []any) ([]byte, [][]byte, error) {
 			size += 16
 		}
 	}
-	buf := make([]byte, 0, size)
+	return size, atts
+}
+
+// appendEventBody appends ["name",args...,"extra"] (no extra when "").
+func appendEventBody(buf []byte, name string, args []any, extra string) ([]byte, error) {
 	buf = append(buf, '[')
 	buf = appendJSONString(buf, name)
 	num := 0
@@ -102,16 +129,27 @@ func encodeEventBody(name string, args []any) ([]byte, [][]byte, error) {
 		buf = append(buf, ',')
 		var err error
 		if buf, err = appendArg(buf, a, &num); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return append(buf, ']'), atts, nil
+	if extra != "" {
+		buf = append(buf, ',')
+		buf = appendJSONString(buf, extra)
+	}
+	return append(buf, ']'), nil
 }
 
 // eventFrame frames an encoded event payload for namespace nsp: an EVENT,
 // or a BINARY_EVENT when it has attachments.
 func eventFrame(nsp string, body []byte, attachments int) *frame {
-	buf := newFrameBuf(len(body) + len(nsp) + 8)
+	buf := appendEventHeader(newFrameBuf(len(body)+len(nsp)+8), nsp, attachments)
+	buf = append(buf, body...)
+	return finish(buf, false)
+}
+
+// appendEventHeader appends the packet type and namespace of an EVENT, or
+// of a BINARY_EVENT with its attachment count.
+func appendEventHeader(buf []byte, nsp string, attachments int) []byte {
 	buf = append(buf, '4')
 	if attachments > 0 {
 		buf = append(buf, byte('0'+pBinaryEvent))
@@ -124,8 +162,7 @@ func eventFrame(nsp string, body []byte, attachments int) *frame {
 		buf = append(buf, nsp...)
 		buf = append(buf, ',')
 	}
-	buf = append(buf, body...)
-	return finish(buf, false)
+	return buf
 }
 
 func appendArg(buf []byte, a any, num *int) ([]byte, error) {

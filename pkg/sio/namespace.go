@@ -270,10 +270,11 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	if st != nil {
 		st.broadcasts.Add(1)
 	}
+	var extra string // the offset as the last argument
 	if b.offset != "" && n.rec.on.Load() {
-		args = append(args[:len(args):len(args)], b.offset)
+		extra = b.offset
 	}
-	body, atts, err := encodeEventBody(event, args)
+	f, body, atts, err := encodeEventFrame(n.name, event, args, extra)
 	if err != nil {
 		return fmt.Errorf("broadcast %q: %w", event, err)
 	}
@@ -283,7 +284,9 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 			st.adapterErrors.Add(1)
 		}
 	}
-	n.deliver(b.to, b.except, &broadcastEncoder{body: body, atts: atts, offset: b.offset, key: b.key})
+	enc := broadcastEncoder{body: body, atts: atts, offset: b.offset, key: b.key}
+	enc.first(n.name, f)
+	n.deliver(b.to, b.except, &enc)
 	return nil
 }
 
@@ -426,15 +429,12 @@ func (e *broadcastEncoder) forNsp(nsp string) *outbound {
 	if o, ok := e.aliases[nsp]; ok {
 		return o
 	}
-	frames := make([]*frame, 1, 1+len(e.atts))
-	frames[0] = eventFrame(nsp, e.body, len(e.atts))
 	if e.out == nil {
-		for _, a := range e.atts {
-			frames = append(frames, binaryFrame(a))
-		}
-		e.nsp, e.out = nsp, &outbound{frames: frames}
+		e.first(nsp, eventFrame(nsp, e.body, len(e.atts)))
 		return e.out
 	}
+	frames := make([]*frame, 1, 1+len(e.atts))
+	frames[0] = eventFrame(nsp, e.body, len(e.atts))
 	frames = append(frames, e.out.frames[1:]...)
 	o := &outbound{frames: frames}
 	if e.aliases == nil {
@@ -442,6 +442,28 @@ func (e *broadcastEncoder) forNsp(nsp string) *outbound {
 	}
 	e.aliases[nsp] = o
 	return o
+}
+
+// first sets the event's frame f for namespace name nsp, the first name
+// framed: its item holds f and the attachments' frames, built once for all
+// names.
+func (e *broadcastEncoder) first(nsp string, f *frame) {
+	it := &outboundOne{}
+	it.frames = it.one[:]
+	if len(e.atts) > 0 {
+		it.frames = make([]*frame, 1, 1+len(e.atts))
+		for _, a := range e.atts {
+			it.frames = append(it.frames, binaryFrame(a))
+		}
+	}
+	it.frames[0] = f
+	e.nsp, e.out = nsp, &it.outbound
+}
+
+// outboundOne is a queue item with room for one frame, in one allocation.
+type outboundOne struct {
+	outbound
+	one [1]*frame
 }
 
 // binding ties a namespace to the Adapter it publishes to and receives from.

@@ -323,6 +323,20 @@ func TestResolverAliases(t *testing.T) {
 	require.NoError(t, hub.To("r").Emit("news", "hi"))
 	require.Equal(t, `42/hub/chat,["news","hi"]`, a.readText())
 	require.Equal(t, `42/x/hub/chat,["news","hi"]`, b.readText())
+
+	// With an attachment and an offset: each name gets its own packet, and
+	// both the same attachment and offset.
+	hub.SetRecovery(true)
+	require.NoError(t, hub.To("r").Local().Offset("5.1.r").Emit("pic", []byte{1, 2}))
+	for _, c := range []struct {
+		w   *wsClient
+		nsp string
+	}{{a, "/hub/chat"}, {b, "/x/hub/chat"}} {
+		require.Equal(t, `451-`+c.nsp+`,["pic",{"_placeholder":true,"num":0},"5.1.r"]`, c.w.readText())
+		att, binary := c.w.read()
+		require.True(t, binary)
+		require.Equal(t, "\x01\x02", att)
+	}
 }
 
 func TestBroadcastToExcept(t *testing.T) {
