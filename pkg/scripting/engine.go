@@ -427,16 +427,14 @@ func (w *worker) run(j *job) (r result) {
 	rt.call, rt.label = callWindow{parent: j.ctx, deadline: deadline}, j.p.Name
 	defer func() { rt.call.end(); rt.label = "" }()
 
-	names, err := rt.setVars(j.vars)
-	defer rt.clearVars(names)
-	if err != nil {
+	if err := rt.setVars(j.vars); err != nil {
 		return result{err: newError(KindInput, err, "%v", err)}
 	}
 	if rt.budget = w.e.opts.MemoryBudget; rt.budget > 0 {
 		memWatch.begin(rt)
 		defer memWatch.end(rt)
 	}
-	err = rt.guarded(j.ctx, deadline, func() error {
+	err := rt.guarded(j.ctx, deadline, func() error {
 		fn, err := rt.programFn(j.p)
 		if err != nil {
 			return err
@@ -479,33 +477,45 @@ func asResultError(err error) error {
 	return newError(KindResult, err, "%v", err)
 }
 
-// setVars defines vars as globals in a stable order and returns their names.
-func (rt *jsRuntime) setVars(vars map[string]any) ([]string, error) {
+// setVars defines vars as the globals of the call, in a stable order. The
+// previous call's globals stay defined between calls (no script runs
+// then) and are replaced here: a name this call does not pass is deleted
+// and one it passes is given its new value, so a call sees exactly its
+// own vars without a delete and a new global property per name and call.
+// On an error no var is left defined.
+func (rt *jsRuntime) setVars(vars map[string]any) error {
+	g := rt.vm.GlobalObject()
+	for _, name := range rt.varNames {
+		if _, ok := vars[name]; !ok {
+			_ = g.Delete(name)
+		}
+	}
 	names := rt.varNames[:0] // the runtime runs one call at a time
 	for name := range vars {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	rt.varNames = names
-	g := rt.vm.GlobalObject()
-	for i, name := range names {
+	for _, name := range names {
 		v, err := rt.toJS(vars[name], 0)
 		if err == nil {
 			err = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 		}
 		if err != nil {
-			return names[:i], fmt.Errorf("variable %s: %w", name, err)
+			rt.clearVars()
+			return fmt.Errorf("variable %s: %w", name, err)
 		}
 	}
-	return names, nil
+	return nil
 }
 
-// clearVars removes the globals of the call.
-func (rt *jsRuntime) clearVars(names []string) {
+// clearVars removes the globals setVars defined.
+func (rt *jsRuntime) clearVars() {
 	g := rt.vm.GlobalObject()
-	for _, name := range names {
+	for _, name := range rt.varNames {
 		_ = g.Delete(name)
 	}
+	rt.varNames = rt.varNames[:0]
 }
 
 // Library is a compiled service library, loaded once and shared by the

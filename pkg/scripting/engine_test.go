@@ -141,6 +141,27 @@ func TestVarsAreScopedToOneCall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "undefined", got)
 
+	// A call passing some of the last call's names sees its own values
+	// and not the names it does not pass, not even as declared globals;
+	// a call whose var fails to convert leaves none of its vars behind.
+	_, err = e.Eval(ctx, MustCompile(`true`), "r", map[string]any{"a": "one", "b": "two", "c": "three"})
+	require.NoError(t, err)
+	got, err = e.Eval(ctx, MustCompile(`[a, typeof b, "b" in globalThis, (function(){ try { return c } catch (e) { return e.name } })()]`),
+		"r", map[string]any{"a": "new"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"new", "undefined", false, "ReferenceError"}, got)
+	_, err = e.Eval(ctx, MustCompile(`true`), "r", map[string]any{"a": "one", "z": json.RawMessage(`{`)})
+	requireKind(t, err, KindInput)
+	got, err = e.Eval(ctx, MustCompile(`[typeof a, typeof z]`), "r", nil)
+	require.NoError(t, err)
+	require.Equal(t, []any{"undefined", "undefined"}, got)
+	// A script that deletes or replaces a var does not break the next call.
+	_, err = e.Eval(ctx, MustCompile(`delete globalThis.a; globalThis.b = 1; true`), "r", map[string]any{"a": "x", "b": "y"})
+	require.NoError(t, err)
+	got, err = e.Eval(ctx, MustCompile(`[a, b]`), "r", map[string]any{"a": "p", "b": "q"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"p", "q"}, got)
+
 	// A script changing its input does not change the caller's map.
 	room := map[string]any{"name": "a"}
 	_, err = e.Eval(ctx, MustCompile(`room.name = "changed"`), "r", map[string]any{"room": room})

@@ -30,8 +30,8 @@ type jsRuntime struct {
 	frozen map[*Frozen]goja.Value
 	// fns holds the wrapper function of each Program this runtime ran.
 	fns map[*Program]goja.Callable
-	// varNames is the names of the call's variables (see setVars), kept
-	// for the next call's.
+	// varNames is the names of the globals the last call's variables
+	// defined (see setVars).
 	varNames []string
 
 	// call is the call in progress (see callWindow); host functions take
