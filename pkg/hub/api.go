@@ -35,6 +35,10 @@ type SendInput struct {
 	ReplyTo         json.RawMessage `json:"replyTo"`
 	Forwarded       *bool           `json:"forwarded"`
 	ClientMessageID string          `json:"clientMessageId"`
+
+	// contentValid marks Content as valid JSON (or empty), decoded from a
+	// payload that was checked whole, so that it is not checked again.
+	contentValid bool
 }
 
 // ListInput selects a page of a room's messages by message ids.

@@ -350,6 +350,26 @@ type call struct {
 	// room.
 	actor *Actor
 	after func() // runs after the ack is written
+	// validity is whether json.Valid accepts payload: 0 not checked yet,
+	// then validJSON or invalidJSON (see validPayload).
+	validity uint8
+}
+
+const (
+	validJSON = 1 + iota
+	invalidJSON
+)
+
+// validPayload reports whether json.Valid accepts the event's payload,
+// checking it once for all the decoders of the event.
+func (in *call) validPayload() bool {
+	if in.validity == 0 {
+		in.validity = invalidJSON
+		if json.Valid(in.payload) {
+			in.validity = validJSON
+		}
+	}
+	return in.validity == validJSON
 }
 
 func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {

@@ -16,9 +16,10 @@ var keyRoomID = []byte("roomId")
 // error), without decoding the rest of the payload, which the event's
 // handler decodes anyway. A payload it cannot settle by looking (a key
 // matching roomId only case-insensitively or written with escapes, a
-// roomId that is not a plain string) goes through decode.
-func decodeRoomID(payload json.RawMessage) (string, error) {
-	if len(payload) == 0 || payload[0] != '{' || !json.Valid(payload) {
+// roomId that is not a plain string) goes through decode. valid tells
+// whether json.Valid accepts payload (see call.validPayload).
+func decodeRoomID(payload json.RawMessage, valid bool) (string, error) {
+	if len(payload) == 0 || payload[0] != '{' || !valid {
 		return decodeRoomIDSlow(payload)
 	}
 	var (
@@ -80,10 +81,14 @@ var sendFields = []struct {
 // and nothing writes to it. A payload the scan cannot settle (a key
 // matching a field only case-insensitively or written with escapes, a
 // string field that is not a plain string, null where decode keeps the
-// earlier value) goes through decode.
-func decodeSend(payload json.RawMessage, req *sendRequest) error {
-	if len(payload) == 0 || payload[0] != '{' || !json.Valid(payload) {
-		return decode(payload, req)
+// earlier value) goes through decode. valid tells whether json.Valid
+// accepts payload (see call.validPayload). The content of a decoded
+// request is valid JSON or empty, and marked so.
+func decodeSend(payload json.RawMessage, valid bool, req *sendRequest) error {
+	if len(payload) == 0 || payload[0] != '{' || !valid {
+		err := decode(payload, req)
+		req.contentValid = err == nil
+		return err
 	}
 	plain := true
 	jsonscan.Members(payload, func(key, value []byte) bool {
@@ -92,8 +97,11 @@ func decodeSend(payload json.RawMessage, req *sendRequest) error {
 	})
 	if !plain {
 		*req = sendRequest{}
-		return decode(payload, req)
+		err := decode(payload, req)
+		req.contentValid = err == nil
+		return err
 	}
+	req.contentValid = true
 	return nil
 }
 

@@ -33,7 +33,7 @@ func FuzzDecodeRoomID(f *testing.F) {
 
 func checkRoomID(t *testing.T, payload []byte) {
 	want, wantErr := decodeRoomIDSlow(payload)
-	got, err := decodeRoomID(payload)
+	got, err := decodeRoomID(payload, json.Valid(payload))
 	require.Equal(t, wantErr, err, "payload %q", payload)
 	require.Equal(t, want, got, "payload %q", payload)
 }
@@ -45,7 +45,7 @@ func BenchmarkDecodeRoomID(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		fn   func(json.RawMessage) (string, error)
-	}{{"scan", decodeRoomID}, {"decode", decodeRoomIDSlow}} {
+	}{{"scan", func(p json.RawMessage) (string, error) { return decodeRoomID(p, json.Valid(p)) }}, {"decode", decodeRoomIDSlow}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -84,11 +84,16 @@ func FuzzDecodeSend(f *testing.F) {
 func checkDecodeSend(t *testing.T, payload []byte) {
 	var want, got sendRequest
 	wantErr := decode(payload, &want)
-	err := decodeSend(payload, &got)
+	err := decodeSend(payload, json.Valid(payload), &got)
 	require.Equal(t, wantErr, err, "payload %q", payload)
 	if err != nil {
 		return
 	}
+	// A decoded content is marked valid, and is: the content validation
+	// skips json.Valid on it.
+	require.True(t, got.contentValid, "payload %q", payload)
+	require.True(t, len(got.Content) == 0 || json.Valid(got.Content), "payload %q", payload)
+	got.contentValid = false
 	require.Equal(t, want, got, "payload %q", payload)
 	// The raw fields share the payload: writing past one must not reach
 	// the other.
@@ -105,7 +110,8 @@ func BenchmarkDecodeSend(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		fn   func(json.RawMessage, *sendRequest) error
-	}{{"scan", decodeSend}, {"decode", func(p json.RawMessage, r *sendRequest) error { return decode(p, r) }}} {
+	}{{"scan", func(p json.RawMessage, r *sendRequest) error { return decodeSend(p, json.Valid(p), r) }},
+		{"decode", func(p json.RawMessage, r *sendRequest) error { return decode(p, r) }}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -141,7 +141,7 @@ func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]an
 		return nil, err
 	}
 	if e.Room {
-		roomID, err := decodeRoomID(in.payload)
+		roomID, err := decodeRoomID(in.payload, in.validPayload())
 		if err != nil {
 			return nil, err
 		}

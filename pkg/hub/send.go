@@ -25,7 +25,7 @@ const maxClientMessageID = 128
 
 func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) {
 	var req sendRequest
-	if err := decodeSend(in.payload, &req); err != nil {
+	if err := decodeSend(in.payload, in.validPayload(), &req); err != nil {
 		return nil, err
 	}
 	if req.RoomID == "" {
@@ -67,7 +67,11 @@ func (h *Hub) send(ctx context.Context, a *Actor, req *SendInput) (*msgstore.Mes
 	if max := hs.Guardrails.MaxMessageSize; max > 0 && len(req.Content)+len(req.ReplyTo) > max {
 		return nil, errorf(CodeMessageTooLarge, "message larger than %d bytes", max)
 	}
-	content, problems := hs.ValidateContent(req.MessageType, req.Content)
+	validate := hs.ValidateContent
+	if req.contentValid {
+		validate = hs.ValidateValidContent
+	}
+	content, problems := validate(req.MessageType, req.Content)
 	var details []spec.FieldProblem
 	for _, p := range problems {
 		p.Field = "content." + p.Field

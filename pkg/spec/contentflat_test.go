@@ -76,6 +76,12 @@ func TestValidateContentFlat(t *testing.T) {
 			got, ok := validateFlat(h, tc.typ, []byte(tc.content))
 			require.Equal(t, tc.flat, ok)
 			checkFlatMatchesFull(t, h, tc.typ, []byte(tc.content))
+			if json.Valid([]byte(tc.content)) {
+				want, wantProblems := h.ValidateContent(tc.typ, json.RawMessage(tc.content))
+				trusted, problems := h.ValidateValidContent(tc.typ, json.RawMessage(tc.content))
+				require.Equal(t, wantProblems, problems)
+				require.Equal(t, string(want), string(trusted))
+			}
 			if ok {
 				viaAPI, problems := h.ValidateContent(tc.typ, json.RawMessage(tc.content))
 				require.Empty(t, problems)
