@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -28,6 +30,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 	const writers = 256
 	var next atomic.Int64
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cpu0 := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		w := next.Add(1)
 		for pb.Next() {
@@ -39,6 +42,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 		}
 	})
 	b.StopTimer()
+	cpu := processCPU() - cpu0
 	st, es := e.db.Stats(), e.Stats()
 	var leaves int
 	require.NoError(b, e.db.View(func(tx *bolt.Tx) error {
@@ -54,6 +58,7 @@ func BenchmarkAppendLayout(b *testing.B) {
 	b.ReportMetric(float64(leaves)*1000/n, "leaves/1k-msgs")
 	b.ReportMetric(float64(fi.Size())/1024*1000/n, "fileKB/1k-msgs")
 	b.ReportMetric(n/float64(es.Commits), "writes/commit")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/msg")
 }
 
 // BenchmarkUpdateLayout updates the messages of one room of 1,000, one
@@ -87,4 +92,13 @@ func BenchmarkUpdateLayout(b *testing.B) {
 	after := e.db.Stats()
 	st := after.Sub(&before)
 	b.ReportMetric(float64(st.TxStats.GetWrite())/float64(b.N), "pages/update")
+}
+
+// processCPU is the CPU (user + system) the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

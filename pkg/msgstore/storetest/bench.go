@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hubd/hubd/pkg/msgstore"
 )
@@ -20,7 +22,9 @@ type BenchOptions struct {
 	ClientMessageIDs bool
 }
 
-// BenchAppendParallel measures Append throughput and reports msgs/s. The
+// BenchAppendParallel measures Append throughput and reports msgs/s and the
+// process CPU per message (cpu-us/msg: user + system, so the commit's
+// syscalls count, and load from other processes does not inflate it). The
 // daemon runs one sequential queue per room, so Writers == Rooms is its shape.
 func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 	ctx := context.Background()
@@ -30,6 +34,7 @@ func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		w := next.Add(1)
 		room := fmt.Sprintf("room-%d", w%int64(o.Rooms))
@@ -48,6 +53,16 @@ func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64((ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
+}
+
+// ProcessCPU is the CPU (user + system) the process used so far.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchList measures reading the newest limit messages of a room of size
