@@ -228,7 +228,11 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if err := Normalize(in); err != nil {
 		return nil, false, fmt.Errorf("append: %w", err)
 	}
-	if in.ID == "" {
+	// An id generated here is a fresh UUIDv7 (time-ordered, random low
+	// bits): it cannot name a stored message, so only an id the caller
+	// chose is looked up for a duplicate.
+	checkID := in.ID != ""
+	if !checkID {
 		id, err := uuid.NewV7()
 		if err != nil {
 			return nil, false, fmt.Errorf("append: new id: %w", err)
@@ -257,7 +261,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 					return nil
 				}
 			}
-			if hb.Bucket(bucketIDs).Get([]byte(in.ID)) != nil {
+			if checkID && hb.Bucket(bucketIDs).Get([]byte(in.ID)) != nil {
 				return noWrite(fmt.Errorf("id %s: %w", in.ID, ErrDuplicateID))
 			}
 		}
