@@ -97,6 +97,7 @@ type Embedded struct {
 	log   *zap.Logger
 	opts  EmbeddedOptions
 	w     *committer
+	rooms *roomSeqs  // the rooms' seqs, used by w's goroutine only
 	claim sync.Mutex // one outbox claim at a time
 
 	appliedMarks atomic.Uint64 // MarkEventApplied calls, to prune now and then
@@ -157,7 +158,8 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	log := opts.Logger.Named("msgstore")
 	log.Info("message store opened", zap.String("path", path), zap.Bool("fsync", !opts.NoSync))
-	return &Embedded{db: db, path: path, log: log, opts: opts, w: newCommitter(db, log, opts)}, nil
+	rooms := newRoomSeqs()
+	return &Embedded{db: db, path: path, log: log, opts: opts, rooms: rooms, w: newCommitter(db, log, opts, rooms)}, nil
 }
 
 func initSchema(tx *bolt.Tx) error {
@@ -269,7 +271,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		key, seq, err := nextKey(hb.Bucket(bucketRooms), []byte(in.RoomID))
+		key, seq, err := e.rooms.next(hb, in.HubName, in.RoomID)
 		if err != nil {
 			return err
 		}
@@ -577,26 +579,6 @@ func getMessage(hb *bolt.Bucket, hub, id string) (*Message, error) {
 		return nil, fmt.Errorf("index of %s names a missing message", id)
 	}
 	return decodeMessage(hub, v)
-}
-
-// nextKey assigns the next seq of a room (numbering the room on its first
-// message) and returns the message's msgs key.
-func nextKey(rooms *bolt.Bucket, roomID []byte) ([]byte, uint64, error) {
-	var num, seq uint64
-	if v := rooms.Get(roomID); len(v) == 16 {
-		num, seq = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-	} else {
-		var err error
-		if num, err = rooms.NextSequence(); err != nil {
-			return nil, 0, err
-		}
-	}
-	seq++
-	key := msgKey(num, seq)
-	if err := rooms.Put(roomID, slices.Clone(key)); err != nil {
-		return nil, 0, err
-	}
-	return key, seq, nil
 }
 
 func decodeMessage(hub string, v []byte) (*Message, error) {

@@ -16,9 +16,10 @@ import (
 // A lone write on a quiet store commits at once, unlike bolt.DB.Batch,
 // which adds its MaxBatchDelay to every write of a quiet room.
 type committer struct {
-	db  *bolt.DB
-	log *zap.Logger
-	b   *batcher[*writeOp]
+	db    *bolt.DB
+	log   *zap.Logger
+	b     *batcher[*writeOp]
+	hooks txHooks
 
 	queued   atomic.Uint64 // writes handed to the writer
 	commits  atomic.Uint64
@@ -37,6 +38,14 @@ type writeOp struct {
 	soft error // set by the latest run: failed without writing
 }
 
+// txHooks see every write transaction of the committer: flush runs in it
+// after its last op (an error fails the whole transaction), end after it
+// committed or not.
+type txHooks interface {
+	flush(tx *bolt.Tx) error
+	end(committed bool)
+}
+
 // cleanFailure marks an op error raised before the op wrote anything: the
 // rest of the batch can still commit.
 type cleanFailure struct{ err error }
@@ -52,8 +61,8 @@ func noWrite(err error) error {
 	return &cleanFailure{err: err}
 }
 
-func newCommitter(db *bolt.DB, log *zap.Logger, opts EmbeddedOptions) *committer {
-	c := &committer{db: db, log: log}
+func newCommitter(db *bolt.DB, log *zap.Logger, opts EmbeddedOptions, hooks txHooks) *committer {
+	c := &committer{db: db, log: log, hooks: hooks}
 	c.b = newBatcher(opts.MaxBatch, opts.MaxBatchDelay, 1, c.commit, opts.OnCommit)
 	return c
 }
@@ -104,8 +113,9 @@ func (c *committer) commit(ops []*writeOp) {
 					return err
 				}
 			}
-			return nil
+			return c.hooks.flush(tx)
 		})
+		c.hooks.end(err == nil)
 		switch {
 		case hard < 0:
 			if err != nil {

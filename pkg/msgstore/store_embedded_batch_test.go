@@ -175,3 +175,64 @@ func TestCommitterCloseFinishesQueuedWrites(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, len(results), "every queued write committed before close returned")
 }
+
+// TestRoomSeqsFollowCommits: the rooms' seqs an append takes live in memory
+// until its transaction commits; a transaction that fails as a whole (here
+// in its final write of the rooms' entries) leaves the committed seqs as
+// they were, and a room appended to several times in one transaction has its
+// last seq on disk.
+func TestRoomSeqsFollowCommits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messages.db")
+	e, err := OpenEmbedded(path, EmbeddedOptions{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	first, _, err := e.Append(ctx, textMsg("r1", "alice", 1))
+	require.NoError(t, err)
+
+	// a write that holds its transaction open until the next two are queued,
+	// so that they share the following one
+	started, unblock := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- e.w.do(ctx, func(*bolt.Tx) error { close(started); <-unblock; return nil })
+	}()
+	<-started
+	lost := appendAsync(e, ctx, textMsg("r1", "alice", 2))
+	waitQueued(t, e, 3)
+	failed := make(chan error, 1)
+	go func() {
+		failed <- e.w.do(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketHubs).DeleteBucket([]byte("chat")) })
+	}()
+	waitQueued(t, e, 4)
+	close(unblock)
+	require.NoError(t, <-blocker)
+	require.ErrorIs(t, (<-lost).err, ErrUnavailable, "the transaction failed as a whole")
+	require.ErrorIs(t, <-failed, ErrUnavailable)
+
+	release := holdWriter(t, e)
+	var batch []<-chan appendResult
+	for i := range 5 {
+		batch = append(batch, appendAsync(e, ctx, textMsg("r1", "bob", 10+i)))
+	}
+	waitQueued(t, e, 9)
+	release()
+	var seqs []int64
+	for _, r := range batch {
+		res := <-r
+		require.NoError(t, res.err)
+		seqs = append(seqs, res.m.Seq)
+	}
+	require.ElementsMatch(t, []int64{2, 3, 4, 5, 6}, seqs, "the failed transaction took no seq")
+	require.NoError(t, e.Close())
+
+	e, err = OpenEmbedded(path, EmbeddedOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	next, _, err := e.Append(ctx, textMsg("r1", "carol", 20))
+	require.NoError(t, err)
+	require.Equal(t, int64(7), next.Seq, "the room's last seq was written")
+	list, err := e.List(ctx, "chat", "r1", Query{})
+	require.NoError(t, err)
+	require.Len(t, list, 7)
+	require.Equal(t, first, list[0])
+}
