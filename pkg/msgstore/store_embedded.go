@@ -293,7 +293,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 				return err
 			}
 		}
-		if err := e.putOutbox(tx, OutboxCreated, &out); err != nil {
+		if err := e.putOutbox(tx, OutboxCreated, &out, val); err != nil {
 			return err
 		}
 		stored, created = &out, true
@@ -468,10 +468,11 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if next.Rev, err = recordChange(hb.Bucket(bucketChanges), key, cur.Rev); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketMsgs).Put(key, next.appendJSON(nil)); err != nil {
+		val := next.appendJSON(nil)
+		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
 			return err
 		}
-		if err := e.putOutbox(tx, updateOp(cur, next), next); err != nil {
+		if err := e.putOutbox(tx, updateOp(cur, next), next, val); err != nil {
 			return err
 		}
 		updated = next

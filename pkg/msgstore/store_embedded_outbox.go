@@ -3,7 +3,6 @@ package msgstore
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -17,8 +16,9 @@ var bucketOutbox = []byte("outbox")
 
 var _ Outbox = (*Embedded)(nil)
 
-// putOutbox records an event of m in tx when the store keeps an outbox.
-func (e *Embedded) putOutbox(tx *bolt.Tx, op string, m *Message) error {
+// putOutbox records an event of m, whose stored JSON is msg, in tx when the
+// store keeps an outbox.
+func (e *Embedded) putOutbox(tx *bolt.Tx, op string, m *Message, msg []byte) error {
 	if !e.opts.Outbox {
 		return nil
 	}
@@ -31,11 +31,24 @@ func (e *Embedded) putOutbox(tx *bolt.Tx, op string, m *Message) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(outboxRecord{ID: id.String(), Hub: m.HubName, Op: op, At: time.Now().UTC(), Message: m.appendJSON(nil)})
-	if err != nil {
-		return err
-	}
+	v := appendOutboxRecord(make([]byte, 0, 128+len(m.HubName)+len(msg)), id.String(), m.HubName, op, time.Now().UTC(), msg)
 	return b.Put(binary.BigEndian.AppendUint64(nil, pos), v)
+}
+
+// appendOutboxRecord appends the JSON of an outboxRecord; msg is the
+// message's stored JSON, taken as it is.
+func appendOutboxRecord(b []byte, id, hub, op string, at time.Time, msg []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	b = append(b, `,"hub":`...)
+	b = appendString(b, hub)
+	b = append(b, `,"op":`...)
+	b = appendString(b, op)
+	b = append(b, `,"at":"`...)
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","message":`...)
+	b = append(b, msg...)
+	return append(b, '}')
 }
 
 // ClaimOutbox implements Outbox. The embedded file belongs to one process;
