@@ -305,6 +305,16 @@ func (e *Engine) handshakePolling(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Engine) handshakeWebSocket(w http.ResponseWriter, r *http.Request) {
+	if key, ok := e.plainUpgrade(r); ok {
+		e.handshakePlain(w, r, key) // upgrade.go
+		return
+	}
+	e.handshakeLibrary(w, r)
+}
+
+// handshakeLibrary answers a WebSocket handshake through the WebSocket
+// library.
+func (e *Engine) handshakeLibrary(w http.ResponseWriter, r *http.Request) {
 	hw := &holdingHijacker{ResponseWriter: w}
 	ws, err := e.up.Upgrade(hw, r, nil)
 	if err != nil {
