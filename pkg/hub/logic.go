@@ -495,18 +495,10 @@ func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *
 		}
 	}
 
-	message := map[string]any{
-		"type": msg.MessageType, "content": msg.Content, "senderId": a.UserID(),
-	}
-	if msg.ClientMessageID != "" {
-		message["clientMessageId"] = msg.ClientMessageID
-	}
-	if len(msg.ReplyTo) > 0 {
-		message["replyTo"] = msg.ReplyTo
-	}
 	claims := h.logic.frozen.claims(a.Session)
 	out, err := def.Scripts.Eval(ctx, prog, a.RoomID, map[string]any{
-		"session": claims, "user": claims, "message": message, "roomId": a.RoomID, "room": h.logic.frozen.record(a.Room),
+		"session": claims, "user": claims, "message": handlerMessage(msg, a.UserID()), "roomId": a.RoomID,
+		"room": h.logic.frozen.record(a.Room),
 	})
 	if err != nil {
 		return nil, h.handlerFailed(msg, err)
@@ -547,6 +539,21 @@ func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *
 		return nil, newError(CodeRejected, res.rejectReason)
 	}
 	return stored, nil
+}
+
+// handlerMessage is the message variable of a handler call: type,
+// content, senderId, and clientMessageId and replyTo when set, in key
+// order (as a map's members would be).
+func handlerMessage(msg *msgstore.Message, sender string) scripting.Fields {
+	m := make(scripting.Fields, 0, 5)
+	if msg.ClientMessageID != "" {
+		m = append(m, scripting.Field{Name: "clientMessageId", Value: msg.ClientMessageID})
+	}
+	m = append(m, scripting.Field{Name: "content", Value: msg.Content})
+	if len(msg.ReplyTo) > 0 {
+		m = append(m, scripting.Field{Name: "replyTo", Value: msg.ReplyTo})
+	}
+	return append(m, scripting.Field{Name: "senderId", Value: sender}, scripting.Field{Name: "type", Value: msg.MessageType})
 }
 
 // handlerFailed logs a failed handler call and maps it to the client error.

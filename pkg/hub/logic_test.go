@@ -109,6 +109,19 @@ func (e *logicEnv) removeMember(roomID, userID string) {
 	e.h.mu.Unlock()
 }
 
+// TestHandlerMessageVariable checks the members of a handler's message
+// variable and their order (a script sees Object.keys in key order).
+func TestHandlerMessageVariable(t *testing.T) {
+	env := newLogicEnv(t, scripting.Options{})
+	a := env.actor("keys", "u1")
+	msg, err := env.send(a, `{"op":"keys"}`)
+	require.NoError(t, err)
+	require.Equal(t, "content,senderId,type|undefined", contentOf(t, msg)["arg"])
+	msg, err = env.h.Send(context.Background(), a, SendInput{MessageType: "cmd", Content: json.RawMessage(`{"op":"keys"}`), ClientMessageID: "c1"})
+	require.NoError(t, err)
+	require.Equal(t, "clientMessageId,content,senderId,type|c1", contentOf(t, msg)["arg"])
+}
+
 func contentOf(t testing.TB, m *msgstore.Message) map[string]any {
 	t.Helper()
 	var c map[string]any

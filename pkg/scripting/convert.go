@@ -16,6 +16,19 @@ import (
 // maxDepth bounds the nesting of inputs and results; it also stops cycles.
 const maxDepth = 64
 
+// Fields is an object value given as its members, in order: cheaper to
+// build than a map for the few fixed members of a context object (the
+// hub's message). Scripts see a plain object whose members come in the
+// order given, so give them in key order to match a map's (whose members
+// are sorted by key); names must be distinct.
+type Fields []Field
+
+// Field is one member of Fields.
+type Field struct {
+	Name  string
+	Value any
+}
+
 // inputSize estimates the JSON size of v in bytes (exact for strings without
 // escapes, numbers, booleans and raw JSON) and fails once it passes limit or
 // nests deeper than maxDepth.
@@ -41,6 +54,19 @@ func inputSize(v any, limit, depth int) (int, error) {
 		return len(strconv.FormatFloat(x, 'g', -1, 64)), nil
 	case int, int64, int32, uint, uint64, uint32, float32, int8, int16, uint8, uint16:
 		return len(fmt.Sprint(x)), nil
+	case Fields:
+		n := 2
+		for _, f := range x {
+			m, err := inputSize(f.Value, limit-n, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			n += len(f.Name) + 4 + m
+			if n > limit {
+				return n, nil
+			}
+		}
+		return n, nil
 	case map[string]any:
 		n := 2
 		for k, e := range x {
@@ -109,13 +135,16 @@ func (rt *jsRuntime) toJS(v any, depth int) (goja.Value, error) {
 		sort.Strings(keys)
 		o := vm.NewObject()
 		for _, k := range keys {
-			e, err := rt.toJS(x[k], depth+1)
-			if err != nil {
+			if err := rt.defineJS(o, k, x[k], depth); err != nil {
 				return nil, err
 			}
-			// DefineDataProperty, not Set: a "__proto__" key stays an own property.
-			if err := o.DefineDataProperty(k, e, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
-				return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		return o, nil
+	case Fields:
+		o := vm.NewObject()
+		for _, f := range x {
+			if err := rt.defineJS(o, f.Name, f.Value, depth); err != nil {
+				return nil, err
 			}
 		}
 		return o, nil
@@ -136,6 +165,20 @@ func (rt *jsRuntime) toJS(v any, depth int) (goja.Value, error) {
 		}
 		return rt.parseJSON(b)
 	}
+}
+
+// defineJS defines the member name of o, the object at depth, as v
+// converted.
+func (rt *jsRuntime) defineJS(o *goja.Object, name string, v any, depth int) error {
+	e, err := rt.toJS(v, depth+1)
+	if err != nil {
+		return err
+	}
+	// DefineDataProperty, not Set: a "__proto__" key stays an own property.
+	if err := o.DefineDataProperty(name, e, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
+		return fmt.Errorf("key %q: %w", name, err)
+	}
+	return nil
 }
 
 // parseJSON runs the JSON.parse captured when the runtime was built (scripts

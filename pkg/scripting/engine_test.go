@@ -169,6 +169,21 @@ func TestVarsAreScopedToOneCall(t *testing.T) {
 	require.Equal(t, "a", room["name"])
 }
 
+// TestFieldsVariable: a Fields value reaches the script as a plain object
+// with its members in the order given, converted as a map's are, and
+// counts against the input limit.
+func TestFieldsVariable(t *testing.T) {
+	e := newEngine(t, Options{Runtimes: 1, MaxInputBytes: 256})
+	ctx := context.Background()
+	m := Fields{{"z", "last?"}, {"content", json.RawMessage(`{"a":[1,2]}`)}, {"__proto__", int64(7)}, {"n", nil}}
+	got, err := e.Eval(ctx, MustCompile(`[Object.keys(m).join(","), m.z, m.content.a[1], Object.getPrototypeOf(m) === Object.prototype, m.__proto__, m.n]`),
+		"r", map[string]any{"m": m})
+	require.NoError(t, err)
+	require.Equal(t, []any{"z,content,__proto__,n", "last?", int64(2), true, int64(7), nil}, got)
+	_, err = e.Eval(ctx, MustCompile(`true`), "r", map[string]any{"m": Fields{{"big", strings.Repeat("x", 300)}}})
+	require.ErrorIs(t, err, ErrInputTooLarge)
+}
+
 // TestProgramRunsAsItsWrappedSource: a runtime creates a program's wrapper
 // function once and calls it for each evaluation; each call still sees this
 // call's vars, no arguments, this as the global object (sloppy mode), and

@@ -23,6 +23,9 @@ exports.handle = function (roomId, session, message, room) {
           arg: [message.type, message.senderId, session.userId, roomId, room && room.title].join("|"),
         },
       };
+    case "keys":
+      // Shows the members of the message variable, in their order.
+      return { accept: true, modifiedContent: { op: "keys", arg: Object.keys(message).join(",") + "|" + message.clientMessageId } };
     case "reject":
       return { accept: false, rejectReason: "nope", serverMessages: [sys("rejected", "sender")] };
     case "rejectNoReason":
