@@ -244,13 +244,19 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if in.Timestamp.IsZero() {
 		in.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
 	}
+	// One buffer holds the id and hub keys and then the message's JSON, the
+	// msgs value (bbolt keeps values, not keys, until the commit). A run
+	// again after a rollback rewrites the JSON part: the rolled-back
+	// transaction no longer refers to it.
+	buf := make([]byte, 0, len(in.ID)+len(in.HubName)+256+len(in.Content)+len(in.ReplyTo)+len(in.Reaction))
+	buf = append(append(buf, in.ID...), in.HubName...)
+	idKey, hub := buf[:len(in.ID):len(in.ID)], buf[len(in.ID):len(buf):len(buf)]
 	var (
 		stored  *Message
 		created bool
 	)
 	err := e.w.do(ctx, func(tx *bolt.Tx) error {
 		stored, created = nil, false
-		hub := []byte(in.HubName)
 		hubs := tx.Bucket(bucketHubs)
 		if hb := hubs.Bucket(hub); hb != nil {
 			if in.ClientMessageID != "" {
@@ -263,7 +269,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 					return nil
 				}
 			}
-			if checkID && hb.Bucket(bucketIDs).Get([]byte(in.ID)) != nil {
+			if checkID && hb.Bucket(bucketIDs).Get(idKey) != nil {
 				return noWrite(fmt.Errorf("id %s: %w", in.ID, ErrDuplicateID))
 			}
 		}
@@ -275,28 +281,26 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		// in is this call's own copy and nothing changes it in place, so
-		// the stored message may share its fields.
-		out := *in
-		out.Seq = int64(seq)
-		val := out.appendJSON(make([]byte, 0, 256+len(out.Content)+len(out.ReplyTo)+len(out.Reaction))) // Normalize made its raw fields valid JSON
+		// in is this call's own copy: it becomes the stored message.
+		in.Seq = int64(seq)
+		val := in.appendJSON(buf[len(buf):]) // Normalize made its raw fields valid JSON
 		msgs := hb.Bucket(bucketMsgs)
 		msgs.FillPercent = msgsFillPercent
 		if err := msgs.Put(key, val); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketIDs).Put([]byte(out.ID), key); err != nil {
+		if err := hb.Bucket(bucketIDs).Put(idKey, key); err != nil {
 			return err
 		}
-		if out.ClientMessageID != "" {
-			if err := hb.Bucket(bucketCmids).Put(cmidKey(out.SenderID, out.ClientMessageID), []byte(out.ID)); err != nil {
+		if in.ClientMessageID != "" {
+			if err := hb.Bucket(bucketCmids).Put(cmidKey(in.SenderID, in.ClientMessageID), idKey); err != nil {
 				return err
 			}
 		}
-		if err := e.putOutbox(tx, OutboxCreated, &out, val); err != nil {
+		if err := e.putOutbox(tx, OutboxCreated, in, val); err != nil {
 			return err
 		}
-		stored, created = &out, true
+		stored, created = in, true
 		return nil
 	})
 	if err != nil {
