@@ -176,17 +176,17 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.setCORS(w, r)
-	q := r.URL.Query()
-	transport := q.Get("transport")
+	q := parseEngineQuery(r.URL.RawQuery)
+	transport := q.transport
 	if transport != "polling" && transport != "websocket" {
 		e.writeError(w, http.StatusBadRequest, codeTransportUnknown)
 		return
 	}
-	if q.Get("EIO") != "4" {
+	if q.eio != "4" {
 		e.writeError(w, http.StatusBadRequest, codeUnsupportedVersion)
 		return
 	}
-	sid := q.Get("sid")
+	sid := q.sid
 	if sid == "" {
 		if transport == "websocket" {
 			e.handshakeWebSocket(w, r)

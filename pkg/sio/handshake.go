@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // handshake is what a connection keeps of its handshake request for
@@ -56,4 +57,44 @@ func (h *handshake) request() *http.Request {
 		Header: hdr, Body: http.NoBody,
 	}
 	return r.WithContext(context.Background())
+}
+
+// engineQuery is what the Engine.IO server reads of a request's query.
+type engineQuery struct {
+	transport, eio, sid string
+}
+
+// queryScanMax bounds the parameters parseEngineQuery reads itself; a
+// longer query goes through url.ParseQuery (which also applies the
+// runtime's limit on the number of parameters).
+const queryScanMax = 32
+
+// parseEngineQuery returns the first value of transport, EIO and sid as
+// url.ParseQuery(raw) and Values.Get give them. A query with escapes or
+// many parameters is parsed by net/url; a plain one is scanned without
+// building the map (where unescaping is the identity and cannot fail).
+func parseEngineQuery(raw string) engineQuery {
+	if strings.ContainsAny(raw, "%+") || strings.Count(raw, "&") >= queryScanMax {
+		v, _ := url.ParseQuery(raw)
+		return engineQuery{transport: v.Get("transport"), eio: v.Get("EIO"), sid: v.Get("sid")}
+	}
+	var q engineQuery
+	var seen [3]bool
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue // url.ParseQuery skips these too
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		switch {
+		case k == "transport" && !seen[0]:
+			q.transport, seen[0] = v, true
+		case k == "EIO" && !seen[1]:
+			q.eio, seen[1] = v, true
+		case k == "sid" && !seen[2]:
+			q.sid, seen[2] = v, true
+		}
+	}
+	return q
 }
