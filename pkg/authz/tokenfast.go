@@ -27,9 +27,16 @@ import (
 // claims and the library's Validator, built from the parser's options, for
 // exp, nbf, iss and aud with the same leeway.
 
-// fastHeaderMax bounds the decoded header the fast path reads (on the
-// stack); a longer one goes through the library.
-const fastHeaderMax = 256
+// headerScratch holds a header segment and its decoding. It is pooled, not
+// on the stack: a connection's token is checked on a short-lived goroutine,
+// whose stack a large frame would make grow (a copy of the whole stack).
+// A longer header goes through the library.
+type headerScratch struct {
+	seg    [344]byte // base64 of 258 bytes
+	header [258]byte
+}
+
+var headerScratches = sync.Pool{New: func() any { return new(headerScratch) }}
 
 // macKey is an HMAC secret with pooled hash states, one pool per algorithm.
 type macKey struct {
@@ -98,19 +105,16 @@ func (v *Verifier) verifyFast(token string) (claims jwt.MapClaims, ok bool) {
 	if !ok1 || !ok2 || strings.Contains(sigSeg, ".") {
 		return nil, false
 	}
-	var hbuf [fastHeaderMax]byte
-	if base64.RawURLEncoding.DecodedLen(len(headSeg)) > len(hbuf) {
+	if len(headSeg) > len(headerScratch{}.seg) {
 		return nil, false
 	}
-	var sbuf [2 * fastHeaderMax]byte // the header segment, copied
-	if len(headSeg) > len(sbuf) {
-		return nil, false
-	}
-	n, err := base64.RawURLEncoding.Decode(hbuf[:], sbuf[:copy(sbuf[:], headSeg)])
+	hs := headerScratches.Get().(*headerScratch)
+	defer headerScratches.Put(hs)
+	n, err := base64.RawURLEncoding.Decode(hs.header[:], hs.seg[:copy(hs.seg[:], headSeg)])
 	if err != nil {
 		return nil, false
 	}
-	alg, kid, ok := scanHeader(hbuf[:n])
+	alg, kid, ok := scanHeader(hs.header[:n])
 	if !ok {
 		return nil, false
 	}

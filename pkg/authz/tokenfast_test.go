@@ -102,6 +102,8 @@ func TestVerifyFastMatchesLibrary(t *testing.T) {
 		{"trailing garbage", `{"alg":"HS256"}x`, false},
 		{"trailing comma", `{"alg":"HS256",}`, false},
 		{"unterminated", `{"alg":"HS256"`, false},
+		{"header of 256 bytes", `{"alg":"HS256","pad":"` + strings.Repeat("p", 256-len(`{"alg":"HS256","pad":""}`)) + `"}`, true},
+		{"header over 258 bytes", `{"alg":"HS256","pad":"` + strings.Repeat("p", 259-len(`{"alg":"HS256","pad":""}`)) + `"}`, false},
 	}
 	claims := []string{
 		fmt.Sprintf(`{"userId":"u1","roleId":"user","exp":%d,"iat":%d}`, now+3600, now),
