@@ -33,13 +33,16 @@ type EngineConn struct {
 	wmu     sync.Mutex
 	q       []*outbound // items q[qh:] are queued
 	qh      int
-	spare   []*outbound   // the writer's previous batch, reused when small
-	writing bool          // a writer goroutine owns the socket's writes
-	parked  bool          // that writer waits on ready for new items
-	wconn   net.Conn      // WebSocket transport, nil while polling
-	ready   chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty (see writeLoop)
-	wdl     time.Time     // write deadline last set (writer only)
-	deflate bool          // the WebSocket negotiated permessage-deflate (set with wconn)
+	spare   []*outbound // the writer's previous batch, reused when small
+	writing bool        // a writer goroutine owns the socket's writes
+	parked  bool        // that writer waits on ready for new items
+	// lingerDue: a linger tick passed that the writer has not handled
+	// (writerSet).
+	lingerDue bool
+	wconn     net.Conn      // WebSocket transport, nil while polling
+	ready     chan struct{} // cap 1: tells a pending poll or a parked writer that q is not empty (see writeLoop)
+	wdl       time.Time     // write deadline last set (writer only)
+	deflate   bool          // the WebSocket negotiated permessage-deflate (set with wconn)
 
 	done  chan struct{} // closed when the session ends
 	ended atomic.Bool   // set as done is closed: enqueue's check, without a channel operation

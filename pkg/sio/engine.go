@@ -56,7 +56,10 @@ type Engine struct {
 	hb      *deadline.Queue[EngineConn] // every connection's next ping or pong deadline (heartbeat.go)
 	epoch   time.Time                   // the heartbeat's clock starts here
 	pollers pollerSet                   // readers on the network poller (netpoll.go)
-	linger  *pacer                      // ticks at which parked writers with nothing to do exit
+	linger  *pacer                      // ticks at which parked dispatchers with nothing to do exit
+	// liveWriters: the WebSocket writer goroutines, told of the linger
+	// ticks at which the idle ones exit.
+	liveWriters *writerSet
 }
 
 // writerLinger is the interval of the linger ticks: an idle WebSocket
@@ -101,6 +104,7 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		closedByClient: make(map[string]struct{}),
 		pacer:          &pacer{interval: opts.WriteDelay},
 		linger:         &pacer{interval: writerLinger},
+		liveWriters:    &writerSet{interval: writerLinger},
 		epoch:          time.Now(),
 	}
 	e.hb = deadline.New(func(c *EngineConn) *deadline.Slot { return &c.hb }, (*EngineConn).heartbeat)

@@ -2,6 +2,8 @@ package sio
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -88,3 +90,62 @@ const (
 	roomsPacedSize  = 10
 	roomsPacedRate  = 3000
 )
+
+// discardConn is a WebSocket that takes every write at once.
+type discardConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (d *discardConn) Write(b []byte) (int, error)      { d.writes.Add(1); return len(b), nil }
+func (d *discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (d *discardConn) Close() error                     { return nil }
+
+// BenchmarkWriterWake is the writer's share of a delivery to a connection
+// whose writer is parked: the wake, the write (to a connection that takes
+// it at once) and the park again. One item is queued in turn to each of
+// writerWakeConns connections, a round at a time: each round is written
+// and its writers park before the next. It reports the process CPU per
+// item and the writes per item (1: every item woke its writer).
+//
+//	go test -run '^$' -bench BenchmarkWriterWake -benchtime 200000x ./pkg/sio
+func BenchmarkWriterWake(b *testing.B) {
+	s := NewServer(Options{WriteQueueSize: 1 << 10, WriteDelay: -1})
+	req, _ := http.NewRequest("GET", "/socket.io/", nil)
+	conns := make([]*EngineConn, writerWakeConns)
+	sinks := make([]*discardConn, writerWakeConns)
+	for i := range conns {
+		conns[i] = s.engine.newConn(req, "websocket")
+		sinks[i] = &discardConn{}
+		conns[i].setWriter(sinks[i])
+	}
+	item := &outbound{frames: []*frame{textFrame(`42["m",1]`)}}
+	writes := func() (n int64) {
+		for _, d := range sinks {
+			n += d.writes.Load()
+		}
+		return n
+	}
+	p0, cpu0 := s.Stats().PacketsOut, cpuTime()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := conns[i%writerWakeConns].enqueue(item); err != nil {
+			b.Fatal(err)
+		}
+		if i%writerWakeConns == writerWakeConns-1 || i == b.N-1 {
+			// A round is out: every writer writes and parks again.
+			for s.Stats().PacketsOut-p0 < uint64(i+1) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/item")
+	b.ReportMetric(float64(writes())/float64(b.N), "writes/item")
+	for _, c := range conns {
+		c.Close("done")
+	}
+}
+
+const writerWakeConns = 1000

@@ -37,6 +37,8 @@ var writeBufPool = sync.Pool{New: func() any {
 // its ready channel) instead of starting them again after every tick.
 func (c *EngineConn) writeLoop() {
 	defer c.e.writers.Add(-1)
+	c.e.liveWriters.add(c)
+	defer c.e.liveWriters.remove(c)
 	w := batchWriter{nc: c.wconn, timeout: c.e.opts.WriteTimeout, maxFrames: c.e.opts.WriteBatch, wdl: &c.wdl}
 	if c.deflate {
 		w.deflateAt = c.e.opts.PerMessageDeflateThreshold
@@ -49,10 +51,24 @@ func (c *EngineConn) writeLoop() {
 		c.wmu.Lock()
 		items := c.q[c.qh:]
 		if len(items) == 0 {
-			// Nothing queued: park until an enqueue or the linger tick.
-			// A session that began on WebSocket has its ready channel
-			// only while a writer parks on it, so an idle one has none;
-			// a polling session's stays, its requests wait on it.
+			// Nothing queued: exit at a linger tick after an interval
+			// without a write, else park until an enqueue or the next
+			// tick (writerSet) wakes it. A session that began on
+			// WebSocket has its ready channel only while a writer lives,
+			// so an idle one has none; a polling session's stays, its
+			// requests wait on it.
+			if c.lingerDue {
+				c.lingerDue = false
+				if !wrote {
+					c.writing, c.parked = false, false
+					if c.wake == nil {
+						c.ready = nil
+					}
+					c.wmu.Unlock()
+					return
+				}
+				wrote = false
+			}
 			c.parked = true
 			if c.ready == nil {
 				c.ready = make(chan struct{}, 1)
@@ -64,19 +80,6 @@ func (c *EngineConn) writeLoop() {
 				if delay > 0 && time.Since(lastWrite) < delay && !c.waitTick() {
 					return
 				}
-				continue
-			case <-c.e.linger.wait():
-				c.wmu.Lock()
-				if len(c.q) == c.qh && !wrote {
-					c.writing, c.parked = false, false
-					if c.wake == nil {
-						c.ready = nil
-					}
-					c.wmu.Unlock()
-					return
-				}
-				c.parked, wrote = false, false
-				c.wmu.Unlock()
 				continue
 			case <-c.done:
 				return

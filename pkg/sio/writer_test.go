@@ -100,27 +100,13 @@ func TestBatchWriterStopsAtFailedWrite(t *testing.T) {
 	require.Len(t, rc.writes, 1, "nothing is written after a failed write")
 }
 
-// tick releases the waiters of a pacer made with running set (no ticker
-// of its own) once one waits; a test's linger ticks.
-func (p *pacer) tick(t *testing.T) {
-	t.Helper()
-	var ch chan struct{}
-	eventually(t, func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		ch, p.ch = p.ch, nil
-		return ch != nil
-	}, "nobody waits for the tick")
-	close(ch)
-}
-
 // A WebSocket writer exits at a linger tick only when it wrote nothing
 // since the tick before: a connection written to between two ticks keeps
 // its writer goroutine and its ready channel.
 func TestWriterLingersOneIdleInterval(t *testing.T) {
 	s, base := startServer(t, Options{})
-	linger := &pacer{interval: time.Hour, running: true}
-	s.engine.linger = linger
+	ticks := &writerSet{} // no ticker: the test ticks
+	s.engine.liveWriters = ticks
 	sockets := make(chan *Socket, 1)
 	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
 	w := dialWS(t, base, "")
@@ -128,19 +114,15 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 	w.connectNsp("/", "")
 	so := <-sockets
 	c := so.client.conn
-	// parked: the writer waits for an enqueue and for the next tick (after
-	// a tick, it waits again only once it has handled that tick).
+	// parked: the writer waits, with every tick handled.
 	parked := func() bool {
-		linger.mu.Lock()
-		waiting := linger.ch != nil
-		linger.mu.Unlock()
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
-		return c.parked && waiting
+		return c.parked && !c.lingerDue
 	}
 	eventually(t, parked, "the writer parks after the connect reply")
 
-	linger.tick(t) // it wrote since it started: it stays
+	require.True(t, ticks.tick()) // it wrote since it started: it stays
 	eventually(t, parked, "the writer parks again")
 	require.EqualValues(t, 1, s.engine.writers.Load(), "a writer that wrote in the interval stays")
 	c.wmu.Lock()
@@ -150,15 +132,21 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 	require.NoError(t, so.Emit("m", 1))
 	require.Equal(t, `42["m",1]`, w.readText())
 	eventually(t, parked, "the writer parks after the event")
-	linger.tick(t)
+	require.True(t, ticks.tick())
 	eventually(t, parked, "the writer parks again")
 	require.EqualValues(t, 1, s.engine.writers.Load(), "the same writer")
 	c.wmu.Lock()
 	require.True(t, ready == c.ready, "and the same ready channel")
 	c.wmu.Unlock()
 
-	linger.tick(t) // a whole interval without a write
+	require.True(t, ticks.tick()) // a whole interval without a write
 	eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "an idle writer exits")
+	c.wmu.Lock()
+	require.Nil(t, c.ready, "and its ready channel goes with it")
+	c.wmu.Unlock()
+	require.False(t, ticks.tick(), "no writer left: the ticker stops")
 	require.NoError(t, so.Emit("m", 2))
 	require.Equal(t, `42["m",2]`, w.readText(), "a new writer starts for the next event")
+	eventually(t, parked, "the new writer parks")
+	require.True(t, ticks.tick())
 }
