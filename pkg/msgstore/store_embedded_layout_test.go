@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,7 +23,14 @@ import (
 // and the file's size per 1,000 messages.
 //
 //	go test ./pkg/msgstore -run '^$' -bench AppendLayout -benchtime 25600x
-func BenchmarkAppendLayout(b *testing.B) {
+func BenchmarkAppendLayout(b *testing.B) { benchAppendLayout(b, false) }
+
+// BenchmarkAppendLayoutClientIDs is BenchmarkAppendLayout with a random
+// client message id on every message, as the JavaScript client sends
+// (crypto.randomUUID): the cmids index costs its own pages.
+func BenchmarkAppendLayoutClientIDs(b *testing.B) { benchAppendLayout(b, true) }
+
+func benchAppendLayout(b *testing.B, clientIDs bool) {
 	path := filepath.Join(b.TempDir(), "messages.db")
 	e, err := OpenEmbedded(path, EmbeddedOptions{})
 	require.NoError(b, err)
@@ -35,6 +43,9 @@ func BenchmarkAppendLayout(b *testing.B) {
 		w := next.Add(1)
 		for pb.Next() {
 			m := &Message{HubName: "bench", RoomID: fmt.Sprintf("room-%d", w), SenderID: fmt.Sprintf("user-%d", w), MessageType: "cmd", Content: content}
+			if clientIDs {
+				m.ClientMessageID = uuid.NewString()
+			}
 			if _, _, err := e.Append(context.Background(), m); err != nil {
 				b.Error(err)
 				return
