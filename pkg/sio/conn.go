@@ -68,6 +68,7 @@ type EngineConn struct {
 	inbox       []inbound
 	dispatching bool                      // a dispatcher goroutine runs
 	inParked    bool                      // it waits on inReady for packets
+	inHandled   bool                      // it took a packet since the last linger tick
 	inReady     chan struct{}             // cap 1: wakes a parked dispatcher
 	inBytes     int                       // bytes of the packets in inbox
 	inWaiting   bool                      // the reader waits for room in the inbox

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
@@ -162,4 +163,66 @@ func TestRequestHeadersKept(t *testing.T) {
 			require.Equal(t, "q", r.URL.Query().Get("token"))
 		})
 	}
+}
+
+// tick releases the waiters of a pacer made with running set (no ticker
+// of its own) once one waits: a test's linger ticks.
+func (p *pacer) tick(t *testing.T) {
+	t.Helper()
+	var ch chan struct{}
+	eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		ch, p.ch = p.ch, nil
+		return ch != nil
+	}, "nobody waits for the tick")
+	close(ch)
+}
+
+// A dispatcher exits at a linger tick only when it handled nothing since
+// the tick before: a connection that sends between two ticks keeps it.
+func TestDispatcherLingersOneIdleInterval(t *testing.T) {
+	s, base := startServer(t, Options{})
+	linger := &pacer{interval: time.Hour, running: true} // the test ticks
+	s.engine.linger = linger
+	ns := s.Of("/")
+	handled := make(chan string, 4)
+	ns.OnEvent(func(_ *Socket, ev *Event) { handled <- ev.Name })
+	w := dialWS(t, base, "")
+	w.readText()
+	w.connectNsp("/", "")
+	w.send(`42["a"]`)
+	require.Equal(t, "a", <-handled)
+	c := ns.Sockets()[0].client.conn
+	// parked: the dispatcher waits for packets and a tick it has not seen
+	// (a tick takes the pacer's channel; only a park after it makes one).
+	parked := func() bool {
+		linger.mu.Lock()
+		waiting := linger.ch != nil
+		linger.mu.Unlock()
+		c.imu.Lock()
+		defer c.imu.Unlock()
+		return c.inParked && waiting
+	}
+	dispatching := func() bool {
+		c.imu.Lock()
+		defer c.imu.Unlock()
+		return c.dispatching
+	}
+	eventually(t, parked, "the dispatcher parks")
+	linger.tick(t)
+	eventually(t, parked, "it handled packets in the interval: it parks again")
+	require.True(t, dispatching())
+
+	w.send(`42["b"]`)
+	require.Equal(t, "b", <-handled)
+	eventually(t, parked, "the dispatcher parks after the event")
+	linger.tick(t)
+	eventually(t, parked, "and again after the tick")
+	require.True(t, dispatching(), "the same dispatcher")
+
+	linger.tick(t) // a whole interval without a packet
+	eventually(t, func() bool { return !dispatching() }, "an idle dispatcher exits")
+	w.send(`42["c"]`)
+	require.Equal(t, "c", <-handled, "a new dispatcher starts for the next packet")
 }

@@ -105,9 +105,11 @@ func (c *EngineConn) inboxBudget() int {
 }
 
 // dispatch handles the queued packets in order. With nothing queued it
-// parks, and exits at the next linger tick that still finds nothing (as
-// the writer does): a busy connection keeps its dispatcher and the stack it
-// grew, an idle one has none.
+// parks, and exits at a linger tick that finds nothing queued and nothing
+// handled since the tick before (as the writer does): a connection that
+// sends a few times per linger interval keeps its dispatcher and the stack
+// it grew instead of starting and growing them again for each packet, an
+// idle one has none after one or two intervals.
 func (c *EngineConn) dispatch() {
 	for {
 		c.imu.Lock()
@@ -118,6 +120,7 @@ func (c *EngineConn) dispatch() {
 			continue
 		}
 		in := c.inbox[0]
+		c.inHandled = true
 		c.inbox[0] = inbound{}
 		c.inbox = c.inbox[1:]
 		c.inBytes -= len(in.data)
@@ -148,8 +151,8 @@ func (c *EngineConn) dispatch() {
 }
 
 // parkDispatcher waits, imu held on entry and released, for packets (true)
-// or for the linger tick that finds none or the end of the connection
-// (false: the dispatcher exits).
+// or for a linger tick that finds none and none handled since the tick
+// before, or the end of the connection (false: the dispatcher exits).
 func (c *EngineConn) parkDispatcher() bool {
 	c.inbox = nil
 	c.inParked = true
@@ -164,11 +167,11 @@ func (c *EngineConn) parkDispatcher() bool {
 	case <-c.e.linger.wait():
 		c.imu.Lock()
 		defer c.imu.Unlock()
-		if len(c.inbox) == 0 {
+		if len(c.inbox) == 0 && !c.inHandled {
 			c.dispatching, c.inParked, c.inReady = false, false, nil
 			return false
 		}
-		c.inParked = false
+		c.inParked, c.inHandled = false, false
 		return true
 	case <-c.done:
 		c.imu.Lock()
