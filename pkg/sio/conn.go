@@ -174,6 +174,21 @@ func (c *EngineConn) pushLocked(o *outbound) {
 	}
 }
 
+// wakeWriter wakes a parked WebSocket writer so that it sees the end of
+// the connection (writeLoop parks on ready alone). A writer about to park
+// checks ended under wmu first.
+func (c *EngineConn) wakeWriter() {
+	c.wmu.Lock()
+	if c.parked {
+		c.parked = false
+		select {
+		case c.ready <- struct{}{}:
+		default:
+		}
+	}
+	c.wmu.Unlock()
+}
+
 // pop removes the oldest queued item, nil if none.
 func (c *EngineConn) pop() *outbound {
 	c.wmu.Lock()
@@ -253,6 +268,7 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	c.ended.Store(true)
 	close(c.done)
 	c.mu.Unlock()
+	c.wakeWriter()
 
 	if r := c.nr.Load(); r != nil {
 		r.stop() // off the poller before its socket is closed

@@ -69,21 +69,27 @@ func (c *EngineConn) writeLoop() {
 				}
 				wrote = false
 			}
+			if c.ended.Load() {
+				c.wmu.Unlock()
+				return
+			}
 			c.parked = true
 			if c.ready == nil {
 				c.ready = make(chan struct{}, 1)
 			}
 			ready := c.ready
 			c.wmu.Unlock()
-			select {
-			case <-ready:
-				if delay > 0 && time.Since(lastWrite) < delay && !c.waitTick() {
-					return
-				}
-				continue
-			case <-c.done:
+			// One channel: an enqueue, a linger tick and the end of the
+			// connection (closeWith) all wake it there, a plain receive
+			// instead of a select.
+			<-ready
+			if c.ended.Load() {
 				return
 			}
+			if delay > 0 && time.Since(lastWrite) < delay && !c.waitTick() {
+				return
+			}
+			continue
 		}
 		c.q, c.qh, c.spare = c.spare, 0, nil
 		c.wmu.Unlock()

@@ -150,3 +150,24 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 	eventually(t, parked, "the new writer parks")
 	require.True(t, ticks.tick())
 }
+
+// A parked writer waits on its ready channel alone: the end of the
+// connection wakes it there, and it exits.
+func TestParkedWriterExitsWithItsConnection(t *testing.T) {
+	s, base := startServer(t, Options{})
+	s.engine.liveWriters = &writerSet{} // no linger ticks: only the close can end it
+	sockets := make(chan *Socket, 1)
+	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
+	w := dialWS(t, base, "")
+	require.True(t, strings.HasPrefix(w.readText(), "0{"))
+	w.connectNsp("/", "")
+	c := (<-sockets).client.conn
+	eventually(t, func() bool {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		return c.parked
+	}, "the writer parks")
+	require.EqualValues(t, 1, s.engine.writers.Load())
+	c.Close("test")
+	eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "the parked writer exits with its connection")
+}
