@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -101,7 +102,8 @@ func TestProtocolDocIsGenerated(t *testing.T) {
 // BenchmarkDispatchChecks is the cost the dispatcher adds before a
 // handler: the roomId decode, the membership and the permission check.
 func BenchmarkDispatchChecks(b *testing.B) {
-	e := newRulesEnv(b, nil)
+	// A limit the loop never reaches: the rate check runs without refusing.
+	e := newRulesEnv(b, func(hs *spec.Hub) { hs.Guardrails.MessageRateLimit = math.MaxInt32 })
 	a, err := e.h.ActorFor(context.Background(), sessionOf(alice), rulesRoom)
 	require.NoError(b, err)
 	c := &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: &member{userID: alice, roomID: rulesRoom,
