@@ -253,7 +253,7 @@ func (e *Engine) newConn(r *http.Request, transport string) *EngineConn {
 	c := &EngineConn{
 		id:   newID(),
 		e:    e,
-		hs:   newHandshake(r, e.opts.RequestHeaders),
+		hs:   newHandshake(r, e.opts.RequestHeaders, e.opts.Path),
 		done: make(chan struct{}),
 	}
 	if transport == "polling" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -23,10 +24,18 @@ type headerField struct {
 	values []string
 }
 
-func newHandshake(r *http.Request, keep []string) *handshake {
+// newHandshake keeps what Request needs of r, served under path. The
+// method, path and query are substrings of the request line as net/http
+// reads it, and a header's values share one array with every other
+// header's: kept as they are, they would keep the whole request line and
+// every header value. The usual ones are replaced by constants, the others
+// copied, and kept header values get their own slice.
+func newHandshake(r *http.Request, keep []string, path string) *handshake {
 	h := &handshake{
-		method: r.Method, host: r.Host, remoteAddr: r.RemoteAddr,
-		path: r.URL.Path, rawQuery: r.URL.RawQuery,
+		method: keepString(r.Method, http.MethodGet, http.MethodPost),
+		host:   r.Host, remoteAddr: r.RemoteAddr,
+		path:     keepString(r.URL.Path, path, strings.TrimSuffix(path, "/")),
+		rawQuery: keepString(r.URL.RawQuery, "EIO=4&transport=websocket", "EIO=4&transport=polling"),
 	}
 	if keep == nil {
 		h.all = r.Header
@@ -34,10 +43,20 @@ func newHandshake(r *http.Request, keep []string) *handshake {
 	}
 	for _, k := range keep {
 		if v := r.Header.Values(k); len(v) > 0 {
-			h.header = append(h.header, headerField{http.CanonicalHeaderKey(k), v})
+			h.header = append(h.header, headerField{http.CanonicalHeaderKey(k), slices.Clone(v)})
 		}
 	}
 	return h
+}
+
+// keepString returns the one of common equal to s, else a copy of s.
+func keepString(s string, common ...string) string {
+	for _, c := range common {
+		if s == c {
+			return c
+		}
+	}
+	return strings.Clone(s)
 }
 
 // request rebuilds a request from what was kept (body empty, context
