@@ -155,11 +155,7 @@ func (c *EngineConn) pushLocked(o *outbound) {
 			c.writing = true
 			start = true
 		case c.parked:
-			c.parked = false
-			select {
-			case c.ready <- struct{}{}:
-			default:
-			}
+			c.wakeParkedLocked()
 		}
 	} else if len(c.q)-c.qh == 1 {
 		select {
@@ -179,6 +175,12 @@ func (c *EngineConn) pushLocked(o *outbound) {
 // checks ended under wmu first.
 func (c *EngineConn) wakeWriter() {
 	c.wmu.Lock()
+	c.wakeParkedLocked()
+	c.wmu.Unlock()
+}
+
+// wakeParkedLocked wakes the WebSocket writer if it is parked; wmu held.
+func (c *EngineConn) wakeParkedLocked() {
 	if c.parked {
 		c.parked = false
 		select {
@@ -186,7 +188,6 @@ func (c *EngineConn) wakeWriter() {
 		default:
 		}
 	}
-	c.wmu.Unlock()
 }
 
 // pop removes the oldest queued item, nil if none.

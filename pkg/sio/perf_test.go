@@ -282,15 +282,7 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
 	var received atomic.Int64
 	var readers sync.WaitGroup
-	clients := make([]*rawClient, conns)
-	for i := range clients {
-		c, err := rawConnect(addr, "/hub/chat", `{"token":"x"}`)
-		if err != nil {
-			b.Fatal(err)
-		}
-		clients[i] = c
-		countFrames(c, &received, &readers)
-	}
+	clients := countingClients(b, addr, conns, &received, &readers)
 	for ns.RoomSize("room") < conns {
 		time.Sleep(time.Millisecond)
 	}
@@ -326,6 +318,21 @@ const (
 	fanoutPacedConns = 250
 	fanoutPacedRate  = 500
 )
+
+// countingClients connects n clients to /hub/chat at addr, each counting
+// the frames it receives into received on a reader of readers.
+func countingClients(b *testing.B, addr string, n int, received *atomic.Int64, readers *sync.WaitGroup) []*rawClient {
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		c, err := rawConnect(addr, "/hub/chat", `{"token":"x"}`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		clients[i] = c
+		countFrames(c, received, readers)
+	}
+	return clients
+}
 
 // countFrames counts the frames c receives, on a reader of readers, until
 // its connection ends.

@@ -37,15 +37,7 @@ func BenchmarkRoomsPaced(b *testing.B) {
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
 	var received atomic.Int64
 	var readers sync.WaitGroup
-	clients := make([]*rawClient, conns)
-	for i := range clients {
-		c, err := rawConnect(addr, "/hub/chat", `{"token":"x"}`)
-		if err != nil {
-			b.Fatal(err)
-		}
-		clients[i] = c
-		countFrames(c, &received, &readers)
-	}
+	clients := countingClients(b, addr, conns, &received, &readers)
 	for ns.SocketCount() < conns {
 		time.Sleep(time.Millisecond)
 	}

@@ -72,12 +72,6 @@ func (w *writerSet) tick() bool {
 func (c *EngineConn) lingerTick() {
 	c.wmu.Lock()
 	c.lingerDue = true
-	if c.parked {
-		c.parked = false
-		select {
-		case c.ready <- struct{}{}:
-		default:
-		}
-	}
+	c.wakeParkedLocked()
 	c.wmu.Unlock()
 }
