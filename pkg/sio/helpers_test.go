@@ -44,6 +44,18 @@ func dialWS(t *testing.T, base, query string) *wsClient {
 	return &wsClient{t: t, c: c}
 }
 
+// connectRoot dials s over WebSocket and connects the root namespace; it
+// returns the client and the server's socket.
+func connectRoot(t *testing.T, s *Server, base string) (*wsClient, *Socket) {
+	t.Helper()
+	sockets := make(chan *Socket, 1)
+	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
+	w := dialWS(t, base, "")
+	require.True(t, strings.HasPrefix(w.readText(), "0{"))
+	w.connectNsp("/", "")
+	return w, <-sockets
+}
+
 // read returns the next message, skipping pings.
 func (w *wsClient) read() (string, bool) {
 	w.t.Helper()

@@ -286,20 +286,9 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	for ns.RoomSize("room") < conns {
 		time.Sleep(time.Millisecond)
 	}
-	payload := json.RawMessage(`{"roomId":"r1","userId":"u1","id":"0001","content":"` + strings.Repeat("hello ", 24) + `"}`)
-	interval := time.Second / fanoutPacedRate
 	w0, cpu0 := s.Stats().Writes, cpuTime()
 	b.ResetTimer()
-	next := time.Now()
-	for i := 0; i < b.N; i++ {
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		}
-		next = next.Add(interval)
-		if err := ns.To("room").Emit("hub:messageArrived", payload); err != nil {
-			b.Fatal(err)
-		}
-	}
+	emitPaced(b, fanoutPacedRate, func(int) *Broadcast { return ns.To("room") })
 	last := time.Now()
 	want := int64(b.N * conns)
 	awaitDeliveries(b, &received, want)
@@ -312,6 +301,23 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 		_ = c.nc.Close()
 	}
 	readers.Wait()
+}
+
+// emitPaced emits b.N messages of the paced benchmarks' size at rate per
+// second, message i to the sockets to(i) selects.
+func emitPaced(b *testing.B, rate int, to func(i int) *Broadcast) {
+	payload := json.RawMessage(`{"roomId":"r1","userId":"u1","id":"0001","content":"` + strings.Repeat("hello ", 24) + `"}`)
+	interval := time.Second / time.Duration(rate)
+	next := time.Now()
+	for i := 0; i < b.N; i++ {
+		if d := time.Until(next); d > 0 {
+			time.Sleep(d)
+		}
+		next = next.Add(interval)
+		if err := to(i).Emit("hub:messageArrived", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 const (
@@ -468,12 +474,7 @@ func TestWriteCoalescing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, base := startServer(t, Options{WriteDelay: tt.delay})
-			sockets := make(chan *Socket, 1)
-			s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
-			w := dialWS(t, base, "")
-			require.True(t, strings.HasPrefix(w.readText(), "0{"))
-			w.connectNsp("/", "")
-			so := <-sockets
+			w, so := connectRoot(t, s, base)
 			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "idle writer did not exit")
 
 			w0 := s.Stats().Writes

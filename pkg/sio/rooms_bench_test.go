@@ -1,7 +1,6 @@
 package sio
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
 	"runtime/metrics"
@@ -45,20 +44,9 @@ func BenchmarkRoomsPaced(b *testing.B) {
 	for i := range rooms {
 		rooms[i] = "room" + strconv.Itoa(i)
 	}
-	payload := json.RawMessage(`{"roomId":"r1","userId":"u1","id":"0001","content":"` + strings.Repeat("hello ", 24) + `"}`)
-	interval := time.Second / roomsPacedRate
 	w0, cpu0, g0 := s.Stats().Writes, cpuTime(), goroutinesCreated()
 	b.ResetTimer()
-	next := time.Now()
-	for i := 0; i < b.N; i++ {
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		}
-		next = next.Add(interval)
-		if err := ns.To(rooms[i%roomsPacedRooms]).Emit("hub:messageArrived", payload); err != nil {
-			b.Fatal(err)
-		}
-	}
+	emitPaced(b, roomsPacedRate, func(i int) *Broadcast { return ns.To(rooms[i%roomsPacedRooms]) })
 	want := int64(b.N * roomsPacedSize)
 	awaitDeliveries(b, &received, want)
 	b.ReportMetric(float64(s.Stats().Writes-w0)/float64(want), "writes/delivery")

@@ -107,12 +107,7 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 	s, base := startServer(t, Options{})
 	ticks := &writerSet{} // no ticker: the test ticks
 	s.engine.liveWriters = ticks
-	sockets := make(chan *Socket, 1)
-	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
-	w := dialWS(t, base, "")
-	require.True(t, strings.HasPrefix(w.readText(), "0{"))
-	w.connectNsp("/", "")
-	so := <-sockets
+	w, so := connectRoot(t, s, base)
 	c := so.client.conn
 	// parked: the writer waits, with every tick handled.
 	parked := func() bool {
@@ -156,12 +151,8 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 func TestParkedWriterExitsWithItsConnection(t *testing.T) {
 	s, base := startServer(t, Options{})
 	s.engine.liveWriters = &writerSet{} // no linger ticks: only the close can end it
-	sockets := make(chan *Socket, 1)
-	s.Of("/").OnConnection(func(so *Socket) { sockets <- so })
-	w := dialWS(t, base, "")
-	require.True(t, strings.HasPrefix(w.readText(), "0{"))
-	w.connectNsp("/", "")
-	c := (<-sockets).client.conn
+	_, so := connectRoot(t, s, base)
+	c := so.client.conn
 	eventually(t, func() bool {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
