@@ -394,15 +394,32 @@ func (w *worker) loop() {
 
 // run executes one job on the worker's runtime. A Go panic discards the
 // runtime (its state may be inconsistent) and builds a fresh one, which loses
-// that runtime's module state.
-func (w *worker) run(j *job) (r result) {
+// that runtime's module state. So does a runtime on which an earlier script
+// made one of its call's variables permanent (Object.defineProperty with
+// configurable false): it could no longer give a call exactly its own vars,
+// so the job runs again on a fresh runtime.
+func (w *worker) run(j *job) result {
+	r, held := w.runOn(j)
+	if held {
+		w.e.log.Warn("a script made a call variable permanent; rebuilding runtime",
+			zap.String("script", j.p.Name), zap.Int("runtime", w.id))
+		w.rt = nil
+		r, _ = w.runOn(j)
+	}
+	return r
+}
+
+// runOn executes one job on the worker's runtime (built first when there
+// is none); held reports a runtime whose earlier call variables could not
+// be removed, on which nothing ran.
+func (w *worker) runOn(j *job) (r result, held bool) {
 	if err := j.ctx.Err(); err != nil {
-		return result{err: newError(KindCanceled, err, "script call canceled while queued: %v", err)}
+		return result{err: newError(KindCanceled, err, "script call canceled while queued: %v", err)}, false
 	}
 	if w.rt == nil {
 		rt, err := newRuntime(w.e, w.e.opts.LoadTimeout)
 		if err != nil {
-			return result{err: newError(KindPanic, err, "script runtime unavailable: %v", err)}
+			return result{err: newError(KindPanic, err, "script runtime unavailable: %v", err)}, false
 		}
 		w.rt = rt
 	}
@@ -428,7 +445,7 @@ func (w *worker) run(j *job) (r result) {
 	defer func() { rt.call.end(); rt.label = "" }()
 
 	if err := rt.setVars(j.vars); err != nil {
-		return result{err: newError(KindInput, err, "%v", err)}
+		return result{err: newError(KindInput, err, "%v", err)}, errors.Is(err, errVarsHeld)
 	}
 	if rt.budget = w.e.opts.MemoryBudget; rt.budget > 0 {
 		memWatch.begin(rt)
@@ -454,12 +471,12 @@ func (w *worker) run(j *job) (r result) {
 		return nil
 	})
 	if rt.refused != nil {
-		return result{err: newError(KindMemory, rt.refused, "%v", rt.refused)}
+		return result{err: newError(KindMemory, rt.refused, "%v", rt.refused)}, false
 	}
 	if err != nil {
-		return result{err: classify(j.ctx, rt.call.timedOut(), err)}
+		return result{err: classify(j.ctx, rt.call.timedOut(), err)}, false
 	}
-	return r
+	return r, false
 }
 
 // asResultError marks a failed export as a result error unless the runtime
@@ -487,7 +504,9 @@ func (rt *jsRuntime) setVars(vars map[string]any) error {
 	g := rt.vm.GlobalObject()
 	for _, name := range rt.varNames {
 		if _, ok := vars[name]; !ok {
-			_ = g.Delete(name)
+			if g.Delete(name) != nil {
+				return fmt.Errorf("%w: %s", errVarsHeld, name)
+			}
 		}
 	}
 	names := rt.varNames[:0] // the runtime runs one call at a time
@@ -502,20 +521,31 @@ func (rt *jsRuntime) setVars(vars map[string]any) error {
 			err = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 		}
 		if err != nil {
-			rt.clearVars()
+			if rt.clearVars() != nil {
+				return fmt.Errorf("%w: %s", errVarsHeld, name)
+			}
 			return fmt.Errorf("variable %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-// clearVars removes the globals setVars defined.
-func (rt *jsRuntime) clearVars() {
+// errVarsHeld: a global of an earlier call could not be removed or
+// replaced (a script made it permanent).
+var errVarsHeld = errors.New("a call variable of an earlier call is permanent")
+
+// clearVars removes the globals setVars defined; an error when one of them
+// could not be removed.
+func (rt *jsRuntime) clearVars() error {
 	g := rt.vm.GlobalObject()
+	var held error
 	for _, name := range rt.varNames {
-		_ = g.Delete(name)
+		if err := g.Delete(name); err != nil {
+			held = err
+		}
 	}
 	rt.varNames = rt.varNames[:0]
+	return held
 }
 
 // Library is a compiled service library, loaded once and shared by the

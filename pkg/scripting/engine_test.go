@@ -161,6 +161,20 @@ func TestVarsAreScopedToOneCall(t *testing.T) {
 	got, err = e.Eval(ctx, MustCompile(`[a, b]`), "r", map[string]any{"a": "p", "b": "q"})
 	require.NoError(t, err)
 	require.Equal(t, []any{"p", "q"}, got)
+	// A script that makes a var permanent does not pass it to a later
+	// call, with or without that name: the runtime is rebuilt.
+	for _, next := range []map[string]any{nil, {"secret": "user-B"}} {
+		_, err = e.Eval(ctx, MustCompile(`Object.defineProperty(globalThis, "secret", {configurable: false}); true`),
+			"r", map[string]any{"secret": "user-A"})
+		require.NoError(t, err)
+		got, err = e.Eval(ctx, MustCompile(`typeof secret === "undefined" ? "none" : secret`), "r", next)
+		require.NoError(t, err)
+		want := "none"
+		if next != nil {
+			want = "user-B"
+		}
+		require.Equal(t, want, got)
+	}
 
 	// A script changing its input does not change the caller's map.
 	room := map[string]any{"name": "a"}
