@@ -35,7 +35,7 @@ type EngineConn struct {
 	qh      int
 	spare   []*outbound // the writer's previous batch, reused when small
 	writing bool        // a writer goroutine owns the socket's writes
-	parked  bool        // that writer waits on ready for new items
+	parked  bool        // that writer waits on ready for new items (cleared by the writer when it runs)
 	// lingerDue: a linger tick passed that the writer has not handled
 	// (writerSet).
 	lingerDue bool
@@ -180,9 +180,12 @@ func (c *EngineConn) wakeWriter() {
 }
 
 // wakeParkedLocked wakes the WebSocket writer if it is parked; wmu held.
+// parked stays set until the writer runs again and clears it: a polling
+// GET that straddled the upgrade also waits on ready and may take the
+// token, and then the next wake (an enqueue, a linger tick, the end of the
+// connection) must send again.
 func (c *EngineConn) wakeParkedLocked() {
 	if c.parked {
-		c.parked = false
 		select {
 		case c.ready <- struct{}{}:
 		default:

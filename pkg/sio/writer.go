@@ -49,6 +49,7 @@ func (c *EngineConn) writeLoop() {
 	wrote := false // since the last linger tick
 	for {
 		c.wmu.Lock()
+		c.parked = false
 		items := c.q[c.qh:]
 		if len(items) == 0 {
 			// Nothing queued: exit at a linger tick after an interval

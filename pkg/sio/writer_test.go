@@ -162,3 +162,22 @@ func TestParkedWriterExitsWithItsConnection(t *testing.T) {
 	c.Close("test")
 	eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "the parked writer exits with its connection")
 }
+
+// A wake token taken by someone else (a polling GET that straddled the
+// upgrade waits on the same ready channel) does not leave the writer
+// parked for good: it stays marked parked, so the next wake sends again.
+func TestWriterWakeSurvivesATakenToken(t *testing.T) {
+	c := &EngineConn{ready: make(chan struct{}, 1), parked: true}
+	c.wmu.Lock()
+	c.wakeParkedLocked()
+	c.wmu.Unlock()
+	<-c.ready // the GET takes it
+	c.wmu.Lock()
+	c.wakeParkedLocked()
+	c.wmu.Unlock()
+	select {
+	case <-c.ready:
+	default:
+		t.Fatal("a parked writer whose wake was taken is never woken again")
+	}
+}
