@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hubd/hubd/pkg/jsonscan"
 )
 
 // The fast path verifies the common token (a compact JWS whose header is a
@@ -137,33 +139,27 @@ func (v *Verifier) verifyFast(token string) (claims jwt.MapClaims, ok bool) {
 	return claims, true
 }
 
-// signatureValid checks the signature with the keys keyFor would return
-// for a token with this alg and kid.
+// signatureValid checks an HMAC signature with the keys keyFor would
+// return for a token with this alg and kid. Public-key tokens are left to
+// the library: a refused one (expired, wrong audience) would otherwise pay
+// for its RSA or ECDSA verification twice, here and in the library.
 func (v *Verifier) signatureValid(m jwt.SigningMethod, kid []byte, signing, sigSeg string) bool {
 	alg := m.Alg()
-	fam := algFamily[alg]
+	i := macIndex(alg)
+	if i < 0 {
+		return false
+	}
 	if len(kid) > 0 {
 		if k, found := v.byKid[string(kid)]; found {
-			return k.family == fam && keyVerifies(m, alg, k, signing, sigSeg)
+			return k.family == familyHMAC && k.mac != nil && k.mac.verify(i, signing, sigSeg)
 		}
 	}
-	for _, k := range v.noKid[fam] {
-		if keyVerifies(m, alg, k, signing, sigSeg) {
+	for _, k := range v.noKid[familyHMAC] {
+		if k.mac != nil && k.mac.verify(i, signing, sigSeg) {
 			return true
 		}
 	}
 	return false
-}
-
-// keyVerifies checks the signature with one key: HMAC keys with their
-// pooled state, the others with the library's signing method.
-func keyVerifies(m jwt.SigningMethod, alg string, k verificationKey, signing, sigSeg string) bool {
-	if k.mac != nil {
-		i := macIndex(alg)
-		return i >= 0 && k.mac.verify(i, signing, sigSeg)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigSeg)
-	return err == nil && m.Verify(signing, sig, k.key) == nil
 }
 
 // scanHeader reads a JOSE header that is a JSON object whose member names
@@ -172,24 +168,24 @@ func keyVerifies(m jwt.SigningMethod, alg string, k verificationKey, signing, si
 // (as encoding/json does with repeated names), nil when absent; ok is
 // false for anything else, which the library then decodes itself.
 func scanHeader(d []byte) (alg, kid []byte, ok bool) {
-	i := skipSpace(d, 0)
+	i := jsonscan.SkipSpace(d, 0)
 	if i >= len(d) || d[i] != '{' {
 		return nil, nil, false
 	}
-	i = skipSpace(d, i+1)
+	i = jsonscan.SkipSpace(d, i+1)
 	if i < len(d) && d[i] == '}' {
-		return nil, nil, skipSpace(d, i+1) == len(d)
+		return nil, nil, jsonscan.SkipSpace(d, i+1) == len(d)
 	}
 	for {
 		name, j, ok := plainString(d, i)
 		if !ok {
 			return nil, nil, false
 		}
-		j = skipSpace(d, j)
+		j = jsonscan.SkipSpace(d, j)
 		if j >= len(d) || d[j] != ':' {
 			return nil, nil, false
 		}
-		value, k, ok := plainString(d, skipSpace(d, j+1))
+		value, k, ok := plainString(d, jsonscan.SkipSpace(d, j+1))
 		if !ok {
 			return nil, nil, false
 		}
@@ -199,12 +195,12 @@ func scanHeader(d []byte) (alg, kid []byte, ok bool) {
 		case "kid":
 			kid = value
 		}
-		k = skipSpace(d, k)
+		k = jsonscan.SkipSpace(d, k)
 		switch {
 		case k < len(d) && d[k] == ',':
-			i = skipSpace(d, k+1)
+			i = jsonscan.SkipSpace(d, k+1)
 		case k < len(d) && d[k] == '}':
-			return alg, kid, skipSpace(d, k+1) == len(d)
+			return alg, kid, jsonscan.SkipSpace(d, k+1) == len(d)
 		default:
 			return nil, nil, false
 		}
@@ -226,11 +222,4 @@ func plainString(d []byte, i int) (s []byte, next int, ok bool) {
 		}
 	}
 	return nil, 0, false
-}
-
-func skipSpace(d []byte, i int) int {
-	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
-		i++
-	}
-	return i
 }

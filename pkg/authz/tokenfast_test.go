@@ -161,7 +161,9 @@ func TestVerifyFastMatchesLibrary(t *testing.T) {
 				if _, hmac := k.key.([]byte); !hmac && ci >= 4 {
 					continue // public-key signatures are slow to check: fewer claims sets
 				}
-				toks = append(toks, signed{fmt.Sprintf("%s / %s / %s", h.name, c, k.name), rawToken(t, k.m, k.key, h.json, c), h.plain, ci < 4})
+				// The fast path reads plain headers of HMAC tokens only.
+				fast := h.plain && strings.HasPrefix(k.m.Alg(), "HS")
+				toks = append(toks, signed{fmt.Sprintf("%s / %s / %s", h.name, c, k.name), rawToken(t, k.m, k.key, h.json, c), fast, ci < 4})
 			}
 		}
 	}
