@@ -56,11 +56,11 @@ func testChangeNumbers(t *testing.T, s msgstore.Store) {
 	at := time.Date(2026, 11, 28, 0, 0, 0, 123456789, time.UTC)
 	reacted := update(t, s, ms[0], func(m *msgstore.Message) error {
 		m.Reaction = json.RawMessage(`[{"emoji":"👍","userId":"carol","timestamp":"2026-11-28T00:00:00.000Z"}]`)
-		m.Change = &msgstore.Change{Kind: msgstore.ChangeReaction, By: "carol", At: at, Emoji: "👍", Reason: "a reason", ApprovedRev: 2}
+		m.Change = &msgstore.Change{Kind: msgstore.ChangeReaction, By: "carol", At: at, Emoji: "👍", Reason: "a reason", ApprovedRev: 2, EditedRev: 3, Was: msgstore.StatusPending}
 		return nil
 	})
 	require.Equal(t, int64(5), reacted.Rev)
-	require.Equal(t, &msgstore.Change{Kind: msgstore.ChangeReaction, By: "carol", At: at.Truncate(time.Millisecond), Emoji: "👍", Reason: "a reason", ApprovedRev: 2},
+	require.Equal(t, &msgstore.Change{Kind: msgstore.ChangeReaction, By: "carol", At: at.Truncate(time.Millisecond), Emoji: "👍", Reason: "a reason", ApprovedRev: 2, EditedRev: 3, Was: msgstore.StatusPending},
 		reacted.Change, "every field of the change, its time in milliseconds")
 	kept := update(t, s, ms[0], func(m *msgstore.Message) error {
 		m.Status = msgstore.StatusDeleted
