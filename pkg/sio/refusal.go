@@ -136,29 +136,23 @@ func (c *EngineConn) refuseClose(reason string, err error, sendCode bool) {
 // writeWSClose writes a close frame with code straight to the WebSocket,
 // when the session has one. A frame write is one system call under the
 // connection's write lock, so it cannot split a frame of the writer.
-func (c *EngineConn) writeWSClose(code int) {
-	c.wmu.Lock()
-	nc := c.wconn
-	c.wmu.Unlock()
-	if nc == nil {
-		return
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(closeFrameWriteTTL))
-	_, _ = nc.Write([]byte{0x80 | opClose, 2, byte(code >> 8), byte(code)})
-}
-
-// closeNoStatus is the status of a close frame that carries none (RFC
-// 6455 7.4.1: never sent on the wire).
-const closeNoStatus = 1005
+func (c *EngineConn) writeWSClose(code int) { c.sendClose(code, false) }
 
 // echoClose answers a client's close frame with one (RFC 6455 5.5.1): the
-// status code it sent, or none when it sent none. Each frame is one Write
-// of the connection, so it cannot tear a frame the writer is sending.
-func (c *EngineConn) echoClose(code int) {
+// status code it sent, or none when it sent none. It is skipped while the
+// writer has data in flight: that write may wait for a slow client's
+// window, and the caller (a network poller goroutine, which serves many
+// connections) must not; the connection closes either way.
+func (c *EngineConn) echoClose(code int) { c.sendClose(code, true) }
+
+// sendClose writes a close frame with code (closeNoStatus: none), unless
+// ifIdle and the writer is busy.
+func (c *EngineConn) sendClose(code int, ifIdle bool) {
 	c.wmu.Lock()
 	nc := c.wconn
+	busy := c.writing && !(c.parked && c.qh == len(c.q))
 	c.wmu.Unlock()
-	if nc == nil {
+	if nc == nil || ifIdle && busy {
 		return
 	}
 	frame := []byte{0x80 | opClose, 0}
@@ -168,6 +162,10 @@ func (c *EngineConn) echoClose(code int) {
 	_ = nc.SetWriteDeadline(time.Now().Add(closeFrameWriteTTL))
 	_, _ = nc.Write(frame)
 }
+
+// closeNoStatus is the status of a close frame that carries none (RFC
+// 6455 7.4.1: never sent on the wire).
+const closeNoStatus = 1005
 
 // lingerClose shuts the write side of the WebSocket (its close frame is
 // out), drops what the client still sends for a bounded time and amount,

@@ -181,3 +181,31 @@ func TestWriterWakeSurvivesATakenToken(t *testing.T) {
 		t.Fatal("a parked writer whose wake was taken is never woken again")
 	}
 }
+
+// A client's close frame is echoed only while the writer is idle: a busy
+// writer's write may wait for a slow client, and the poller goroutine that
+// echoes must not. A refusal's close frame is written either way.
+func TestCloseEchoWaitsForNoWriter(t *testing.T) {
+	for _, tt := range []struct {
+		name                    string
+		writing, parked, queued bool
+		echoes                  int64
+	}{
+		{"no writer", false, false, false, 1},
+		{"parked writer", true, true, false, 1},
+		{"woken writer", true, true, true, 0},
+		{"writing", true, false, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			nc := &discardConn{}
+			c := &EngineConn{wconn: nc, writing: tt.writing, parked: tt.parked}
+			if tt.queued {
+				c.q = []*outbound{{}}
+			}
+			c.echoClose(1000)
+			require.Equal(t, tt.echoes, nc.writes.Load(), "echoes")
+			c.writeWSClose(wsProtocolError)
+			require.Equal(t, tt.echoes+1, nc.writes.Load(), "a refusal's close frame")
+		})
+	}
+}
