@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -197,8 +198,16 @@ func (e *Engine) handshakePlain(w http.ResponseWriter, r *http.Request, key stri
 		e.log.Debug("websocket upgrade failed", zap.Error(errEarlyData))
 		return
 	}
+	// As the library does: the HTTP server's deadlines end with the request.
+	_ = nc.SetDeadline(time.Time{})
 	if !e.onPoller(r, nc) {
-		e.handshakeLibrary(&hijackedWriter{ResponseWriter: w, nc: nc, brw: brw}, r)
+		hw := &hijackedWriter{ResponseWriter: w, nc: nc, brw: brw}
+		e.handshakeLibrary(hw, r)
+		if hw.nc != nil {
+			// The library refused before taking the connection (its
+			// answer cannot reach a hijacked writer): close it.
+			_ = nc.Close()
+		}
 		return
 	}
 	c := e.newConn(r, "websocket")

@@ -187,3 +187,24 @@ func TestHandshakePlainEarlyData(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, b)
 }
+
+// The HTTP server's read and write deadlines end with the upgrade, as the
+// library clears them: a WebSocket on a server with short timeouts still
+// reads and writes after them.
+func TestUpgradeClearsServerDeadlines(t *testing.T) {
+	s := NewServer(Options{})
+	hs := httptest.NewUnstartedServer(s)
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+	hs.Start()
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	s.Of("/").OnEvent(func(so *Socket, ev *Event) { _ = so.Emit("echo", "late") })
+	w := dialWS(t, hs.URL, "")
+	require.True(t, strings.HasPrefix(w.readText(), "0{"))
+	w.connectNsp("/", "")
+	time.Sleep(300 * time.Millisecond) // past both timeouts
+	w.send(`42["echo","late"]`)
+	require.Equal(t, `42["echo","late"]`, w.readText())
+}
