@@ -42,14 +42,11 @@ func decodeRoomID(payload json.RawMessage, valid bool) (string, error) {
 	if raw == nil {
 		return "", nil
 	}
-	if len(raw) < 2 || raw[0] != '"' {
-		return decodeRoomIDSlow(payload) // null, or not a string
+	var s string
+	if !plainString(raw, &s) {
+		return decodeRoomIDSlow(payload) // null, not a string, or escaped
 	}
-	s := raw[1 : len(raw)-1]
-	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-		return decodeRoomIDSlow(payload)
-	}
-	return string(s), nil
+	return s, nil
 }
 
 func decodeRoomIDSlow(payload json.RawMessage) (string, error) {
