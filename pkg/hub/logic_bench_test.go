@@ -2,8 +2,8 @@ package hub
 
 import (
 	"fmt"
+	"github.com/hubd/hubd/internal/testenv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +32,7 @@ func BenchmarkHandlerThroughput(b *testing.B) {
 			content := `{"op":"` + bc.op + `"}`
 			b.SetParallelism(bc.senders)
 			b.ResetTimer()
-			start, cpu0, st0 := time.Now(), processCPU(), env.store.Stats()
+			start, cpu0, st0 := time.Now(), testenv.ProcessCPU(), env.store.Stats()
 			b.RunParallel(func(pb *testing.PB) {
 				n := next.Add(1)
 				a := env.actor(fmt.Sprintf("bench%d", n%rooms), fmt.Sprintf("u%d", n))
@@ -44,19 +44,10 @@ func BenchmarkHandlerThroughput(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
+			b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
 			if st := env.store.Stats(); st.Commits > st0.Commits {
 				b.ReportMetric(float64(st.Writes-st0.Writes)/float64(st.Commits-st0.Commits), "writes/commit")
 			}
 		})
 	}
-}
-
-// processCPU is the CPU (user + system) the process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

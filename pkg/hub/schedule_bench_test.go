@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"github.com/hubd/hubd/internal/testenv"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -44,7 +45,7 @@ func BenchmarkScheduledActions10kRooms(b *testing.B) {
 	heapPerRoom := float64(after.HeapAlloc-before.HeapAlloc) / rooms
 
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		for t := 0; t < 1000; t++ {
 			env.wheel.Advance(1)
@@ -56,7 +57,7 @@ func BenchmarkScheduledActions10kRooms(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(done.Load()), "cpu-us/room-tick")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/float64(done.Load()), "cpu-us/room-tick")
 	b.ReportMetric(float64(done.Load())/float64(b.N), "calls/op")
 	b.ReportMetric(float64(env.wheel.Stats().Skipped), "skipped")
 	b.ReportMetric(heapPerRoom, "heapB/room")

@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hubd/hubd/internal/testenv"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -38,7 +37,7 @@ func benchAppendLayout(b *testing.B, clientIDs bool) {
 	const writers = 256
 	var next atomic.Int64
 	b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		w := next.Add(1)
 		for pb.Next() {
@@ -53,7 +52,7 @@ func benchAppendLayout(b *testing.B, clientIDs bool) {
 		}
 	})
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := testenv.ProcessCPU() - cpu0
 	st, es := e.db.Stats(), e.Stats()
 	var leaves int
 	require.NoError(b, e.db.View(func(tx *bolt.Tx) error {
@@ -103,13 +102,4 @@ func BenchmarkUpdateLayout(b *testing.B) {
 	after := e.db.Stats()
 	st := after.Sub(&before)
 	b.ReportMetric(float64(st.TxStats.GetWrite())/float64(b.N), "pages/update")
-}
-
-// processCPU is the CPU (user + system) the process used so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,7 +3,7 @@ package scripting
 import (
 	"context"
 	"encoding/json"
-	"syscall"
+	"github.com/hubd/hubd/internal/testenv"
 	"testing"
 	"time"
 )
@@ -50,24 +50,14 @@ func BenchmarkHandlerContext(b *testing.B) {
 			defer cancel()
 			b.ReportAllocs()
 			i := 0
-			cpu0 := processCPU()
+			cpu0 := testenv.ProcessCPU()
 			for b.Loop() {
 				i++
 				if _, err := e.Eval(ctx, p, "r1", vars(i)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1000/float64(b.N), "cpu-us/op")
+			b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/1000/float64(b.N), "cpu-us/op")
 		})
 	}
-}
-
-// processCPU is the CPU (user + system) the process used so far, which load
-// from other processes does not inflate.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"github.com/hubd/hubd/internal/testenv"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -41,11 +42,11 @@ func BenchmarkDeflatedWire(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()
 			var out int
-			cpu0 := cpuTime()
+			cpu0 := testenv.ProcessCPU()
 			for b.Loop() {
 				out = len(deflatedWire(textFrame(text), DefaultCompressThreshold))
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(out)/float64(len(text)), "wire/plain")
 		})
 	}
@@ -61,11 +62,11 @@ func BenchmarkCompressBody(b *testing.B) {
 				b.SetBytes(int64(n))
 				b.ReportAllocs()
 				var out int
-				cpu0 := cpuTime()
+				cpu0 := testenv.ProcessCPU()
 				for b.Loop() {
 					out = len(compressBody(enc, body))
 				}
-				b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 				b.ReportMetric(float64(out)/float64(n), "wire/plain")
 			})
 		}
@@ -110,7 +111,7 @@ func benchBroadcastDeflate(b *testing.B, deflate bool) {
 		time.Sleep(time.Millisecond)
 	}
 	payload := map[string]any{"roomId": "r1", "message": map[string]string{"content": chatText(2048)}}
-	wire0, cpu0 := wire.Load(), cpuTime()
+	wire0, cpu0 := wire.Load(), testenv.ProcessCPU()
 	b.ResetTimer()
 	for range b.N {
 		if err := ns.To("room").Emit("hub:messageArrived", payload); err != nil {
@@ -119,7 +120,7 @@ func benchBroadcastDeflate(b *testing.B, deflate bool) {
 	}
 	want := int64(b.N * fanoutConns)
 	awaitDeliveries(b, &received, want)
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
 	b.ReportMetric(float64(wire.Load()-wire0)/float64(want), "wire-B/delivery")
 	for _, c := range clients {
 		_ = c.nc.Close()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hubd/hubd/internal/testenv"
 	"io"
 	"net"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -145,7 +145,7 @@ func BenchmarkConnect(b *testing.B) {
 	addr := strings.TrimPrefix(newBenchHTTP(b, s), "http://")
 	auth := `{"token":"` + strings.Repeat("t", 80) + `"}`
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testenv.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -158,7 +158,7 @@ func BenchmarkConnect(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }
 
 // BenchmarkIdleConnections opens b.N idle WebSocket connections joined to a
@@ -286,7 +286,7 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	for ns.RoomSize("room") < conns {
 		time.Sleep(time.Millisecond)
 	}
-	w0, cpu0 := s.Stats().Writes, cpuTime()
+	w0, cpu0 := s.Stats().Writes, testenv.ProcessCPU()
 	b.ResetTimer()
 	emitPaced(b, fanoutPacedRate, func(int) *Broadcast { return ns.To("room") })
 	last := time.Now()
@@ -294,7 +294,7 @@ func benchFanoutPaced(b *testing.B, delay time.Duration) {
 	awaitDeliveries(b, &received, want)
 	tail := time.Since(last)
 	b.ReportMetric(float64(s.Stats().Writes-w0)/float64(want), "writes/delivery")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
 	b.ReportMetric(float64(tail.Microseconds())/1000, "tail-ms")
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
 	for _, c := range clients {
@@ -386,15 +386,6 @@ func (c *rawClient) skipFrame() error {
 	}
 	_, err = c.br.Discard(hl + n)
 	return err
-}
-
-// cpuTime is the user plus system CPU time of this process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // The hand-written open packet is the JSON encoding/json would produce.

@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"github.com/hubd/hubd/internal/testenv"
 	"net"
 	"net/http"
 	"runtime/metrics"
@@ -44,13 +45,13 @@ func BenchmarkRoomsPaced(b *testing.B) {
 	for i := range rooms {
 		rooms[i] = "room" + strconv.Itoa(i)
 	}
-	w0, cpu0, g0 := s.Stats().Writes, cpuTime(), goroutinesCreated()
+	w0, cpu0, g0 := s.Stats().Writes, testenv.ProcessCPU(), goroutinesCreated()
 	b.ResetTimer()
 	emitPaced(b, roomsPacedRate, func(i int) *Broadcast { return ns.To(rooms[i%roomsPacedRooms]) })
 	want := int64(b.N * roomsPacedSize)
 	awaitDeliveries(b, &received, want)
 	b.ReportMetric(float64(s.Stats().Writes-w0)/float64(want), "writes/delivery")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(want), "cpu-ns/delivery")
 	b.ReportMetric(float64(goroutinesCreated()-g0)/float64(want), "goroutines/delivery")
 	for _, c := range clients {
 		_ = c.nc.Close()
@@ -106,7 +107,7 @@ func BenchmarkWriterWake(b *testing.B) {
 		}
 		return n
 	}
-	p0, cpu0 := s.Stats().PacketsOut, cpuTime()
+	p0, cpu0 := s.Stats().PacketsOut, testenv.ProcessCPU()
 	b.ResetTimer()
 	for i := range b.N {
 		if err := conns[i%writerWakeConns].enqueue(item); err != nil {
@@ -121,7 +122,7 @@ func BenchmarkWriterWake(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/item")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/item")
 	b.ReportMetric(float64(writes())/float64(b.N), "writes/item")
 	for _, c := range conns {
 		c.Close("done")

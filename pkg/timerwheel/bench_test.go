@@ -1,9 +1,9 @@
 package timerwheel
 
 import (
+	"github.com/hubd/hubd/internal/testenv"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -32,7 +32,7 @@ func BenchmarkWheel10kRooms(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	heapPerRoom := float64(after.HeapAlloc-before.HeapAlloc) / rooms
-	cpu0 := cpuTime()
+	cpu0 := testenv.ProcessCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w.Advance(1)
@@ -42,20 +42,10 @@ func BenchmarkWheel10kRooms(b *testing.B) {
 		runtime.Gosched()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/tick")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/tick")
 	b.ReportMetric(float64(calls.Load())/float64(b.N), "fires/tick")
 	b.ReportMetric(heapPerRoom, "heapB/room")
 	for _, t := range timers {
 		t.Stop()
 	}
-}
-
-// cpuTime is the CPU (user + system) the process used so far: unlike wall
-// time it does not grow while other processes hold the CPUs.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

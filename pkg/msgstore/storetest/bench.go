@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hubd/hubd/internal/testenv"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hubd/hubd/pkg/msgstore"
 )
@@ -34,7 +33,7 @@ func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := ProcessCPU()
+	cpu0 := testenv.ProcessCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		w := next.Add(1)
 		room := fmt.Sprintf("room-%d", w%int64(o.Rooms))
@@ -53,16 +52,7 @@ func BenchAppendParallel(b *testing.B, s msgstore.Store, o BenchOptions) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64((ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
-}
-
-// ProcessCPU is the CPU (user + system) the process used so far.
-func ProcessCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
 }
 
 // BenchList measures reading the newest limit messages of a room of size
