@@ -14,18 +14,6 @@ var cases = []string{
 	`["\u005d",{"k":"\\"}]`,
 }
 
-func TestElementsMatchEncodingJSON(t *testing.T) {
-	for _, in := range cases {
-		checkElements(t, []byte(in))
-	}
-}
-
-func TestMembersMatchEncodingJSON(t *testing.T) {
-	for _, in := range cases {
-		checkMembers(t, []byte(in))
-	}
-}
-
 func FuzzScan(f *testing.F) {
 	for _, in := range cases {
 		f.Add([]byte(in))
