@@ -339,17 +339,9 @@ func (e *Engine) handshakeLibrary(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	e.stats.packetsOut.Add(1)
-	e.stats.bytesOut.Add(uint64(len(f.wire())))
-	c.mu.Lock()
-	c.ws = hc.Conn
-	c.mu.Unlock()
-	e.start(c)
-	if !e.register(c) {
-		c.Close("server shutting down")
+	if !e.establish(c, hc.Conn, len(f.wire())) {
 		return
 	}
-	c.setWriter(hc.Conn)
 	if e.onPoller(r, hc.Conn) {
 		// The library's connection (and its buffers) is dropped: the
 		// poller reads the socket from here on.
@@ -357,6 +349,24 @@ func (e *Engine) handshakeLibrary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.wg.Go(func() { c.readWebSocket(ws) })
+}
+
+// establish counts the open packet (openBytes) written on the upgraded
+// connection nc and hands nc to c: the engine starts and registers c and
+// its writer writes to nc. false: the engine is closing, and c is closed.
+func (e *Engine) establish(c *EngineConn, nc net.Conn, openBytes int) bool {
+	e.stats.packetsOut.Add(1)
+	e.stats.bytesOut.Add(uint64(openBytes))
+	c.mu.Lock()
+	c.ws = nc
+	c.mu.Unlock()
+	e.start(c)
+	if !e.register(c) {
+		c.Close("server shutting down")
+		return false
+	}
+	c.setWriter(nc)
+	return true
 }
 
 // holdingHijacker hands the WebSocket library a connection that holds back

@@ -221,18 +221,9 @@ func (e *Engine) handshakePlain(w http.ResponseWriter, r *http.Request, key stri
 		_ = nc.Close()
 		return
 	}
-	e.stats.packetsOut.Add(1)
-	e.stats.bytesOut.Add(uint64(len(out) - head))
-	c.mu.Lock()
-	c.ws = nc
-	c.mu.Unlock()
-	e.start(c)
-	if !e.register(c) {
-		c.Close("server shutting down")
-		return
+	if e.establish(c, nc, len(out)-head) {
+		c.startNetReader(nc, nil)
 	}
-	c.setWriter(nc)
-	c.startNetReader(nc, nil)
 }
 
 // hijackedWriter hands the library a connection already hijacked.
