@@ -49,23 +49,23 @@ func finish(buf []byte, binaryData bool) *frame {
 }
 
 func finishOp(buf []byte, op byte, binaryData bool) *frame {
-	n := len(buf) - wsMaxHeader
-	var start int
+	var hdr [wsMaxHeader]byte
+	h := appendWSHeader(hdr[:0], op, len(buf)-wsMaxHeader)
+	start := wsMaxHeader - len(h)
+	copy(buf[start:], h)
+	return &frame{buf: buf, start: start, binary: binaryData, op: op}
+}
+
+// appendWSHeader appends the header of a final, unmasked frame of opcode
+// op with an n-byte payload (RFC 6455 5.2) to b.
+func appendWSHeader(b []byte, op byte, n int) []byte {
 	switch {
 	case n < 126:
-		start = wsMaxHeader - 2
-		buf[start+1] = byte(n)
+		return append(b, 0x80|op, byte(n))
 	case n < 1<<16:
-		start = wsMaxHeader - 4
-		buf[start+1] = 126
-		binary.BigEndian.PutUint16(buf[start+2:], uint16(n))
-	default:
-		start = 0
-		buf[1] = 127
-		binary.BigEndian.PutUint64(buf[2:], uint64(n))
+		return binary.BigEndian.AppendUint16(append(b, 0x80|op, 126), uint16(n))
 	}
-	buf[start] = 0x80 | op
-	return &frame{buf: buf, start: start, binary: binaryData, op: op}
+	return binary.BigEndian.AppendUint64(append(b, 0x80|op, 127), uint64(n))
 }
 
 // payload is the Engine.IO packet (text) or raw data (binary).

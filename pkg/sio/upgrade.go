@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -162,17 +161,7 @@ func appendAccept(b []byte, key string) []byte {
 
 // appendTextFrame appends an unmasked final text frame holding p.
 func appendTextFrame(b, p []byte) []byte {
-	switch n := len(p); {
-	case n < 126:
-		b = append(b, 0x80|opText, byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|opText, 126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|opText, 127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	return append(b, p...)
+	return append(appendWSHeader(b, opText, len(p)), p...)
 }
 
 // handshakePlain answers a plain WebSocket handshake (plainUpgrade gave its
