@@ -77,8 +77,12 @@ func opWith(op roomOp, e Event) roomOp {
 	return op
 }
 
-// toOtherNodes sends op to the other nodes of the hub.
+// toOtherNodes sends op to the other nodes of the hub; a node on its own
+// has none, and op is not even encoded.
 func (h *Hub) toOtherNodes(op roomOp) {
+	if h.ns.Alone() {
+		return
+	}
 	if err := h.ns.ServerSideEmit(clusterEvent, op); err != nil {
 		h.log.Warn("room operation not sent to the other nodes", zap.String("op", op.Op),
 			zap.String("room", op.Room), zap.Error(err))

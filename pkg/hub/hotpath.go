@@ -118,6 +118,18 @@ func ackSize(res map[string]any) int {
 	return n
 }
 
+// appendSendAck appends the ack of a hub:send that stored m: appendAck
+// of sendAckOf(m), byte for byte, without the map.
+func appendSendAck(b []byte, m *msgstore.Message) []byte {
+	b = append(b, `{"ok":true,"message":`...)
+	b = m.AppendJSON(b)
+	if m.Status == msgstore.StatusPending {
+		b = append(b, `,"status":`...)
+		b = msgstore.AppendJSONString(b, msgstore.StatusPending)
+	}
+	return append(b, '}')
+}
+
 // maxAckKeys is the number of ack fields sorted without allocating.
 const maxAckKeys = 8
 

@@ -217,3 +217,35 @@ func BenchmarkOutboundEvent(b *testing.B) {
 		}
 	})
 }
+
+// The ack of a hub:send is written from its message without the result
+// map it was built from before: the same bytes as appendAck of that map,
+// published or pending, whatever the message holds.
+func TestAppendSendAckIsTheMapsAck(t *testing.T) {
+	pending := hotPathMessage()
+	pending.Status = msgstore.StatusPending
+	pending.Audience = &msgstore.Audience{Users: []string{"u1", "u\"2"}}
+	tests := []struct {
+		name string
+		msg  *msgstore.Message
+	}{
+		{name: "published, every field", msg: hotPathMessage()},
+		{name: "pending, with an audience", msg: pending},
+		{name: "minimal", msg: &msgstore.Message{ID: "m", RoomID: "r", SenderID: "u", MessageType: "text", Status: msgstore.StatusPublished}},
+		{name: "another status", msg: &msgstore.Message{ID: "m", RoomID: "r", SenderID: "u", MessageType: "text", Status: "rejected"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := map[string]any{"message": tc.msg}
+			if tc.msg.Status == msgstore.StatusPending {
+				res["status"] = msgstore.StatusPending
+			}
+			want, err := appendAck(nil, res)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(appendSendAck([]byte{}, tc.msg)))
+			got, err := (&call{sent: tc.msg}).appendAck(nil)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(got))
+		})
+	}
+}

@@ -343,33 +343,30 @@ func (h *Hub) onDisconnect(s *sio.Socket, reason string) {
 
 // call is one client event being handled.
 type call struct {
-	s       *sio.Socket
-	c       *client
+	s *sio.Socket
+	c *client
+	// payload is the event's first argument: valid JSON or empty, as
+	// sio.Event.Args guarantees, so the decoders do not check it again.
 	payload json.RawMessage
 	// actor is the member's actor, admitted by dispatch for an event of a
 	// room.
 	actor *Actor
 	after func() // runs after the ack is written
-	// validity is whether json.Valid accepts payload: 0 not checked yet,
-	// then validJSON or invalidJSON (see validPayload).
-	validity uint8
+	// send is a hub:send payload decoded whole by the dispatcher (sendRoomID)
+	// when decoded is set, so that handleSend does not walk it again.
+	send    sendRequest
+	decoded bool
+	// sent is the message a hub:send stored: its ack is written from it
+	// (appendSendAck) instead of a result map.
+	sent *msgstore.Message
 }
 
-const (
-	validJSON = 1 + iota
-	invalidJSON
-)
-
-// validPayload reports whether json.Valid accepts the event's payload,
-// checking it once for all the decoders of the event.
-func (in *call) validPayload() bool {
-	if in.validity == 0 {
-		in.validity = invalidJSON
-		if json.Valid(in.payload) {
-			in.validity = validJSON
-		}
+// appendAck appends the successful ack of the call with result res.
+func (in *call) appendAck(res map[string]any) ([]byte, error) {
+	if in.sent != nil {
+		return appendSendAck(make([]byte, 0, arrivedSize(in.sent)+32), in.sent), nil
 	}
-	return in.validity == validJSON
+	return appendAck(make([]byte, 0, ackSize(res)), res)
 }
 
 func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
@@ -396,9 +393,9 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	var (
 		res map[string]any
 		err error
+		in  = &call{s: s, c: c, payload: payload}
 	)
 	if entry != nil {
-		in := &call{s: s, c: c, payload: payload}
 		res, err = h.dispatch(h.hot.ctxs.get(start, h.deps.OpTimeout), entry, in)
 		if err == nil && in.after != nil {
 			defer in.after()
@@ -414,7 +411,7 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 		return
 	}
 	if ev.HasAck() {
-		ack, err := appendAck(make([]byte, 0, ackSize(res)), res)
+		ack, err := in.appendAck(res)
 		if err != nil {
 			h.fail(s, ev, metricName, payload, wrapError(CodeInternal, "reply could not be encoded", err))
 			return

@@ -17,7 +17,8 @@ var keyRoomID = []byte("roomId")
 // handler decodes anyway. A payload it cannot settle by looking (a key
 // matching roomId only case-insensitively or written with escapes, a
 // roomId that is not a plain string) goes through decode. valid tells
-// whether json.Valid accepts payload (see call.validPayload).
+// whether json.Valid accepts payload (an event's payload is: see
+// call.payload).
 func decodeRoomID(payload json.RawMessage, valid bool) (string, error) {
 	if len(payload) == 0 || payload[0] != '{' || !valid {
 		return decodeRoomIDSlow(payload)
@@ -47,6 +48,24 @@ func decodeRoomID(payload json.RawMessage, valid bool) (string, error) {
 		return decodeRoomIDSlow(payload) // null, not a string, or escaped
 	}
 	return s, nil
+}
+
+// roomIDOfCall is the roomId of an event of a room (Inbound.roomOf).
+func roomIDOfCall(in *call) (string, error) { return decodeRoomID(in.payload, true) }
+
+// sendRoomID is the roomId of a hub:send (Inbound.roomOf): the payload
+// is decoded whole once, for the dispatcher and for handleSend. A payload
+// that does not decode whole is read as any other event's (decodeRoomID)
+// and decoded again by handleSend, which refuses it: its refusal comes
+// after the membership and pre-checks, as for every event of a room. Where
+// decodeSend succeeds, its roomId is decodeRoomID's (FuzzDecodeSend).
+func sendRoomID(in *call) (string, error) {
+	if err := decodeSend(in.payload, true, &in.send); err != nil {
+		in.send = sendRequest{}
+		return decodeRoomID(in.payload, true)
+	}
+	in.decoded = true
+	return in.send.RoomID, nil
 }
 
 func decodeRoomIDSlow(payload json.RawMessage) (string, error) {
@@ -79,7 +98,7 @@ var sendFields = []struct {
 // matching a field only case-insensitively or written with escapes, a
 // string field that is not a plain string, null where decode keeps the
 // earlier value) goes through decode. valid tells whether json.Valid
-// accepts payload (see call.validPayload). The content of a decoded
+// accepts payload (see call.payload). The content of a decoded
 // request is valid JSON or empty, and marked so.
 func decodeSend(payload json.RawMessage, valid bool, req *sendRequest) error {
 	if len(payload) == 0 || payload[0] != '{' || !valid {

@@ -80,6 +80,16 @@ func checkDecodeSend(t *testing.T, payload []byte) {
 	// A decoded content is marked valid, and is: the content validation
 	// skips json.Valid on it.
 	require.True(t, got.contentValid, "payload %q", payload)
+	// The dispatcher takes the roomId of a payload that decodes whole from
+	// this decode (sendRoomID): it is the one every other event reads.
+	roomID, roomErr := decodeRoomIDSlow(payload)
+	require.NoError(t, roomErr, "payload %q", payload)
+	require.Equal(t, roomID, got.RoomID, "payload %q", payload)
+	in := &call{payload: payload}
+	id, err := sendRoomID(in)
+	require.NoError(t, err, "payload %q", payload)
+	require.Equal(t, roomID, id, "payload %q", payload)
+	require.True(t, in.decoded, "payload %q", payload)
 	require.True(t, len(got.Content) == 0 || json.Valid(got.Content), "payload %q", payload)
 	got.contentValid = false
 	require.Equal(t, want, got, "payload %q", payload)

@@ -76,6 +76,8 @@ type Inbound struct {
 	Persist   Persistence
 	Ephemeral bool
 	handle    func(h *Hub, ctx context.Context, in *call) (map[string]any, error)
+	// roomOf reads the roomId of an event of a room (nil: decodeRoomID).
+	roomOf func(in *call) (string, error)
 }
 
 // Protocol lists the inbound events, in the order of docs/protocol.md.
@@ -87,7 +89,7 @@ func init() {
 			handle: (*Hub).handleJoin},
 		{Name: "hub:leave", Fields: []string{"roomId"}, Summary: "leave a room", Request: joinRequest{}, Room: true, handle: (*Hub).handleLeave},
 		{Name: "hub:send", Fields: []string{"roomId", "messageType", "content", "replyTo?", "forwarded?", "clientMessageId?"}, Summary: "send a message", Request: sendRequest{}, Room: true, Permission: PermSend,
-			Rate: RateMessage, Moderated: true, Persist: PersistAudience, handle: (*Hub).handleSend},
+			Rate: RateMessage, Moderated: true, Persist: PersistAudience, handle: (*Hub).handleSend, roomOf: sendRoomID},
 		{Name: "hub:loadHistory", Fields: []string{"roomId", "before?", "after?", "limit?"}, Summary: "a page of the room's messages", Request: historyRequest{}, Room: true,
 			Permission: PermRead, handle: (*Hub).handleLoadHistory},
 		{Name: "hub:event", Fields: []string{"roomId", "event", "data?"}, Summary: "a standard or clientToRoom custom event", Request: eventRequest{}, Room: true,
@@ -141,7 +143,11 @@ func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]an
 		return nil, err
 	}
 	if e.Room {
-		roomID, err := decodeRoomID(in.payload, in.validPayload())
+		roomOf := e.roomOf
+		if roomOf == nil {
+			roomOf = roomIDOfCall
+		}
+		roomID, err := roomOf(in)
 		if err != nil {
 			return nil, err
 		}

@@ -23,10 +23,16 @@ type replyTo struct {
 // maxClientMessageID bounds the idempotency key a client may choose.
 const maxClientMessageID = 128
 
+// handleSend stores the message; its ack, {"ok":true,"message":...} with
+// "status":"pending" for a message awaiting moderation, is written from
+// in.sent (appendSendAck).
 func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) {
-	var req sendRequest
-	if err := decodeSend(in.payload, in.validPayload(), &req); err != nil {
-		return nil, err
+	req := &in.send
+	if !in.decoded {
+		*req = sendRequest{}
+		if err := decodeSend(in.payload, true, req); err != nil {
+			return nil, err
+		}
 	}
 	if req.RoomID == "" {
 		return nil, newError(CodeBadRequest, "roomId is required")
@@ -35,11 +41,8 @@ func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
-	res := map[string]any{"message": msg}
-	if msg.Status == msgstore.StatusPending {
-		res["status"] = msgstore.StatusPending
-	}
-	return res, nil
+	in.sent = msg
+	return nil, nil
 }
 
 // send runs the message pipeline: checks, validation, persistence, then
