@@ -217,6 +217,13 @@ type Event struct {
 	// Args excludes the name. In a binary event a placeholder argument
 	// {"_placeholder":true,"num":N} stays in Args; its bytes are
 	// Attachments[N] (see Binary).
+	//
+	// Every argument of an Event the server hands to a handler is valid
+	// JSON (json.Valid accepts it): a client's packet is validated whole
+	// before it is split (client.handle, for every transport), and a
+	// server-side event of another node likewise (deliverServerSide).
+	// Handlers rely on it and do not check again; an Event built by hand
+	// must hold the same (FuzzEventArgsAreValidJSON).
 	Args        []json.RawMessage
 	Attachments [][]byte
 
