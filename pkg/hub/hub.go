@@ -356,17 +356,10 @@ type call struct {
 	// when decoded is set, so that handleSend does not walk it again.
 	send    sendRequest
 	decoded bool
-	// sent is the message a hub:send stored: its ack is written from it
-	// (appendSendAck) instead of a result map.
+	// sent is the message a hub:send stored: onEvent writes its ack from
+	// it (appendSendAck), straight into the ack packet, instead of from a
+	// result map.
 	sent *msgstore.Message
-}
-
-// appendAck appends the successful ack of the call with result res.
-func (in *call) appendAck(res map[string]any) ([]byte, error) {
-	if in.sent != nil {
-		return appendSendAck(make([]byte, 0, arrivedSize(in.sent)+32), in.sent), nil
-	}
-	return appendAck(make([]byte, 0, ackSize(res)), res)
 }
 
 func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
@@ -410,14 +403,20 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 		h.fail(s, ev, metricName, payload, err)
 		return
 	}
-	if ev.HasAck() {
-		ack, err := in.appendAck(res)
-		if err != nil {
-			h.fail(s, ev, metricName, payload, wrapError(CodeInternal, "reply could not be encoded", err))
-			return
-		}
-		_ = ev.Ack(json.RawMessage(ack))
+	if !ev.HasAck() {
+		return
 	}
+	if m := in.sent; m != nil {
+		// Written straight into the ack packet: nothing to fail.
+		_ = ev.AckJSON(arrivedSize(m)+32, func(b []byte) []byte { return appendSendAck(b, m) })
+		return
+	}
+	ack, err := appendAck(make([]byte, 0, ackSize(res)), res)
+	if err != nil {
+		h.fail(s, ev, metricName, payload, wrapError(CodeInternal, "reply could not be encoded", err))
+		return
+	}
+	_ = ev.Ack(json.RawMessage(ack))
 }
 
 // fail acks the error (when an ack was asked for) and emits hub:error.

@@ -57,11 +57,15 @@ func newSendEnv(tb testing.TB) (*rulesEnv, *client) {
 	return e, &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: m}}}
 }
 
-// sendAck runs in as onEvent does and returns its ack's bytes.
+// sendAck runs in as onEvent does and returns its ack's argument, as
+// onEvent writes it.
 func sendAck(h *Hub, ctx context.Context, entry *Inbound, in *call) ([]byte, error) {
 	res, err := h.dispatch(ctx, entry, in)
 	if err != nil {
 		return nil, err
 	}
-	return in.appendAck(res)
+	if in.sent != nil {
+		return appendSendAck(make([]byte, 0, arrivedSize(in.sent)+32), in.sent), nil
+	}
+	return appendAck(make([]byte, 0, ackSize(res)), res)
 }

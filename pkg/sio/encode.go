@@ -27,22 +27,7 @@ func encodePacket(nsp string, typ int, id int64, name string, hasName bool, args
 			size += 16
 		}
 	}
-	buf := newFrameBuf(size)
-	buf = append(buf, '4')
-	if attachments > 0 {
-		buf = append(buf, byte('0'+typ+3))
-		buf = strconv.AppendInt(buf, int64(attachments), 10)
-		buf = append(buf, '-')
-	} else {
-		buf = append(buf, byte('0'+typ))
-	}
-	if nsp != "/" {
-		buf = append(buf, nsp...)
-		buf = append(buf, ',')
-	}
-	if id >= 0 {
-		buf = strconv.AppendInt(buf, id, 10)
-	}
+	buf := appendPacketHead(newFrameBuf(size), typ, attachments, nsp, id)
 	buf = append(buf, '[')
 	first := true
 	if hasName {
@@ -73,6 +58,28 @@ func encodePacket(nsp string, typ int, id int64, name string, hasName bool, args
 	buf = append(buf, ']')
 	frames[0] = finish(buf, false)
 	return frames, nil
+}
+
+// appendPacketHead appends the head of an outgoing EVENT or ACK packet
+// (typ; the binary type when it has attachments) for namespace nsp, with
+// ack id id (none when < 0): everything before its JSON array.
+func appendPacketHead(buf []byte, typ, attachments int, nsp string, id int64) []byte {
+	buf = append(buf, '4')
+	if attachments > 0 {
+		buf = append(buf, byte('0'+typ+3))
+		buf = strconv.AppendInt(buf, int64(attachments), 10)
+		buf = append(buf, '-')
+	} else {
+		buf = append(buf, byte('0'+typ))
+	}
+	if nsp != "/" {
+		buf = append(buf, nsp...)
+		buf = append(buf, ',')
+	}
+	if id >= 0 {
+		buf = strconv.AppendInt(buf, id, 10)
+	}
+	return buf
 }
 
 // encodeEventBody encodes the payload of a broadcast EVENT, the JSON array

@@ -268,3 +268,28 @@ func (e *Event) Ack(args ...any) error {
 	}
 	return s.client.conn.enqueue(&outbound{frames: frames})
 }
+
+// AckJSON acks the event with one argument, the JSON that write appends
+// to the packet as it is built (size estimates its length): the packet
+// of Ack(json.RawMessage(write(nil))), byte for byte, without a buffer of
+// its own for the argument. write must append valid JSON (nothing: null)
+// and must not keep the slice it is given.
+func (e *Event) AckJSON(size int, write func([]byte) []byte) error {
+	if e.id < 0 {
+		return ErrNoAck
+	}
+	if !e.acked.CompareAndSwap(false, true) {
+		return ErrAckSent
+	}
+	s := e.sock
+	if !s.connected.Load() {
+		return ErrSocketClosed
+	}
+	buf := append(appendPacketHead(newFrameBuf(24+len(s.nsp)+size), pAck, 0, s.nsp, e.id), '[')
+	n := len(buf)
+	if buf = write(buf); len(buf) == n {
+		buf = append(buf, "null"...)
+	}
+	f := finish(append(buf, ']'), false)
+	return s.client.conn.enqueue(&outbound{frames: []*frame{f}})
+}
