@@ -60,6 +60,26 @@ type netPoller struct {
 
 	buf   []byte       // poller goroutine only
 	again []*netReader // readable sockets to come back to
+	rd    pollRead     // poller goroutine only
+}
+
+// pollRead is the read system call of a poller's readers, made through
+// RawConn.Control with a function bound once: a closure per read would
+// be allocated on every read, with the results it sets.
+type pollRead struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) // do
+}
+
+func (o *pollRead) do(fd uintptr) {
+	for {
+		o.n, o.err = unix.Read(int(fd), o.b)
+		if o.err != unix.EINTR {
+			return
+		}
+	}
 }
 
 func newNetPollers(log *zap.Logger) (*netPollers, error) {
@@ -92,7 +112,9 @@ func newNetPoller(log *zap.Logger) (*netPoller, error) {
 		_ = unix.Close(evfd)
 		return nil, fmt.Errorf("sio: epoll add eventfd: %w", err)
 	}
-	return &netPoller{epfd: epfd, evfd: evfd, log: log, buf: make([]byte, pollReadBuffer)}, nil
+	p := &netPoller{epfd: epfd, evfd: evfd, log: log, buf: make([]byte, pollReadBuffer)}
+	p.rd.fn = p.rd.do
+	return p, nil
 }
 
 // add registers r's socket nc with one of the pollers.
@@ -206,17 +228,14 @@ func (p *netPoller) stop() {
 // nothing, errPeerClosed at the end of the stream, net.ErrClosed once the
 // server closed it (the descriptor cannot be reused meanwhile: Control
 // holds it).
+//
+// It runs on r's poller goroutine, as every read of its readers does.
 func (r *netReader) read(b []byte) (int, error) {
-	var n int
-	var rerr error
-	err := r.rc.Control(func(fd uintptr) {
-		for {
-			n, rerr = unix.Read(int(fd), b)
-			if rerr != unix.EINTR {
-				return
-			}
-		}
-	})
+	o := &r.pr.rd
+	o.b = b
+	err := r.rc.Control(o.fn)
+	n, rerr := o.n, o.err
+	o.b, o.err = nil, nil
 	switch {
 	case err != nil:
 		return 0, net.ErrClosed
