@@ -3,7 +3,7 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/hubd/hubd/pkg/jsonscan"
@@ -174,7 +174,7 @@ func validateFlatCustom(ct *HubCustomMessageType, content []byte) (json.RawMessa
 			if len(ms) == cap(ms) || !plainString([]byte(f.Name)) {
 				return nil, false
 			}
-			def, err := json.Marshal(f.Default)
+			def, err := f.defaultJSONOf()
 			if err != nil {
 				return nil, false
 			}
@@ -215,25 +215,9 @@ func flatFieldValid(f *HubCustomField, v []byte) bool {
 		return ok && validDateTime(string(s))
 	case FieldEnum:
 		s, ok := flatString(v)
-		return ok && inList(f.EnumValues, string(s))
+		return ok && slices.Contains(f.enums(), string(s))
 	}
 	return false // JSON values take the full path
-}
-
-// inList reports whether s is an entry of the comma-separated list (as
-// splitList reads it).
-func inList(list, s string) bool {
-	if s == "" {
-		return false
-	}
-	for list != "" {
-		var entry string
-		entry, list, _ = strings.Cut(list, ",")
-		if strings.TrimSpace(entry) == s {
-			return true
-		}
-	}
-	return false
 }
 
 // writeFlat returns the normalized form of flat content with members ms,

@@ -153,3 +153,55 @@ func checkFlatMatchesFull(t *testing.T, h *Hub, typ string, content []byte) {
 	require.Empty(t, problems, "the flat path accepted content the full path refuses")
 	require.Equal(t, string(full), string(flat))
 }
+
+// A validated spec's custom fields hold their default encoded and their
+// enum values split, and content checks use them instead of working them
+// out per message; a field built by hand, or whose enum values changed
+// since, is worked out as before, with the same results.
+func TestCustomFieldsWorkedOutAtLoad(t *testing.T) {
+	h := mustParse(t, customSpec)
+	ct, ok := h.CustomType("defaults")
+	require.True(t, ok)
+	for i := range ct.Fields {
+		f := &ct.Fields[i]
+		want, err := json.Marshal(f.Default)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(f.defaultJSON), "field %s", f.Name)
+		got, err := f.defaultJSONOf()
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+		if f.FieldType == FieldEnum {
+			require.Equal(t, []string{"pawn", "rook"}, f.enumList)
+			require.Equal(t, f.EnumList(), f.enums())
+		}
+	}
+	content := json.RawMessage(`{"req":1}`)
+	out, problems := h.ValidateContent("defaults", content)
+	require.Empty(t, problems)
+	flat, ok := validateFlat(h, "defaults", content)
+	require.True(t, ok)
+	require.Equal(t, string(out), string(flat))
+	worked := testing.AllocsPerRun(50, func() { validateFlat(h, "defaults", content) })
+
+	byHand := *ct
+	byHand.Fields = append([]HubCustomField(nil), ct.Fields...)
+	for i := range byHand.Fields {
+		byHand.Fields[i].defaultJSON, byHand.Fields[i].enumList, byHand.Fields[i].enumOf = nil, nil, ""
+	}
+	again, ok := validateFlatCustom(&byHand, content)
+	require.True(t, ok)
+	require.Equal(t, string(out), string(again))
+	perMessage := testing.AllocsPerRun(50, func() { validateFlatCustom(&byHand, content) })
+	t.Logf("allocations per flat check of content taking 9 defaults: %v worked out at load, %v per message", worked, perMessage)
+	require.Less(t, worked, perMessage, "the defaults are not encoded per message")
+
+	e := &byHand.Fields[7]
+	require.Equal(t, FieldEnum, e.FieldType)
+	e.enumList, e.enumOf = []string{"pawn", "rook"}, e.EnumValues
+	e.EnumValues = "queen, king"
+	require.Equal(t, []string{"queen", "king"}, e.enums(), "changed since validation: split again")
+	require.True(t, flatFieldValid(e, []byte(`"king"`)))
+	require.False(t, flatFieldValid(e, []byte(`"rook"`)))
+	_, msg := checkField(e, "rook")
+	require.Equal(t, "must be one of queen, king", msg)
+}

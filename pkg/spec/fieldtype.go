@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,12 +86,11 @@ func checkField(f *HubCustomField, v any) (out any, msg string) {
 		if !ok {
 			return nil, "expected string, got " + jsonKind(v)
 		}
-		for _, e := range f.EnumList() {
-			if s == e {
-				return s, ""
-			}
+		list := f.enums()
+		if slices.Contains(list, s) {
+			return s, ""
 		}
-		return nil, fmt.Sprintf("must be one of %s", strings.Join(f.EnumList(), ", "))
+		return nil, fmt.Sprintf("must be one of %s", strings.Join(list, ", "))
 	case FieldJSON:
 		switch v.(type) {
 		case map[string]any, []any:

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -85,6 +86,24 @@ func (r *HubRole) AllowedTypes() []string {
 // EnumList returns the allowed values of an Enum field.
 func (f *HubCustomField) EnumList() []string {
 	return splitList(f.EnumValues)
+}
+
+// enums is EnumList, split once when the spec was validated; the caller
+// must not change it.
+func (f *HubCustomField) enums() []string {
+	if f.enumList != nil && f.enumOf == f.EnumValues {
+		return f.enumList
+	}
+	return f.EnumList()
+}
+
+// defaultJSONOf is the field's Default encoded, as the spec's validation
+// encoded it when it did.
+func (f *HubCustomField) defaultJSONOf() (json.RawMessage, error) {
+	if f.defaultJSON != nil {
+		return f.defaultJSON, nil
+	}
+	return json.Marshal(f.Default)
 }
 
 // splitList parses a comma-separated list, trimming blanks and dropping

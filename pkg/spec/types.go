@@ -3,6 +3,8 @@
 // validates message content against the built-in and custom type schemas.
 package spec
 
+import "encoding/json"
+
 // MScript is a JavaScript expression evaluated by the scripting engine.
 type MScript string
 
@@ -143,6 +145,14 @@ type HubCustomField struct {
 	// float64, bool, or (JSON) map[string]any / []any. Nil when there is no
 	// default.
 	Default any `json:"-"`
+
+	// Worked out once when the spec is validated, for every message
+	// (zero: not worked out, as in a field built by hand): defaultJSON is
+	// Default encoded, enumList is EnumList() of enumOf, the EnumValues it
+	// was split from.
+	defaultJSON json.RawMessage
+	enumList    []string
+	enumOf      string
 }
 
 // HubCustomFieldType is the data type of a custom field.

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -248,9 +249,11 @@ func (v *validator) field(path string, f *HubCustomField, names *uniqueSet) {
 		v.c.add(path+".fieldType", "unknown field type %q (one of %s)", f.FieldType, joinFieldTypes())
 		return
 	}
-	if f.FieldType == FieldEnum && len(f.EnumList()) == 0 {
-		v.c.add(path+".enumValues", "required for an Enum field")
-		return
+	if f.FieldType == FieldEnum {
+		if f.enumList, f.enumOf = f.EnumList(), f.EnumValues; len(f.enumList) == 0 {
+			v.c.add(path+".enumValues", "required for an Enum field")
+			return
+		}
 	}
 	if f.DefaultValue == "" {
 		return
@@ -261,6 +264,7 @@ func (v *validator) field(path string, f *HubCustomField, names *uniqueSet) {
 		return
 	}
 	f.Default = d
+	f.defaultJSON, _ = json.Marshal(d) // nil on failure: encoded when used, failing there
 }
 
 func (v *validator) events() {
