@@ -73,10 +73,11 @@ type EmbeddedStats struct {
 //
 // File layout (bucket paths, keys → values):
 //
-//	meta             "version" → "1"
-//	hubs/<hub>/rooms room id → room number (8 bytes) + last seq (8 bytes); the bucket sequence numbers rooms
+//	meta             "version" → "2"
+//	hubs/<hub>/rooms room id → room number (8 bytes) + last seq (8 bytes) + the journal positions of its journaled messages (8 bytes each); the bucket sequence numbers rooms
 //	hubs/<hub>/msgs  room number + seq (8 + 8 bytes) → message JSON
-//	hubs/<hub>/ids   message id → its msgs key
+//	hubs/<hub>/journal journal position (8 bytes) → uvarint len(room) + room + message JSON (see store_embedded_journal.go)
+//	hubs/<hub>/ids   message id → its msgs key, then its journal position (8 bytes) if it was journaled
 //	hubs/<hub>/cmids uvarint len(sender) + sender + clientMessageId → message id
 //	hubs/<hub>/reads uvarint len(room) + room + user → unix nanoseconds (8 bytes)
 //	hubs/<hub>/delivered  uvarint len(message id) + message id + user → unix nanoseconds (8 bytes)
@@ -88,6 +89,11 @@ type EmbeddedStats struct {
 // range in seq order, and its changes one in rev order. Keeping every room in one msgs bucket (rather than a
 // bucket per room) means a transaction appending to N rooms dirties about N
 // leaf pages instead of about 2N, which halves the bytes each fsync flushes.
+//
+// Version 1 is the same layout without the journal: its rooms entries list
+// no positions and its ids entries are msgs keys alone, so a version 1 file
+// is read as it is and marked version 2 on open (a build that knows version 1
+// only refuses it then, rather than missing the journaled messages).
 //
 // Reads run in concurrent read transactions; writes go through one
 // group-committing writer (see committer).
@@ -110,7 +116,9 @@ type Embedded struct {
 const msgsFillPercent = 0.9
 
 const (
-	schemaVersion   = "1"
+	schemaVersion = "2"
+	// schemaVersion1 is the layout before the journal (read as it is).
+	schemaVersion1  = "1"
 	initialMmapSize = 1 << 30
 )
 
@@ -127,12 +135,16 @@ var (
 	bucketRoomS = []byte("roomsettings")
 	keyVersion  = []byte("version")
 
-	hubSubBuckets = [][]byte{bucketRooms, bucketMsgs, bucketIDs, bucketCmids, bucketReads, bucketDeliv, bucketMods, bucketRoomS, bucketChanges}
+	hubSubBuckets = [][]byte{bucketRooms, bucketMsgs, bucketJournal, bucketIDs, bucketCmids, bucketReads, bucketDeliv, bucketMods, bucketRoomS, bucketChanges}
 )
 
 // OpenEmbedded opens (creating it and its directories when missing) the
 // database file at path; the daemon passes <data>/messages.db.
 func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
+	return openEmbedded(path, opts, defaultJournalLimits)
+}
+
+func openEmbedded(path string, opts EmbeddedOptions, limits journalLimits) (*Embedded, error) {
 	opts = opts.withDefaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open message store %s: %w", path, err)
@@ -158,7 +170,7 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	}
 	log := opts.Logger.Named("msgstore")
 	log.Info("message store opened", zap.String("path", path), zap.Bool("fsync", !opts.NoSync))
-	rooms := newRoomSeqs()
+	rooms := newRoomSeqs(limits)
 	return &Embedded{db: db, path: path, log: log, opts: opts, rooms: rooms, w: newCommitter(db, log, opts, rooms)}, nil
 }
 
@@ -168,7 +180,7 @@ func initSchema(tx *bolt.Tx) error {
 		return err
 	}
 	switch v := meta.Get(keyVersion); {
-	case v == nil:
+	case v == nil, string(v) == schemaVersion1:
 		if err := meta.Put(keyVersion, []byte(schemaVersion)); err != nil {
 			return err
 		}
@@ -244,13 +256,15 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if in.Timestamp.IsZero() {
 		in.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
 	}
-	// One buffer holds the id and hub keys and then the message's JSON, the
-	// msgs value (bbolt keeps values, not keys, until the commit). A run
-	// again after a rollback rewrites the JSON part: the rolled-back
-	// transaction no longer refers to it.
-	buf := make([]byte, 0, len(in.ID)+len(in.HubName)+256+len(in.Content)+len(in.ReplyTo)+len(in.Reaction))
+	// One buffer holds the id and hub keys and then the message's journal
+	// entry, the room and the JSON (bbolt keeps values, not keys, until the
+	// commit). A run again after a rollback rewrites the JSON part: the
+	// rolled-back transaction no longer refers to it.
+	buf := make([]byte, 0, len(in.ID)+len(in.HubName)+binary.MaxVarintLen16+len(in.RoomID)+256+len(in.Content)+len(in.ReplyTo)+len(in.Reaction))
 	buf = append(append(buf, in.ID...), in.HubName...)
 	idKey, hub := buf[:len(in.ID):len(in.ID)], buf[len(in.ID):len(buf):len(buf)]
+	buf = appendJournalValue(buf, in.RoomID, nil)
+	roomHeader := len(buf)
 	var (
 		stored  *Message
 		created bool
@@ -277,19 +291,18 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		key, seq, err := e.rooms.next(hb, in.HubName, in.RoomID)
+		key, seq, j, err := e.rooms.next(hb, in.HubName, in.RoomID)
 		if err != nil {
 			return err
 		}
 		// in is this call's own copy: it becomes the stored message.
 		in.Seq = int64(seq)
-		val := in.appendJSON(buf[len(buf):]) // Normalize made its raw fields valid JSON
-		msgs := hb.Bucket(bucketMsgs)
-		msgs.FillPercent = msgsFillPercent
-		if err := msgs.Put(key, val); err != nil {
+		entry := in.appendJSON(buf[:roomHeader]) // Normalize made its raw fields valid JSON
+		val := entry[roomHeader:]
+		if err := hb.Bucket(bucketJournal).Put(journalKey(j), entry[len(in.ID)+len(in.HubName):]); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketIDs).Put(idKey, key); err != nil {
+		if err := hb.Bucket(bucketIDs).Put(idKey, binary.BigEndian.AppendUint64(key, j)); err != nil {
 			return err
 		}
 		if in.ClientMessageID != "" {
@@ -323,12 +336,16 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 		if hb == nil {
 			return nil
 		}
-		room := hb.Bucket(bucketRooms).Get([]byte(roomID))
-		if len(room) != 16 {
+		r, ok := openRoom(hb, roomID)
+		if !ok {
 			return nil
 		}
 		var err error
-		out, err = scanRoom(hb, binary.BigEndian.Uint64(room), hub, q)
+		if q.Changes {
+			out, err = scanChanges(r, hub, q)
+		} else {
+			out, err = scanMessages(r, hub, q)
+		}
 		return err
 	})
 	if err != nil {
@@ -337,38 +354,28 @@ func (e *Embedded) List(ctx context.Context, hub, roomID string, q Query) ([]*Me
 	return out, nil
 }
 
-// scanRoom walks one room's messages in msgs, or for a query over changes
-// its entries in changes (each naming a message in msgs): forward from the
-// lower bound when it is set, else backward from the upper one (or the
-// newest), and returns them oldest first.
-func scanRoom(hb *bolt.Bucket, room uint64, hub string, q Query) ([]*Message, error) {
-	index, after, before := hb.Bucket(bucketMsgs), q.AfterSeq, q.BeforeSeq
-	message := func(v []byte) []byte { return v }
-	if q.Changes {
-		msgs := hb.Bucket(bucketMsgs)
-		index, after, before, message = hb.Bucket(bucketChanges), q.AfterRev, q.BeforeRev, msgs.Get
-	}
-	c := index.Cursor()
+// scanChanges walks one room's entries in changes (each naming one of its
+// messages): forward from the lower bound when it is set, else backward
+// from the upper one (or the newest), and returns them oldest first.
+func scanChanges(r room, hub string, q Query) ([]*Message, error) {
+	room := r.pos.num
+	c := r.hb.Bucket(bucketChanges).Cursor()
 	var out []*Message
 	inRoom := func(k []byte) bool { return len(k) == 16 && binary.BigEndian.Uint64(k) == room }
 	more := func(k []byte) bool { return inRoom(k) && (q.Limit == 0 || len(out) < q.Limit) }
 	take := func(v []byte) error {
-		mv := message(v)
-		if mv == nil {
-			return fmt.Errorf("change index of room %d names a missing message", room)
+		if len(v) != 16 || binary.BigEndian.Uint64(v) != room {
+			return fmt.Errorf("change index of room %d names a message of another room", room)
 		}
-		m, err := decodeMessage(hub, mv)
+		mv, err := r.message(binary.BigEndian.Uint64(v[8:]))
 		if err != nil {
 			return err
 		}
-		if q.Matches(m.Status) && q.Sees(m.Audience) {
-			out = append(out, m)
-		}
-		return nil
+		return collect(&out, hub, mv, q, room)
 	}
-	if after > 0 {
-		for k, v := c.Seek(msgKey(room, uint64(after)+1)); more(k); k, v = c.Next() {
-			if before > 0 && int64(binary.BigEndian.Uint64(k[8:])) >= before {
+	if q.AfterRev > 0 {
+		for k, v := c.Seek(msgKey(room, uint64(q.AfterRev)+1)); more(k); k, v = c.Next() {
+			if q.BeforeRev > 0 && int64(binary.BigEndian.Uint64(k[8:])) >= q.BeforeRev {
 				break
 			}
 			if err := take(v); err != nil {
@@ -378,8 +385,8 @@ func scanRoom(hb *bolt.Bucket, room uint64, hub string, q Query) ([]*Message, er
 		return out, nil
 	}
 	end := uint64(math.MaxUint64)
-	if before > 0 {
-		end = uint64(before)
+	if q.BeforeRev > 0 {
+		end = uint64(q.BeforeRev)
 	}
 	k, v := c.Seek(msgKey(room, end))
 	if k == nil {
@@ -394,6 +401,80 @@ func scanRoom(hb *bolt.Bucket, room uint64, hub string, q Query) ([]*Message, er
 	}
 	slices.Reverse(out)
 	return out, nil
+}
+
+// scanMessages walks one room's messages by seq, those in msgs and then
+// those in the journal: forward from the lower bound when it is set, else
+// backward from the upper one (or the newest), and returns them oldest
+// first.
+func scanMessages(r room, hub string, q Query) ([]*Message, error) {
+	var out []*Message
+	full := func() bool { return q.Limit > 0 && len(out) >= q.Limit }
+	take := func(seq uint64) error {
+		mv, err := r.message(seq)
+		if err != nil {
+			return err
+		}
+		return collect(&out, hub, mv, q, r.pos.num)
+	}
+	folded, last := r.pos.folded(), r.pos.seq
+	if q.BeforeSeq > 0 {
+		last = min(last, uint64(q.BeforeSeq)-1)
+	}
+	c := r.hb.Bucket(bucketMsgs).Cursor()
+	inRoom := func(k []byte) bool { return len(k) == 16 && binary.BigEndian.Uint64(k) == r.pos.num }
+	if q.AfterSeq > 0 {
+		seq := uint64(q.AfterSeq) + 1
+		for k, v := c.Seek(msgKey(r.pos.num, seq)); inRoom(k) && !full(); k, v = c.Next() {
+			if seq = binary.BigEndian.Uint64(k[8:]); seq > min(folded, last) {
+				break
+			}
+			if err := collect(&out, hub, v, q, r.pos.num); err != nil {
+				return nil, err
+			}
+			seq++
+		}
+		for seq = max(seq, folded+1); seq <= last && !full(); seq++ {
+			if err := take(seq); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for seq := last; seq > folded && !full(); seq-- {
+		if err := take(seq); err != nil {
+			return nil, err
+		}
+	}
+	k, v := c.Seek(msgKey(r.pos.num, min(folded, last)+1))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; inRoom(k) && !full(); k, v = c.Prev() {
+		if err := collect(&out, hub, v, q, r.pos.num); err != nil {
+			return nil, err
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// collect decodes a room's stored message and appends it to out when the
+// query takes it.
+func collect(out *[]*Message, hub string, mv []byte, q Query, room uint64) error {
+	if mv == nil {
+		return fmt.Errorf("room %d: a message is missing", room)
+	}
+	m, err := decodeMessage(hub, mv)
+	if err != nil {
+		return err
+	}
+	if q.Matches(m.Status) && q.Sees(m.Audience) {
+		*out = append(*out, m)
+	}
+	return nil
 }
 
 // Get implements Store.
@@ -468,12 +549,13 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 		if err := Normalize(next); err != nil {
 			return noWrite(err)
 		}
-		key := slices.Clone(hb.Bucket(bucketIDs).Get([]byte(id)))
+		ref := slices.Clone(hb.Bucket(bucketIDs).Get([]byte(id)))
+		key := ref[:16]
 		if next.Rev, err = recordChange(hb.Bucket(bucketChanges), key, cur.Rev); err != nil {
 			return err
 		}
 		val := next.appendJSON(nil)
-		if err := hb.Bucket(bucketMsgs).Put(key, val); err != nil {
+		if err := putStored(hb, ref, next.RoomID, val); err != nil {
 			return err
 		}
 		if err := e.putOutbox(tx, updateOp(cur, next), next, val); err != nil {
@@ -575,11 +657,14 @@ func hubBucket(hubs *bolt.Bucket, hub []byte) (*bolt.Bucket, error) {
 }
 
 func getMessage(hb *bolt.Bucket, hub, id string) (*Message, error) {
-	key := hb.Bucket(bucketIDs).Get([]byte(id))
-	if key == nil {
+	ref := hb.Bucket(bucketIDs).Get([]byte(id))
+	if len(ref) != 16 && len(ref) != 24 {
 		return nil, ErrNotFound
 	}
-	v := hb.Bucket(bucketMsgs).Get(key)
+	v, err := storedMessage(hb, ref)
+	if err != nil {
+		return nil, err
+	}
 	if v == nil {
 		return nil, fmt.Errorf("index of %s names a missing message", id)
 	}

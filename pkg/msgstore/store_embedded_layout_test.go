@@ -67,6 +67,7 @@ func benchAppendLayout(b *testing.B, clientIDs bool) {
 	b.ReportMetric(float64(st.TxStats.GetSplit())/n, "splits/msg")
 	b.ReportMetric(float64(leaves)*1000/n, "leaves/1k-msgs")
 	b.ReportMetric(float64(fi.Size())/1024*1000/n, "fileKB/1k-msgs")
+	b.ReportMetric(float64(st.FreePageN+st.PendingPageN)*4*1000/n, "freeKB/1k-msgs")
 	b.ReportMetric(n/float64(es.Commits), "writes/commit")
 	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/msg")
 }

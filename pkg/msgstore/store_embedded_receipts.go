@@ -41,20 +41,18 @@ type unreadFields struct {
 func (e *Embedded) CountUnread(ctx context.Context, hub, roomID, userID string) (int64, error) {
 	var n int64
 	err := e.viewHub(ctx, hub, func(hb *bolt.Bucket) error {
-		room := hb.Bucket(bucketRooms).Get([]byte(roomID))
-		if len(room) != 16 {
+		r, ok := openRoom(hb, roomID)
+		if !ok {
 			return nil
 		}
 		mark := parseTimeVal(hb.Bucket(bucketReads).Get(readKey(roomID, userID)))
-		prefix := slices.Clone(room[:8])
-		c := hb.Bucket(bucketMsgs).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		return r.each(func(v []byte) error {
 			var f unreadFields
 			if err := json.Unmarshal(v, &f); err != nil {
 				return fmt.Errorf("decode stored message: %w", err)
 			}
 			if f.Status != StatusPublished || f.SenderID == userID || !f.Audience.Includes(userID) {
-				continue
+				return nil
 			}
 			ts, err := ParseTime(f.Timestamp)
 			if err != nil {
@@ -63,8 +61,8 @@ func (e *Embedded) CountUnread(ctx context.Context, hub, roomID, userID string) 
 			if ts.After(mark) {
 				n++
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count unread %s/%s/%s: %w", hub, roomID, userID, err)
