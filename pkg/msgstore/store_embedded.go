@@ -256,15 +256,18 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 	if in.Timestamp.IsZero() {
 		in.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
 	}
-	// One buffer holds the id and hub keys and then the message's journal
-	// entry, the room and the JSON (bbolt keeps values, not keys, until the
-	// commit). A run again after a rollback rewrites the JSON part: the
-	// rolled-back transaction no longer refers to it.
-	buf := make([]byte, 0, len(in.ID)+len(in.HubName)+binary.MaxVarintLen16+len(in.RoomID)+256+len(in.Content)+len(in.ReplyTo)+len(in.Reaction))
+	// One buffer holds the id and hub keys, the ids value (msgs key and
+	// journal position) and then the message's journal entry, the room and
+	// the JSON (bbolt keeps values, not keys, until the commit). A run again
+	// after a rollback rewrites the ids value and the JSON: the rolled-back
+	// transaction no longer refers to them.
+	buf := make([]byte, 0, len(in.ID)+len(in.HubName)+24+binary.MaxVarintLen16+len(in.RoomID)+256+len(in.Content)+len(in.ReplyTo)+len(in.Reaction))
 	buf = append(append(buf, in.ID...), in.HubName...)
 	idKey, hub := buf[:len(in.ID):len(in.ID)], buf[len(in.ID):len(buf):len(buf)]
+	buf = append(buf, make([]byte, 24)...)
+	ref := buf[len(buf)-24 : len(buf) : len(buf)]
 	buf = appendJournalValue(buf, in.RoomID, nil)
-	roomHeader := len(buf)
+	entryStart, roomHeader := len(in.ID)+len(in.HubName)+len(ref), len(buf)
 	var (
 		stored  *Message
 		created bool
@@ -291,18 +294,19 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		if err != nil {
 			return err
 		}
-		key, seq, j, err := e.rooms.next(hb, in.HubName, in.RoomID)
+		num, seq, j, err := e.rooms.next(hb, in.HubName, in.RoomID)
 		if err != nil {
 			return err
 		}
 		// in is this call's own copy: it becomes the stored message.
 		in.Seq = int64(seq)
+		putRef(ref, num, seq, j)
 		entry := in.appendJSON(buf[:roomHeader]) // Normalize made its raw fields valid JSON
 		val := entry[roomHeader:]
-		if err := hb.Bucket(bucketJournal).Put(journalKey(j), entry[len(in.ID)+len(in.HubName):]); err != nil {
+		if err := hb.Bucket(bucketJournal).Put(ref[16:], entry[entryStart:]); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketIDs).Put(idKey, binary.BigEndian.AppendUint64(key, j)); err != nil {
+		if err := hb.Bucket(bucketIDs).Put(idKey, ref); err != nil {
 			return err
 		}
 		if in.ClientMessageID != "" {

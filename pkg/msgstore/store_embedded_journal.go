@@ -98,6 +98,14 @@ func parseRoomEntry(v []byte) (roomPos, bool) {
 
 func journalKey(j uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), j) }
 
+// putRef writes the ids entry of a journaled message into ref (24 bytes):
+// its msgs key (room number, seq), then its journal position.
+func putRef(ref []byte, num, seq, j uint64) {
+	binary.BigEndian.PutUint64(ref, num)
+	binary.BigEndian.PutUint64(ref[8:], seq)
+	binary.BigEndian.PutUint64(ref[16:], j)
+}
+
 // appendJournalValue encodes a journal entry's value around a message's JSON.
 func appendJournalValue(b []byte, room string, msg []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(room)))

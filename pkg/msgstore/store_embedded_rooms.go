@@ -2,7 +2,6 @@ package msgstore
 
 import (
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -49,6 +48,13 @@ func (r *roomSeqs) load(hb *bolt.Bucket, ref roomRef) (roomPos, bool, error) {
 	if pos, ok := r.pending[ref]; ok {
 		return pos, true, nil
 	}
+	return r.loadCommitted(hb, ref)
+}
+
+// loadCommitted is load for a room the running transaction has not changed
+// yet: its entry as committed, with its own copy of the positions (and
+// room for a few more).
+func (r *roomSeqs) loadCommitted(hb *bolt.Bucket, ref roomRef) (roomPos, bool, error) {
 	pos, ok := r.committed[ref]
 	if !ok {
 		v := hb.Bucket(bucketRooms).Get([]byte(ref.room))
@@ -60,7 +66,7 @@ func (r *roomSeqs) load(hb *bolt.Bucket, ref roomRef) (roomPos, bool, error) {
 		}
 	}
 	// committed's positions stay as they are until the transaction commits
-	pos.journaled = slices.Clone(pos.journaled)
+	pos.journaled = append(make([]uint64, 0, len(pos.journaled)+4), pos.journaled...)
 	return pos, true, nil
 }
 
@@ -77,36 +83,35 @@ func (r *roomSeqs) size(hb *bolt.Bucket, hub string) int {
 }
 
 // next assigns the next seq of a room of hb (numbering the room on its
-// first message) and its journal position, and returns the message's msgs
-// key, seq and position. A room at its limit of journaled messages is
+// first message) and its journal position, and returns the room's number,
+// the seq and the position. A room at its limit of journaled messages is
 // folded first.
 // Once an op called it, the op must not fail softly (noWrite): its seq is
 // taken.
-func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) ([]byte, uint64, uint64, error) {
+func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) (num, seq, j uint64, err error) {
 	ref := roomRef{hub, room}
 	pos, ok, err := r.load(hb, ref)
 	if err != nil {
-		return nil, 0, 0, err
+		return 0, 0, 0, err
 	}
 	if !ok {
 		if pos.num, err = hb.Bucket(bucketRooms).NextSequence(); err != nil {
-			return nil, 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	if len(pos.journaled) >= r.limits.perRoom {
 		if pos, err = foldRoom(hb, pos); err != nil {
-			return nil, 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
-	j, err := hb.Bucket(bucketJournal).NextSequence()
-	if err != nil {
-		return nil, 0, 0, err
+	if j, err = hb.Bucket(bucketJournal).NextSequence(); err != nil {
+		return 0, 0, 0, err
 	}
 	r.pendingJournalSize[hub] = r.size(hb, hub) + 1
 	pos.seq++
 	pos.journaled = append(pos.journaled, j)
 	r.pending[ref] = pos
-	return msgKey(pos.num, pos.seq), pos.seq, j, nil
+	return pos.num, pos.seq, j, nil
 }
 
 // flush runs the full folds due and writes the rooms the running
@@ -125,14 +130,30 @@ func (r *roomSeqs) flush(tx *bolt.Tx) error {
 			return fmt.Errorf("fold the journal of hub %q: %w", hub, err)
 		}
 	}
-	var buf []byte
+	// one buffer for the entries (bbolt keeps values until the commit; it
+	// copies keys, so they go in there too)
+	size := 0
 	for ref, pos := range r.pending {
-		hb := hubs.Bucket([]byte(ref.hub))
-		if hb == nil {
-			return fmt.Errorf("hub %q of room %q is missing", ref.hub, ref.room)
+		size += len(ref.room) + 16 + 8*len(pos.journaled)
+	}
+	buf := make([]byte, 0, size)
+	var (
+		hub   string
+		rooms *bolt.Bucket
+	)
+	for ref, pos := range r.pending {
+		if rooms == nil || ref.hub != hub {
+			hb := hubs.Bucket([]byte(ref.hub))
+			if hb == nil {
+				return fmt.Errorf("hub %q of room %q is missing", ref.hub, ref.room)
+			}
+			hub, rooms = ref.hub, hb.Bucket(bucketRooms)
 		}
-		buf = appendRoomEntry(buf[:0], pos)
-		if err := hb.Bucket(bucketRooms).Put([]byte(ref.room), slices.Clone(buf)); err != nil {
+		start := len(buf)
+		buf = append(buf, ref.room...)
+		mid := len(buf)
+		buf = appendRoomEntry(buf, pos)
+		if err := rooms.Put(buf[start:mid:mid], buf[mid:len(buf):len(buf)]); err != nil {
 			return err
 		}
 	}
