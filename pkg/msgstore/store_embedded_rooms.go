@@ -1,7 +1,9 @@
 package msgstore
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -161,35 +163,54 @@ func (r *roomSeqs) flush(tx *bolt.Tx) error {
 }
 
 // foldAll moves every journaled message of the hub to msgs and starts its
-// journal over (keeping its counter, so positions are never reused).
+// journal over (keeping its counter, so positions are never reused). One
+// walk of the journal in position order takes each room's journaled
+// messages oldest first and skips the entries room folds already moved.
 func (r *roomSeqs) foldAll(hb *bolt.Bucket, hub string) error {
+	type folding struct {
+		pos  roomPos
+		next int // index in pos.journaled of the next entry to move
+	}
+	rooms := map[string]*folding{}
+	msgs := hb.Bucket(bucketMsgs)
+	msgs.FillPercent = msgsFillPercent
 	journal := hb.Bucket(bucketJournal)
-	var rooms []string
-	seen := map[string]bool{}
 	c := journal.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		room, _, ok := parseJournalValue(v)
-		if !ok {
+		room, msg, ok := parseJournalValue(v)
+		if !ok || len(k) != 8 {
 			return fmt.Errorf("journal entry %x is malformed", k)
 		}
-		if !seen[string(room)] {
-			seen[string(room)] = true
-			rooms = append(rooms, string(room))
+		f := rooms[string(room)]
+		if f == nil {
+			pos, ok, err := r.load(hb, roomRef{hub, string(room)})
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("journal entry %x names room %q, which has no entry", k, room)
+			}
+			f = &folding{pos: pos}
+			rooms[string(room)] = f
 		}
+		if f.next == len(f.pos.journaled) || f.pos.journaled[f.next] != binary.BigEndian.Uint64(k) {
+			continue // moved by a room fold
+		}
+		seq := f.pos.folded() + uint64(f.next) + 1
+		// a copy: the journal's pages are freed below
+		if err := msgs.Put(msgKey(f.pos.num, seq), slices.Clone(msg)); err != nil {
+			return err
+		}
+		f.next++
 	}
-	for _, room := range rooms {
-		ref := roomRef{hub, room}
-		pos, ok, err := r.load(hb, ref)
-		if err != nil {
-			return err
+	for room, f := range rooms {
+		if f.next != len(f.pos.journaled) {
+			return fmt.Errorf("room %q: %d journaled messages are missing from the journal", room, len(f.pos.journaled)-f.next)
 		}
-		if !ok || len(pos.journaled) == 0 {
-			continue
+		if f.next > 0 {
+			f.pos.journaled = nil
+			r.pending[roomRef{hub, room}] = f.pos
 		}
-		if pos, err = foldRoom(hb, pos); err != nil {
-			return err
-		}
-		r.pending[ref] = pos
 	}
 	counter := journal.Sequence()
 	if err := hb.DeleteBucket(bucketJournal); err != nil {
