@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,4 +98,41 @@ func BenchmarkBroadcastQueue(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/delivery")
 		})
 	}
+}
+
+// A broadcast that reaches no local socket builds no frame (its arguments
+// cannot fail to encode, so there is no error to report either); one that
+// reaches sockets sends the frame an eager encoding makes, byte for byte.
+func TestBroadcastWithoutLocalRecipientBuildsNothing(t *testing.T) {
+	s := NewServer(Options{})
+	ns := s.Of("/lazy")
+	payload := json.RawMessage(`{"roomId":"r1","content":"hello"}`)
+	conns := fakeSockets(t, s, ns, 2, "full")
+	empty := testing.AllocsPerRun(50, func() {
+		require.NoError(t, ns.To("empty").Emit("hub:messageArrived", payload))
+	})
+	full := testing.AllocsPerRun(50, func() {
+		require.NoError(t, ns.To("full").Emit("hub:messageArrived", payload))
+		drain(conns)
+	})
+	local := testing.AllocsPerRun(50, func() {
+		require.NoError(t, ns.To("empty").Local().Emit("hub:messageArrived", payload))
+	})
+	t.Logf("allocs per broadcast: %v to no socket (%v local only), %v to 2", empty, local, full)
+	require.LessOrEqual(t, empty+2, full, "a broadcast to nobody builds its frame")
+	require.LessOrEqual(t, local+2, full, "a local broadcast to nobody builds its frame")
+
+	require.NoError(t, ns.To("full").Emit("hub:messageArrived", payload, "x", 7, true, nil))
+	f, _, _, err := encodeEventFrame("/lazy", "hub:messageArrived", []any{payload, "x", 7, true, nil}, "")
+	require.NoError(t, err)
+	for _, c := range conns {
+		o := c.pop()
+		require.Len(t, o.frames, 1)
+		require.Equal(t, frameWire(f), frameWire(o.frames[0]))
+	}
+	// Arguments that may fail to encode are encoded first: the error is
+	// the caller's, recipients or not.
+	require.Error(t, ns.To("empty").Emit("x", make(chan int)))
+	require.Error(t, ns.To("full").Emit("x", math.NaN()))
+	require.Nil(t, conns[0].pop())
 }

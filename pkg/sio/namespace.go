@@ -274,20 +274,42 @@ func (b *Broadcast) Emit(event string, args ...any) error {
 	if b.offset != "" && n.rec.on.Load() {
 		extra = b.offset
 	}
+	enc := broadcastEncoder{offset: b.offset, key: b.key}
+	bd := n.bound.Load()
+	publish := bd != nil && !b.local && !bd.alone(n.name) // alone: nobody to publish to
+	if !publish && encodable(args) {
+		// Encoded for the first local recipient, if any (see forNsp).
+		enc.event, enc.args, enc.extra, enc.lazy = event, args, extra, true
+		n.deliver(b.to, b.except, &enc)
+		return nil
+	}
 	f, body, atts, err := encodeEventFrame(n.name, event, args, extra)
 	if err != nil {
 		return fmt.Errorf("broadcast %q: %w", event, err)
 	}
-	if bd := n.bound.Load(); bd != nil && !b.local {
+	if publish {
 		m := BroadcastMessage{Node: bd.a.NodeID(), Namespace: n.name, Rooms: b.to, Except: b.except, Data: body, Attachments: atts}
 		if err := bd.a.Publish(&m); err != nil && st != nil {
 			st.adapterErrors.Add(1)
 		}
 	}
-	enc := broadcastEncoder{body: body, atts: atts, offset: b.offset, key: b.key}
+	enc.body, enc.atts = body, atts
 	enc.first(n.name, f)
 	n.deliver(b.to, b.except, &enc)
 	return nil
+}
+
+// encodable reports that args encode without fail (appendArg): a
+// broadcast of them may be encoded lazily, its error being none.
+func encodable(args []any) bool {
+	for _, a := range args {
+		switch a.(type) {
+		case nil, json.RawMessage, []byte, string, bool, int, int64:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // OnServerSideEvent sets the handler of the events other nodes send to this
@@ -420,9 +442,26 @@ type broadcastEncoder struct {
 	nsp     string
 	out     *outbound
 	aliases map[string]*outbound
+	// lazy: the event (event, args, extra) is encoded by the first forNsp,
+	// so that a broadcast no local socket receives builds no frame; its
+	// arguments are encodable.
+	lazy  bool
+	event string
+	args  []any
+	extra string
 }
 
 func (e *broadcastEncoder) forNsp(nsp string) *outbound {
+	if e.lazy {
+		e.lazy = false
+		f, body, atts, err := encodeEventFrame(nsp, e.event, e.args, e.extra)
+		if err != nil {
+			panic(fmt.Sprintf("sio: encode an encodable broadcast: %v", err)) // encodable's promise broken
+		}
+		e.body, e.atts = body, atts
+		e.first(nsp, f)
+		return e.out
+	}
 	if e.out != nil && e.nsp == nsp {
 		return e.out
 	}
