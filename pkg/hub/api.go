@@ -97,7 +97,14 @@ func (h *Hub) ActorFor(ctx context.Context, sess *authz.Session, roomID string) 
 
 // actorOf builds the actor of a member.
 func (h *Hub) actorOf(sess *authz.Session, m *member) *Actor {
-	return &Actor{
+	a := h.actorValue(sess, m)
+	return &a
+}
+
+// actorValue is the actor actorOf returns, as a value (the dispatcher
+// keeps it in its call).
+func (h *Hub) actorValue(sess *authz.Session, m *member) Actor {
+	return Actor{
 		Session: sess, RoomID: m.roomID, HubRole: m.decision.HubRole,
 		Permissions: h.effective(m), Silenced: m.silenced, Room: m.decision.Room,
 	}

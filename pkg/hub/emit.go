@@ -95,13 +95,11 @@ func (h *Hub) emitReadersLocal(roomID, offset string, e Event) {
 	if !h.ok(e) {
 		return
 	}
-	b := h.ns.To(readers(roomID)).Local()
+	var key any // the parsed offset, nil when it has none
 	if k := offsetKey(offset, roomID); k != nil {
-		b = b.OffsetKey(offset, k)
-	} else {
-		b = b.Offset(offset)
+		key = k
 	}
-	_ = b.Emit(e.name, e.payload)
+	_ = h.ns.LocalTo(readers(roomID), offset, key).Emit(e.name, e.payload)
 }
 
 // emitReplay sends a replayed event to one socket with its offset; the

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -245,4 +246,22 @@ func TestAppendSendAckIsTheMapsAck(t *testing.T) {
 			require.Equal(t, string(want), string(appendSendAck([]byte{}, tc.msg)))
 		})
 	}
+}
+
+// offsetOf writes a message's recovery offset in one allocation: the
+// string the concatenation of its parts gave, for any sequence number,
+// time and room id.
+func TestOffsetOfIsItsParts(t *testing.T) {
+	for _, m := range []*msgstore.Message{
+		{Seq: 1, Timestamp: time.UnixMilli(0), RoomID: "r"},
+		{Seq: 42, Timestamp: time.Date(2026, 12, 7, 21, 0, 0, 123_000_000, time.UTC), RoomID: "room-with-a-long-name/ü"},
+		{Seq: 1<<63 - 1, Timestamp: time.UnixMilli(-1 << 62), RoomID: ""},
+		{Seq: 9, Timestamp: time.UnixMilli(1 << 62), RoomID: `q"\`},
+	} {
+		want := strconv.FormatInt(m.Seq, 10) + "." + strconv.FormatInt(m.Timestamp.UnixMilli(), 10) + "." + m.RoomID
+		require.Equal(t, want, offsetOf(m))
+	}
+	require.Empty(t, offsetOf(&msgstore.Message{Seq: 0, RoomID: "r"}))
+	m := hotPathMessage()
+	require.LessOrEqual(t, testing.AllocsPerRun(20, func() { _ = offsetOf(m) }), 1.0)
 }

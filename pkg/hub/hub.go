@@ -349,8 +349,9 @@ type call struct {
 	// sio.Event.Args guarantees, so the decoders do not check it again.
 	payload json.RawMessage
 	// actor is the member's actor, admitted by dispatch for an event of a
-	// room.
+	// room: act, held in the call instead of an allocation of its own.
 	actor *Actor
+	act   Actor
 	after func() // runs after the ack is written
 	// send is a hub:send payload decoded whole by the dispatcher (sendRoomID)
 	// when decoded is set, so that handleSend does not walk it again.

@@ -158,11 +158,11 @@ func (h *Hub) dispatch(ctx context.Context, e *Inbound, in *call) (map[string]an
 		if err != nil {
 			return nil, err
 		}
-		a := h.actorOf(in.c.session(), m)
-		if err := h.precheck(ctx, e, a); err != nil {
+		in.act = h.actorValue(in.c.session(), m)
+		if err := h.precheck(ctx, e, &in.act); err != nil {
 			return nil, err
 		}
-		in.actor = a
+		in.actor = &in.act
 	}
 	return e.handle(h, ctx, in)
 }

@@ -57,7 +57,10 @@ func offsetOf(m *msgstore.Message) string {
 	if m.Seq <= 0 {
 		return ""
 	}
-	return strconv.FormatInt(m.Seq, 10) + "." + strconv.FormatInt(m.Timestamp.UnixMilli(), 10) + "." + m.RoomID
+	var buf [48]byte // two numbers, two dots: one allocation, the string
+	b := strconv.AppendInt(buf[:0], m.Seq, 10)
+	b = strconv.AppendInt(append(b, '.'), m.Timestamp.UnixMilli(), 10)
+	return string(append(append(b, '.'), m.RoomID...))
 }
 
 // changeOffsetOf is the recovery offset of a message's last change; ""

@@ -136,3 +136,21 @@ func TestBroadcastWithoutLocalRecipientBuildsNothing(t *testing.T) {
 	require.Error(t, ns.To("full").Emit("x", math.NaN()))
 	require.Nil(t, conns[0].pop())
 }
+
+// LocalTo is the target the chain To(room).Local().OffsetKey(offset, key)
+// builds, in one allocation.
+func TestLocalToIsTheChain(t *testing.T) {
+	ns := NewServer(Options{}).Of("/chain")
+	key := &struct{ n int }{7}
+	for _, tc := range []struct {
+		offset string
+		key    any
+	}{{"", nil}, {"12.1700000000000.r1", nil}, {"12.1700000000000.r1", key}} {
+		want := ns.To("r1").Local().OffsetKey(tc.offset, tc.key)
+		got := ns.LocalTo("r1", tc.offset, tc.key)
+		require.Equal(t, *want, *got)
+	}
+	var sink *Broadcast
+	require.LessOrEqual(t, testing.AllocsPerRun(50, func() { sink = ns.LocalTo("r1", "o", key) }), 1.0)
+	require.NotNil(t, sink)
+}
