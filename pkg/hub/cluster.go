@@ -251,6 +251,12 @@ func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
 	h.toOtherNodes(opWith(roomOp{Op: opSeq, Room: roomID, Seq: seq, To: d.To,
 		Kind: d.Kind, Users: d.Users, User: d.Sender, Offset: d.Offset}, d.Event))
 	if r := h.room(roomID); r != nil {
-		r.seq.done(seq, func() { h.deliverLocal(r.id, d) })
+		// The closure holds the delivery's parts by value, in its own
+		// allocation; the delivery whole is too large to be held so, and
+		// would be moved to the heap besides.
+		id, to, ev, kind, users, sender, offset := r.id, d.To, d.Event, d.Kind, d.Users, d.Sender, d.Offset
+		r.seq.done(seq, func() {
+			h.deliverLocal(id, delivery{To: to, Event: ev, Kind: kind, Users: users, Sender: sender, Offset: offset})
+		})
 	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,16 @@ func TestSendDispatchDecodesOnceAndRefusesAsBefore(t *testing.T) {
 			require.Equal(t, string(want), string(ack))
 		})
 	}
+}
+
+// sequenced hands the sequencer a closure holding a delivery's fields one
+// by one (one allocation): a field added to delivery must be carried there
+// too.
+func TestSequencedCarriesEveryDeliveryField(t *testing.T) {
+	var names []string
+	for f := range reflect.TypeFor[delivery]().Fields() {
+		names = append(names, f.Name)
+	}
+	require.Equal(t, []string{"To", "Event", "Kind", "Users", "Sender", "Offset"}, names,
+		"delivery changed: carry the new field through Hub.sequenced's closure")
 }
