@@ -26,7 +26,7 @@ func (cl *client) handle(data []byte, binaryData bool) error {
 	if cl.pending != nil {
 		return sioErr("text packet while reassembling a binary packet")
 	}
-	p, err := decodeHeader(data, cl.s.lim)
+	p, err := decodeHeader(data, cl.s.lim, &cl.s.names)
 	if err != nil {
 		return err
 	}
@@ -54,19 +54,20 @@ func (cl *client) handle(data []byte, binaryData bool) error {
 		if err := checkPlaceholders(args, p.Attachments); err != nil {
 			return err
 		}
-		return cl.startBinary(&p, args, len(data))
+		return cl.startBinary(p, args, len(data))
 	}
 	return cl.dispatch(&p, args, nil)
 }
 
 // startBinary begins the reassembly of p, whose text part is size bytes,
-// and arms the attachment timeout.
-func (cl *client) startBinary(p *Packet, args []json.RawMessage, size int) error {
-	limit, reason := cl.binaryLimit(p)
+// and arms the attachment timeout. p comes by value: the packet of every
+// other message stays off the heap.
+func (cl *client) startBinary(p Packet, args []json.RawMessage, size int) error {
+	limit, reason := cl.binaryLimit(&p)
 	if size > limit {
 		return refusedErr(reason, "binary packet too large")
 	}
-	cl.pending = &pendingBinary{p: p, args: args, size: size, limit: limit, refuse: reason,
+	cl.pending = &pendingBinary{p: &p, args: args, size: size, limit: limit, refuse: reason,
 		bufs: make([][]byte, 0, p.Attachments)}
 	conn := cl.conn
 	t := time.AfterFunc(cl.s.opts.AttachmentTimeout, func() {

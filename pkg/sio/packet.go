@@ -43,7 +43,7 @@ var defaultLimits = Limits{MaxDepth: DefaultMaxDepth, MaxAttachments: DefaultMax
 // binary packets need a positive attachment count, JSON must be valid and no
 // deeper than lim.MaxDepth.
 func DecodePacket(b []byte, lim Limits) (Packet, error) {
-	p, err := decodeHeader(b, lim)
+	p, err := decodeHeader(b, lim, nil)
 	if err != nil {
 		return p, err
 	}
@@ -55,7 +55,7 @@ func DecodePacket(b []byte, lim Limits) (Packet, error) {
 
 // decodeHeader parses the type, attachment count, namespace and ack id of a
 // packet without looking at its JSON payload, which is left in Data.
-func decodeHeader(b []byte, lim Limits) (Packet, error) {
+func decodeHeader(b []byte, lim Limits, names *interner) (Packet, error) {
 	p := Packet{ID: -1, Nsp: "/"}
 	if len(b) == 0 {
 		return p, sioErr("empty packet")
@@ -96,7 +96,11 @@ func decodeHeader(b []byte, lim Limits) (Packet, error) {
 		if end-i > MaxNamespaceLen {
 			return p, refusedErr(RefuseNamespaceTooLong, "namespace name too long")
 		}
-		p.Nsp = string(b[i:end])
+		if names != nil {
+			p.Nsp = names.str(b[i:end])
+		} else {
+			p.Nsp = string(b[i:end])
+		}
 		i = min(end+1, len(b))
 		if !utf8.ValidString(p.Nsp) {
 			return p, sioErr("bad namespace")

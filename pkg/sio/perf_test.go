@@ -417,7 +417,7 @@ func TestAppendHandshake(t *testing.T) {
 
 // plainString agrees with encoding/json where it answers, and leaves
 // escapes, control characters, invalid UTF-8 and non-strings to it.
-func TestPlainString(t *testing.T) {
+func TestEventName(t *testing.T) {
 	tests := []struct {
 		in     string
 		want   string
@@ -435,11 +435,15 @@ func TestPlainString(t *testing.T) {
 		{`"`, "", false},
 		{` "x"`, "", false},
 	}
+	s := NewServer(Options{})
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, ok := plainString([]byte(tt.in))
-			require.Equal(t, tt.wantOK, ok)
-			require.Equal(t, tt.want, got)
+			for range 2 { // learnt, then interned
+				got, ok := s.eventName([]byte(tt.in))
+				require.Equal(t, tt.wantOK, ok)
+				require.Equal(t, tt.want, got)
+			}
+			got, ok := s.eventName([]byte(tt.in))
 			if ok {
 				var viaJSON string
 				require.NoError(t, json.Unmarshal([]byte(tt.in), &viaJSON))

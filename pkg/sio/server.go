@@ -28,6 +28,9 @@ type Server struct {
 	nsps     map[string]*Namespace
 	resolver func(name string) *Namespace
 
+	// names interns the namespace and event names of the clients' packets.
+	names interner
+
 	sockets atomic.Int64
 	// connects holds each client's deadline for its first CONNECT
 	// (Options.ConnectTimeout).
@@ -344,11 +347,15 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 	case pDisconnect:
 		sock.close("client namespace disconnect", false)
 	case pEvent, pBinaryEvent:
-		name, ok := plainString(args[0])
+		name, ok := cl.s.eventName(args[0])
 		if !ok {
-			if err := json.Unmarshal(args[0], &name); err != nil {
+			// Its own variable: one whose address Unmarshal takes lives on
+			// the heap, for every event if it were name.
+			var decoded string
+			if err := json.Unmarshal(args[0], &decoded); err != nil {
 				return sioErr("event name must be a string")
 			}
+			name = decoded
 		}
 		ev := &Event{Name: name, Args: args[1:], Attachments: bufs, sock: sock, id: p.ID}
 		if h, ok := handler(&sock.ns.onEvent); ok && h != nil {
@@ -360,23 +367,29 @@ func (cl *client) dispatch(p *Packet, args []json.RawMessage, bufs [][]byte) err
 	return nil
 }
 
-// plainString decodes a JSON string without escapes or control characters
-// (every usual event name) without going through encoding/json; ok is
-// false for anything else, which the caller then decodes in full.
-func plainString(b []byte) (string, bool) {
+// eventName decodes a JSON string without escapes or control characters
+// (every usual event name) without going through encoding/json, interned;
+// ok is false for anything else, which the caller then decodes in full.
+func (s *Server) eventName(b []byte) (string, bool) {
+	if !isPlainString(b) {
+		return "", false
+	}
+	return s.names.str(b[1 : len(b)-1]), true
+}
+
+// isPlainString reports whether b is a JSON string without escapes or
+// control characters.
+func isPlainString(b []byte) bool {
 	n := len(b)
 	if n < 2 || b[0] != '"' || b[n-1] != '"' {
-		return "", false
+		return false
 	}
 	for _, c := range b[1 : n-1] {
 		if c == '"' || c == '\\' || c < 0x20 {
-			return "", false
+			return false
 		}
 	}
-	if !utf8.Valid(b[1 : n-1]) {
-		return "", false
-	}
-	return string(b[1 : n-1]), true
+	return utf8.Valid(b[1 : n-1])
 }
 
 type invalidNamespaceError struct{}
