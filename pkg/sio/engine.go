@@ -57,6 +57,11 @@ type Engine struct {
 	epoch   time.Time                   // the heartbeat's clock starts here
 	pollers pollerSet                   // readers on the network poller (netpoll.go)
 	linger  *pacer                      // ticks at which parked dispatchers with nothing to do exit
+	// idleDispatchers: dispatcher goroutines without a connection wait
+	// here for one (dispatchers.go); stopped ends their wait.
+	idleDispatchers chan *EngineConn
+	stopped         chan struct{}
+	stopOnce        sync.Once
 	// liveWriters: the WebSocket writer goroutines, told of the linger
 	// ticks at which the idle ones exit.
 	liveWriters *writerSet
@@ -106,6 +111,9 @@ func NewEngine(opts Options, h EngineHandler) *Engine {
 		linger:         &pacer{interval: writerLinger},
 		liveWriters:    &writerSet{interval: writerLinger},
 		epoch:          time.Now(),
+
+		idleDispatchers: make(chan *EngineConn),
+		stopped:         make(chan struct{}),
 	}
 	e.hb = deadline.New(func(c *EngineConn) *deadline.Slot { return &c.hb }, (*EngineConn).heartbeat)
 	e.origins = opts.Origins
@@ -460,6 +468,7 @@ const closeDrain = time.Second
 // the rest.
 func (e *Engine) Close(ctx context.Context) error {
 	defer e.stopPollers()
+	e.stopOnce.Do(func() { close(e.stopped) })
 	defer e.hb.Close()
 	e.mu.Lock()
 	e.closing.Store(true)

@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -185,6 +186,7 @@ func TestDispatcherLingersOneIdleInterval(t *testing.T) {
 	s, base := startServer(t, Options{})
 	linger := &pacer{interval: time.Hour, running: true} // the test ticks
 	s.engine.linger = linger
+	t.Cleanup(func() { _ = s.Close(context.Background()) }) // ends the waits of its idle dispatchers
 	ns := s.Of("/")
 	handled := make(chan string, 4)
 	ns.OnEvent(func(_ *Socket, ev *Event) { handled <- ev.Name })

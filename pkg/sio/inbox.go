@@ -54,7 +54,7 @@ func (c *EngineConn) offerInbound(in inbound) inboxResult {
 	c.imu.Unlock()
 	switch {
 	case start:
-		c.e.wg.Go(c.dispatch)
+		c.e.startDispatcher(c)
 	case wake:
 		select {
 		case ready <- struct{}{}:
@@ -104,8 +104,8 @@ func (c *EngineConn) inboxBudget() int {
 	return preConnectBytes
 }
 
-// dispatch handles the queued packets in order. With nothing queued it
-// parks, and exits at a linger tick that finds nothing queued and nothing
+// dispatch handles the queued packets in order (on a dispatcher goroutine,
+// see dispatchers.go). With nothing queued it parks, and exits at a linger tick that finds nothing queued and nothing
 // handled since the tick before (as the writer does): a connection that
 // sends a few times per linger interval keeps its dispatcher and the stack
 // it grew instead of starting and growing them again for each packet, an

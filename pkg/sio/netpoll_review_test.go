@@ -176,5 +176,8 @@ func joinedRaw(t *testing.T, opts Options) (*Server, *frameClient, <-chan string
 	c := dialRaw(t, base, "")
 	c.readText()
 	c.connectNsp("/", "")
+	// A client's close frame is echoed only while the writer is idle
+	// (TestCloseEchoWaitsForNoWriter): let the CONNECT reply's finish.
+	eventually(t, func() bool { return writersIdle(s) }, "the writer is idle")
 	return s, c, reasons
 }

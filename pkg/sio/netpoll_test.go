@@ -161,6 +161,9 @@ func testRefuseBadFrames(t *testing.T, opts Options) {
 			c := dialRaw(t, base, "")
 			c.readText()
 			c.connectNsp("/", "")
+			// A close frame is echoed only while the writer is idle
+			// (TestCloseEchoWaitsForNoWriter): let the CONNECT reply's finish.
+			eventually(t, func() bool { return writersIdle(s) }, "the writer is idle")
 			_, err := c.nc.Write(tc.frame)
 			require.NoError(t, err)
 			code, _ := c.closeCode()
@@ -299,4 +302,20 @@ func TestClientCloseIsEchoed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writersIdle reports whether no connection of s has a writer with data in
+// flight (sendClose's condition for echoing a close frame).
+func writersIdle(s *Server) bool {
+	s.engine.mu.RLock()
+	defer s.engine.mu.RUnlock()
+	for _, c := range s.engine.conns {
+		c.wmu.Lock()
+		busy := c.writing && !(c.parked && c.qh == len(c.q))
+		c.wmu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
 }
