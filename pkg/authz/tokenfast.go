@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/json"
 	"hash"
 	"strings"
 	"sync"
@@ -25,9 +24,10 @@ import (
 // sends the token through the library (Verifier.verifySlow), which gives
 // the verdict and the error exactly as before. The checks it makes on the
 // way to "valid" are the library's own: the same allow-list, the same key
-// selection (keyFor), the same signature methods, encoding/json for the
-// claims and the library's Validator, built from the parser's options, for
-// exp, nbf, iss and aud with the same leeway.
+// selection (keyFor), the same signature methods, encoding/json's result for
+// the claims and the library's Validator, built from the parser's options, for
+// exp, nbf, iss and aud with the same leeway. The claims are decoded as
+// encoding/json decodes them (decodeClaims scans the usual flat ones).
 
 // headerScratch holds a header segment and its decoding. It is pooled, not
 // on the stack: a connection's token is checked on a short-lived goroutine,
@@ -128,11 +128,7 @@ func (v *Verifier) verifyFast(token string) (claims jwt.MapClaims, ok bool) {
 	if err != nil {
 		return nil, false
 	}
-	var decoded any
-	if json.Unmarshal(raw, &decoded) != nil {
-		return nil, false
-	}
-	claims, ok = decoded.(map[string]any)
+	claims, ok = decodeClaims(raw)
 	if !ok || v.validator.Validate(claims) != nil {
 		return nil, false
 	}
