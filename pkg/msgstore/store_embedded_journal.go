@@ -142,6 +142,8 @@ func foldRoom(hb *bolt.Bucket, pos roomPos) (roomPos, error) {
 	}
 	msgs := hb.Bucket(bucketMsgs)
 	msgs.FillPercent = msgsFillPercent
+	var key [16]byte // Put copies keys
+	binary.BigEndian.PutUint64(key[:], pos.num)
 	seq := pos.folded()
 	for _, j := range pos.journaled {
 		seq++
@@ -149,8 +151,10 @@ func foldRoom(hb *bolt.Bucket, pos roomPos) (roomPos, error) {
 		if err != nil {
 			return pos, err
 		}
-		// a copy: the journal's pages may be freed in this transaction
-		if err := msgs.Put(msgKey(pos.num, seq), slices.Clone(msg)); err != nil {
+		// msg stays valid until the commit (bbolt copies the values of the
+		// pages it remaps, and a transaction never reuses pages it frees)
+		binary.BigEndian.PutUint64(key[8:], seq)
+		if err := msgs.Put(key[:], msg); err != nil {
 			return pos, err
 		}
 	}

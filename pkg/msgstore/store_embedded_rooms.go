@@ -3,7 +3,6 @@ package msgstore
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -175,6 +174,7 @@ func (r *roomSeqs) foldAll(hb *bolt.Bucket, hub string) error {
 	msgs := hb.Bucket(bucketMsgs)
 	msgs.FillPercent = msgsFillPercent
 	journal := hb.Bucket(bucketJournal)
+	var key [16]byte // Put copies keys
 	c := journal.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		room, msg, ok := parseJournalValue(v)
@@ -196,9 +196,11 @@ func (r *roomSeqs) foldAll(hb *bolt.Bucket, hub string) error {
 		if f.next == len(f.pos.journaled) || f.pos.journaled[f.next] != binary.BigEndian.Uint64(k) {
 			continue // moved by a room fold
 		}
-		seq := f.pos.folded() + uint64(f.next) + 1
-		// a copy: the journal's pages are freed below
-		if err := msgs.Put(msgKey(f.pos.num, seq), slices.Clone(msg)); err != nil {
+		binary.BigEndian.PutUint64(key[:], f.pos.num)
+		binary.BigEndian.PutUint64(key[8:], f.pos.folded()+uint64(f.next)+1)
+		// msg stays valid until the commit, though the journal's pages are
+		// freed below: a transaction never reuses the pages it frees
+		if err := msgs.Put(key[:], msg); err != nil {
 			return err
 		}
 		f.next++
