@@ -302,11 +302,18 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		in.Seq = int64(seq)
 		putRef(ref, num, seq, j)
 		entry := in.appendJSON(buf[:roomHeader]) // Normalize made its raw fields valid JSON
-		val := entry[roomHeader:]
-		if err := hb.Bucket(bucketJournal).Put(ref[16:], entry[entryStart:]); err != nil {
+		val, idsVal := entry[roomHeader:], ref
+		if j == 0 { // a busy room's message goes to msgs directly
+			msgs := hb.Bucket(bucketMsgs)
+			msgs.FillPercent = msgsFillPercent
+			if err := msgs.Put(ref[:16], val); err != nil {
+				return err
+			}
+			idsVal = ref[:16]
+		} else if err := hb.Bucket(bucketJournal).Put(ref[16:], entry[entryStart:]); err != nil {
 			return err
 		}
-		if err := hb.Bucket(bucketIDs).Put(idKey, ref); err != nil {
+		if err := hb.Bucket(bucketIDs).Put(idKey, idsVal); err != nil {
 			return err
 		}
 		if in.ClientMessageID != "" {

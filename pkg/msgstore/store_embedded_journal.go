@@ -23,6 +23,9 @@ import (
 //   - a room fold moves a room's journaled messages to msgs when it has
 //     perRoom of them (before its next append), so that its rooms entry
 //     stays small;
+//   - a room that had directAt appends or more in the last transaction that
+//     appended to it (a busy room) skips the journal: its messages go to msgs
+//     directly, after its journaled ones are moved;
 //   - a full fold, at the end of a transaction that leaves the hub's journal
 //     with foldAt entries or more, moves every room's journaled
 //     messages and starts the journal over (its pages freed at once; the
@@ -48,11 +51,17 @@ type journalLimits struct {
 	perRoom int
 	// foldAt is the journal size (entries) that starts a full fold.
 	foldAt int
+	// directAt: a room that had this many appends in the last transaction
+	// that appended to it writes its messages to msgs directly (its leaf
+	// page is shared by that many messages anyway, and the journal would
+	// write each of them twice); 0 never.
+	directAt int
 }
 
-// defaultJournalLimits: a room's entry stays under 300 bytes, and a full
-// fold moves at most 4,096 messages (about 1.2 MiB of a typical size).
-var defaultJournalLimits = journalLimits{perRoom: 32, foldAt: 4096}
+// defaultJournalLimits: a room's entry stays under 300 bytes, a full fold
+// moves at most 4,096 messages (about 1.2 MiB of a typical size), and a
+// room with four appends in a commit shares its leaf among them.
+var defaultJournalLimits = journalLimits{perRoom: 32, foldAt: 4096, directAt: 4}
 
 // maxRoomEntryPositions bounds the positions a rooms entry may list.
 const maxRoomEntryPositions = 1 << 16
@@ -62,6 +71,9 @@ const maxRoomEntryPositions = 1 << 16
 type roomPos struct {
 	num, seq  uint64
 	journaled []uint64
+	// in memory only: the room's appends in the running transaction and in
+	// the last one that appended to it
+	appends, lastAppends int
 }
 
 // folded is the last seq of the room that is in msgs.

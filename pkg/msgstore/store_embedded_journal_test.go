@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -208,5 +209,79 @@ func TestParseRoomEntry(t *testing.T) {
 	for _, bad := range [][]byte{nil, entry[:15], entry[:20], binary.BigEndian.AppendUint64(msgKey(1, 0), 5)} {
 		_, ok := parseRoomEntry(bad)
 		require.False(t, ok, "%x", bad)
+	}
+}
+
+// TestBusyRoomSkipsJournal: a room that had directAt appends in its last
+// transaction moves its journaled messages to msgs and writes its next
+// messages there directly (ids entries without a journal position); once
+// quiet again it journals; every message reads the same.
+func TestBusyRoomSkipsJournal(t *testing.T) {
+	ctx := context.Background()
+	e, err := openEmbedded(filepath.Join(t.TempDir(), "messages.db"), EmbeddedOptions{}, journalLimits{perRoom: 32, foldAt: 1 << 20, directAt: 3})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, e.Close()) }()
+	where := func(m *Message) (ref []byte, pos roomPos) {
+		require.NoError(t, e.db.View(func(tx *bolt.Tx) error {
+			hb := tx.Bucket(bucketHubs).Bucket([]byte("chat"))
+			ref = slices.Clone(hb.Bucket(bucketIDs).Get([]byte(m.ID)))
+			var ok bool
+			pos, ok = parseRoomEntry(hb.Bucket(bucketRooms).Get([]byte("r1")))
+			require.True(t, ok)
+			return nil
+		}))
+		return ref, pos
+	}
+	var sent []*Message
+	first, _, err := e.Append(ctx, textMsg("r1", "alice", 0))
+	require.NoError(t, err)
+	sent = append(sent, first)
+
+	// three appends in one transaction: a blocker holds the one before
+	started, unblock := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- e.w.do(ctx, func(*bolt.Tx) error { close(started); <-unblock; return nil })
+	}()
+	<-started
+	var batch []<-chan appendResult
+	for i := range 3 {
+		batch = append(batch, appendAsync(e, ctx, textMsg("r1", "bob", 1+i)))
+	}
+	waitQueued(t, e, 5)
+	close(unblock)
+	require.NoError(t, <-blocker)
+	for _, r := range batch {
+		res := <-r
+		require.NoError(t, res.err)
+		sent = append(sent, res.m)
+	}
+	slices.SortFunc(sent, func(a, b *Message) int { return int(a.Seq - b.Seq) })
+	ref, pos := where(sent[3])
+	require.Len(t, ref, 24, "journaled")
+	require.Len(t, pos.journaled, 4)
+
+	busy, _, err := e.Append(ctx, textMsg("r1", "carol", 4))
+	require.NoError(t, err)
+	sent = append(sent, busy)
+	ref, pos = where(busy)
+	require.Len(t, ref, 16, "written to msgs directly")
+	require.Empty(t, pos.journaled, "the journaled ones moved first")
+	require.Equal(t, uint64(5), pos.seq)
+
+	quiet, _, err := e.Append(ctx, textMsg("r1", "carol", 5))
+	require.NoError(t, err)
+	sent = append(sent, quiet)
+	ref, pos = where(quiet)
+	require.Len(t, ref, 24, "one append in the last transaction: journaled again")
+	require.Len(t, pos.journaled, 1)
+
+	all, err := e.List(ctx, "chat", "r1", Query{})
+	require.NoError(t, err)
+	require.Equal(t, sent, all)
+	for _, m := range sent {
+		got, err := e.Get(ctx, "chat", m.ID)
+		require.NoError(t, err)
+		require.Equal(t, m, got)
 	}
 }

@@ -85,8 +85,9 @@ func (r *roomSeqs) size(hb *bolt.Bucket, hub string) int {
 
 // next assigns the next seq of a room of hb (numbering the room on its
 // first message) and its journal position, and returns the room's number,
-// the seq and the position. A room at its limit of journaled messages is
-// folded first.
+// the seq and the position, 0 when the message goes to msgs directly (a
+// busy room, see journalLimits). A room at its limit of journaled messages,
+// or busy, is folded first.
 // Once an op called it, the op must not fail softly (noWrite): its seq is
 // taken.
 func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) (num, seq, j uint64, err error) {
@@ -100,17 +101,21 @@ func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) (num, seq, j uint64, 
 			return 0, 0, 0, err
 		}
 	}
-	if len(pos.journaled) >= r.limits.perRoom {
+	busy := r.limits.directAt > 0 && pos.lastAppends >= r.limits.directAt
+	if busy || len(pos.journaled) >= r.limits.perRoom {
 		if pos, err = foldRoom(hb, pos); err != nil {
 			return 0, 0, 0, err
 		}
 	}
-	if j, err = hb.Bucket(bucketJournal).NextSequence(); err != nil {
-		return 0, 0, 0, err
-	}
-	r.pendingJournalSize[hub] = r.size(hb, hub) + 1
 	pos.seq++
-	pos.journaled = append(pos.journaled, j)
+	pos.appends++
+	if !busy {
+		if j, err = hb.Bucket(bucketJournal).NextSequence(); err != nil {
+			return 0, 0, 0, err
+		}
+		r.pendingJournalSize[hub] = r.size(hb, hub) + 1
+		pos.journaled = append(pos.journaled, j)
+	}
 	r.pending[ref] = pos
 	return pos.num, pos.seq, j, nil
 }
@@ -237,6 +242,9 @@ func (r *roomSeqs) end(committed bool) {
 			clear(r.committed)
 		}
 		for ref, pos := range r.pending {
+			if pos.appends > 0 {
+				pos.lastAppends, pos.appends = pos.appends, 0
+			}
 			r.committed[ref] = pos
 		}
 		for hub, n := range r.pendingJournalSize {

@@ -32,14 +32,15 @@ func TestEmbeddedConformance(t *testing.T) {
 // foldingLimits make the journal fold often, so that the suites see a
 // room's messages split between msgs and the journal at every point: a room
 // folded before each append; room folds only; both, full folds every few
-// appends.
-var foldingLimits = []struct{ perRoom, foldAt int }{{1, 1}, {3, 1 << 20}, {2, 5}}
+// appends; and rooms that skip the journal after one or two appends in a
+// transaction, folding first.
+var foldingLimits = []struct{ perRoom, foldAt, directAt int }{{1, 1, 0}, {3, 1 << 20, 0}, {2, 5, 0}, {3, 7, 1}, {4, 1 << 20, 2}}
 
 func TestEmbeddedConformanceFolding(t *testing.T) {
 	for _, l := range foldingLimits {
-		t.Run(fmt.Sprintf("perRoom=%d/foldAt=%d", l.perRoom, l.foldAt), func(t *testing.T) {
+		t.Run(fmt.Sprintf("perRoom=%d/foldAt=%d/directAt=%d", l.perRoom, l.foldAt, l.directAt), func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) msgstore.Store {
-				s, err := msgstore.OpenEmbeddedFolding(filepath.Join(t.TempDir(), "messages.db"), msgstore.EmbeddedOptions{}, l.perRoom, l.foldAt)
+				s, err := msgstore.OpenEmbeddedFolding(filepath.Join(t.TempDir(), "messages.db"), msgstore.EmbeddedOptions{}, l.perRoom, l.foldAt, l.directAt)
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = s.Close() })
 				return s
@@ -50,11 +51,11 @@ func TestEmbeddedConformanceFolding(t *testing.T) {
 
 func TestEmbeddedDurabilityFolding(t *testing.T) {
 	for _, l := range foldingLimits {
-		t.Run(fmt.Sprintf("perRoom=%d/foldAt=%d", l.perRoom, l.foldAt), func(t *testing.T) {
+		t.Run(fmt.Sprintf("perRoom=%d/foldAt=%d/directAt=%d", l.perRoom, l.foldAt, l.directAt), func(t *testing.T) {
 			storetest.RunDurability(t, func(t *testing.T) storetest.Opener {
 				path := filepath.Join(t.TempDir(), "data", "messages.db")
 				return func() (msgstore.Store, error) {
-					return msgstore.OpenEmbeddedFolding(path, msgstore.EmbeddedOptions{}, l.perRoom, l.foldAt)
+					return msgstore.OpenEmbeddedFolding(path, msgstore.EmbeddedOptions{}, l.perRoom, l.foldAt, l.directAt)
 				}
 			})
 		})
