@@ -291,7 +291,18 @@ func (c *EngineConn) closeWith(reason string, byClient bool) {
 	c.e.h.OnClose(c, reason)
 }
 
-// handlePacket processes one decoded incoming Engine.IO packet.
+// handleOwnPacket is handlePacket for a packet that shares its buffer (a
+// polling body's packets): a message gets a copy of its own, as OnMessage
+// is promised, so that keeping one packet does not keep the whole body.
+func (c *EngineConn) handleOwnPacket(typ byte, data []byte, binaryData bool) error {
+	if typ == '4' && !binaryData { // binary ones are decoded into their own
+		data = clone(data)
+	}
+	return c.handlePacket(typ, data, binaryData)
+}
+
+// handlePacket processes one decoded incoming Engine.IO packet; a message's
+// data must be its own (see OnMessage).
 func (c *EngineConn) handlePacket(typ byte, data []byte, binaryData bool) error {
 	c.lastActivity.Store(time.Now().UnixNano())
 	st := c.e.stats
@@ -399,7 +410,7 @@ func (c *EngineConn) post(w http.ResponseWriter, r *http.Request) {
 		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
 		return
 	}
-	if err := DecodePayload(body, c.handlePacket); err != nil {
+	if err := DecodePayload(body, c.handleOwnPacket); err != nil {
 		c.refuse(refusalOf(err), err)
 		c.e.writeError(w, http.StatusBadRequest, codeBadRequest)
 		return

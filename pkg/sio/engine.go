@@ -29,7 +29,9 @@ import (
 type EngineHandler interface {
 	OnOpen(c *EngineConn)
 	// OnMessage gets a message packet. A returned error closes the
-	// connection with reason "parse error".
+	// connection with reason "parse error". data is the handler's to keep:
+	// every transport hands over a buffer of the packet's own, which the
+	// engine neither reads nor writes afterwards.
 	OnMessage(c *EngineConn, data []byte, binary bool) error
 	OnClose(c *EngineConn, reason string)
 }

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"testing"
 
@@ -121,4 +122,34 @@ func TestEventArgsPathsDeliver(t *testing.T) {
 			require.Equal(t, tc.fromSrv, ev.Socket() == nil)
 		})
 	}
+}
+
+// keepHandler keeps the messages it gets, as Server does with their
+// arguments.
+type keepHandler struct{ kept [][]byte }
+
+func (k *keepHandler) OnOpen(*EngineConn) {}
+func (k *keepHandler) OnMessage(_ *EngineConn, data []byte, _ bool) error {
+	k.kept = append(k.kept, data)
+	return nil
+}
+func (k *keepHandler) OnClose(*EngineConn, string) {}
+
+// A polling body's packets share its buffer: each message handed to the
+// handler is a copy of its own (OnMessage's promise), which the body's
+// reuse cannot change and which keeps no more of the body.
+func TestPollingMessagesAreTheirOwn(t *testing.T) {
+	k := &keepHandler{}
+	e := NewEngine(Options{}, k)
+	req, _ := http.NewRequest("GET", "/socket.io/", nil)
+	c := e.newConn(req, "polling")
+	body := []byte("42[\"a\",1]\x1e42[\"b\",2]\x1ebAQID\x1e3")
+	require.NoError(t, DecodePayload(body, c.handleOwnPacket))
+	require.Len(t, k.kept, 3)
+	for i := range body {
+		body[i] = 'x'
+	}
+	require.Equal(t, `2["a",1]`, string(k.kept[0]))
+	require.Equal(t, `2["b",2]`, string(k.kept[1]))
+	require.Equal(t, []byte{1, 2, 3}, k.kept[2])
 }

@@ -211,10 +211,12 @@ func splitArray(d []byte) ([]json.RawMessage, error) {
 	if !json.Valid(d) {
 		return nil, sioErr("invalid array")
 	}
-	return splitValidArray(d)
+	return splitValidArray(slices.Clone(d))
 }
 
-// splitValidArray is splitArray for d that json.Valid accepted.
+// splitValidArray is splitArray for d that json.Valid accepted, without
+// the copy: its elements are sub-slices of d itself (each capped at its own
+// length), for a d of the caller's own (a client's packet, see OnMessage).
 func splitValidArray(d []byte) ([]json.RawMessage, error) {
 	t := bytes.TrimSpace(d)
 	if string(t) == "null" {
@@ -223,7 +225,7 @@ func splitValidArray(d []byte) ([]json.RawMessage, error) {
 	if len(t) == 0 || t[0] != '[' {
 		return nil, sioErr("invalid array")
 	}
-	out, _ := jsonscan.Elements(slices.Clone(t), make([]json.RawMessage, 0, 2))
+	out, _ := jsonscan.Elements(t, make([]json.RawMessage, 0, 2))
 	return out, nil
 }
 
