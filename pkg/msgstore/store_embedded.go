@@ -313,6 +313,9 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 		} else if err := hb.Bucket(bucketJournal).Put(ref[16:], entry[entryStart:]); err != nil {
 			return err
 		}
+		if j != 0 {
+			e.rooms.journaled(in.HubName, len(ref[16:])+len(entry)-entryStart)
+		}
 		if err := hb.Bucket(bucketIDs).Put(idKey, idsVal); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ import (
 //     appended to it (a busy room) skips the journal: its messages go to msgs
 //     directly, after its journaled ones are moved;
 //   - a full fold, at the end of a transaction that leaves the hub's journal
-//     with foldAt entries or more, moves every room's journaled
+//     with foldAt entries or foldBytes bytes or more, moves every room's journaled
 //     messages and starts the journal over (its pages freed at once; the
 //     entries a room fold already moved are dropped with them).
 //
@@ -56,12 +56,17 @@ type journalLimits struct {
 	// page is shared by that many messages anyway, and the journal would
 	// write each of them twice); 0 never.
 	directAt int
+	// foldBytes is the journal size (bytes of its entries) that starts a
+	// full fold, however few its entries (a message may be as large as a
+	// client's payload); 0: no limit.
+	foldBytes int
 }
 
 // defaultJournalLimits: a room's entry stays under 300 bytes, a full fold
-// moves at most 4,096 messages (about 1.2 MiB of a typical size), and a
+// moves at most 4,096 messages (about 1.2 MiB of a typical size) or 4 MiB
+// of them, and then the messages of the transaction that filled it, and a
 // room with four appends in a commit shares its leaf among them.
-var defaultJournalLimits = journalLimits{perRoom: 32, foldAt: 4096, directAt: 4}
+var defaultJournalLimits = journalLimits{perRoom: 32, foldAt: 4096, directAt: 4, foldBytes: 4 << 20}
 
 // maxRoomEntryPositions bounds the positions a rooms entry may list.
 const maxRoomEntryPositions = 1 << 16

@@ -18,7 +18,7 @@ const maxCachedRooms = 1 << 16
 //
 //   - committed caches each room's entry as of the last committed
 //     transaction (a miss reads the rooms bucket), and each hub's journal
-//     size;
+//     size (entries and bytes);
 //   - pending holds what the running transaction changed; the committer
 //     runs the full folds due and writes the rooms entries once per room,
 //     after the transaction's last op (flush), and folds them into
@@ -29,16 +29,20 @@ const maxCachedRooms = 1 << 16
 // so it needs no lock.
 type roomSeqs struct {
 	committed, pending              map[roomRef]roomPos
-	journalSize, pendingJournalSize map[string]int
+	journalSize, pendingJournalSize map[string]journalUse
 	limits                          journalLimits
 }
 
 type roomRef struct{ hub, room string }
 
+// journalUse is a hub journal's size: its entries, and the bytes of their
+// keys and values (as bbolt's leaf pages count them).
+type journalUse struct{ entries, bytes int }
+
 func newRoomSeqs(limits journalLimits) *roomSeqs {
 	return &roomSeqs{
 		committed: map[roomRef]roomPos{}, pending: map[roomRef]roomPos{},
-		journalSize: map[string]int{}, pendingJournalSize: map[string]int{},
+		journalSize: map[string]journalUse{}, pendingJournalSize: map[string]journalUse{},
 		limits: limits,
 	}
 }
@@ -72,15 +76,24 @@ func (r *roomSeqs) loadCommitted(hb *bolt.Bucket, ref roomRef) (roomPos, bool, e
 }
 
 // size returns the hub's journal size as the running transaction sees it.
-func (r *roomSeqs) size(hb *bolt.Bucket, hub string) int {
+func (r *roomSeqs) size(hb *bolt.Bucket, hub string) journalUse {
 	if n, ok := r.pendingJournalSize[hub]; ok {
 		return n
 	}
 	n, ok := r.journalSize[hub]
 	if !ok {
-		n = hb.Bucket(bucketJournal).Stats().KeyN
+		st := hb.Bucket(bucketJournal).Stats()
+		n = journalUse{entries: st.KeyN, bytes: st.LeafInuse + st.InlineBucketInuse}
 	}
 	return n
+}
+
+// journaled counts an entry of n bytes the running transaction put in the
+// hub's journal, at the position next gave it.
+func (r *roomSeqs) journaled(hub string, n int) {
+	use := r.pendingJournalSize[hub]
+	use.bytes += n
+	r.pendingJournalSize[hub] = use
 }
 
 // next assigns the next seq of a room of hb (numbering the room on its
@@ -113,7 +126,9 @@ func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) (num, seq, j uint64, 
 		if j, err = hb.Bucket(bucketJournal).NextSequence(); err != nil {
 			return 0, 0, 0, err
 		}
-		r.pendingJournalSize[hub] = r.size(hb, hub) + 1
+		use := r.size(hb, hub)
+		use.entries++
+		r.pendingJournalSize[hub] = use
 		pos.journaled = append(pos.journaled, j)
 	}
 	r.pending[ref] = pos
@@ -125,7 +140,7 @@ func (r *roomSeqs) next(hb *bolt.Bucket, hub, room string) (num, seq, j uint64, 
 func (r *roomSeqs) flush(tx *bolt.Tx) error {
 	hubs := tx.Bucket(bucketHubs)
 	for hub, n := range r.pendingJournalSize {
-		if n < r.limits.foldAt {
+		if n.entries < r.limits.foldAt && (r.limits.foldBytes == 0 || n.bytes < r.limits.foldBytes) {
 			continue
 		}
 		hb := hubs.Bucket([]byte(hub))
@@ -230,7 +245,7 @@ func (r *roomSeqs) foldAll(hb *bolt.Bucket, hub string) error {
 	if err := journal.SetSequence(counter); err != nil {
 		return err
 	}
-	r.pendingJournalSize[hub] = 0
+	r.pendingJournalSize[hub] = journalUse{}
 	return nil
 }
 
