@@ -57,8 +57,9 @@ func (r *roomSeqs) load(hb *bolt.Bucket, ref roomRef) (roomPos, bool, error) {
 }
 
 // loadCommitted is load for a room the running transaction has not changed
-// yet: its entry as committed, with its own copy of the positions (and
-// room for a few more).
+// yet: its entry as committed. The positions may share their array with
+// committed's: positions are only ever appended (past committed's length,
+// which a pending append never changes) or dropped whole, never rewritten.
 func (r *roomSeqs) loadCommitted(hb *bolt.Bucket, ref roomRef) (roomPos, bool, error) {
 	pos, ok := r.committed[ref]
 	if !ok {
@@ -70,8 +71,6 @@ func (r *roomSeqs) loadCommitted(hb *bolt.Bucket, ref roomRef) (roomPos, bool, e
 			return roomPos{}, false, fmt.Errorf("room %q: malformed rooms entry", ref.room)
 		}
 	}
-	// committed's positions stay as they are until the transaction commits
-	pos.journaled = append(make([]uint64, 0, len(pos.journaled)+4), pos.journaled...)
 	return pos, true, nil
 }
 
