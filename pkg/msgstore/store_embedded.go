@@ -314,7 +314,7 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 			return err
 		}
 		if j != 0 {
-			e.rooms.journaled(in.HubName, len(ref[16:])+len(entry)-entryStart)
+			e.rooms.journaled(hb, in.HubName, len(ref[16:])+len(entry)-entryStart)
 		}
 		if err := hb.Bucket(bucketIDs).Put(idKey, idsVal); err != nil {
 			return err
@@ -569,8 +569,12 @@ func (e *Embedded) Update(ctx context.Context, hub, id string, fn func(m *Messag
 			return err
 		}
 		val := next.appendJSON(nil)
-		if err := putStored(hb, ref, next.RoomID, val); err != nil {
+		n, err := putStored(hb, ref, next.RoomID, val)
+		if err != nil {
 			return err
+		}
+		if n > 0 { // counted whole though it replaces an entry: at worst the journal folds earlier
+			e.rooms.journaled(hb, hub, n)
 		}
 		if err := e.putOutbox(tx, updateOp(cur, next), next, val); err != nil {
 			return err

@@ -237,10 +237,12 @@ func storedMessage(hb *bolt.Bucket, ref []byte) ([]byte, error) {
 }
 
 // putStored replaces the JSON of the message whose ids entry is ref where
-// it is: in msgs, or in the journal while it is journaled there.
-func putStored(hb *bolt.Bucket, ref []byte, room string, msg []byte) error {
+// it is: in msgs, or in the journal while it is journaled there; it returns
+// the bytes it put in the journal.
+func putStored(hb *bolt.Bucket, ref []byte, room string, msg []byte) (int, error) {
 	if len(ref) == 24 && hb.Bucket(bucketMsgs).Get(ref[:16]) == nil {
-		return hb.Bucket(bucketJournal).Put(slices.Clone(ref[16:]), appendJournalValue(make([]byte, 0, len(room)+len(msg)+3), room, msg))
+		v := appendJournalValue(make([]byte, 0, len(room)+len(msg)+3), room, msg)
+		return 8 + len(v), hb.Bucket(bucketJournal).Put(slices.Clone(ref[16:]), v)
 	}
-	return hb.Bucket(bucketMsgs).Put(ref[:16], msg)
+	return 0, hb.Bucket(bucketMsgs).Put(ref[:16], msg)
 }

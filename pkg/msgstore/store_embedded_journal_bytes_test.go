@@ -109,3 +109,35 @@ func TestJournalBoundedInBytes(t *testing.T) {
 	}
 	check()
 }
+
+// TestJournalBoundedInBytesByEdits: small messages that grow to the
+// largest size by edits while they are journaled count against the
+// journal's byte limit too.
+func TestJournalBoundedInBytesByEdits(t *testing.T) {
+	ctx := context.Background()
+	e, err := OpenEmbedded(filepath.Join(t.TempDir(), "messages.db"), EmbeddedOptions{NoSync: true})
+	require.NoError(t, err)
+	defer func() { _ = e.Close() }()
+	var sent []*Message
+	for i := range 100 {
+		m, _, err := e.Append(ctx, textMsg(fmt.Sprintf("room-%d", i), "alice", i))
+		require.NoError(t, err)
+		sent = append(sent, m)
+	}
+	text := bytes.Repeat([]byte("x"), 60<<10)
+	for i, m := range sent {
+		edited, err := e.Update(ctx, "chat", m.ID, func(m *Message) error {
+			m.Content = json.RawMessage(fmt.Sprintf(`{"text":"%d %s"}`, i, text))
+			return nil
+		})
+		require.NoError(t, err)
+		sent[i] = edited
+		require.LessOrEqual(t, journalBytes(t, e, "chat"), 4<<20+64<<10, "edit %d", i)
+	}
+	for _, m := range sent {
+		got, err := e.List(ctx, "chat", m.RoomID, Query{})
+		require.NoError(t, err)
+		require.Equal(t, []*Message{m}, got)
+	}
+	checkJournalInvariants(t, e)
+}

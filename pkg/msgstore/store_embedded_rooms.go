@@ -88,9 +88,10 @@ func (r *roomSeqs) size(hb *bolt.Bucket, hub string) journalUse {
 }
 
 // journaled counts an entry of n bytes the running transaction put in the
-// hub's journal, at the position next gave it.
-func (r *roomSeqs) journaled(hub string, n int) {
-	use := r.pendingJournalSize[hub]
+// hub's journal (of hb): a new one, at the position next gave it, or an
+// edited one.
+func (r *roomSeqs) journaled(hb *bolt.Bucket, hub string, n int) {
+	use := r.size(hb, hub)
 	use.bytes += n
 	r.pendingJournalSize[hub] = use
 }
