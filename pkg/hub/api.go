@@ -23,6 +23,9 @@ type Actor struct {
 	Silenced    bool
 	// Room is the room record the authorization saw.
 	Room records.Record
+	// msgKey is the user's message rate limiter key when its member had
+	// it made (messageRateKey), "" otherwise.
+	msgKey string
 }
 
 // UserID returns the acting user's id.
@@ -104,10 +107,14 @@ func (h *Hub) actorOf(sess *authz.Session, m *member) *Actor {
 // actorValue is the actor actorOf returns, as a value (the dispatcher
 // keeps it in its call).
 func (h *Hub) actorValue(sess *authz.Session, m *member) Actor {
-	return Actor{
+	a := Actor{
 		Session: sess, RoomID: m.roomID, HubRole: m.decision.HubRole,
 		Permissions: h.effective(m), Silenced: m.silenced, Room: m.decision.Room,
 	}
+	if sess != nil && sess.UserID == m.userID {
+		a.msgKey = m.msgKey
+	}
+	return a
 }
 
 // Send runs the message pipeline for an actor admitted for hub:send.

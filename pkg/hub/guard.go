@@ -18,12 +18,21 @@ const (
 // minute across the hub's rooms. A limiter failure falls back to the
 // node-local limiter, never to unlimited.
 func (h *Hub) checkMessageRate(ctx context.Context, userID string) error {
+	return h.checkMessageRateKey(ctx, h.messageRateKey(userID))
+}
+
+// checkMessageRateKey is checkMessageRate with the user's key made
+// (a joined member keeps it: see member.msgKey).
+func (h *Hub) checkMessageRateKey(ctx context.Context, key string) error {
 	limit := h.Spec().Guardrails.MessageRateLimit
 	if limit <= 0 {
 		return nil
 	}
-	return h.rate(ctx, "msg:"+h.name+":"+userID, limit, time.Minute, "message rate limit exceeded")
+	return h.rate(ctx, key, limit, time.Minute, "message rate limit exceeded")
 }
+
+// messageRateKey is the message rate limiter's key of a user of the hub.
+func (h *Hub) messageRateKey(userID string) string { return "msg:" + h.name + ":" + userID }
 
 // checkSignalRate enforces the cap on ephemeral signals.
 func (h *Hub) checkSignalRate(ctx context.Context, userID string) error {

@@ -217,7 +217,7 @@ func (h *Hub) admit(ctx context.Context, s *sio.Socket, c *client, roomID string
 			}
 			return nil, refused
 		}
-		m = &member{userID: uid, roomID: roomID}
+		m = &member{userID: uid, roomID: roomID, msgKey: h.messageRateKey(uid)}
 		m.silenced = silenced
 		first = len(r.members) == 0
 		newMember = true

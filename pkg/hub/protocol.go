@@ -192,7 +192,11 @@ func (h *Hub) precheck(ctx context.Context, e *Inbound, a *Actor) error {
 	if err := permit(a, e.Permission); err != nil {
 		return err
 	}
-	if check := h.rateCheck(e.Rate); check != nil {
+	if e.Rate == RateMessage && a.msgKey != "" {
+		if err := h.checkMessageRateKey(ctx, a.msgKey); err != nil {
+			return err
+		}
+	} else if check := h.rateCheck(e.Rate); check != nil {
 		if err := check(ctx, a.UserID()); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ func readers(roomID string) string { return "r:" + roomID }
 type member struct {
 	userID   string
 	roomID   string
+	msgKey   string // the user's message rate limiter key (messageRateKey), "" not made
 	decision *authz.Decision
 	silenced bool
 	sockets  socketSet
