@@ -133,16 +133,7 @@ func (c *EngineConn) enqueue(o *outbound) error {
 		return ErrConnClosed
 	}
 	c.wmu.Lock()
-	if len(c.q)-c.qh >= c.e.opts.WriteQueueSize {
-		c.wmu.Unlock()
-		if c.slow.CompareAndSwap(false, true) { // once, whatever comes until the close
-			c.e.stats.slowConsumers.Add(1)
-			c.e.wg.Go(func() { c.refuse(RefuseSlowConsumer, nil) })
-		}
-		return ErrSlowConsumer
-	}
-	c.pushLocked(o)
-	return nil
+	return c.enqueueLocked(o)
 }
 
 // pushLocked appends o, wakes whoever drains the queue and unlocks wmu.

@@ -452,7 +452,7 @@ func (cl *client) connect(p *Packet) {
 	ns.add(sock, cl.s.engine.stats)
 	cl.mu.Unlock()
 	cl.stopConnectTimer()
-	if err := cl.conn.enqueue(&outbound{frames: []*frame{controlPacket(pConnect, p.Nsp, connectReply(sock))}}); err != nil {
+	if err := cl.conn.sendNow(controlPacket(pConnect, p.Nsp, connectReply(sock))); err != nil {
 		return
 	}
 	if h, ok := handler(&ns.onConnection); ok && h != nil {

@@ -115,7 +115,10 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 		defer c.wmu.Unlock()
 		return c.parked && !c.lingerDue
 	}
-	eventually(t, parked, "the writer parks after the connect reply")
+	// The connect reply was written without a writer (sendNow).
+	require.NoError(t, so.Emit("m", 0))
+	require.Equal(t, `42["m",0]`, w.readText())
+	eventually(t, parked, "the writer parks after the event")
 
 	require.True(t, ticks.tick()) // it wrote since it started: it stays
 	eventually(t, parked, "the writer parks again")
@@ -151,8 +154,10 @@ func TestWriterLingersOneIdleInterval(t *testing.T) {
 func TestParkedWriterExitsWithItsConnection(t *testing.T) {
 	s, base := startServer(t, Options{})
 	s.engine.liveWriters = &writerSet{} // no linger ticks: only the close can end it
-	_, so := connectRoot(t, s, base)
+	w, so := connectRoot(t, s, base)
 	c := so.client.conn
+	require.NoError(t, so.Emit("m", 0)) // the connect reply started no writer (sendNow)
+	require.Equal(t, `42["m",0]`, w.readText())
 	eventually(t, func() bool {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
