@@ -233,11 +233,21 @@ func (op *roomOp) delivery() delivery {
 	return delivery{To: op.To, Event: op.event(), Kind: op.Kind, Users: op.Users, Sender: op.User, Offset: op.Offset}
 }
 
+// deliverLocalIn is deliverLocal in a room of this node, whose readers'
+// name it has made already.
+func (h *Hub) deliverLocalIn(r *room, d delivery) {
+	if d.To == toReaders {
+		h.emitReadersLocal(r.id, r.readers, d.Offset, d.Event)
+		return
+	}
+	h.deliverLocal(r.id, d)
+}
+
 // deliverLocal emits d to its audience's sockets on this node.
 func (h *Hub) deliverLocal(roomID string, d delivery) {
 	switch d.To {
 	case toReaders:
-		h.emitReadersLocal(roomID, d.Offset, d.Event)
+		h.emitReadersLocal(roomID, readers(roomID), d.Offset, d.Event)
 	case toModerators:
 		h.emitModeratorsOf(roomID, d.Event, d.audience())
 	case toTarget:
@@ -254,9 +264,9 @@ func (h *Hub) sequenced(roomID string, seq int64, d delivery) {
 		// The closure holds the delivery's parts by value, in its own
 		// allocation; the delivery whole is too large to be held so, and
 		// would be moved to the heap besides.
-		id, to, ev, kind, users, sender, offset := r.id, d.To, d.Event, d.Kind, d.Users, d.Sender, d.Offset
+		to, ev, kind, users, sender, offset := d.To, d.Event, d.Kind, d.Users, d.Sender, d.Offset
 		r.seq.done(seq, func() {
-			h.deliverLocal(id, delivery{To: to, Event: ev, Kind: kind, Users: users, Sender: sender, Offset: offset})
+			h.deliverLocalIn(r, delivery{To: to, Event: ev, Kind: kind, Users: users, Sender: sender, Offset: offset})
 		})
 	}
 }

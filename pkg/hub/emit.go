@@ -89,9 +89,9 @@ func (h *Hub) emitReaders(roomID string, e Event, except ...string) {
 	_ = b.Emit(e.name, e.payload)
 }
 
-// emitReadersLocal sends e to the readers of a room on this node, with a
-// recovery offset ("" none).
-func (h *Hub) emitReadersLocal(roomID, offset string, e Event) {
+// emitReadersLocal sends e to the readers of a room on this node (the sio
+// room readersRoom, readers(roomID)), with a recovery offset ("" none).
+func (h *Hub) emitReadersLocal(roomID, readersRoom, offset string, e Event) {
 	if !h.ok(e) {
 		return
 	}
@@ -99,7 +99,7 @@ func (h *Hub) emitReadersLocal(roomID, offset string, e Event) {
 	if k := offsetKey(offset, roomID); k != nil {
 		key = k
 	}
-	_ = h.ns.LocalTo(readers(roomID), offset, key).Emit(e.name, e.payload)
+	_ = h.ns.LocalTo(readersRoom, offset, key).Emit(e.name, e.payload)
 }
 
 // emitReplay sends a replayed event to one socket with its offset; the

@@ -60,6 +60,7 @@ type signalState struct {
 // room is the live state of a room on this node.
 type room struct {
 	id      string
+	readers string // readers(id), made once
 	mu      sync.Mutex
 	members map[string]*member // by user id
 	seq     sequencer          // the room's messages, by seq
@@ -72,7 +73,7 @@ type room struct {
 }
 
 func newRoom(id string) *room {
-	return &room{id: id, members: make(map[string]*member)}
+	return &room{id: id, readers: readers(id), members: make(map[string]*member)}
 }
 
 // catchUp makes both of the room's sequencers read what the store holds
