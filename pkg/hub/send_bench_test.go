@@ -45,16 +45,23 @@ func BenchmarkSendEvent(b *testing.B) {
 // newSendEnv is a rules hub whose room s1 has alice as its one member,
 // joined from a client without a socket; no rate limit is reached.
 func newSendEnv(tb testing.TB) (*rulesEnv, *client) {
-	e := newRulesEnv(tb, func(hs *spec.Hub) { hs.Guardrails.MessageRateLimit = math.MaxInt32 })
+	e, c, _ := newSendEnvLimit(tb, math.MaxInt32, "")
+	return e, c
+}
+
+// newSendEnvLimit is newSendEnv with a message rate limit and the member's
+// rate key; it returns alice's actor too, as REST makes it.
+func newSendEnvLimit(tb testing.TB, limit int, msgKey string) (*rulesEnv, *client, *Actor) {
+	e := newRulesEnv(tb, func(hs *spec.Hub) { hs.Guardrails.MessageRateLimit = limit })
 	a, err := e.h.ActorFor(context.Background(), sessionOf(alice), rulesRoom)
 	require.NoError(tb, err)
-	m := &member{userID: alice, roomID: rulesRoom, decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions}}
+	m := &member{userID: alice, roomID: rulesRoom, msgKey: msgKey, decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions}}
 	e.h.mu.Lock()
 	r := newRoom(rulesRoom)
 	r.members[alice] = m
 	e.h.rooms[rulesRoom] = r
 	e.h.mu.Unlock()
-	return e, &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: m}}}
+	return e, &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: m}}}, a
 }
 
 // sendAck runs in as onEvent does and returns its ack's argument, as

@@ -8,9 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/msgstore"
-	"github.com/hubd/hubd/pkg/spec"
 )
 
 // A hub:send payload is decoded once, by the dispatcher, when it decodes
@@ -72,17 +70,13 @@ func TestSequencedCarriesEveryDeliveryField(t *testing.T) {
 // every other path counts under: its sends through the dispatcher and
 // through REST (Admit) share one limit.
 func TestJoinedMembersRateKeyIsTheUsers(t *testing.T) {
-	e := newRulesEnv(t, func(hs *spec.Hub) { hs.Guardrails.MessageRateLimit = 2 })
-	a, err := e.h.ActorFor(context.Background(), sessionOf(alice), rulesRoom)
-	require.NoError(t, err)
-	m := &member{userID: alice, roomID: rulesRoom, msgKey: e.h.messageRateKey(alice),
-		decision: &authz.Decision{HubRole: a.HubRole, Permissions: a.Permissions}}
-	c := &client{sess: sessionOf(alice), rooms: joinedRooms{{id: rulesRoom, m: m}}}
+	e, c, a := newSendEnvLimit(t, 2, "msg:rulesTest:"+alice)
+	require.Equal(t, e.h.messageRateKey(alice), "msg:rulesTest:"+alice)
 	entry := InboundEvent("hub:send")
 	payload := json.RawMessage(`{"roomId":"s1","messageType":"text","content":{"body":"hi"}}`)
 
 	in := &call{c: c, payload: payload}
-	_, err = sendAck(e.h, context.Background(), entry, in)
+	_, err := sendAck(e.h, context.Background(), entry, in)
 	require.NoError(t, err)
 	require.Equal(t, "msg:"+e.h.Name()+":"+alice, in.actor.msgKey)
 	_, err = admitted(context.Background(), e.h, a, "hub:send", func() (*msgstore.Message, error) {

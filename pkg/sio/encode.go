@@ -157,19 +157,7 @@ func eventFrame(nsp string, body []byte, attachments int) *frame {
 // appendEventHeader appends the packet type and namespace of an EVENT, or
 // of a BINARY_EVENT with its attachment count.
 func appendEventHeader(buf []byte, nsp string, attachments int) []byte {
-	buf = append(buf, '4')
-	if attachments > 0 {
-		buf = append(buf, byte('0'+pBinaryEvent))
-		buf = strconv.AppendInt(buf, int64(attachments), 10)
-		buf = append(buf, '-')
-	} else {
-		buf = append(buf, byte('0'+pEvent))
-	}
-	if nsp != "/" {
-		buf = append(buf, nsp...)
-		buf = append(buf, ',')
-	}
-	return buf
+	return appendPacketHead(buf, pEvent, attachments, nsp, -1)
 }
 
 func appendArg(buf []byte, a any, num *int) ([]byte, error) {

@@ -252,15 +252,9 @@ func (e *Event) HasAck() bool { return e.id >= 0 }
 
 // Ack answers the client's ack callback. Safe to call once, from any goroutine.
 func (e *Event) Ack(args ...any) error {
-	if e.id < 0 {
-		return ErrNoAck
-	}
-	if !e.acked.CompareAndSwap(false, true) {
-		return ErrAckSent
-	}
-	s := e.sock
-	if !s.connected.Load() {
-		return ErrSocketClosed
+	s, err := e.acking()
+	if err != nil {
+		return err
 	}
 	frames, err := encodePacket(s.nsp, pAck, e.id, "", false, args)
 	if err != nil {
@@ -269,21 +263,30 @@ func (e *Event) Ack(args ...any) error {
 	return s.client.conn.enqueue(&outbound{frames: frames})
 }
 
+// acking marks the event acked and returns the socket to ack it on; an
+// error when it cannot be acked (again).
+func (e *Event) acking() (*Socket, error) {
+	if e.id < 0 {
+		return nil, ErrNoAck
+	}
+	if !e.acked.CompareAndSwap(false, true) {
+		return nil, ErrAckSent
+	}
+	if s := e.sock; s.connected.Load() {
+		return s, nil
+	}
+	return nil, ErrSocketClosed
+}
+
 // AckJSON acks the event with one argument, the JSON that write appends
 // to the packet as it is built (size estimates its length): the packet
 // of Ack(json.RawMessage(write(nil))), byte for byte, without a buffer of
 // its own for the argument. write must append valid JSON (nothing: null)
 // and must not keep the slice it is given.
 func (e *Event) AckJSON(size int, write func([]byte) []byte) error {
-	if e.id < 0 {
-		return ErrNoAck
-	}
-	if !e.acked.CompareAndSwap(false, true) {
-		return ErrAckSent
-	}
-	s := e.sock
-	if !s.connected.Load() {
-		return ErrSocketClosed
+	s, err := e.acking()
+	if err != nil {
+		return err
 	}
 	buf := append(appendPacketHead(newFrameBuf(24+len(s.nsp)+size), pAck, 0, s.nsp, e.id), '[')
 	n := len(buf)
