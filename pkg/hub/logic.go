@@ -496,9 +496,9 @@ func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *
 	}
 
 	claims := h.logic.frozen.claims(a.Session)
-	out, err := def.Scripts.Eval(ctx, prog, a.RoomID, map[string]any{
-		"session": claims, "user": claims, "message": handlerMessage(msg, a.UserID()), "roomId": a.RoomID,
-		"room": h.logic.frozen.record(a.Room),
+	out, err := def.Scripts.EvalFields(ctx, prog, a.RoomID, scripting.Fields{ // in name order
+		{Name: "message", Value: handlerMessage(msg, a.UserID())}, {Name: "room", Value: h.logic.frozen.record(a.Room)},
+		{Name: "roomId", Value: a.RoomID}, {Name: "session", Value: claims}, {Name: "user", Value: claims},
 	})
 	if err != nil {
 		return nil, h.handlerFailed(msg, err)

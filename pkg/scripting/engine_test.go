@@ -576,3 +576,24 @@ func TestConcurrentRooms(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestEvalFields: variables given in name order reach the script as Eval's
+// map would, and replace the last call's as Eval's do; out of order or
+// repeated names are refused before anything runs.
+func TestEvalFields(t *testing.T) {
+	e := newEngine(t, Options{Runtimes: 1})
+	ctx := context.Background()
+	_, err := e.Eval(ctx, MustCompile(`true`), "r", map[string]any{"a": 1, "c": 3, "d": 4})
+	require.NoError(t, err)
+	got, err := e.EvalFields(ctx, MustCompile(`[a, b, typeof c, typeof d, msg.x]`), "r",
+		Fields{{Name: "a", Value: "A"}, {Name: "b", Value: int64(2)}, {Name: "msg", Value: Fields{{Name: "x", Value: true}}}})
+	require.NoError(t, err)
+	require.Equal(t, []any{"A", int64(2), "undefined", "undefined", true}, got)
+	got, err = e.Eval(ctx, MustCompile(`[typeof a, typeof msg, c]`), "r", map[string]any{"c": "C"})
+	require.NoError(t, err)
+	require.Equal(t, []any{"undefined", "undefined", "C"}, got)
+	for _, bad := range []Fields{{{Name: "b"}, {Name: "a"}}, {{Name: "a"}, {Name: "a"}}} {
+		_, err = e.EvalFields(ctx, MustCompile(`true`), "r", bad)
+		requireKind(t, err, KindInput)
+	}
+}
