@@ -115,6 +115,11 @@ type Embedded struct {
 // less unused space and makes the next split of the room's tail come later.
 const msgsFillPercent = 0.9
 
+// appendOnlyFillPercent is how full a split leaves the pages of the journal
+// (keyed by a counter) and of ids (keyed mostly by time-ordered UUIDv7s):
+// their keys arrive in order, so a page left behind by a split gets no more.
+const appendOnlyFillPercent = 0.9
+
 const (
 	schemaVersion = "2"
 	// schemaVersion1 is the layout before the journal (read as it is).
@@ -310,13 +315,19 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 				return err
 			}
 			idsVal = ref[:16]
-		} else if err := hb.Bucket(bucketJournal).Put(ref[16:], entry[entryStart:]); err != nil {
-			return err
+		} else {
+			journal := hb.Bucket(bucketJournal)
+			journal.FillPercent = appendOnlyFillPercent
+			if err := journal.Put(ref[16:], entry[entryStart:]); err != nil {
+				return err
+			}
 		}
 		if j != 0 {
 			e.rooms.journaled(hb, in.HubName, len(ref[16:])+len(entry)-entryStart)
 		}
-		if err := hb.Bucket(bucketIDs).Put(idKey, idsVal); err != nil {
+		ids := hb.Bucket(bucketIDs)
+		ids.FillPercent = appendOnlyFillPercent
+		if err := ids.Put(idKey, idsVal); err != nil {
 			return err
 		}
 		if in.ClientMessageID != "" {
