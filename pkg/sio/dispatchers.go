@@ -4,11 +4,15 @@ package sio
 // of a new connection (its namespace CONNECT: the token check, the hub's
 // admission) run deep call chains; a goroutine started for them begins
 // with a small stack and grows it two or three times, each growth copying
-// the whole stack. A dispatcher whose connection has nothing left for it
-// (inbox.go) therefore waits, until the next linger tick, for another
-// connection whose packets need a dispatcher, and runs that one's with
-// the stack it already has. In a connection storm most connections get a
-// grown stack this way; an idle server keeps no dispatcher past a tick.
+// the whole stack. A connection that needs a dispatcher is therefore
+// handed to a dispatcher goroutine that waits: one parked on its own
+// connection's next packet (inbox.go), which leaves that connection for
+// it (that connection's next packet gets a dispatcher again), or one whose
+// connection had nothing left for it, waiting until the next linger tick.
+// In a connection storm the connections are served by a few goroutines
+// with grown stacks, busy enough that the collector seldom finds them idle
+// (it halves the stack of an idle goroutine); an idle server keeps no
+// dispatcher past a tick or two.
 
 // startDispatcher runs c's dispatcher on an idle dispatcher goroutine when
 // one waits, else on a new one.
@@ -21,10 +25,13 @@ func (e *Engine) startDispatcher(c *EngineConn) {
 }
 
 // runDispatchers runs c's dispatcher, then those handed to it while it
-// waits idle.
+// is parked on its connection or waits idle.
 func (e *Engine) runDispatchers(c *EngineConn) {
 	for c != nil {
-		c.dispatch()
+		if next := c.dispatch(); next != nil {
+			c = next
+			continue
+		}
 		c = e.nextDispatch()
 	}
 }

@@ -105,17 +105,20 @@ func (c *EngineConn) inboxBudget() int {
 }
 
 // dispatch handles the queued packets in order (on a dispatcher goroutine,
-// see dispatchers.go). With nothing queued it parks, and exits at a linger tick that finds nothing queued and nothing
-// handled since the tick before (as the writer does): a connection that
-// sends a few times per linger interval keeps its dispatcher and the stack
-// it grew instead of starting and growing them again for each packet, an
-// idle one has none after one or two intervals.
-func (c *EngineConn) dispatch() {
+// see dispatchers.go). With nothing queued it parks, and exits at a linger
+// tick that finds nothing queued and nothing handled since the tick before
+// (as the writer does): a connection that sends a few times per linger
+// interval keeps its dispatcher and the stack it grew instead of starting
+// and growing them again for each packet, an idle one has none after one
+// or two intervals. A parked dispatcher also leaves its connection for
+// another one that needs a dispatcher, which dispatch then returns.
+func (c *EngineConn) dispatch() (next *EngineConn) {
 	for {
 		c.imu.Lock()
 		if len(c.inbox) == 0 {
-			if !c.parkDispatcher() {
-				return
+			keep, next := c.parkDispatcher()
+			if !keep {
+				return next
 			}
 			continue
 		}
@@ -150,10 +153,11 @@ func (c *EngineConn) dispatch() {
 	}
 }
 
-// parkDispatcher waits, imu held on entry and released, for packets (true)
+// parkDispatcher waits, imu held on entry and released, for packets (keep)
 // or for a linger tick that finds none and none handled since the tick
-// before, or the end of the connection (false: the dispatcher exits).
-func (c *EngineConn) parkDispatcher() bool {
+// before, or the end of the connection (the dispatcher exits), or another
+// connection that needs a dispatcher (next: the dispatcher serves it).
+func (c *EngineConn) parkDispatcher() (keep bool, next *EngineConn) {
 	c.inbox = nil
 	c.inParked = true
 	if c.inReady == nil {
@@ -163,20 +167,31 @@ func (c *EngineConn) parkDispatcher() bool {
 	c.imu.Unlock()
 	select {
 	case <-ready:
-		return true
+		return true, nil
 	case <-c.e.linger.wait():
 		c.imu.Lock()
 		defer c.imu.Unlock()
 		if len(c.inbox) == 0 && !c.inHandled {
 			c.dispatching, c.inParked, c.inReady = false, false, nil
-			return false
+			return false, nil
 		}
 		c.inParked, c.inHandled = false, false
-		return true
+		return true, nil
 	case <-c.done:
 		c.imu.Lock()
 		c.dispatching, c.inParked, c.inReady = false, false, nil
 		c.imu.Unlock()
-		return false
+		return false, nil
+	case next := <-c.e.idleDispatchers:
+		// A packet that came for c meanwhile gets c a dispatcher of its
+		// own.
+		c.imu.Lock()
+		pending := len(c.inbox) > 0
+		c.dispatching, c.inParked, c.inReady = pending, false, nil
+		c.imu.Unlock()
+		if pending {
+			c.e.startDispatcher(c)
+		}
+		return false, next
 	}
 }
