@@ -196,16 +196,7 @@ func TestDispatcherLingersOneIdleInterval(t *testing.T) {
 	w.send(`42["a"]`)
 	require.Equal(t, "a", <-handled)
 	c := ns.Sockets()[0].client.conn
-	// parked: the dispatcher waits for packets and a tick it has not seen
-	// (a tick takes the pacer's channel; only a park after it makes one).
-	parked := func() bool {
-		linger.mu.Lock()
-		waiting := linger.ch != nil
-		linger.mu.Unlock()
-		c.imu.Lock()
-		defer c.imu.Unlock()
-		return c.inParked && waiting
-	}
+	parked := parkedOn(linger, c) // waits for packets and a tick it has not seen
 	dispatching := func() bool {
 		c.imu.Lock()
 		defer c.imu.Unlock()
