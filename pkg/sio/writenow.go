@@ -2,6 +2,7 @@ package sio
 
 import (
 	"errors"
+	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,8 +15,8 @@ import (
 // registration, a write deadline, and its exit at a linger tick, for one
 // small frame). It never waits: whatever the socket does not take at once
 // (a full send buffer, an error) is queued for a writer as enqueue does,
-// and that writer reports the error. wmu is held across the write, so
-// nothing can be queued before the rest.
+// and that writer reports the error, first: what is queued during the
+// write goes after the rest.
 func (c *EngineConn) sendNow(f *frame) error {
 	if c.ended.Load() {
 		return ErrConnClosed
@@ -25,6 +26,12 @@ func (c *EngineConn) sendNow(f *frame) error {
 	if !ok {
 		return c.enqueueLocked(&outbound{frames: []*frame{f}})
 	}
+	// It owns the socket's writes as a writer would, without wmu: a
+	// write may wait for the socket's lock (another write of a close
+	// frame to a client that does not read), and enqueue must not wait
+	// with it. What is queued meanwhile goes to a writer afterwards.
+	c.writing = true
+	c.wmu.Unlock()
 	b := f.wire()
 	n := writeNonBlocking(rc, b)
 	st := c.e.stats
@@ -33,12 +40,20 @@ func (c *EngineConn) sendNow(f *frame) error {
 		st.bytesOut.Add(uint64(n))
 	}
 	if n == len(b) {
+		st.packetsOut.Add(1) // else the writer counts it with the rest
+	}
+	c.wmu.Lock()
+	if n < len(b) {
+		c.q = slices.Insert(c.q, c.qh, &outbound{frames: []*frame{{buf: b[n:]}}})
+	}
+	if len(c.q) == c.qh {
+		c.writing = false
 		c.wmu.Unlock()
-		st.packetsOut.Add(1)
 		return nil
 	}
-	// The writer writes the rest and counts the packet.
-	c.pushLocked(&outbound{frames: []*frame{{buf: b[n:]}}})
+	c.wmu.Unlock()
+	c.e.writers.Add(1)
+	go c.writeLoop()
 	return nil
 }
 

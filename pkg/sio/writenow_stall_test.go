@@ -1,0 +1,64 @@
+package sio
+
+import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// goroutineIn reports whether some goroutine's stack holds all of fns.
+func goroutineIn(fns ...string) bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		all := true
+		for _, fn := range fns {
+			all = all && bytes.Contains(g, []byte(fn))
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// While another write holds the socket (a refusal's or a close echo's
+// close frame waiting for a client that does not read), a CONNECT reply
+// that waits for it must not hold the write queue's lock: enqueue (a
+// broadcast's, the heartbeat's) never waits for a client.
+func TestSendNowDoesNotBlockEnqueue(t *testing.T) {
+	s := NewServer(Options{})
+	c := s.engine.newConn(httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil), "websocket")
+	r, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	nc := &pipeConn{w: pw}
+	defer nc.Close()
+	require.NoError(t, nc.setBuffer(t, 4096))
+	c.setWriter(nc)
+
+	// Another write holds the pipe: more than it takes, so it waits.
+	go func() { _, _ = nc.Write(make([]byte, 64<<10)) }()
+	eventually(t, func() bool { return goroutineIn("(*pipeConn).Write", "waitWrite") }, "the other write waits")
+	go func() { _ = c.sendNow(textFrame("40")) }()
+	eventually(t, func() bool { return goroutineIn("(*EngineConn).sendNow", "RawWrite") }, "sendNow waits for the socket")
+
+	done := make(chan error, 1)
+	go func() { done <- c.enqueue(&outbound{frames: []*frame{textFrame(`42["b"]`)}}) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		_ = r.Close() // ends the waiting writes
+		t.Fatal("enqueue waited for another connection's socket")
+	}
+	go func() { _, _ = io.Copy(io.Discard, r) }()
+	c.Close("test")
+	eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "the writer ends with the connection")
+}
