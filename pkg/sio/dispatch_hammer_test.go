@@ -1,0 +1,152 @@
+package sio
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// hammerState is one socket's view of its own events: the handler must
+// never run twice at once for it, and must see its events in order.
+type hammerState struct {
+	busy atomic.Bool
+	last int
+}
+
+// Many connections connect, emit, get acks and broadcasts, and disconnect
+// at once, while dispatcher goroutines end and are handed to the next
+// connection at every (very frequent) linger tick: no connection's packets
+// run on two goroutines at once or out of order, none is stranded, and
+// each connection's CONNECT reply comes before the acks of the events it
+// sent right behind its CONNECT.
+func TestDispatchersUnderConnectionChurn(t *testing.T) {
+	for _, tc := range readerCases {
+		t.Run(tc.name, func(t *testing.T) { testDispatchersUnderChurn(t, tc.opts) })
+	}
+}
+
+func testDispatchersUnderChurn(t *testing.T, opts Options) {
+	s, base := startServer(t, opts)
+	s.engine.linger = &pacer{interval: time.Millisecond}
+	ns := s.Of("/g")
+	var violations atomic.Int64
+	var violation atomic.Value
+	ns.OnConnection(func(so *Socket) { so.SetData(&hammerState{}) })
+	ns.OnEvent(func(so *Socket, ev *Event) {
+		st := so.Data().(*hammerState)
+		if !st.busy.CompareAndSwap(false, true) {
+			violations.Add(1)
+			violation.Store("two goroutines ran one connection's packets")
+			return
+		}
+		defer st.busy.Store(false)
+		n, err := strconv.Atoi(string(ev.Args[0]))
+		if err != nil || n != st.last+1 {
+			violations.Add(1)
+			violation.Store(fmt.Sprintf("event %s after %d", ev.Args[0], st.last))
+		}
+		st.last = n
+		_ = ev.Ack(n)
+	})
+
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() { // broadcasts arrive during every CONNECT
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = ns.Emit("b", i)
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	defer func() { close(stop); bg.Wait() }()
+
+	const clients, rounds, events = 24, 4, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*rounds)
+	for c := range clients {
+		wg.Go(func() {
+			for r := range rounds {
+				if err := hammerClient(base, events, (c+r)%2 == 0); err != nil {
+					errs <- fmt.Errorf("client %d round %d: %w", c, r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	if v := violations.Load(); v != 0 {
+		t.Fatalf("%d violations, one: %v", v, violation.Load())
+	}
+	eventually(t, func() bool { return s.engine.ConnCount() == 0 }, "every connection ended")
+}
+
+// hammerClient connects to /g, sends events right behind its CONNECT
+// (without waiting for the reply), reads the reply and every ack in order
+// among the broadcasts, and leaves with a close frame or by dropping the
+// TCP connection.
+func hammerClient(base string, events int, closeFrame bool) error {
+	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+	c, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, b, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(b), "0{") {
+		return fmt.Errorf("open: %q %v", b, err)
+	}
+	out := []string{"40/g,"}
+	for i := 1; i <= events; i++ {
+		out = append(out, fmt.Sprintf(`42/g,%d["e",%d]`, i, i))
+	}
+	for _, m := range out {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			return err
+		}
+	}
+	connected, next := false, 1
+	for next <= events {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("waiting for ack %d: %w", next, err)
+		}
+		m := string(b)
+		switch {
+		case m == "2", strings.HasPrefix(m, `42/g,["b",`):
+		case strings.HasPrefix(m, `40/g,{"sid":"`):
+			if connected {
+				return fmt.Errorf("second CONNECT reply %q", m)
+			}
+			connected = true
+		case strings.HasPrefix(m, "43/g,"):
+			if !connected {
+				return fmt.Errorf("ack %q before the CONNECT reply", m)
+			}
+			if want := fmt.Sprintf("43/g,%d[%d]", next, next); m != want {
+				return fmt.Errorf("got %q, want %q", m, want)
+			}
+			next++
+		default:
+			return fmt.Errorf("unexpected %q", m)
+		}
+	}
+	if closeFrame {
+		_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	}
+	return nil
+}
