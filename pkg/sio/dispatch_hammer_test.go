@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -149,4 +150,137 @@ func hammerClient(base string, events int, closeFrame bool) error {
 		_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	}
 	return nil
+}
+
+// Clients that close right behind their CONNECT (a close frame, or the TCP
+// connection dropped) while the dispatcher writes its reply, and while
+// broadcasts arrive: every connection ends, and no writer or dispatcher
+// goroutine is left behind.
+func TestCloseDuringConnectReply(t *testing.T) {
+	for _, tc := range readerCases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, base := startServer(t, tc.opts)
+			ns := s.Of("/g")
+			ns.OnConnection(func(so *Socket) { _ = so.Emit("hello", 1) })
+			stop := make(chan struct{})
+			var bg sync.WaitGroup
+			bg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = ns.Emit("b", i)
+					time.Sleep(100 * time.Microsecond)
+				}
+			})
+			u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+			var wg sync.WaitGroup
+			for i := range 64 {
+				wg.Go(func() {
+					c, _, err := websocket.DefaultDialer.Dial(u, nil)
+					if err != nil {
+						return
+					}
+					_ = c.WriteMessage(websocket.TextMessage, []byte("40/g,"))
+					if i%2 == 0 {
+						_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+					}
+					_ = c.Close()
+				})
+			}
+			wg.Wait()
+			close(stop)
+			bg.Wait()
+			eventually(t, func() bool { return s.engine.ConnCount() == 0 }, "every connection ended")
+			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "no writer left")
+			eventually(t, func() bool { return ns.SocketCount() == 0 }, "no socket left")
+		})
+	}
+}
+
+// Polling clients send their CONNECT and events in bodies of many packets
+// while broadcasts arrive: each gets the CONNECT reply, then every ack in
+// order, and its handler never runs twice at once or out of order.
+func TestPollingBodiesUnderBroadcasts(t *testing.T) {
+	s, base := startServer(t, Options{})
+	ns := s.Of("/g")
+	var violations atomic.Int64
+	ns.OnConnection(func(so *Socket) { so.SetData(&hammerState{}) })
+	ns.OnEvent(func(so *Socket, ev *Event) {
+		st := so.Data().(*hammerState)
+		if !st.busy.CompareAndSwap(false, true) {
+			violations.Add(1)
+			return
+		}
+		defer st.busy.Store(false)
+		n, err := strconv.Atoi(string(ev.Args[0]))
+		if err != nil || n != st.last+1 {
+			violations.Add(1)
+		}
+		st.last = n
+		_ = ev.Ack(n)
+	})
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = ns.Emit("b", i)
+			time.Sleep(200 * time.Microsecond)
+		}
+	})
+	defer func() { close(stop); bg.Wait() }()
+
+	const clients, bodies, perBody = 8, 4, 10
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			sid := pollHandshake(t, base)
+			u := pollURL(base, sid)
+			body := []string{"40/g,"}
+			k := 0
+			for range bodies {
+				for range perBody {
+					k++
+					body = append(body, fmt.Sprintf(`42/g,%d["e",%d]`, k, k))
+				}
+				code, _ := httpPost(t, u, strings.Join(body, "\x1e"))
+				if !assert.Equal(t, 200, code) {
+					return
+				}
+				body = body[:0]
+			}
+			connected, next := false, 1
+			for next <= k {
+				code, got := httpGet(t, u)
+				if !assert.Equal(t, 200, code) {
+					return
+				}
+				for _, m := range strings.Split(got, "\x1e") {
+					switch {
+					case m == "2", m == "6", strings.HasPrefix(m, `42/g,["b",`):
+					case strings.HasPrefix(m, `40/g,{"sid":"`):
+						if !assert.False(t, connected, "a second CONNECT reply") {
+							return
+						}
+						connected = true
+					default:
+						if !assert.True(t, connected, "ack %q before the CONNECT reply", m) ||
+							!assert.Equal(t, fmt.Sprintf("43/g,%d[%d]", next, next), m) {
+							return
+						}
+						next++
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(t, violations.Load())
 }
