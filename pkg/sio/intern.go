@@ -20,6 +20,10 @@ const (
 type interner struct {
 	m  atomic.Pointer[map[string]string] // never written once stored
 	mu sync.Mutex                        // serializes learning
+	// full: m holds maxInterned strings; a string it lacks is not
+	// learnt, and takes no lock (every dispatcher would wait on mu for
+	// each packet of the names past the first maxInterned).
+	full atomic.Bool
 }
 
 // str returns string(b), the interned copy when there is one.
@@ -30,7 +34,7 @@ func (in *interner) str(b []byte) string {
 		}
 	}
 	s := string(b)
-	if len(s) <= maxInternedLen {
+	if len(s) <= maxInternedLen && !in.full.Load() {
 		in.learn(s)
 	}
 	return s
@@ -53,4 +57,7 @@ func (in *interner) learn(s string) {
 	}
 	m[s] = s
 	in.m.Store(&m)
+	if len(m) >= maxInterned {
+		in.full.Store(true)
+	}
 }
