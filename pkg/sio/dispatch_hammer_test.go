@@ -37,40 +37,8 @@ func testDispatchersUnderChurn(t *testing.T, opts Options) {
 	s, base := startServer(t, opts)
 	s.engine.linger = &pacer{interval: time.Millisecond}
 	ns := s.Of("/g")
-	var violations atomic.Int64
-	var violation atomic.Value
-	ns.OnConnection(func(so *Socket) { so.SetData(&hammerState{}) })
-	ns.OnEvent(func(so *Socket, ev *Event) {
-		st := so.Data().(*hammerState)
-		if !st.busy.CompareAndSwap(false, true) {
-			violations.Add(1)
-			violation.Store("two goroutines ran one connection's packets")
-			return
-		}
-		defer st.busy.Store(false)
-		n, err := strconv.Atoi(string(ev.Args[0]))
-		if err != nil || n != st.last+1 {
-			violations.Add(1)
-			violation.Store(fmt.Sprintf("event %s after %d", ev.Args[0], st.last))
-		}
-		st.last = n
-		_ = ev.Ack(n)
-	})
-
-	stop := make(chan struct{})
-	var bg sync.WaitGroup
-	bg.Go(func() { // broadcasts arrive during every CONNECT
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = ns.Emit("b", i)
-			time.Sleep(100 * time.Microsecond)
-		}
-	})
-	defer func() { close(stop); bg.Wait() }()
+	violation := checkEventOrder(ns)
+	defer broadcastUntil(ns, 100*time.Microsecond)() // broadcasts arrive during every CONNECT
 
 	const clients, rounds, events = 24, 4, 20
 	var wg sync.WaitGroup
@@ -90,8 +58,8 @@ func testDispatchersUnderChurn(t *testing.T, opts Options) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	if v := violations.Load(); v != 0 {
-		t.Fatalf("%d violations, one: %v", v, violation.Load())
+	if v := violation.Load(); v != nil {
+		t.Fatal(v)
 	}
 	eventually(t, func() bool { return s.engine.ConnCount() == 0 }, "every connection ended")
 }
@@ -162,19 +130,7 @@ func TestCloseDuringConnectReply(t *testing.T) {
 			s, base := startServer(t, tc.opts)
 			ns := s.Of("/g")
 			ns.OnConnection(func(so *Socket) { _ = so.Emit("hello", 1) })
-			stop := make(chan struct{})
-			var bg sync.WaitGroup
-			bg.Go(func() {
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					_ = ns.Emit("b", i)
-					time.Sleep(100 * time.Microsecond)
-				}
-			})
+			stopBroadcasts := broadcastUntil(ns, 100*time.Microsecond)
 			u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
 			var wg sync.WaitGroup
 			for i := range 64 {
@@ -191,8 +147,7 @@ func TestCloseDuringConnectReply(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(stop)
-			bg.Wait()
+			stopBroadcasts()
 			eventually(t, func() bool { return s.engine.ConnCount() == 0 }, "every connection ended")
 			eventually(t, func() bool { return s.engine.writers.Load() == 0 }, "no writer left")
 			eventually(t, func() bool { return ns.SocketCount() == 0 }, "no socket left")
@@ -206,36 +161,8 @@ func TestCloseDuringConnectReply(t *testing.T) {
 func TestPollingBodiesUnderBroadcasts(t *testing.T) {
 	s, base := startServer(t, Options{})
 	ns := s.Of("/g")
-	var violations atomic.Int64
-	ns.OnConnection(func(so *Socket) { so.SetData(&hammerState{}) })
-	ns.OnEvent(func(so *Socket, ev *Event) {
-		st := so.Data().(*hammerState)
-		if !st.busy.CompareAndSwap(false, true) {
-			violations.Add(1)
-			return
-		}
-		defer st.busy.Store(false)
-		n, err := strconv.Atoi(string(ev.Args[0]))
-		if err != nil || n != st.last+1 {
-			violations.Add(1)
-		}
-		st.last = n
-		_ = ev.Ack(n)
-	})
-	stop := make(chan struct{})
-	var bg sync.WaitGroup
-	bg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = ns.Emit("b", i)
-			time.Sleep(200 * time.Microsecond)
-		}
-	})
-	defer func() { close(stop); bg.Wait() }()
+	violation := checkEventOrder(ns)
+	defer broadcastUntil(ns, 200*time.Microsecond)()
 
 	const clients, bodies, perBody = 8, 4, 10
 	var wg sync.WaitGroup
@@ -282,5 +209,46 @@ func TestPollingBodiesUnderBroadcasts(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Zero(t, violations.Load())
+	require.Nil(t, violation.Load())
+}
+
+// checkEventOrder acks every event of ns with its argument, a number, and
+// keeps the first violation: a socket's handler running twice at once, or
+// an event that is not the one after the last.
+func checkEventOrder(ns *Namespace) *atomic.Value {
+	var violation atomic.Value
+	ns.OnConnection(func(so *Socket) { so.SetData(&hammerState{}) })
+	ns.OnEvent(func(so *Socket, ev *Event) {
+		st := so.Data().(*hammerState)
+		if !st.busy.CompareAndSwap(false, true) {
+			violation.CompareAndSwap(nil, "two goroutines ran one connection's packets")
+			return
+		}
+		defer st.busy.Store(false)
+		n, err := strconv.Atoi(string(ev.Args[0]))
+		if err != nil || n != st.last+1 {
+			violation.CompareAndSwap(nil, fmt.Sprintf("event %s after %d", ev.Args[0], st.last))
+		}
+		st.last = n
+		_ = ev.Ack(n)
+	})
+	return &violation
+}
+
+// broadcastUntil broadcasts to ns every interval until the returned
+// function is called.
+func broadcastUntil(ns *Namespace, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			_ = ns.Emit("b", i)
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
