@@ -3,8 +3,6 @@ package sio
 import (
 	"bytes"
 	"io"
-	"net/http/httptest"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -33,15 +31,7 @@ func goroutineIn(fns ...string) bool {
 // that waits for it must not hold the write queue's lock: enqueue (a
 // broadcast's, the heartbeat's) never waits for a client.
 func TestSendNowDoesNotBlockEnqueue(t *testing.T) {
-	s := NewServer(Options{})
-	c := s.engine.newConn(httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil), "websocket")
-	r, pw, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	nc := &pipeConn{w: pw}
-	defer nc.Close()
-	require.NoError(t, nc.setBuffer(t, 4096))
-	c.setWriter(nc)
+	s, c, r, nc := pipedConn(t)
 
 	// Another write holds the pipe: more than it takes, so it waits.
 	go func() { _, _ = nc.Write(make([]byte, 64<<10)) }()

@@ -55,19 +55,27 @@ func (p *pipeConn) setBuffer(t *testing.T, size int) (err error) {
 	return err
 }
 
+// pipedConn is a WebSocket connection of a new server whose writes go to
+// a pipe of 4 KiB; r reads what it wrote. Both are closed with the test.
+func pipedConn(t *testing.T) (s *Server, c *EngineConn, r *os.File, nc *pipeConn) {
+	s = NewServer(Options{})
+	c = s.engine.newConn(httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil), "websocket")
+	r, pw, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	nc = &pipeConn{w: pw}
+	t.Cleanup(func() { _ = nc.Close() })
+	require.NoError(t, nc.setBuffer(t, 4096))
+	c.setWriter(nc)
+	return s, c, r, nc
+}
+
 // What the socket does not take at once goes to a writer goroutine,
 // before what is queued next: the peer gets every byte, in order, and
 // sendNow never waits.
 func TestSendNowLeavesTheRestToAWriter(t *testing.T) {
-	s := NewServer(Options{})
-	c := s.engine.newConn(httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil), "websocket")
-	r, pw, err := os.Pipe()
-	require.NoError(t, err)
-	defer r.Close()
-	nc := &pipeConn{w: pw}
-	defer nc.Close()
-	require.NoError(t, nc.setBuffer(t, 4096))
-	c.setWriter(nc)
+	s, c, r, nc := pipedConn(t)
+	pw := nc.w
 
 	// Fill the pipe; what it took is what the reader must see first.
 	var want bytes.Buffer
