@@ -171,6 +171,19 @@ type job struct {
 	results chan result
 }
 
+// jobPool reuses jobs (and their result channels) across calls. A job
+// goes back only after its result was received (the worker sends it last
+// and then lets go of the job); a job that was never handed over, or whose
+// result was abandoned because the engine closed, is simply dropped.
+var jobPool = sync.Pool{New: func() any { return &job{results: make(chan result, 1)} }}
+
+// recycle clears j's references and returns it to jobPool; its result
+// channel is empty.
+func (j *job) recycle() {
+	j.ctx, j.p, j.vars, j.asBool = nil, nil, nil, false
+	jobPool.Put(j)
+}
+
 type result struct {
 	val any
 	ok  bool
@@ -334,7 +347,8 @@ func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars Field
 		return result{err: newError(KindClosed, ErrClosed, "engine closed")}
 	}
 	defer e.leave()
-	j := &job{ctx: ctx, p: p, vars: vars, asBool: asBool, results: make(chan result, 1)}
+	j := jobPool.Get().(*job)
+	j.ctx, j.p, j.vars, j.asBool = ctx, p, vars, asBool
 	w := e.pick(affinity)
 	select {
 	case <-e.quit:
@@ -350,6 +364,7 @@ func (e *Engine) do(ctx context.Context, p *Program, affinity string, vars Field
 	}
 	select {
 	case r = <-j.results:
+		j.recycle() // the worker is done with j: it sent its result last
 		return r
 	case <-e.quit:
 		select {
