@@ -496,10 +496,7 @@ func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *
 	}
 
 	claims := h.logic.frozen.claims(a.Session)
-	out, err := def.Scripts.EvalFields(ctx, prog, a.RoomID, scripting.Fields{ // in name order
-		{Name: "message", Value: handlerMessage(msg, a.UserID())}, {Name: "room", Value: h.logic.frozen.record(a.Room)},
-		{Name: "roomId", Value: a.RoomID}, {Name: "session", Value: claims}, {Name: "user", Value: claims},
-	})
+	out, err := def.Scripts.EvalFields(ctx, prog, a.RoomID, newHandlerVars(msg, a.UserID(), h.logic.frozen.record(a.Room), a.RoomID, claims))
 	if err != nil {
 		return nil, h.handlerFailed(msg, err)
 	}
@@ -541,11 +538,28 @@ func (h *Hub) handleOwned(ctx context.Context, a *Actor, def *Definition, prog *
 	return stored, nil
 }
 
-// handlerMessage is the message variable of a handler call: type,
+// handlerVars holds a handler call's variables and the members of its
+// message variable, one allocation for both lists.
+type handlerVars struct {
+	vars [5]scripting.Field
+	msg  [5]scripting.Field
+}
+
+// newHandlerVars gives a handler call's variables in name order: message,
+// room, roomId, session and user.
+func newHandlerVars(msg *msgstore.Message, sender string, room any, roomID string, claims any) scripting.Fields {
+	hv := &handlerVars{}
+	hv.vars = [5]scripting.Field{
+		{Name: "message", Value: handlerMessage(hv.msg[:0], msg, sender)}, {Name: "room", Value: room},
+		{Name: "roomId", Value: roomID}, {Name: "session", Value: claims}, {Name: "user", Value: claims},
+	}
+	return hv.vars[:]
+}
+
+// handlerMessage appends to m the message variable of a handler call: type,
 // content, senderId, and clientMessageId and replyTo when set, in key
 // order (as a map's members would be).
-func handlerMessage(msg *msgstore.Message, sender string) scripting.Fields {
-	m := make(scripting.Fields, 0, 5)
+func handlerMessage(m scripting.Fields, msg *msgstore.Message, sender string) scripting.Fields {
 	if msg.ClientMessageID != "" {
 		m = append(m, scripting.Field{Name: "clientMessageId", Value: msg.ClientMessageID})
 	}
