@@ -282,33 +282,33 @@ var (
 // is required; for a scheduled action only serverMessages is allowed and
 // null/undefined means nothing to do. Server message contents are validated
 // against their type; modifiedContent is left to the caller.
-func parseResult(v any, hs *spec.Hub, handler bool) (*handlerResult, error) {
-	res := &handlerResult{broadcast: true, persist: true, to: target{kind: toAll}}
+func parseResult(v any, hs *spec.Hub, handler bool) (handlerResult, error) {
+	res := handlerResult{broadcast: true, persist: true, to: target{kind: toAll}}
 	if v == nil && !handler {
 		return res, nil
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, badResult("result", "must be an object, got %s", jsKind(v))
+		return handlerResult{}, badResult("result", "must be an object, got %s", jsKind(v))
 	}
 	keys := scheduledKeys
 	if handler {
 		keys = handlerKeys
 	}
 	if err := knownKeys("result", obj, keys); err != nil {
-		return nil, err
+		return handlerResult{}, err
 	}
 	if handler {
 		acc, ok := obj["accept"].(bool)
 		if !ok {
-			return nil, badResult("result.accept", "must be true or false")
+			return handlerResult{}, badResult("result.accept", "must be true or false")
 		}
 		res.accept = acc
 		res.rejectReason = defaultRejectReason
 		if r, ok := obj["rejectReason"]; ok && r != nil {
 			s, ok := r.(string)
 			if !ok {
-				return nil, badResult("result.rejectReason", "must be a string")
+				return handlerResult{}, badResult("result.rejectReason", "must be a string")
 			}
 			if s != "" {
 				res.rejectReason = s
@@ -316,20 +316,20 @@ func parseResult(v any, hs *spec.Hub, handler bool) (*handlerResult, error) {
 		}
 		var err error
 		if res.broadcast, err = optBool(obj, "broadcast", true); err != nil {
-			return nil, err
+			return handlerResult{}, err
 		}
 		if res.persist, err = optBool(obj, "persist", true); err != nil {
-			return nil, err
+			return handlerResult{}, err
 		}
 		if res.to, err = parseTarget("result.broadcastTo", obj["broadcastTo"]); err != nil {
-			return nil, err
+			return handlerResult{}, err
 		}
 		if mc, ok := obj["modifiedContent"]; ok && mc != nil {
 			if _, isObj := mc.(map[string]any); !isObj {
-				return nil, badResult("result.modifiedContent", "must be an object, got %s", jsKind(mc))
+				return handlerResult{}, badResult("result.modifiedContent", "must be an object, got %s", jsKind(mc))
 			}
 			if res.modified, err = json.Marshal(mc); err != nil {
-				return nil, badResult("result.modifiedContent", "cannot be encoded: %v", err)
+				return handlerResult{}, badResult("result.modifiedContent", "cannot be encoded: %v", err)
 			}
 		}
 	}
@@ -339,12 +339,12 @@ func parseResult(v any, hs *spec.Hub, handler bool) (*handlerResult, error) {
 	}
 	list, ok := sm.([]any)
 	if !ok {
-		return nil, badResult("result.serverMessages", "must be an array, got %s", jsKind(sm))
+		return handlerResult{}, badResult("result.serverMessages", "must be an array, got %s", jsKind(sm))
 	}
 	for i, item := range list {
 		m, err := parseServerMessage(fmt.Sprintf("result.serverMessages[%d]", i), item, hs)
 		if err != nil {
-			return nil, err
+			return handlerResult{}, err
 		}
 		res.server = append(res.server, m)
 	}

@@ -257,7 +257,7 @@ func TestParseResult(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, tc.want, got)
+			require.Equal(t, *tc.want, got)
 		})
 	}
 }
