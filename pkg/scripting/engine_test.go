@@ -551,30 +551,19 @@ func TestConcurrentRooms(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 3, LibDir: "testdata/lib"})
 	p := MustCompile(`lib.games.world.tick(roomId).serverMessages[0].content.n`)
 	const rooms, ticks = 8, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, rooms)
-	for r := 0; r < rooms; r++ {
-		wg.Add(1)
-		go func(room string) {
-			defer wg.Done()
-			for i := 1; i <= ticks; i++ {
-				got, err := e.Eval(context.Background(), p, room, map[string]any{"roomId": room})
-				if err != nil {
-					errs <- err
-					return
-				}
-				if got != int64(i) {
-					errs <- fmt.Errorf("room %s tick %d: got %v", room, i, got)
-					return
-				}
+	concurrently(t, rooms, func(r int) error {
+		room := fmt.Sprintf("room-%d", r)
+		for i := 1; i <= ticks; i++ {
+			got, err := e.Eval(context.Background(), p, room, map[string]any{"roomId": room})
+			if err != nil {
+				return err
 			}
-		}(fmt.Sprintf("room-%d", r))
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+			if got != int64(i) {
+				return fmt.Errorf("room %s tick %d: got %v", room, i, got)
+			}
+		}
+		return nil
+	})
 }
 
 // TestEvalFields: variables given in name order reach the script as Eval's

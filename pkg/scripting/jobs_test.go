@@ -3,7 +3,6 @@ package scripting
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,42 +16,29 @@ func TestReusedJobsKeepCallsApart(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 2, CallTimeout: 10 * time.Second})
 	double, isEven, spin := MustCompile(`n * 2`), MustCompile(`n % 2 === 0`), MustCompile(`for(;;){}`)
 	const callers, calls = 8, 40
-	var wg sync.WaitGroup
-	errs := make(chan error, callers)
-	for c := 0; c < callers; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; i < calls; i++ {
-				n := int64(c*1000 + i)
-				vars := Fields{{Name: "n", Value: n}}
-				if i%10 == 5 { // canceled while it runs
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-					_, err := e.EvalFields(ctx, spin, fmt.Sprint(c), vars)
-					cancel()
-					if err == nil {
-						errs <- fmt.Errorf("caller %d call %d: endless loop returned", c, i)
-						return
-					}
-				}
-				got, err := e.EvalFields(context.Background(), double, fmt.Sprint(i), vars)
-				if err != nil || got != 2*n {
-					errs <- fmt.Errorf("caller %d call %d: got %v, %v; want %d", c, i, got, err, 2*n)
-					return
-				}
-				even, err := e.EvalBool(context.Background(), isEven, fmt.Sprint(c), map[string]any{"n": n})
-				if err != nil || even != (n%2 == 0) {
-					errs <- fmt.Errorf("caller %d call %d: even %v, %v", c, i, even, err)
-					return
+	concurrently(t, callers, func(c int) error {
+		for i := 0; i < calls; i++ {
+			n := int64(c*1000 + i)
+			vars := Fields{{Name: "n", Value: n}}
+			if i%10 == 5 { // canceled while it runs
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				_, err := e.EvalFields(ctx, spin, fmt.Sprint(c), vars)
+				cancel()
+				if err == nil {
+					return fmt.Errorf("caller %d call %d: endless loop returned", c, i)
 				}
 			}
-		}(c)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+			got, err := e.EvalFields(context.Background(), double, fmt.Sprint(i), vars)
+			if err != nil || got != 2*n {
+				return fmt.Errorf("caller %d call %d: got %v, %v; want %d", c, i, got, err, 2*n)
+			}
+			even, err := e.EvalBool(context.Background(), isEven, fmt.Sprint(c), map[string]any{"n": n})
+			if err != nil || even != (n%2 == 0) {
+				return fmt.Errorf("caller %d call %d: even %v, %v", c, i, even, err)
+			}
+		}
+		return nil
+	})
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := e.EvalFields(canceled, double, "r", Fields{{Name: "n", Value: int64(1)}})
