@@ -3,8 +3,6 @@ package authz
 import (
 	"encoding/json"
 	"strconv"
-
-	"github.com/hubd/hubd/pkg/jsonscan"
 )
 
 // decodeClaims decodes a token's claims (the JSON of its payload segment)
@@ -32,42 +30,19 @@ func decodeClaims(raw []byte) (claims map[string]any, ok bool) {
 // numbers, bools and nils, the last of repeated names. All the strings
 // share one copy of d.
 func scanClaims(d []byte) (claims map[string]any, ok bool) {
-	i := jsonscan.SkipSpace(d, 0)
-	if i >= len(d) || d[i] != '{' {
-		return nil, false
-	}
 	s := string(d) // one copy for every name and string value
 	claims = make(map[string]any, 8)
-	i = jsonscan.SkipSpace(d, i+1)
-	if i < len(d) && d[i] == '}' {
-		return claims, jsonscan.SkipSpace(d, i+1) == len(d)
+	ok = walkPlainObject(d, func(nameAt, nameEnd, at int) (int, bool) {
+		value, next, ok := scanScalar(d, s, at)
+		if ok {
+			claims[s[nameAt:nameEnd]] = value
+		}
+		return next, ok
+	})
+	if !ok {
+		return nil, false
 	}
-	for {
-		name, j, ok := plainString(d, i)
-		if !ok {
-			return nil, false
-		}
-		key := s[i+1 : i+1+len(name)]
-		j = jsonscan.SkipSpace(d, j)
-		if j >= len(d) || d[j] != ':' {
-			return nil, false
-		}
-		j = jsonscan.SkipSpace(d, j+1)
-		value, k, ok := scanScalar(d, s, j)
-		if !ok {
-			return nil, false
-		}
-		claims[key] = value
-		k = jsonscan.SkipSpace(d, k)
-		switch {
-		case k < len(d) && d[k] == ',':
-			i = jsonscan.SkipSpace(d, k+1)
-		case k < len(d) && d[k] == '}':
-			return claims, jsonscan.SkipSpace(d, k+1) == len(d)
-		default:
-			return nil, false
-		}
-	}
+	return claims, true
 }
 
 // scanScalar reads the value at d[i] (s is d as a string) when it is a

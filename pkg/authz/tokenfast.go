@@ -164,41 +164,58 @@ func (v *Verifier) signatureValid(m jwt.SigningMethod, kid []byte, signing, sigS
 // (as encoding/json does with repeated names), nil when absent; ok is
 // false for anything else, which the library then decodes itself.
 func scanHeader(d []byte) (alg, kid []byte, ok bool) {
-	i := jsonscan.SkipSpace(d, 0)
-	if i >= len(d) || d[i] != '{' {
-		return nil, nil, false
-	}
-	i = jsonscan.SkipSpace(d, i+1)
-	if i < len(d) && d[i] == '}' {
-		return nil, nil, jsonscan.SkipSpace(d, i+1) == len(d)
-	}
-	for {
-		name, j, ok := plainString(d, i)
-		if !ok {
-			return nil, nil, false
-		}
-		j = jsonscan.SkipSpace(d, j)
-		if j >= len(d) || d[j] != ':' {
-			return nil, nil, false
-		}
-		value, k, ok := plainString(d, jsonscan.SkipSpace(d, j+1))
-		if !ok {
-			return nil, nil, false
-		}
-		switch string(name) {
+	ok = walkPlainObject(d, func(nameAt, nameEnd, at int) (int, bool) {
+		value, next, ok := plainString(d, at)
+		switch string(d[nameAt:nameEnd]) {
 		case "alg":
 			alg = value
 		case "kid":
 			kid = value
+		}
+		return next, ok
+	})
+	if !ok {
+		return nil, nil, false
+	}
+	return alg, kid, true
+}
+
+// walkPlainObject walks d when it is a JSON object whose member names are
+// plain strings (see plainString), with the whitespace JSON allows between
+// its parts: for each member it calls member with the bounds of the name's
+// content in d and the index of its value, and member returns the index
+// after the value, or false to refuse it. ok is false when d is anything
+// else or member refused.
+func walkPlainObject(d []byte, member func(nameAt, nameEnd, at int) (next int, ok bool)) (ok bool) {
+	i := jsonscan.SkipSpace(d, 0)
+	if i >= len(d) || d[i] != '{' {
+		return false
+	}
+	i = jsonscan.SkipSpace(d, i+1)
+	if i < len(d) && d[i] == '}' {
+		return jsonscan.SkipSpace(d, i+1) == len(d)
+	}
+	for {
+		name, j, ok := plainString(d, i)
+		if !ok {
+			return false
+		}
+		j = jsonscan.SkipSpace(d, j)
+		if j >= len(d) || d[j] != ':' {
+			return false
+		}
+		k, ok := member(i+1, i+1+len(name), jsonscan.SkipSpace(d, j+1))
+		if !ok {
+			return false
 		}
 		k = jsonscan.SkipSpace(d, k)
 		switch {
 		case k < len(d) && d[k] == ',':
 			i = jsonscan.SkipSpace(d, k+1)
 		case k < len(d) && d[k] == '}':
-			return alg, kid, jsonscan.SkipSpace(d, k+1) == len(d)
+			return jsonscan.SkipSpace(d, k+1) == len(d)
 		default:
-			return nil, nil, false
+			return false
 		}
 	}
 }
