@@ -118,8 +118,9 @@ func ackSize(res map[string]any) int {
 	return n
 }
 
-// appendSendAck appends the ack of a hub:send that stored m: appendAck
-// of sendAckOf(m), byte for byte, without the map.
+// appendSendAck appends the ack of a hub:send that stored m: byte for
+// byte appendAck of {"message": m}, with "status":"pending" for a message
+// awaiting moderation, without the map (TestAppendSendAckIsTheMapsAck).
 func appendSendAck(b []byte, m *msgstore.Message) []byte {
 	b = append(b, `{"ok":true,"message":`...)
 	b = m.AppendJSON(b)

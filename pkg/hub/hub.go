@@ -354,9 +354,11 @@ type call struct {
 	act   Actor
 	after func() // runs after the ack is written
 	// send is a hub:send payload decoded whole by the dispatcher (sendRoomID)
-	// when decoded is set, so that handleSend does not walk it again.
+	// when decoded is set, so that handleSend does not walk it again;
+	// sendErr is that decode's error when it failed.
 	send    sendRequest
 	decoded bool
+	sendErr error
 	// sent is the message a hub:send stored: onEvent writes its ack from
 	// it (appendSendAck), straight into the ack packet, instead of from a
 	// result map.
@@ -387,9 +389,10 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	var (
 		res map[string]any
 		err error
-		in  = &call{s: s, c: c, payload: payload}
+		in  *call
 	)
 	if entry != nil {
+		in = &call{s: s, c: c, payload: payload}
 		res, err = h.dispatch(h.hot.ctxs.get(start, h.deps.OpTimeout), entry, in)
 		if err == nil && in.after != nil {
 			defer in.after()
@@ -407,7 +410,8 @@ func (h *Hub) onEvent(s *sio.Socket, ev *sio.Event) {
 	if !ev.HasAck() {
 		return
 	}
-	if m := in.sent; m != nil {
+	if in != nil && in.sent != nil {
+		m := in.sent
 		// Written straight into the ack packet: nothing to fail.
 		_ = ev.AckJSON(arrivedSize(m)+32, func(b []byte) []byte { return appendSendAck(b, m) })
 		return

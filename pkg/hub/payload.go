@@ -56,12 +56,13 @@ func roomIDOfCall(in *call) (string, error) { return decodeRoomID(in.payload, tr
 // sendRoomID is the roomId of a hub:send (Inbound.roomOf): the payload
 // is decoded whole once, for the dispatcher and for handleSend. A payload
 // that does not decode whole is read as any other event's (decodeRoomID)
-// and decoded again by handleSend, which refuses it: its refusal comes
-// after the membership and pre-checks, as for every event of a room. Where
-// decodeSend succeeds, its roomId is decodeRoomID's (FuzzDecodeSend).
+// and its decode error kept for handleSend, which refuses it with that
+// error: its refusal comes after the membership and pre-checks, as for
+// every event of a room. Where decodeSend succeeds, its roomId is
+// decodeRoomID's (FuzzDecodeSend).
 func sendRoomID(in *call) (string, error) {
 	if err := decodeSend(in.payload, true, &in.send); err != nil {
-		in.send = sendRequest{}
+		in.send, in.sendErr = sendRequest{}, err
 		return decodeRoomID(in.payload, true)
 	}
 	in.decoded = true

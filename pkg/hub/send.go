@@ -29,7 +29,9 @@ const maxClientMessageID = 128
 func (h *Hub) handleSend(ctx context.Context, in *call) (map[string]any, error) {
 	req := &in.send
 	if !in.decoded {
-		*req = sendRequest{}
+		if in.sendErr != nil { // sendRoomID's decode
+			return nil, in.sendErr
+		}
 		if err := decodeSend(in.payload, true, req); err != nil {
 			return nil, err
 		}
