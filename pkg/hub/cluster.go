@@ -78,7 +78,8 @@ func opWith(op roomOp, e Event) roomOp {
 }
 
 // toOtherNodes sends op to the other nodes of the hub; a node on its own
-// has none, and op is not even encoded.
+// has none, and op is not even boxed for ServerSideEmit (which would
+// itself skip encoding it).
 func (h *Hub) toOtherNodes(op roomOp) {
 	if h.ns.Alone() {
 		return

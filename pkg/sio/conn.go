@@ -156,8 +156,7 @@ func (c *EngineConn) pushLocked(o *outbound) {
 	}
 	c.wmu.Unlock()
 	if start {
-		c.e.writers.Add(1)
-		go c.writeLoop()
+		c.startWriter()
 	}
 }
 
@@ -222,8 +221,7 @@ func (c *EngineConn) setWriter(nc net.Conn) {
 	}
 	c.wmu.Unlock()
 	if start {
-		c.e.writers.Add(1)
-		go c.writeLoop()
+		c.startWriter()
 	}
 }
 

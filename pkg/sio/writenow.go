@@ -52,8 +52,7 @@ func (c *EngineConn) sendNow(f *frame) error {
 		return nil
 	}
 	c.wmu.Unlock()
-	c.e.writers.Add(1)
-	go c.writeLoop()
+	c.startWriter()
 	return nil
 }
 

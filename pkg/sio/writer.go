@@ -24,6 +24,13 @@ var writeBufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// startWriter starts the connection's writer goroutine, counted in the
+// engine's writers; the caller has set c.writing under c.wmu.
+func (c *EngineConn) startWriter() {
+	c.e.writers.Add(1)
+	go c.writeLoop()
+}
+
 // writeLoop drains the queue to the WebSocket: every frame queued by the
 // time it looks is copied into one buffer and written in one system call.
 // Coalescing: when frames arrive while it writes, or within
