@@ -321,8 +321,6 @@ func (e *Embedded) Append(ctx context.Context, m *Message) (*Message, bool, erro
 			if err := journal.Put(ref[16:], entry[entryStart:]); err != nil {
 				return err
 			}
-		}
-		if j != 0 {
 			e.rooms.journaled(hb, in.HubName, len(ref[16:])+len(entry)-entryStart)
 		}
 		ids := hb.Bucket(bucketIDs)
