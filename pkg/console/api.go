@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/hubd/hubd/pkg/authz"
 	"github.com/hubd/hubd/pkg/rest"
 	"github.com/hubd/hubd/pkg/spec"
+	"github.com/hubd/hubd/pkg/strictjson"
 )
 
 // Bounds of the development token form.
@@ -177,9 +179,14 @@ func (c *Console) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req tokenRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxTokenRequest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxTokenRequest+1))
+	if err == nil && len(body) > maxTokenRequest {
+		err = fmt.Errorf("body larger than %d bytes", maxTokenRequest)
+	}
+	if err == nil {
+		err = strictjson.Decode(body, &req)
+	}
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "BAD_REQUEST", "body must be {userId, roleId?, ttlSeconds?}: "+err.Error())
 		return
 	}

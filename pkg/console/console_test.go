@@ -140,10 +140,14 @@ func TestDevTokens(t *testing.T) {
 
 	c := New(Options{DevTokenSecret: testSecret, DevTokens: true})
 	for name, body := range map[string]string{
-		"no user":       `{"roleId":"admin"}`,
-		"unknown field": `{"userId":"u1","admin":true}`,
-		"ttl too long":  `{"userId":"u1","ttlSeconds":90000}`,
-		"not json":      `userId=u1`,
+		"no user":             `{"roleId":"admin"}`,
+		"unknown field":       `{"userId":"u1","admin":true}`,
+		"ttl too long":        `{"userId":"u1","ttlSeconds":90000}`,
+		"not json":            `userId=u1`,
+		"key in another case": `{"userid":"u1"}`,
+		"repeated key":        `{"userId":"u1","userId":"admin"}`,
+		"trailing data":       `{"userId":"u1"}{"roleId":"admin"}`,
+		"over the limit":      `{"userId":"u1","roleId":"` + strings.Repeat("a", maxTokenRequest) + `"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			res, out := do(t, c, http.MethodPost, "/-/console/api/token", body, own)

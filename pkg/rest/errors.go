@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/hubd/hubd/pkg/hub"
+	"github.com/hubd/hubd/pkg/strictjson"
 )
 
 // statusByCode maps the error codes of the wire contract to HTTP statuses.
@@ -112,9 +113,11 @@ func badRequest(format string, args ...any) *hub.Error {
 	return &hub.Error{Code: hub.CodeBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-// decodeBody decodes the request's JSON object body into dst, strictly:
-// unknown fields, trailing data and bodies over the limit are errors. An
-// empty body is allowed when optional is true and leaves dst untouched.
+// decodeBody decodes the request's JSON object body into dst, strictly
+// (strictjson.Decode): unknown fields, keys that match a field only
+// case-insensitively, repeated keys, trailing data and bodies over the
+// limit are errors. An empty body is allowed when optional is true and
+// leaves dst untouched.
 func (c *call) decodeBody(dst any, optional bool) error {
 	body := http.MaxBytesReader(c.w, c.r.Body, c.maxBody)
 	data, err := io.ReadAll(body)
@@ -135,16 +138,8 @@ func (c *call) decodeBody(dst any, optional bool) error {
 	if trimmed := bytes.TrimSpace(data); trimmed[0] != '{' {
 		return badRequest("invalid request body: expected a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := strictjson.Decode(data, dst); err != nil {
 		return badRequest("invalid request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("invalid request body: trailing data after the JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("invalid request body: trailing data after the JSON object")
 	}
 	return nil
 }

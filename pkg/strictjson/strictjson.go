@@ -1,0 +1,100 @@
+// Package strictjson decodes a request body the way its documented schema
+// reads it. encoding/json with DisallowUnknownFields still matches a key
+// to a field case-insensitively ("messAgeType" sets messageType) and lets
+// a repeated key overwrite the first, while a schema with
+// additionalProperties false refuses the first and parsers differ on the
+// second. A body that one reader accepts and another refuses, or reads
+// differently, is how a rule checked on one path is skipped on another.
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/hubd/hubd/pkg/jsonscan"
+)
+
+// Decode decodes the JSON object data into the struct dst points to.
+// Every key must be the json name of one of its fields, spelled exactly,
+// and appear once; the same holds inside fields that are structs.
+// Nothing but whitespace may follow the object. Errors read as
+// encoding/json's ("json: unknown field ...").
+func Decode(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("trailing data after the JSON object")
+	}
+	return checkKeys(bytes.TrimSpace(data), reflect.TypeOf(dst).Elem())
+}
+
+// checkKeys checks the keys of the object d, valid JSON, against the
+// fields of the struct type t.
+func checkKeys(d []byte, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || len(d) == 0 || d[0] != '{' {
+		return nil
+	}
+	fields := fieldsOf(t)
+	seen := make(map[string]bool, len(fields))
+	var err error
+	jsonscan.Members(d, func(key, value []byte) bool {
+		var name string
+		if err = json.Unmarshal(key, &name); err != nil {
+			return false
+		}
+		ft, ok := fields[name]
+		switch {
+		case !ok:
+			err = fmt.Errorf("json: unknown field %q", name)
+		case seen[name]:
+			err = fmt.Errorf("json: duplicate field %q", name)
+		default:
+			seen[name] = true
+			err = checkKeys(value, ft)
+		}
+		return err == nil
+	})
+	return err
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// fieldsOf maps the json names of the struct type t's fields, those of
+// embedded structs included, to their types.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	addFields(t, fields)
+	fieldCache.Store(t, fields)
+	return fields
+}
+
+func addFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			addFields(f.Type, fields)
+		case !f.IsExported():
+		case name == "":
+			fields[f.Name] = f.Type
+		default:
+			fields[name] = f.Type
+		}
+	}
+}
