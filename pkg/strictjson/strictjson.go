@@ -21,7 +21,8 @@ import (
 
 // Decode decodes the JSON object data into the struct dst points to.
 // Every key must be the json name of one of its fields, spelled exactly,
-// and appear once; the same holds inside fields that are structs.
+// and appear once; the same holds for the structs inside it (fields,
+// elements of slices and arrays, values of maps).
 // Nothing but whitespace may follow the object. Errors read as
 // encoding/json's ("json: unknown field ...").
 func Decode(data []byte, dst any) error {
@@ -33,18 +34,43 @@ func Decode(data []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("trailing data after the JSON object")
 	}
-	return checkKeys(bytes.TrimSpace(data), reflect.TypeOf(dst).Elem())
+	return checkKeys(data, reflect.TypeOf(dst).Elem())
 }
 
-// checkKeys checks the keys of the object d, valid JSON, against the
-// fields of the struct type t.
+// checkKeys checks the keys of the objects in d, valid JSON decoded into
+// type t: those of a struct against its fields, and those inside its
+// elements (slices, arrays) and values (maps) likewise.
 func checkKeys(d []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || len(d) == 0 || d[0] != '{' {
-		return nil
+	switch t.Kind() {
+	case reflect.Struct:
+		return checkObject(d, t)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 { // []byte, json.RawMessage: no keys to check
+			return nil
+		}
+		elems, _ := jsonscan.Elements(d, [][]byte(nil))
+		for _, e := range elems {
+			if err := checkKeys(e, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		var err error
+		jsonscan.Members(d, func(_, value []byte) bool {
+			err = checkKeys(value, t.Elem())
+			return err == nil
+		})
+		return err
 	}
+	return nil
+}
+
+// checkObject checks the keys of the object d against the fields of the
+// struct type t; anything but an object (null) has none.
+func checkObject(d []byte, t reflect.Type) error {
 	fields := fieldsOf(t)
 	seen := make(map[string]bool, len(fields))
 	var err error

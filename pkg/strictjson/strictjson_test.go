@@ -18,11 +18,13 @@ type base struct {
 
 type request struct {
 	base
-	MessageType string          `json:"messageType"`
-	Content     json.RawMessage `json:"content"`
-	ReplyTo     *inner          `json:"replyTo"`
-	Count       int             `json:"count,omitempty"`
-	Skipped     string          `json:"-"`
+	MessageType string           `json:"messageType"`
+	Content     json.RawMessage  `json:"content"`
+	ReplyTo     *inner           `json:"replyTo"`
+	Count       int              `json:"count,omitempty"`
+	List        []inner          `json:"list"`
+	ByName      map[string]inner `json:"byName"`
+	Skipped     string           `json:"-"`
 	unexported  string
 }
 
@@ -41,6 +43,9 @@ func TestDecode(t *testing.T) {
 		{"repeated key", `{"messageType":"text","messageType":"poll"}`, `json: duplicate field "messageType"`},
 		{"nested key matching only case-insensitively", `{"replyTo":{"ID":"m1"}}`, `json: unknown field "ID"`},
 		{"nested repeated key", `{"replyTo":{"id":"a","id":"b"}}`, `json: duplicate field "id"`},
+		{"keys inside a slice of structs", `{"list":[{"id":"a"},{"iD":"b"}]}`, `json: unknown field "iD"`},
+		{"keys inside a map of structs", `{"byName":{"Id":{"id":"a"},"b":{"id":"b","id":"c"}}}`, `json: duplicate field "id"`},
+		{"map keys themselves are free", `{"byName":{"ID":{"id":"a"},"id":{"id":"b"}},"list":[]}`, ""},
 		{"trailing object", `{"messageType":"text"}{"x":1}`, "trailing data after the JSON object"},
 		{"trailing garbage", `{"messageType":"text"} x`, "trailing data after the JSON object"},
 		{"wrong type", `{"count":"3"}`, "json: cannot unmarshal string into Go struct field request.count of type int"},
@@ -75,10 +80,11 @@ func FuzzDecode(f *testing.F) {
 		`{"messAgeType":"text"}`,
 		`{"replyTo":{"id":"m1"},"replyTo":null}`,
 		`{"message\u0054ype":"x","tag":"\u00e9"}`,
+		`{"list":[{"id":"a"},null],"byName":{"k":{"id":"b"}}}`,
 	} {
 		f.Add(s)
 	}
-	names := map[string]bool{"tag": true, "messageType": true, "content": true, "replyTo": true, "count": true}
+	names := map[string]bool{"tag": true, "messageType": true, "content": true, "replyTo": true, "count": true, "list": true, "byName": true}
 	f.Fuzz(func(t *testing.T, body string) {
 		var r request
 		if Decode([]byte(body), &r) != nil {
