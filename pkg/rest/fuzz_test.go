@@ -19,6 +19,8 @@ func FuzzHandler(f *testing.F) {
 		{"POST /chatHub/rooms/r1/messages", `{"messageType":"location","content":{"lat":"NaN"},"replyTo":{"id":"m1"}}`},
 		{"POST /chatHub/rooms/r1/messages", `{"messageType":"text","content":{"body":"\ud800"}}`},
 		{"POST /chatHub/rooms/r1/messages", `{"messageType":"text","content":{"body":"x"},"messageType":"poll"}`},
+		{"POST /chatHub/rooms/r1/messages", `{"messageType":"text","content":{"body":"x"},"replyTo":{"ID":"m1","x":null}}`},
+		{"POST /fullHub/messages/m2/reject", `{"reason":null}`},
 		{"POST /chatHub/rooms/r1/messages", `[`},
 		{"POST /chatHub/rooms/r1/messages", `{"messageType":"text"}{"x":1}`},
 		{"PATCH /chatHub/messages/m1", `{"content":null}`},

@@ -10,6 +10,7 @@ import (
 	"github.com/hubd/hubd/pkg/hub"
 	"github.com/hubd/hubd/pkg/msgstore"
 	"github.com/hubd/hubd/pkg/spec"
+	"github.com/hubd/hubd/pkg/strictjson"
 )
 
 // Response bodies. Field order is the JSON order.
@@ -71,9 +72,14 @@ type (
 	reactionRequest struct {
 		Emoji string `json:"emoji"`
 	}
+	// replyToRequest is the documented shape of a send's replyTo.
+	replyToRequest struct {
+		ID      string `json:"id"`
+		Preview string `json:"preview"`
+	}
 	serverEventRequest struct {
 		Event  string          `json:"event"`
-		Data   json.RawMessage `json:"data"`
+		Data   json.RawMessage `json:"data" strictjson:"nullable"` // any JSON value, null included
 		UserID string          `json:"userId"`
 	}
 	rejectRequest struct {
@@ -177,6 +183,11 @@ func serveSend(c *call) (result, error) {
 	var in hub.SendInput
 	if err := c.decodeBody(&in, false); err != nil {
 		return result{}, err
+	}
+	if len(in.ReplyTo) > 0 { // raw for the hub, which checks it on every path; strict here as the body is
+		if err := strictjson.Decode(in.ReplyTo, &replyToRequest{}); err != nil {
+			return result{}, badRequest("invalid request body: replyTo: %v", err)
+		}
 	}
 	a, err := c.roomActor()
 	if err != nil {

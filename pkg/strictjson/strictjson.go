@@ -21,8 +21,11 @@ import (
 
 // Decode decodes the JSON object data into the struct dst points to.
 // Every key must be the json name of one of its fields, spelled exactly,
-// and appear once; the same holds for the structs inside it (fields,
-// elements of slices and arrays, values of maps).
+// and appear once, and its value must not be null unless the field is
+// tagged `strictjson:"nullable"` (encoding/json reads null as "leave the
+// field as it is", a schema as a value of type null). The same holds for
+// the structs inside it (fields, elements of slices and arrays, values of
+// maps).
 // Nothing but whitespace may follow the object. Errors read as
 // encoding/json's ("json: unknown field ...").
 func Decode(data []byte, dst any) error {
@@ -79,48 +82,58 @@ func checkObject(d []byte, t reflect.Type) error {
 		if err = json.Unmarshal(key, &name); err != nil {
 			return false
 		}
-		ft, ok := fields[name]
+		f, ok := fields[name]
 		switch {
 		case !ok:
 			err = fmt.Errorf("json: unknown field %q", name)
 		case seen[name]:
 			err = fmt.Errorf("json: duplicate field %q", name)
+		case !f.nullable && string(value) == "null":
+			err = fmt.Errorf("json: field %q must not be null", name)
 		default:
 			seen[name] = true
-			err = checkKeys(value, ft)
+			err = checkKeys(value, f.t)
 		}
 		return err == nil
 	})
 	return err
 }
 
-var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+// field is what Decode checks of a struct field: its type, and whether
+// its value may be null.
+type field struct {
+	t        reflect.Type
+	nullable bool
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]field
 
 // fieldsOf maps the json names of the struct type t's fields, those of
-// embedded structs included, to their types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
+// embedded structs included, to what Decode checks of them.
+func fieldsOf(t reflect.Type) map[string]field {
 	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]reflect.Type)
+		return f.(map[string]field)
 	}
-	fields := map[string]reflect.Type{}
+	fields := map[string]field{}
 	addFields(t, fields)
 	fieldCache.Store(t, fields)
 	return fields
 }
 
-func addFields(t reflect.Type, fields map[string]reflect.Type) {
+func addFields(t reflect.Type, fields map[string]field) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
 		switch {
 		case name == "-":
-		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+		case f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct:
 			addFields(f.Type, fields)
 		case !f.IsExported():
-		case name == "":
-			fields[f.Name] = f.Type
 		default:
-			fields[name] = f.Type
+			fields[name] = field{t: f.Type, nullable: f.Tag.Get("strictjson") == "nullable"}
 		}
 	}
 }

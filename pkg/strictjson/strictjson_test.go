@@ -24,6 +24,7 @@ type request struct {
 	Count       int              `json:"count,omitempty"`
 	List        []inner          `json:"list"`
 	ByName      map[string]inner `json:"byName"`
+	Data        json.RawMessage  `json:"data" strictjson:"nullable"`
 	Skipped     string           `json:"-"`
 	unexported  string
 }
@@ -46,6 +47,12 @@ func TestDecode(t *testing.T) {
 		{"keys inside a slice of structs", `{"list":[{"id":"a"},{"iD":"b"}]}`, `json: unknown field "iD"`},
 		{"keys inside a map of structs", `{"byName":{"Id":{"id":"a"},"b":{"id":"b","id":"c"}}}`, `json: duplicate field "id"`},
 		{"map keys themselves are free", `{"byName":{"ID":{"id":"a"},"id":{"id":"b"}},"list":[]}`, ""},
+		{"null where the field is nullable", `{"data":null}`, ""},
+		{"null for a string", `{"messageType":null}`, `json: field "messageType" must not be null`},
+		{"null for a pointer", `{"replyTo":null}`, `json: field "replyTo" must not be null`},
+		{"null for raw JSON", `{"content":null}`, `json: field "content" must not be null`},
+		{"null inside a nested struct", `{"list":[{"id":null}]}`, `json: field "id" must not be null`},
+		{"null elements are not keys", `{"list":[null],"byName":{"a":null}}`, ""},
 		{"trailing object", `{"messageType":"text"}{"x":1}`, "trailing data after the JSON object"},
 		{"trailing garbage", `{"messageType":"text"} x`, "trailing data after the JSON object"},
 		{"wrong type", `{"count":"3"}`, "json: cannot unmarshal string into Go struct field request.count of type int"},
@@ -73,7 +80,8 @@ func TestDecodeSetsFields(t *testing.T) {
 }
 
 // FuzzDecode: whatever Decode accepts, encoding/json decodes to the same
-// value, and every key of the object is a field's exact name, once.
+// value, and every key of the object is a field's exact name, once, with
+// null only where the field is nullable.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"messageType":"text","content":{"body":"x"}}`,
@@ -84,7 +92,7 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	names := map[string]bool{"tag": true, "messageType": true, "content": true, "replyTo": true, "count": true, "list": true, "byName": true}
+	names := map[string]bool{"tag": true, "messageType": true, "content": true, "replyTo": true, "count": true, "list": true, "byName": true, "data": true}
 	f.Fuzz(func(t *testing.T, body string) {
 		var r request
 		if Decode([]byte(body), &r) != nil {
@@ -104,8 +112,9 @@ func FuzzDecode(f *testing.F) {
 			require.True(t, names[key], "key %q", key)
 			require.False(t, seen[key], "key %q twice", key)
 			seen[key] = true
-			var skip json.RawMessage
-			require.NoError(t, dec.Decode(&skip))
+			var value json.RawMessage
+			require.NoError(t, dec.Decode(&value))
+			require.True(t, key == "data" || string(value) != "null", "key %q is null", key)
 		}
 	})
 }
