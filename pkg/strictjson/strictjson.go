@@ -25,8 +25,7 @@ import (
 // tagged `strictjson:"nullable"` (encoding/json reads null as "leave the
 // field as it is", a schema as a value of type null). The same holds for
 // the structs inside it (fields, elements of slices and arrays, values of
-// maps).
-// Nothing but whitespace may follow the object. Errors read as
+// maps). Nothing but whitespace may follow the object. Errors read as
 // encoding/json's ("json: unknown field ...").
 func Decode(data []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
