@@ -111,7 +111,7 @@ func errCode(body map[string]any) string {
 	return code
 }
 
-func messageID(t *testing.T, body map[string]any) string {
+func messageID(t testing.TB, body map[string]any) string {
 	t.Helper()
 	m, ok := body["message"].(map[string]any)
 	require.True(t, ok, "no message in %v", body)
