@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -147,28 +146,18 @@ func runCacheSuite(t *testing.T, newCache func(t *testing.T) Cache) {
 
 	t.Run("concurrent", func(t *testing.T) {
 		c := newCache(t)
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for g := range 8 {
-			wg.Go(func() {
-				for i := range 30 {
-					user := fmt.Sprintf("u%d-%d", g, i%5)
-					if err := c.Set(ctx, "chat", "r1", user, decision(), time.Minute); err != nil {
-						errs <- err
-						return
-					}
-					if _, ok, err := c.Get(ctx, "chat", "r1", user); err != nil || !ok {
-						errs <- fmt.Errorf("get %s: ok=%v err=%v", user, ok, err)
-						return
-					}
+		testenv.Concurrently(t, 8, func(g int) error {
+			for i := range 30 {
+				user := fmt.Sprintf("u%d-%d", g, i%5)
+				if err := c.Set(ctx, "chat", "r1", user, decision(), time.Minute); err != nil {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+				if _, ok, err := c.Get(ctx, "chat", "r1", user); err != nil || !ok {
+					return fmt.Errorf("get %s: ok=%v err=%v", user, ok, err)
+				}
+			}
+			return nil
+		})
 	})
 }
 

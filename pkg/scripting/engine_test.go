@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
 func newEngine(t testing.TB, opts Options) *Engine {
@@ -551,7 +553,7 @@ func TestConcurrentRooms(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 3, LibDir: "testdata/lib"})
 	p := MustCompile(`lib.games.world.tick(roomId).serverMessages[0].content.n`)
 	const rooms, ticks = 8, 25
-	concurrently(t, rooms, func(r int) error {
+	testenv.Concurrently(t, rooms, func(r int) error {
 		room := fmt.Sprintf("room-%d", r)
 		for i := 1; i <= ticks; i++ {
 			got, err := e.Eval(context.Background(), p, room, map[string]any{"roomId": room})

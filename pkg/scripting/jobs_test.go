@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
 // TestReusedJobsKeepCallsApart: calls share pooled jobs, yet every call gets
@@ -16,7 +18,7 @@ func TestReusedJobsKeepCallsApart(t *testing.T) {
 	e := newEngine(t, Options{Runtimes: 2, CallTimeout: 10 * time.Second})
 	double, isEven, spin := MustCompile(`n * 2`), MustCompile(`n % 2 === 0`), MustCompile(`for(;;){}`)
 	const callers, calls = 8, 40
-	concurrently(t, callers, func(c int) error {
+	testenv.Concurrently(t, callers, func(c int) error {
 		for i := 0; i < calls; i++ {
 			n := int64(c*1000 + i)
 			vars := Fields{{Name: "n", Value: n}}

@@ -12,6 +12,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hubd/hubd/internal/testenv"
 )
 
 // hammerState is one socket's view of its own events: the handler must
@@ -41,23 +43,14 @@ func testDispatchersUnderChurn(t *testing.T, opts Options) {
 	defer broadcastUntil(ns, 100*time.Microsecond)() // broadcasts arrive during every CONNECT
 
 	const clients, rounds, events = 24, 4, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, clients*rounds)
-	for c := range clients {
-		wg.Go(func() {
-			for r := range rounds {
-				if err := hammerClient(base, events, (c+r)%2 == 0); err != nil {
-					errs <- fmt.Errorf("client %d round %d: %w", c, r, err)
-					return
-				}
+	testenv.Concurrently(t, clients, func(c int) error {
+		for r := range rounds {
+			if err := hammerClient(base, events, (c+r)%2 == 0); err != nil {
+				return fmt.Errorf("client %d round %d: %w", c, r, err)
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+		}
+		return nil
+	})
 	if v := violation.Load(); v != nil {
 		t.Fatal(v)
 	}
