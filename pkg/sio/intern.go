@@ -20,21 +20,21 @@ const (
 type interner struct {
 	m  atomic.Pointer[map[string]string] // never written once stored
 	mu sync.Mutex                        // serializes learning
-	// full: m holds maxInterned strings; a string it lacks is not
-	// learnt, and takes no lock (every dispatcher would wait on mu for
-	// each packet of the names past the first maxInterned).
-	full atomic.Bool
 }
 
-// str returns string(b), the interned copy when there is one.
+// str returns string(b), the interned copy when there is one. Once the
+// interner is full, a string it lacks takes no lock (every dispatcher
+// would wait on mu for each packet of the names past the first
+// maxInterned).
 func (in *interner) str(b []byte) string {
-	if m := in.m.Load(); m != nil {
+	m := in.m.Load()
+	if m != nil {
 		if s, ok := (*m)[string(b)]; ok {
 			return s
 		}
 	}
 	s := string(b)
-	if len(s) <= maxInternedLen && !in.full.Load() {
+	if len(s) <= maxInternedLen && (m == nil || len(*m) < maxInterned) {
 		in.learn(s)
 	}
 	return s
@@ -57,7 +57,4 @@ func (in *interner) learn(s string) {
 	}
 	m[s] = s
 	in.m.Store(&m)
-	if len(m) >= maxInterned {
-		in.full.Store(true)
-	}
 }
