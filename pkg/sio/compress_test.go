@@ -159,10 +159,6 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func wsURL(base, query string) string {
-	return "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket" + query
-}
-
 func TestWebSocketPerMessageDeflate(t *testing.T) {
 	big := strings.Repeat("compressible ", 400) // 5,200 bytes
 	tests := []struct {

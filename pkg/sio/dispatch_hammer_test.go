@@ -62,7 +62,7 @@ func testDispatchersUnderChurn(t *testing.T, opts Options) {
 // among the broadcasts, and leaves with a close frame or by dropping the
 // TCP connection.
 func hammerClient(base string, events int, closeFrame bool) error {
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+	u := wsURL(base, "")
 	c, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func TestCloseDuringConnectReply(t *testing.T) {
 			ns := s.Of("/g")
 			ns.OnConnection(func(so *Socket) { _ = so.Emit("hello", 1) })
 			stopBroadcasts := broadcastUntil(ns, 100*time.Microsecond)
-			u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+			u := wsURL(base, "")
 			var wg sync.WaitGroup
 			for i := range 64 {
 				wg.Go(func() {

@@ -21,7 +21,7 @@ func goroutineID() uint64 {
 
 // idleDispatchers counts the dispatcher goroutines waiting for a
 // connection (in nextDispatch).
-func idleDispatchers() int { return goroutinesIn("sio.(*Engine).nextDispatch(") }
+func idleDispatchers() int { return goroutinesWith("sio.(*Engine).nextDispatch(") }
 
 // parkedOn reports whether c's dispatcher waits for its next packet and
 // for a linger tick of the test's pacer (a tick takes the pacer's

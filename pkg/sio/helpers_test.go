@@ -1,10 +1,12 @@
 package sio
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +39,7 @@ type wsClient struct {
 
 func dialWS(t *testing.T, base, query string) *wsClient {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket" + query
+	u := wsURL(base, query)
 	c, _, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
@@ -180,4 +182,27 @@ func (e *Engine) lookupAny(t *testing.T) *EngineConn {
 		return len(e.conns) == 1
 	}, "one connection")
 	return c
+}
+
+// wsURL is the WebSocket transport's URL on the server at base (http://...),
+// with query appended ("&k=v...").
+func wsURL(base, query string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket" + query
+}
+
+// goroutinesWith counts the goroutines whose stacks name every one of fns.
+func goroutinesWith(fns ...string) int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		all := true
+		for _, fn := range fns {
+			all = all && bytes.Contains(g, []byte(fn))
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }

@@ -214,7 +214,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 			if tc.opts.GoroutineReaders {
 				// One reader goroutine each (a count of all goroutines
 				// would also count, or miss, the engine's own).
-				idle = func() bool { return goroutinesIn("sio.(*EngineConn).readWebSocket(") == n }
+				idle = func() bool { return goroutinesWith("sio.(*EngineConn).readWebSocket(") == n }
 			}
 			eventually(t, idle, "goroutines once the connections are idle")
 			require.Equal(t, n, s.engine.ConnCount())
@@ -320,17 +320,4 @@ func writersIdle(s *Server) bool {
 		}
 	}
 	return true
-}
-
-// goroutinesIn counts the goroutines whose stack holds fn.
-func goroutinesIn(fn string) int {
-	buf := make([]byte, 1<<22)
-	buf = buf[:runtime.Stack(buf, true)]
-	n := 0
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte(fn)) {
-			n++
-		}
-	}
-	return n
 }

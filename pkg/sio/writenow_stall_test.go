@@ -1,30 +1,12 @@
 package sio
 
 import (
-	"bytes"
 	"io"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// goroutineIn reports whether some goroutine's stack holds all of fns.
-func goroutineIn(fns ...string) bool {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		all := true
-		for _, fn := range fns {
-			all = all && bytes.Contains(g, []byte(fn))
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
 
 // While another write holds the socket (a refusal's or a close echo's
 // close frame waiting for a client that does not read), a CONNECT reply
@@ -35,9 +17,9 @@ func TestSendNowDoesNotBlockEnqueue(t *testing.T) {
 
 	// Another write holds the pipe: more than it takes, so it waits.
 	go func() { _, _ = nc.Write(make([]byte, 64<<10)) }()
-	eventually(t, func() bool { return goroutineIn("(*pipeConn).Write", "waitWrite") }, "the other write waits")
+	eventually(t, func() bool { return goroutinesWith("(*pipeConn).Write", "waitWrite") > 0 }, "the other write waits")
 	go func() { _ = c.sendNow(textFrame("40")) }()
-	eventually(t, func() bool { return goroutineIn("(*EngineConn).sendNow", "RawWrite") }, "sendNow waits for the socket")
+	eventually(t, func() bool { return goroutinesWith("(*EngineConn).sendNow", "RawWrite") > 0 }, "sendNow waits for the socket")
 
 	done := make(chan error, 1)
 	go func() { done <- c.enqueue(&outbound{frames: []*frame{textFrame(`42["b"]`)}}) }()
