@@ -1,7 +1,10 @@
 package sio
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hubd/hubd/internal/testenv"
@@ -157,52 +159,85 @@ func TestPollingBodiesUnderBroadcasts(t *testing.T) {
 	violation := checkEventOrder(ns)
 	defer broadcastUntil(ns, 200*time.Microsecond)()
 
-	const clients, bodies, perBody = 8, 4, 10
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			sid := pollHandshake(t, base)
-			u := pollURL(base, sid)
-			body := []string{"40/g,"}
-			k := 0
-			for range bodies {
-				for range perBody {
-					k++
-					body = append(body, fmt.Sprintf(`42/g,%d["e",%d]`, k, k))
-				}
-				code, _ := httpPost(t, u, strings.Join(body, "\x1e"))
-				if !assert.Equal(t, 200, code) {
-					return
-				}
-				body = body[:0]
-			}
-			connected, next := false, 1
-			for next <= k {
-				code, got := httpGet(t, u)
-				if !assert.Equal(t, 200, code) {
-					return
-				}
-				for _, m := range strings.Split(got, "\x1e") {
-					switch {
-					case m == "2", m == "6", strings.HasPrefix(m, `42/g,["b",`):
-					case strings.HasPrefix(m, `40/g,{"sid":"`):
-						if !assert.False(t, connected, "a second CONNECT reply") {
-							return
-						}
-						connected = true
-					default:
-						if !assert.True(t, connected, "ack %q before the CONNECT reply", m) ||
-							!assert.Equal(t, fmt.Sprintf("43/g,%d[%d]", next, next), m) {
-							return
-						}
-						next++
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
+	const clients = 8
+	testenv.Concurrently(t, clients, func(int) error { return pollingClient(base) })
 	require.Nil(t, violation.Load())
+}
+
+// pollingClient opens a polling session, sends CONNECT and numbered events
+// in a few bodies, then polls until every ack came: the CONNECT reply
+// once and first, the acks in order, among heartbeats and broadcasts.
+// Errors, not assertions: it runs on a goroutine of its own.
+func pollingClient(base string) error {
+	const bodies, perBody = 4, 10
+	code, open, err := pollRequest(http.MethodGet, base+"/socket.io/?EIO=4&transport=polling", "")
+	if err != nil || code != http.StatusOK {
+		return fmt.Errorf("handshake: %d %v", code, err)
+	}
+	var hs struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(open, "0")), &hs); err != nil {
+		return fmt.Errorf("handshake %q: %w", open, err)
+	}
+	u := pollURL(base, hs.SID)
+	body := []string{"40/g,"}
+	k := 0
+	for range bodies {
+		for range perBody {
+			k++
+			body = append(body, fmt.Sprintf(`42/g,%d["e",%d]`, k, k))
+		}
+		if code, _, err := pollRequest(http.MethodPost, u, strings.Join(body, "\x1e")); err != nil || code != http.StatusOK {
+			return fmt.Errorf("post: %d %v", code, err)
+		}
+		body = body[:0]
+	}
+	connected, next := false, 1
+	for deadline := time.Now().Add(20 * time.Second); next <= k; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("acks up to %d of %d within 20 s", next-1, k)
+		}
+		code, got, err := pollRequest(http.MethodGet, u, "")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("get: %d %v", code, err)
+		}
+		for _, m := range strings.Split(got, "\x1e") {
+			switch {
+			case m == "2", m == "6", strings.HasPrefix(m, `42/g,["b",`):
+			case strings.HasPrefix(m, `40/g,{"sid":"`):
+				if connected {
+					return fmt.Errorf("a second CONNECT reply")
+				}
+				connected = true
+			case !connected:
+				return fmt.Errorf("ack %q before the CONNECT reply", m)
+			case m != fmt.Sprintf("43/g,%d[%d]", next, next):
+				return fmt.Errorf("got %q, want the ack of %d", m, next)
+			default:
+				next++
+			}
+		}
+	}
+	return nil
+}
+
+// pollRequest sends a polling GET or POST and returns its status and body.
+func pollRequest(method, u, body string) (int, string, error) {
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // checkEventOrder acks every event of ns with its argument, a number, and
