@@ -36,7 +36,10 @@ type roomSeqs struct {
 type roomRef struct{ hub, room string }
 
 // journalUse is a hub journal's size: its entries, and the bytes of their
-// keys and values (as bbolt's leaf pages count them).
+// keys and values. Counted as appends and edits put them while running;
+// after a restart it starts from bbolt's leaf bytes in use, which add
+// each entry's 16-byte element header and the pages' headers, so a
+// reopened journal folds a little early, never late.
 type journalUse struct{ entries, bytes int }
 
 func newRoomSeqs(limits journalLimits) *roomSeqs {

@@ -13,8 +13,10 @@ import (
 // queued, the caller writes the frame itself with one non-blocking system
 // call instead of starting a writer goroutine for it (a goroutine, its
 // registration, a write deadline, and its exit at a linger tick, for one
-// small frame). It never waits: whatever the socket does not take at once
-// (a full send buffer, an error) is queued for a writer as enqueue does,
+// small frame). It never waits for the peer (only for the socket's write
+// lock, which a close frame's write may hold up to closeFrameWriteTTL):
+// whatever the socket does not take at once (a full send buffer, an
+// error) is queued for a writer as enqueue does,
 // and that writer reports the error, first: what is queued during the
 // write goes after the rest.
 func (c *EngineConn) sendNow(f *frame) error {
